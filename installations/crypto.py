@@ -1,0 +1,156 @@
+"""The token keyring: AES-256-GCM envelopes with key ids.
+
+Knows nothing of Django models. An envelope is ``v1.<kid>.<base64url(nonce|ciphertext|tag)>``;
+the format version pins the algorithm and the key id picks the key, so there is never any trial
+decryption. Associated data binds each ciphertext to its format, key id and a caller-given
+context (model, field, row), so a value copied elsewhere fails to open.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import re
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+FORMAT = "v1"
+KEY_BYTES = 32
+NONCE_BYTES = 12
+TAG_BYTES = 16
+KID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+ENVELOPE_PATTERN = re.compile(r"^v1\.([A-Za-z0-9_-]{1,32})\.([A-Za-z0-9_-]+)$")
+
+
+class KeyringError(ValueError):
+    """The keyring configuration is malformed; the message never contains key material."""
+
+
+class EnvelopeError(Exception):
+    """A ciphertext cannot be opened: wrong key, unknown key id, tampered, or moved.
+
+    The message names the reason and the key id, never the value or the key.
+    """
+
+    def __init__(self, reason: str, kid: str | None) -> None:
+        self.reason = reason
+        self.kid = kid
+        super().__init__(f"{reason} (key id {kid or 'unknown'})")
+
+
+def _b64decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _b64encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def generate_key_entry(kid: str) -> str:
+    """A new ``kid:key`` entry with 32 random bytes from the OS."""
+    if not KID_PATTERN.match(kid):
+        raise KeyringError("key id must be 1-32 characters of letters, digits, '-' or '_'")
+    return f"{kid}:{_b64encode(os.urandom(KEY_BYTES))}"
+
+
+def kid_of(envelope: str) -> str | None:
+    """The key id an envelope names, or None when the text is no envelope."""
+    match = ENVELOPE_PATTERN.match(envelope)
+    return match.group(1) if match else None
+
+
+@dataclass(frozen=True)
+class Keyring:
+    """Keys by id, active key first: the first encrypts, all decrypt."""
+
+    keys: tuple[tuple[str, bytes], ...]
+
+    @classmethod
+    def parse(cls, text: str, *, variable: str = "TOKEN_ENCRYPTION_KEYS") -> Keyring:
+        """Parse comma-separated ``kid:key`` entries; raise KeyringError naming the variable."""
+        entries = [part.strip() for part in (text or "").split(",") if part.strip()]
+        if not entries:
+            raise KeyringError(f"{variable} is empty: set at least one kid:key entry")
+        keys: list[tuple[str, bytes]] = []
+        for position, entry in enumerate(entries, start=1):
+            kid, sep, encoded = entry.partition(":")
+            if not sep or not KID_PATTERN.match(kid):
+                raise KeyringError(
+                    f"{variable} entry {position} is not 'kid:key' "
+                    "(kid: 1-32 letters, digits, '-' or '_')"
+                )
+            try:
+                key = _b64decode(encoded.strip())
+            except (binascii.Error, ValueError):
+                raise KeyringError(
+                    f"{variable} entry {position} ({kid}) is not url-safe base64"
+                ) from None
+            if len(key) != KEY_BYTES:
+                raise KeyringError(
+                    f"{variable} entry {position} ({kid}) must decode to {KEY_BYTES} bytes, "
+                    f"got {len(key)}"
+                )
+            if any(kid == seen for seen, _ in keys):
+                raise KeyringError(f"{variable} has the key id {kid!r} more than once")
+            if any(key == seen_key for _, seen_key in keys):
+                raise KeyringError(f"{variable} entry {position} ({kid}) repeats another key")
+            keys.append((kid, key))
+        return cls(tuple(keys))
+
+    def __repr__(self) -> str:
+        return f"Keyring(kids={self.kids!r})"
+
+    @property
+    def kids(self) -> tuple[str, ...]:
+        return tuple(kid for kid, _ in self.keys)
+
+    @property
+    def active_kid(self) -> str:
+        return self.keys[0][0]
+
+    def _key(self, kid: str) -> bytes | None:
+        for known, key in self.keys:
+            if known == kid:
+                return key
+        return None
+
+    @staticmethod
+    def _aad(kid: str, context: str) -> bytes:
+        return f"{FORMAT}|{kid}|{context}".encode()
+
+    def encrypt(self, plaintext: str, context: str) -> str:
+        """Seal under the active key with a fresh 96-bit nonce."""
+        kid, key = self.keys[0]
+        nonce = os.urandom(NONCE_BYTES)
+        sealed = AESGCM(key).encrypt(nonce, plaintext.encode("utf-8"), self._aad(kid, context))
+        return f"{FORMAT}.{kid}.{_b64encode(nonce + sealed)}"
+
+    def decrypt(self, envelope: str, context: str) -> str:
+        """Open an envelope sealed for this context; raise EnvelopeError otherwise."""
+        match = ENVELOPE_PATTERN.match(envelope or "")
+        if not match:
+            raise EnvelopeError("not an encrypted value of a known format", None)
+        kid, body = match.groups()
+        key = self._key(kid)
+        if key is None:
+            raise EnvelopeError("no key with this id is configured", kid)
+        try:
+            raw = _b64decode(body)
+        except (binascii.Error, ValueError):
+            raise EnvelopeError("damaged envelope", kid) from None
+        if len(raw) < NONCE_BYTES + TAG_BYTES:
+            raise EnvelopeError("damaged envelope", kid)
+        try:
+            plain = AESGCM(key).decrypt(
+                raw[:NONCE_BYTES], raw[NONCE_BYTES:], self._aad(kid, context)
+            )
+        except InvalidTag:
+            raise EnvelopeError(
+                "authentication failed: wrong key, tampered value, "
+                "or a value moved from another row or column",
+                kid,
+            ) from None
+        return plain.decode("utf-8")

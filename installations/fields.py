@@ -1,0 +1,203 @@
+"""EncryptedTextField: a text column that holds only AES-GCM envelopes (see crypto.py).
+
+Values load sealed and are opened on first attribute access, with the row's primary key in the
+associated data, so a ciphertext moved to another row or column fails closed. Saving a value that
+was loaded and not changed writes the stored envelope back untouched: ciphertext is never
+mistaken for plaintext and never encrypted twice. ``None`` is NULL; ``""`` is encrypted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core import checks
+from django.db import models
+from django.db.models.lookups import Exact, IsNull
+from django.db.models.query_utils import DeferredAttribute
+
+from . import conf
+from .crypto import EnvelopeError, kid_of
+
+
+class EncryptedDataError(Exception):
+    """A stored token cannot be read. Names model, field, row and key id, never the value."""
+
+    def __init__(self, label: str, field: str, row: object, kid: str | None, reason: str) -> None:
+        self.label, self.field, self.row, self.kid, self.reason = label, field, row, kid, reason
+        super().__init__(
+            f"cannot decrypt {label}.{field} of row {row} (key id {kid or 'unknown'}): {reason}"
+        )
+
+
+class EncryptedFieldUsageError(TypeError):
+    """An operation an encrypted column cannot support (lookups, ordering, raw writes)."""
+
+
+class Sealed:
+    """An envelope as read from the database, not opened yet; ``row`` is its row's key."""
+
+    __slots__ = ("envelope", "row")
+
+    def __init__(self, envelope: str, row: object = None) -> None:
+        self.envelope = envelope
+        self.row = row
+
+    @property
+    def kid(self) -> str | None:
+        return kid_of(self.envelope)
+
+    def __repr__(self) -> str:
+        return f"<Sealed key id {self.kid}>"
+
+
+class Opened(str):
+    """A decrypted value that remembers the envelope it came from; its repr is masked."""
+
+    envelope: str
+    row: object
+
+    def __new__(cls, plaintext: str, envelope: str, row: object) -> Opened:
+        value = super().__new__(cls, plaintext)
+        value.envelope = envelope
+        value.row = row
+        return value
+
+    def __repr__(self) -> str:
+        return "'<redacted>'"
+
+
+class Ciphertext(str):
+    """An envelope ready for the database: the only kind of string the column accepts."""
+
+
+class EncryptedAttribute(DeferredAttribute):
+    """Opens a sealed value on first access and keeps the plaintext for the instance."""
+
+    def __get__(self, instance: models.Model | None, cls: type | None = None) -> Any:
+        if instance is None:
+            return self
+        value = super().__get__(instance, cls)
+        if isinstance(value, Sealed):
+            value = self.field.open(value, instance.pk)
+            instance.__dict__[self.field.attname] = value
+        return value
+
+    def __set__(self, instance: models.Model, value: Any) -> None:
+        instance.__dict__[self.field.attname] = value
+
+
+class EncryptedExact(Exact):
+    """Only ``= None`` (which Django turns into IS NULL) is allowed."""
+
+    def __init__(self, lhs: Any, rhs: Any) -> None:
+        if rhs is not None:
+            raise self.lhs_field_error(lhs, "exact")
+        super().__init__(lhs, rhs)
+
+    @staticmethod
+    def lhs_field_error(lhs: Any, lookup: str) -> EncryptedFieldUsageError:
+        field = getattr(lhs, "target", None) or getattr(lhs, "output_field", None)
+        return EncryptedFieldUsageError(
+            f"{field.model._meta.label}.{field.name} is encrypted: only isnull lookups work, "
+            f"not {lookup!r}"
+        )
+
+
+class EncryptedTextField(models.TextField):
+    """A TextField whose values are sealed with the configured keyring."""
+
+    description = "Text encrypted at rest (AES-256-GCM envelope)"
+    descriptor_class = EncryptedAttribute
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        for option in ("unique", "db_index", "primary_key"):
+            if kwargs.get(option):
+                raise EncryptedFieldUsageError(
+                    f"EncryptedTextField cannot be {option}: ciphertexts are randomized"
+                )
+        kwargs.setdefault("null", True)
+        kwargs.setdefault("blank", True)
+        kwargs.setdefault("editable", False)
+        super().__init__(*args, **kwargs)
+
+    # --- sealing and opening -------------------------------------------------------------
+    def context(self, row: object) -> str:
+        return f"{self.model._meta.label_lower}|{self.name}|{row}"
+
+    def seal(self, plaintext: str, row: object) -> Ciphertext:
+        return Ciphertext(conf.keyring().encrypt(plaintext, self.context(row)))
+
+    def open(self, sealed: Sealed, row: object) -> Opened:
+        row = sealed.row if sealed.row is not None else row
+        try:
+            plaintext = conf.keyring().decrypt(sealed.envelope, self.context(row))
+        except EnvelopeError as exc:
+            raise EncryptedDataError(
+                self.model._meta.label, self.name, row, exc.kid, exc.reason
+            ) from None
+        return Opened(plaintext, sealed.envelope, row)
+
+    def stored_envelope(self, instance: models.Model) -> str | None:
+        """The envelope this instance would store, without decrypting anything unneeded."""
+        value = instance.__dict__.get(self.attname)
+        if value is None:
+            return None
+        if isinstance(value, (Sealed, Opened)) and value.row in (None, instance.pk):
+            return value.envelope
+        if isinstance(value, Sealed):  # the row's key changed: re-bind to the new row
+            value = self.open(value, instance.pk)
+        return self.seal(str(value), instance.pk)
+
+    # --- Django hooks ---------------------------------------------------------------------
+    def from_db_value(self, value: str | None, expression: Any, connection: Any) -> Sealed | None:
+        return None if value is None else Sealed(value)
+
+    def pre_save(self, model_instance: models.Model, add: bool) -> Ciphertext | None:
+        envelope = self.stored_envelope(model_instance)
+        return None if envelope is None else Ciphertext(envelope)
+
+    def get_prep_value(self, value: Any) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, Ciphertext):
+            return str(value)
+        raise EncryptedFieldUsageError(
+            f"{self.model._meta.label}.{self.name} is encrypted: assign the value and save() the "
+            "instance, or pass field.seal(plaintext, row) to update()"
+        )
+
+    def to_python(self, value: Any) -> Any:
+        return value
+
+    def value_from_object(self, obj: models.Model) -> str | None:
+        # Serializers (dumpdata) and forms get the envelope, never the plaintext.
+        return self.stored_envelope(obj)
+
+    def value_to_string(self, obj: models.Model) -> str | None:
+        return self.stored_envelope(obj)
+
+    def get_lookup(self, lookup_name: str) -> Any:
+        if lookup_name == "isnull":
+            return IsNull
+        if lookup_name == "exact":
+            return EncryptedExact
+        raise EncryptedFieldUsageError(
+            f"{self.model._meta.label}.{self.name} is encrypted: only isnull lookups work, "
+            f"not {lookup_name!r}"
+        )
+
+    def get_transform(self, lookup_name: str) -> Any:
+        return self.get_lookup(lookup_name)
+
+    def check(self, **kwargs: Any) -> list[checks.CheckMessage]:
+        errors = super().check(**kwargs)
+        ordering = [str(name).lstrip("-") for name in self.model._meta.ordering]
+        if self.name in ordering:
+            errors.append(
+                checks.Error(
+                    f"{self.model._meta.label}.{self.name} is encrypted and cannot be ordered by.",
+                    obj=self,
+                    id="installations.E010",
+                )
+            )
+        return errors

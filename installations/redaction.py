@@ -1,0 +1,32 @@
+"""A logging filter that masks Slack tokens and webhook URLs: the second line of defence.
+
+The first line is never passing a secret to a logger at all; this catches what slips through,
+including slack_sdk's and Django's own records.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+SECRET_PATTERNS = re.compile(
+    r"(?:xoxe\.)?xox[abposer]-[A-Za-z0-9._-]+"  # bot, user, app, refresh and rotated tokens
+    r"|xoxe-\d+-[A-Za-z0-9._-]+"  # refresh tokens
+    r"|https://hooks\.slack(?:-gov)?\.com/[^\s\"'<>]+"  # incoming-webhook URLs
+)
+
+
+def redact(text: str) -> str:
+    return SECRET_PATTERNS.sub("[redacted]", text)
+
+
+class RedactSecretsFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, ()
+        if record.exc_info and record.exc_info[1] is not None:
+            text = logging.Formatter().formatException(record.exc_info)
+            record.exc_text = redact(text)
+        return True
