@@ -8,6 +8,8 @@ are not set come from a generated, git-ignored ``.dev-secrets.json`` so ``make r
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -127,8 +129,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"transaction_mode": "IMMEDIATE", "timeout": 20}
     )
-    # A file, not memory, so tests with threads and subprocesses see one real database.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}
+# Test databases: SQLite as a real file (threads and subprocesses see one database), and a name
+# per test process so parallel runs on one machine never share a test database.
+_test_suffix = env.str("SLACKINSTALL_TEST_DB_SUFFIX", default=str(os.getpid()))
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["TEST"] = {
+        "NAME": str(Path(tempfile.gettempdir()) / f"slackinstall-test-{_test_suffix}.sqlite3")
+    }
+else:
+    DATABASES["default"]["TEST"] = {"NAME": f"test_slackinstall_{_test_suffix}"}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -1,0 +1,1 @@
+"""Fixtures for the admin tests (kept apart so parallel work does not collide)."""

@@ -1,0 +1,1 @@
+"""Fixtures for the flow tests (kept apart so parallel work does not collide)."""

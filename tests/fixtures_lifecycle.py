@@ -1,0 +1,1 @@
+"""Fixtures for the lifecycle tests (kept apart so parallel work does not collide)."""
