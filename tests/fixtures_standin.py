@@ -1,1 +1,47 @@
-"""Fixtures for the standin tests (kept apart so parallel work does not collide)."""
+"""Fixtures for the local Slack stand-in: a real loopback HTTP server that plays slack.com.
+
+``standin`` points SLACK_API_URL / SLACK_AUTHORIZE_URL at it (through pytest-django's
+``settings``, so conf.slack_config() sees the change); ``standin_with_events`` also delivers
+Events API callbacks to the live server's /slack/events, signed with SLACK_SIGNING_SECRET.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from installations.standin import SlackStandIn
+
+
+def _start(settings: Any, events_url: str | None) -> SlackStandIn:
+    standin = SlackStandIn(
+        client_id=settings.SLACK_CLIENT_ID,
+        client_secret=settings.SLACK_CLIENT_SECRET,
+        events_url=events_url,
+        signing_secret=settings.SLACK_SIGNING_SECRET,
+    ).start()
+    settings.SLACK_API_URL = standin.api_url
+    settings.SLACK_AUTHORIZE_URL = standin.authorize_url
+    return standin
+
+
+@pytest.fixture
+def standin(settings: Any) -> Iterator[SlackStandIn]:
+    """A fresh stand-in per test; Django's Slack settings point at it."""
+    server = _start(settings, events_url=None)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def standin_with_events(settings: Any, live_server: Any) -> Iterator[SlackStandIn]:
+    """Like ``standin``, with events_url = the live server's /slack/events."""
+    server = _start(settings, events_url=live_server.url + "/slack/events")
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -1,0 +1,202 @@
+"""HTTP plumbing: parse each request, record API calls, apply queued faults, route.
+
+Quiet by design: no request log lines (URLs and bodies carry codes and tokens).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import time
+from http.server import BaseHTTPRequestHandler
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from . import authorize, pages
+from .methods import Answer, dispatch
+from .state import Call
+
+if TYPE_CHECKING:
+    from .server import SlackStandIn
+
+logger = logging.getLogger(__name__)
+
+
+def parse_params(query: str, body: bytes, content_type: str) -> dict[str, str]:
+    """Query string plus form or JSON body, as strings (Slack accepts either body type)."""
+    params = dict(parse_qsl(query, keep_blank_values=True))
+    if "application/json" in content_type:
+        try:
+            data = json.loads(body or b"{}")
+        except ValueError:
+            data = {}
+        if isinstance(data, dict):
+            params.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in data.items()})
+    elif body:
+        params.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    return params
+
+
+def parse_basic(header: str) -> tuple[str, str] | None:
+    """RFC 7617 Basic credentials, or None when the header is absent or not Basic."""
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        user, sep, password = base64.b64decode(value.strip(), validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return (user, password) if sep else None
+
+
+def bearer(header: str) -> str | None:
+    scheme, _, value = header.partition(" ")
+    return value.strip() or None if scheme.lower() == "bearer" else None
+
+
+class Handler(BaseHTTPRequestHandler):
+    server_version = "SlackStandIn/1.0"
+
+    def version_string(self) -> str:
+        return self.server_version
+
+    @property
+    def standin(self) -> SlackStandIn:
+        return self.server.standin  # type: ignore[attr-defined]
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silence http.server's per-request stderr lines."""
+
+    def do_GET(self) -> None:
+        self._route("GET")
+
+    def do_POST(self) -> None:
+        self._route("POST")
+
+    def _route(self, verb: str) -> None:
+        parts = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length > 0 else b""
+        if parts.path.startswith("/api/"):
+            self._api(verb, parts.path, parts.query, body)
+        elif parts.path == "/oauth/v2/authorize":
+            if verb == "GET":
+                self._authorize_page(parts.query)
+            else:
+                self._decide(body)
+        elif parts.path == "/" and verb == "GET":
+            note = dict(parse_qsl(parts.query)).get("note", "")
+            self._html(200, self.standin.index_html(note))
+        elif parts.path == "/uninstall" and verb == "POST":
+            self._uninstall(body)
+        else:
+            self._send(404, b"not found", {"Content-Type": "text/plain"})
+
+    def _api(self, verb: str, path: str, query: str, body: bytes) -> None:
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        params = parse_params(query, body, headers.get("content-type", ""))
+        auth = headers.get("authorization", "")
+        call = Call(
+            method=path[len("/api/") :],
+            http_method=verb,
+            path=path,
+            headers=headers,
+            params=params,
+            token=bearer(auth) or params.get("token") or None,
+            basic_auth=parse_basic(auth),
+        )
+        standin = self.standin
+        standin.state.record(call)
+        fault = standin.state.take_fault(call.method)
+        if fault is not None and fault.drop:
+            self.close_connection = True  # read, then hang up without a status line
+            return
+        if fault is not None and fault.replaces_answer:
+            default = "ratelimited" if fault.status == 429 else "internal_error"
+            answer = Answer({"ok": False, "error": fault.error or default}, status=fault.status)
+            if fault.retry_after is not None or fault.status == 429:
+                answer.headers["Retry-After"] = str(fault.retry_after or 1)
+        else:
+            answer = dispatch(
+                standin.state,
+                call,
+                client_id=standin.client_id,
+                client_secret=standin.client_secret,
+            )
+        if fault is not None and fault.delay:
+            time.sleep(fault.delay)  # after the work is done: a timed-out client still spent it
+        payload = json.dumps(answer.body).encode()
+        headers_out = {"Content-Type": "application/json; charset=utf-8", **answer.headers}
+        self._send(answer.status, payload, headers_out)
+
+    def _authorize_page(self, query: str) -> None:
+        params = authorize.query_params(query)
+        try:
+            authorize.check(params, self.standin.client_id)
+        except authorize.AuthorizeError as exc:
+            self._html(400, pages.error_page(exc.code))
+            return
+        self._html(200, pages.authorize_page(params, query, self.standin.form_key))
+
+    def _decide(self, body: bytes) -> None:
+        form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        if form.get("form_key") != self.standin.form_key:
+            self._html(400, pages.error_page("invalid_form"))
+            return
+        params = authorize.query_params(form.get("q", ""))
+        target = form.get("target", "workspace")
+        choices = authorize.Choices(
+            org_wide=target == "org",
+            user_token=bool(form.get("user_token")),
+            webhook=bool(form.get("webhook")),
+            webhook_channel=form.get("channel") or "#general",
+            rotation=bool(form.get("rotation")),
+            team_id=form.get("team_id") or None,
+            enterprise_id=(form.get("enterprise_id") or None) if target != "workspace" else None,
+        )
+        client_id = self.standin.client_id
+        try:
+            if form.get("decision") == "allow":
+                location = authorize.approve(self.standin.state, params, client_id, choices)
+            else:
+                location = authorize.cancel(params, client_id)
+        except authorize.AuthorizeError as exc:
+            self._html(400, pages.error_page(exc.code))
+            return
+        self._send(302, b"", {"Location": location})
+
+    def _uninstall(self, body: bytes) -> None:
+        form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        if form.get("form_key") != self.standin.form_key:
+            self._html(400, pages.error_page("invalid_form"))
+            return
+        team_id = form.get("team_id") or None
+        enterprise_id = form.get("enterprise_id") or None
+        try:
+            status, _ = self.standin.uninstall(team_id, enterprise_id)  # type: ignore[arg-type]
+            note = f"app_uninstalled sent: HTTP {status}" if status else "tokens revoked"
+        except OSError as exc:
+            note = f"tokens revoked; events_url unreachable ({type(exc).__name__})"
+        self._send(303, b"", {"Location": "/?" + urlencode({"note": note})})
+
+    def _html(self, status: int, html: str) -> None:
+        headers = {
+            "Content-Type": "text/html; charset=utf-8",
+            "Cache-Control": "no-store",
+            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+            "form-action 'self' http: https:",
+        }
+        self._send(status, html.encode(), headers)
+
+    def _send(self, status: int, payload: bytes, headers: dict[str, str]) -> None:
+        try:
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            logger.debug("client went away before the answer")
