@@ -68,6 +68,10 @@ class Keyring:
 
     keys: tuple[tuple[str, bytes], ...]
 
+    def __post_init__(self) -> None:
+        # One cipher object per key, built once: no per-value key setup on the hot path.
+        object.__setattr__(self, "_ciphers", {kid: AESGCM(key) for kid, key in self.keys})
+
     @classmethod
     def parse(cls, text: str, *, variable: str = "TOKEN_ENCRYPTION_KEYS") -> Keyring:
         """Parse comma-separated ``kid:key`` entries; raise KeyringError naming the variable."""
@@ -111,11 +115,8 @@ class Keyring:
     def active_kid(self) -> str:
         return self.keys[0][0]
 
-    def _key(self, kid: str) -> bytes | None:
-        for known, key in self.keys:
-            if known == kid:
-                return key
-        return None
+    def _cipher(self, kid: str) -> AESGCM | None:
+        return self._ciphers.get(kid)  # type: ignore[attr-defined]
 
     @staticmethod
     def _aad(kid: str, context: str) -> bytes:
@@ -123,9 +124,11 @@ class Keyring:
 
     def encrypt(self, plaintext: str, context: str) -> str:
         """Seal under the active key with a fresh 96-bit nonce."""
-        kid, key = self.keys[0]
+        kid = self.active_kid
         nonce = os.urandom(NONCE_BYTES)
-        sealed = AESGCM(key).encrypt(nonce, plaintext.encode("utf-8"), self._aad(kid, context))
+        sealed = self._cipher(kid).encrypt(
+            nonce, plaintext.encode("utf-8"), self._aad(kid, context)
+        )
         return f"{FORMAT}.{kid}.{_b64encode(nonce + sealed)}"
 
     def decrypt(self, envelope: str, context: str) -> str:
@@ -134,8 +137,8 @@ class Keyring:
         if not match:
             raise EnvelopeError("not an encrypted value of a known format", None)
         kid, body = match.groups()
-        key = self._key(kid)
-        if key is None:
+        cipher = self._cipher(kid)
+        if cipher is None:
             raise EnvelopeError("no key with this id is configured", kid)
         try:
             raw = _b64decode(body)
@@ -144,9 +147,7 @@ class Keyring:
         if len(raw) < NONCE_BYTES + TAG_BYTES:
             raise EnvelopeError("damaged envelope", kid)
         try:
-            plain = AESGCM(key).decrypt(
-                raw[:NONCE_BYTES], raw[NONCE_BYTES:], self._aad(kid, context)
-            )
+            plain = cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], self._aad(kid, context))
         except InvalidTag:
             raise EnvelopeError(
                 "authentication failed: wrong key, tampered value, "

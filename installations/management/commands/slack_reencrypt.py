@@ -1,0 +1,71 @@
+"""Move every stored token under the active key. Run after putting a new key first."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from installations import conf
+from installations.reencrypt import census, reencrypt
+
+
+class Command(BaseCommand):
+    help = (
+        "Re-encrypt every token, refresh token and webhook URL that is not under the active key "
+        "(the first entry of TOKEN_ENCRYPTION_KEYS). Safe to interrupt and run again. "
+        "With --check, change nothing and exit non-zero while any value still uses another "
+        "key: an old key may be removed only once --check passes."
+    )
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--check", action="store_true", help="report only; fail if not done")
+        parser.add_argument("--batch-size", type=int, default=500, help="rows per transaction")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        active = conf.keyring().active_kid
+        if not options["check"]:
+            report = reencrypt(batch_size=max(1, options["batch_size"]), progress=self._progress())
+            moved = sum(report.reencrypted.values())
+            if self._tty:
+                self.stdout.write("")
+            detail = ", ".join(f"{n} from {kid}" for kid, n in sorted(report.reencrypted.items()))
+            self.stdout.write(
+                f"re-encrypted {moved} value(s) under {active}" + (f" ({detail})" if detail else "")
+            )
+            if report.unreadable:
+                self._print_census(active)
+                raise CommandError(
+                    f"{len(report.unreadable)} value(s) could not be decrypted with the configured "
+                    "keys; they were left as they are (see the log for model, field, row, key id)"
+                )
+        leftover = self._print_census(active)
+        if options["check"] and leftover:
+            kids = ", ".join(sorted(leftover))
+            raise CommandError(
+                f"{sum(leftover.values())} value(s) still use key id(s) {kids}: "
+                "run slack_reencrypt before removing those keys"
+            )
+
+    @property
+    def _tty(self) -> bool:
+        return sys.stdout.isatty()
+
+    def _progress(self) -> Any:
+        if not self._tty:
+            return None
+
+        def show(moved: int, scanned: int) -> None:
+            self.stdout.write(f"\rscanned {scanned} row(s), re-encrypted {moved}", ending="")
+            self.stdout.flush()
+
+        return show
+
+    def _print_census(self, active: str) -> dict[str, int]:
+        counts = census()
+        self.stdout.write("values per key id:")
+        for kid in [active, *sorted(k for k in counts if k != active)]:
+            label = " (active)" if kid == active else ""
+            self.stdout.write(f"  {kid}{label}: {counts.get(kid, 0)}")
+        return {kid: n for kid, n in counts.items() if kid != active and n}
