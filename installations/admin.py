@@ -1,0 +1,224 @@
+"""Read-only staff audit of installations: status and reasons from SQL, history, actions.
+
+Slack data is never added or edited by hand: every field is read-only and the change page
+refuses POST (view-only mode). Change permission unlocks the verify and refresh actions;
+revoking needs ``installations.revoke_workspace``. Tokens are never shown, searched or
+exported: the page says only whether one is stored, under which key id, until when.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.utils.html import format_html, format_html_join
+
+from . import admin_actions, admin_detail, admin_filters, health
+from .models import LifecycleEvent, Workspace
+
+EMPTY = "—"
+
+
+def _lines(items: list[str]) -> str:
+    return format_html_join(format_html("<br>"), "{}", ((item,) for item in items))
+
+
+@admin.register(Workspace)
+class WorkspaceAdmin(admin.ModelAdmin):
+    list_display = (
+        "name_and_id",
+        "enterprise",
+        "install_type_display",
+        "installed_at",
+        "installer_user_id",
+        "granted_bot_scopes",
+        "status_and_reasons",
+        "missing_scopes",
+        "bot_token_expires_at",
+        "last_verified_at",
+    )
+    list_filter = (
+        admin_filters.StatusFilter,
+        admin_filters.ReasonFilter,
+        admin_filters.InstallTypeFilter,
+        admin_filters.EnterpriseFilter,
+        admin_filters.UserTokensFilter,
+        admin_filters.RotationFilter,
+    )
+    # Names and Slack ids only: encrypted columns can be neither searched nor ordered.
+    search_fields = (
+        "team_id",
+        "team_name",
+        "enterprise_id",
+        "enterprise_name",
+        "installer_user_id",
+        "bot_user_id",
+        "bot_id",
+    )
+    ordering = ("-installed_at",)
+    list_per_page = 50
+    show_full_result_count = False  # a second COUNT(*) over 100,000 rows buys little
+    actions = (
+        admin_actions.verify_now,
+        admin_actions.refresh_now,
+        admin_actions.revoke,
+        admin_actions.export_csv,
+    )
+    fieldsets = (
+        (
+            "Workspace",
+            {
+                "fields": (
+                    "name_and_id",
+                    "enterprise",
+                    "install_type_display",
+                    "app_id",
+                    "installer_user_id",
+                    "bot_user_id",
+                    "bot_id",
+                    "first_installed_at",
+                    "installed_at",
+                )
+            },
+        ),
+        (
+            "Status",
+            {
+                "fields": (
+                    "status_and_reasons",
+                    "health",
+                    "last_verified_at",
+                    "verify_failures",
+                    "last_error",
+                    "last_error_at",
+                    "uninstalled_at",
+                    "bot_revoked_at",
+                    "refresh_failed_at",
+                )
+            },
+        ),
+        ("Tokens", {"fields": ("bot_token_summary", "refresh_token_summary")}),
+        ("Reinstall", {"fields": ("reinstall_link",)}),
+    )
+    readonly_fields = tuple(name for _, spec in fieldsets for name in spec["fields"])
+
+    # --- queries --------------------------------------------------------------------------
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Workspace]:
+        return health.with_health(super().get_queryset(request))
+
+    # --- permissions: view to see, change for actions, no add/edit/delete -------------------
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None:
+            return False  # the page is view-only; a POST to it gets 403
+        return super().has_change_permission(request)
+
+    def has_revoke_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("installations.revoke_workspace")
+
+    # --- columns ----------------------------------------------------------------------------
+    @admin.display(description="Workspace", ordering="team_name")
+    def name_and_id(self, obj: Workspace) -> str:
+        if obj.is_enterprise_install:
+            return f"{obj.enterprise_name or 'Org'} ({obj.enterprise_id})"
+        return f"{obj.team_name or 'Workspace'} ({obj.team_id})"
+
+    @admin.display(description="Enterprise", ordering="enterprise_name")
+    def enterprise(self, obj: Workspace) -> str:
+        if not obj.enterprise_id:
+            return EMPTY
+        return (
+            f"{obj.enterprise_name} ({obj.enterprise_id})"
+            if obj.enterprise_name
+            else obj.enterprise_id
+        )
+
+    @admin.display(description="Install type", ordering="is_enterprise_install")
+    def install_type_display(self, obj: Workspace) -> str:
+        return "Org-wide" if obj.is_enterprise_install else "Workspace"
+
+    @admin.display(description="Granted bot scopes")
+    def granted_bot_scopes(self, obj: Workspace) -> str:
+        return ", ".join(obj.bot_scope_list) or EMPTY
+
+    @admin.display(description="Status", ordering="needs_reinstall")
+    def status_and_reasons(self, obj: Workspace) -> str:
+        status = health.status(obj)
+        if status == health.ACTIVE:
+            return format_html('<span class="ws-status ws-active">{}</span>', status)
+        return format_html(
+            '<strong class="ws-status ws-needs-reinstall">{}</strong><br>{}',
+            status,
+            _lines(health.reasons(obj)),
+        )
+
+    @admin.display(description="Missing scopes")
+    def missing_scopes(self, obj: Workspace) -> str:
+        return ", ".join(health.missing_scopes(obj)) or EMPTY
+
+    # --- detail page ----------------------------------------------------------------------
+    @admin.display(description="Bot token")
+    def bot_token_summary(self, obj: Workspace) -> str:
+        return admin_detail.token_summary(obj, "bot_token", obj.bot_token_expires_at)
+
+    @admin.display(description="Bot refresh token")
+    def refresh_token_summary(self, obj: Workspace) -> str:
+        return admin_detail.token_summary(obj, "bot_refresh_token")
+
+    @admin.display(description="Reinstall link (send it to the workspace's admin)")
+    def reinstall_link(self, obj: Workspace) -> str:
+        url = admin_detail.reinstall_url(obj)
+        return format_html('<a href="{}" rel="noreferrer">{}</a>', url, url)
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        counts = health.status_counts(Workspace.objects.all())
+        extra = {"status_counts": counts, "active_label": health.ACTIVE}
+        extra["needs_label"] = health.NEEDS_REINSTALL
+        return super().changelist_view(request, {**extra, **(extra_context or {})})
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        extra: dict[str, Any] = {}
+        if self.has_view_or_change_permission(request):  # else Django answers 403 below
+            workspace = self.get_object(request, object_id)
+            if workspace is not None:
+                extra = admin_detail.detail_context(workspace)
+        extra["can_change"] = super().has_change_permission(request)
+        extra["can_revoke"] = self.has_revoke_permission(request)
+        return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
+
+
+@admin.register(LifecycleEvent)
+class LifecycleEventAdmin(admin.ModelAdmin):
+    """Every lifecycle event across workspaces, read-only (facts, never tokens)."""
+
+    list_display = ("occurred_at", "kind", "workspace", "actor", "detail")
+    list_filter = ("kind",)
+    search_fields = ("workspace__team_id", "workspace__enterprise_id", "actor", "slack_event_id")
+    list_select_related = ("workspace",)
+    ordering = ("-occurred_at",)
+    fields = ("occurred_at", "kind", "workspace", "actor", "detail", "slack_event_id")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -1,0 +1,173 @@
+"""Admin actions on workspaces: a confirmation page first, then one lifecycle service per row.
+
+The work itself lives in ``installations.lifecycle`` (verify, refresh, revoke); this module only
+asks for confirmation, calls it, reports each outcome as a Django message and records who did
+what to which workspace in the admin log. Messages and log entries never hold a token.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.admin.models import CHANGE, LogEntry
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.utils import timezone
+
+from . import audit
+from .errors import SlackInstallError
+from .fields import EncryptedDataError
+from .models import Workspace
+
+logger = logging.getLogger(__name__)
+
+# Each row is a call to Slack inside this request: keep a click bounded in time.
+MAX_PER_ACTION = 50
+
+
+def actor_of(request: HttpRequest) -> str:
+    return f"staff:{request.user.get_username()}"
+
+
+def _outcome_level(outcome: Any) -> int:
+    """Success when the service says so; a warning when it reports an error code."""
+    ok = getattr(outcome, "ok", None)
+    if ok is None:
+        ok = not getattr(outcome, "error", "")
+    return messages.SUCCESS if ok else messages.WARNING
+
+
+def _confirm(
+    model_admin: admin.ModelAdmin,
+    request: HttpRequest,
+    queryset: QuerySet[Workspace],
+    *,
+    action: str,
+    title: str,
+    explanation: str,
+) -> TemplateResponse:
+    workspaces = list(queryset[: MAX_PER_ACTION + 1])
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": title,
+        "explanation": explanation,
+        "opts": model_admin.model._meta,
+        "workspaces": workspaces[:MAX_PER_ACTION],
+        "too_many": len(workspaces) > MAX_PER_ACTION,
+        "max_per_action": MAX_PER_ACTION,
+        "action": action,
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+    }
+    return TemplateResponse(
+        request, "admin/installations/workspace/action_confirmation.html", context
+    )
+
+
+def _run_each(
+    model_admin: admin.ModelAdmin,
+    request: HttpRequest,
+    queryset: QuerySet[Workspace],
+    *,
+    verb: str,
+    service: Callable[..., Any],
+    **kwargs: Any,
+) -> None:
+    actor = actor_of(request)
+    for workspace in queryset[:MAX_PER_ACTION]:
+        try:
+            outcome = service(workspace, actor=actor, **kwargs)
+        except (SlackInstallError, EncryptedDataError) as exc:
+            # Both families word their messages without token material.
+            text, level = getattr(exc, "message", "") or str(exc), messages.ERROR
+            logger.warning("admin %s failed workspace=%s: %s", verb, workspace.pk, type(exc))
+        else:
+            text, level = getattr(outcome, "message", "") or "Done.", _outcome_level(outcome)
+        model_admin.log_change(request, workspace, f"{verb.capitalize()} (admin action): {text}")
+        model_admin.message_user(request, f"{workspace}: {text}", level)
+
+
+def _confirmed(request: HttpRequest) -> bool:
+    return request.POST.get("confirm") == "yes"
+
+
+@admin.action(description="Verify now (auth.test)", permissions=["change"])
+def verify_now(
+    model_admin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Workspace]
+) -> HttpResponse | None:
+    if not _confirmed(request):
+        return _confirm(
+            model_admin,
+            request,
+            queryset,
+            action="verify_now",
+            title="Verify these workspaces now?",
+            explanation="Calls Slack's auth.test with each bot token, then updates the granted "
+            "scopes and the token's health.",
+        )
+    from .lifecycle import verify_workspace
+
+    _run_each(model_admin, request, queryset, verb="verify", service=verify_workspace)
+    return None
+
+
+@admin.action(description="Refresh tokens now (token rotation)", permissions=["change"])
+def refresh_now(
+    model_admin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Workspace]
+) -> HttpResponse | None:
+    if not _confirmed(request):
+        return _confirm(
+            model_admin,
+            request,
+            queryset,
+            action="refresh_now",
+            title="Refresh these workspaces' tokens now?",
+            explanation="Spends each rotating refresh token once and stores the new pair. "
+            "Workspaces without token rotation are left as they are.",
+        )
+    from .lifecycle import refresh_workspace
+
+    _run_each(model_admin, request, queryset, verb="refresh", service=refresh_workspace)
+    return None
+
+
+@admin.action(description="Revoke tokens (auth.revoke)", permissions=["revoke"])
+def revoke(
+    model_admin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Workspace]
+) -> HttpResponse | None:
+    if not _confirmed(request):
+        return _confirm(
+            model_admin,
+            request,
+            queryset,
+            action="revoke",
+            title="Revoke these workspaces' tokens?",
+            explanation="Calls Slack's auth.revoke for each token and erases them here. The app "
+            "stops working in these workspaces until someone reinstalls it. This cannot be undone.",
+        )
+    from .lifecycle import revoke_workspace
+
+    _run_each(model_admin, request, queryset, verb="revoke", service=revoke_workspace)
+    return None
+
+
+@admin.action(description="Export selection as CSV (no secrets)", permissions=["view"])
+def export_csv(
+    model_admin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Workspace]
+) -> HttpResponse:
+    workspaces = list(queryset)
+    LogEntry.objects.log_actions(
+        user_id=request.user.pk,
+        queryset=workspaces,
+        action_flag=CHANGE,
+        change_message="Exported as CSV (admin action; no secrets)",
+    )
+    response = HttpResponse(audit.to_csv(audit.audit_rows(workspaces)), content_type="text/csv")
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M%S")
+    response["Content-Disposition"] = f'attachment; filename="slack-workspaces-{stamp}.csv"'
+    response["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,35 @@
+"""The staff audit on the command line: which workspaces need a reinstall, and why."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from installations import audit
+
+
+class Command(BaseCommand):
+    help = (
+        "List every installed workspace with its install type, status and reinstall reasons, "
+        "missing scopes, install time and last verification (the admin's audit, for a terminal "
+        "or a script). Run it after changing SLACK_SCOPES, or from monitoring with "
+        "--needs-reinstall --json. Never prints a token."
+    )
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument(
+            "--needs-reinstall", action="store_true", help="only workspaces that need a reinstall"
+        )
+        parser.add_argument("--json", action="store_true", help="one JSON array, for scripts")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        needs = True if options["needs_reinstall"] else None
+        rows = list(audit.audit_rows(audit.audit_queryset(needs_reinstall=needs).iterator()))
+        if options["json"]:
+            self.stdout.write(json.dumps(rows, indent=2))
+            return
+        for line in audit.to_table(rows):
+            self.stdout.write(line)
+        self.stdout.write(f"{len(rows)} workspace(s)")
