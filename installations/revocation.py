@@ -1,0 +1,207 @@
+"""The one place that marks tokens dead: uninstall, bot revocation, user revocation, staff revoke.
+
+Tokens are erased (set to NULL), history rows stay. Slack's lifecycle events may arrive late, out
+of order and more than once (docs.slack.dev/reference/events/app_uninstalled, /tokens_revoked):
+every function here is idempotent, and an event older than the target's latest install is a
+no-op, so a delayed retry never undoes a newer reinstall.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from .models import Health, Installation, LifecycleEvent, Workspace
+from .persistence import record_event
+
+logger = logging.getLogger(__name__)
+
+# Slack's event_time has one-second resolution; installed_at has microseconds. An event in the
+# same second as an install is treated as after it (an uninstall and a reinstall within one
+# second cannot happen through the browser flow; a test that installs then uninstalls can).
+EVENT_TIME_RESOLUTION = timedelta(seconds=1)
+
+HAS_USER_TOKEN = Q(user_token__isnull=False) | Q(user_refresh_token__isnull=False)
+
+
+def _locked_target(
+    client_id: str, enterprise_id: str | None, team_id: str | None
+) -> Workspace | None:
+    return (
+        Workspace.objects.select_for_update()
+        .filter(client_id=client_id, enterprise_id=enterprise_id or "", team_id=team_id or "")
+        .first()
+    )
+
+
+def is_stale(occurred_at: datetime | None, installed_at: datetime) -> bool:
+    """True when something that happened at ``occurred_at`` predates the install."""
+    return occurred_at is not None and occurred_at + EVENT_TIME_RESOLUTION <= installed_at
+
+
+def _describe(client_id: str, enterprise_id: str | None, team_id: str | None) -> str:
+    return f"team={team_id or '-'} enterprise={enterprise_id or '-'}"
+
+
+def _erase_installations(workspace: Workspace, when: datetime, *, delete: bool) -> int:
+    """Erase every user token, refresh token and webhook URL of the target's history rows."""
+    holding = HAS_USER_TOKEN | Q(incoming_webhook_url__isnull=False)
+    rows = workspace.installations.filter(
+        holding | Q(deleted_at__isnull=True) if delete else holding
+    )
+    ids = list(rows.values_list("pk", flat=True))
+    if not ids:
+        return 0
+    Installation.objects.filter(pk__in=ids).filter(HAS_USER_TOKEN).update(
+        user_token_revoked_at=when
+    )
+    erase = {"user_token": None, "user_refresh_token": None, "incoming_webhook_url": None}
+    Installation.objects.filter(pk__in=ids).update(**erase)
+    if delete:
+        Installation.objects.filter(pk__in=ids, deleted_at__isnull=True).update(deleted_at=when)
+    return len(ids)
+
+
+def _erase_bot(workspace: Workspace, when: datetime) -> bool:
+    """Erase the bot token pair on the (locked) row; True when anything changed."""
+    changed = workspace.bot_revoked_at is None or workspace.bot_token is not None
+    changed = changed or workspace.bot_refresh_token is not None
+    workspace.bot_token = None
+    workspace.bot_refresh_token = None
+    workspace.bot_revoked_at = workspace.bot_revoked_at or when
+    workspace.health = Health.DEAD
+    return changed
+
+
+@transaction.atomic
+def mark_uninstalled(
+    *,
+    client_id: str,
+    enterprise_id: str | None,
+    team_id: str | None,
+    actor: str,
+    occurred_at: datetime | None = None,
+    slack_event_id: str = "",
+) -> int:
+    """The app was removed from the target: erase every token and webhook URL, keep history.
+
+    Returns how many rows changed; 0 for an unknown target, a repeat, or a stale event.
+    """
+    target = _describe(client_id, enterprise_id, team_id)
+    workspace = _locked_target(client_id, enterprise_id, team_id)
+    if workspace is None:
+        logger.info("uninstall for unknown target %s: nothing to do", target)
+        return 0
+    if is_stale(occurred_at, workspace.installed_at):
+        logger.info("uninstall for %s predates the latest install: ignored", target)
+        return 0
+    when = occurred_at or timezone.now()
+    changed = int(_erase_bot(workspace, when) or workspace.uninstalled_at is None)
+    workspace.uninstalled_at = workspace.uninstalled_at or when
+    workspace.save()
+    changed += _erase_installations(workspace, when, delete=True)
+    if changed:
+        record_event(
+            workspace,
+            LifecycleEvent.Kind.UNINSTALLED,
+            actor,
+            "app removed; all tokens erased",
+            slack_event_id=slack_event_id,
+            occurred_at=when,
+        )
+        logger.info("marked %s uninstalled (%s rows)", target, changed)
+    return changed
+
+
+@transaction.atomic
+def mark_bot_revoked(
+    *,
+    client_id: str,
+    enterprise_id: str | None,
+    team_id: str | None,
+    actor: str,
+    occurred_at: datetime | None = None,
+    slack_event_id: str = "",
+) -> int:
+    """The target's bot token was revoked (tokens_revoked with ``tokens.bot``): erase the pair."""
+    target = _describe(client_id, enterprise_id, team_id)
+    workspace = _locked_target(client_id, enterprise_id, team_id)
+    if workspace is None or is_stale(occurred_at, workspace.installed_at):
+        logger.info("bot revocation for %s: unknown target or older than the install", target)
+        return 0
+    when = occurred_at or timezone.now()
+    if not _erase_bot(workspace, when):
+        return 0
+    workspace.save()
+    record_event(
+        workspace,
+        LifecycleEvent.Kind.BOT_REVOKED,
+        actor,
+        f"bot user {workspace.bot_user_id or '-'}: token erased",
+        slack_event_id=slack_event_id,
+        occurred_at=when,
+    )
+    logger.info("marked bot token of %s revoked", target)
+    return 1
+
+
+@transaction.atomic
+def mark_users_revoked(
+    *,
+    client_id: str,
+    enterprise_id: str | None,
+    team_id: str | None,
+    user_ids: list[str] | None,
+    actor: str,
+    occurred_at: datetime | None = None,
+    slack_event_id: str = "",
+) -> int:
+    """Users' tokens were revoked (tokens_revoked ``tokens.oauth``); ``None`` means every user.
+
+    Rows from a flow newer than the event (the user authorized again) are left alone.
+    """
+    target = _describe(client_id, enterprise_id, team_id)
+    workspace = _locked_target(client_id, enterprise_id, team_id)
+    if workspace is None or (user_ids is not None and not user_ids):
+        return 0
+    when = occurred_at or timezone.now()
+    rows = workspace.installations.filter(HAS_USER_TOKEN)
+    if user_ids is not None:
+        rows = rows.filter(user_id__in=user_ids)
+    if occurred_at is not None:
+        rows = rows.filter(installed_at__lt=occurred_at + EVENT_TIME_RESOLUTION)
+    ids = list(rows.values_list("pk", flat=True))
+    if not ids:
+        logger.info("user revocation for %s: no live user tokens to erase", target)
+        return 0
+    Installation.objects.filter(pk__in=ids).update(
+        user_token=None, user_refresh_token=None, user_token_revoked_at=when
+    )
+    revoked = sorted(set(Installation.objects.filter(pk__in=ids).values_list("user_id", flat=True)))
+    record_event(
+        workspace,
+        LifecycleEvent.Kind.USER_REVOKED,
+        actor,
+        "user tokens erased: " + (", ".join(u or "-" for u in revoked)),
+        slack_event_id=slack_event_id,
+        occurred_at=when,
+    )
+    logger.info("marked %s user token(s) of %s revoked", len(ids), target)
+    return len(ids)
+
+
+@transaction.atomic
+def mark_revoked_by_staff(workspace: Workspace, *, actor: str, detail: str) -> int:
+    """After auth.revoke: erase the bot pair, user tokens and webhook URLs; history stays."""
+    locked = Workspace.objects.select_for_update().get(pk=workspace.pk)
+    when = timezone.now()
+    changed = int(_erase_bot(locked, when))
+    locked.save()
+    changed += _erase_installations(locked, when, delete=False)
+    record_event(locked, LifecycleEvent.Kind.REVOKED, actor, detail, occurred_at=when)
+    logger.info("revoked tokens of workspace %s by %s", locked.pk, actor)
+    return changed
