@@ -1,0 +1,212 @@
+"""Bolt for Python stores over our models: slack_sdk's InstallationStore and OAuthStateStore.
+
+Semantics follow slack_sdk's SQLAlchemy / SQLite3 stores (docs.slack.dev/tools/bolt-python/concepts/
+authenticating-oauth): the latest install wins; a user's lookup gets that user's latest
+installation with the target's latest bot merged in; org-wide installs are found with
+``team_id=None, is_enterprise_install=True``; rows are scoped by ``client_id``. Unlike them,
+deletes mark rows and erase tokens (revocation.py), so the admin keeps the history.
+
+Lookups are one indexed query each and decrypt only the tokens they return.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+from slack_sdk.oauth.installation_store import Bot, InstallationStore
+from slack_sdk.oauth.installation_store import Installation as SdkInstallation
+from slack_sdk.oauth.state_store import OAuthStateStore
+
+from . import revocation
+from .conf import slack_config
+from .models import Installation, OAuthState, Workspace
+from .persistence import (
+    as_datetime,
+    join_scopes,
+    save_installation,
+    to_sdk_bot,
+    to_sdk_installation,
+)
+
+logger = logging.getLogger(__name__)
+
+ACTOR = "bolt"
+
+
+def target(
+    client_id: str, enterprise_id: str | None, team_id: str | None, org: bool | None
+) -> dict[str, str]:
+    """The Workspace key. Org-wide installs are keyed with team_id "" whatever Bolt passes,
+    as slack_sdk's stores do (``if is_enterprise_install or team_id is None: team_id = ""``)."""
+    if org or team_id is None:
+        team_id = ""
+    return {"client_id": client_id, "enterprise_id": enterprise_id or "", "team_id": team_id}
+
+
+def bot_query(key: dict[str, str]) -> QuerySet[Workspace]:
+    """One row by the unique (client_id, enterprise_id, team_id) key."""
+    return Workspace.objects.filter(**key)
+
+
+def installation_query(key: dict[str, str], user_id: str | None) -> QuerySet[Installation]:
+    """The latest live history row (and its Workspace in the same query).
+
+    Rows whose user token was revoked or deleted through this store are skipped, as slack_sdk's
+    stores no longer have them; an uninstalled target has no installation at all.
+    """
+    rows = Installation.objects.select_related("workspace").filter(
+        **key,
+        deleted_at__isnull=True,
+        user_token_revoked_at__isnull=True,
+        workspace__uninstalled_at__isnull=True,
+    )
+    if user_id is not None:
+        # uses installation_user_latest_idx; is_current is the user's latest flow
+        rows = rows.filter(user_id=user_id, is_current=True)
+    return rows.order_by("-installed_at")[:1]
+
+
+def installation_from(rows: list[Installation]) -> SdkInstallation | None:
+    return to_sdk_installation(rows[0], rows[0].workspace) if rows else None
+
+
+def bot_from(rows: list[Workspace]) -> Bot | None:
+    return to_sdk_bot(rows[0]) if rows else None
+
+
+class DjangoInstallationStore(InstallationStore):
+    """slack_sdk's InstallationStore on our encrypted models: ``App(installation_store=...)``."""
+
+    def __init__(self, client_id: str | None = None, logger: logging.Logger | None = None) -> None:
+        self.client_id = client_id if client_id is not None else slack_config().client_id
+        self._logger = logger or logging.getLogger(__name__)
+
+    @property
+    def logger(self) -> logging.Logger:
+        return self._logger
+
+    def _key(self, enterprise_id: str | None, team_id: str | None, org: bool | None) -> dict:
+        return target(self.client_id, enterprise_id, team_id, org)
+
+    # --- writes -----------------------------------------------------------------------------
+    def save(self, installation: SdkInstallation) -> None:
+        """A completed flow, or Bolt's re-save after token rotation (same installed_at)."""
+        save_installation(installation, client_id=self.client_id, source="store", actor=ACTOR)
+
+    def save_bot(self, bot: Bot) -> None:
+        """Bolt saves a rotated bot this way (bot-only apps): update the target's bot in place."""
+        key = self._key(bot.enterprise_id, bot.team_id, bot.is_enterprise_install)
+        with transaction.atomic():
+            workspace = Workspace.objects.select_for_update().filter(**key).first()
+            if workspace is None:  # like slack_sdk: a bot row alone, no installation history
+                workspace = Workspace(**key, first_installed_at=as_datetime(bot.installed_at))
+                workspace.installed_at = workspace.first_installed_at
+            elif as_datetime(bot.installed_at) < workspace.installed_at:
+                # slack_sdk's stores keep an older bot as a row that never becomes the latest
+                self.logger.info("skipped an older bot for team=%s", key["team_id"] or "-")
+                return
+            _apply_bot(workspace, bot)
+            workspace.save()
+
+    # --- reads ------------------------------------------------------------------------------
+    def find_bot(
+        self,
+        *,
+        enterprise_id: str | None,
+        team_id: str | None,
+        is_enterprise_install: bool | None = False,
+    ) -> Bot | None:
+        key = self._key(enterprise_id, team_id, is_enterprise_install)
+        return bot_from(list(bot_query(key)))
+
+    def find_installation(
+        self,
+        *,
+        enterprise_id: str | None,
+        team_id: str | None,
+        user_id: str | None = None,
+        is_enterprise_install: bool | None = False,
+    ) -> SdkInstallation | None:
+        key = self._key(enterprise_id, team_id, is_enterprise_install)
+        return installation_from(list(installation_query(key, user_id)))
+
+    # --- deletes: mark rows and erase their tokens; history stays ------------------------------
+    def delete_bot(self, *, enterprise_id: str | None, team_id: str | None) -> None:
+        revocation.mark_bot_revoked(**self._key(enterprise_id, team_id, False), actor=ACTOR)
+
+    def delete_installation(
+        self, *, enterprise_id: str | None, team_id: str | None, user_id: str | None = None
+    ) -> None:
+        """Erase the users' tokens (revocation.py), then mark their rows deleted: slack_sdk's
+        stores drop them, so lookups must skip them even when they held no user token."""
+        key = self._key(enterprise_id, team_id, False)
+        user_ids = None if user_id is None else [user_id]
+        with transaction.atomic():
+            revocation.mark_users_revoked(**key, user_ids=user_ids, actor=ACTOR)
+            rows = Installation.objects.filter(**key, deleted_at__isnull=True)
+            if user_id is not None:
+                rows = rows.filter(user_id=user_id)
+            rows.update(deleted_at=timezone.now())
+
+    def delete_all(self, *, enterprise_id: str | None, team_id: str | None) -> None:
+        revocation.mark_uninstalled(**self._key(enterprise_id, team_id, False), actor=ACTOR)
+
+
+def _apply_bot(workspace: Workspace, bot: Bot) -> None:
+    workspace.app_id = bot.app_id or workspace.app_id
+    workspace.enterprise_name = bot.enterprise_name or workspace.enterprise_name
+    workspace.team_name = bot.team_name or workspace.team_name
+    workspace.is_enterprise_install = bool(bot.is_enterprise_install)
+    workspace.bot_token = bot.bot_token
+    workspace.bot_id = bot.bot_id or workspace.bot_id
+    workspace.bot_user_id = bot.bot_user_id or workspace.bot_user_id
+    workspace.bot_scopes = join_scopes(bot.bot_scopes)
+    workspace.bot_refresh_token = bot.bot_refresh_token
+    workspace.bot_token_expires_at = as_datetime(bot.bot_token_expires_at)
+    workspace.bot_revoked_at = None
+
+
+def state_hash(state: str) -> str:
+    return hashlib.sha256(state.encode()).hexdigest()
+
+
+def issue_state(expiration_seconds: int) -> str:
+    """A fresh url-safe state (32 random bytes); only its SHA-256 is stored."""
+    state = secrets.token_urlsafe(32)
+    expires_at = timezone.now() + timedelta(seconds=expiration_seconds)
+    OAuthState.objects.create(state_hash=state_hash(state), expires_at=expires_at)
+    return state
+
+
+def consume_state(state: str | None) -> bool:
+    """True once for an issued, unexpired state: one conditional DELETE decides (no race)."""
+    if not state:
+        return False
+    alive = OAuthState.objects.filter(state_hash=state_hash(state), expires_at__gt=timezone.now())
+    deleted, _ = alive.delete()
+    return deleted == 1
+
+
+class DjangoOAuthStateStore(OAuthStateStore):
+    """slack_sdk's OAuthStateStore: random single-use states that expire; only hashes stored."""
+
+    def __init__(self, expiration_seconds: int = 600, logger: logging.Logger | None = None) -> None:
+        self.expiration_seconds = expiration_seconds
+        self._logger = logger or logging.getLogger(__name__)
+
+    @property
+    def logger(self) -> logging.Logger:
+        return self._logger
+
+    def issue(self, *args: Any, **kwargs: Any) -> str:
+        return issue_state(self.expiration_seconds)
+
+    def consume(self, state: str) -> bool:
+        return consume_state(state)
