@@ -101,6 +101,17 @@ def test_user_token_webhook_and_rotation_shape(standin: SlackStandIn) -> None:
     assert body["team"]["id"] == "T0OTHER"
 
 
+def test_workspace_inside_a_grid_org_has_team_and_enterprise(standin: SlackStandIn) -> None:
+    url = authorize_url(standin)
+    body = exchange(standin, standin.approve(url, enterprise_id="E0STANDIN1")).data
+    assert body["team"]["id"] == "T0STANDIN1" and body["enterprise"]["id"] == "E0STANDIN1"
+    assert body["is_enterprise_install"] is False
+    test = client(standin).auth_test(token=body["access_token"])
+    assert test["team_id"] == "T0STANDIN1" and test["enterprise_id"] == "E0STANDIN1"
+    assert standin.uninstall("T0STANDIN1") == (0, "")  # no events_url: only revokes
+    assert standin.token_info(body["access_token"])["revoked"] is True
+
+
 def test_user_scope_alone_gives_user_token_without_bot(standin: SlackStandIn) -> None:
     url = authorize_url(standin, scopes=[], user_scopes=("search:read",))
     body = exchange(standin, standin.approve(url)).data

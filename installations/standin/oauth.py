@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from . import tokens
 from .state import (
     APP_ID,
     BOT_USER_ID,
@@ -19,10 +20,6 @@ from .state import (
     Install,
     StandInState,
     TokenRecord,
-    enterprise_name_for,
-    new_hex,
-    slug,
-    team_name_for,
 )
 
 Body = dict[str, Any]
@@ -57,56 +54,17 @@ def access(state: StandInState, call: Call, client_id: str, client_secret: str) 
     return error("invalid_grant_type")
 
 
-def _team(record: TokenRecord) -> dict[str, str] | None:
-    return None if record.team_id is None else {"id": record.team_id, "name": record.team_name}
-
-
-def _enterprise(record: TokenRecord) -> dict[str, str] | None:
-    if record.enterprise_id is None:
-        return None
-    return {"id": record.enterprise_id, "name": record.enterprise_name}
-
-
-def _token(state: StandInState, grant: Grant, kind: str, scopes: str, **extra: Any) -> TokenRecord:
-    prefix = "xoxb" if kind == "bot" else "xoxp"
-    if grant.rotation:
-        value = f"xoxe.{prefix}-1-standin-{new_hex()}"
-    else:
-        value = f"{prefix}-standin-{new_hex()}"
-    return state.add_token(
-        TokenRecord(
-            token=value,
-            kind=kind,
-            team_id=grant.team_id,
-            team_name=team_name_for(grant.team_id) if grant.team_id else None,
-            enterprise_id=grant.enterprise_id,
-            enterprise_name=enterprise_name_for(grant.enterprise_id)
-            if grant.enterprise_id
-            else None,
-            user_id=BOT_USER_ID if kind == "bot" else INSTALLER_USER_ID,
-            scopes=scopes,
-            is_enterprise_install=grant.org_wide,
-            expires_at=time.time() + ROTATION_SECONDS if grant.rotation else None,
-            **extra,
-        )
-    )
-
-
-def _refresh_token_for(state: StandInState, access_record: TokenRecord) -> str:
-    record = TokenRecord(
-        token=f"xoxe-1-standin-{new_hex()}",
-        kind="refresh",
-        team_id=access_record.team_id,
-        team_name=access_record.team_name,
-        enterprise_id=access_record.enterprise_id,
-        enterprise_name=access_record.enterprise_name,
-        user_id=access_record.user_id,
-        scopes=access_record.scopes,
-        is_enterprise_install=access_record.is_enterprise_install,
-        refreshes=access_record.kind,
-        pair=access_record.token,
-    )
-    return state.add_token(record).token
+def _where(record: TokenRecord) -> Body:
+    """team / enterprise / is_enterprise_install: team is null org-wide, enterprise outside Grid."""
+    team = None if record.team_id is None else {"id": record.team_id, "name": record.team_name}
+    enterprise = None
+    if record.enterprise_id is not None:
+        enterprise = {"id": record.enterprise_id, "name": record.enterprise_name}
+    return {
+        "team": team,
+        "enterprise": enterprise,
+        "is_enterprise_install": record.is_enterprise_install,
+    }
 
 
 def _redeem(state: StandInState, call: Call) -> Grant | str:
@@ -118,66 +76,54 @@ def _redeem(state: StandInState, call: Call) -> Grant | str:
         if time.time() - grant.created_at > state.code_ttl_seconds:
             return "invalid_code"
         if grant.redirect_uri is not None and call.params.get("redirect_uri") != grant.redirect_uri:
-            return "bad_redirect_uri"
+            return "bad_redirect_uri"  # failed attempts leave the code unspent
         grant.used = True
         return grant
 
 
 def exchange_code(state: StandInState, call: Call) -> Body:
+    """Bot token at the top level, the user token under ``authed_user`` (slack-facts 2a-2e)."""
     grant = _redeem(state, call)
     if isinstance(grant, str):
         return error(grant)
     body: Body = {"ok": True, "app_id": APP_ID}
-    bot: TokenRecord | None = None
-    if grant.scope:
-        bot = _token(state, grant, "bot", grant.scope)
+    records: list[TokenRecord] = []
+    if grant.scope:  # a user-scope-only install has no top-level access_token (2c)
+        bot = tokens.mint_access(state, grant, "bot", grant.scope)
+        records.append(bot)
         body["access_token"] = bot.token
         body["token_type"] = bot.kind
         body["scope"] = grant.scope
         body["bot_user_id"] = BOT_USER_ID
         if grant.rotation:
-            body.update(expires_in=ROTATION_SECONDS, refresh_token=_refresh_token_for(state, bot))
+            body["expires_in"] = ROTATION_SECONDS
+            body["refresh_token"] = tokens.mint_refresh(state, bot).token
     authed_user: Body = {"id": INSTALLER_USER_ID}
     if grant.user_token or grant.user_scope:
-        user = _token(state, grant, "user", grant.user_scope)
+        user = tokens.mint_access(state, grant, "user", grant.user_scope)
+        records.append(user)
         authed_user["scope"] = grant.user_scope
         authed_user["access_token"] = user.token
         authed_user["token_type"] = user.kind
         if grant.rotation:
             authed_user["expires_in"] = ROTATION_SECONDS
-            authed_user["refresh_token"] = _refresh_token_for(state, user)
+            authed_user["refresh_token"] = tokens.mint_refresh(state, user).token
     body["authed_user"] = authed_user
-    sample = bot or state.tokens[authed_user["access_token"]]
-    body["team"] = _team(sample)
-    body["enterprise"] = _enterprise(sample)
-    body["is_enterprise_install"] = grant.org_wide
+    body.update(_where(records[0]))
     if grant.webhook:
-        body["incoming_webhook"] = _webhook(grant)
+        body["incoming_webhook"] = tokens.webhook(grant)
     with state.lock:
         state.installs.append(
             Install(
-                team_id=sample.team_id,
-                team_name=sample.team_name,
-                enterprise_id=sample.enterprise_id,
-                enterprise_name=sample.enterprise_name,
+                team_id=records[0].team_id,
+                team_name=records[0].team_name,
+                enterprise_id=records[0].enterprise_id,
+                enterprise_name=records[0].enterprise_name,
                 is_enterprise_install=grant.org_wide,
             )
         )
         state.issued.append(body)
     return body
-
-
-def _webhook(grant: Grant) -> dict[str, str]:
-    """Each install creates a new webhook URL (slack-facts 2d); treat it as a secret."""
-    owner = grant.team_id or grant.enterprise_id or "T0"
-    hook_id = "B" + new_hex(5).upper()
-    name = team_name_for(grant.team_id) if grant.team_id else "standin"
-    return {
-        "channel": grant.webhook_channel,
-        "channel_id": "C0STANDIN1",
-        "configuration_url": f"https://{slug(name)}.slack.com/services/{hook_id}",
-        "url": f"https://hooks.slack.com/services/{owner}/{hook_id}/{new_hex(12)}",
-    }
 
 
 def refresh(state: StandInState, refresh_token: str) -> Body:
@@ -187,39 +133,21 @@ def refresh(state: StandInState, refresh_token: str) -> Body:
         if old is None or old.kind != "refresh" or old.used or old.revoked:
             return error("invalid_refresh_token")
         old.used = True
-        kind = old.refreshes or "bot"
-        # The access token this refresh token belonged to is replaced by the new one.
+        # The access token this refresh token renewed is replaced by the new one.
         replaced = state.tokens.get(old.pair or "")
         if replaced is not None:
             replaced.revoked = True
-        prefix = "xoxb" if kind == "bot" else "xoxp"
-        new = TokenRecord(
-            token=f"xoxe.{prefix}-1-standin-{new_hex()}",
-            kind=kind,
-            team_id=old.team_id,
-            team_name=old.team_name,
-            enterprise_id=old.enterprise_id,
-            enterprise_name=old.enterprise_name,
-            user_id=old.user_id,
-            scopes=old.scopes,
-            is_enterprise_install=old.is_enterprise_install,
-            expires_at=time.time() + ROTATION_SECONDS,
-        )
-        state.add_token(new)
+        new = tokens.mint_renewed(state, old)
         body: Body = {
             "ok": True,
             "app_id": APP_ID,
             "access_token": new.token,
             "expires_in": ROTATION_SECONDS,
-            "refresh_token": _refresh_token_for(state, new),
-            "token_type": kind,
+            "refresh_token": tokens.mint_refresh(state, new).token,
+            "token_type": new.kind,
             "scope": new.scopes,
         }
-        if kind == "bot":
-            body["bot_user_id"] = new.user_id
-        else:
-            body["user_id"] = new.user_id
-        body.update(team=_team(new), enterprise=_enterprise(new))
-        body["is_enterprise_install"] = new.is_enterprise_install
+        body["bot_user_id" if new.kind == "bot" else "user_id"] = new.user_id
+        body.update(_where(new))
         state.issued.append(body)
         return body

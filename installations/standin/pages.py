@@ -54,9 +54,9 @@ def authorize_page(params: dict[str, str], query: str, form_key: str) -> str:
 <fieldset><legend>Install into</legend>
 <label><input type="radio" name="target" value="workspace" checked> workspace</label>
 <label><input type="radio" name="target" value="grid-workspace">
-  workspace in an Enterprise Grid org</label>
+  team inside an Enterprise Grid org</label>
 <label><input type="radio" name="target" value="org"> org-wide (Enterprise Grid)</label>
-<label>Workspace ID <input name="team_id" value="{escape(team)}"></label>
+<label>Team ID <input name="team_id" value="{escape(team)}"></label>
 <label>Org ID <input name="enterprise_id" value="{DEFAULT_ENTERPRISE_ID}"></label>
 </fieldset>
 <fieldset><legend>Options</legend>

@@ -186,15 +186,27 @@ class StandInState:
             raise KeyError("unknown token (not issued by this stand-in)")
         return record
 
-    def revoke_team(self, team_id: str | None, enterprise_id: str | None) -> int:
-        """Revoke every token of one install target; returns how many were live."""
-        count = 0
+    def revoke_team(self, team_id: str | None, enterprise_id: str | None) -> Install | None:
+        """Revoke every token of one install target; returns its latest install, if any.
+
+        ``enterprise_id=None`` matches a workspace whatever org it is in; ``team_id=None`` with
+        an ``enterprise_id`` is the org-wide install.
+        """
+        latest: Install | None = None
         with self.lock:
             for record in self.tokens.values():
-                if (record.team_id, record.enterprise_id) == (team_id, enterprise_id):
-                    count += 0 if record.revoked else 1
+                if _matches(record.team_id, record.enterprise_id, team_id, enterprise_id):
                     record.revoked = True
             for install in self.installs:
-                if (install.team_id, install.enterprise_id) == (team_id, enterprise_id):
+                if _matches(install.team_id, install.enterprise_id, team_id, enterprise_id):
                     install.uninstalled = True
-        return count
+                    latest = install
+        return latest
+
+
+def _matches(
+    team_id: str | None, enterprise_id: str | None, want_team: str | None, want_org: str | None
+) -> bool:
+    if team_id != want_team:
+        return False
+    return want_org is None or enterprise_id == want_org

@@ -1,0 +1,112 @@
+"""What tests (and the demo page) do to the stand-in: queue faults, change tokens, send events.
+
+A mixin over ``SlackStandIn``'s ``state``, ``events_url`` and ``signing_secret``, kept apart so
+the server module stays about serving.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from . import events
+from .state import Fault, StandInState
+
+
+class StandInControls:
+    state: StandInState
+    events_url: str | None
+    signing_secret: str | None
+
+    # --- faults and token state -------------------------------------------------------------
+    def fail_next(
+        self,
+        method: str,
+        *,
+        error: str | None = None,
+        status: int = 200,
+        retry_after: int | None = None,
+        delay: float = 0.0,
+        drop: bool = False,
+        times: int = 1,
+    ) -> None:
+        """Queue a fault for the next ``times`` calls of ``method`` (e.g. "oauth.v2.access").
+
+        With only ``delay``, the call is answered normally (its code or refresh token spent)
+        after sleeping; ``drop`` reads the request and hangs up without doing anything.
+        """
+        if error is None and status == 200 and not delay and not drop:
+            error = "internal_error"
+        fault = Fault(error, status, retry_after, delay, drop, times)
+        self.state.queue_fault(method, fault)
+
+    def token_info(self, token: str) -> dict[str, Any] | None:
+        with self.state.lock:
+            record = self.state.tokens.get(token)
+            return None if record is None else record.info()
+
+    def revoke_token(self, token: str) -> None:
+        with self.state.lock:
+            self.state.token(token).revoked = True
+
+    def set_token_error(self, token: str, error: str | None) -> None:
+        """Make every use of ``token`` fail with ``error`` (None clears it)."""
+        with self.state.lock:
+            self.state.token(token).error = error
+
+    def expire_token(self, token: str) -> None:
+        with self.state.lock:
+            self.state.token(token).expires_at = time.time() - 1
+
+    def set_scopes(self, token: str, scopes: str) -> None:
+        with self.state.lock:
+            self.state.token(token).scopes = scopes
+
+    # --- events -------------------------------------------------------------------------------
+    def send_event(
+        self,
+        event: dict[str, Any],
+        *,
+        team_id: str | None,
+        enterprise_id: str | None = None,
+        event_id: str | None = None,
+        event_time: int | None = None,
+        retry_num: int | None = None,
+        events_url: str | None = None,
+        signing_secret: str | None = None,
+        is_enterprise_install: bool | None = None,
+        timestamp: int | None = None,
+    ) -> tuple[int, str]:
+        """Wrap ``event`` in an event_callback envelope, sign it, POST it; (status, body)."""
+        url = events_url or self.events_url
+        secret = signing_secret or self.signing_secret
+        if not url or not secret:
+            raise ValueError("send_event needs events_url and signing_secret")
+        payload = events.envelope(
+            event,
+            team_id=team_id,
+            enterprise_id=enterprise_id,
+            is_enterprise_install=team_id is None
+            if is_enterprise_install is None
+            else is_enterprise_install,
+            event_id=event_id,
+            event_time=event_time,
+        )
+        return events.deliver(
+            payload, events_url=url, signing_secret=secret, retry_num=retry_num, timestamp=timestamp
+        )
+
+    def uninstall(self, team_id: str | None, enterprise_id: str | None = None) -> tuple[int, str]:
+        """Revoke that target's tokens, then send app_uninstalled; (0, "") without events_url.
+
+        Slack sends app_uninstalled once the app's last tokens are gone (slack-facts 6).
+        """
+        install = self.state.revoke_team(team_id, enterprise_id)
+        if not self.events_url or not self.signing_secret:
+            return 0, ""
+        return self.send_event(
+            {"type": "app_uninstalled"},
+            team_id=team_id,
+            enterprise_id=enterprise_id or (install.enterprise_id if install else None),
+            is_enterprise_install=install.is_enterprise_install if install else None,
+        )
