@@ -1,13 +1,27 @@
 """One exception family for everything a user or operator can run into, and one renderer.
 
 Each error carries a stable reason code (logged, tested), an HTTP status and a plain-words
-message. Messages never contain a token, a code or a secret.
+message. Messages never contain a token, a code or a secret. Slack's own error codes
+(docs.slack.dev/reference/methods/oauth.v2.access, "Errors") are translated by ``slack_words``.
 """
 
 from __future__ import annotations
 
+import re
+
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
+from django.urls import reverse
+
+from .slack_words import SLACK_WORDS
+
+_CODE_CHARS = re.compile(r"[^a-z0-9_.-]")
+
+
+def safe_code(value: object, default: str = "slack_error") -> str:
+    """A Slack error code fit for a log line or a page: short, lower-case, no markup or newlines."""
+    cleaned = _CODE_CHARS.sub("", str(value or "").lower())[:64]
+    return cleaned or default
 
 
 class SlackInstallError(Exception):
@@ -18,6 +32,8 @@ class SlackInstallError(Exception):
     title = "Something went wrong"
     message = "The installation could not be completed. Please start again."
     retry = True  # whether the page offers a fresh start
+    ends_flow = True  # False: the browser's state cookie may still belong to a live flow
+    template = "installations/error.html"
 
     def __init__(
         self,
@@ -52,21 +68,153 @@ class SlackUnavailable(SlackInstallError):
 
 
 class SlackRefused(SlackInstallError):
+    """Slack answered ``ok: false``; ``reason`` is Slack's code, read back in plain words."""
+
     reason = "slack_error"
     status = 502
     title = "Slack refused the request"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        reason: str | None = None,
+        status: int | None = None,
+        title: str | None = None,
+    ) -> None:
+        code = safe_code(reason or self.reason)
+        known = SLACK_WORDS.get(code)
+        if known is not None:
+            message, status = known.words, status or known.status
+        super().__init__(message, reason=code, status=status, title=title)
 
 
 class StorageFailed(SlackInstallError):
     reason = "storage_error"
     status = 500
     title = "The installation could not be saved"
-    message = "Nothing was installed and the issued tokens were revoked. Please try again."
+    message = (
+        "Something went wrong on our side while saving. Nothing was installed and the "
+        "access Slack had just granted was withdrawn. Please try again."
+    )
+
+
+class UnexpectedResponse(SlackInstallError):
+    """Slack said ok, but the answer does not describe an install of this app."""
+
+    reason = "unexpected_response"
+    status = 502
+    title = "Slack sent an answer we could not use"
+    message = "Nothing was installed. Please try again; if it keeps happening, tell us."
+
+
+class InstallCancelled(SlackInstallError):
+    """``error=access_denied`` on the callback: the user pressed Cancel (or may not install)."""
+
+    reason = "access_denied"
+    status = 200
+    title = "Installation cancelled"
+    message = (
+        "The app was not added to Slack. If you cancelled by mistake, or a workspace admin "
+        "has to approve apps first, you can start again at any time."
+    )
+    template = "installations/cancelled.html"
+
+
+class AuthorizeRefused(BadRequest):
+    """Slack sent the browser back with an ``error`` other than access_denied."""
+
+    title = "Slack stopped the installation"
+
+    def __init__(self, code: str) -> None:
+        reason = safe_code(code)
+        known = SLACK_WORDS.get(reason)
+        message = known.words if known else "Slack did not let the installation go ahead."
+        super().__init__(message, reason=reason)
+
+
+class MissingState(BadRequest):
+    reason = "missing_state"
+    ends_flow = False
+    title = "Please start from our install page"
+    message = (
+        "Slack sent you here without the check that ties an installation to this browser. "
+        "That happens when an install is started from Slack's own pages. Nothing was "
+        "installed: start from our install page to finish."
+    )
+
+
+class InvalidState(BadRequest):
+    reason = "invalid_state"
+    title = "This link was already used"
+    message = (
+        "Each installation link works once. If you reloaded this page after installing, the "
+        "app is already installed. Otherwise, please start again."
+    )
+
+
+class ExpiredState(BadRequest):
+    reason = "expired_state"
+    title = "This installation link has expired"
+    message = "Installation links work for a few minutes only. Nothing was installed."
+
+
+class MissingCookie(BadRequest):
+    reason = "missing_cookie"
+    title = "We could not confirm this browser started the installation"
+    message = (
+        "The installation must finish in the browser that started it, with cookies enabled "
+        "and over https. Nothing was installed. Please start again from the install page."
+    )
+
+
+class BrowserMismatch(BadRequest):
+    reason = "invalid_browser"
+    ends_flow = False
+    title = "This installation was started in another browser"
+    message = (
+        "For your safety an installation has to finish in the browser that started it. "
+        "Nothing was installed. Please start again in this browser."
+    )
+
+
+class MissingCode(BadRequest):
+    reason = "missing_code"
+    title = "Slack did not send an approval"
+    message = "The link from Slack had no approval code, so nothing was installed."
+
+
+class InvalidTeam(BadRequest):
+    reason = "invalid_team"
+    title = "This install link names an unknown workspace"
+    message = "The workspace in the link is not a Slack workspace ID (it looks like T0123ABCD)."
+
+
+class InvalidSuccessLink(BadRequest):
+    reason = "invalid_success_link"
+    title = "This page has expired"
+    message = "The confirmation page can only be opened shortly after an installation."
+
+
+class NotConfigured(SlackInstallError):
+    """The app lacks its Slack credentials: the page names the variables to set."""
+
+    reason = "not_configured"
+    status = 503
+    title = "The Slack app is not configured yet"
+    message = "An operator needs to set these environment variables and restart:"
+    retry = False
+    template = "installations/not_configured.html"
+
+    def __init__(self, missing: list[str]) -> None:
+        self.missing = list(missing)
+        super().__init__()
 
 
 def render_error(request: HttpRequest, error: SlackInstallError) -> HttpResponse:
-    """The one page for every SlackInstallError: status, title, message, a fresh start."""
-    html = render_to_string("installations/error.html", {"error": error}, request=request)
+    """The one renderer for every SlackInstallError: status, title, message, a fresh start."""
+    context = {"error": error, "start_url": reverse("slack-install")}
+    html = render_to_string(error.template, context, request=request)
     response = HttpResponse(html, status=error.status)
     response["Cache-Control"] = "no-store"
     return response

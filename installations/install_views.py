@@ -1,10 +1,58 @@
-"""Install page, OAuth redirect handler and success page (placeholder until the flow lands)."""
+"""Install page, OAuth redirect handler and success page: glue only (read, call, render)."""
 
-from django.http import HttpRequest, HttpResponse
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_variables
+from django.views.decorators.http import require_GET
+
+from .errors import SlackInstallError, render_error
+from .install_links import success_page, success_url, workspace_from_link
+from .oauth import clean_team, start_install
+from .oauth_callback import handle_callback
+from .state_cookie import delete_state_cookie, read_state_cookie, set_state_cookie
 
 
+@require_GET
+@never_cache
 def install_page(request: HttpRequest) -> HttpResponse:
-    return HttpResponse("Not built yet", status=501)
+    """``/slack/install``: the Add to Slack button, with a fresh state bound to this browser."""
+    try:
+        started = start_install(clean_team(request.GET.get("team")))
+    except SlackInstallError as exc:
+        return render_error(request, exc)
+    response = render(
+        request, "installations/install.html", {"authorize_url": started.authorize_url}
+    )
+    set_state_cookie(request, response, started.state)
+    return response
 
 
-oauth_redirect = installed = install_page
+@require_GET
+@sensitive_variables("cookie")
+def oauth_redirect(request: HttpRequest) -> HttpResponse:
+    """``/slack/oauth_redirect``: always leaves the address holding ``code`` right away."""
+    ends_flow = True
+    try:
+        workspace = handle_callback(request.GET, read_state_cookie(request))
+        response: HttpResponse = HttpResponseRedirect(success_url(workspace))
+    except SlackInstallError as exc:
+        response, ends_flow = render_error(request, exc), exc.ends_flow
+    response["Referrer-Policy"] = "no-referrer"
+    response["Cache-Control"] = "no-store"
+    if ends_flow:  # a forged callback must not end the real flow this browser has running
+        delete_state_cookie(response)
+    return response
+
+
+@require_GET
+@never_cache
+def installed(request: HttpRequest) -> HttpResponse:
+    """``/slack/installed``: names the workspace and opens Slack."""
+    try:
+        workspace = workspace_from_link(request.GET.get("i"))
+    except SlackInstallError as exc:
+        return render_error(request, exc)
+    return render(request, "installations/success.html", {"page": success_page(workspace)})

@@ -1,7 +1,9 @@
 """A logging filter that masks Slack tokens and webhook URLs: the second line of defence.
 
 The first line is never passing a secret to a logger at all; this catches what slips through,
-including slack_sdk's and Django's own records.
+including slack_sdk's and Django's own records. slack_sdk's WebClient logs request parameters
+and whole response bodies at DEBUG (security-checklist L2), e.g. ``'code': '...'`` and
+``"refresh_token": "..."``, so values of secret-named keys are masked whatever they look like.
 """
 
 from __future__ import annotations
@@ -15,9 +17,16 @@ SECRET_PATTERNS = re.compile(
     r"|https://hooks\.slack(?:-gov)?\.com/[^\s\"'<>]+"  # incoming-webhook URLs
 )
 
+# key: value / "key": "value" / key=value, for keys whose values are secrets in Slack's API.
+SECRET_KEYS = re.compile(
+    r"""(?P<key>["']?\b(?:code|client_secret|token|access_token|refresh_token|code_verifier"""
+    r"""|signing_secret)\b["']?\s*[:=]\s*["']?)(?P<value>[^"'\s,&}]+)""",
+    re.IGNORECASE,
+)
+
 
 def redact(text: str) -> str:
-    return SECRET_PATTERNS.sub("[redacted]", text)
+    return SECRET_PATTERNS.sub("[redacted]", SECRET_KEYS.sub(r"\g<key>[redacted]", text))
 
 
 class RedactSecretsFilter(logging.Filter):

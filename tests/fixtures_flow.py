@@ -1,1 +1,89 @@
-"""Fixtures for the flow tests (kept apart so parallel work does not collide)."""
+"""Fixtures for the Add to Slack flow tests: a browser-like helper over Django's test client.
+
+``flow`` drives the real views over the real database, and the real stand-in over loopback HTTP
+(``standin``): start on /slack/install, "click" Allow or Cancel on the stand-in, follow the
+redirect back to /slack/oauth_redirect with the browser's cookie.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from django.http import HttpResponse
+from django.test import Client
+
+from installations.standin import SlackStandIn
+from installations.state_cookie import COOKIE_NAME
+
+HREF = re.compile(r'<a class="add-to-slack" href="([^"]+)"')
+
+
+def authorize_href(page: HttpResponse) -> str:
+    """The Add to Slack link's target, HTML-unescaped as a browser would read it."""
+    from html import unescape
+
+    match = HREF.search(page.content.decode())
+    assert match, "install page has no Add to Slack link"
+    return unescape(match.group(1))
+
+
+def query_of(url: str) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(url).query, keep_blank_values=True).items()}
+
+
+@dataclass
+class Flow:
+    standin: SlackStandIn
+    client: Client
+
+    def start(self, team: str | None = None) -> str:
+        """Open the install page over https; the authorize URL the button links to."""
+        page = self.client.get("/slack/install", {"team": team} if team else {}, secure=True)
+        assert page.status_code == 200, page.content[:500]
+        return authorize_href(page)
+
+    def back(self, redirect_url: str, client: Client | None = None) -> HttpResponse:
+        """Follow Slack's redirect to our callback (path and query only)."""
+        parts = urlsplit(redirect_url)
+        path = parts.path + ("?" + parts.query if parts.query else "")
+        return (client or self.client).get(path, secure=True)
+
+    def install(self, **choices: Any) -> HttpResponse:
+        """Start, approve on the stand-in with ``choices``, and come back: the callback's answer."""
+        return self.back(self.standin.approve(self.start(), **choices))
+
+    def state_cookie(self) -> str | None:
+        morsel = self.client.cookies.get(COOKIE_NAME)
+        return morsel.value if morsel is not None and morsel.value else None
+
+    def issued_secrets(self) -> list[str]:
+        """Every token and webhook URL the stand-in issued so far (for leak checks)."""
+        found: list[str] = []
+        for body in self.standin.issued:
+            user = body.get("authed_user") or {}
+            hook = body.get("incoming_webhook") or {}
+            for value in (
+                body.get("access_token"),
+                body.get("refresh_token"),
+                user.get("access_token"),
+                user.get("refresh_token"),
+                hook.get("url"),
+            ):
+                if value:
+                    found.append(value)
+        return found
+
+
+@pytest.fixture
+def flow(standin: SlackStandIn, db: None) -> Flow:
+    return Flow(standin=standin, client=Client())
+
+
+@pytest.fixture
+def flow_tx(standin: SlackStandIn, transactional_db: None) -> Flow:
+    """Like ``flow`` for tests whose threads need committed data (transaction=True)."""
+    return Flow(standin=standin, client=Client())

@@ -1,0 +1,42 @@
+"""manage.py slack_add_token: store a single-workspace app's bot token (no OAuth flow)."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from installations.errors import SlackInstallError
+from installations.manual_install import register_bot_token
+
+
+class Command(BaseCommand):
+    help = (
+        "Register a bot token for an app installed only in its own workspace (no Add to Slack). "
+        "Run it once after copying the Bot User OAuth Token from the app's settings, and again "
+        "when that token changes. The token is read from SLACK_BOT_TOKEN or standard input, "
+        "never from the command line, where other users could see it."
+    )
+    stealth_options = ("stdin",)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        token = os.environ.get("SLACK_BOT_TOKEN") or self._read_stdin(options.get("stdin"))
+        if not token:
+            raise CommandError("No token: set SLACK_BOT_TOKEN or pipe the token to stdin.")
+        try:
+            workspace = register_bot_token(token, actor="command:slack_add_token")
+        except SlackInstallError as exc:
+            raise CommandError(f"{exc.message} ({exc.reason})") from None
+        self.stdout.write(
+            f"Saved bot {workspace.bot_id} for {workspace} "
+            f"with scopes: {workspace.bot_scopes or 'none'}"
+        )
+
+    def _read_stdin(self, stream: Any) -> str:
+        stream = stream or sys.stdin
+        if stream.isatty():
+            return getpass.getpass("Bot token (input hidden): ")
+        return stream.readline().strip()

@@ -1,0 +1,72 @@
+"""Slack's error codes in plain words, with the HTTP status our pages answer with.
+
+Codes from docs.slack.dev/reference/methods/oauth.v2.access ("Errors"), the authorize step
+(docs.slack.dev/authentication/installing-with-oauth) and the legacy ``code_already_used``
+(docs.slack.dev/reference/methods/oauth.access), which Slack still sends on a resent code.
+A code the user can fix by starting again is a 400; a code that only an operator can fix, or a
+fault on Slack's side, is a 502.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+ADMIN = "An administrator needs to check the app's Slack settings before anyone can install it."
+
+
+class Words(NamedTuple):
+    words: str
+    status: int
+
+
+SLACK_WORDS: dict[str, Words] = {
+    "invalid_code": Words(
+        "The approval from Slack had expired or was already used. Please start again.", 400
+    ),
+    "code_already_used": Words(
+        "This approval from Slack was already used. If you just installed the app, it is "
+        "installed; otherwise please start again.",
+        400,
+    ),
+    "bad_redirect_uri": Words(
+        "The app's return address does not match the one registered with Slack. " + ADMIN, 502
+    ),
+    "bad_client_secret": Words("Slack did not accept the app's credentials. " + ADMIN, 502),
+    "invalid_client_id": Words("Slack does not recognise this app. " + ADMIN, 502),
+    "invalid_grant_type": Words("Slack did not understand our request. " + ADMIN, 502),
+    "oauth_authorization_url_mismatch": Words(
+        "The installation was started on an old Slack page. Please start again here.", 400
+    ),
+    "cannot_install_an_org_installed_app": Words(
+        "This app is already installed for your whole organisation, so it cannot also be "
+        "installed to a single workspace. Ask an org admin to add it to this workspace.",
+        400,
+    ),
+    "no_scopes": Words("The app asked for no permissions. " + ADMIN, 502),
+    "invalid_scope": Words("The app asked for permissions Slack does not know. " + ADMIN, 400),
+    "unapproved_scope": Words(
+        "The app asked for permissions Slack has not approved yet. " + ADMIN, 400
+    ),
+    "scope_not_allowed_on_enterprise": Words(
+        "The app asked for permissions an organisation-wide install cannot have. " + ADMIN, 400
+    ),
+    "invalid_team_for_non_distributed_app": Words(
+        "This app can only be installed in the workspace it was made in.", 400
+    ),
+    "user_email_unverified": Words(
+        "Your Slack account's email address is not verified yet. Verify it, then start again.",
+        400,
+    ),
+    "team_added_to_org": Words(
+        "Your workspace is moving into an organisation. Please try again later.", 502
+    ),
+    "org_login_required": Words(
+        "Your workspace is moving into an organisation. Please try again later.", 502
+    ),
+    "preview_feature_not_available": Words("Slack does not offer this to your workspace.", 502),
+    "ratelimited": Words("Slack is busy right now. Please try again in a minute.", 502),
+    "internal_error": Words("Slack had a problem on its side. Please try again.", 502),
+    "fatal_error": Words("Slack had a problem on its side. Please try again.", 502),
+    "service_unavailable": Words("Slack is unavailable right now. Please try again.", 502),
+    "request_timeout": Words("Slack did not answer in time. Please try again.", 502),
+}
