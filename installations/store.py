@@ -11,7 +11,6 @@ Lookups are one indexed query each and decrypt only the tokens they return.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import secrets
 from datetime import timedelta
@@ -24,7 +23,7 @@ from slack_sdk.oauth.installation_store import Bot, InstallationStore
 from slack_sdk.oauth.installation_store import Installation as SdkInstallation
 from slack_sdk.oauth.state_store import OAuthStateStore
 
-from . import revocation
+from . import oauth_state, revocation
 from .conf import slack_config
 from .models import Installation, OAuthState, Workspace
 from .persistence import (
@@ -173,27 +172,6 @@ def _apply_bot(workspace: Workspace, bot: Bot) -> None:
     workspace.bot_revoked_at = None
 
 
-def state_hash(state: str) -> str:
-    return hashlib.sha256(state.encode()).hexdigest()
-
-
-def issue_state(expiration_seconds: int) -> str:
-    """A fresh url-safe state (32 random bytes); only its SHA-256 is stored."""
-    state = secrets.token_urlsafe(32)
-    expires_at = timezone.now() + timedelta(seconds=expiration_seconds)
-    OAuthState.objects.create(state_hash=state_hash(state), expires_at=expires_at)
-    return state
-
-
-def consume_state(state: str | None) -> bool:
-    """True once for an issued, unexpired state: one conditional DELETE decides (no race)."""
-    if not state:
-        return False
-    alive = OAuthState.objects.filter(state_hash=state_hash(state), expires_at__gt=timezone.now())
-    deleted, _ = alive.delete()
-    return deleted == 1
-
-
 class DjangoOAuthStateStore(OAuthStateStore):
     """slack_sdk's OAuthStateStore: random single-use states that expire; only hashes stored."""
 
@@ -206,7 +184,16 @@ class DjangoOAuthStateStore(OAuthStateStore):
         return self._logger
 
     def issue(self, *args: Any, **kwargs: Any) -> str:
-        return issue_state(self.expiration_seconds)
+        """oauth_state.issue_state with this store's own lifetime (Bolt passes no arguments)."""
+        state = secrets.token_urlsafe(oauth_state.STATE_BYTES)
+        now = timezone.now()
+        oauth_state.purge_expired_states(now=now)
+        expires_at = now + timedelta(seconds=self.expiration_seconds)
+        OAuthState.objects.create(
+            state_hash=oauth_state.hash_state(state), created_at=now, expires_at=expires_at
+        )
+        return state
 
     def consume(self, state: str) -> bool:
-        return consume_state(state)
+        """True once for an issued, unexpired state: one conditional DELETE decides."""
+        return bool(state) and oauth_state.consume_state(state)

@@ -1,0 +1,97 @@
+"""The async twins of store.py, for Bolt's AsyncApp (slack_sdk's AsyncInstallationStore and
+AsyncOAuthStateStore interfaces).
+
+Lookups run on Django's async ORM with the same querysets as the sync store; writes hold
+transactions and row locks, which Django runs only in sync code, so they go through
+``sync_to_async`` (docs.djangoproject.com/en/5.2/topics/async/#queries-the-orm).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from slack_sdk.oauth.installation_store import Bot
+from slack_sdk.oauth.installation_store import Installation as SdkInstallation
+from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
+from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
+
+from .store import (
+    DjangoInstallationStore,
+    DjangoOAuthStateStore,
+    bot_from,
+    bot_query,
+    installation_from,
+    installation_query,
+)
+
+
+class AsyncDjangoInstallationStore(AsyncInstallationStore):
+    """``AsyncApp(installation_store=AsyncDjangoInstallationStore())``."""
+
+    def __init__(self, client_id: str | None = None, logger: logging.Logger | None = None) -> None:
+        self.sync = DjangoInstallationStore(client_id=client_id, logger=logger)
+        self.client_id = self.sync.client_id
+
+    @property
+    def logger(self) -> logging.Logger:
+        return self.sync.logger
+
+    async def async_save(self, installation: SdkInstallation) -> None:
+        await sync_to_async(self.sync.save)(installation)
+
+    async def async_save_bot(self, bot: Bot) -> None:
+        await sync_to_async(self.sync.save_bot)(bot)
+
+    async def async_find_bot(
+        self,
+        *,
+        enterprise_id: str | None,
+        team_id: str | None,
+        is_enterprise_install: bool | None = False,
+    ) -> Bot | None:
+        key = self.sync._key(enterprise_id, team_id, is_enterprise_install)
+        return bot_from([row async for row in bot_query(key)])
+
+    async def async_find_installation(
+        self,
+        *,
+        enterprise_id: str | None,
+        team_id: str | None,
+        user_id: str | None = None,
+        is_enterprise_install: bool | None = False,
+    ) -> SdkInstallation | None:
+        key = self.sync._key(enterprise_id, team_id, is_enterprise_install)
+        return installation_from([row async for row in installation_query(key, user_id)])
+
+    async def async_delete_bot(self, *, enterprise_id: str | None, team_id: str | None) -> None:
+        await sync_to_async(self.sync.delete_bot)(enterprise_id=enterprise_id, team_id=team_id)
+
+    async def async_delete_installation(
+        self, *, enterprise_id: str | None, team_id: str | None, user_id: str | None = None
+    ) -> None:
+        await sync_to_async(self.sync.delete_installation)(
+            enterprise_id=enterprise_id, team_id=team_id, user_id=user_id
+        )
+
+    async def async_delete_all(self, *, enterprise_id: str | None, team_id: str | None) -> None:
+        await sync_to_async(self.sync.delete_all)(enterprise_id=enterprise_id, team_id=team_id)
+
+
+class AsyncDjangoOAuthStateStore(AsyncOAuthStateStore):
+    """``AsyncOAuthSettings(state_store=AsyncDjangoOAuthStateStore())``."""
+
+    def __init__(self, expiration_seconds: int = 600, logger: logging.Logger | None = None) -> None:
+        self.sync = DjangoOAuthStateStore(expiration_seconds=expiration_seconds, logger=logger)
+        self.expiration_seconds = expiration_seconds
+
+    @property
+    def logger(self) -> logging.Logger:
+        return self.sync.logger
+
+    async def async_issue(self, *args: Any, **kwargs: Any) -> str:
+        return await sync_to_async(self.sync.issue)()
+
+    async def async_consume(self, state: str) -> bool:
+        return await sync_to_async(self.sync.consume)(state)
