@@ -9,12 +9,12 @@ finishes the rest. Values already under the active key are left alone (idempoten
 from __future__ import annotations
 
 import logging
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from django.apps import apps
-from django.db import models, transaction
+from django.db import connection, models, transaction
 
 from . import conf
 from .fields import EncryptedDataError, EncryptedTextField
@@ -103,8 +103,9 @@ def _reencrypt_batch(
     # older value (select_for_update locks rows on PostgreSQL; SQLite's IMMEDIATE mode locks
     # the database for the transaction).
     locked = model._base_manager.select_for_update().filter(pk__in=batch)
+    updates: dict[tuple[str, ...], list[list[object]]] = defaultdict(list)
     for pk, *values in locked.values_list("pk", *names):
-        changes = {}
+        changes: dict[str, str] = {}
         for column, sealed in zip(fields, values, strict=True):
             if sealed is None or sealed.kid == active:
                 continue
@@ -114,7 +115,21 @@ def _reencrypt_batch(
                 report.unreadable.append(Unreadable(exc.label, exc.field, exc.row, exc.kid))
                 logger.error("re-encrypt: %s", exc)
                 continue
-            changes[column.attname] = column.seal(plaintext, pk)
+            changes[column.column] = column.seal(plaintext, pk)
             report.reencrypted[sealed.kid or "unknown"] += 1
         if changes:
-            model._base_manager.filter(pk=pk).update(**changes)
+            updates[tuple(changes)].append([*changes.values(), pk])
+    _write(model, updates)
+
+
+def _write(model: type[models.Model], updates: dict[tuple[str, ...], list[list[object]]]) -> None:
+    """One executemany per set of changed columns: the ORM's per-row update() costs ~10x more."""
+    pk_field = model._meta.pk
+    quote = connection.ops.quote_name
+    for columns, rows in updates.items():
+        assignments = ", ".join(f"{quote(c)} = %s" for c in columns)
+        table, pk_column = quote(model._meta.db_table), quote(pk_field.column)
+        sql = f"UPDATE {table} SET {assignments} WHERE {pk_column} = %s"  # noqa: S608 (names from model metadata)
+        params = [[*row[:-1], pk_field.get_db_prep_value(row[-1], connection)] for row in rows]
+        with connection.cursor() as cursor:
+            cursor.executemany(sql, params)

@@ -1,0 +1,50 @@
+"""Shared set-up for benchmark scripts: Django with generated fake secrets and a fresh database.
+
+SQLite (a temporary file) by default; set BENCH_DATABASE_URL=postgres://... to measure PostgreSQL
+(the tables there are emptied first).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def setup_django() -> str:
+    """Configure and migrate; returns a short description of the database in use."""
+    sys.path.insert(0, str(ROOT))
+    from installations.crypto import generate_key_entry
+
+    url = os.environ.get("BENCH_DATABASE_URL") or (
+        f"sqlite:///{tempfile.mkdtemp(prefix='slackinstall-bench-')}/bench.sqlite3"
+    )
+    defaults = {
+        "DJANGO_SETTINGS_MODULE": "slackinstall.settings",
+        "DJANGO_DEBUG": "false",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "TOKEN_ENCRYPTION_KEYS": generate_key_entry("bench1"),
+        "SLACK_CLIENT_ID": "1111.2222",
+        "SLACK_CLIENT_SECRET": "fake-" + secrets.token_hex(8),
+        "SLACK_SIGNING_SECRET": "fake-" + secrets.token_hex(8),
+        "SLACK_REDIRECT_URI": "https://bench.invalid/slack/oauth_redirect",
+        "DJANGO_ALLOWED_HOSTS": "testserver,127.0.0.1,localhost",
+        "DJANGO_SECURE_SSL_REDIRECT": "false",
+        "DJANGO_LOG_LEVEL": "WARNING",
+    }
+    for name, value in defaults.items():
+        os.environ.setdefault(name, value)
+    os.environ["DATABASE_URL"] = url
+
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+    if not url.startswith("sqlite"):
+        call_command("flush", interactive=False, verbosity=0)
+    return url.split("://", 1)[0]

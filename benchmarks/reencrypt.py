@@ -1,0 +1,84 @@
+"""slack_reencrypt at scale: values per second and peak memory at 10,000 and 100,000 workspaces.
+
+Run: .venv/bin/python benchmarks/reencrypt.py [--sizes 10000,100000]
+Target: >= 5,000 values/s, and peak memory that does not grow with the row count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import tracemalloc
+
+from bootstrap import setup_django
+
+
+def load(count: int, batch: int = 5000) -> int:
+    """Workspaces with bot + refresh tokens and one installation with a user token each."""
+    from installations.models import Installation, Workspace
+
+    Installation.objects.all().delete()
+    Workspace.objects.all().delete()
+    for start in range(0, count, batch):
+        workspaces = [
+            Workspace(
+                client_id="1111.2222",
+                team_id=f"T{n:08d}",
+                team_name=f"Team {n}",
+                bot_token=f"xoxb-bench-{n}",
+                bot_refresh_token=f"xoxe-1-bench-{n}",
+            )
+            for n in range(start, min(count, start + batch))
+        ]
+        Workspace.objects.bulk_create(workspaces)
+        Installation.objects.bulk_create(
+            Installation(
+                workspace=ws,
+                client_id=ws.client_id,
+                team_id=ws.team_id,
+                user_id="U1",
+                user_token=f"xoxp-bench-{ws.team_id}",
+            )
+            for ws in workspaces
+        )
+    return count * 3
+
+
+def measure(count: int) -> tuple[int, float, float]:
+    """Time one full re-encryption, then measure peak memory of a second one (tracemalloc
+    slows Python down, so the two are never taken from the same run)."""
+    from django.test.utils import override_settings
+
+    from installations.crypto import generate_key_entry
+    from installations.reencrypt import reencrypt
+
+    old, new, newer = (generate_key_entry(kid) for kid in ("old", "new", "newer"))
+    with override_settings(TOKEN_ENCRYPTION_KEYS=old):
+        values = load(count)
+    with override_settings(TOKEN_ENCRYPTION_KEYS=f"{new},{old}"):
+        started = time.perf_counter()
+        moved = sum(reencrypt(batch_size=500).reencrypted.values())
+        elapsed = time.perf_counter() - started
+    assert moved == values, (moved, values)
+    with override_settings(TOKEN_ENCRYPTION_KEYS=f"{newer},{new}"):
+        tracemalloc.start()
+        assert sum(reencrypt(batch_size=500).reencrypted.values()) == values
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    return moved, elapsed, peak / 1024 / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", default="10000,100000")
+    sizes = [int(s) for s in parser.parse_args().sizes.split(",")]
+    vendor = setup_django()
+    print(f"slack_reencrypt on {vendor}")
+    print(f"{'workspaces':>10} {'values':>8} {'seconds':>8} {'values/s':>9} {'peak MiB':>9}")
+    for size in sizes:
+        moved, elapsed, peak = measure(size)
+        print(f"{size:>10} {moved:>8} {elapsed:>8.1f} {moved / elapsed:>9.0f} {peak:>9.1f}")
+
+
+if __name__ == "__main__":
+    main()
