@@ -360,12 +360,57 @@ def test_uninstall_revokes_and_sends_app_uninstalled(standin: SlackStandIn, rece
     assert "uninstalled" in _get(standin, "/")[1]
 
 
+def test_demo_page_uninstall_button(standin: SlackStandIn) -> None:
+    token = exchange(standin, standin.approve(authorize_url(standin)))["access_token"]
+    status, html = _get(standin, "/")
+    assert status == 200 and "Uninstall app" in html and "T0STANDIN1" in html
+    form_key = html.split('name="form_key" value="')[1].split('"')[0]
+    forged = _post_form(standin, "/uninstall", {"team_id": "T0STANDIN1", "form_key": "x"})
+    assert forged.status == 400 and standin.token_info(token)["revoked"] is False
+    response = _post_form(standin, "/uninstall", {"team_id": "T0STANDIN1", "form_key": form_key})
+    assert response.status == 303 and standin.token_info(token)["revoked"] is True
+
+
 def test_standin_is_quiet(standin: SlackStandIn, capfd: pytest.CaptureFixture[str]) -> None:
     token = exchange(standin, standin.approve(authorize_url(standin)))["access_token"]
     client(standin).auth_test(token=token)
     _get(standin, "/nowhere")
     out, err = capfd.readouterr()
     assert token not in out + err and "GET" not in err and "POST" not in err
+
+
+def test_devserver_exports_standin_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    from installations import devserver
+
+    monkeypatch.setattr(devserver, "STANDIN_PORT", 0)  # never collide with a running make run
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "devserver-test-signing-secret")
+    for name in ("SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET", "SLACK_API_URL", "SLACK_AUTHORIZE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    server = devserver.start_standin()
+    try:
+        assert os.environ["SLACK_CLIENT_ID"] == server.client_id
+        assert os.environ["SLACK_CLIENT_SECRET"] == server.client_secret
+        assert os.environ["SLACK_API_URL"] == server.api_url
+        assert os.environ["SLACK_AUTHORIZE_URL"] == server.authorize_url
+        assert server.events_url == "http://127.0.0.1:8000/slack/events"
+        assert server.signing_secret == "devserver-test-signing-secret"
+    finally:
+        server.stop()
+
+
+@pytest.mark.skipif((ROOT / ".env").exists(), reason="a local .env may configure a real app")
+def test_devserver_refuses_standin_without_django_debug() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_CLIENT")}
+    env["DJANGO_DEBUG"] = "false"
+    result = subprocess.run(
+        [sys.executable, "-m", "installations.devserver"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2 and "DJANGO_DEBUG" in result.stderr
 
 
 @pytest.mark.parametrize("debug", ["false", ""])
