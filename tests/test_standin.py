@@ -194,7 +194,7 @@ def test_auth_test_scopes_header_is_lowercase(standin: SlackStandIn) -> None:
 
 def test_auth_test_error_codes(standin: SlackStandIn) -> None:
     web = client(standin)
-    assert slack_error(lambda: web.auth_test(token="xoxb-unknown")) == "invalid_auth"
+    assert slack_error(lambda: web.auth_test(token="not-issued-by-the-standin")) == "invalid_auth"
     assert slack_error(web.auth_test) == "not_authed"
     tokens = [
         exchange(standin, standin.approve(authorize_url(standin), rotation=True))["access_token"]
@@ -206,7 +206,7 @@ def test_auth_test_error_codes(standin: SlackStandIn) -> None:
     codes = [slack_error(lambda t=t: web.auth_test(token=t)) for t in tokens]
     assert codes == ["token_revoked", "token_expired", "account_inactive"]
     assert standin.token_info(tokens[0])["revoked"] is True
-    assert standin.token_info("xoxb-unknown") is None
+    assert standin.token_info("not-issued-by-the-standin") is None
 
 
 def test_auth_revoke_and_dry_run(standin: SlackStandIn) -> None:
