@@ -38,8 +38,11 @@ def verify_signature(
         logger.error("SLACK_SIGNING_SECRET is not set: every event is refused")
         return False
     verifier = SignatureVerifier(secret, clock=clock or Clock())
-    if verifier.is_valid_request(body, dict(headers)):
-        return True
+    try:
+        if verifier.is_valid_request(body, dict(headers)):
+            return True
+    except UnicodeDecodeError:  # slack_sdk decodes the body as UTF-8; Slack only sends UTF-8
+        pass
     missing = not headers.get("X-Slack-Signature") or not headers.get("X-Slack-Request-Timestamp")
     logger.warning("refused an event: %s", "missing signature" if missing else "bad or stale")
     return False
@@ -140,26 +143,30 @@ def _key(workspace: Workspace) -> dict[str, str]:
     }
 
 
-def _uninstalled(ws: Workspace, event: dict, when: datetime | None, event_id: str) -> None:
-    mark_uninstalled(**_key(ws), occurred_at=when, slack_event_id=event_id)
+def _uninstalled(ws: Workspace, event: dict, when: datetime | None, event_id: str) -> int:
+    return mark_uninstalled(**_key(ws), occurred_at=when, slack_event_id=event_id)
 
 
-def _tokens_revoked(ws: Workspace, event: dict, when: datetime | None, event_id: str) -> None:
+def _tokens_revoked(ws: Workspace, event: dict, when: datetime | None, event_id: str) -> int:
     tokens = event.get("tokens") if isinstance(event.get("tokens"), dict) else {}
     users = [str(u) for u in tokens.get("oauth") or [] if u]
+    changed = 0
     if users:
-        mark_users_revoked(**_key(ws), user_ids=users, occurred_at=when, slack_event_id=event_id)
+        changed += mark_users_revoked(
+            **_key(ws), user_ids=users, occurred_at=when, slack_event_id=event_id
+        )
     if tokens.get("bot"):
-        mark_bot_revoked(**_key(ws), occurred_at=when, slack_event_id=event_id)
+        changed += mark_bot_revoked(**_key(ws), occurred_at=when, slack_event_id=event_id)
+    return changed
 
 
-def _team_access(ws: Workspace, event: dict, when: datetime | None, event_id: str) -> None:
+def _team_access(ws: Workspace, event: dict, when: datetime | None, event_id: str) -> int:
     """Keep the list of workspaces an org-wide install covers; older events never win."""
     granted = event.get("type") == "team_access_granted"
     now = when or timezone.now()
     team_ids = [str(t) for t in event.get("team_ids") or [] if t]
     if not ws.is_enterprise_install or not team_ids or is_stale(when, ws.installed_at):
-        return
+        return 0
     changed = []
     for team_id in team_ids:
         row, created = OrgTeamAccess.objects.select_for_update().get_or_create(
@@ -178,6 +185,7 @@ def _team_access(ws: Workspace, event: dict, when: datetime | None, event_id: st
         kind = "TEAM_ACCESS_GRANTED" if granted else "TEAM_ACCESS_REVOKED"
         record_event(ws, LifecycleEvent.Kind[kind], ACTOR, "workspaces: " + ", ".join(changed),
                      slack_event_id=event_id, occurred_at=now)  # fmt: skip
+    return len(changed)
 
 
 HANDLERS = {

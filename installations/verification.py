@@ -10,11 +10,16 @@ come from the ``x-oauth-scopes`` header of the same answer.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
+from typing import Any
 
+from django.db import connection
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 from slack_sdk import WebClient
+from slack_sdk.http_retry import RateLimitErrorRetryHandler
 
 from . import rotation, slack_api
 from .errors import SlackRefused, SlackUnavailable
@@ -26,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 DEAD_CODES = frozenset({"token_revoked", "account_inactive"})
 SUSPECT_CODES = frozenset({"invalid_auth"})
+RATE_LIMIT_RETRIES = 3
 
 MESSAGES = {
     "ok": "The bot token works.",
@@ -141,3 +147,51 @@ def _record(workspace: Workspace, code: str, response: object, *, actor: str) ->
         message=_message(code),
         reachable=reachable,
     )
+
+
+def active_workspaces() -> list[Workspace]:
+    """Installations whose bot token should work: not uninstalled, not revoked, token stored."""
+    return list(
+        Workspace.objects.filter(
+            uninstalled_at__isnull=True, bot_revoked_at__isnull=True, bot_token__isnull=False
+        ).order_by("team_id", "enterprise_id")
+    )
+
+
+def _verify_in_thread(workspace_id: Any, actor: str) -> VerifyOutcome:
+    """One check on a worker thread; the thread's own DB connection is closed afterwards."""
+    try:
+        return _verify_patiently(Workspace.objects.get(pk=workspace_id), actor)
+    finally:
+        connection.close()
+
+
+def _verify_patiently(workspace: Workspace, actor: str) -> VerifyOutcome:
+    # A command may wait out Slack's 429 Retry-After (slack-facts section 9); a request may not.
+    handler = RateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES)
+    client = slack_api.idempotent_client(rate_limit_handler=handler)
+    return verify_workspace(workspace, actor=actor, client=client)
+
+
+def verify_active(
+    *,
+    actor: str,
+    concurrency: int = 8,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[VerifyOutcome]:
+    """auth.test every active installation, at most ``concurrency`` at a time."""
+    workspaces = active_workspaces()
+    total, outcomes = len(workspaces), []
+    if concurrency <= 1:
+        for workspace in workspaces:
+            outcomes.append(_verify_patiently(workspace, actor))
+            if progress:
+                progress(len(outcomes), total)
+        return outcomes  # already in label order
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        futures = [pool.submit(_verify_in_thread, ws.pk, actor) for ws in workspaces]
+        for future in as_completed(futures):
+            outcomes.append(future.result())
+            if progress:
+                progress(len(outcomes), total)
+    return sorted(outcomes, key=lambda o: o.label)

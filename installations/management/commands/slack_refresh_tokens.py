@@ -1,0 +1,50 @@
+"""Refresh rotating bot and user tokens that expire soon (token rotation)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from installations.conf import slack_config
+from installations.rotation import refresh_due
+
+
+class Command(BaseCommand):
+    help = (
+        "Refresh rotating tokens (token rotation on) that expire within --within minutes, "
+        "bot and user tokens separately, each refresh token spent once. Run it every 30-60 "
+        "minutes from cron when the Slack app has token rotation on; two runs at once share the "
+        "work. Exits 1 when a refresh failed (a refused refresh token marks the workspace as "
+        "needing a reinstall). Never prints a token."
+    )
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument(
+            "--within",
+            type=int,
+            default=None,
+            metavar="MINUTES",
+            help="refresh tokens expiring within this many minutes "
+            "(default SLACK_TOKEN_ROTATION_MINUTES, 120)",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        within = options["within"]
+        if within is None:
+            within = slack_config().token_rotation_minutes
+        if within < 0:
+            raise CommandError("--within must be 0 or more minutes")
+        outcomes = refresh_due(within_minutes=within, actor="command:slack_refresh_tokens")
+        for o in outcomes:
+            self.stdout.write(f"{o.label}  [{o.workspace_id}]: {o.message}")
+        refreshed = sum(o.refreshed for o in outcomes)
+        self.stdout.write(
+            f"{refreshed} workspace(s) refreshed, {len(outcomes)} due within {within} minutes"
+        )
+        failed = [o for o in outcomes if o.error]
+        if failed:
+            raise CommandError(
+                f"{len(failed)} workspace(s) could not be refreshed: "
+                + ", ".join(f"{o.label} ({o.error})" for o in failed)
+            )

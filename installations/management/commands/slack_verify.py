@@ -1,0 +1,53 @@
+"""Check every active installation's bot token with auth.test and record its health."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from installations.verification import verify_active
+
+
+class Command(BaseCommand):
+    help = (
+        "Call auth.test for every active installation (a few at a time, waiting out Slack's "
+        "rate limits), record health and granted bot scopes, and print a summary. Run it daily "
+        "from cron, and after an incident. Exits 1 when Slack could not be reached for some "
+        "workspaces (their health is then unknown, never dead). Never prints a token."
+    )
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument(
+            "--concurrency", type=int, default=8, help="auth.test calls at once (default 8)"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["concurrency"] < 1:
+            raise CommandError("--concurrency must be at least 1")
+        show_progress = self.stdout.isatty()
+
+        def progress(done: int, total: int) -> None:
+            self.stderr.write(f"\rverified {done}/{total}", ending="" if done < total else "\n")
+
+        outcomes = verify_active(
+            actor="command:slack_verify",
+            concurrency=options["concurrency"],
+            progress=progress if show_progress else None,
+        )
+        counts = Counter(outcome.outcome for outcome in outcomes)
+        self.stdout.write(f"{'outcome':<24} {'count':>5}")
+        for name, count in sorted(counts.items()):
+            self.stdout.write(f"{name:<24} {count:>5}")
+        self.stdout.write(f"{'total':<24} {len(outcomes):>5}")
+        if outcomes:
+            self.stdout.write("")
+        for o in outcomes:
+            self.stdout.write(f"{o.label}  [{o.workspace_id}]  {o.health}  {o.error or '-'}")
+        unreachable = sum(not o.reachable for o in outcomes)
+        if unreachable:
+            raise CommandError(
+                f"Slack could not be reached for {unreachable} of {len(outcomes)} workspace(s); "
+                "their health is unknown. Run again later."
+            )
