@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint fmt bench install clean
+.PHONY: run serve test lint fmt bench install clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: install Python 3.11 or run make PYTHON=python3"; exit 1; }
@@ -18,6 +18,14 @@ install: $(STAMP)
 run: $(STAMP)
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-true} $(BIN)/python manage.py migrate --noinput
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-true} $(BIN)/python -m installations.devserver
+
+# Production: DJANGO_DEBUG off, DATABASE_URL and the secrets from the environment (docs/production.md).
+serve: export DJANGO_DEBUG = false
+serve: $(STAMP)
+	$(BIN)/python manage.py check --deploy
+	$(BIN)/python manage.py collectstatic --noinput
+	$(BIN)/python manage.py migrate --noinput
+	exec $(BIN)/gunicorn --config gunicorn.conf.py
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -95,6 +95,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "installations.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -152,9 +153,21 @@ TIME_ZONE = env.str("DJANGO_TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
 
+# --- Static files: the admin's CSS and JS, served by whitenoise --------------------------------
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env.str("DJANGO_STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").is_dir() else []
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Compressed copies, no hashed names: a manifest would make every admin page fail to render
+    # until collectstatic ran (tests, a fresh checkout); the admin's few files need no
+    # far-future caching.
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+# `make serve` collects into STATIC_ROOT and whitenoise indexes that tree once at start. Without a
+# collected tree (make run, tests) it finds files in the apps' static folders per request, as
+# its docs advise for development, instead of warning "No directory at: .../staticfiles/".
+WHITENOISE_USE_FINDERS = WHITENOISE_AUTOREFRESH = DEBUG or not STATIC_ROOT.is_dir()
 
 # --- Security: strict unless debugging locally -------------------------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -176,22 +189,32 @@ SILENCED_SYSTEM_CHECKS = [
     # W021: HSTS preload is a one-way commitment for the whole domain; left to the operator.
     "security.W021",
 ]
+# Content-Security-Policy on every response comes from installations.security (same origin only,
+# frame-ancestors 'none'); a CSP_POLICY dict here would replace its DEFAULT_POLICY.
 
-# --- Logging: everything through the redaction filter, slack_sdk kept out of DEBUG -------------
+# --- Logging: JSON lines on stdout, everything through the redaction filter ----------------------
+# slack_sdk and slack_bolt are kept out of DEBUG: they log whole request and response bodies
+# (codes, tokens) there. DJANGO_LOG_FORMAT=plain|json (plain by default with DJANGO_DEBUG on).
 LOG_LEVEL = env.str("DJANGO_LOG_LEVEL", default="INFO")
+LOG_FORMAT = env.str("DJANGO_LOG_FORMAT", default="plain" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"redact": {"()": "installations.redaction.RedactSecretsFilter"}},
     "formatters": {
+        "json": {"()": "installations.log_format.JsonFormatter"},
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]},
+        "console": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": "plain" if LOG_FORMAT == "plain" else "json",
+            "filters": ["redact"],
+        },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
-        # slack_sdk logs full request and response bodies (codes, tokens) at DEBUG.
         "slack_sdk": {"level": "INFO"},
         "slack_bolt": {"level": "INFO"},
     },

@@ -1,0 +1,62 @@
+"""gunicorn settings for ``make serve`` (docs.gunicorn.org/en/stable/settings.html).
+
+Every value can be changed from the environment: HOST/PORT, WEB_CONCURRENCY, GUNICORN_THREADS,
+GUNICORN_TIMEOUT. Logs are JSON lines on stdout through the same redaction filter as Django's.
+"""
+
+from __future__ import annotations
+
+import os
+
+wsgi_app = "slackinstall.wsgi:application"
+
+# Loopback by default: a TLS-terminating proxy in front forwards to it. HOST=0.0.0.0 in a container.
+bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))  # the CPUs this process may use, not the machine's
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+# gunicorn's rule of thumb, capped: each worker holds its own database connections.
+workers = int(os.environ.get("WEB_CONCURRENCY", min(2 * _cores() + 1, 8)))
+# Threads (the gthread worker) keep a worker responsive while a request waits on Slack.
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+# Longer than one Slack call's timeout (SLACK_HTTP_TIMEOUT_SECONDS) times the calls in a request.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
+graceful_timeout = 20
+keepalive = 5
+# Recycle workers now and then, staggered, so slow leaks never add up.
+max_requests = 1000
+max_requests_jitter = 100
+# Heartbeat files in memory rather than on a possibly slow container disk.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108
+# No runtime control socket: its default path is shared by every gunicorn of this user.
+control_socket_disable = True
+
+# Access log without the query string: the OAuth callback's query holds the single-use code.
+# %(U)s is the path only; the Referer header (%(f)s) is left out for the same reason.
+accesslog = "-"
+access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact": {"()": "installations.redaction.RedactSecretsFilter"}},
+    "formatters": {"json": {"()": "installations.log_format.JsonFormatter"}},
+    "handlers": {
+        "stdout": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": "json",
+            "filters": ["redact"],
+        },
+    },
+    "root": {"level": "INFO", "handlers": []},  # Django's LOGGING owns the root in workers
+    "loggers": {
+        "gunicorn.error": {"level": "INFO", "handlers": ["stdout"], "propagate": False},
+        "gunicorn.access": {"level": "INFO", "handlers": ["stdout"], "propagate": False},
+    },
+}
