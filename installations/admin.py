@@ -14,6 +14,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from . import admin_actions, admin_detail, admin_filters, health
 from .models import LifecycleEvent, Workspace
@@ -22,7 +23,7 @@ EMPTY = "—"
 
 
 def _lines(items: list[str]) -> str:
-    return format_html_join(format_html("<br>"), "{}", ((item,) for item in items))
+    return format_html_join(mark_safe("<br>"), "{}", ((item,) for item in items))
 
 
 @admin.register(Workspace)
@@ -166,11 +167,11 @@ class WorkspaceAdmin(admin.ModelAdmin):
     # --- detail page ----------------------------------------------------------------------
     @admin.display(description="Bot token")
     def bot_token_summary(self, obj: Workspace) -> str:
-        return admin_detail.token_summary(obj, "bot_token", obj.bot_token_expires_at)
+        return admin_detail.token_summary(obj, "bot_token", obj.bot_token_expires_at, check=True)
 
     @admin.display(description="Bot refresh token")
     def refresh_token_summary(self, obj: Workspace) -> str:
-        return admin_detail.token_summary(obj, "bot_refresh_token")
+        return admin_detail.token_summary(obj, "bot_refresh_token", check=True)
 
     @admin.display(description="Reinstall link (send it to the workspace's admin)")
     def reinstall_link(self, obj: Workspace) -> str:

@@ -13,20 +13,28 @@ from django.conf import settings
 from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.urls import reverse
 from django.utils import formats, timezone
+from django.views.decorators.debug import sensitive_variables
 
 from . import health
 from .conf import parse_scopes
 from .crypto import kid_of
-from .fields import Opened, Sealed
+from .fields import EncryptedDataError, Opened, Sealed
 from .models import Installation, LifecycleEvent, Workspace
 
 EVENTS_SHOWN = 100
 HISTORY_SHOWN = 100
 
 
-def token_summary(instance: Any, field_name: str, expires_at: Any = None) -> str:
-    """ "Present, key id k1, expires …" from the stored envelope; never opens the token."""
-    value = instance.__dict__.get(instance._meta.get_field(field_name).attname)
+def token_summary(
+    instance: Any, field_name: str, expires_at: Any = None, *, check: bool = False
+) -> str:
+    """ "Present, key id k1, expires …" from the stored envelope; never shows the token.
+
+    With ``check`` (one workspace's page, never the list) the value is opened once to tell
+    staff whether the configured keys can still read it; the plaintext is dropped at once.
+    """
+    field = instance._meta.get_field(field_name)
+    value = instance.__dict__.get(field.attname)
     if value is None:
         return "Absent"
     envelope = value.envelope if isinstance(value, (Sealed, Opened)) else None
@@ -35,7 +43,19 @@ def token_summary(instance: Any, field_name: str, expires_at: Any = None) -> str
     if expires_at is not None:
         when = formats.localize(timezone.template_localtime(expires_at))
         parts.append(f"expires {when}")
+    if check and isinstance(value, Sealed) and not _readable(field, value, instance.pk):
+        parts.append("UNDECRYPTABLE with the configured keys (reinstall or restore the key)")
     return ", ".join(parts)
+
+
+@sensitive_variables("plaintext")
+def _readable(field: Any, sealed: Sealed, row: object) -> bool:
+    try:
+        plaintext = field.open(sealed, row)
+    except EncryptedDataError:
+        return False
+    del plaintext
+    return True
 
 
 def reinstall_url(workspace: Workspace) -> str:

@@ -80,7 +80,12 @@ def with_health(queryset: QuerySet[Workspace]) -> QuerySet[Workspace]:
         "reason_bot_revoked": Q(bot_revoked_at__isnull=False),
         "reason_token_dead": Q(health=Health.DEAD),
         "reason_refresh_failed": Q(refresh_failed_at__isnull=False),
-        "reason_expired": Q(bot_token_expires_at__lt=Now(), bot_refresh_token__isnull=True),
+        # Every reason must be TRUE or FALSE, never NULL: NULL would slip through both filters.
+        "reason_expired": Q(
+            bot_token_expires_at__isnull=False,
+            bot_token_expires_at__lt=Now(),
+            bot_refresh_token__isnull=True,
+        ),
     }
     any_reason = Q()
     for condition in reasons.values():
