@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -31,7 +32,7 @@ def raw(table: str, column: str, pk: object) -> str | None:
         cursor.execute(
             f"SELECT {column} FROM {table} WHERE id = %s",
             [pk.hex if connection.vendor == "sqlite" else pk],
-        )  # noqa: S608
+        )
         row = cursor.fetchone()
     return row[0]
 
@@ -204,6 +205,9 @@ def test_ordering_in_meta_is_a_check_error() -> None:
             app_label = "installations"
             ordering = ["secret"]
 
+        def __str__(self) -> str:
+            return "ordered"
+
     errors = Ordered._meta.get_field("secret").check()
     assert [e.id for e in errors] == ["installations.E010"]
 
@@ -240,7 +244,7 @@ def test_sqlite_file_holds_no_token_bytes() -> None:
         workspace=ws, client_id=ws.client_id, team_id=ws.team_id, user_id="U1",
         user_token=secrets_saved[1],
     )  # fmt: skip
-    data = open(connection.settings_dict["NAME"], "rb").read()  # noqa: PTH123, SIM115
+    data = Path(connection.settings_dict["NAME"]).read_bytes()
     assert b"v1.test1." in data  # the envelopes are there: we read the right file
     for secret in secrets_saved:
         assert secret.encode() not in data
