@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import getpass
 import os
 import sys
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from installations.errors import SlackInstallError
 from installations.manual_install import register_bot_token
@@ -22,7 +23,16 @@ class Command(BaseCommand):
     )
     stealth_options = ("stdin",)
 
+    def add_arguments(self, parser: CommandParser) -> None:
+        # Caught here rather than by argparse, whose error would echo the token back.
+        parser.add_argument("on_command_line", nargs="*", help=argparse.SUPPRESS)
+
     def handle(self, *args: Any, **options: Any) -> None:
+        if options.get("on_command_line"):
+            raise CommandError(
+                "Never pass the token on the command line, where other users can see it: set "
+                "SLACK_BOT_TOKEN or pipe it to stdin (and regenerate that token if it was real)."
+            )
         token = os.environ.get("SLACK_BOT_TOKEN") or self._read_stdin(options.get("stdin"))
         if not token:
             raise CommandError("No token: set SLACK_BOT_TOKEN or pipe the token to stdin.")
