@@ -56,12 +56,23 @@ class RefreshOutcome:
     bot_refreshed: bool = False
     users_refreshed: int = 0
     error: str = ""
-    message: str = ""
     skipped: bool = False
 
     @property
     def refreshed(self) -> bool:
         return self.bot_refreshed or self.users_refreshed > 0
+
+    @property
+    def message(self) -> str:
+        parts = ["skipped: another runner is refreshing it"] if self.skipped else []
+        if self.bot_refreshed:
+            parts.append("bot token refreshed")
+        if self.users_refreshed:
+            parts.append(f"{self.users_refreshed} user token(s) refreshed")
+        if self.error:
+            reinstall = " (reinstall needed)" if self.error in REINSTALL_CODES else ""
+            parts.append(f"refresh failed: {self.error}{reinstall}")
+        return "; ".join(parts) or "nothing was due"
 
 
 def _error_code(exc: SlackTokenRotationError) -> str:
@@ -192,7 +203,7 @@ def refresh_workspace(
         users += result == "refreshed"
         if result not in ("", "refreshed", SKIPPED):
             errors.append(result)
-    outcome = RefreshOutcome(
+    return RefreshOutcome(
         workspace_id=str(workspace.pk),
         label=str(workspace),
         bot_refreshed=bot == "refreshed",
@@ -200,33 +211,20 @@ def refresh_workspace(
         error=errors[0] if errors else "",
         skipped=bot == SKIPPED,
     )
-    return _with_message(outcome)
-
-
-def _with_message(outcome: RefreshOutcome) -> RefreshOutcome:
-    parts = []
-    if outcome.skipped:
-        parts.append("skipped: another runner is refreshing it")
-    if outcome.bot_refreshed:
-        parts.append("bot token refreshed")
-    if outcome.users_refreshed:
-        parts.append(f"{outcome.users_refreshed} user token(s) refreshed")
-    if outcome.error:
-        reinstall = " (reinstall needed)" if outcome.error in REINSTALL_CODES else ""
-        parts.append(f"refresh failed: {outcome.error}{reinstall}")
-    message = "; ".join(parts) or "nothing was due"
-    return RefreshOutcome(**{**outcome.__dict__, "message": message})
 
 
 def due_workspaces(within_minutes: int) -> list[Workspace]:
     """Active workspaces with a rotating bot or current user token expiring within the window."""
     horizon = timezone.now() + timedelta(minutes=within_minutes)
     users = Installation.objects.filter(USER_DUE, user_token_expires_at__lte=horizon)
-    bot_due = Q(bot_refresh_token__isnull=False, bot_token_expires_at__lte=horizon)
+    bot_due = Q(
+        bot_refresh_token__isnull=False,
+        bot_token_expires_at__lte=horizon,
+        bot_revoked_at__isnull=True,
+        refresh_failed_at__isnull=True,  # needs a reinstall: trying again cannot help
+    )
     return list(
-        Workspace.objects.filter(
-            uninstalled_at__isnull=True, refresh_failed_at__isnull=True, bot_revoked_at__isnull=True
-        )
+        Workspace.objects.filter(uninstalled_at__isnull=True)
         .filter(bot_due | Q(pk__in=users.values("workspace_id")))
         .order_by("team_id", "enterprise_id")
     )

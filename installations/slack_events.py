@@ -16,6 +16,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 from slack_sdk.signature import Clock, SignatureVerifier
 
 from .conf import slack_config
@@ -29,6 +30,7 @@ ACTOR = "slack"
 PROCESSED_EVENT_TTL = timedelta(days=1)  # Slack stops retrying long before
 
 
+@sensitive_variables("secret")
 def verify_signature(
     body: bytes, headers: Mapping[str, str], *, clock: Clock | None = None
 ) -> bool:
