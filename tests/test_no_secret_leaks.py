@@ -162,7 +162,7 @@ def test_storage_failure_exception_and_log_hold_no_secret(flow: Flow, debug_logs
     response = flow.install(webhook=True)
     assert response.status_code == 500
     ours = [r for r in debug_logs.records if r[0].startswith("installations")]
-    assert any("install could not be saved: IntegrityError" in r[1] for r in ours)
+    assert any("install could not be saved:" in r[1] for r in ours)
     for _, message, has_traceback in ours:
         assert not has_traceback  # a traceback could carry SQL parameters
         for secret in flow.issued_secrets():
