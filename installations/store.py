@@ -12,12 +12,16 @@ Lookups are one indexed query each and decrypt only the tokens they return.
 from __future__ import annotations
 
 import logging
+import re
 import secrets
+import weakref
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from django.db import transaction
-from django.db.models import QuerySet
+from django.db import connections, router, transaction
+from django.db.models import Model, QuerySet
+from django.db.models.query import get_related_populators
 from django.utils import timezone
 from slack_sdk.oauth.installation_store import Bot, InstallationStore
 from slack_sdk.oauth.installation_store import Installation as SdkInstallation
@@ -37,6 +41,7 @@ from .persistence import (
 logger = logging.getLogger(__name__)
 
 ACTOR = "bolt"
+QMARK = re.compile(r"(?<!%)%s")  # as django.db.backends.sqlite3 converts its placeholders
 
 
 def target(
@@ -49,9 +54,27 @@ def target(
     return {"client_id": client_id, "enterprise_id": enterprise_id or "", "team_id": team_id}
 
 
+# Only the columns to_sdk_bot / to_sdk_installation read: a lookup loads nothing else (and
+# reading any other column of these rows would cost a query, which the tests would catch).
+BOT_COLUMNS = (
+    "app_id", "enterprise_id", "enterprise_name", "enterprise_url", "team_id", "team_name",
+    "is_enterprise_install", "bot_token", "bot_id", "bot_user_id", "bot_scopes",
+    "bot_refresh_token", "bot_token_expires_at", "installed_at", "uninstalled_at",
+    "bot_revoked_at",
+)  # fmt: skip
+INSTALLATION_COLUMNS = (
+    "workspace", "app_id", "enterprise_id", "enterprise_name", "enterprise_url", "team_id",
+    "team_name", "is_enterprise_install", "token_type", "user_id", "user_token", "user_scopes",
+    "user_refresh_token", "user_token_expires_at", "bot_scopes", "incoming_webhook_url",
+    "incoming_webhook_channel", "incoming_webhook_channel_id",
+    "incoming_webhook_configuration_url", "installed_at", "user_token_revoked_at", "deleted_at",
+    "custom_values",
+)  # fmt: skip
+
+
 def bot_query(key: dict[str, str]) -> QuerySet[Workspace]:
     """One row by the unique (client_id, enterprise_id, team_id) key."""
-    return Workspace.objects.filter(**key)
+    return Workspace.objects.filter(**key).only(*BOT_COLUMNS)
 
 
 def installation_query(key: dict[str, str], user_id: str | None) -> QuerySet[Installation]:
@@ -60,16 +83,86 @@ def installation_query(key: dict[str, str], user_id: str | None) -> QuerySet[Ins
     Rows whose user token was revoked or deleted through this store are skipped, as slack_sdk's
     stores no longer have them; an uninstalled target has no installation at all.
     """
-    rows = Installation.objects.select_related("workspace").filter(
-        **key,
-        deleted_at__isnull=True,
-        user_token_revoked_at__isnull=True,
-        workspace__uninstalled_at__isnull=True,
+    columns = [*INSTALLATION_COLUMNS, *(f"workspace__{name}" for name in BOT_COLUMNS)]
+    rows = (
+        Installation.objects.select_related("workspace")
+        .only(*columns)
+        .filter(
+            **key,
+            deleted_at__isnull=True,
+            user_token_revoked_at__isnull=True,
+            workspace__uninstalled_at__isnull=True,
+        )
     )
     if user_id is not None:
         # uses installation_user_latest_idx; is_current is the user's latest flow
         rows = rows.filter(user_id=user_id, is_current=True)
     return rows.order_by("-installed_at")[:1]
+
+
+class CompiledLookup:
+    """A lookup queryset compiled once per database connection and rerun with new values.
+
+    Django compiles every queryset anew, which was about 80% of a lookup here (cProfile, see
+    benchmarks/store_lookup.py), and Bolt runs these on every request. The SQL, the converters
+    and the row layout are kept; rows become instances the way Django's ModelIterable builds
+    them (``from_db`` + related populators), so encrypted fields still open lazily.
+    """
+
+    def __init__(self, build: Callable[..., QuerySet], *names: str) -> None:
+        self.build = build
+        self.slots = {name: f"\x00slot:{name}" for name in names}  # values no caller sends
+        self.compiled: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    def _compile(self, connection: Any) -> tuple:
+        compiler = self.build(**self.slots).query.get_compiler(connection=connection)
+        sql, params = compiler.as_sql()
+        names = {slot: name for name, slot in self.slots.items()}
+        template = [(names.get(p) if isinstance(p, str) else None, p) for p in params]
+        select, info = compiler.select, compiler.klass_info
+        start, end = info["select_fields"][0], info["select_fields"][-1] + 1
+        attnames = [column[0].target.attname for column in select[start:end]]
+        populators = get_related_populators(info, select, connection.alias)
+        converters = compiler.get_converters([column[0] for column in select])
+        # SQLite: Django rewrites %s to ? with a regex on every execute (a third of a lookup)
+        qmark = QMARK.sub("?", sql).replace("%%", "%") if connection.vendor == "sqlite" else None
+        layout = (info["model"], start, end, attnames, populators, converters)
+        return compiler, sql, qmark, template, layout
+
+    def first(self, model: type[Model], **values: str) -> Any:
+        connection = connections[router.db_for_read(model)]
+        compiled = self.compiled.get(connection)
+        if compiled is None:
+            compiled = self.compiled[connection] = self._compile(connection)
+        compiler, sql, qmark, template, layout = compiled
+        cls, start, end, attnames, populators, converters = layout
+        params = [values[name] if name else value for name, value in template]
+        if qmark and not connection.queries_logged and not connection.execute_wrappers:
+            connection.ensure_connection()
+            with connection.wrap_database_errors:
+                row = connection.connection.execute(qmark, params).fetchone()
+        else:  # the ordinary path keeps query logging and execute wrappers working
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                row = cursor.fetchone()
+        if row is None:
+            return None
+        if converters:
+            row = next(iter(compiler.apply_converters([row], converters)))
+        instance = cls.from_db(connection.alias, attnames, row[start:end])
+        for populator in populators:
+            populator.populate(row, instance)
+        return instance
+
+
+BOT = CompiledLookup(lambda **key: bot_query(key), "client_id", "enterprise_id", "team_id")
+LATEST = CompiledLookup(
+    lambda **key: installation_query(key, None), "client_id", "enterprise_id", "team_id"
+)
+USERS_LATEST = CompiledLookup(
+    lambda user_id, **key: installation_query(key, user_id),
+    *("client_id", "enterprise_id", "team_id", "user_id"),
+)
 
 
 def installation_from(rows: list[Installation]) -> SdkInstallation | None:
@@ -123,7 +216,8 @@ class DjangoInstallationStore(InstallationStore):
         is_enterprise_install: bool | None = False,
     ) -> Bot | None:
         key = self._key(enterprise_id, team_id, is_enterprise_install)
-        return bot_from(list(bot_query(key)))
+        workspace = BOT.first(Workspace, **key)
+        return None if workspace is None else to_sdk_bot(workspace)
 
     def find_installation(
         self,
@@ -134,7 +228,11 @@ class DjangoInstallationStore(InstallationStore):
         is_enterprise_install: bool | None = False,
     ) -> SdkInstallation | None:
         key = self._key(enterprise_id, team_id, is_enterprise_install)
-        return installation_from(list(installation_query(key, user_id)))
+        if user_id is None:
+            row = LATEST.first(Installation, **key)
+        else:
+            row = USERS_LATEST.first(Installation, **key, user_id=user_id)
+        return None if row is None else to_sdk_installation(row, row.workspace)
 
     # --- deletes: mark rows and erase their tokens; history stays ------------------------------
     def delete_bot(self, *, enterprise_id: str | None, team_id: str | None) -> None:
