@@ -23,7 +23,7 @@ from tests.fixtures_flow import Flow
 def raw_row(table: str) -> str:
     """Every column of every row of ``table`` as the database holds it (bypassing the model)."""
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT * FROM {table}")  # noqa: S608 (fixed table names)
+        cursor.execute(f"SELECT * FROM {table}")
         return repr(cursor.fetchall())
 
 
