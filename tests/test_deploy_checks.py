@@ -157,3 +157,13 @@ def test_admin_static_files_are_served_before_and_after_collectstatic(tmp_path: 
     after = manage(env, "shell", "--no-imports", "-c", SERVE_CSS)
     assert after.returncode == 0, after.stderr
     assert after.stdout.split() == ["200", "gzip"]  # the compressed copy collectstatic made
+
+
+def test_the_documented_proxy_overwrites_the_scheme_header() -> None:
+    """Django reads ``X-Forwarded-Proto: https, http`` as https (checklist 53): the proxy config
+    we hand operators must set the header from its own scheme, never pass a client's on."""
+    doc = (ROOT / "docs" / "production.md").read_text()
+    nginx = doc.split("```nginx", 1)[1].split("```", 1)[0]
+    assert "proxy_set_header X-Forwarded-Proto $scheme;" in nginx
+    assert "$http_x_forwarded_proto" not in nginx
+    assert "proxy_pass http://127.0.0.1:8000;" in nginx  # gunicorn.conf.py's default bind
