@@ -33,7 +33,7 @@ class WorkspaceAdmin(admin.ModelAdmin):
         "enterprise",
         "install_type_display",
         "installed_at",
-        "installer_user_id",
+        "installer",
         "granted_bot_scopes",
         "status_and_reasons",
         "missing_scopes",
@@ -145,6 +145,10 @@ class WorkspaceAdmin(admin.ModelAdmin):
     def install_type_display(self, obj: Workspace) -> str:
         return "Org-wide" if obj.is_enterprise_install else "Workspace"
 
+    @admin.display(description="Installer", ordering="installer_user_id")
+    def installer(self, obj: Workspace) -> str:
+        return obj.installer_user_id or EMPTY
+
     @admin.display(description="Granted bot scopes")
     def granted_bot_scopes(self, obj: Workspace) -> str:
         return ", ".join(obj.bot_scope_list) or EMPTY
@@ -183,6 +187,7 @@ class WorkspaceAdmin(admin.ModelAdmin):
     ) -> HttpResponse:
         counts = health.status_counts(Workspace.objects.all())
         extra = {"status_counts": counts, "active_label": health.ACTIVE}
+        extra["title"] = "Slack workspaces: status and reinstall needs"
         extra["needs_label"] = health.NEEDS_REINSTALL
         return super().changelist_view(request, {**extra, **(extra_context or {})})
 

@@ -272,3 +272,21 @@ def test_list_query_count_does_not_grow_with_rows(
     with django_assert_max_num_queries(len(five)):
         response = viewer.get(LIST)
     assert len(response.context["cl"].result_list) == 50
+
+
+def test_every_sortable_column_sorts(viewer: Client, audit_workspace: Callable) -> None:
+    audit_workspace(health=Health.DEAD)
+    audit_workspace(org_wide=True, enterprise_id="E0SORT")
+    for column in range(1, 11):
+        for order in (str(column), f"-{column}"):
+            assert viewer.get(LIST, {"o": order}).status_code == 200, order
+    dead_first = viewer.get(LIST, {"o": "-7"}).context["cl"].result_list
+    assert dead_first[0].needs_reinstall is True
+
+
+def test_filter_facet_counts(viewer: Client, audit_workspace: Callable) -> None:
+    audit_workspace(health=Health.DEAD)
+    audit_workspace()
+    text = page(viewer, LIST, _facets="True")
+    assert "Token dead at last verification (1)" in text
+    assert "Needs reinstall (1)" in text
