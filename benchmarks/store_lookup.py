@@ -11,9 +11,11 @@ ours decrypts the tokens it returns. Secrets are generated for this run only.
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import random
 import secrets
+import shutil
 import sqlite3
 import statistics
 import sys
@@ -27,6 +29,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 TMP = Path(tempfile.mkdtemp(prefix="store-bench-"))
+atexit.register(shutil.rmtree, TMP, ignore_errors=True)
 CLIENT_ID = "1111.2222"
 
 
