@@ -85,7 +85,9 @@ def save_installation(
         user_id=data.user_id or "", installed_at=installed_at
     ).first()
     newest = created or installed_at >= workspace.installed_at
-    if newest:
+    if newest or same_flow is not None:
+        # A re-save carries the target's current bot (Bolt merges it in before rotating), so
+        # its bot fields apply even when the user's row is older than the latest install.
         _apply_to_workspace(workspace, data, installed_at, fresh_install=same_flow is None)
         workspace.save()
 
@@ -131,9 +133,8 @@ def _apply_to_workspace(
         workspace.bot_refresh_token = data.bot_refresh_token
         workspace.bot_token_expires_at = as_datetime(data.bot_token_expires_at)
         workspace.bot_revoked_at = None
-    if data.user_id:
-        workspace.installer_user_id = data.user_id
     if fresh_install:
+        workspace.installer_user_id = data.user_id or workspace.installer_user_id
         # A new flow brings fresh tokens: earlier lifecycle marks no longer apply.
         workspace.installed_at = installed_at
         workspace.uninstalled_at = None
@@ -156,10 +157,14 @@ def _apply_to_installation(
     row.is_enterprise_install = bool(data.is_enterprise_install)
     row.token_type = data.token_type or ""
     row.user_id = data.user_id or ""
-    row.user_token = data.user_token
-    row.user_scopes = join_scopes(data.user_scopes)
-    row.user_refresh_token = data.user_refresh_token
-    row.user_token_expires_at = as_datetime(data.user_token_expires_at)
+    # Bolt re-saves an installation with user_token=None when the acting user is someone else
+    # (slack_bolt authorize): that must not erase the installer's stored token.
+    resave = row.pk is not None and not row._state.adding
+    if data.user_token is not None or not resave:
+        row.user_token = data.user_token
+        row.user_refresh_token = data.user_refresh_token
+        row.user_token_expires_at = as_datetime(data.user_token_expires_at)
+    row.user_scopes = join_scopes(data.user_scopes) or row.user_scopes
     row.bot_id = data.bot_id or ""
     row.bot_user_id = data.bot_user_id or ""
     row.bot_scopes = join_scopes(data.bot_scopes)
