@@ -19,7 +19,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from . import audit
+from . import audit, lifecycle
 from .errors import SlackInstallError
 from .fields import EncryptedDataError
 from .models import Workspace
@@ -95,64 +95,54 @@ def _confirmed(request: HttpRequest) -> bool:
     return request.POST.get("confirm") == "yes"
 
 
-@admin.action(description="Verify now (auth.test)", permissions=["change"])
-def verify_now(
-    model_admin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Workspace]
-) -> HttpResponse | None:
-    if not _confirmed(request):
-        return _confirm(
-            model_admin,
-            request,
-            queryset,
-            action="verify_now",
-            title="Verify these workspaces now?",
-            explanation="Calls Slack's auth.test with each bot token, then updates the granted "
-            "scopes and the token's health.",
-        )
-    from .lifecycle import verify_workspace
+def _service_action(
+    name: str, *, description: str, permission: str, title: str, explanation: str, verb: str
+) -> Callable[..., HttpResponse | None]:
+    """An action that confirms first, then runs one lifecycle service per workspace."""
 
-    _run_each(model_admin, request, queryset, verb="verify", service=verify_workspace)
-    return None
+    @admin.action(description=description, permissions=[permission])
+    def action(
+        model_admin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Workspace]
+    ) -> HttpResponse | None:
+        if not _confirmed(request):
+            return _confirm(
+                model_admin, request, queryset, action=name, title=title, explanation=explanation
+            )
+        service = getattr(lifecycle, f"{verb}_workspace")
+        _run_each(model_admin, request, queryset, verb=verb, service=service)
+        return None
 
-
-@admin.action(description="Refresh tokens now (token rotation)", permissions=["change"])
-def refresh_now(
-    model_admin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Workspace]
-) -> HttpResponse | None:
-    if not _confirmed(request):
-        return _confirm(
-            model_admin,
-            request,
-            queryset,
-            action="refresh_now",
-            title="Refresh these workspaces' tokens now?",
-            explanation="Spends each rotating refresh token once and stores the new pair. "
-            "Workspaces without token rotation are left as they are.",
-        )
-    from .lifecycle import refresh_workspace
-
-    _run_each(model_admin, request, queryset, verb="refresh", service=refresh_workspace)
-    return None
+    action.__name__ = name  # the admin names an action after its function
+    return action
 
 
-@admin.action(description="Revoke tokens (auth.revoke)", permissions=["revoke"])
-def revoke(
-    model_admin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Workspace]
-) -> HttpResponse | None:
-    if not _confirmed(request):
-        return _confirm(
-            model_admin,
-            request,
-            queryset,
-            action="revoke",
-            title="Revoke these workspaces' tokens?",
-            explanation="Calls Slack's auth.revoke for each token and erases them here. The app "
-            "stops working in these workspaces until someone reinstalls it. This cannot be undone.",
-        )
-    from .lifecycle import revoke_workspace
-
-    _run_each(model_admin, request, queryset, verb="revoke", service=revoke_workspace)
-    return None
+verify_now = _service_action(
+    "verify_now",
+    description="Verify now (auth.test)",
+    permission="change",
+    verb="verify",
+    title="Verify these workspaces now?",
+    explanation="Calls Slack's auth.test with each bot token, then updates the granted "
+    "scopes and the token's health.",
+)
+refresh_now = _service_action(
+    "refresh_now",
+    description="Refresh tokens now (token rotation)",
+    permission="change",
+    verb="refresh",
+    title="Refresh these workspaces' tokens now?",
+    explanation="Spends each rotating refresh token once and stores the new pair. "
+    "Workspaces without token rotation are left as they are.",
+)
+revoke = _service_action(
+    "revoke",
+    description="Revoke tokens (auth.revoke)",
+    permission="revoke",
+    verb="revoke",
+    title="Revoke these workspaces' tokens?",
+    explanation="Calls Slack's auth.revoke for each token and erases them here. The app "
+    "stops working in these workspaces until someone reinstalls it. This cannot be undone.",
+)
 
 
 @admin.action(description="Export selection as CSV (no secrets)", permissions=["view"])
