@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import connections
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
@@ -66,6 +67,9 @@ def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
             yield chromium
         finally:
             chromium.close()
+            # A connection the test's ORM calls opened while Playwright's event loop ran is left
+            # open otherwise, and PostgreSQL then refuses to drop the test database.
+            connections.close_all()
 
 
 def _keep_error(errors: list[str], message: Any) -> None:
