@@ -119,20 +119,9 @@ def save_installation(
 def _apply_to_workspace(
     workspace: Workspace, data: SdkInstallation, installed_at: datetime, *, fresh_install: bool
 ) -> None:
-    workspace.app_id = data.app_id or workspace.app_id
-    workspace.enterprise_name = data.enterprise_name or workspace.enterprise_name
+    apply_bot(workspace, data)
     workspace.enterprise_url = data.enterprise_url or workspace.enterprise_url
-    workspace.team_name = data.team_name or workspace.team_name
-    workspace.is_enterprise_install = bool(data.is_enterprise_install)
     workspace.token_type = data.token_type or workspace.token_type
-    if data.bot_token:
-        workspace.bot_token = data.bot_token
-        workspace.bot_id = data.bot_id or workspace.bot_id
-        workspace.bot_user_id = data.bot_user_id or workspace.bot_user_id
-        workspace.bot_scopes = join_scopes(data.bot_scopes)
-        workspace.bot_refresh_token = data.bot_refresh_token
-        workspace.bot_token_expires_at = as_datetime(data.bot_token_expires_at)
-        workspace.bot_revoked_at = None
     if fresh_install:
         workspace.installer_user_id = data.user_id or workspace.installer_user_id
         # A new flow brings fresh tokens: earlier lifecycle marks no longer apply.
@@ -142,6 +131,22 @@ def _apply_to_workspace(
         workspace.verify_failures = 0
         workspace.last_error = ""
         workspace.health = Health.UNKNOWN
+
+
+def apply_bot(workspace: Workspace, data: SdkInstallation | Bot) -> None:
+    """Write a bot (slack_sdk's Bot, or the bot part of an Installation) onto its target."""
+    workspace.app_id = data.app_id or workspace.app_id
+    workspace.enterprise_name = data.enterprise_name or workspace.enterprise_name
+    workspace.team_name = data.team_name or workspace.team_name
+    workspace.is_enterprise_install = bool(data.is_enterprise_install)
+    if data.bot_token:  # a user-only flow leaves the current bot as it is
+        workspace.bot_token = data.bot_token
+        workspace.bot_id = data.bot_id or workspace.bot_id
+        workspace.bot_user_id = data.bot_user_id or workspace.bot_user_id
+        workspace.bot_scopes = join_scopes(data.bot_scopes)
+        workspace.bot_refresh_token = data.bot_refresh_token
+        workspace.bot_token_expires_at = as_datetime(data.bot_token_expires_at)
+        workspace.bot_revoked_at = None
 
 
 def _apply_to_installation(

@@ -12,27 +12,24 @@ Lookups are one indexed query each and decrypt only the tokens they return.
 from __future__ import annotations
 
 import logging
-import re
 import secrets
-import weakref
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from django.db import connections, router, transaction
-from django.db.models import Model, QuerySet
-from django.db.models.query import get_related_populators
+from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from slack_sdk.oauth.installation_store import Bot, InstallationStore
 from slack_sdk.oauth.installation_store import Installation as SdkInstallation
 from slack_sdk.oauth.state_store import OAuthStateStore
 
 from . import oauth_state, revocation
+from .compiled_lookup import CompiledLookup
 from .conf import slack_config
 from .models import Installation, OAuthState, Workspace
 from .persistence import (
+    apply_bot,
     as_datetime,
-    join_scopes,
     save_installation,
     to_sdk_bot,
     to_sdk_installation,
@@ -41,7 +38,6 @@ from .persistence import (
 logger = logging.getLogger(__name__)
 
 ACTOR = "bolt"
-QMARK = re.compile(r"(?<!%)%s")  # as django.db.backends.sqlite3 converts its placeholders
 
 
 def target(
@@ -100,61 +96,6 @@ def installation_query(key: dict[str, str], user_id: str | None) -> QuerySet[Ins
     return rows.order_by("-installed_at")[:1]
 
 
-class CompiledLookup:
-    """A lookup queryset compiled once per database connection and rerun with new values.
-
-    Django compiles every queryset anew, which was about 80% of a lookup here (cProfile, see
-    benchmarks/store_lookup.py), and Bolt runs these on every request. The SQL, the converters
-    and the row layout are kept; rows become instances the way Django's ModelIterable builds
-    them (``from_db`` + related populators), so encrypted fields still open lazily.
-    """
-
-    def __init__(self, build: Callable[..., QuerySet], *names: str) -> None:
-        self.build = build
-        self.slots = {name: f"\x00slot:{name}" for name in names}  # values no caller sends
-        self.compiled: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-    def _compile(self, connection: Any) -> tuple:
-        compiler = self.build(**self.slots).query.get_compiler(connection=connection)
-        sql, params = compiler.as_sql()
-        names = {slot: name for name, slot in self.slots.items()}
-        template = [(names.get(p) if isinstance(p, str) else None, p) for p in params]
-        select, info = compiler.select, compiler.klass_info
-        start, end = info["select_fields"][0], info["select_fields"][-1] + 1
-        attnames = [column[0].target.attname for column in select[start:end]]
-        populators = get_related_populators(info, select, connection.alias)
-        converters = compiler.get_converters([column[0] for column in select])
-        # SQLite: Django rewrites %s to ? with a regex on every execute (a third of a lookup)
-        qmark = QMARK.sub("?", sql).replace("%%", "%") if connection.vendor == "sqlite" else None
-        layout = (info["model"], start, end, attnames, populators, converters)
-        return compiler, sql, qmark, template, layout
-
-    def first(self, model: type[Model], **values: str) -> Any:
-        connection = connections[router.db_for_read(model)]
-        compiled = self.compiled.get(connection)
-        if compiled is None:
-            compiled = self.compiled[connection] = self._compile(connection)
-        compiler, sql, qmark, template, layout = compiled
-        cls, start, end, attnames, populators, converters = layout
-        params = [values[name] if name else value for name, value in template]
-        if qmark and not connection.queries_logged and not connection.execute_wrappers:
-            connection.ensure_connection()
-            with connection.wrap_database_errors:
-                row = connection.connection.execute(qmark, params).fetchone()
-        else:  # the ordinary path keeps query logging and execute wrappers working
-            with connection.cursor() as cursor:
-                cursor.execute(sql, params)
-                row = cursor.fetchone()
-        if row is None:
-            return None
-        if converters:
-            row = next(iter(compiler.apply_converters([row], converters)))
-        instance = cls.from_db(connection.alias, attnames, row[start:end])
-        for populator in populators:
-            populator.populate(row, instance)
-        return instance
-
-
 BOT = CompiledLookup(lambda **key: bot_query(key), "client_id", "enterprise_id", "team_id")
 LATEST = CompiledLookup(
     lambda **key: installation_query(key, None), "client_id", "enterprise_id", "team_id"
@@ -204,7 +145,7 @@ class DjangoInstallationStore(InstallationStore):
                 # slack_sdk's stores keep an older bot as a row that never becomes the latest
                 self.logger.info("skipped an older bot for team=%s", key["team_id"] or "-")
                 return
-            _apply_bot(workspace, bot)
+            apply_bot(workspace, bot)
             workspace.save()
 
     # --- reads ------------------------------------------------------------------------------
@@ -254,20 +195,6 @@ class DjangoInstallationStore(InstallationStore):
 
     def delete_all(self, *, enterprise_id: str | None, team_id: str | None) -> None:
         revocation.mark_uninstalled(**self._key(enterprise_id, team_id, False), actor=ACTOR)
-
-
-def _apply_bot(workspace: Workspace, bot: Bot) -> None:
-    workspace.app_id = bot.app_id or workspace.app_id
-    workspace.enterprise_name = bot.enterprise_name or workspace.enterprise_name
-    workspace.team_name = bot.team_name or workspace.team_name
-    workspace.is_enterprise_install = bool(bot.is_enterprise_install)
-    workspace.bot_token = bot.bot_token
-    workspace.bot_id = bot.bot_id or workspace.bot_id
-    workspace.bot_user_id = bot.bot_user_id or workspace.bot_user_id
-    workspace.bot_scopes = join_scopes(bot.bot_scopes)
-    workspace.bot_refresh_token = bot.bot_refresh_token
-    workspace.bot_token_expires_at = as_datetime(bot.bot_token_expires_at)
-    workspace.bot_revoked_at = None
 
 
 class DjangoOAuthStateStore(OAuthStateStore):
