@@ -60,7 +60,7 @@ class StampedSQLite3Store(SQLite3InstallationStore):
         when = datetime.fromtimestamp(installed_at, tz=UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
         with sqlite3.connect(self.database) as conn:
             conn.execute(
-                f"update {table} set installed_at = ? where id = (select max(id) from {table})",  # noqa: S608
+                f"update {table} set installed_at = ? where id = (select max(id) from {table})",
                 [when],
             )
 

@@ -125,7 +125,7 @@ def bolt(standin: SlackStandIn, settings: Any) -> Bolt:
 def stored_envelope(workspace: Workspace, column: str) -> str:
     with connection.cursor() as cursor:
         key = workspace.pk.hex if connection.vendor == "sqlite" else workspace.pk
-        cursor.execute(f"select {column} from installations_workspace where id = %s", [key])  # noqa: S608
+        cursor.execute(f"select {column} from installations_workspace where id = %s", [key])
         return cursor.fetchone()[0]
 
 

@@ -25,7 +25,7 @@ TEAM = {"enterprise_id": None, "team_id": "T0TEAM1"}
 def raw_row(table: str, pk: object) -> dict:
     with connection.cursor() as cursor:
         key = pk.hex if connection.vendor == "sqlite" else pk
-        cursor.execute(f"select * from {table} where id = %s", [key])  # noqa: S608
+        cursor.execute(f"select * from {table} where id = %s", [key])
         names = [c[0] for c in cursor.description]
         return dict(zip(names, cursor.fetchone(), strict=True))
 
