@@ -32,6 +32,7 @@ def parse_scopes(value: str | list[str] | tuple[str, ...] | None) -> tuple[str, 
 @dataclass(frozen=True)
 class SlackConfig:
     client_id: str
+    app_id: str
     client_secret: str
     signing_secret: str
     scopes: tuple[str, ...]
@@ -65,6 +66,7 @@ class SlackConfig:
 def slack_config() -> SlackConfig:
     return SlackConfig(
         client_id=settings.SLACK_CLIENT_ID or "",
+        app_id=getattr(settings, "SLACK_APP_ID", "") or "",
         client_secret=settings.SLACK_CLIENT_SECRET or "",
         signing_secret=settings.SLACK_SIGNING_SECRET or "",
         scopes=parse_scopes(settings.SLACK_SCOPES),

@@ -113,7 +113,9 @@ def complete_install(code: str) -> Workspace:
 
 
 def _known_app_id() -> str | None:
-    """The app id already stored for our client id: one client id belongs to one app."""
+    """SLACK_APP_ID, else the app id already stored for our client id (one client, one app)."""
+    if slack_config().app_id:
+        return slack_config().app_id
     found = (
         Workspace.objects.filter(client_id=slack_config().client_id)
         .exclude(app_id="")

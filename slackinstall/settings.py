@@ -55,6 +55,7 @@ except KeyringError as exc:
 SLACK_CLIENT_ID = _secret("SLACK_CLIENT_ID", dev_default="")
 SLACK_CLIENT_SECRET = _secret("SLACK_CLIENT_SECRET", dev_default="")
 SLACK_SIGNING_SECRET = _secret("SLACK_SIGNING_SECRET")
+SLACK_APP_ID = env.str("SLACK_APP_ID", default="")  # optional: checks oauth.v2.access answers
 SLACK_SCOPES = env.str("SLACK_SCOPES", default="commands,chat:write")
 SLACK_USER_SCOPES = env.str("SLACK_USER_SCOPES", default="")
 SLACK_API_URL = env.str("SLACK_API_URL", default="https://slack.com/api/")

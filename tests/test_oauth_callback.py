@@ -275,6 +275,19 @@ def test_answer_for_another_app_is_refused_and_its_tokens_revoked(flow: Flow) ->
     assert flow.standin.token_info(bot)["revoked"] is True
 
 
+def test_first_install_answered_for_another_app_is_refused_with_slack_app_id(
+    flow: Flow, settings: Any
+) -> None:
+    settings.SLACK_APP_ID = "A0OTHERAPP"  # the stand-in answers for A0STANDIN
+    response = flow.install()
+    assert response.status_code == 502
+    assert b"unexpected_response" in response.content
+    assert nothing_stored()
+    assert flow.standin.token_info(flow.standin.issued[0]["access_token"])["revoked"] is True
+    settings.SLACK_APP_ID = "A0STANDIN"
+    assert flow.install().status_code == 302
+
+
 def test_answer_without_the_bot_token_we_asked_for(flow: Flow, settings: Any) -> None:
     settings.SLACK_SCOPES = ""
     settings.SLACK_USER_SCOPES = "search:read"
