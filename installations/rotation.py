@@ -12,13 +12,14 @@ slack_api.token_rotator() never retries a request that may have reached Slack.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 from urllib.error import URLError
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
@@ -35,8 +36,9 @@ logger = logging.getLogger(__name__)
 
 FORCE_MINUTES = 10 * 365 * 24 * 60  # "refresh now": any expiry is within ten years
 REINSTALL_CODES = frozenset(
-    {"invalid_refresh_token", "token_revoked", "account_inactive", "undecryptable"}
+    {"invalid_refresh_token", "token_revoked", "account_inactive", "undecryptable", "save_failed"}
 )
+SAVE_ATTEMPTS = 3
 SKIPPED = "skipped"
 USER_DUE = Q(
     is_current=True,
@@ -119,11 +121,39 @@ def _refresh_bot(workspace: Workspace, rotator: TokenRotator, minutes: int, acto
     workspace.bot_token = rotated.bot_token
     workspace.bot_refresh_token = rotated.bot_refresh_token
     workspace.bot_token_expires_at = as_datetime(rotated.bot_token_expires_at)
-    workspace.save(
-        update_fields=["bot_token", "bot_refresh_token", "bot_token_expires_at", "updated_at"]
-    )
+    fields = ["bot_token", "bot_refresh_token", "bot_token_expires_at", "updated_at"]
+    if not _save_rotated(lambda: workspace.save(update_fields=fields), workspace, "bot"):
+        return _failed(workspace, "save_failed", actor, who="bot")
     record_event(workspace, LifecycleEvent.Kind.REFRESHED, actor, "bot token refreshed")
     return "refreshed"
+
+
+def _save_rotated(save: Callable[[], None], workspace: Workspace, who: str) -> bool:
+    """Store a refreshed pair, retrying a failed write a few times.
+
+    Slack has already spent the old refresh token, so the new pair is the only live one: a
+    write that keeps failing leaves the workspace needing a reinstall (checklist test 47).
+    Each try runs in a savepoint, so a failed write leaves the row lock's transaction usable.
+    """
+    for attempt in range(1, SAVE_ATTEMPTS + 1):
+        try:
+            with transaction.atomic():
+                save()
+        except DatabaseError as exc:
+            logger.warning(
+                "saving refreshed %s token of workspace %s failed (try %d of %d): %s",
+                who, workspace.pk, attempt, SAVE_ATTEMPTS, type(exc).__name__,
+            )  # fmt: skip
+            time.sleep(0.05 * attempt)
+        else:
+            return True
+    logger.error(
+        "refreshed %s token of workspace %s could not be saved; the old refresh token is spent: "
+        "reinstall needed",
+        who,
+        workspace.pk,
+    )
+    return False
 
 
 @sensitive_variables("installation", "rotated")
@@ -151,7 +181,9 @@ def _refresh_user(
     row.user_token = rotated.user_token
     row.user_refresh_token = rotated.user_refresh_token
     row.user_token_expires_at = as_datetime(rotated.user_token_expires_at)
-    row.save(update_fields=["user_token", "user_refresh_token", "user_token_expires_at"])
+    fields = ["user_token", "user_refresh_token", "user_token_expires_at"]
+    if not _save_rotated(lambda: row.save(update_fields=fields), workspace, "user"):
+        return _user_failed(workspace, row, "save_failed", actor)
     record_event(
         workspace, LifecycleEvent.Kind.REFRESHED, actor, f"user {row.user_id} token refreshed"
     )

@@ -205,3 +205,48 @@ def test_waiting_refreshers_re_read_after_the_lock_on_postgres(standin, install)
     assert sum(r.users_refreshed for r in results) == 1
     assert len(refresh_calls(standin)) == 2
     assert_each_refresh_token_spent_once(standin, [workspace])
+
+
+def _refuse_column_updates(column: str) -> None:
+    """Make the database itself refuse to store a new value in one workspace column."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute(
+                f"CREATE TRIGGER refuse_save BEFORE UPDATE OF {column} ON installations_workspace "
+                "BEGIN SELECT RAISE(ABORT, 'injected write failure'); END"
+            )
+        else:
+            cursor.execute(
+                "CREATE FUNCTION refuse_save() RETURNS trigger AS $$ BEGIN "
+                "RAISE EXCEPTION 'injected write failure'; END $$ LANGUAGE plpgsql"
+            )
+            cursor.execute(
+                f"CREATE TRIGGER refuse_save BEFORE UPDATE OF {column} ON installations_workspace "
+                "FOR EACH ROW EXECUTE FUNCTION refuse_save()"
+            )
+
+
+def test_refresh_that_cannot_be_saved_is_retried_then_marked_for_reinstall(
+    standin, install, caplog
+):
+    """Checklist test 47: Slack rotated, our write keeps failing: bounded retries, one refresh
+    call, the workspace needs a reinstall, an ERROR names it, and no retry storm follows."""
+    workspace, body = install(rotation=True)
+    make_due(workspace)
+    _refuse_column_updates("bot_refresh_token")
+    with caplog.at_level("WARNING", logger="installations.rotation"):
+        [outcome] = refresh_due(within_minutes=120, actor="command:t")
+    assert outcome.error == "save_failed" and not outcome.bot_refreshed
+    assert "reinstall needed" in outcome.message
+    tries = [r for r in caplog.records if "could not be saved" not in r.getMessage()]
+    assert len([r for r in tries if r.levelname == "WARNING" and "try" in r.getMessage()]) == 3
+    [error] = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert str(workspace.pk) in error.getMessage()
+    workspace.refresh_from_db()
+    assert workspace.refresh_failed_at is not None and workspace.last_error == "save_failed"
+    assert workspace.bot_refresh_token == body["refresh_token"]  # the row was left consistent
+    assert refresh_calls(standin) == [body["refresh_token"]]
+    assert refresh_due(within_minutes=120, actor="command:t") == []  # no storm of refreshes
+    assert refresh_calls(standin) == [body["refresh_token"]]
+    for record in caplog.records:
+        assert standin.issued[0]["access_token"] not in record.getMessage()
