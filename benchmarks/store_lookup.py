@@ -142,7 +142,7 @@ def load_sqlite3(data: list[Any]) -> Any:
         ):
             marks = ",".join("?" * len(columns))
             conn.executemany(
-                f"insert into {table} ({','.join(columns)}) values ({marks})",  # noqa: S608
+                f"insert into {table} ({','.join(columns)}) values ({marks})",
                 [[str(v) if isinstance(v, datetime) else v for v in row_of(i, columns, "").values()]
                  for i in data],
             )  # fmt: skip
