@@ -167,11 +167,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--quick", action="store_true", help="sizes 1000,10000; 3 requests")
+    parser.add_argument("--quick", action="store_true", help="sizes 1000,100000; 3 requests")
     parser.add_argument("--explain", action="store_true")
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
-    sizes = [1000, 10000] if args.quick else [int(s) for s in args.sizes.split(",")]
+    sizes = [1000, 100000] if args.quick else [int(s) for s in args.sizes.split(",")]
     repeat = 3 if args.quick else args.repeat
     import os
 

@@ -95,9 +95,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--workspaces", type=int, default=10_000)
     parser.add_argument("--concurrency", default="1,4,16")
-    parser.add_argument("--quick", action="store_true", help="2,000 workspaces")
+    parser.add_argument(
+        "--latency", type=float, default=0.0, help="seconds the stand-in waits per auth.test"
+    )
+    parser.add_argument("--quick", action="store_true", help="1,000 workspaces; 1 and 16")
     args = parser.parse_args()
-    count = 2000 if args.quick else args.workspaces
+    count = 1000 if args.quick else args.workspaces
+    wanted = "1,16" if args.quick else args.concurrency
     secret = "fake-" + secrets.token_hex(8)
     sys.path.insert(0, str(ROOT))
     from installations.standin import SlackStandIn
@@ -114,10 +118,13 @@ def main() -> None:
     logging.getLogger("slack_sdk").setLevel(logging.WARNING)  # its INFO line per 429 retry
     load(standin, count)
     default = default_concurrency()
-    levels = sorted({default, *(int(c) for c in args.concurrency.split(","))})
-    print(f"slack_verify over {count} installations on {vendor}, stand-in on loopback")
+    levels = sorted({default, *(int(c) for c in wanted.split(","))})
+    latency = f", {args.latency * 1000:.0f} ms per auth.test" if args.latency else ""
+    print(f"slack_verify over {count} installations on {vendor}, stand-in on loopback{latency}")
     print(f"{'concurrency':>11} {'seconds':>8} {'verif/s':>8} {'auth.test':>9}  health")
     for level in levels:
+        if args.latency:  # like Slack's round trip: the threads then wait instead of compute
+            standin.fail_next("auth.test", delay=args.latency, times=count)
         elapsed, health, ok, calls = run(standin, level)
         mark = " (default)" if level == default else ""
         print(
