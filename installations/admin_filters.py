@@ -89,7 +89,7 @@ class UserTokensFilter(YesNoFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Workspace]) -> QuerySet[Workspace]:
         if self.value() in ("yes", "no"):
-            return queryset.filter(has_user_tokens=self.value() == "yes")
+            return health.with_user_tokens(queryset).filter(has_user_tokens=self.value() == "yes")
         return queryset
 
 

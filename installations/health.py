@@ -10,9 +10,11 @@ Granted bot scopes are Slack's comma-separated list (oauth.v2.access ``scope``, 
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.cache import cache
 from django.db.models import (
     BooleanField,
     Count,
@@ -20,10 +22,10 @@ from django.db.models import (
     Expression,
     ExpressionWrapper,
     F,
+    FilteredRelation,
     OuterRef,
     Q,
     QuerySet,
-    Subquery,
     TextField,
     Value,
 )
@@ -61,18 +63,19 @@ def _missing_any(scopes_column: Expression, wanted: tuple[str, ...]) -> Q:
     return missing
 
 
-def installer_user_scopes() -> Subquery:
-    """The user scopes of the installer's current Installation row ("" when there is none)."""
-    rows = Installation.objects.filter(
-        workspace=OuterRef("pk"), user_id=OuterRef("installer_user_id"), is_current=True
-    ).order_by("-installed_at")
-    return Subquery(rows.values("user_scopes")[:1], output_field=TextField())
+def installer_user_scopes() -> Coalesce:
+    """The user scopes of the installer's current Installation row ("" when there is none).
+
+    Reads the ``installer_row`` join that ``with_health`` adds: a LEFT JOIN on a row the partial
+    unique constraint keeps single, instead of a correlated subquery run once per workspace.
+    """
+    return Coalesce(F("installer_row__user_scopes"), Value(""), output_field=TextField())
 
 
 def with_health(queryset: QuerySet[Workspace]) -> QuerySet[Workspace]:
     """The queryset with ``needs_reinstall``, one ``reason_*`` boolean each, and helpers."""
     config = slack_config()
-    user_scopes = Coalesce(installer_user_scopes(), Value(""), output_field=TextField())
+    user_scopes = installer_user_scopes()
     reasons: dict[str, Q] = {
         "reason_missing_bot_scopes": _missing_any(F("bot_scopes"), config.scopes),
         "reason_missing_user_scopes": _missing_any(user_scopes, config.user_scopes),
@@ -90,6 +93,19 @@ def with_health(queryset: QuerySet[Workspace]) -> QuerySet[Workspace]:
     any_reason = Q()
     for condition in reasons.values():
         any_reason |= condition
+    installer_row = FilteredRelation(
+        "installations",
+        condition=Q(installations__is_current=True, installations__user_id=F("installer_user_id")),
+    )
+    return queryset.alias(installer_row=installer_row).annotate(
+        **{name: _boolean(condition) for name, condition in reasons.items()},
+        needs_reinstall=_boolean(any_reason),
+        installer_user_scopes=user_scopes,
+    )
+
+
+def with_user_tokens(queryset: QuerySet[Workspace]) -> QuerySet[Workspace]:
+    """Adds ``has_user_tokens``; only the filter that needs it pays for it."""
     user_tokens = Installation.objects.filter(
         workspace=OuterRef("pk"),
         is_current=True,
@@ -97,12 +113,7 @@ def with_health(queryset: QuerySet[Workspace]) -> QuerySet[Workspace]:
         user_token_revoked_at__isnull=True,
         deleted_at__isnull=True,
     )
-    return queryset.annotate(
-        **{name: _boolean(condition) for name, condition in reasons.items()},
-        needs_reinstall=_boolean(any_reason),
-        installer_user_scopes=user_scopes,
-        has_user_tokens=Exists(user_tokens),
-    )
+    return queryset.annotate(has_user_tokens=Exists(user_tokens))
 
 
 def filter_status(queryset: QuerySet[Workspace], *, needs_reinstall: bool) -> QuerySet[Workspace]:
@@ -110,16 +121,35 @@ def filter_status(queryset: QuerySet[Workspace], *, needs_reinstall: bool) -> Qu
     return queryset.filter(needs_reinstall=needs_reinstall)
 
 
+COUNTS_CACHE_SECONDS = 60
+
+
 def status_counts(queryset: QuerySet[Workspace]) -> dict[str, int]:
-    """How many workspaces are active and how many need a reinstall, in one query."""
+    """How many workspaces are active and how many need a reinstall, in one query.
+
+    A full count costs hundreds of milliseconds at 100,000 rows (benchmarks/admin_list.py), so
+    it is cached for a minute, keyed by the wanted scopes (changing them changes the answer).
+    """
+    config = slack_config()
+    key = (
+        "slackinstall:status_counts:"
+        + hashlib.sha256(
+            repr((str(queryset.query), config.scopes, config.user_scopes)).encode()
+        ).hexdigest()
+    )
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
     counts = with_health(queryset.order_by()).aggregate(
         total=Count("pk"), needs=Count("pk", filter=Q(needs_reinstall=True))
     )
-    return {
+    result = {
         "total": counts["total"],
         "needs_reinstall": counts["needs"],
         "active": counts["total"] - counts["needs"],
     }
+    cache.set(key, result, COUNTS_CACHE_SECONDS)
+    return result
 
 
 # --- Python helpers for one (annotated) workspace ---------------------------------------------

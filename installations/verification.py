@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 from slack_sdk import WebClient
@@ -100,6 +100,7 @@ def verify_workspace(
     return _record(workspace, code, response, actor=actor)
 
 
+@transaction.atomic  # the health update and its lifecycle event commit together
 def _record(workspace: Workspace, code: str, response: object, *, actor: str) -> VerifyOutcome:
     now = timezone.now()
     before = (workspace.health, workspace.bot_scopes)

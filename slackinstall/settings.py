@@ -131,6 +131,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"transaction_mode": "IMMEDIATE", "timeout": 20}
     )
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # The admin's health expressions make PostgreSQL's row estimates large enough to trigger JIT
+    # compilation, which alone cost ~0.5 s per count at 100,000 rows (benchmarks/admin_list.py).
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
 # Test databases: SQLite as a real file (threads and subprocesses see one database), and a name
 # per test process so parallel runs on one machine never share a test database.
 _test_suffix = env.str("SLACKINSTALL_TEST_DB_SUFFIX", default=str(os.getpid()))

@@ -290,3 +290,20 @@ def test_filter_facet_counts(viewer: Client, audit_workspace: Callable) -> None:
     text = page(viewer, LIST, _facets="True")
     assert "Token dead at last verification (1)" in text
     assert "Needs reinstall (1)" in text
+
+
+def test_long_lists_count_at_most_the_cap_and_totals_stay_exact(admin_client: Any) -> None:
+    """The changelist never runs an unbounded COUNT(*) over the health expressions."""
+    from installations.admin import CappedCountPaginator
+    from installations.models import Workspace
+
+    extra = CappedCountPaginator.CAP + 5
+    Workspace.objects.bulk_create(
+        Workspace(client_id="1111.2222", team_id=f"TCAP{n:05d}", bot_scopes="commands,chat:write")
+        for n in range(extra)
+    )
+    response = admin_client.get("/admin/installations/workspace/")
+    assert response.status_code == 200
+    assert response.context["cl"].result_count == CappedCountPaginator.CAP + 1
+    assert len(response.context["cl"].result_list) == 50
+    assert response.context["status_counts"]["total"] == extra

@@ -184,7 +184,11 @@ def test_reason_annotations_are_filterable(audit_workspace: Callable) -> None:
 def test_user_tokens_flag(audit_workspace: Callable) -> None:
     with_user = audit_workspace(user_scopes="search:read")
     without = audit_workspace()
-    flags = dict(health.with_health(Workspace.objects.all()).values_list("pk", "has_user_tokens"))
+    annotated_all = health.with_user_tokens(Workspace.objects.all())
+    flags = dict(annotated_all.values_list("pk", "has_user_tokens"))
     assert flags == {with_user.pk: True, without.pk: False}
     Installation.objects.filter(workspace=with_user).update(user_token_revoked_at=timezone.now())
-    assert annotated(with_user).has_user_tokens is False
+    assert (
+        health.with_user_tokens(Workspace.objects.filter(pk=with_user.pk)).get().has_user_tokens
+        is False
+    )
