@@ -8,11 +8,12 @@ exported: the page says only whether one is stored, under which key id, until wh
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.contrib import admin
 from django.core.paginator import Paginator
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
@@ -22,6 +23,7 @@ from . import admin_actions, admin_detail, admin_filters, health
 from .models import LifecycleEvent, Workspace
 
 EMPTY = "—"
+SLACK_ID = re.compile(r"(?=\S*\d)[TEUWB][A-Z0-9]{6,}")  # T0B00000777, not "TECHCORP"
 
 
 def _lines(items: list[str]) -> str:
@@ -123,6 +125,18 @@ class WorkspaceAdmin(admin.ModelAdmin):
     # --- queries --------------------------------------------------------------------------
     def get_queryset(self, request: HttpRequest) -> QuerySet[Workspace]:
         return health.with_health(super().get_queryset(request))
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Workspace], search_term: str
+    ) -> tuple[QuerySet[Workspace], bool]:
+        """A Slack id (T…, E…, U…, W…, B…) is matched exactly, through the indexes; other
+        words search the names and ids as usual."""
+        term = search_term.strip()
+        if SLACK_ID.fullmatch(term):
+            ids = Q(team_id=term) | Q(enterprise_id=term) | Q(installer_user_id=term)
+            ids |= Q(bot_user_id=term) | Q(bot_id=term)
+            return queryset.filter(ids), False
+        return super().get_search_results(request, queryset, search_term)
 
     # --- permissions: view to see, change for actions, no add/edit/delete -------------------
     def has_add_permission(self, request: HttpRequest) -> bool:

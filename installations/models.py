@@ -102,7 +102,15 @@ class Workspace(EncryptedModel):
                 fields=["client_id", "enterprise_id", "team_id"], name="uniq_workspace_target"
             ),
         ]
-        indexes = [models.Index(fields=["installed_at"], name="workspace_installed_idx")]
+        indexes = [
+            models.Index(fields=["installed_at"], name="workspace_installed_idx"),
+            # Admin filters and id searches stay index lookups at 100,000 rows.
+            models.Index(fields=["health"], name="workspace_health_idx"),
+            models.Index(fields=["team_id"], name="workspace_team_idx"),
+            models.Index(fields=["enterprise_id"], name="workspace_enterprise_idx"),
+            models.Index(fields=["installer_user_id"], name="workspace_installer_idx"),
+            models.Index(fields=["bot_user_id"], name="workspace_bot_user_idx"),
+        ]
         permissions = [("revoke_workspace", "Can revoke a workspace's tokens")]
 
     def __str__(self) -> str:

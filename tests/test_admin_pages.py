@@ -307,3 +307,24 @@ def test_long_lists_count_at_most_the_cap_and_totals_stay_exact(admin_client: An
     assert response.context["cl"].result_count == CappedCountPaginator.CAP + 1
     assert len(response.context["cl"].result_list) == 50
     assert response.context["status_counts"]["total"] == extra
+
+
+def test_search_by_slack_id_is_exact_and_by_name_is_partial(admin_client: Any) -> None:
+    from installations.models import Workspace
+
+    Workspace.objects.create(client_id="1111.2222", team_id="T0SEARCH01", team_name="Acme T0SEARCH")
+    Workspace.objects.create(client_id="1111.2222", team_id="T0SEARCH012", team_name="Other")
+    Workspace.objects.create(
+        client_id="1111.2222", team_id="T0ELSE0001", installer_user_id="U0FIND01"
+    )
+
+    def found(term: str) -> set[str]:
+        response = admin_client.get("/admin/installations/workspace/", {"q": term})
+        assert response.status_code == 200
+        return {ws.team_id for ws in response.context["cl"].result_list}
+
+    assert found("T0SEARCH01") == {"T0SEARCH01"}  # exact, not a prefix of T0SEARCH012
+    assert found("U0FIND01") == {"T0ELSE0001"}  # installer id
+    assert found("acme") == {"T0SEARCH01"}  # names: partial, any case
+    assert found("other") == {"T0SEARCH012"}
+    assert found("T0SEARC") == set()  # id-shaped terms never match by prefix
