@@ -61,12 +61,12 @@ def _readable(field: Any, sealed: Sealed, row: object) -> bool:
 def reinstall_url(workspace: Workspace) -> str:
     """Our install page with the team preselected, on the public origin of the redirect URI.
 
-    Slack's authorize ``team`` parameter (docs.slack.dev/reference/methods/oauth.v2.authorize)
-    takes a team id; an org-wide install has none, so its enterprise id is used.
+    Slack's authorize ``team`` parameter (docs.slack.dev/authentication/installing-with-oauth)
+    takes a workspace id; an org-wide install has none (an org admin picks the org on Slack),
+    so its link is the plain install page.
     """
     origin = urlsplit(settings.SLACK_REDIRECT_URI)
-    target = workspace.team_id or workspace.enterprise_id
-    query = f"?{urlencode({'team': target})}" if target else ""
+    query = f"?{urlencode({'team': workspace.team_id})}" if workspace.team_id else ""
     return f"{origin.scheme}://{origin.netloc}{reverse('slack-install')}{query}"
 
 

@@ -237,11 +237,13 @@ def test_workspace_page_shows_history_events_tokens_and_link(
     assert "https://testserver/slack/install?team=T0HIST" in text
 
 
-def test_org_wide_reinstall_link_uses_the_enterprise(
+def test_org_wide_reinstall_link_is_the_plain_install_page(
     viewer: Client, audit_workspace: Callable
 ) -> None:
+    """Slack's ``team`` hint takes a workspace id; an org admin picks the org on Slack."""
     ws = audit_workspace(org_wide=True, enterprise_id="E0LINK")
-    assert "https://testserver/slack/install?team=E0LINK" in page(viewer, change_url(ws))
+    text = page(viewer, change_url(ws))
+    assert 'href="https://testserver/slack/install"' in text and "team=E0LINK" not in text
 
 
 def test_undecryptable_token_does_not_break_any_page(
@@ -328,3 +330,18 @@ def test_search_by_slack_id_is_exact_and_by_name_is_partial(admin_client: Any) -
     assert found("acme") == {"T0SEARCH01"}  # names: partial, any case
     assert found("other") == {"T0SEARCH012"}
     assert found("T0SEARC") == set()  # id-shaped terms never match by prefix
+
+
+def test_reinstall_links_open_a_working_install_page(admin_client: Any, client: Any) -> None:
+    from installations.admin_detail import reinstall_url
+    from installations.models import Workspace
+
+    team = Workspace.objects.create(client_id="1111.2222", team_id="T0LINK0001")
+    org = Workspace.objects.create(
+        client_id="1111.2222", enterprise_id="E0LINK0001", is_enterprise_install=True
+    )
+    assert reinstall_url(team).endswith("/slack/install?team=T0LINK0001")
+    assert reinstall_url(org).endswith("/slack/install")
+    for workspace in (team, org):
+        path = reinstall_url(workspace).split("://", 1)[1].split("/", 1)[1]
+        assert client.get("/" + path, secure=True).status_code == 200
