@@ -16,6 +16,7 @@ from django.utils import timezone
 from slack_sdk.oauth.installation_store import Bot
 from slack_sdk.oauth.installation_store import Installation as SdkInstallation
 
+from .fields import EncryptedDataError
 from .models import Health, Installation, LifecycleEvent, Workspace
 
 logger = logging.getLogger(__name__)
@@ -133,6 +134,13 @@ def _apply_to_workspace(
         workspace.health = Health.UNKNOWN
 
 
+def _current_bot_token(workspace: Workspace) -> str | None:
+    try:
+        return workspace.bot_token
+    except EncryptedDataError:
+        return None
+
+
 def apply_bot(workspace: Workspace, data: SdkInstallation | Bot) -> None:
     """Write a bot (slack_sdk's Bot, or the bot part of an Installation) onto its target."""
     workspace.app_id = data.app_id or workspace.app_id
@@ -140,6 +148,7 @@ def apply_bot(workspace: Workspace, data: SdkInstallation | Bot) -> None:
     workspace.team_name = data.team_name or workspace.team_name
     workspace.is_enterprise_install = bool(data.is_enterprise_install)
     if data.bot_token:  # a user-only flow leaves the current bot as it is
+        old_token = _current_bot_token(workspace)
         workspace.bot_token = data.bot_token
         workspace.bot_id = data.bot_id or workspace.bot_id
         workspace.bot_user_id = data.bot_user_id or workspace.bot_user_id
@@ -147,6 +156,10 @@ def apply_bot(workspace: Workspace, data: SdkInstallation | Bot) -> None:
         workspace.bot_refresh_token = data.bot_refresh_token
         workspace.bot_token_expires_at = as_datetime(data.bot_token_expires_at)
         workspace.bot_revoked_at = None
+        if data.bot_token != old_token:
+            # A new live token (e.g. Bolt rotated it while our refresher lost the race for the
+            # same refresh token) disproves an earlier refresh failure.
+            workspace.refresh_failed_at = None
 
 
 def _apply_to_installation(

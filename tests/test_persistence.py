@@ -92,3 +92,16 @@ def test_resave_of_an_older_users_row_still_saves_the_rotated_bot() -> None:
     assert ws.installed_at.timestamp() == pytest.approx(bob.installed_at)
     assert ws.installer_user_id == "UBOB"
     assert Installation.objects.count() == 2
+
+
+def test_a_rotated_bot_saved_by_bolt_clears_an_earlier_refresh_failure() -> None:
+    t0 = timezone.now() - timedelta(hours=1)
+    first = flow("U1", at=t0, bot_refresh_token="xoxe-1-test-a")
+    save_installation(first, client_id=CLIENT, source="oauth", actor="slack")
+    Workspace.objects.update(refresh_failed_at=timezone.now())  # our refresher lost a race
+    same_token = flow("U1", at=t0, bot_token=first.bot_token, bot_refresh_token="xoxe-1-test-a")
+    save_installation(same_token, client_id=CLIENT, source="store", actor="bolt")
+    assert Workspace.objects.get().refresh_failed_at is not None  # nothing new: still failed
+    rotated = flow("U1", at=t0, bot_refresh_token="xoxe-1-test-b")
+    save_installation(rotated, client_id=CLIENT, source="store", actor="bolt")
+    assert Workspace.objects.get().refresh_failed_at is None
