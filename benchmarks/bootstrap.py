@@ -6,7 +6,9 @@ SQLite (a temporary file) by default; set BENCH_DATABASE_URL=postgres://... to m
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import secrets
 import sys
 import tempfile
@@ -20,9 +22,14 @@ def setup_django() -> str:
     sys.path.insert(0, str(ROOT))
     from installations.crypto import generate_key_entry
 
-    url = os.environ.get("BENCH_DATABASE_URL") or (
-        f"sqlite:///{tempfile.mkdtemp(prefix='slackinstall-bench-')}/bench.sqlite3"
-    )
+    url = os.environ.get("BENCH_DATABASE_URL")
+    if url and "bench" not in url.rsplit("/", 1)[-1]:
+        # Its tables are emptied: refuse anything that is not obviously a benchmark database.
+        sys.exit("BENCH_DATABASE_URL must name a database with 'bench' in its name")
+    if not url:
+        folder = tempfile.mkdtemp(prefix="slackinstall-bench-")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        url = f"sqlite:///{folder}/bench.sqlite3"
     defaults = {
         "DJANGO_SETTINGS_MODULE": "slackinstall.settings",
         "DJANGO_DEBUG": "false",
