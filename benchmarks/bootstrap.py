@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import atexit
 import os
-import shutil
 import secrets
+import shutil
 import sys
 import tempfile
 from pathlib import Path
