@@ -20,6 +20,7 @@ from django.db import connection
 
 from installations.models import Installation, Workspace
 from installations.redaction import RedactSecretsFilter, redact
+from tests.db_faults import refuse_writes
 from tests.fixtures_flow import Flow, query_of
 
 LOGGERS = ["", "slack_sdk", "django", "installations", "urllib3"]
@@ -75,21 +76,7 @@ def debug_logs() -> Iterator[Captured]:
 
 
 def refuse_installation_inserts() -> None:
-    with connection.cursor() as cursor:
-        if connection.vendor == "sqlite":
-            cursor.execute(
-                "CREATE TRIGGER refuse_install BEFORE INSERT ON installations_installation "
-                "BEGIN SELECT RAISE(ABORT, 'refused by test'); END"
-            )
-        else:
-            cursor.execute(
-                "CREATE FUNCTION refuse_install() RETURNS trigger AS $$ BEGIN "
-                "RAISE EXCEPTION 'refused by test'; END $$ LANGUAGE plpgsql"
-            )
-            cursor.execute(
-                "CREATE TRIGGER refuse_install BEFORE INSERT ON installations_installation "
-                "FOR EACH ROW EXECUTE FUNCTION refuse_install()"
-            )
+    refuse_writes("installations_installation", event="INSERT")  # lifted by the test's rollback
 
 
 def everything_a_response_shows(response: Any) -> str:

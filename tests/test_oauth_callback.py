@@ -7,18 +7,19 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings as django_settings
 from django.core import signing
-from django.db import connection
 from django.test import Client
 
 from installations.install_links import SALT
 from installations.models import Installation, OAuthState, Workspace
 from installations.state_cookie import COOKIE_NAME
+from tests.db_faults import refuse_writes
 from tests.fixtures_flow import Flow, query_of
 
 
@@ -312,23 +313,8 @@ def test_auth_test_failure_revokes_and_stores_nothing(flow: Flow) -> None:
 # --- storage fails after Slack issued tokens (checklist test 50) ----------------------------
 
 
-def refuse_installation_inserts() -> None:
-    """A real database refusal: a trigger that raises on insert into the history table."""
-    with connection.cursor() as cursor:
-        if connection.vendor == "sqlite":
-            cursor.execute(
-                "CREATE TRIGGER refuse_install BEFORE INSERT ON installations_installation "
-                "BEGIN SELECT RAISE(ABORT, 'refused by test'); END"
-            )
-        else:
-            cursor.execute(
-                "CREATE FUNCTION refuse_install() RETURNS trigger AS $$ BEGIN "
-                "RAISE EXCEPTION 'refused by test'; END $$ LANGUAGE plpgsql"
-            )
-            cursor.execute(
-                "CREATE TRIGGER refuse_install BEFORE INSERT ON installations_installation "
-                "FOR EACH ROW EXECUTE FUNCTION refuse_install()"
-            )
+def refuse_installation_inserts() -> Callable[[], None]:
+    return refuse_writes("installations_installation", event="INSERT")
 
 
 def test_storage_failure_rolls_back_and_revokes_the_new_tokens(flow: Flow) -> None:
@@ -356,11 +342,9 @@ def test_storage_failure_rolls_back_and_revokes_the_new_tokens(flow: Flow) -> No
 
 
 def test_after_a_storage_failure_the_user_can_start_again(flow: Flow) -> None:
-    refuse_installation_inserts()
+    lift = refuse_installation_inserts()
     assert flow.install().status_code == 500
-    with connection.cursor() as cursor:
-        on_table = "" if connection.vendor == "sqlite" else " ON installations_installation"
-        cursor.execute("DROP TRIGGER refuse_install" + on_table)
+    lift()
     assert flow.install().status_code == 302
     assert Installation.objects.count() == 1
 

@@ -11,6 +11,7 @@ from django.db import DatabaseError, connection
 
 from installations.crypto import generate_key_entry
 from installations.models import Installation, Workspace
+from tests.db_faults import refuse_writes
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -80,36 +81,6 @@ def test_reencrypt_converges_and_check_turns_green(settings: pytest.FixtureReque
     assert_all_readable(made)
 
 
-def _install_failing_trigger(team_id: str) -> None:
-    """Make the database itself refuse one row's update, as a crash halfway would."""
-    with connection.cursor() as cursor:
-        if connection.vendor == "sqlite":
-            cursor.execute(
-                "CREATE TRIGGER fail_reencrypt BEFORE UPDATE ON installations_workspace "
-                f"WHEN NEW.team_id = '{team_id}' BEGIN SELECT RAISE(ABORT, 'injected'); END"
-            )
-        else:
-            cursor.execute(
-                "CREATE FUNCTION fail_reencrypt() RETURNS trigger AS $$ BEGIN "
-                "RAISE EXCEPTION 'injected'; END $$ LANGUAGE plpgsql"
-            )
-            cursor.execute(
-                "CREATE TRIGGER fail_reencrypt BEFORE UPDATE ON installations_workspace "
-                f"FOR EACH ROW WHEN (NEW.team_id = '{team_id}') EXECUTE FUNCTION fail_reencrypt()"
-            )
-
-
-def _drop_failing_trigger() -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "DROP TRIGGER fail_reencrypt"
-            if connection.vendor == "sqlite"
-            else "DROP TRIGGER fail_reencrypt ON installations_workspace"
-        )
-        if connection.vendor != "sqlite":
-            cursor.execute("DROP FUNCTION fail_reencrypt()")
-
-
 def test_interrupted_run_leaves_everything_readable_and_a_rerun_finishes(
     settings: pytest.FixtureRequest,
 ) -> None:
@@ -119,12 +90,14 @@ def test_interrupted_run_leaves_everything_readable_and_a_rerun_finishes(
     settings.TOKEN_ENCRYPTION_KEYS = f"{generate_key_entry('new')},{old}"
 
     doomed = Workspace.objects.order_by("pk")[6]  # a row in the third batch of three
-    _install_failing_trigger(doomed.team_id)
+    lift = refuse_writes(
+        "installations_workspace", event="UPDATE", when=f"NEW.team_id = '{doomed.team_id}'"
+    )
     try:
         with pytest.raises(DatabaseError, match="injected"):
             run("--batch-size", "3")
     finally:
-        _drop_failing_trigger()
+        lift()
 
     assert kids_in_db() == {"new", "old"}  # earlier batches committed, the rest untouched
     assert_all_readable(made)

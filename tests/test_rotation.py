@@ -17,6 +17,7 @@ from django.utils import timezone
 from installations.lifecycle import refresh_workspace
 from installations.models import Installation, LifecycleEvent, Workspace
 from installations.rotation import refresh_due
+from tests.db_faults import refuse_writes
 
 pytestmark = pytest.mark.django_db
 
@@ -207,25 +208,6 @@ def test_waiting_refreshers_re_read_after_the_lock_on_postgres(standin, install)
     assert_each_refresh_token_spent_once(standin, [workspace])
 
 
-def _refuse_column_updates(column: str) -> None:
-    """Make the database itself refuse to store a new value in one workspace column."""
-    with connection.cursor() as cursor:
-        if connection.vendor == "sqlite":
-            cursor.execute(
-                f"CREATE TRIGGER refuse_save BEFORE UPDATE OF {column} ON installations_workspace "
-                "BEGIN SELECT RAISE(ABORT, 'injected write failure'); END"
-            )
-        else:
-            cursor.execute(
-                "CREATE FUNCTION refuse_save() RETURNS trigger AS $$ BEGIN "
-                "RAISE EXCEPTION 'injected write failure'; END $$ LANGUAGE plpgsql"
-            )
-            cursor.execute(
-                f"CREATE TRIGGER refuse_save BEFORE UPDATE OF {column} ON installations_workspace "
-                "FOR EACH ROW EXECUTE FUNCTION refuse_save()"
-            )
-
-
 def test_refresh_that_cannot_be_saved_is_retried_then_marked_for_reinstall(
     standin, install, caplog
 ):
@@ -233,7 +215,7 @@ def test_refresh_that_cannot_be_saved_is_retried_then_marked_for_reinstall(
     call, the workspace needs a reinstall, an ERROR names it, and no retry storm follows."""
     workspace, body = install(rotation=True)
     make_due(workspace)
-    _refuse_column_updates("bot_refresh_token")
+    refuse_writes("installations_workspace", event="UPDATE", column="bot_refresh_token")
     with caplog.at_level("WARNING", logger="installations.rotation"):
         [outcome] = refresh_due(within_minutes=120, actor="command:t")
     assert outcome.error == "save_failed" and not outcome.bot_refreshed
