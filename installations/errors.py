@@ -32,7 +32,6 @@ class SlackInstallError(Exception):
     title = "Something went wrong"
     message = "The installation could not be completed. Please start again."
     retry = True  # whether the page offers a fresh start
-    ends_flow = True  # False: the browser's state cookie may still belong to a live flow
     template = "installations/error.html"
 
     def __init__(
@@ -135,7 +134,6 @@ class AuthorizeRefused(BadRequest):
 
 class MissingState(BadRequest):
     reason = "missing_state"
-    ends_flow = False
     title = "Please start from our install page"
     message = (
         "Slack sent you here without the check that ties an installation to this browser. "
@@ -170,7 +168,6 @@ class MissingCookie(BadRequest):
 
 class BrowserMismatch(BadRequest):
     reason = "invalid_browser"
-    ends_flow = False
     title = "This installation was started in another browser"
     message = (
         "For your safety an installation has to finish in the browser that started it. "

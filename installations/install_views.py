@@ -12,7 +12,12 @@ from .errors import SlackInstallError, render_error
 from .install_links import success_page, success_url, workspace_from_link
 from .oauth import clean_team, start_install
 from .oauth_callback import handle_callback
-from .state_cookie import delete_state_cookie, read_state_cookie, set_state_cookie
+from .state_cookie import (
+    cookie_matches,
+    delete_state_cookie,
+    read_state_cookie,
+    set_state_cookie,
+)
 
 
 @require_GET
@@ -34,15 +39,17 @@ def install_page(request: HttpRequest) -> HttpResponse:
 @sensitive_variables("cookie")
 def oauth_redirect(request: HttpRequest) -> HttpResponse:
     """``/slack/oauth_redirect``: always leaves the address holding ``code`` right away."""
-    ends_flow = True
+    cookie, state = read_state_cookie(request), request.GET.get("state") or ""
     try:
-        workspace = handle_callback(request.GET, read_state_cookie(request))
+        workspace = handle_callback(request.GET, cookie)
         response: HttpResponse = HttpResponseRedirect(success_url(workspace))
     except SlackInstallError as exc:
-        response, ends_flow = render_error(request, exc), exc.ends_flow
+        response = render_error(request, exc)
     response["Referrer-Policy"] = "no-referrer"
     response["Cache-Control"] = "no-store"
-    if ends_flow:  # a forged callback must not end the real flow this browser has running
+    # Only this browser's own flow coming back ends it: a forged or stale callback link (another
+    # state, or none) must not clear the cookie of an install still in progress here.
+    if cookie is not None and state and cookie_matches(cookie, state):
         delete_state_cookie(response)
     return response
 

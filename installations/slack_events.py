@@ -43,7 +43,9 @@ def verify_signature(
     try:
         if verifier.is_valid_request(body, dict(headers)):
             return True
-    except UnicodeDecodeError:  # slack_sdk decodes the body as UTF-8; Slack only sends UTF-8
+    except (UnicodeDecodeError, ValueError, TypeError):
+        # slack_sdk decodes the body as UTF-8 and int()s the timestamp header without a guard:
+        # a non-UTF-8 body or a timestamp like "abc" is simply not a valid signature.
         pass
     missing = not headers.get("X-Slack-Signature") or not headers.get("X-Slack-Request-Timestamp")
     logger.warning("refused an event: %s", "missing signature" if missing else "bad or stale")

@@ -181,3 +181,14 @@ def test_missing_signing_secret_refuses_every_event(post_event, settings, db):
     secret = settings.SLACK_SIGNING_SECRET
     settings.SLACK_SIGNING_SECRET = ""
     assert post_event(payload, secret=secret).status_code == 401
+
+
+@pytest.mark.parametrize("timestamp", ["abc", "", "1e9", " "])
+def test_malformed_timestamp_header_is_refused_not_a_crash(client, db, timestamp):
+    response = client.post(
+        "/slack/events",
+        data=b'{"type": "url_verification", "challenge": "abc"}',
+        content_type="application/json",
+        headers={"X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": "v0=00"},
+    )
+    assert response.status_code == 401

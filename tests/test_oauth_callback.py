@@ -351,3 +351,17 @@ def test_after_a_storage_failure_the_user_can_start_again(flow: Flow) -> None:
 
 def test_only_get_is_allowed() -> None:
     assert Client().post("/slack/oauth_redirect", secure=True).status_code == 405
+
+
+@pytest.mark.parametrize(
+    "query", ["state=forged-state&code=x", "error=access_denied&state=forged-state", "code=x"]
+)
+def test_a_forged_callback_link_leaves_this_browsers_install_running(
+    flow: Flow, query: str
+) -> None:
+    """Opening someone's crafted callback URL must not clear the cookie of a live flow."""
+    url = flow.start()
+    forged = flow.client.get(f"/slack/oauth_redirect?{query}", secure=True)
+    assert forged.status_code in (400, 200)
+    assert COOKIE_NAME not in forged.cookies  # not deleted, not replaced
+    assert flow.back(flow.standin.approve(url)).status_code == 302
