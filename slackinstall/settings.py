@@ -222,5 +222,7 @@ LOGGING = {
     "loggers": {
         "slack_sdk": {"level": "INFO"},
         "slack_bolt": {"level": "INFO"},
+        # runserver's request lines carry the query string (the OAuth code): same filter.
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }

@@ -130,3 +130,22 @@ def test_healthz_answers_when_the_database_does(client: object, db: None) -> Non
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
     assert response["Cache-Control"].startswith("max-age=0")
+
+
+@pytest.mark.parametrize("output", ["hash", "unified"])
+def test_diffsettings_masks_every_secret(settings: pytest.FixtureRequest, output: str) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("diffsettings", "--output", output, stdout=out)
+    text = out.getvalue()
+    assert "SLACK_CLIENT_ID" in text  # the command ran and printed our settings
+    for secret in (
+        settings.SECRET_KEY,
+        settings.SLACK_CLIENT_SECRET,
+        settings.SLACK_SIGNING_SECRET,
+        settings.TOKEN_ENCRYPTION_KEYS.split(":", 1)[1],
+    ):
+        assert secret not in text
