@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
-from django.db import DatabaseError
 from django.urls import reverse
 from django.views.decorators.debug import sensitive_variables
 from slack_sdk.oauth import AuthorizeUrlGenerator
@@ -93,14 +92,14 @@ def complete_install(code: str) -> Workspace:
         check_answer(body, wants_bot=bool(config.scopes), known_app_id=_known_app_id())
         bot_id, enterprise_url = _auth_test(body)
         installation = to_installation(body, bot_id=bot_id, enterprise_url=enterprise_url)
-    except SlackInstallError:
+    except Exception:  # ours (SlackInstallError) or unexpected: issued tokens must not stay alive
         _revoke_issued(body)
         raise
     try:
         workspace, _ = save_installation(
             installation, client_id=config.client_id, source="oauth", actor="slack"
         )
-    except DatabaseError as exc:
+    except Exception as exc:  # DatabaseError, or anything else: nothing was kept
         logger.error(
             "install could not be saved: %s team=%s enterprise=%s",
             type(exc).__name__,
@@ -156,16 +155,23 @@ def _revoke_issued(body: dict[str, Any]) -> None:
 
 @sensitive_variables("stored")
 def _stored_tokens(body: dict[str, Any]) -> set[str]:
-    """The bot token currently stored for this target, when it can be read at all."""
+    """The live tokens stored for this target (its bot, the installing user's current token):
+    without rotation Slack hands the same ones back on a reinstall."""
     team = (body.get("team") or {}).get("id") or ""
     enterprise = (body.get("enterprise") or {}).get("id") or ""
     if body.get("is_enterprise_install") is True:
         team = ""
+    user_id = (body.get("authed_user") or {}).get("id") or ""
     try:
         found = Workspace.objects.filter(
             client_id=slack_config().client_id, enterprise_id=enterprise, team_id=team
         ).first()
-        stored = found.bot_token if found is not None else None
+        if found is None:
+            return set()
+        stored = {found.bot_token}
+        current = found.installations.filter(user_id=user_id, is_current=True).first()
+        if current is not None:
+            stored |= {current.user_token, current.user_refresh_token}
     except Exception:  # the database may be the thing that failed; then revoke everything
         return set()
-    return {stored} if stored else set()
+    return {token for token in stored if token}
