@@ -183,9 +183,10 @@ def _apply_to_installation(
         row.user_refresh_token = data.user_refresh_token
         row.user_token_expires_at = as_datetime(data.user_token_expires_at)
     row.user_scopes = join_scopes(data.user_scopes) or row.user_scopes
-    row.bot_id = data.bot_id or ""
-    row.bot_user_id = data.bot_user_id or ""
-    row.bot_scopes = join_scopes(data.bot_scopes)
+    if not resave:  # history keeps the bot this flow granted, not today's merged-in bot
+        row.bot_id = data.bot_id or ""
+        row.bot_user_id = data.bot_user_id or ""
+        row.bot_scopes = join_scopes(data.bot_scopes)
     row.incoming_webhook_url = data.incoming_webhook_url
     row.incoming_webhook_channel = data.incoming_webhook_channel or ""
     row.incoming_webhook_channel_id = data.incoming_webhook_channel_id or ""

@@ -105,3 +105,16 @@ def test_a_rotated_bot_saved_by_bolt_clears_an_earlier_refresh_failure() -> None
     rotated = flow("U1", at=t0, bot_refresh_token="xoxe-1-test-b")
     save_installation(rotated, client_id=CLIENT, source="store", actor="bolt")
     assert Workspace.objects.get().refresh_failed_at is None
+
+
+def test_a_resave_keeps_the_bot_scopes_that_flow_granted_in_history() -> None:
+    t0 = timezone.now() - timedelta(hours=1)
+    alice = flow("UALICE", at=t0, bot_scopes="commands")
+    bob = flow("UBOB", at=t0 + timedelta(minutes=5), bot_scopes="commands,chat:write")
+    save_installation(alice, client_id=CLIENT, source="oauth", actor="slack")
+    save_installation(bob, client_id=CLIENT, source="oauth", actor="slack")
+    # Bolt re-saves Alice's installation with today's bot merged in (after a user refresh).
+    resaved = flow("UALICE", at=t0, bot_token=bob.bot_token, bot_scopes="commands,chat:write")
+    save_installation(resaved, client_id=CLIENT, source="store", actor="bolt")
+    assert Installation.objects.get(user_id="UALICE").bot_scopes == "commands"
+    assert Workspace.objects.get().bot_scopes == "commands,chat:write"
