@@ -44,6 +44,8 @@ MESSAGES = {
     "ratelimited": "Slack rate-limited the check; health unknown until the next run.",
     "slack_unavailable": "Slack could not be reached; health unknown until the next run.",
     "slack_http_error": "Slack answered with a server error; health unknown until the next run.",
+    "changed_meanwhile": "The token changed while it was checked (a reinstall or refresh): "
+    "nothing recorded; check again.",
 }
 
 
@@ -100,8 +102,25 @@ def verify_workspace(
     return _record(workspace, code, response, actor=actor)
 
 
+def _same_bot_token(stored: Workspace, tested: Workspace) -> bool:
+    try:
+        return stored.bot_token == tested.bot_token
+    except EncryptedDataError:  # unreadable: the same stored envelope means the same token
+        field = Workspace._meta.get_field("bot_token")
+        return field.stored_envelope(stored) == field.stored_envelope(tested)
+
+
 @transaction.atomic  # the health update and its lifecycle event commit together
-def _record(workspace: Workspace, code: str, response: object, *, actor: str) -> VerifyOutcome:
+def _record(tested: Workspace, code: str, response: object, *, actor: str) -> VerifyOutcome:
+    # Re-read under the row lock: a reinstall or refresh during the call must not be marked
+    # with the verdict on the token it replaced, nor have its scopes rolled back.
+    workspace = Workspace.objects.select_for_update().get(pk=tested.pk)
+    if not _same_bot_token(workspace, tested):
+        logger.info("verify of workspace %s: token changed meanwhile, not recorded", tested.pk)
+        return VerifyOutcome(
+            str(workspace.pk), str(workspace), workspace.health, "changed_meanwhile",
+            message=_message("changed_meanwhile"),
+        )  # fmt: skip
     now = timezone.now()
     before = (workspace.health, workspace.bot_scopes)
     scopes = slack_api.granted_scopes(response) if response is not None else None

@@ -171,3 +171,32 @@ def test_command_checks_many_workspaces_concurrently(standin, install):
     assert health.pop("T0MANY2") == Health.DEAD
     assert set(health.values()) == {Health.OK}
     assert "token_revoked" in out.getvalue()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_reinstall_during_the_check_is_not_marked_with_the_old_tokens_verdict(standin, install):
+    """auth.test on the old token answers token_revoked while a reinstall lands meanwhile."""
+    import threading
+
+    from django.db import connection
+
+    workspace, _ = install()
+    standin.fail_next("auth.test", error="token_revoked", delay=1.0)
+    outcomes = []
+
+    def check() -> None:
+        try:
+            outcomes.append(verify_workspace(workspace, actor="command:slack_verify"))
+        finally:
+            connection.close()
+
+    checker = threading.Thread(target=check)
+    checker.start()
+    time.sleep(0.3)  # the check is waiting for Slack's answer
+    fresh, _ = install()  # the reinstall: same team, new token
+    checker.join(timeout=10)
+    [outcome] = outcomes
+    assert outcome.error == "changed_meanwhile"
+    fresh.refresh_from_db()
+    assert fresh.health == Health.UNKNOWN and fresh.verify_failures == 0
+    assert not LifecycleEvent.objects.filter(kind=LifecycleEvent.Kind.VERIFY_FAILED).exists()
