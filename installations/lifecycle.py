@@ -71,6 +71,14 @@ def _revoke_at_slack(workspace: Workspace) -> tuple[int, str]:
     return revoked, ""
 
 
+def _reinstalled(workspace: Workspace) -> bool:
+    return (
+        Workspace.objects.filter(pk=workspace.pk)
+        .exclude(installed_at=workspace.installed_at)
+        .exists()
+    )
+
+
 def revoke_workspace(workspace: Workspace, *, actor: str) -> RevokeOutcome:
     """auth.revoke the bot token and current user tokens, then erase them (history stays).
 
@@ -93,7 +101,8 @@ def revoke_workspace(workspace: Workspace, *, actor: str) -> RevokeOutcome:
     detail = f"{revoked} token(s) revoked at Slack; tokens erased"
     if error:
         detail = "stored tokens could not be decrypted; erased without calling Slack"
-    mark_revoked_by_staff(workspace, actor=actor, detail=detail)
+    if not mark_revoked_by_staff(workspace, actor=actor, detail=detail) and _reinstalled(workspace):
+        detail = f"{revoked} old token(s) revoked at Slack; reinstalled meanwhile, new tokens kept"
     workspace.refresh_from_db()
     return RevokeOutcome(
         str(workspace.pk),

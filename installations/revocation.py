@@ -198,6 +198,11 @@ def mark_users_revoked(
 def mark_revoked_by_staff(workspace: Workspace, *, actor: str, detail: str) -> int:
     """After auth.revoke: erase the bot pair, user tokens and webhook URLs; history stays."""
     locked = Workspace.objects.select_for_update().get(pk=workspace.pk)
+    if locked.installed_at != workspace.installed_at:
+        # Reinstalled while Slack was revoking the old tokens: the new ones are not ours to
+        # erase (they were never revoked at Slack).
+        logger.info("revoke of workspace %s: reinstalled meanwhile, new tokens kept", locked.pk)
+        return 0
     when = timezone.now()
     changed = int(_erase_bot(locked, when))
     locked.save()

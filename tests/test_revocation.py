@@ -114,3 +114,33 @@ def test_revoke_workspace_changes_nothing_when_slack_is_unreachable(standin, ins
     workspace.refresh_from_db()
     assert workspace.bot_token == body["access_token"]
     assert not LifecycleEvent.objects.filter(kind=LifecycleEvent.Kind.REVOKED).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_reinstall_while_staff_revoke_keeps_the_new_tokens(standin, install):
+    import threading
+    import time
+
+    from django.db import connection
+
+    workspace, old = install()
+    standin.fail_next("auth.revoke", delay=1.0)  # answered normally, after a pause
+    outcomes = []
+
+    def revoke() -> None:
+        try:
+            outcomes.append(revoke_workspace(workspace, actor="staff:alice"))
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=revoke)
+    worker.start()
+    time.sleep(0.3)  # Slack is revoking the old token
+    fresh, new = install()  # the workspace's admin reinstalls meanwhile
+    worker.join(timeout=10)
+    [outcome] = outcomes
+    assert "reinstalled meanwhile" in outcome.message
+    assert standin.token_info(old["access_token"])["revoked"] is True
+    fresh.refresh_from_db()
+    assert fresh.bot_token == new["access_token"] and fresh.bot_revoked_at is None
+    assert not LifecycleEvent.objects.filter(kind=LifecycleEvent.Kind.REVOKED).exists()
