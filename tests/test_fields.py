@@ -248,3 +248,24 @@ def test_sqlite_file_holds_no_token_bytes() -> None:
     assert b"v1.test1." in data  # the envelopes are there: we read the right file
     for secret in secrets_saved:
         assert secret.encode() not in data
+
+
+def test_dumpdata_then_loaddata_restores_readable_tokens(tmp_path: Path) -> None:
+    token, user_token = fake_token(), fake_token("xoxp")
+    ws = make_workspace(bot_token=token, bot_refresh_token=None)
+    Installation.objects.create(
+        workspace=ws,
+        client_id=ws.client_id,
+        team_id=ws.team_id,
+        user_id="U1",
+        user_token=user_token,
+    )
+    dump = tmp_path / "backup.json"
+    call_command("dumpdata", "installations", output=str(dump))
+    assert token not in dump.read_text()
+    Installation.objects.all().delete()
+    Workspace.objects.all().delete()
+    call_command("loaddata", str(dump), verbosity=0)
+    restored = Workspace.objects.get(pk=ws.pk)
+    assert restored.bot_token == token and restored.bot_refresh_token is None
+    assert restored.installations.get().user_token == user_token
