@@ -88,7 +88,7 @@ def load_ours(data: list[Any]) -> Any:
     from django.db import transaction
 
     from installations.models import Installation, Workspace
-    from installations.persistence import as_datetime
+    from installations.sdk_mapping import as_datetime
     from installations.store import DjangoInstallationStore
 
     workspaces, rows = [], []

@@ -30,7 +30,8 @@ from . import slack_api
 from .conf import slack_config
 from .fields import EncryptedDataError
 from .models import Installation, LifecycleEvent, Workspace
-from .persistence import as_datetime, record_event, to_sdk_bot, to_sdk_installation
+from .persistence import record_event
+from .sdk_mapping import as_datetime, to_sdk_bot, to_sdk_installation
 
 logger = logging.getLogger(__name__)
 

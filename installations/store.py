@@ -27,13 +27,8 @@ from . import oauth_state, revocation
 from .compiled_lookup import CompiledLookup
 from .conf import slack_config
 from .models import Installation, OAuthState, Workspace
-from .persistence import (
-    apply_bot,
-    as_datetime,
-    save_installation,
-    to_sdk_bot,
-    to_sdk_installation,
-)
+from .persistence import apply_bot, save_installation
+from .sdk_mapping import as_datetime, to_sdk_bot, to_sdk_installation
 
 logger = logging.getLogger(__name__)
 
