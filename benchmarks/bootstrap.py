@@ -13,6 +13,7 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,3 +56,21 @@ def setup_django() -> str:
     if not url.startswith("sqlite"):
         call_command("flush", interactive=False, verbosity=0)
     return url.split("://", 1)[0]
+
+
+def start_standin(client_id: str = "1111.2222", **environ: str) -> Any:
+    """The Slack stand-in on loopback, with the app's settings pointed at it (call before
+    setup_django). Extra keyword arguments are set as environment variables too."""
+    sys.path.insert(0, str(ROOT))
+    from installations.standin import SlackStandIn
+
+    secret = "fake-" + secrets.token_hex(8)
+    standin = SlackStandIn(client_id=client_id, client_secret=secret).start()
+    os.environ.update(
+        SLACK_CLIENT_ID=client_id,
+        SLACK_CLIENT_SECRET=secret,
+        SLACK_API_URL=standin.api_url,
+        SLACK_AUTHORIZE_URL=standin.authorize_url,
+        **environ,
+    )
+    return standin

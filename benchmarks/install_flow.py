@@ -17,11 +17,9 @@ import html
 import os
 import re
 import runpy
-import secrets
 import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -31,7 +29,7 @@ from contextlib import contextmanager
 from http.cookiejar import CookieJar
 from typing import TYPE_CHECKING
 
-from bootstrap import ROOT, setup_django
+from bootstrap import ROOT, setup_django, start_standin
 
 if TYPE_CHECKING:
     from installations.standin import SlackStandIn
@@ -142,16 +140,8 @@ def main() -> None:
     args = parser.parse_args()
     single, eight = (30, 120) if args.quick else (int(n) for n in args.installs.split(","))
     port = free_port()
-    secret = "fake-" + secrets.token_hex(8)
-    sys.path.insert(0, str(ROOT))
-    from installations.standin import SlackStandIn
-
-    standin = SlackStandIn(client_id=CLIENT_ID, client_secret=secret).start()
-    os.environ.update(
-        SLACK_CLIENT_ID=CLIENT_ID,
-        SLACK_CLIENT_SECRET=secret,
-        SLACK_API_URL=standin.api_url,
-        SLACK_AUTHORIZE_URL=standin.authorize_url,
+    standin = start_standin(
+        CLIENT_ID,
         SLACK_REDIRECT_URI=f"http://127.0.0.1:{port}/slack/oauth_redirect",
         DJANGO_DEBUG="false",
         DJANGO_SECURE_SSL_REDIRECT="false",

@@ -14,14 +14,11 @@ from __future__ import annotations
 import argparse
 import io
 import logging
-import os
-import secrets
-import sys
 import time
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from bootstrap import ROOT, setup_django
+from bootstrap import setup_django, start_standin
 
 if TYPE_CHECKING:
     from installations.standin import SlackStandIn
@@ -102,18 +99,8 @@ def main() -> None:
     args = parser.parse_args()
     count = 1000 if args.quick else args.workspaces
     wanted = "1,16" if args.quick else args.concurrency
-    secret = "fake-" + secrets.token_hex(8)
-    sys.path.insert(0, str(ROOT))
-    from installations.standin import SlackStandIn
-
-    standin = SlackStandIn(client_id=CLIENT_ID, client_secret=secret).start()
-    os.environ.update(
-        SLACK_CLIENT_ID=CLIENT_ID,
-        SLACK_CLIENT_SECRET=secret,
-        SLACK_API_URL=standin.api_url,
-        SLACK_AUTHORIZE_URL=standin.authorize_url,
-        DJANGO_LOG_LEVEL="ERROR",  # one INFO line per workspace would time the log, not the check
-    )
+    # one INFO line per workspace would time the log, not the check
+    standin = start_standin(CLIENT_ID, DJANGO_LOG_LEVEL="ERROR")
     vendor = setup_django()
     logging.getLogger("slack_sdk").setLevel(logging.WARNING)  # its INFO line per 429 retry
     load(standin, count)
