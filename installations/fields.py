@@ -70,6 +70,15 @@ class Ciphertext(str):
     """An envelope ready for the database: the only kind of string the column accepts."""
 
 
+def holds_value(instance: models.Model, name: str) -> bool:
+    """Whether an encrypted column of ``instance`` holds a value, without decrypting it
+    (presence checks must work, and stay cheap, even when the value cannot be opened)."""
+    attname = instance._meta.get_field(name).attname
+    if attname in instance.get_deferred_fields():
+        instance.refresh_from_db(fields=[attname])  # loads the envelope, still sealed
+    return instance.__dict__.get(attname) is not None
+
+
 class EncryptedAttribute(DeferredAttribute):
     """Opens a sealed value on first access and keeps the plaintext for the instance."""
 

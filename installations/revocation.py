@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from .fields import holds_value
 from .models import Health, Installation, LifecycleEvent, Workspace
 from .persistence import record_event
 
@@ -68,8 +69,8 @@ def _erase_installations(workspace: Workspace, when: datetime, *, delete: bool) 
 
 def _erase_bot(workspace: Workspace, when: datetime) -> bool:
     """Erase the bot token pair on the (locked) row; True when anything changed."""
-    changed = workspace.bot_revoked_at is None or workspace.bot_token is not None
-    changed = changed or workspace.bot_refresh_token is not None
+    changed = workspace.bot_revoked_at is None or holds_value(workspace, "bot_token")
+    changed = changed or holds_value(workspace, "bot_refresh_token")
     workspace.bot_token = None
     workspace.bot_refresh_token = None
     workspace.bot_revoked_at = workspace.bot_revoked_at or when

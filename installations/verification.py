@@ -23,7 +23,7 @@ from slack_sdk.http_retry import RateLimitErrorRetryHandler
 
 from . import rotation, slack_api
 from .errors import SlackRefused, SlackUnavailable
-from .fields import EncryptedDataError
+from .fields import EncryptedDataError, holds_value
 from .models import Health, LifecycleEvent, Workspace
 from .persistence import record_event
 
@@ -90,7 +90,7 @@ def verify_workspace(
 ) -> VerifyOutcome:
     """auth.test with the bot token; records health, scopes and errors on the workspace."""
     code, response = _auth_test(workspace, client)
-    if code == "token_expired" and workspace.bot_refresh_token is not None:
+    if code == "token_expired" and holds_value(workspace, "bot_refresh_token"):
         refreshed = rotation.refresh_workspace(workspace, actor=actor, within_minutes=None)
         if refreshed.bot_refreshed:
             workspace.refresh_from_db()

@@ -269,3 +269,16 @@ def test_dumpdata_then_loaddata_restores_readable_tokens(tmp_path: Path) -> None
     restored = Workspace.objects.get(pk=ws.pk)
     assert restored.bot_token == token and restored.bot_refresh_token is None
     assert restored.installations.get().user_token == user_token
+
+
+def test_presence_checks_never_decrypt(settings: pytest.FixtureRequest) -> None:
+    from installations.fields import holds_value
+
+    ws = make_workspace(bot_token=fake_token(), bot_refresh_token=None)
+    settings.TOKEN_ENCRYPTION_KEYS = generate_key_entry("test1")  # same id, other key
+    loaded = Workspace.objects.get(pk=ws.pk)
+    assert holds_value(loaded, "bot_token") and not holds_value(loaded, "bot_refresh_token")
+    deferred = Workspace.objects.defer("bot_token").get(pk=ws.pk)
+    assert holds_value(deferred, "bot_token")
+    with pytest.raises(EncryptedDataError):
+        _ = loaded.bot_token

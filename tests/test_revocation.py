@@ -144,3 +144,15 @@ def test_a_reinstall_while_staff_revoke_keeps_the_new_tokens(standin, install):
     fresh.refresh_from_db()
     assert fresh.bot_token == new["access_token"] and fresh.bot_revoked_at is None
     assert not LifecycleEvent.objects.filter(kind=LifecycleEvent.Kind.REVOKED).exists()
+
+
+def test_uninstall_lands_even_when_the_stored_tokens_cannot_be_decrypted(saved_workspace, settings):
+    """Erasing tokens needs no plaintext: a lost key must not make Slack's event fail."""
+    from installations.crypto import generate_key_entry
+
+    workspace = saved_workspace(user_id="U1", bot_refresh_token="xoxe-1-test-refresh")
+    settings.TOKEN_ENCRYPTION_KEYS = generate_key_entry("test1")  # same id, other key
+    assert mark_uninstalled(**key(workspace), actor="slack") == 2
+    workspace.refresh_from_db()
+    assert workspace.uninstalled_at is not None and workspace.bot_token is None
+    assert workspace.bot_refresh_token is None
