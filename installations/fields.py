@@ -8,6 +8,9 @@ mistaken for plaintext and never encrypted twice. ``None`` is NULL; ``""`` is en
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from django.core import checks
@@ -79,6 +82,19 @@ def holds_value(instance: models.Model, name: str) -> bool:
     return instance.__dict__.get(attname) is not None
 
 
+# While set, attribute reads hand back stored values still sealed (refresh_from_db copies).
+_reading_sealed: ContextVar[bool] = ContextVar("reading_sealed", default=False)
+
+
+@contextmanager
+def sealed_reads() -> Iterator[None]:
+    token = _reading_sealed.set(True)
+    try:
+        yield
+    finally:
+        _reading_sealed.reset(token)
+
+
 class EncryptedAttribute(DeferredAttribute):
     """Opens a sealed value on first access and keeps the plaintext for the instance."""
 
@@ -86,7 +102,7 @@ class EncryptedAttribute(DeferredAttribute):
         if instance is None:
             return self
         value = super().__get__(instance, cls)
-        if isinstance(value, Sealed):
+        if isinstance(value, Sealed) and not _reading_sealed.get():
             value = self.field.open(value, instance.pk)
             instance.__dict__[self.field.attname] = value
         return value

@@ -14,7 +14,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from .fields import EncryptedFieldUsageError, EncryptedTextField, Sealed
+from .fields import EncryptedFieldUsageError, EncryptedTextField, Sealed, sealed_reads
 
 
 class EncryptedQuerySet(models.QuerySet):
@@ -51,6 +51,14 @@ class EncryptedModel(models.Model):
             if isinstance(value, Sealed):
                 value.row = instance.pk
         return instance
+
+    def refresh_from_db(
+        self, using: str | None = None, fields: Any = None, from_queryset: Any = None
+    ) -> None:
+        # Django copies each reloaded value with getattr(), which would decrypt every token
+        # (and fail on an unreadable one) just to reload the row: copy the envelopes sealed.
+        with sealed_reads():
+            super().refresh_from_db(using=using, fields=fields, from_queryset=from_queryset)
 
 
 class Health(models.TextChoices):

@@ -280,5 +280,7 @@ def test_presence_checks_never_decrypt(settings: pytest.FixtureRequest) -> None:
     assert holds_value(loaded, "bot_token") and not holds_value(loaded, "bot_refresh_token")
     deferred = Workspace.objects.defer("bot_token").get(pk=ws.pk)
     assert holds_value(deferred, "bot_token")
+    loaded.refresh_from_db()  # reloading the row opens nothing either
+    assert holds_value(loaded, "bot_token")
     with pytest.raises(EncryptedDataError):
         _ = loaded.bot_token
