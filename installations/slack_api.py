@@ -11,6 +11,7 @@ Errors come back as our own family: SlackRefused (Slack said ok=false), SlackUna
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 from urllib.error import URLError
@@ -70,8 +71,6 @@ class ShortRateLimitRetryHandler(RetryHandler):
         response: RetryResponse | None = None,
         error: Exception | None = None,
     ) -> None:
-        import time
-
         state.increment_current_attempt()
         time.sleep(retry_after_seconds(response.headers if response else {}))
 
