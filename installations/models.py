@@ -102,6 +102,9 @@ class Workspace(EncryptedModel):
     last_error = models.CharField(max_length=64, blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
     refresh_failed_at = models.DateTimeField(null=True, blank=True)
+    # A refresher claims the bot's refresh token until then, so no transaction stays open while
+    # Slack answers and no second runner spends the same refresh token (rotation.py).
+    bot_refresh_claimed_until = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -163,6 +166,8 @@ class Installation(EncryptedModel):
     user_scopes = models.TextField(blank=True)
     user_refresh_token = EncryptedTextField()
     user_token_expires_at = models.DateTimeField(null=True, blank=True)
+    # The user-token twin of Workspace.bot_refresh_claimed_until.
+    user_refresh_claimed_until = models.DateTimeField(null=True, blank=True)
 
     bot_id = models.CharField(max_length=32, blank=True)
     bot_user_id = models.CharField(max_length=32, blank=True)
