@@ -96,6 +96,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "installations.middleware.RejectNulBytesMiddleware",
     "installations.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -190,6 +191,8 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 USE_X_FORWARDED_HOST = False
+# Debug error pages and error mails cleanse secrets and @sensitive_variables with DEBUG on as well.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "installations.error_reporting.DebugSafeExceptionFilter"
 SILENCED_SYSTEM_CHECKS = [
     # W021: HSTS preload is a one-way commitment for the whole domain; left to the operator.
     "security.W021",
