@@ -35,7 +35,10 @@ def actor_of(request: HttpRequest) -> str:
 
 
 def _outcome_level(outcome: Any) -> int:
-    """Success when the service says so; a warning when it reports an error code."""
+    """Success when the service says so; a warning when it reports an error code; an error when
+    this server cannot decrypt a token (its keys need fixing, not the workspace)."""
+    if getattr(outcome, "unreadable", ()):
+        return messages.ERROR
     ok = getattr(outcome, "ok", None)
     if ok is None:
         ok = not getattr(outcome, "error", "")
@@ -81,14 +84,25 @@ def _run_each(
     for workspace in queryset[:MAX_PER_ACTION]:
         try:
             outcome = service(workspace, actor=actor, **kwargs)
-        except (SlackInstallError, EncryptedDataError) as exc:
-            # Both families word their messages without token material.
-            text, level = getattr(exc, "message", "") or str(exc), messages.ERROR
-            logger.warning("admin %s failed workspace=%s: %s", verb, workspace.pk, type(exc))
+        except EncryptedDataError as exc:  # the services report it themselves; kept as a net
+            text, level = key_problem_message(exc), messages.ERROR
+            logger.error("admin %s workspace=%s: %s", verb, workspace.pk, exc)
+        except SlackInstallError as exc:  # worded without token material
+            text, level = exc.message, messages.ERROR
+            logger.warning("admin %s failed workspace=%s: %s", verb, workspace.pk, exc.reason)
         else:
             text, level = getattr(outcome, "message", "") or "Done.", _outcome_level(outcome)
         model_admin.log_change(request, workspace, f"{verb.capitalize()} (admin action): {text}")
         model_admin.message_user(request, f"{workspace}: {text}", level)
+
+
+def key_problem_message(exc: EncryptedDataError) -> str:
+    """What staff see when this server cannot decrypt a token: a key configuration problem."""
+    return (
+        "Nothing was changed: a stored token cannot be decrypted with this server's keys "
+        f"({exc.key_problem}). This is a key configuration problem (TOKEN_ENCRYPTION_KEYS), "
+        "not a problem with the workspace."
+    )
 
 
 def _confirmed(request: HttpRequest) -> bool:

@@ -8,7 +8,7 @@ mistaken for plaintext and never encrypted twice. ``None`` is NULL; ``""`` is en
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -19,17 +19,64 @@ from django.db.models.lookups import Exact, IsNull
 from django.db.models.query_utils import DeferredAttribute
 
 from . import conf
-from .crypto import EnvelopeError, kid_of
+from .crypto import EnvelopeError, KeyringError, kid_of
 
 
 class EncryptedDataError(Exception):
-    """A stored token cannot be read. Names model, field, row and key id, never the value."""
+    """A stored token cannot be read. Names model, field, row and key id, never the value.
 
-    def __init__(self, label: str, field: str, row: object, kid: str | None, reason: str) -> None:
+    An unreadable value is a configuration error of the process that read it (its
+    TOKEN_ENCRYPTION_KEYS lacks the key, or holds another key under that id), never a fact about
+    the workspace: callers change nothing and say so with ``key_problem`` / ``unreadable_summary``.
+    """
+
+    def __init__(
+        self,
+        label: str,
+        field: str,
+        row: object,
+        kid: str | None,
+        reason: str,
+        configured: tuple[str, ...] = (),
+    ) -> None:
         self.label, self.field, self.row, self.kid, self.reason = label, field, row, kid, reason
+        self.configured = configured  # the key ids this process has
         super().__init__(
             f"cannot decrypt {label}.{field} of row {row} (key id {kid or 'unknown'}): {reason}"
         )
+
+    @property
+    def needed_kid(self) -> str:
+        return self.kid or "unknown"
+
+    @property
+    def key_problem(self) -> str:
+        """'needs key id X; configured: Y, Z': the words every caller uses for this error."""
+        return key_problem([self.needed_kid], self.configured)
+
+
+def configured_kids() -> tuple[str, ...]:
+    """The key ids this process has (empty when the setting itself is malformed)."""
+    try:
+        return conf.keyring().kids
+    except KeyringError:
+        return ()
+
+
+def key_problem(needed: Iterable[str], configured: Iterable[str] | None = None) -> str:
+    """Which key ids the unreadable values need and which ids this process has; no values."""
+    kids = ", ".join(sorted(set(needed))) or "unknown"
+    have = ", ".join(configured_kids() if configured is None else configured) or "none"
+    return f"needs key id {kids}; configured: {have}"
+
+
+def unreadable_summary(needed: Sequence[str]) -> str:
+    """The one line a run ends with when values could not be decrypted (``needed``: one key id
+    per unreadable value). Nothing was changed for them: they stay due for a correct run."""
+    return (
+        f"{len(needed)} value(s) could not be decrypted with this process's keys "
+        f"({key_problem(needed)}): check TOKEN_ENCRYPTION_KEYS; nothing was changed"
+    )
 
 
 class EncryptedFieldUsageError(TypeError):
@@ -154,11 +201,12 @@ class EncryptedTextField(models.TextField):
 
     def open(self, sealed: Sealed, row: object) -> Opened:
         row = sealed.row if sealed.row is not None else row
+        keyring = conf.keyring()
         try:
-            plaintext = conf.keyring().decrypt(sealed.envelope, self.context(row))
+            plaintext = keyring.decrypt(sealed.envelope, self.context(row))
         except EnvelopeError as exc:
             raise EncryptedDataError(
-                self.model._meta.label, self.name, row, exc.kid, exc.reason
+                self.model._meta.label, self.name, row, exc.kid, exc.reason, keyring.kids
             ) from None
         return Opened(plaintext, sealed.envelope, row)
 

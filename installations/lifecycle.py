@@ -2,18 +2,20 @@
 
 ``actor`` names who asked: "slack", "staff:<username>", "command:<name>" or "bolt"; every change
 is recorded as a LifecycleEvent with it. The work lives in verification.py, rotation.py and
-revocation.py; this module is the small surface callers use.
+revocation.py; this module is the small surface callers use. Slack is called outside any
+transaction; only the bookkeeping afterwards takes a (short) one.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from urllib.error import URLError
 
 from django.views.decorators.debug import sensitive_variables
 
 from . import slack_api
-from .errors import SlackRefused, SlackUnavailable
+from .errors import SlackInstallError, SlackRefused
 from .fields import EncryptedDataError
 from .models import Workspace
 from .revocation import mark_revoked_by_staff
@@ -45,19 +47,23 @@ class RevokeOutcome:
     tokens_revoked: int = 0
     error: str = ""
     message: str = ""
+    unreadable: tuple[str, ...] = ()  # the key id a token this process cannot decrypt needs
+
+
+@sensitive_variables("tokens")
+def _live_tokens(workspace: Workspace) -> list[str]:
+    """The bot token and current users' tokens; raises EncryptedDataError before any call."""
+    tokens: list[str] = []
+    if workspace.bot_token is not None:
+        tokens.append(workspace.bot_token)
+    for row in workspace.installations.filter(is_current=True, user_token__isnull=False):
+        tokens.append(row.user_token)
+    return tokens
 
 
 @sensitive_variables("tokens", "token")
-def _revoke_at_slack(workspace: Workspace) -> tuple[int, str]:
-    """auth.revoke each live token (bot, then current users'); (count, first blocking error)."""
-    tokens: list[str] = []
-    try:
-        if workspace.bot_token is not None:
-            tokens.append(workspace.bot_token)
-        for row in workspace.installations.filter(is_current=True, user_token__isnull=False):
-            tokens.append(row.user_token)
-    except EncryptedDataError:
-        return 0, "undecryptable"
+def _revoke_at_slack(tokens: list[str], workspace_id: object) -> tuple[int, str]:
+    """auth.revoke each token in turn; (count revoked, first blocking error)."""
     revoked = 0
     for token in tokens:
         try:
@@ -66,9 +72,32 @@ def _revoke_at_slack(workspace: Workspace) -> tuple[int, str]:
         except SlackRefused as exc:
             if exc.reason not in ALREADY_DEAD:
                 return revoked, exc.reason
-        except SlackUnavailable as exc:
+        except SlackInstallError as exc:  # unreachable, rate-limited, an answer we cannot use
             return revoked, exc.reason
+        except (URLError, OSError) as exc:
+            logger.warning("auth.revoke for %s unreachable: %s", workspace_id, type(exc).__name__)
+            return revoked, "slack_unavailable"
     return revoked, ""
+
+
+def _refused_unreadable(workspace: Workspace, exc: EncryptedDataError) -> RevokeOutcome:
+    """A token this process cannot decrypt cannot be revoked at Slack, so nothing is erased:
+    a token we forget but Slack still honours could never be revoked later."""
+    logger.error(
+        "revoke of workspace %s refused: %s; this process's keys: %s. A key configuration "
+        "problem (check TOKEN_ENCRYPTION_KEYS): nothing was revoked or erased",
+        workspace.pk, exc, ", ".join(exc.configured) or "none",
+    )  # fmt: skip
+    return RevokeOutcome(
+        str(workspace.pk),
+        str(workspace),
+        revoked=False,
+        error="undecryptable",
+        message="Nothing was revoked or erased: a stored token cannot be decrypted with this "
+        f"server's keys ({exc.key_problem}). This is a key configuration problem "
+        "(TOKEN_ENCRYPTION_KEYS), not a problem with the workspace; fix the keys and try again.",
+        unreadable=(exc.needed_kid,),
+    )
 
 
 def _reinstalled(workspace: Workspace) -> bool:
@@ -85,9 +114,13 @@ def revoke_workspace(workspace: Workspace, *, actor: str) -> RevokeOutcome:
     docs.slack.dev/reference/methods/auth.revoke. When Slack cannot be reached nothing is
     erased: a token we forget but Slack still honours could never be revoked later.
     """
-    revoked, error = _revoke_at_slack(workspace)
+    try:
+        tokens = _live_tokens(workspace)
+    except EncryptedDataError as exc:
+        return _refused_unreadable(workspace, exc)
+    revoked, error = _revoke_at_slack(tokens, workspace.pk)
     label = str(workspace)
-    if error and error != "undecryptable":
+    if error:
         logger.warning("revoke of workspace %s stopped: %s", workspace.pk, error)
         return RevokeOutcome(
             str(workspace.pk),
@@ -99,8 +132,6 @@ def revoke_workspace(workspace: Workspace, *, actor: str) -> RevokeOutcome:
             "Try again later.",
         )
     detail = f"{revoked} token(s) revoked at Slack; tokens erased"
-    if error:
-        detail = "stored tokens could not be decrypted; erased without calling Slack"
     if not mark_revoked_by_staff(workspace, actor=actor, detail=detail) and _reinstalled(workspace):
         detail = f"{revoked} old token(s) revoked at Slack; reinstalled meanwhile, new tokens kept"
     workspace.refresh_from_db()
@@ -109,6 +140,5 @@ def revoke_workspace(workspace: Workspace, *, actor: str) -> RevokeOutcome:
         label,
         revoked=True,
         tokens_revoked=revoked,
-        error=error,
         message=detail[:1].upper() + detail[1:] + ".",
     )

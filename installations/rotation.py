@@ -1,12 +1,27 @@
 """Token rotation: refresh expiring bot and user tokens, one refresh token spent exactly once.
 
-docs.slack.dev/authentication/using-token-rotation; slack-facts section 4. Bot and user tokens
-refresh separately (each has its own refresh token; the answer is flat and covers one token).
-Each refresh runs under a row lock on the workspace, re-reads the row after locking (another
-runner may have refreshed it meanwhile), and saves the new access token, refresh token and
-expiry in the same transaction. ``skip_locked`` lets two runners share the work on PostgreSQL;
-SQLite serializes writers at BEGIN (transaction_mode IMMEDIATE), so the re-read covers it there.
-slack_api.token_rotator() never retries a request that may have reached Slack.
+docs.slack.dev/authentication/using-token-rotation. Bot and user tokens refresh separately (each
+has its own refresh token; the answer is flat and covers one token).
+
+No transaction stays open while Slack answers: on SQLite an open write transaction blocks every
+other writer of the database (the install page included), and on PostgreSQL a row lock held
+across a slow answer blocks every write to that workspace. Each refresh is three short steps:
+
+1. claim: one conditional UPDATE sets the token's claim (``Workspace.bot_refresh_claimed_until``,
+   ``Installation.user_refresh_claimed_until``) when the token is due and unclaimed (or the claim
+   expired), then reads the refresh token. Only the claimer calls Slack, so two runners never
+   spend one refresh token twice. The lease outlasts any HTTP deadline: a claim expires only
+   when its runner died.
+2. call Slack, outside any transaction.
+3. lock the row and re-check, in one short transaction: while it still holds the refresh token
+   that was spent (same install; same envelope, or the same value re-encrypted meanwhile), write
+   the new pair, or record the failure, and release the claim. A row that moved on meanwhile
+   (reinstalled, revoked, replaced) is left as it is.
+
+A stored value this process cannot decrypt (EncryptedDataError) is a configuration error of the
+process (its TOKEN_ENCRYPTION_KEYS lacks the key), never a fact about the workspace: it is logged
+at ERROR with the key ids, nothing is written, and the token stays due for a correctly configured
+run. slack_api.token_rotator() never retries a request that may have reached Slack.
 """
 
 from __future__ import annotations
@@ -15,32 +30,50 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.error import URLError
 
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 from slack_sdk.errors import SlackTokenRotationError
+from slack_sdk.oauth.installation_store import Bot
+from slack_sdk.oauth.installation_store import Installation as SdkInstallation
 from slack_sdk.oauth.token_rotation import TokenRotator
 
 from . import slack_api
 from .conf import slack_config
-from .fields import EncryptedDataError
+from .errors import SlackInstallError
+from .fields import EncryptedDataError, key_problem
 from .models import Installation, LifecycleEvent, Workspace
 from .persistence import record_event
-from .sdk_mapping import as_datetime, to_sdk_bot, to_sdk_installation
+from .sdk_mapping import as_datetime, as_unix, to_sdk_bot
 
 logger = logging.getLogger(__name__)
 
 FORCE_MINUTES = 10 * 365 * 24 * 60  # "refresh now": any expiry is within ten years
+# Longer than any HTTP deadline of one refresh call, so only a dead runner's claim expires.
+CLAIM_LEASE = timedelta(minutes=2)
+# Slack refused the refresh token itself, or we lost the only live pair: a reinstall is needed.
 REINSTALL_CODES = frozenset(
-    {"invalid_refresh_token", "token_revoked", "account_inactive", "undecryptable", "save_failed"}
+    {"invalid_refresh_token", "token_revoked", "account_inactive", "save_failed"}
 )
+UNDECRYPTABLE = "undecryptable"
 SAVE_ATTEMPTS = 3
 SKIPPED = "skipped"
+CHANGED = "changed_meanwhile"  # reinstalled, revoked or replaced while Slack answered
+REFRESHED = "refreshed"
+NOT_ERRORS = frozenset({"", REFRESHED, SKIPPED, CHANGED})
+
+BOT_ROTATING = Q(
+    bot_token__isnull=False,
+    bot_refresh_token__isnull=False,
+    bot_token_expires_at__isnull=False,
+    bot_revoked_at__isnull=True,
+    uninstalled_at__isnull=True,
+)
 USER_DUE = Q(
     is_current=True,
     user_refresh_token__isnull=False,
@@ -50,9 +83,16 @@ USER_DUE = Q(
 )
 
 
+def _unclaimed(column: str, now: datetime) -> Q:
+    return Q(**{f"{column}__isnull": True}) | Q(**{f"{column}__lt": now})
+
+
 @dataclass(frozen=True)
 class RefreshOutcome:
-    """What one refresh run did for a workspace, in plain words; never holds a token."""
+    """What one refresh run did for a workspace, in plain words; never holds a token.
+
+    ``unreadable`` holds, per stored value this process could not decrypt, the key id it needs.
+    """
 
     workspace_id: str
     label: str
@@ -60,6 +100,7 @@ class RefreshOutcome:
     users_refreshed: int = 0
     error: str = ""
     skipped: bool = False
+    unreadable: tuple[str, ...] = ()
 
     @property
     def refreshed(self) -> bool:
@@ -72,10 +113,89 @@ class RefreshOutcome:
             parts.append("bot token refreshed")
         if self.users_refreshed:
             parts.append(f"{self.users_refreshed} user token(s) refreshed")
-        if self.error:
+        if self.unreadable:
+            parts.append(
+                f"not refreshed: {len(self.unreadable)} stored value(s) cannot be decrypted with "
+                f"this process's keys ({key_problem(self.unreadable)}); a key configuration "
+                "problem (check TOKEN_ENCRYPTION_KEYS), nothing was changed"
+            )
+        if self.error and self.error != UNDECRYPTABLE:
             reinstall = " (reinstall needed)" if self.error in REINSTALL_CODES else ""
             parts.append(f"refresh failed: {self.error}{reinstall}")
         return "; ".join(parts) or "nothing was due"
+
+
+@dataclass(frozen=True)
+class _Claim:
+    """A claimed refresh: enough to tell later whether the row still holds what was spent."""
+
+    model: type[models.Model]
+    pk: Any
+    workspace_id: Any
+    until: datetime
+    envelope: str  # the stored refresh token's envelope when it was claimed
+    installed_at: datetime
+
+    @property
+    def column(self) -> str:
+        return (
+            "bot_refresh_claimed_until" if self.model is Workspace else "user_refresh_claimed_until"
+        )
+
+    @property
+    def refresh_field(self) -> str:
+        return "bot_refresh_token" if self.model is Workspace else "user_refresh_token"
+
+
+def _stored_envelope(instance: models.Model, name: str) -> str | None:
+    return instance._meta.get_field(name).stored_envelope(instance)
+
+
+@sensitive_variables("spent")
+def _holds_spent_token(instance: models.Model, claim: _Claim, spent: str) -> bool:
+    """Whether the locked row still holds, for the same install, the refresh token we spent.
+
+    A different envelope can be the same token re-encrypted meanwhile (slack_reencrypt): then
+    the values match. One this process cannot open was re-encrypted under a key it lacks: it is
+    still the token we spent, since nobody else can have stored a token rotated from it (Slack
+    honours a refresh token once, and a reinstall changes ``installed_at``).
+    """
+    if instance.installed_at != claim.installed_at:
+        return False
+    envelope = _stored_envelope(instance, claim.refresh_field)
+    if envelope is None or envelope == claim.envelope:
+        return envelope is not None
+    try:
+        return getattr(instance, claim.refresh_field) == spent
+    except EncryptedDataError:
+        return True
+
+
+def _claimed_by_another(instance: models.Model, claim: _Claim) -> bool:
+    """Another runner took the token over after our lease ran out, and its lease still runs."""
+    held = getattr(instance, claim.column)
+    return held is not None and held != claim.until and held > timezone.now()
+
+
+def _release(instance: models.Model, claim: _Claim) -> list[str]:
+    """Clear our claim on the locked row (never another runner's); the fields to save."""
+    if getattr(instance, claim.column) != claim.until:
+        return []
+    setattr(instance, claim.column, None)
+    return [claim.column]
+
+
+def _log_unreadable(exc: EncryptedDataError, workspace_id: Any, who: str) -> str:
+    logger.error(
+        "cannot refresh the %s token of workspace %s: %s; this process's keys: %s. A key "
+        "configuration problem (check TOKEN_ENCRYPTION_KEYS): nothing was changed, the token "
+        "stays due",
+        who,
+        workspace_id,
+        exc,
+        ", ".join(exc.configured) or "none",
+    )
+    return exc.needed_kid
 
 
 def _error_code(exc: SlackTokenRotationError) -> str:
@@ -86,129 +206,270 @@ def _error_code(exc: SlackTokenRotationError) -> str:
     return str(data.get("error") or f"http_{response.status_code}")
 
 
-def _failed(workspace: Workspace, code: str, actor: str, *, who: str) -> str:
-    """Record a refused refresh; a dead refresh token means the workspace needs a reinstall."""
+@sensitive_variables("rotate")
+def _ask_slack(rotate: Callable[[], Any], workspace_id: Any, who: str) -> tuple[Any, str]:
+    """(rotated carrier, '') or (None, error code). Runs outside any transaction."""
+    try:
+        rotated = rotate()
+    except SlackTokenRotationError as exc:
+        return None, _error_code(exc)
+    except SlackInstallError as exc:  # timeout, dropped connection, odd answer: not the token
+        logger.warning("%s refresh for %s: %s", who, workspace_id, exc.reason)
+        return None, exc.reason
+    except (URLError, OSError) as exc:  # may have reached Slack: never retried here
+        logger.warning("%s refresh for %s unreachable: %s", who, workspace_id, type(exc).__name__)
+        return None, "slack_unavailable"
+    except (KeyError, TypeError, ValueError) as exc:  # slack_sdk read a field of the wrong shape
+        logger.warning("%s refresh for %s: odd answer (%s)", who, workspace_id, type(exc).__name__)
+        return None, "unexpected_response"
+    if rotated is None:  # we checked it was due: None means an answer of another token_type
+        logger.warning("%s refresh for %s: answer for another token type", who, workspace_id)
+        return None, "unexpected_response"
+    return rotated, ""
+
+
+# --- the bot token -------------------------------------------------------------------------------
+
+
+@sensitive_variables("bot")
+def _claim_bot(workspace_id: Any, minutes: int, *, retry_failed: bool) -> tuple[_Claim, Bot] | str:
+    """Claim the bot's refresh token when due: (claim, Bot) or '' (not due) or SKIPPED.
+
+    Raises EncryptedDataError (the claim rolled back) when this process cannot read the token.
+    """
     now = timezone.now()
-    workspace.last_error, workspace.last_error_at = code, now
-    fields = ["last_error", "last_error_at", "updated_at"]
-    if code in REINSTALL_CODES and who == "bot":
-        workspace.refresh_failed_at = now
-        fields.append("refresh_failed_at")
-    workspace.save(update_fields=fields)
-    reinstall = "; reinstall needed" if code in REINSTALL_CODES else ""
-    record_event(workspace, LifecycleEvent.Kind.REFRESH_FAILED, actor, f"{who}: {code}{reinstall}")
-    logger.warning("token refresh for workspace %s (%s) failed: %s", workspace.pk, who, code)
-    return code
+    until = now + CLAIM_LEASE
+    due = Workspace.objects.filter(
+        BOT_ROTATING, pk=workspace_id, bot_token_expires_at__lte=now + timedelta(minutes=minutes)
+    )
+    if not retry_failed:
+        due = due.filter(refresh_failed_at__isnull=True)
+    with transaction.atomic():
+        if not due.filter(_unclaimed("bot_refresh_claimed_until", now)).update(
+            bot_refresh_claimed_until=until
+        ):
+            return SKIPPED if due.exists() else ""
+        workspace = Workspace.objects.get(pk=workspace_id)
+        bot = to_sdk_bot(workspace)  # opens the tokens: may raise, undoing the claim
+        if bot is None or bot.bot_refresh_token is None:  # unreachable: the claim's filter
+            raise AssertionError("a claimed bot token vanished inside its transaction")
+        envelope = _stored_envelope(workspace, "bot_refresh_token")
+    return _Claim(
+        Workspace, workspace_id, workspace_id, until, envelope, workspace.installed_at
+    ), bot
 
 
 @sensitive_variables("bot", "rotated")
-def _refresh_bot(workspace: Workspace, rotator: TokenRotator, minutes: int, actor: str) -> str:
-    """'refreshed', '' (nothing due) or an error code. The caller holds the row lock."""
-    try:
-        bot = to_sdk_bot(workspace)
-    except EncryptedDataError:
-        return _failed(workspace, "undecryptable", actor, who="bot")
-    if bot is None or bot.bot_refresh_token is None or bot.bot_token_expires_at is None:
-        return ""
-    try:
-        rotated = rotator.perform_bot_token_rotation(bot=bot, minutes_before_expiration=minutes)
-    except SlackTokenRotationError as exc:
-        return _failed(workspace, _error_code(exc), actor, who="bot")
-    except (URLError, OSError) as exc:  # may have reached Slack: never retried here
-        logger.warning("bot refresh for %s unreachable: %s", workspace.pk, type(exc).__name__)
-        return "slack_unavailable"
-    if rotated is None:
-        return ""
-    workspace.bot_token = rotated.bot_token
-    workspace.bot_refresh_token = rotated.bot_refresh_token
-    workspace.bot_token_expires_at = as_datetime(rotated.bot_token_expires_at)
-    fields = ["bot_token", "bot_refresh_token", "bot_token_expires_at", "updated_at"]
-    if not _save_rotated(lambda: workspace.save(update_fields=fields), workspace, "bot"):
-        return _failed(workspace, "save_failed", actor, who="bot")
-    record_event(workspace, LifecycleEvent.Kind.REFRESHED, actor, "bot token refreshed")
-    return "refreshed"
-
-
-def _save_rotated(save: Callable[[], None], workspace: Workspace, who: str) -> bool:
-    """Store a refreshed pair, retrying a failed write a few times.
-
-    Slack has already spent the old refresh token, so the new pair is the only live one: a
-    write that keeps failing leaves the workspace needing a reinstall (checklist test 47).
-    Each try runs in a savepoint, so a failed write leaves the row lock's transaction usable.
-    """
-    for attempt in range(1, SAVE_ATTEMPTS + 1):
-        try:
-            with transaction.atomic():
-                save()
-        except DatabaseError as exc:
-            logger.warning(
-                "saving refreshed %s token of workspace %s failed (try %d of %d): %s",
-                who, workspace.pk, attempt, SAVE_ATTEMPTS, type(exc).__name__,
-            )  # fmt: skip
-            time.sleep(0.05 * attempt)
-        else:
-            return True
-    logger.error(
-        "refreshed %s token of workspace %s could not be saved; the old refresh token is spent: "
-        "reinstall needed",
-        who,
-        workspace.pk,
+def _refresh_bot(
+    workspace_id: Any, rotator: TokenRotator, minutes: int, actor: str, *, retry_failed: bool
+) -> str:
+    """REFRESHED, '' (nothing due), SKIPPED, CHANGED or an error code."""
+    claimed = _claim_bot(workspace_id, minutes, retry_failed=retry_failed)
+    if isinstance(claimed, str):
+        return claimed
+    claim, bot = claimed
+    rotated, code = _ask_slack(
+        lambda: rotator.perform_bot_token_rotation(bot=bot, minutes_before_expiration=minutes),
+        workspace_id,
+        "bot",
     )
-    return False
+    if code:
+        return _failed(claim, bot.bot_refresh_token, code, actor, who="bot")
+    return _store(claim, bot.bot_refresh_token, rotated, actor, who="bot")
+
+
+# --- user tokens ---------------------------------------------------------------------------------
+
+
+@sensitive_variables("installation")
+def _claim_user(row_id: Any, minutes: int) -> tuple[_Claim, SdkInstallation] | str:
+    """The user-token twin of _claim_bot."""
+    now = timezone.now()
+    until = now + CLAIM_LEASE
+    due = Installation.objects.filter(
+        USER_DUE, pk=row_id, user_token_expires_at__lte=now + timedelta(minutes=minutes)
+    )
+    with transaction.atomic():
+        if not due.filter(_unclaimed("user_refresh_claimed_until", now)).update(
+            user_refresh_claimed_until=until
+        ):
+            return SKIPPED if due.exists() else ""
+        row = Installation.objects.get(pk=row_id)
+        # Only the user's own fields: a user refresh needs neither the bot token nor the webhook.
+        installation = SdkInstallation(
+            app_id=row.app_id or None,
+            enterprise_id=row.enterprise_id or None,
+            team_id=row.team_id or None,
+            is_enterprise_install=row.is_enterprise_install,
+            user_id=row.user_id,
+            user_token=row.user_token,
+            user_scopes=row.user_scopes,
+            user_refresh_token=row.user_refresh_token,
+            user_token_expires_at=as_unix(row.user_token_expires_at),
+            installed_at=row.installed_at.timestamp(),
+        )
+        envelope = _stored_envelope(row, "user_refresh_token")
+    claim = _Claim(Installation, row_id, row.workspace_id, until, envelope, row.installed_at)
+    return claim, installation
 
 
 @sensitive_variables("installation", "rotated")
 def _refresh_user(
-    workspace: Workspace, row_id: Any, rotator: TokenRotator, minutes: int, actor: str
+    row_id: Any, workspace_id: Any, rotator: TokenRotator, minutes: int, actor: str
 ) -> str:
-    """'refreshed', '' or an error code for one user's token. The caller holds the row lock."""
-    row = workspace.installations.filter(USER_DUE, pk=row_id).first()
-    if row is None:
-        return ""
-    try:
-        installation = to_sdk_installation(row, workspace)
-        rotated = rotator.perform_user_token_rotation(
+    """REFRESHED, '', SKIPPED, CHANGED or an error code for one user's token."""
+    claimed = _claim_user(row_id, minutes)
+    if isinstance(claimed, str):
+        return claimed
+    claim, installation = claimed
+    who = f"user {installation.user_id}"
+    rotated, code = _ask_slack(
+        lambda: rotator.perform_user_token_rotation(
             installation=installation, minutes_before_expiration=minutes
-        )
-    except EncryptedDataError:
-        return _user_failed(workspace, row, "undecryptable", actor)
-    except SlackTokenRotationError as exc:
-        return _user_failed(workspace, row, _error_code(exc), actor)
-    except (URLError, OSError) as exc:
-        logger.warning("user refresh for %s unreachable: %s", workspace.pk, type(exc).__name__)
-        return "slack_unavailable"
-    if rotated is None:
-        return ""
-    row.user_token = rotated.user_token
-    row.user_refresh_token = rotated.user_refresh_token
-    row.user_token_expires_at = as_datetime(rotated.user_token_expires_at)
-    fields = ["user_token", "user_refresh_token", "user_token_expires_at"]
-    if not _save_rotated(lambda: row.save(update_fields=fields), workspace, "user"):
-        return _user_failed(workspace, row, "save_failed", actor)
-    record_event(
-        workspace, LifecycleEvent.Kind.REFRESHED, actor, f"user {row.user_id} token refreshed"
+        ),
+        workspace_id,
+        who,
     )
-    return "refreshed"
+    if code:
+        return _failed(claim, installation.user_refresh_token, code, actor, who=who)
+    return _store(claim, installation.user_refresh_token, rotated, actor, who=who)
 
 
-def _user_failed(workspace: Workspace, row: Installation, code: str, actor: str) -> str:
-    if code in REINSTALL_CODES:  # a dead refresh token: stop trying; the user must authorize again
-        Installation.objects.filter(pk=row.pk).update(
-            user_token=None, user_refresh_token=None, user_token_revoked_at=timezone.now()
-        )
-    return _failed(workspace, code, actor, who=f"user {row.user_id}")
+# --- step 3: writing the answer ------------------------------------------------------------------
 
 
-def _locked(workspace_id: Any, skip_locked: bool, step: Callable[[Workspace], str]) -> str:
-    """Run one refresh step in its own transaction, holding the workspace's row lock."""
+def _apply(instance: models.Model, rotated: Any) -> list[str]:
+    """Put the new pair on the locked row; the fields to save."""
+    if isinstance(instance, Workspace):
+        instance.bot_token = rotated.bot_token
+        instance.bot_refresh_token = rotated.bot_refresh_token
+        instance.bot_token_expires_at = as_datetime(rotated.bot_token_expires_at)
+        instance.refresh_failed_at = None  # a refresh that worked disproves an earlier failure
+        instance.last_error = ""
+        return [
+            "bot_token", "bot_refresh_token", "bot_token_expires_at", "refresh_failed_at",
+            "last_error", "updated_at",
+        ]  # fmt: skip
+    instance.user_token = rotated.user_token
+    instance.user_refresh_token = rotated.user_refresh_token
+    instance.user_token_expires_at = as_datetime(rotated.user_token_expires_at)
+    return ["user_token", "user_refresh_token", "user_token_expires_at"]
+
+
+def _workspace_of(instance: models.Model) -> Workspace:
+    return instance if isinstance(instance, Workspace) else instance.workspace
+
+
+def _still_live(instance: models.Model) -> bool:
+    if isinstance(instance, Workspace):
+        return instance.uninstalled_at is None and instance.bot_revoked_at is None
+    return (
+        instance.is_current
+        and instance.deleted_at is None
+        and instance.user_token_revoked_at is None
+    )
+
+
+def _locked(claim: _Claim) -> models.Model | None:
+    return claim.model.objects.select_for_update().filter(pk=claim.pk).first()
+
+
+@sensitive_variables("spent", "rotated")
+def _store(claim: _Claim, spent: str, rotated: Any, actor: str, *, who: str) -> str:
+    """Write the new pair (retrying a failed write a few times); REFRESHED or CHANGED.
+
+    Slack has already spent the old refresh token, so the new pair is the only live one: it is
+    stored whenever the row still holds the spent token, even if our lease ran out meanwhile
+    (a runner that took it over can only be refused by Slack). A write that keeps failing
+    leaves the token needing a reinstall (checklist test 47).
+    """
+    for attempt in range(1, SAVE_ATTEMPTS + 1):
+        try:
+            with transaction.atomic():
+                locked = _locked(claim)
+                if locked is None or not _still_live(locked):
+                    return _discard(claim, locked, who=who)
+                if not _holds_spent_token(locked, claim, spent):
+                    return _discard(claim, locked, who=who)
+                locked.save(update_fields=_apply(locked, rotated) + _release(locked, claim))
+                record_event(
+                    _workspace_of(locked), LifecycleEvent.Kind.REFRESHED, actor,
+                    f"{who} token refreshed",
+                )  # fmt: skip
+            return REFRESHED
+        except DatabaseError as exc:
+            logger.warning(
+                "saving refreshed %s token of workspace %s failed (try %d of %d): %s",
+                who, claim.workspace_id, attempt, SAVE_ATTEMPTS, type(exc).__name__,
+            )  # fmt: skip
+            time.sleep(0.05 * attempt)
+    logger.error(
+        "refreshed %s token of workspace %s could not be saved; the old refresh token is spent: "
+        "reinstall needed",
+        who,
+        claim.workspace_id,
+    )
+    return _failed(claim, spent, "save_failed", actor, who=who)
+
+
+def _discard(claim: _Claim, locked: models.Model | None, *, who: str) -> str:
+    """The row changed while Slack answered (reinstalled, revoked, uninstalled, replaced, or
+    another runner is at it): keep its newer state, release our claim if it still stands.
+
+    Called inside the step-3 transaction. A token Slack issued for the replaced one is left
+    unused: it is stored nowhere, and revoking it could touch a newer install.
+    """
+    if locked is not None and _release(locked, claim):
+        claim.model.objects.filter(pk=claim.pk).update(**{claim.column: None})
+    logger.info(
+        "%s refresh of workspace %s: the row changed while Slack answered; left as it is",
+        who,
+        claim.workspace_id,
+    )
+    return CHANGED
+
+
+@sensitive_variables("spent")
+def _failed(claim: _Claim, spent: str, code: str, actor: str, *, who: str) -> str:
+    """Record a failed refresh and release the claim; CHANGED when the row moved on meanwhile.
+
+    A refused refresh token (REINSTALL_CODES) marks a reinstall only while the row still holds
+    the very token Slack refused and no other runner is at it; a transport fault or an odd
+    answer is recorded against the workspace, never more.
+    """
+    now = timezone.now()
+    dead = code in REINSTALL_CODES
     with transaction.atomic():
-        locked = Workspace.objects.select_for_update(skip_locked=skip_locked).filter(
-            pk=workspace_id
+        locked = _locked(claim)
+        if (
+            locked is None
+            or _claimed_by_another(locked, claim)
+            or not _holds_spent_token(locked, claim, spent)
+        ):
+            return _discard(claim, locked, who=who)
+        fields = _release(locked, claim)
+        if dead and isinstance(locked, Workspace):
+            locked.refresh_failed_at = now
+            fields.append("refresh_failed_at")
+        elif dead:  # a dead user refresh token: stop trying; the user must authorize again
+            locked.user_token = locked.user_refresh_token = None
+            locked.user_token_revoked_at = now
+            fields += ["user_token", "user_refresh_token", "user_token_revoked_at"]
+        if fields:
+            locked.save(update_fields=fields)
+        Workspace.objects.filter(pk=claim.workspace_id).update(
+            last_error=code, last_error_at=now, updated_at=now
         )
-        workspace = next(iter(locked), None)  # re-read after locking
-        if workspace is None:
-            return SKIPPED
-        return step(workspace)
+        reinstall = "; reinstall needed" if dead else ""
+        record_event(
+            _workspace_of(locked), LifecycleEvent.Kind.REFRESH_FAILED, actor,
+            f"{who}: {code}{reinstall}",
+        )  # fmt: skip
+    logger.warning("token refresh for workspace %s (%s) failed: %s", claim.workspace_id, who, code)
+    return code
+
+
+# --- runs ----------------------------------------------------------------------------------------
 
 
 def refresh_workspace(
@@ -216,57 +477,81 @@ def refresh_workspace(
     *,
     actor: str,
     within_minutes: int | None = None,
-    skip_locked: bool = False,
+    retry_failed: bool = True,
 ) -> RefreshOutcome:
     """Refresh the bot token and each current user token due within ``within_minutes``.
 
-    ``None`` refreshes every rotating token now, whatever its expiry.
+    ``None`` refreshes every rotating token now, whatever its expiry. A token another runner
+    has claimed is skipped. ``retry_failed=False`` leaves a bot token already marked as refused
+    alone (the scheduled run); staff asking for a refresh may retry it.
     """
     minutes = FORCE_MINUTES if within_minutes is None else within_minutes
     rotator = slack_api.token_rotator()
-    bot = _locked(workspace.pk, skip_locked, lambda ws: _refresh_bot(ws, rotator, minutes, actor))
-    users, errors = 0, [] if bot in ("", "refreshed", SKIPPED) else [bot]
-    row_ids = list(workspace.installations.filter(USER_DUE).values_list("pk", flat=True))
-    for row_id in [] if bot == SKIPPED else row_ids:
-        result = _locked(
-            workspace.pk,
-            skip_locked,
-            lambda ws, row_id=row_id: _refresh_user(ws, row_id, rotator, minutes, actor),
+    results, unreadable = [], []
+    try:
+        bot = _refresh_bot(workspace.pk, rotator, minutes, actor, retry_failed=retry_failed)
+    except EncryptedDataError as exc:
+        bot = UNDECRYPTABLE
+        unreadable.append(_log_unreadable(exc, workspace.pk, "bot"))
+    row_ids = list(
+        Installation.objects.filter(USER_DUE, workspace_id=workspace.pk).values_list(
+            "pk", flat=True
         )
-        users += result == "refreshed"
-        if result not in ("", "refreshed", SKIPPED):
-            errors.append(result)
+    )
+    for row_id in row_ids:
+        try:
+            results.append(_refresh_user(row_id, workspace.pk, rotator, minutes, actor))
+        except EncryptedDataError as exc:
+            unreadable.append(_log_unreadable(exc, workspace.pk, "user"))
+    errors = [r for r in [bot, *results] if r not in NOT_ERRORS and r != UNDECRYPTABLE]
     return RefreshOutcome(
         workspace_id=str(workspace.pk),
         label=str(workspace),
-        bot_refreshed=bot == "refreshed",
-        users_refreshed=users,
-        error=errors[0] if errors else "",
+        bot_refreshed=bot == REFRESHED,
+        users_refreshed=results.count(REFRESHED),
+        error=errors[0] if errors else (UNDECRYPTABLE if unreadable else ""),
         skipped=bot == SKIPPED,
+        unreadable=tuple(unreadable),
+    )
+
+
+def due_workspace_ids(within_minutes: int) -> list[Any]:
+    """Active workspaces with a rotating bot or current user token expiring within the window
+    and not claimed by another runner, in label order (primary keys only: bounded memory)."""
+    now = timezone.now()
+    horizon = now + timedelta(minutes=within_minutes)
+    users = Installation.objects.filter(USER_DUE, user_token_expires_at__lte=horizon).filter(
+        _unclaimed("user_refresh_claimed_until", now)
+    )
+    bot_due = (
+        BOT_ROTATING
+        & Q(bot_token_expires_at__lte=horizon, refresh_failed_at__isnull=True)
+        & _unclaimed("bot_refresh_claimed_until", now)
+    )  # refresh_failed_at: needs a reinstall, trying again cannot help
+    return list(
+        Workspace.objects.filter(uninstalled_at__isnull=True)
+        .filter(bot_due | Q(pk__in=users.values("workspace_id")))
+        .order_by("team_id", "enterprise_id", "pk")
+        .values_list("pk", flat=True)
     )
 
 
 def due_workspaces(within_minutes: int) -> list[Workspace]:
-    """Active workspaces with a rotating bot or current user token expiring within the window."""
-    horizon = timezone.now() + timedelta(minutes=within_minutes)
-    users = Installation.objects.filter(USER_DUE, user_token_expires_at__lte=horizon)
-    bot_due = Q(
-        bot_refresh_token__isnull=False,
-        bot_token_expires_at__lte=horizon,
-        bot_revoked_at__isnull=True,
-        refresh_failed_at__isnull=True,  # needs a reinstall: trying again cannot help
-    )
-    return list(
-        Workspace.objects.filter(uninstalled_at__isnull=True)
-        .filter(bot_due | Q(pk__in=users.values("workspace_id")))
-        .order_by("team_id", "enterprise_id")
-    )
+    ids = due_workspace_ids(within_minutes)
+    found = Workspace.objects.in_bulk(ids)
+    return [found[pk] for pk in ids if pk in found]
 
 
 def refresh_due(*, within_minutes: int | None = None, actor: str) -> list[RefreshOutcome]:
     """Refresh every workspace due within the window (default: the configured rotation window)."""
     minutes = slack_config().token_rotation_minutes if within_minutes is None else within_minutes
-    return [
-        refresh_workspace(ws, actor=actor, within_minutes=minutes, skip_locked=True)
-        for ws in due_workspaces(minutes)
-    ]
+    outcomes = []
+    for workspace_id in due_workspace_ids(minutes):
+        workspace = Workspace.objects.filter(pk=workspace_id).first()  # one row at a time
+        if workspace is not None:
+            outcomes.append(
+                refresh_workspace(
+                    workspace, actor=actor, within_minutes=minutes, retry_failed=False
+                )
+            )
+    return outcomes

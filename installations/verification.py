@@ -3,8 +3,15 @@
 docs.slack.dev/reference/methods/auth.test; slack-facts section 5. ``token_revoked`` and
 ``account_inactive`` mean the token is dead; ``invalid_auth`` can be an IP allow-list refusal,
 so it makes a workspace suspect and dead only on the second failure in a row; a network error
-or a rate limit says nothing about the token (health unknown, never dead). Granted bot scopes
-come from the ``x-oauth-scopes`` header of the same answer.
+or a rate limit says nothing about the token (health unknown, never dead), and neither does any
+other fault of the call (a timeout, an answer of the wrong shape): it is recorded as the reason
+code and the run goes on. Granted bot scopes come from the ``x-oauth-scopes`` header of the same
+answer.
+
+A stored token this process cannot decrypt is a configuration error of the process (its
+TOKEN_ENCRYPTION_KEYS lacks the key), never a fact about the workspace: it is logged at ERROR
+with the key ids and nothing is recorded. auth.test is called outside any transaction; the
+verdict is written in a short one afterwards.
 """
 
 from __future__ import annotations
@@ -14,16 +21,16 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any
+from urllib.error import URLError
 
 from django.db import connection, transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 from slack_sdk import WebClient
-from slack_sdk.http_retry import RateLimitErrorRetryHandler
 
 from . import rotation, slack_api
-from .errors import SlackRefused, SlackUnavailable
-from .fields import EncryptedDataError, holds_value
+from .errors import SlackInstallError, SlackRefused
+from .fields import EncryptedDataError, holds_value, key_problem
 from .models import Health, LifecycleEvent, Workspace
 from .persistence import record_event
 
@@ -40,7 +47,9 @@ MESSAGES = {
     "invalid_auth": "Slack refused the token (it may be an IP allow-list); checked again next run.",
     "token_expired": "The rotating token had expired and could not be refreshed.",
     "no_token": "No bot token is stored: the app was uninstalled or its token revoked.",
-    "undecryptable": "The stored token cannot be decrypted with the configured keys.",
+    "undecryptable": "Not verified: the stored token cannot be decrypted with this server's keys. "
+    "A key configuration problem (check TOKEN_ENCRYPTION_KEYS), not a problem with the "
+    "workspace; nothing was changed.",
     "ratelimited": "Slack rate-limited the check; health unknown until the next run.",
     "slack_unavailable": "Slack could not be reached; health unknown until the next run.",
     "slack_http_error": "Slack answered with a server error; health unknown until the next run.",
@@ -60,6 +69,7 @@ class VerifyOutcome:
     scopes: tuple[str, ...] | None = None
     message: str = ""
     reachable: bool = True
+    unreadable: tuple[str, ...] = ()  # the key id a token this process cannot decrypt needs
 
     @property
     def outcome(self) -> str:
@@ -70,36 +80,70 @@ def _message(code: str) -> str:
     return MESSAGES.get(code) or f"Slack answered {code}."
 
 
+@dataclass(frozen=True)
+class _Answer:
+    code: str  # "ok" or an error code
+    response: object = None
+    about_token: bool = True  # False: a fault of the call, which says nothing about the token
+    needed_kid: str = ""  # set when this process cannot decrypt the stored token
+
+
 @sensitive_variables("token")
-def _auth_test(workspace: Workspace, client: WebClient | None) -> tuple[str, object]:
-    """('ok', response) or (error code, None). Reads the token only here."""
+def _auth_test(workspace: Workspace, client: WebClient | None) -> _Answer:
+    """What auth.test said about the stored bot token. Reads the token only here."""
     try:
         token = workspace.bot_token
-    except EncryptedDataError:
-        return "undecryptable", None
+    except EncryptedDataError as exc:
+        logger.error(
+            "cannot verify workspace %s: %s; this process's keys: %s. A key configuration "
+            "problem (check TOKEN_ENCRYPTION_KEYS): nothing was recorded",
+            workspace.pk, exc, ", ".join(exc.configured) or "none",
+        )  # fmt: skip
+        return _Answer("undecryptable", needed_kid=exc.needed_kid)
     if token is None:
-        return "no_token", None
+        return _Answer("no_token")
     try:
-        return "ok", slack_api.auth_test(token, client=client)
-    except (SlackRefused, SlackUnavailable) as exc:
-        return exc.reason, None
+        return _Answer("ok", slack_api.auth_test(token, client=client))
+    except SlackRefused as exc:
+        return _Answer(exc.reason)
+    except SlackInstallError as exc:  # unreachable, rate-limited, an answer we cannot use
+        return _Answer(exc.reason, about_token=False)
+    except (URLError, OSError) as exc:
+        logger.warning("auth.test for %s unreachable: %s", workspace.pk, type(exc).__name__)
+        return _Answer("slack_unavailable", about_token=False)
+
+
+def _unrecorded(
+    workspace: Workspace, code: str, *, unreadable: tuple[str, ...] = ()
+) -> VerifyOutcome:
+    message = _message(code)
+    if unreadable:
+        message = f"{message} ({key_problem(unreadable)})"
+    return VerifyOutcome(
+        str(workspace.pk), str(workspace), workspace.health, code, message=message,
+        unreadable=unreadable,
+    )  # fmt: skip
 
 
 def verify_workspace(
     workspace: Workspace, *, actor: str, client: WebClient | None = None
 ) -> VerifyOutcome:
     """auth.test with the bot token; records health, scopes and errors on the workspace."""
-    code, response = _auth_test(workspace, client)
-    if code == "token_expired" and holds_value(workspace, "bot_refresh_token"):
+    answer = _auth_test(workspace, client)
+    if answer.code == "token_expired" and holds_value(workspace, "bot_refresh_token"):
         refreshed = rotation.refresh_workspace(workspace, actor=actor, within_minutes=None)
+        if refreshed.unreadable:  # the refresh token needs a key we lack: record nothing
+            return _unrecorded(workspace, "undecryptable", unreadable=refreshed.unreadable)
         if refreshed.bot_refreshed:
             workspace.refresh_from_db()
-            code, response = _auth_test(workspace, client)
-    if code == "no_token":
-        return VerifyOutcome(
-            str(workspace.pk), str(workspace), workspace.health, code, message=_message(code)
-        )
-    return _record(workspace, code, response, actor=actor)
+            answer = _auth_test(workspace, client)
+    if answer.needed_kid:
+        return _unrecorded(workspace, answer.code, unreadable=(answer.needed_kid,))
+    if answer.code == "no_token":
+        return _unrecorded(workspace, answer.code)
+    return _record(
+        workspace, answer.code, answer.response, actor=actor, about_token=answer.about_token
+    )
 
 
 def _same_bot_token(stored: Workspace, tested: Workspace) -> bool:
@@ -111,7 +155,9 @@ def _same_bot_token(stored: Workspace, tested: Workspace) -> bool:
 
 
 @transaction.atomic  # the health update and its lifecycle event commit together
-def _record(tested: Workspace, code: str, response: object, *, actor: str) -> VerifyOutcome:
+def _record(
+    tested: Workspace, code: str, response: object, *, actor: str, about_token: bool
+) -> VerifyOutcome:
     # Re-read under the row lock: a reinstall or refresh during the call must not be marked
     # with the verdict on the token it replaced, nor have its scopes rolled back.
     workspace = Workspace.objects.select_for_update().get(pk=tested.pk)
@@ -124,13 +170,13 @@ def _record(tested: Workspace, code: str, response: object, *, actor: str) -> Ve
     now = timezone.now()
     before = (workspace.health, workspace.bot_scopes)
     scopes = slack_api.granted_scopes(response) if response is not None else None
-    reachable = code not in ("ratelimited", "slack_unavailable", "slack_http_error")
+    reachable = about_token
     if code == "ok":
         workspace.health, workspace.verify_failures, workspace.last_error = Health.OK, 0, ""
         workspace.last_verified_at = now
         if scopes is not None:
             workspace.bot_scopes = ",".join(scopes)
-    elif not reachable or code == "undecryptable":
+    elif not reachable:
         workspace.health = Health.UNKNOWN  # says nothing about the token itself
     else:
         workspace.verify_failures += 1
@@ -187,9 +233,10 @@ def _verify_in_thread(workspace_id: Any, actor: str) -> VerifyOutcome:
 
 
 def _verify_patiently(workspace: Workspace, actor: str) -> VerifyOutcome:
-    # A command may wait out Slack's 429 Retry-After (slack-facts section 9); a request may not.
-    handler = RateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES)
-    client = slack_api.idempotent_client(rate_limit_handler=handler)
+    # A command may wait out Slack's 429 Retry-After (docs.slack.dev/apis/web-api/rate-limits),
+    # a request may not; a Retry-After that is unreadable or huge never crashes it nor makes it
+    # sleep for a day (slack_api.patient_client).
+    client = slack_api.patient_client(retries=RATE_LIMIT_RETRIES)
     return verify_workspace(workspace, actor=actor, client=client)
 
 

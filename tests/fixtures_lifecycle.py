@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import json
 import secrets
+import threading
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.utils import timezone
 from slack_sdk import WebClient
 from slack_sdk.oauth import AuthorizeUrlGenerator
 from slack_sdk.oauth.installation_store import Installation as SdkInstallation
@@ -22,7 +26,8 @@ from slack_sdk.signature import SignatureVerifier
 
 from installations import persistence
 from installations.conf import slack_config
-from installations.models import Workspace
+from installations.fields import Sealed
+from installations.models import Installation, LifecycleEvent, Workspace
 
 
 def install_through_standin(standin: Any, **choices: Any) -> tuple[Workspace, dict[str, Any]]:
@@ -158,3 +163,73 @@ def save_workspace(**overrides: Any) -> Workspace:
 def saved_workspace(db: Any) -> Callable[..., Workspace]:
     """saved_workspace(**Installation fields) -> Workspace, with fake tokens, no HTTP."""
     return save_workspace
+
+
+# --- token rotation helpers ----------------------------------------------------------------------
+
+
+def refresh_calls(standin: Any) -> list[str]:
+    """The refresh tokens the stand-in received, in order."""
+    return [
+        c.params["refresh_token"]
+        for c in standin.calls_to("oauth.v2.access")
+        if c.params.get("grant_type") == "refresh_token"
+    ]
+
+
+def make_due(workspace: Workspace) -> None:
+    """Bot and user tokens of ``workspace`` expire in five minutes."""
+    soon = timezone.now() + timedelta(minutes=5)
+    Workspace.objects.filter(pk=workspace.pk).update(bot_token_expires_at=soon)
+    Installation.objects.filter(workspace=workspace).update(user_token_expires_at=soon)
+
+
+def run_at_once(workers: int, job: Callable[[], Any]) -> list[Any]:
+    """Start ``workers`` threads together; each closes its own DB connection."""
+    barrier, results, errors = threading.Barrier(workers), [], []
+
+    def run() -> None:
+        try:
+            barrier.wait()
+            results.append(job())
+        except Exception as exc:  # surfaced below, with the thread's traceback lost only here
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors, errors
+    return results
+
+
+WORKSPACE_STATE = (
+    "bot_token", "bot_refresh_token", "bot_token_expires_at", "bot_refresh_claimed_until",
+    "bot_revoked_at", "uninstalled_at", "refresh_failed_at", "health", "verify_failures",
+    "last_verified_at", "last_error", "last_error_at", "bot_scopes",
+)  # fmt: skip
+INSTALLATION_STATE = (
+    "user_token", "user_refresh_token", "user_token_expires_at", "user_refresh_claimed_until",
+    "user_token_revoked_at", "deleted_at", "is_current", "incoming_webhook_url",
+)  # fmt: skip
+
+
+def stored_state() -> dict[str, Any]:
+    """Every stored fact a token path could change, envelopes as stored (nothing decrypted)."""
+
+    def raw(values: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple(v.envelope if isinstance(v, Sealed) else v for v in values)
+
+    return {
+        "workspaces": {
+            row[0]: raw(row[1:]) for row in Workspace.objects.values_list("pk", *WORKSPACE_STATE)
+        },
+        "installations": {
+            row[0]: raw(row[1:])
+            for row in Installation.objects.values_list("pk", *INSTALLATION_STATE)
+        },
+        "events": list(LifecycleEvent.objects.order_by("pk").values_list("kind", "detail")),
+    }

@@ -10,11 +10,14 @@ from typing import Any
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.models import LogEntry
+from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 
+from installations.crypto import generate_key_entry
 from installations.models import Health, LifecycleEvent, Workspace
 from installations.standin import SlackStandIn
+from tests.fixtures_lifecycle import stored_state
 
 pytestmark = pytest.mark.django_db
 
@@ -188,3 +191,33 @@ def test_export_csv_has_audit_columns_and_no_secrets(
     assert by_team[bad.team_id]["Missing scopes"] == "chat:write"
     assert by_team[bad.team_id]["Workspace"].startswith("'=")  # no spreadsheet formula
     assert len(log_for(good)) == 1 and "CSV" in log_for(good)[0].change_message
+
+
+@pytest.mark.parametrize("action", ["verify_now", "refresh_now", "revoke"])
+def test_an_outdated_keyring_is_shown_as_a_key_problem_and_changes_nothing(
+    operator: Client,
+    standin: SlackStandIn,
+    standin_install: Callable,
+    audit_secrets: list[str],
+    settings: Any,
+    action: str,
+) -> None:
+    """Issue 11 class 1: the server's keys cannot open the tokens (a new key went first and the
+    values were re-encrypted, this process still has the old keyring): staff are told it is a
+    key configuration problem; nothing is verified, refreshed, revoked, erased or flagged."""
+    ws = standin_install(rotation=True, user_token=True)
+    outdated = settings.TOKEN_ENCRYPTION_KEYS
+    settings.TOKEN_ENCRYPTION_KEYS = f"{generate_key_entry('rot2')},{outdated}"
+    call_command("slack_reencrypt", stdout=io.StringIO())
+    settings.TOKEN_ENCRYPTION_KEYS = outdated
+    before, calls = stored_state(), len(standin.calls)
+    response = confirm(operator, action, ws)
+    assert response.status_code == 200
+    [message] = response.context["messages"]
+    assert message.level_tag == "error"
+    assert "key configuration problem" in str(message) and "TOKEN_ENCRYPTION_KEYS" in str(message)
+    assert "needs key id rot2; configured: test1" in str(message)
+    assert "reinstall" not in str(message).lower()
+    assert stored_state() == before
+    assert len(standin.calls) == calls  # Slack was not asked anything
+    assert_no_secret(response.content.decode() + log_for(ws)[-1].change_message, audit_secrets)

@@ -5,15 +5,19 @@ security-checklist tests 25-27, 29 and 42 (the service half; the admin action is
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 
 import pytest
+from django.core.management import call_command
 from django.utils import timezone
 
 from installations.conf import slack_config
+from installations.crypto import generate_key_entry
 from installations.lifecycle import revoke_workspace
 from installations.models import Health, Installation, LifecycleEvent, Workspace
 from installations.revocation import mark_bot_revoked, mark_uninstalled, mark_users_revoked
+from tests.fixtures_lifecycle import stored_state
 
 pytestmark = pytest.mark.django_db
 
@@ -148,11 +152,44 @@ def test_a_reinstall_while_staff_revoke_keeps_the_new_tokens(standin, install):
 
 def test_uninstall_lands_even_when_the_stored_tokens_cannot_be_decrypted(saved_workspace, settings):
     """Erasing tokens needs no plaintext: a lost key must not make Slack's event fail."""
-    from installations.crypto import generate_key_entry
-
     workspace = saved_workspace(user_id="U1", bot_refresh_token="xoxe-1-test-refresh")
     settings.TOKEN_ENCRYPTION_KEYS = generate_key_entry("test1")  # same id, other key
     assert mark_uninstalled(**key(workspace), actor="slack") == 2
     workspace.refresh_from_db()
     assert workspace.uninstalled_at is not None and workspace.bot_token is None
     assert workspace.bot_refresh_token is None
+
+
+def test_revoke_with_an_outdated_keyring_refuses_and_erases_nothing(standin, install, settings):
+    """Issue 11 class 1: a token this process cannot decrypt cannot be revoked at Slack, so
+    erasing our copy would leave it live for good: refuse, say why, change nothing."""
+    workspace, body = install(user_token=True)
+    outdated = settings.TOKEN_ENCRYPTION_KEYS
+    settings.TOKEN_ENCRYPTION_KEYS = f"{generate_key_entry('rot2')},{outdated}"
+    call_command("slack_reencrypt", stdout=io.StringIO())
+    settings.TOKEN_ENCRYPTION_KEYS = outdated
+    before = stored_state()
+    outcome = revoke_workspace(Workspace.objects.get(pk=workspace.pk), actor="staff:alice")
+    assert not outcome.revoked and outcome.error == "undecryptable"
+    assert outcome.unreadable == ("rot2",)
+    assert "nothing was revoked or erased" in outcome.message.lower()
+    assert "key configuration problem" in outcome.message
+    assert "needs key id rot2; configured: test1" in outcome.message
+    assert stored_state() == before
+    assert standin.calls_to("auth.revoke") == []
+    assert body["access_token"] not in outcome.message
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [{"html": True, "status": 502}, {"body": ["not", "an", "object"]}, {"huge": 2 * 1024 * 1024}],
+    ids=["html", "not-an-object", "huge"],
+)
+def test_revoke_erases_nothing_when_slack_answers_something_unusable(standin, install, fault):
+    workspace, body = install()
+    standin.fail_next("auth.revoke", times=5, **fault)
+    outcome = revoke_workspace(workspace, actor="staff:alice")
+    assert not outcome.revoked and outcome.error and "nothing was erased" in outcome.message
+    workspace.refresh_from_db()
+    assert workspace.bot_token == body["access_token"] and workspace.bot_revoked_at is None
+    assert not LifecycleEvent.objects.filter(kind=LifecycleEvent.Kind.REVOKED).exists()

@@ -200,3 +200,49 @@ def test_a_reinstall_during_the_check_is_not_marked_with_the_old_tokens_verdict(
     fresh.refresh_from_db()
     assert fresh.health == Health.UNKNOWN and fresh.verify_failures == 0
     assert not LifecycleEvent.objects.filter(kind=LifecycleEvent.Kind.VERIFY_FAILED).exists()
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [{"drop": True, "times": 2}, {"status": 500}],  # auth.test is retried once after a drop
+    ids=["dropped", "http-500"],
+)
+def test_a_fault_is_recorded_against_one_workspace_and_the_run_goes_on(standin, install, fault):
+    """Issue 11 class 5: a call that fails says nothing about the token: that workspace gets
+    the reason code (health unknown, never dead), the next one is still checked, exit 1."""
+    first, _ = install(team_id="T0VFAULT1")
+    second, _ = install(team_id="T0VFAULT2")
+    standin.fail_next("auth.test", **fault)
+    out = io.StringIO()
+    with pytest.raises(CommandError, match="could not be reached for 1 of 2"):
+        call_command("slack_verify", "--concurrency", "1", stdout=out)
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.health == Health.UNKNOWN and first.last_error and first.verify_failures == 0
+    assert second.health == Health.OK and second.last_error == ""
+    assert first.bot_token is not None  # nothing erased
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"html": True, "status": 502},
+        {"body": ["not", "an", "object"]},
+        {"raw": b"<xml>not json</xml>"},
+        {"redirect": "http://127.0.0.1:9/elsewhere"},
+        {"huge": 2 * 1024 * 1024},
+        {"patch": {"ok": "yes"}},
+    ],
+    ids=["html", "not-an-object", "not-json", "redirect", "huge", "wrong-type"],
+)
+def test_an_answer_we_cannot_use_says_nothing_about_the_token(standin, install, fault):
+    """Issue 11 class 5: recorded as its reason code, health unknown, never dead or erased."""
+    workspace, body = install()
+    standin.fail_next("auth.test", times=5, **fault)  # enough for any retry of the call
+    outcome = verify_workspace(workspace, actor="command:x")
+    assert (outcome.health, outcome.reachable) == (Health.UNKNOWN, False)
+    assert outcome.error and outcome.error not in ("token_revoked", "account_inactive")
+    workspace.refresh_from_db()
+    assert workspace.health == Health.UNKNOWN and workspace.verify_failures == 0
+    assert workspace.last_error == outcome.error
+    assert workspace.bot_token == body["access_token"]

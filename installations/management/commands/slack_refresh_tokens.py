@@ -7,7 +7,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from installations.conf import slack_config
-from installations.rotation import refresh_due
+from installations.fields import unreadable_summary
+from installations.rotation import UNDECRYPTABLE, refresh_due
 
 
 class Command(BaseCommand):
@@ -16,7 +17,9 @@ class Command(BaseCommand):
         "bot and user tokens separately, each refresh token spent once. Run it every 30-60 "
         "minutes from cron when the Slack app has token rotation on; two runs at once share the "
         "work. Exits 1 when a refresh failed (a refused refresh token marks the workspace as "
-        "needing a reinstall). Never prints a token."
+        "needing a reinstall), or when a stored token cannot be decrypted with this process's "
+        "keys (TOKEN_ENCRYPTION_KEYS): nothing is changed for it and it stays due for the next "
+        "run. Never prints a token."
     )
 
     def add_arguments(self, parser: Any) -> None:
@@ -42,9 +45,17 @@ class Command(BaseCommand):
         self.stdout.write(
             f"{refreshed} workspace(s) refreshed, {len(outcomes)} due within {within} minutes"
         )
-        failed = [o for o in outcomes if o.error]
+        problems = []
+        failed = [o for o in outcomes if o.error and o.error != UNDECRYPTABLE]
         if failed:
-            raise CommandError(
+            problems.append(
                 f"{len(failed)} workspace(s) could not be refreshed: "
                 + ", ".join(f"{o.label} ({o.error})" for o in failed)
             )
+        unreadable = [kid for o in outcomes for kid in o.unreadable]
+        if unreadable:  # last: the line an operator must act on
+            problems.append(unreadable_summary(unreadable))
+        for line in problems[:-1]:
+            self.stderr.write(line)
+        if problems:
+            raise CommandError(problems[-1])

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from installations.fields import unreadable_summary
 from installations.verification import verify_active
 
 
@@ -15,7 +16,9 @@ class Command(BaseCommand):
         "Call auth.test for every active installation (a few at a time, waiting out Slack's "
         "rate limits), record health and granted bot scopes, and print a summary. Run it daily "
         "from cron, and after an incident. Exits 1 when Slack could not be reached for some "
-        "workspaces (their health is then unknown, never dead). Never prints a token."
+        "workspaces (their health is then unknown, never dead), or when a stored token cannot "
+        "be decrypted with this process's keys (TOKEN_ENCRYPTION_KEYS; nothing is recorded for "
+        "it). Never prints a token."
     )
 
     def add_arguments(self, parser: Any) -> None:
@@ -46,8 +49,16 @@ class Command(BaseCommand):
         for o in outcomes:
             self.stdout.write(f"{o.label}  [{o.workspace_id}]  {o.health}  {o.error or '-'}")
         unreachable = sum(not o.reachable for o in outcomes)
+        problems = []
         if unreachable:
-            raise CommandError(
-                f"Slack could not be reached for {unreachable} of {len(outcomes)} workspace(s); "
-                "their health is unknown. Run again later."
+            problems.append(
+                f"Slack could not be reached for {unreachable} of {len(outcomes)} workspace(s) "
+                "or sent no usable answer; their health is unknown. Run again later."
             )
+        unreadable = [kid for o in outcomes for kid in o.unreadable]
+        if unreadable:  # last: the line an operator must act on
+            problems.append(unreadable_summary(unreadable))
+        for line in problems[:-1]:
+            self.stderr.write(line)
+        if problems:
+            raise CommandError(problems[-1])
