@@ -3,23 +3,55 @@
 A completed flow updates the target's Workspace row in place and appends an Installation row
 (history), in one transaction. Saving again with the same ``installed_at`` (a Bolt app re-saving
 after token rotation) updates that history row instead of adding one.
+
+Re-saves never undo a revocation. Bolt's authorize reads an installation, rotates its tokens at
+Slack, then saves what it read with the new tokens (slack_bolt/authorization/authorize.py). An
+``app_uninstalled`` or ``tokens_revoked`` event, a Bolt ``delete_*`` or a staff revoke
+(revocation.py) may land in between; Slack revoked the rotated tokens too, so writing them back
+would show dead tokens as live and clear the marks that say why. What "issued before" means,
+from the data a save has:
+
+- a re-save is a save whose flow is already stored (same user and ``installed_at``; for
+  ``save_bot``, a bot whose ``installed_at`` is the target's current install). Every token it
+  carries was issued by that flow or rotated from one that was (Bolt merges in the target's
+  current bot, which a newer flow would have replaced);
+- a revocation recorded at ``revoked_at`` reached those tokens when ``revoked_at`` + 1 s is
+  later than the flow's ``installed_at`` (Slack's ``event_time`` has whole seconds: the rule
+  revocation.py applies when it decides whether an event is older than an install);
+- such a revocation wins: the re-save writes no bot token pair over ``bot_revoked_at`` or
+  ``uninstalled_at``, no user token pair over ``user_token_revoked_at`` or ``deleted_at``, and
+  clears none of those marks; it never writes an incoming-webhook URL either (Slack issues one
+  per flow and rotation never changes it, so a stored NULL means uninstall or staff revoke
+  erased it). What was refused is logged at INFO, by field and time, never by value;
+- a new flow (no stored row for its user and ``installed_at``) carries tokens Slack issued in a
+  new exchange: when it is the target's latest it wins and clears the marks, as it always did.
+
+A save decrypts one stored value only: the bot token ``apply_bot`` compares with the new one.
+When this process cannot decrypt it (its TOKEN_ENCRYPTION_KEYS lacks the key: a configuration
+error of this process, not a fact about the workspace), the save logs ERROR with the key ids and
+stores the new token, which it holds in plain text; nothing stored is erased or flagged for it.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from slack_sdk.oauth.installation_store import Bot
 from slack_sdk.oauth.installation_store import Installation as SdkInstallation
 
-from .fields import EncryptedDataError
+from .fields import EncryptedDataError, holds_value
 from .models import Health, Installation, LifecycleEvent, Workspace
 from .sdk_mapping import as_datetime, join_scopes
 
 logger = logging.getLogger(__name__)
+
+# Slack's event_time has whole seconds. The same value as revocation.EVENT_TIME_RESOLUTION
+# (a test holds them equal); not imported from there because revocation.py imports this module.
+EVENT_TIME_RESOLUTION = timedelta(seconds=1)
 
 
 def record_event(
@@ -54,11 +86,71 @@ def _locked_workspace(client_id: str, enterprise_id: str, team_id: str) -> tuple
         return Workspace.objects.select_for_update().get(**key), False
 
 
+def reached_flow(revoked_at: datetime | None, installed_at: datetime) -> bool:
+    """Whether a revocation recorded at ``revoked_at`` reached the tokens of the flow installed
+    at ``installed_at`` (and every token rotated from them): revocation.is_stale, read from the
+    tokens' side, so an event stamped in the install's own second counts as after it."""
+    return revoked_at is not None and revoked_at + EVENT_TIME_RESOLUTION > installed_at
+
+
+def _latest_reaching(installed_at: datetime, *marks: datetime | None) -> datetime | None:
+    return max((mark for mark in marks if reached_flow(mark, installed_at)), default=None)
+
+
+@dataclass(frozen=True)
+class Revoked:
+    """The revocations a re-save must leave standing: when each token kind was revoked, or None.
+
+    ``bot`` covers the target's bot token pair; ``user`` the re-saved row's user token pair.
+    A new flow gets ``Revoked()``: it brings tokens from a new exchange.
+    """
+
+    bot: datetime | None = None
+    user: datetime | None = None
+    uninstalled: bool = False
+
+    @classmethod
+    def bot_of(cls, workspace: Workspace, installed_at: datetime) -> Revoked:
+        """What reached the target's bot, for a bot re-saved from the flow at ``installed_at``."""
+        bot = _latest_reaching(installed_at, workspace.uninstalled_at, workspace.bot_revoked_at)
+        return cls(bot=bot, uninstalled=reached_flow(workspace.uninstalled_at, installed_at))
+
+    @classmethod
+    def resave_of(cls, workspace: Workspace, row: Installation, installed_at: datetime) -> Revoked:
+        """What reached the tokens of the stored flow ``row`` and the target's bot."""
+        bot = cls.bot_of(workspace, installed_at)
+        user = _latest_reaching(
+            installed_at, workspace.uninstalled_at, row.deleted_at, row.user_token_revoked_at
+        )
+        return cls(bot=bot.bot, user=user, uninstalled=bot.uninstalled)
+
+    def why(self, revoked_at: datetime) -> str:
+        kind = "app uninstalled" if self.uninstalled else "revoked"
+        return f"{kind} at {revoked_at.isoformat()}"
+
+
+def log_refused(workspace: Workspace, installed_at: datetime, refused: list[str]) -> None:
+    """One INFO line naming what a re-save was refused: fields and times, never a value."""
+    if refused:
+        logger.info(
+            "re-save of team=%s enterprise=%s (flow installed %s) left revocations standing: "
+            "refused %s",
+            workspace.team_id or "-",
+            workspace.enterprise_id or "-",
+            installed_at.isoformat(),
+            "; ".join(refused),
+        )
+
+
 @transaction.atomic
 def save_installation(
     data: SdkInstallation, *, client_id: str, source: str, actor: str
 ) -> tuple[Workspace, Installation]:
-    """Store one completed install (or a re-save of it) for ``client_id``."""
+    """Store one completed install (or a re-save of it) for ``client_id``.
+
+    The target's row stays locked until the end, and revocation.py locks it first too, so a
+    revocation lands wholly before this save (and is seen here) or wholly after it.
+    """
     enterprise_id, team_id = data.enterprise_id or "", data.team_id or ""
     installed_at = as_datetime(data.installed_at) or timezone.now()
     workspace, created = _locked_workspace(client_id, enterprise_id, team_id)
@@ -66,15 +158,21 @@ def save_installation(
     same_flow = workspace.installations.filter(
         user_id=data.user_id or "", installed_at=installed_at
     ).first()
+    revoked = (
+        Revoked() if same_flow is None else Revoked.resave_of(workspace, same_flow, installed_at)
+    )
+    refused: list[str] = []
     newest = created or installed_at >= workspace.installed_at
     if newest or same_flow is not None:
         # A re-save carries the target's current bot (Bolt merges it in before rotating), so
         # its bot fields apply even when the user's row is older than the latest install.
-        _apply_to_workspace(workspace, data, installed_at, fresh_install=same_flow is None)
+        refused += _apply_to_workspace(
+            workspace, data, installed_at, fresh_install=same_flow is None, revoked=revoked
+        )
         workspace.save()
 
     row = same_flow or Installation(workspace=workspace, source=source)
-    _apply_to_installation(row, data, client_id, installed_at)
+    refused += _apply_to_installation(row, data, client_id, installed_at, revoked=revoked)
     if same_flow is None:
         superseded = workspace.installations.filter(user_id=row.user_id, is_current=True)
         if newest:
@@ -88,6 +186,7 @@ def save_installation(
         kind = LifecycleEvent.Kind.INSTALLED if created else LifecycleEvent.Kind.REINSTALLED
         scopes = join_scopes(data.bot_scopes) or "none"
         record_event(workspace, kind, actor, f"bot scopes: {scopes}", occurred_at=installed_at)
+    log_refused(workspace, installed_at, refused)
     logger.info(
         "saved installation team=%s enterprise=%s app=%s source=%s",
         team_id or "-",
@@ -99,9 +198,14 @@ def save_installation(
 
 
 def _apply_to_workspace(
-    workspace: Workspace, data: SdkInstallation, installed_at: datetime, *, fresh_install: bool
-) -> None:
-    apply_bot(workspace, data)
+    workspace: Workspace,
+    data: SdkInstallation,
+    installed_at: datetime,
+    *,
+    fresh_install: bool,
+    revoked: Revoked,
+) -> list[str]:
+    refused = apply_bot(workspace, data, revoked=revoked)
     workspace.enterprise_url = data.enterprise_url or workspace.enterprise_url
     workspace.token_type = data.token_type or workspace.token_type
     if fresh_install:
@@ -113,39 +217,73 @@ def _apply_to_workspace(
         workspace.verify_failures = 0
         workspace.last_error = ""
         workspace.health = Health.UNKNOWN
+    return refused
 
 
-def _current_bot_token(workspace: Workspace) -> str | None:
+def _differs_from_stored_bot_token(workspace: Workspace, token: str) -> bool:
+    """Whether ``token`` is not the stored bot token.
+
+    When this process cannot decrypt the stored one, say so at ERROR and answer True: the
+    caller then clears ``refresh_failed_at``, which costs at most one more refresh attempt that
+    records the failure again, whereas keeping it could leave a live new token that the
+    refresher skips forever (rotation.py does not pick rows marked as failed).
+    """
     try:
-        return workspace.bot_token
-    except EncryptedDataError:
-        return None
+        return workspace.bot_token != token
+    except EncryptedDataError as exc:
+        logger.error(
+            "saving a bot token for team=%s enterprise=%s: the stored one cannot be read here "
+            "(%s.%s, %s; %s); the new token is saved, nothing else is erased or flagged",
+            workspace.team_id or "-",
+            workspace.enterprise_id or "-",
+            exc.label,
+            exc.field,
+            exc.reason,
+            exc.key_problem,
+        )
+        return True
 
 
-def apply_bot(workspace: Workspace, data: SdkInstallation | Bot) -> None:
-    """Write a bot (slack_sdk's Bot, or the bot part of an Installation) onto its target."""
+def apply_bot(
+    workspace: Workspace, data: SdkInstallation | Bot, *, revoked: Revoked | None = None
+) -> list[str]:
+    """Write a bot (slack_sdk's Bot, or the bot part of an Installation) onto its target.
+
+    With ``revoked.bot`` set (a re-save the bot's revocation reached) the token pair is refused;
+    returns what was refused, for ``log_refused``.
+    """
     workspace.app_id = data.app_id or workspace.app_id
     workspace.enterprise_name = data.enterprise_name or workspace.enterprise_name
     workspace.team_name = data.team_name or workspace.team_name
     workspace.is_enterprise_install = bool(data.is_enterprise_install)
-    if data.bot_token:  # a user-only flow leaves the current bot as it is
-        old_token = _current_bot_token(workspace)
-        workspace.bot_token = data.bot_token
-        workspace.bot_id = data.bot_id or workspace.bot_id
-        workspace.bot_user_id = data.bot_user_id or workspace.bot_user_id
-        workspace.bot_scopes = join_scopes(data.bot_scopes)
-        workspace.bot_refresh_token = data.bot_refresh_token
-        workspace.bot_token_expires_at = as_datetime(data.bot_token_expires_at)
-        workspace.bot_revoked_at = None
-        if data.bot_token != old_token:
-            # A new live token (e.g. Bolt rotated it while our refresher lost the race for the
-            # same refresh token) disproves an earlier refresh failure.
-            workspace.refresh_failed_at = None
+    if not data.bot_token:  # a user-only flow leaves the current bot as it is
+        return []
+    if revoked is not None and revoked.bot is not None:
+        return [f"bot token and refresh token ({revoked.why(revoked.bot)})"]
+    new_token = _differs_from_stored_bot_token(workspace, data.bot_token)
+    workspace.bot_token = data.bot_token
+    workspace.bot_id = data.bot_id or workspace.bot_id
+    workspace.bot_user_id = data.bot_user_id or workspace.bot_user_id
+    workspace.bot_scopes = join_scopes(data.bot_scopes)
+    workspace.bot_refresh_token = data.bot_refresh_token
+    workspace.bot_token_expires_at = as_datetime(data.bot_token_expires_at)
+    workspace.bot_revoked_at = None
+    if new_token:
+        # A new live token (e.g. Bolt rotated it while our refresher lost the race for the
+        # same refresh token) disproves an earlier refresh failure.
+        workspace.refresh_failed_at = None
+    return []
 
 
 def _apply_to_installation(
-    row: Installation, data: SdkInstallation, client_id: str, installed_at: datetime
-) -> None:
+    row: Installation,
+    data: SdkInstallation,
+    client_id: str,
+    installed_at: datetime,
+    *,
+    revoked: Revoked,
+) -> list[str]:
+    refused: list[str] = []
     row.client_id = client_id
     row.app_id = data.app_id or ""
     row.enterprise_id = data.enterprise_id or ""
@@ -159,18 +297,26 @@ def _apply_to_installation(
     # Bolt re-saves an installation with user_token=None when the acting user is someone else
     # (slack_bolt authorize): that must not erase the installer's stored token.
     resave = row.pk is not None and not row._state.adding
-    if data.user_token is not None or not resave:
+    if resave and data.user_token is not None and revoked.user is not None:
+        refused.append(f"user token of {row.user_id or '-'} ({revoked.why(revoked.user)})")
+    elif data.user_token is not None or not resave:
         row.user_token = data.user_token
         row.user_refresh_token = data.user_refresh_token
         row.user_token_expires_at = as_datetime(data.user_token_expires_at)
     row.user_scopes = join_scopes(data.user_scopes) or row.user_scopes
-    if not resave:  # history keeps the bot this flow granted, not today's merged-in bot
+    # History keeps the bot this flow granted, not today's merged-in bot. Slack issues a webhook
+    # once per flow and rotation never changes it, so a re-save keeps what is stored: a NULL
+    # there was erased by an uninstall or a staff revoke.
+    if not resave:
         row.bot_id = data.bot_id or ""
         row.bot_user_id = data.bot_user_id or ""
         row.bot_scopes = join_scopes(data.bot_scopes)
-    row.incoming_webhook_url = data.incoming_webhook_url
-    row.incoming_webhook_channel = data.incoming_webhook_channel or ""
-    row.incoming_webhook_channel_id = data.incoming_webhook_channel_id or ""
-    row.incoming_webhook_configuration_url = data.incoming_webhook_configuration_url or ""
+        row.incoming_webhook_url = data.incoming_webhook_url
+        row.incoming_webhook_channel = data.incoming_webhook_channel or ""
+        row.incoming_webhook_channel_id = data.incoming_webhook_channel_id or ""
+        row.incoming_webhook_configuration_url = data.incoming_webhook_configuration_url or ""
+    elif data.incoming_webhook_url and not holds_value(row, "incoming_webhook_url"):
+        refused.append(f"incoming webhook URL of {row.user_id or '-'} (erased since the flow)")
     row.installed_at = installed_at
     row.custom_values = dict(data.custom_values or {})
+    return refused

@@ -34,8 +34,12 @@ def join_scopes(scopes: Any) -> str:
 
 
 def to_sdk_bot(workspace: Workspace) -> Bot | None:
-    """The workspace's current bot as slack_sdk's Bot, or None when it has no live bot token."""
-    if workspace.bot_token is None or workspace.uninstalled_at or workspace.bot_revoked_at:
+    """The workspace's current bot as slack_sdk's Bot, or None when it has no live bot token.
+
+    The marks are checked first: a revoked or uninstalled target's bot is None without
+    decrypting anything (it holds no token anyway).
+    """
+    if workspace.uninstalled_at or workspace.bot_revoked_at or workspace.bot_token is None:
         return None
     return Bot(
         app_id=workspace.app_id or None,

@@ -36,15 +36,25 @@ COOKIE = "slack-app-oauth-state"
 class Bolt:
     """One Bolt app wired to our stores, its Django handler, and what its listener saw."""
 
-    def __init__(self, standin: SlackStandIn, settings: Any, rotation_minutes: int) -> None:
+    def __init__(
+        self,
+        standin: SlackStandIn,
+        settings: Any,
+        rotation_minutes: int,
+        *,
+        store: DjangoInstallationStore | None = None,
+        bot_only: bool = False,
+    ) -> None:
         self.standin = standin
         self.signing_secret = settings.SLACK_SIGNING_SECRET
-        self.store = DjangoInstallationStore()
+        self.store = store or DjangoInstallationStore()
         self.app = App(
             signing_secret=self.signing_secret,
             # Bolt builds its TokenRotator and per-request clients from this client's base_url
             client=WebClient(base_url=standin.api_url),
             installation_store=self.store,
+            # find_bot / save_bot only, as bot-only apps run Bolt's authorize
+            installation_store_bot_only=bot_only,
             oauth_settings=OAuthSettings(
                 client_id=settings.SLACK_CLIENT_ID,
                 client_secret=settings.SLACK_CLIENT_SECRET,
@@ -55,6 +65,7 @@ class Bolt:
                 installation_store=self.store,
                 state_store=DjangoOAuthStateStore(),
                 token_rotation_expiration_minutes=rotation_minutes,
+                installation_store_bot_only=bot_only,
             ),
             # listeners run in the request's thread, on the test's database connection
             process_before_response=True,
@@ -80,6 +91,12 @@ class Bolt:
         return self.handler.handle(request)
 
     def send(self, event: dict[str, Any], team_id: str, enterprise_id: str | None = None) -> int:
+        return self.send_full(event, team_id, enterprise_id).status_code
+
+    def send_full(
+        self, event: dict[str, Any], team_id: str, enterprise_id: str | None = None
+    ) -> HttpResponse:
+        """A signed event_callback through Bolt's Django handler; Bolt's whole response."""
         body = json.dumps(
             {
                 "team_id": team_id,
@@ -111,7 +128,7 @@ class Bolt:
             HTTP_X_SLACK_REQUEST_TIMESTAMP=timestamp,
             HTTP_X_SLACK_SIGNATURE=signature,
         )
-        return self.handler.handle(request).status_code
+        return self.handler.handle(request)
 
 
 MENTION = {"type": "app_mention", "user": "U0SOMEONE", "text": "hi", "channel": "C0GENERAL"}

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
@@ -31,6 +32,7 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from installations.async_store import AsyncDjangoInstallationStore, AsyncDjangoOAuthStateStore
+from installations.crypto import generate_key_entry
 from installations.models import Installation, Workspace
 from installations.standin import SlackStandIn
 from tests.fixtures_lifecycle import install_through_standin
@@ -60,10 +62,16 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 class AsyncBolt:
     """One AsyncApp wired to our async stores, and what its listener saw."""
 
-    def __init__(self, standin: SlackStandIn, settings: Any, rotation_minutes: int) -> None:
+    def __init__(
+        self,
+        standin: SlackStandIn,
+        settings: Any,
+        rotation_minutes: int,
+        store: AsyncDjangoInstallationStore | None = None,
+    ) -> None:
         self.standin = standin
         self.signing_secret = settings.SLACK_SIGNING_SECRET
-        self.store = AsyncDjangoInstallationStore()
+        self.store = store or AsyncDjangoInstallationStore()
         self.app = AsyncApp(
             signing_secret=self.signing_secret,
             # Bolt builds its AsyncTokenRotator and per-request clients from this client
@@ -146,6 +154,24 @@ class AsyncBolt:
             },
         )
         return (await self.app.async_dispatch(request)).status
+
+
+class UninstalledBeforeSave(AsyncDjangoInstallationStore):
+    """Slack uninstalls the app (the stand-in revokes, then delivers app_uninstalled to the live
+    server) after Bolt rotated the tokens and before its async_save lands."""
+
+    def __init__(self, standin: SlackStandIn) -> None:
+        super().__init__()
+        self.standin = standin
+        self.armed = False
+        self.carried: list[Any] = []
+
+    async def async_save(self, installation: Any) -> None:
+        if self.armed:
+            self.armed = False
+            self.carried.append(installation)
+            assert await sync_to_async(self.standin.uninstall)("T0STANDIN1") == (200, "ok")
+        await super().async_save(installation)
 
 
 MENTION = {"type": "app_mention", "user": "U0SOMEONE", "text": "hi", "channel": "C0GENERAL"}
@@ -255,3 +281,37 @@ def test_revocation_listeners_mark_our_rows(bolt: AsyncBolt) -> None:
     lookup = bolt.store.async_find_installation(enterprise_id=None, team_id="T0STANDIN1")
     assert run(lookup) is None
     assert Installation.objects.filter(workspace=workspace).exists()  # history stays
+
+
+def test_an_uninstall_between_rotation_and_async_save_stands(
+    standin_with_events: SlackStandIn, settings: Any
+) -> None:
+    store = UninstalledBeforeSave(standin_with_events)
+    bolt = AsyncBolt(standin_with_events, settings, rotation_minutes=13 * 60, store=store)
+    run(bolt.install(rotation=True))
+    store.armed = True
+
+    run(bolt.send(MENTION, team_id="T0STANDIN1"))
+
+    [carried] = store.carried
+    assert standin_with_events.token_info(carried.bot_token)["revoked"] is True
+    workspace = Workspace.objects.get(team_id="T0STANDIN1")
+    assert workspace.uninstalled_at is not None and workspace.bot_revoked_at is not None
+    assert workspace.bot_token is None and workspace.bot_refresh_token is None
+    assert run(store.async_find_bot(enterprise_id=None, team_id="T0STANDIN1")) is None
+
+
+def test_an_unreadable_token_fails_the_request_and_changes_nothing(
+    bolt: AsyncBolt, settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    run(bolt.install())
+    before = list(Workspace.objects.values_list("updated_at", "health", "bot_revoked_at"))
+    settings.TOKEN_ENCRYPTION_KEYS = generate_key_entry("other")  # this process lacks "test1"
+    caplog.set_level(logging.ERROR, logger="installations")
+
+    # an exception from authorize is Bolt's 500 (Slack retries the event); None would have
+    # been "not installed", acked and lost
+    assert run(bolt.send(MENTION, team_id="T0STANDIN1")) == 500
+    assert bolt.seen == []
+    assert list(Workspace.objects.values_list("updated_at", "health", "bot_revoked_at")) == before
+    assert "needs key id test1; configured: other" in caplog.text

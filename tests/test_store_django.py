@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 
 import pytest
 from asgiref.sync import async_to_sync
 from django.db import connection
-from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
 
 from installations.async_store import AsyncDjangoInstallationStore, AsyncDjangoOAuthStateStore
-from installations.models import Installation, LifecycleEvent, OAuthState, Workspace
-from installations.oauth_state import hash_state
-from installations.store import DjangoInstallationStore, DjangoOAuthStateStore
+from installations.models import Installation, LifecycleEvent, Workspace
+from installations.store import DjangoInstallationStore
 from tests.fixtures_store import fake, make_installation
 
 pytestmark = pytest.mark.django_db
@@ -143,37 +139,7 @@ def test_custom_values_round_trip(our_store: DjangoInstallationStore) -> None:
     assert our_store.find_installation(**TEAM).get_custom_value("plan") == "pro"
 
 
-# --- OAuth state store -------------------------------------------------------------------------
-
-
-def test_state_is_random_and_only_its_hash_is_stored() -> None:
-    store = DjangoOAuthStateStore()
-    state = store.issue()
-    assert re.fullmatch(r"[A-Za-z0-9_-]{43}", state)
-    assert store.issue() != state
-    row = OAuthState.objects.get(state_hash=hash_state(state))
-    assert state not in repr(list(OAuthState.objects.values()))
-    lifetime = row.expires_at - row.created_at
-    assert lifetime == timedelta(seconds=600)
-
-
-def test_state_is_consumed_once_by_one_delete() -> None:
-    store = DjangoOAuthStateStore()
-    state = store.issue()
-    with CaptureQueriesContext(connection) as captured:
-        assert store.consume(state) is True
-    statements = [q["sql"] for q in captured.captured_queries if "SAVEPOINT" not in q["sql"]]
-    assert len(statements) == 1 and statements[0].startswith("DELETE")
-    assert store.consume(state) is False
-    assert store.consume("") is False
-    assert store.consume("never-issued") is False
-
-
-def test_expired_state_is_refused() -> None:
-    store = DjangoOAuthStateStore(expiration_seconds=30)
-    state = store.issue()
-    OAuthState.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
-    assert store.consume(state) is False
+# --- OAuth state store: signed, self-expiring states; see tests/test_state_flood.py -------------
 
 
 # --- async twins ---------------------------------------------------------------------------------
