@@ -1,10 +1,14 @@
 """Sidebar filters for the workspace audit list. Each one is a WHERE clause, never a Python loop.
 
 The queryset they receive comes from ``health.with_health``, so status and reasons are columns.
+Every filter acts only on values it could have offered (a choice, or for ``enterprise`` an id of
+the right shape, matched in full); anything else in the query string leaves the list unfiltered,
+as Django does for choices it does not know. NUL bytes never get here (``middleware``).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.contrib import admin
@@ -56,6 +60,10 @@ class InstallTypeFilter(admin.SimpleListFilter):
         return queryset
 
 
+# Grid org ids: fullmatch, so "E0GRID\n" is not one (``re.match`` with "$" would say it is).
+ENTERPRISE_ID = re.compile(r"E[A-Z0-9]{2,31}")
+
+
 class EnterpriseFilter(admin.SimpleListFilter):
     title = "enterprise"
     parameter_name = "enterprise"
@@ -78,10 +86,13 @@ class EnterpriseFilter(admin.SimpleListFilter):
         return [("none", "Not on Enterprise Grid"), *names.items()]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Workspace]) -> QuerySet[Workspace]:
+        # Any well-formed id, not only the 200 choices shown: a link to an org beyond them works.
         value = self.value()
-        if value is None:
-            return queryset
-        return queryset.filter(enterprise_id="" if value == "none" else value)
+        if value == "none":
+            return queryset.filter(enterprise_id="")
+        if value is not None and ENTERPRISE_ID.fullmatch(value):
+            return queryset.filter(enterprise_id=value)
+        return queryset
 
 
 class YesNoFilter(admin.SimpleListFilter):

@@ -52,7 +52,7 @@ class AsyncDjangoInstallationStore(AsyncInstallationStore):
         is_enterprise_install: bool | None = False,
     ) -> Bot | None:
         key = self.sync._key(enterprise_id, team_id, is_enterprise_install)
-        return bot_from([row async for row in bot_query(key)])
+        return bot_from([row async for row in bot_query(key)], key)
 
     async def async_find_installation(
         self,
@@ -63,7 +63,7 @@ class AsyncDjangoInstallationStore(AsyncInstallationStore):
         is_enterprise_install: bool | None = False,
     ) -> SdkInstallation | None:
         key = self.sync._key(enterprise_id, team_id, is_enterprise_install)
-        return installation_from([row async for row in installation_query(key, user_id)])
+        return installation_from([row async for row in installation_query(key, user_id)], key)
 
     async def async_delete_bot(self, *, enterprise_id: str | None, team_id: str | None) -> None:
         await sync_to_async(self.sync.delete_bot)(enterprise_id=enterprise_id, team_id=team_id)
@@ -91,7 +91,8 @@ class AsyncDjangoOAuthStateStore(AsyncOAuthStateStore):
         return self.sync.logger
 
     async def async_issue(self, *args: Any, **kwargs: Any) -> str:
-        return await sync_to_async(self.sync.issue)()
+        return self.sync.issue()  # signing only: no database, nothing to hand to a thread
 
     async def async_consume(self, state: str) -> bool:
+        # one INSERT in a transaction (the savepoint that decides the race): sync code only
         return await sync_to_async(self.sync.consume)(state)

@@ -21,8 +21,9 @@ FORMAT = "v1"
 KEY_BYTES = 32
 NONCE_BYTES = 12
 TAG_BYTES = 16
-KID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
-ENVELOPE_PATTERN = re.compile(r"^v1\.([A-Za-z0-9_-]{1,32})\.([A-Za-z0-9_-]+)$")
+# \Z, not $: "$" also matches before a final newline, so "kid\n" would pass ``.match``.
+KID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,32}\Z")
+ENVELOPE_PATTERN = re.compile(r"^v1\.([A-Za-z0-9_-]{1,32})\.([A-Za-z0-9_-]+)\Z")
 
 
 class KeyringError(ValueError):

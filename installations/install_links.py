@@ -4,7 +4,8 @@ The callback never renders a page whose address still holds ``code`` and ``state
 §4.2.4, §4.3.1): it redirects to ``/slack/installed?i=<signed workspace id>``. The signature keeps
 anyone from reading other installs' names by guessing ids; it is valid for a short while only.
 Deep links follow slack_sdk's ``RedirectUriPageRenderer``: ``slack://app?team=..&id=..`` with a
-browser fallback; for org-wide installs, Slack's "add to workspaces" page (slack-facts §2b).
+browser fallback; for org-wide installs, Slack's "add to workspaces" page
+(docs/slack-protocol.md §7).
 """
 
 from __future__ import annotations

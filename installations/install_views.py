@@ -13,33 +13,40 @@ from .install_links import success_page, success_url, workspace_from_link
 from .oauth import clean_team, start_install
 from .oauth_callback import handle_callback
 from .state_cookie import (
-    cookie_matches,
-    delete_state_cookie,
+    binding,
+    browser_value_for_install,
     read_state_cookie,
-    set_state_cookie,
+    set_state_cookies,
 )
 
 
 @require_GET
 @never_cache
+@sensitive_variables("browser")
 def install_page(request: HttpRequest) -> HttpResponse:
-    """``/slack/install``: the Add to Slack button, with a fresh state bound to this browser."""
+    """``/slack/install``: the Add to Slack button, with a new state bound to this browser.
+
+    Writes nothing to the database (``oauth_state``), so any number of visits is harmless."""
+    browser = browser_value_for_install(request)
     try:
-        started = start_install(clean_team(request.GET.get("team")))
+        started = start_install(clean_team(request.GET.get("team")), browser=binding(browser))
     except SlackInstallError as exc:
         return render_error(request, exc)
     response = render(
         request, "installations/install.html", {"authorize_url": started.authorize_url}
     )
-    set_state_cookie(request, response, started.state)
+    set_state_cookies(request, response, browser)
     return response
 
 
 @require_GET
 @sensitive_variables("cookie")
 def oauth_redirect(request: HttpRequest) -> HttpResponse:
-    """``/slack/oauth_redirect``: always leaves the address holding ``code`` right away."""
-    cookie, state = read_state_cookie(request), request.GET.get("state") or ""
+    """``/slack/oauth_redirect``: always leaves the address holding ``code`` right away.
+
+    The state cookie is left in place whatever happens: another tab of this browser may still
+    be on its way back with its own state (``state_cookie``)."""
+    cookie = read_state_cookie(request)
     try:
         workspace = handle_callback(request.GET, cookie)
         response: HttpResponse = HttpResponseRedirect(success_url(workspace))
@@ -47,10 +54,6 @@ def oauth_redirect(request: HttpRequest) -> HttpResponse:
         response = render_error(request, exc)
     response["Referrer-Policy"] = "no-referrer"
     response["Cache-Control"] = "no-store"
-    # Only this browser's own flow coming back ends it: a forged or stale callback link (another
-    # state, or none) must not clear the cookie of an install still in progress here.
-    if cookie is not None and state and cookie_matches(cookie, state):
-        delete_state_cookie(response)
     return response
 
 

@@ -211,15 +211,18 @@ class Installation(EncryptedModel):
 
 
 class OAuthState(models.Model):
-    """An issued OAuth ``state``. Only its SHA-256 hash is stored; consumed by one DELETE."""
+    """A *spent* OAuth ``state`` (issued states are signed and stored nowhere: oauth_state.py).
+
+    Only its SHA-256 hash is kept; the unique constraint lets exactly one callback spend it.
+    The row is needed only until the state's own expiry, then purged (``slack_purge_states``).
+    """
 
     state_hash = models.CharField(max_length=64, unique=True)
-    created_at = models.DateTimeField(default=timezone.now)
+    spent_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField(db_index=True)
-    team_hint = models.CharField(max_length=32, blank=True)
 
     def __str__(self) -> str:
-        return f"OAuth state issued {self.created_at:%Y-%m-%d %H:%M:%S}"
+        return f"OAuth state spent {self.spent_at:%Y-%m-%d %H:%M:%S}"
 
 
 class LifecycleEvent(models.Model):

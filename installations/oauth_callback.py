@@ -2,11 +2,14 @@
 
 1. Slack's ``error`` (docs.slack.dev/authentication/installing-with-oauth): ``access_denied`` is a
    cancel, anything else a refusal; handled before ``code`` because a cancel carries none.
-2. No ``state``: an install started from Slack's own pages (slack-facts §1). Never exchanged.
-3. An unknown (never issued, or already used) or expired state.
-4. A missing cookie, or one holding another state. Checked *before* consuming, so a forged
-   callback cannot burn the real browser's state (security-checklist test 12).
-5. The state is consumed by one conditional DELETE; the loser of a race sees InvalidState.
+2. No ``state``: an install started from Slack's own pages (docs.slack.dev/authentication/
+   installing-with-oauth, "direct install"). Never exchanged.
+3. An expired state (its signed expiry has passed: "expired", whether or not it was ever spent),
+   then one we did not issue (malformed, tampered: "invalid"). See ``oauth_state``.
+4. A missing cookie, or one that is not the browser the state was issued to. Checked *before*
+   consuming, so a forged callback cannot burn the real browser's state (docs/security.md).
+5. The state is spent by one INSERT of its hash; a state spent before (a reload, or the loser of
+   a race between two callbacks) is "already used".
 6. No ``code``. Then the code is exchanged (``oauth.complete_install``).
 """
 
@@ -27,15 +30,16 @@ from .errors import (
     MissingCookie,
     MissingState,
     SlackInstallError,
+    UsedState,
 )
 from .models import Workspace
 from .oauth import complete_install
-from .oauth_state import StateCheck, check_state, consume_state
-from .state_cookie import cookie_matches
+from .oauth_state import StateCheck, StateRead, consume_state, is_bound_to, read_state
+from .state_cookie import cookie_binding
 
 logger = logging.getLogger(__name__)
 
-MAX_PARAM_LENGTH = 512  # Slack's codes and our states are far shorter; longer is not ours
+MAX_PARAM_LENGTH = 512  # Slack's codes are far shorter; longer is not one of Slack's
 
 
 @sensitive_variables("query", "code", "state", "cookie")
@@ -57,29 +61,37 @@ def handle_callback(query: Mapping[str, str], cookie: str | None) -> Workspace:
 
 @sensitive_variables("query", "code", "state", "cookie")
 def _handle(query: Mapping[str, str], cookie: str | None) -> Workspace:
-    state = (query.get("state") or "")[:MAX_PARAM_LENGTH]
+    state = query.get("state") or ""
     error = query.get("error")
     if error is not None:
         # Spend a state that is really this browser's, so it cannot be replayed; never fail on it.
-        if state and cookie and cookie_matches(cookie, state):
-            consume_state(state)
+        found = read_state(state)
+        if found.check is StateCheck.LIVE and found.payload and _bound(found, cookie):
+            consume_state(state, found.payload)
         if error == "access_denied":
             raise InstallCancelled()
         raise AuthorizeRefused(error)
     if not state:
         raise MissingState()
-    found = check_state(state)
-    if found is StateCheck.EXPIRED:
+    found = read_state(state)
+    if found.check is StateCheck.EXPIRED:
         raise ExpiredState()
-    if found is StateCheck.UNKNOWN:
+    if found.check is not StateCheck.LIVE or found.payload is None:
         raise InvalidState()
     if not cookie:
         raise MissingCookie()
-    if not cookie_matches(cookie, state):
+    if not _bound(found, cookie):
         raise BrowserMismatch()
-    if not consume_state(state):
-        raise InvalidState()  # another request with this state won the race
+    if not consume_state(state, found.payload):
+        raise UsedState()  # spent before, or another request with this state won the race
     code = query.get("code") or ""
     if not code or len(code) > MAX_PARAM_LENGTH:
         raise MissingCode()
     return complete_install(code)
+
+
+@sensitive_variables("cookie")
+def _bound(found: StateRead, cookie: str | None) -> bool:
+    """Whether the browser presenting ``cookie`` is the one the state was issued to."""
+    browser = cookie_binding(cookie) if cookie else None
+    return found.payload is not None and browser is not None and is_bound_to(found.payload, browser)

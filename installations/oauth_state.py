@@ -1,20 +1,43 @@
-"""OAuth ``state`` values: issued, looked up, consumed once, purged when stale.
+"""OAuth ``state`` values: signed and self-expiring when issued, recorded only once spent.
 
-RFC 6749 §10.10/§10.12 and RFC 9700 §2.1: 256 random bits, single-use, short-lived, bound to the
-browser (the cookie, see ``state_cookie``). Only a SHA-256 hash is stored, so a database read does
-not reveal a usable state. Consuming is one conditional DELETE whose row count decides the
-winner, so two callbacks carrying one state can never both succeed (checklist test 17).
+Why this design (docs/security.md, "OAuth state"): the install page is anonymous, so anything it
+writes per visit can be flooded. The old design stored every issued state and dropped the oldest
+past a global cap, which let anyone evict the states of people halfway through installing. Now:
+
+* Issuing writes nothing. A state is ``django.core.signing`` over a small JSON payload: a random
+  nonce (so two states never collide), the issue time and expiry, the ``team`` hint, and a hash
+  of the browser's binding value (``state_cookie``). Its HMAC (keyed by ``DJANGO_SECRET_KEY``,
+  salted per use, so a state of the install page is no Bolt state and no other signed value of
+  the app) makes it unforgeable; its expiry travels with it, so an expired state reads "expired"
+  whether or not anything was ever stored about it.
+* Spending is one INSERT of the state's SHA-256 into a table with a unique constraint: of two
+  callbacks carrying one state, the database lets exactly one in (RFC 6749 §10.12 / RFC 9700
+  §2.1: single use). A row lives until the state's own expiry, then is purged (on each spend and
+  by ``slack_purge_states``); after that the state is refused as expired by its signature alone.
+
+A flood of install-page visits therefore costs no row and cannot touch anyone's state; each
+spent row costs an attacker a full round trip through the callback and goes when it expires.
+No rate limit is applied: one would key on an IP address, which many people can share, and it
+would then refuse real installs, while the design above has nothing left to protect with it.
+
+``read_state`` is the one parser of a state coming back from outside: any string at all gives a
+``StateRead`` (``INVALID`` for anything not issued by us), never an exception.
 """
 
 from __future__ import annotations
 
 import enum
 import hashlib
+import hmac
 import logging
+import re
 import secrets
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
-from django.db import transaction
+from django.core import signing
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from .conf import slack_config
@@ -22,65 +45,129 @@ from .models import OAuthState
 
 logger = logging.getLogger(__name__)
 
-STATE_BYTES = 32
-# A ceiling on live states: an anonymous page issues them, so the table must not grow without
-# bound. Past it the oldest are dropped (their flows then fail with a clear "start again" page).
-MAX_LIVE_STATES = 10_000
+INSTALL_SALT = "installations.oauth_state.install"
+BOLT_SALT = "installations.oauth_state.bolt"
+NONCE_BYTES = 16  # 128 random bits: uniqueness; unforgeability comes from the signature
+SEPARATOR = "."  # not ":" (Django's default): a state goes into URLs and cookies unencoded
+# base64url(JSON payload) "." base64url(HMAC-SHA256). A team id is at most 32 characters, so a
+# real state stays far below the ceiling; anything longer is not ours and is never decoded.
+MAX_STATE_LENGTH = 400
+STATE_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,350}\.[A-Za-z0-9_-]{43}")
+PAYLOAD_KEYS = frozenset({"n", "i", "e", "t", "b"})
 
 
 class StateCheck(enum.Enum):
     LIVE = "live"
-    UNKNOWN = "unknown"  # never issued, or already consumed
+    INVALID = "invalid"  # not a state we issued (malformed, tampered, signed with another salt)
     EXPIRED = "expired"
 
 
+@dataclass(frozen=True)
+class StatePayload:
+    nonce: str
+    issued_at: datetime
+    expires_at: datetime
+    team_hint: str
+    browser: str  # hash of the browser's binding value; "" for Bolt's states (Bolt binds itself)
+
+
+@dataclass(frozen=True)
+class StateRead:
+    check: StateCheck
+    payload: StatePayload | None = None
+
+
+INVALID = StateRead(StateCheck.INVALID)
+
+
 def hash_state(state: str) -> str:
+    """What is stored of a spent state: a database read never yields a state to replay."""
     return hashlib.sha256(state.encode("utf-8")).hexdigest()
 
 
-def issue_state(team_hint: str = "") -> str:
-    """A new random state; its hash is stored with an expiry (SLACK_STATE_TTL_SECONDS)."""
-    state = secrets.token_urlsafe(STATE_BYTES)
+def _signer(salt: str) -> signing.Signer:
+    # Built per call: the key (and SECRET_KEY_FALLBACKS, honoured by Signer) may change in tests.
+    return signing.Signer(salt=salt, sep=SEPARATOR)
+
+
+def issue_state(
+    team_hint: str = "",
+    *,
+    browser: str = "",
+    ttl_seconds: int | None = None,
+    salt: str = INSTALL_SALT,
+    now: datetime | None = None,
+) -> str:
+    """A new state; writes nothing. ``browser`` is the hash from ``state_cookie.binding``."""
+    issued = int((now or timezone.now()).timestamp())
+    ttl = slack_config().state_ttl_seconds if ttl_seconds is None else ttl_seconds
+    payload = {
+        "n": secrets.token_urlsafe(NONCE_BYTES),
+        "i": issued,
+        "e": issued + ttl,
+        "t": team_hint,
+        "b": browser,
+    }
+    return _signer(salt).sign_object(payload)
+
+
+def read_state(
+    state: object, *, salt: str = INSTALL_SALT, now: datetime | None = None
+) -> StateRead:
+    """What ``state`` is: LIVE (with its payload), EXPIRED (with it) or INVALID. Never raises."""
+    if not isinstance(state, str) or len(state) > MAX_STATE_LENGTH:
+        return INVALID
+    if not STATE_PATTERN.fullmatch(state):  # ASCII only from here on: nothing fails to encode
+        return INVALID
+    try:
+        raw = _signer(salt).unsign_object(state)
+    except (signing.BadSignature, ValueError):  # ValueError: JSON / base64 / UTF-8 decoding
+        return INVALID
+    payload = _payload(raw)
+    if payload is None:
+        return INVALID
+    if payload.expires_at <= (now or timezone.now()):
+        return StateRead(StateCheck.EXPIRED, payload)
+    return StateRead(StateCheck.LIVE, payload)
+
+
+def _payload(raw: Any) -> StatePayload | None:
+    """The typed payload, or None for a shape we never sign (a signed value of another kind)."""
+    if not isinstance(raw, dict) or set(raw) != PAYLOAD_KEYS:
+        return None
+    nonce, issued, expires, team, browser = (raw[k] for k in ("n", "i", "e", "t", "b"))
+    if not all(isinstance(value, str) for value in (nonce, team, browser)):
+        return None
+    if not all(type(value) is int for value in (issued, expires)):  # bool is not a time
+        return None
+    try:
+        issued_at = datetime.fromtimestamp(issued, tz=UTC)
+        expires_at = datetime.fromtimestamp(expires, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+    return StatePayload(nonce, issued_at, expires_at, team, browser)
+
+
+def is_bound_to(payload: StatePayload, browser: str) -> bool:
+    """Whether the state was issued to the browser whose binding hash is ``browser``."""
+    return bool(payload.browser) and hmac.compare_digest(payload.browser, browser)
+
+
+def consume_state(state: str, payload: StatePayload) -> bool:
+    """Spend a LIVE state: True for exactly one caller. One INSERT; the unique hash decides."""
     now = timezone.now()
-    ttl = timedelta(seconds=slack_config().state_ttl_seconds)
+    try:
+        with transaction.atomic():
+            OAuthState.objects.create(
+                state_hash=hash_state(state), spent_at=now, expires_at=payload.expires_at
+            )
+    except IntegrityError:
+        return False  # spent before, or a concurrent callback won the race
     purge_expired_states(now=now)
-    OAuthState.objects.create(
-        state_hash=hash_state(state), created_at=now, expires_at=now + ttl, team_hint=team_hint
-    )
-    _cap_live_states()
-    return state
-
-
-def _cap_live_states() -> None:
-    surplus = OAuthState.objects.count() - MAX_LIVE_STATES
-    if surplus > 0:
-        oldest = OAuthState.objects.order_by("created_at").values_list("pk", flat=True)[:surplus]
-        OAuthState.objects.filter(pk__in=list(oldest)).delete()
-        logger.warning("dropped %s oldest live OAuth states (cap %s)", surplus, MAX_LIVE_STATES)
-
-
-def check_state(state: str) -> StateCheck:
-    """Whether ``state`` could still be consumed; an expired row is deleted on the way."""
-    state_hash = hash_state(state)
-    row = OAuthState.objects.filter(state_hash=state_hash).only("expires_at").first()
-    if row is None:
-        return StateCheck.UNKNOWN
-    if row.expires_at <= timezone.now():
-        OAuthState.objects.filter(state_hash=state_hash).delete()
-        return StateCheck.EXPIRED
-    return StateCheck.LIVE
-
-
-def consume_state(state: str) -> bool:
-    """Spend ``state``: True for exactly one caller, only while it is live."""
-    with transaction.atomic():
-        deleted, _ = OAuthState.objects.filter(
-            state_hash=hash_state(state), expires_at__gt=timezone.now()
-        ).delete()
-    return deleted == 1
+    return True
 
 
 def purge_expired_states(*, now: datetime | None = None) -> int:
-    """Delete states past their expiry; returns how many went."""
+    """Delete the records of spent states that have expired anyway; returns how many went."""
     deleted, _ = OAuthState.objects.filter(expires_at__lte=now or timezone.now()).delete()
     return deleted

@@ -1,21 +1,40 @@
-"""The ``slack-app-oauth-state`` cookie that binds a state to the browser that started the flow.
+"""The cookie that binds a state to the browser that started the flow (RFC 9700 §4.7.1).
 
-Same name as slack_sdk's ``OAuthStateUtils`` (DESIGN.md). HttpOnly, SameSite=Lax (Slack's
-redirect back is a top-level GET, which Lax allows), Secure over https, Max-Age = the state's
-lifetime, and a Path limited to the callback, so no other page ever receives it
-(security-checklist test 19; python-slack-sdk #1647 for quoted values).
+The cookie holds a random per-browser value; each state carries a hash of it (``oauth_state``).
+The value is reused while present, so two install tabs in one browser are bound to the same value
+and both can finish; a callback is accepted only from the browser whose cookie hashes to the
+state's binding. Nothing about it is stored on the server.
+
+Two cookies carry the same value, because a cookie's Path decides which pages receive it:
+
+* ``slack-app-oauth-state`` (the name slack_sdk's ``OAuthStateUtils`` uses), Path = the
+  callback's path, read by the callback only;
+* ``slack-app-oauth-browser``, Path = the install page's path, read by the install page only, so
+  it can reuse the value (the callback's cookie never reaches it).
+
+Both are HttpOnly, SameSite=Lax (Slack's redirect back is a top-level GET, which Lax allows),
+Secure over https, and live as long as the newest state they bind (each visit renews them). The
+callback never deletes them: another tab may still be on its way back, and a spent state cannot
+be replayed anyway. Quoted values (python-slack-sdk #1647) are unquoted.
 """
 
 from __future__ import annotations
 
-import hmac
+import base64
+import hashlib
+import re
+import secrets
 from urllib.parse import urlsplit
 
 from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
 
 from .conf import slack_config
 
 COOKIE_NAME = "slack-app-oauth-state"
+INSTALL_COOKIE_NAME = "slack-app-oauth-browser"
+BROWSER_BYTES = 32
+BROWSER_VALUE = re.compile(r"[A-Za-z0-9_-]{43}")  # token_urlsafe(32)
 
 
 def cookie_path() -> str:
@@ -23,25 +42,18 @@ def cookie_path() -> str:
     return urlsplit(slack_config().redirect_uri).path or "/"
 
 
-def set_state_cookie(request: HttpRequest, response: HttpResponse, state: str) -> None:
-    response.set_cookie(
-        COOKIE_NAME,
-        state,
-        max_age=slack_config().state_ttl_seconds,
-        path=cookie_path(),
-        secure=request.is_secure(),
-        httponly=True,
-        samesite="Lax",
-    )
+def install_cookie_path() -> str:
+    return reverse("slack-install")
 
 
-def delete_state_cookie(response: HttpResponse) -> None:
-    response.delete_cookie(COOKIE_NAME, path=cookie_path(), samesite="Lax")
+def binding(browser_value: str) -> str:
+    """What a state carries of the browser's value: its SHA-256 (the value itself stays
+    HttpOnly in the browser; states travel through Slack and the browser's history)."""
+    digest = hashlib.sha256(browser_value.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
-def read_state_cookie(request: HttpRequest) -> str | None:
-    """The cookie's state, unquoted (some proxies and clients send ``"value"``)."""
-    value = request.COOKIES.get(COOKIE_NAME)
+def _unquoted(value: str | None) -> str | None:
     if value is None:
         return None
     value = value.strip()
@@ -50,5 +62,35 @@ def read_state_cookie(request: HttpRequest) -> str | None:
     return value or None
 
 
-def cookie_matches(cookie_value: str, state: str) -> bool:
-    return hmac.compare_digest(cookie_value.encode("utf-8"), state.encode("utf-8"))
+def read_state_cookie(request: HttpRequest) -> str | None:
+    """The callback cookie's value, unquoted (some proxies and clients send ``"value"``)."""
+    return _unquoted(request.COOKIES.get(COOKIE_NAME))
+
+
+def cookie_binding(cookie_value: str) -> str | None:
+    """The binding of a cookie value, or None when the value is not one we could have set."""
+    if not BROWSER_VALUE.fullmatch(cookie_value):
+        return None
+    return binding(cookie_value)
+
+
+def browser_value_for_install(request: HttpRequest) -> str:
+    """This browser's value: reused when it already has one, else a new random one."""
+    for name in (INSTALL_COOKIE_NAME, COOKIE_NAME):
+        value = _unquoted(request.COOKIES.get(name))
+        if value is not None and BROWSER_VALUE.fullmatch(value):
+            return value
+    return secrets.token_urlsafe(BROWSER_BYTES)
+
+
+def set_state_cookies(request: HttpRequest, response: HttpResponse, browser_value: str) -> None:
+    for name, path in ((COOKIE_NAME, cookie_path()), (INSTALL_COOKIE_NAME, install_cookie_path())):
+        response.set_cookie(
+            name,
+            browser_value,
+            max_age=slack_config().state_ttl_seconds,
+            path=path,
+            secure=request.is_secure(),
+            httponly=True,
+            samesite="Lax",
+        )

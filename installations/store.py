@@ -6,15 +6,16 @@ installation with the target's latest bot merged in; org-wide installs are found
 ``team_id=None, is_enterprise_install=True``; rows are scoped by ``client_id``. Unlike them,
 deletes mark rows and erase tokens (revocation.py), so the admin keeps the history.
 
-Lookups are one indexed query each and decrypt only the tokens they return.
+Lookups are one indexed query each and decrypt only the tokens they return. A token this process
+cannot decrypt makes the lookup raise (``opened``), never return None. Bolt's re-save after a
+token rotation never undoes a revocation that landed meanwhile (persistence.py).
 """
 
 from __future__ import annotations
 
 import logging
-import secrets
-from datetime import timedelta
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django.db import transaction
 from django.db.models import QuerySet
@@ -26,13 +27,15 @@ from slack_sdk.oauth.state_store import OAuthStateStore
 from . import oauth_state, revocation
 from .compiled_lookup import CompiledLookup
 from .conf import slack_config
-from .models import Installation, OAuthState, Workspace
-from .persistence import apply_bot, save_installation
+from .fields import EncryptedDataError
+from .models import Installation, Workspace
+from .persistence import Revoked, apply_bot, log_refused, save_installation
 from .sdk_mapping import as_datetime, to_sdk_bot, to_sdk_installation
 
 logger = logging.getLogger(__name__)
 
 ACTOR = "bolt"
+T = TypeVar("T")
 
 
 def target(
@@ -101,12 +104,41 @@ USERS_LATEST = CompiledLookup(
 )
 
 
-def installation_from(rows: list[Installation]) -> SdkInstallation | None:
-    return to_sdk_installation(rows[0], rows[0].workspace) if rows else None
+def opened(convert: Callable[[], T], key: dict[str, str], lookup: str) -> T:
+    """Run a lookup's conversion (which decrypts); an unreadable token is logged and re-raised.
+
+    Raise, never return None: Bolt reads None as "not installed" and answers the request with
+    its install message (an event is acked and lost), while an exception fails only this request
+    (HTTP 500, so Slack retries an event) and changes nothing. The process lacks a key (a
+    configuration error here, not a fact about the workspace): the ERROR line names the key id
+    needed and the key ids configured, never a value.
+    """
+    try:
+        return convert()
+    except EncryptedDataError as exc:
+        logger.error(
+            "Bolt %s for team=%s enterprise=%s failed: %s.%s of row %s cannot be read here "
+            "(%s; %s); nothing was changed, the request fails until the key is configured",
+            lookup,
+            key["team_id"] or "-",
+            key["enterprise_id"] or "-",
+            exc.label,
+            exc.field,
+            exc.row,
+            exc.reason,
+            exc.key_problem,
+        )
+        raise
 
 
-def bot_from(rows: list[Workspace]) -> Bot | None:
-    return to_sdk_bot(rows[0]) if rows else None
+def installation_from(rows: list[Installation], key: dict[str, str]) -> SdkInstallation | None:
+    if not rows:
+        return None
+    return opened(lambda: to_sdk_installation(rows[0], rows[0].workspace), key, "find_installation")
+
+
+def bot_from(rows: list[Workspace], key: dict[str, str]) -> Bot | None:
+    return opened(lambda: to_sdk_bot(rows[0]), key, "find_bot") if rows else None
 
 
 class DjangoInstallationStore(InstallationStore):
@@ -129,18 +161,29 @@ class DjangoInstallationStore(InstallationStore):
         save_installation(installation, client_id=self.client_id, source="store", actor=ACTOR)
 
     def save_bot(self, bot: Bot) -> None:
-        """Bolt saves a rotated bot this way (bot-only apps): update the target's bot in place."""
+        """Bolt saves a rotated bot this way (bot-only apps): update the target's bot in place.
+
+        A bot whose ``installed_at`` is the target's current install is a re-save: a revocation
+        recorded since then stands (persistence.py, "Re-saves never undo a revocation").
+        """
         key = self._key(bot.enterprise_id, bot.team_id, bot.is_enterprise_install)
+        installed_at = as_datetime(bot.installed_at) or timezone.now()
         with transaction.atomic():
             workspace = Workspace.objects.select_for_update().filter(**key).first()
+            revoked = Revoked()
             if workspace is None:  # like slack_sdk: a bot row alone, no installation history
-                workspace = Workspace(**key, first_installed_at=as_datetime(bot.installed_at))
+                workspace = Workspace(**key, first_installed_at=installed_at)
                 workspace.installed_at = workspace.first_installed_at
-            elif as_datetime(bot.installed_at) < workspace.installed_at:
+            elif installed_at < workspace.installed_at:
                 # slack_sdk's stores keep an older bot as a row that never becomes the latest
                 self.logger.info("skipped an older bot for team=%s", key["team_id"] or "-")
                 return
-            apply_bot(workspace, bot)
+            elif installed_at == workspace.installed_at:
+                revoked = Revoked.bot_of(workspace, installed_at)
+            refused = apply_bot(workspace, bot, revoked=revoked)
+            if refused:
+                log_refused(workspace, installed_at, refused)
+                return  # nothing else of the bot changes without its tokens
             workspace.save()
 
     # --- reads ------------------------------------------------------------------------------
@@ -153,7 +196,7 @@ class DjangoInstallationStore(InstallationStore):
     ) -> Bot | None:
         key = self._key(enterprise_id, team_id, is_enterprise_install)
         workspace = BOT.first(Workspace, **key)
-        return None if workspace is None else to_sdk_bot(workspace)
+        return bot_from([] if workspace is None else [workspace], key)
 
     def find_installation(
         self,
@@ -168,7 +211,7 @@ class DjangoInstallationStore(InstallationStore):
             row = LATEST.first(Installation, **key)
         else:
             row = USERS_LATEST.first(Installation, **key, user_id=user_id)
-        return None if row is None else to_sdk_installation(row, row.workspace)
+        return installation_from([] if row is None else [row], key)
 
     # --- deletes: mark rows and erase their tokens; history stays ------------------------------
     def delete_bot(self, *, enterprise_id: str | None, team_id: str | None) -> None:
@@ -193,7 +236,14 @@ class DjangoInstallationStore(InstallationStore):
 
 
 class DjangoOAuthStateStore(OAuthStateStore):
-    """slack_sdk's OAuthStateStore: random single-use states that expire; only hashes stored."""
+    """slack_sdk's OAuthStateStore: signed, self-expiring, single-use states (oauth_state.py).
+
+    ``issue`` writes nothing, so Bolt's anonymous install path cannot be flooded into the
+    database; ``consume`` records the spent state with one INSERT whose unique hash decides a
+    race. Bolt binds a state to the browser itself (its ``slack-app-oauth-state`` cookie holds
+    the state and is compared before ``consume``), so these states carry no browser binding, and
+    a salt of their own keeps them apart from the install page's.
+    """
 
     def __init__(self, expiration_seconds: int = 600, logger: logging.Logger | None = None) -> None:
         self.expiration_seconds = expiration_seconds
@@ -204,16 +254,15 @@ class DjangoOAuthStateStore(OAuthStateStore):
         return self._logger
 
     def issue(self, *args: Any, **kwargs: Any) -> str:
-        """oauth_state.issue_state with this store's own lifetime (Bolt passes no arguments)."""
-        state = secrets.token_urlsafe(oauth_state.STATE_BYTES)
-        now = timezone.now()
-        oauth_state.purge_expired_states(now=now)
-        expires_at = now + timedelta(seconds=self.expiration_seconds)
-        OAuthState.objects.create(
-            state_hash=oauth_state.hash_state(state), created_at=now, expires_at=expires_at
+        """A new state with this store's own lifetime (Bolt passes no arguments)."""
+        return oauth_state.issue_state(
+            ttl_seconds=self.expiration_seconds, salt=oauth_state.BOLT_SALT
         )
-        return state
 
     def consume(self, state: str) -> bool:
-        """True once for an issued, unexpired state: one conditional DELETE decides."""
-        return bool(state) and oauth_state.consume_state(state)
+        """True once for a state this store issued that has not expired."""
+        found = oauth_state.read_state(state, salt=oauth_state.BOLT_SALT)
+        if found.check is not oauth_state.StateCheck.LIVE or found.payload is None:
+            self.logger.info("OAuth state refused: %s", found.check.value)
+            return False
+        return oauth_state.consume_state(state, found.payload)

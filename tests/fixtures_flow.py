@@ -8,14 +8,19 @@ redirect back to /slack/oauth_redirect with the browser's cookie.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.http import HttpResponse
 from django.test import Client
+from django.utils import timezone
 
+from installations import oauth_state
 from installations.standin import SlackStandIn
 from installations.state_cookie import COOKIE_NAME
 
@@ -57,6 +62,7 @@ class Flow:
         return self.back(self.standin.approve(self.start(), **choices))
 
     def state_cookie(self) -> str | None:
+        """This browser's binding value (the cookie both install tabs share), if it has one."""
         morsel = self.client.cookies.get(COOKIE_NAME)
         return morsel.value if morsel is not None and morsel.value else None
 
@@ -87,3 +93,23 @@ def flow(standin: SlackStandIn, db: None) -> Flow:
 def flow_tx(standin: SlackStandIn, transactional_db: None) -> Flow:
     """Like ``flow`` for tests whose threads need committed data (transaction=True)."""
     return Flow(standin=standin, client=Client())
+
+
+class StateClock:
+    """Moves the clock ``oauth_state`` reads (issue, expiry, purge), and nothing else's."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def now(self) -> datetime:
+        return timezone.now() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def state_clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[StateClock]:
+    clock = StateClock()
+    monkeypatch.setattr(oauth_state, "timezone", SimpleNamespace(now=clock.now))
+    yield clock

@@ -1,11 +1,10 @@
 """GET /slack/install: the Add to Slack page, its authorize URL and the state cookie.
 
-security-checklist tests 1, 3, 19 and 20.
+docs/slack-protocol.md §1; docs/security.md, "OAuth state".
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 from datetime import timedelta
 from typing import Any
@@ -13,12 +12,14 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from django.conf import settings
+from django.db import connection
 from django.test import Client
-from django.utils import timezone
+from django.test.utils import CaptureQueriesContext
 
 from installations.models import OAuthState
+from installations.oauth_state import StateCheck, read_state
 from installations.standin import SlackStandIn
-from installations.state_cookie import COOKIE_NAME
+from installations.state_cookie import COOKIE_NAME, INSTALL_COOKIE_NAME, binding
 from tests.fixtures_flow import authorize_href, query_of
 
 pytestmark = pytest.mark.django_db
@@ -39,42 +40,75 @@ def test_page_links_to_the_v2_authorize_url_with_every_value() -> None:
     assert params["scope"] == "commands,chat:write"
     assert params["user_scope"] == ""
     assert params["redirect_uri"] == settings.SLACK_REDIRECT_URI
-    assert len(params["state"]) >= 43  # 32 random bytes, url-safe base64
+    assert read_state(params["state"]).check is StateCheck.LIVE
     assert "team" not in params
 
 
-def test_only_the_hash_of_the_state_is_stored() -> None:
+def test_the_page_writes_nothing_to_the_database() -> None:
+    """Issued states are signed, not stored: a visit costs no row (issue 11, class 8)."""
+    with CaptureQueriesContext(connection) as queries:
+        page = get_page(Client())
+    assert page.status_code == 200
+    assert queries.captured_queries == []
+    assert OAuthState.objects.count() == 0
+
+
+def test_the_state_expires_after_the_setting_and_is_bound_to_the_cookie() -> None:
+    page = get_page(Client())
+    found = read_state(query_of(authorize_href(page))["state"])
+    assert found.check is StateCheck.LIVE
+    ttl = found.payload.expires_at - found.payload.issued_at
+    assert ttl == timedelta(seconds=settings.SLACK_STATE_TTL_SECONDS)
+    assert found.payload.browser == binding(page.cookies[COOKIE_NAME].value)
+    assert page.cookies[COOKIE_NAME].value not in page.content.decode()  # HttpOnly, not shown
+
+
+def test_every_visit_gets_a_new_state_but_one_browser_keeps_its_value() -> None:
     client = Client()
-    state = query_of(authorize_href(get_page(client)))["state"]
-    row = OAuthState.objects.get()
-    assert row.state_hash == hashlib.sha256(state.encode()).hexdigest()
-    assert state not in str(OAuthState.objects.values().get())
-    ttl = (row.expires_at - row.created_at).total_seconds()
-    assert ttl == settings.SLACK_STATE_TTL_SECONDS
-
-
-def test_every_visit_gets_a_new_state() -> None:
-    states = {query_of(authorize_href(get_page(Client())))["state"] for _ in range(5)}
+    pages = [get_page(client) for _ in range(5)]
+    states = {query_of(authorize_href(page))["state"] for page in pages}
     assert len(states) == 5
-    assert OAuthState.objects.count() == 5
+    assert len({page.cookies[COOKIE_NAME].value for page in pages}) == 1
+    other = get_page(Client()).cookies[COOKIE_NAME].value
+    assert other != pages[0].cookies[COOKIE_NAME].value
+
+
+def test_the_install_page_reuses_the_value_of_its_own_cookie() -> None:
+    """A browser sends the install page only the cookie whose Path is the install page."""
+    first = get_page(Client()).cookies[INSTALL_COOKIE_NAME].value
+    again = get_page(Client(), HTTP_COOKIE=f"{INSTALL_COOKIE_NAME}={first}")
+    assert again.cookies[COOKIE_NAME].value == first
+    found = read_state(query_of(authorize_href(again))["state"])
+    assert found.payload.browser == binding(first)
+
+
+@pytest.mark.parametrize("value", ["short", "x" * 43 + "\n", "x" * 42 + "!", ""])
+def test_a_malformed_cookie_is_replaced_not_reused(value: str) -> None:
+    page = get_page(Client(), HTTP_COOKIE=f"{INSTALL_COOKIE_NAME}={value}")
+    assert page.status_code == 200
+    new = page.cookies[COOKIE_NAME].value
+    assert new != value and re.fullmatch(r"[A-Za-z0-9_-]{43}", new)
 
 
 def test_state_cookie_attributes_over_https() -> None:
-    client = Client()
-    page = get_page(client)
-    cookie = page.cookies[COOKIE_NAME]
-    assert cookie.value == query_of(authorize_href(page))["state"]
-    assert cookie["httponly"] is True
-    assert cookie["secure"] is True
-    assert cookie["samesite"] == "Lax"
-    assert cookie["path"] == "/slack/oauth_redirect"
-    assert int(cookie["max-age"]) == settings.SLACK_STATE_TTL_SECONDS <= 600
+    page = get_page(Client())
+    paths = {COOKIE_NAME: "/slack/oauth_redirect", INSTALL_COOKIE_NAME: "/slack/install"}
+    for name, path in paths.items():
+        cookie = page.cookies[name]
+        assert re.fullmatch(r"[A-Za-z0-9_-]{43}", cookie.value)
+        assert cookie["httponly"] is True
+        assert cookie["secure"] is True
+        assert cookie["samesite"] == "Lax"
+        assert cookie["path"] == path
+        assert int(cookie["max-age"]) == settings.SLACK_STATE_TTL_SECONDS <= 600
+    assert page.cookies[COOKIE_NAME].value == page.cookies[INSTALL_COOKIE_NAME].value
 
 
 def test_state_cookie_is_not_secure_over_plain_http() -> None:
     page = Client().get("/slack/install")
     assert page.status_code == 200
     assert not page.cookies[COOKIE_NAME]["secure"]
+    assert not page.cookies[INSTALL_COOKIE_NAME]["secure"]
 
 
 def test_values_are_url_encoded(settings: Any) -> None:
@@ -106,10 +140,13 @@ def test_unknown_host_is_refused() -> None:
 def test_team_preselects_a_workspace() -> None:
     url = authorize_href(get_page(Client(), data={"team": "T0ABC123"}))
     assert query_of(url)["team"] == "T0ABC123"
-    assert OAuthState.objects.get().team_hint == "T0ABC123"
+    assert read_state(query_of(url)["state"]).payload.team_hint == "T0ABC123"
 
 
-@pytest.mark.parametrize("team", ["<script>alert(1)</script>", "E0ORG123", "t0lower", "T"])
+@pytest.mark.parametrize(
+    "team",
+    ["<script>alert(1)</script>", "E0ORG123", "t0lower", "T", "T0ABC123\n", "T0ABC123\r\n"],
+)
 def test_bad_team_gets_a_clear_400(team: str) -> None:
     page = get_page(Client(), data={"team": team})
     assert page.status_code == 400
@@ -147,37 +184,6 @@ def test_page_is_self_contained_and_keeps_secrets_out() -> None:
 
 def test_only_get_is_allowed() -> None:
     assert Client().post("/slack/install", secure=True).status_code == 405
-
-
-def test_issuing_purges_expired_states() -> None:
-    past = timezone.now() - timedelta(minutes=1)
-    OAuthState.objects.bulk_create(
-        OAuthState(state_hash=f"{i:064x}", expires_at=past) for i in range(20)
-    )
-    get_page(Client())
-    assert OAuthState.objects.count() == 1
-    assert OAuthState.objects.get().expires_at > timezone.now()
-
-
-def test_live_states_are_capped() -> None:
-    from installations.oauth_state import MAX_LIVE_STATES
-
-    future = timezone.now() + timedelta(minutes=5)
-    OAuthState.objects.bulk_create(
-        (
-            OAuthState(
-                state_hash=f"{i:064x}",
-                created_at=timezone.now() - timedelta(seconds=MAX_LIVE_STATES - i),
-                expires_at=future,
-            )
-            for i in range(MAX_LIVE_STATES)
-        ),
-        batch_size=2000,
-    )
-    state = query_of(authorize_href(get_page(Client())))["state"]
-    assert OAuthState.objects.count() == MAX_LIVE_STATES
-    assert not OAuthState.objects.filter(state_hash=f"{0:064x}").exists()  # the oldest went
-    assert OAuthState.objects.filter(state_hash=hashlib.sha256(state.encode()).hexdigest()).exists()
 
 
 def test_the_button_leads_to_the_stand_ins_consent_page(standin: SlackStandIn) -> None:
