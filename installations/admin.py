@@ -42,8 +42,28 @@ class CappedCountPaginator(Paginator):
         return self.object_list.order_by()[: self.CAP + 1].count()
 
 
+class OfferedFiltersOnly:
+    """Query-string lookups limited to the filters the page offers.
+
+    Django lets any lookup on a model's own fields through the changelist's query string
+    (``?team_id__regex=(``, ``?installed_at__year=99999999999``), which the database then
+    refuses with a 500. Refusing every other lookup makes Django answer 400 instead.
+    """
+
+    list_filter: Any
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
+        offered: set[str] = set()
+        for spec in self.list_filter:
+            if isinstance(spec, str):  # a field filter: its exact and isnull parameters
+                offered |= {spec, f"{spec}__exact", f"{spec}__isnull"}
+            else:  # a SimpleListFilter reads its own parameter and validates the value itself
+                offered.add(spec.parameter_name)
+        return lookup in offered
+
+
 @admin.register(Workspace)
-class WorkspaceAdmin(admin.ModelAdmin):
+class WorkspaceAdmin(OfferedFiltersOnly, admin.ModelAdmin):
     list_display = (
         "name_and_id",
         "enterprise",
@@ -241,7 +261,7 @@ class WorkspaceAdmin(admin.ModelAdmin):
 
 
 @admin.register(LifecycleEvent)
-class LifecycleEventAdmin(admin.ModelAdmin):
+class LifecycleEventAdmin(OfferedFiltersOnly, admin.ModelAdmin):
     """Every lifecycle event across workspaces, read-only (facts, never tokens)."""
 
     list_display = ("occurred_at", "kind", "workspace", "actor", "detail")

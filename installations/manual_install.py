@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 # Long-lived bot tokens only: a rotating token (xoxe.xoxb-) dies in 12 hours without the refresh
 # token that only the OAuth flow hands out.
-BOT_TOKEN = re.compile(r"^xoxb-[A-Za-z0-9-]+$")
+BOT_TOKEN = re.compile(r"xoxb-[A-Za-z0-9-]+")
 
 
 class TokenRejected(BadRequest):
@@ -38,7 +38,7 @@ def register_bot_token(token: str, *, actor: str) -> Workspace:
     if not config.client_id:
         raise TokenRejected("SLACK_CLIENT_ID is not set; installations are stored under it.")
     token = token.strip()
-    if not BOT_TOKEN.match(token):
+    if not BOT_TOKEN.fullmatch(token):
         raise TokenRejected(
             "That is not a bot token (it starts with xoxb-). Rotating tokens need the "
             "Add to Slack flow, which also stores their refresh token."

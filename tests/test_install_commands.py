@@ -14,7 +14,7 @@ from slack_sdk import WebClient
 
 from installations.models import Installation, OAuthState, Workspace
 from installations.oauth import start_install
-from installations.oauth_state import hash_state, issue_state
+from installations.oauth_state import StateCheck, consume_state, hash_state, issue_state, read_state
 from installations.standin import SlackStandIn
 from tests.fixtures_flow import query_of
 
@@ -30,15 +30,16 @@ def run(name: str, *args: str, **options: Any) -> str:
 # --- slack_purge_states ----------------------------------------------------------------------
 
 
-def test_purge_deletes_expired_states_and_prints_the_count() -> None:
-    live = issue_state()
-    stale = [hash_state(issue_state()) for _ in range(3)]
-    OAuthState.objects.filter(state_hash__in=stale).update(
+def test_purge_deletes_expired_spent_states_and_prints_the_count() -> None:
+    spent = [issue_state() for _ in range(4)]
+    for state in spent:
+        assert consume_state(state, read_state(state).payload)
+    OAuthState.objects.filter(state_hash__in=[hash_state(s) for s in spent[1:]]).update(
         expires_at=timezone.now() - timedelta(seconds=1)
     )
-    assert run("slack_purge_states") == "Deleted 3 expired OAuth state(s).\n"
-    assert list(OAuthState.objects.values_list("state_hash", flat=True)) == [hash_state(live)]
-    assert run("slack_purge_states") == "Deleted 0 expired OAuth state(s).\n"
+    assert run("slack_purge_states").startswith("Deleted 3 ")
+    assert list(OAuthState.objects.values_list("state_hash", flat=True)) == [hash_state(spent[0])]
+    assert run("slack_purge_states").startswith("Deleted 0 ")
 
 
 # --- slack_add_token ---------------------------------------------------------------------------
@@ -135,7 +136,8 @@ def test_install_url_prints_both_urls_and_issues_a_state() -> None:
     assert authorize.startswith(django_settings.SLACK_AUTHORIZE_URL + "?")
     params = query_of(authorize)
     assert params["redirect_uri"] == django_settings.SLACK_REDIRECT_URI
-    assert OAuthState.objects.filter(state_hash=hash_state(params["state"])).exists()
+    assert read_state(params["state"]).check is StateCheck.LIVE
+    assert not OAuthState.objects.exists()  # issuing a state writes nothing
     assert django_settings.SLACK_CLIENT_SECRET not in out
 
 

@@ -66,7 +66,7 @@ def test_admin_pages_with_nul_in_the_path_are_400(
 
 def test_the_same_admin_list_without_nul_works(viewer: Client, audit_workspace: Callable) -> None:
     audit_workspace(enterprise_id="E0GRID")
-    for query in ("q=T0AUDIT", "enterprise=E0GRID", "status=active", "health=x"):
+    for query in ("q=T0AUDIT", "enterprise=E0GRID", "status=active"):
         assert viewer.get(f"{CHANGELIST}?{query}", secure=True).status_code == 200
 
 
@@ -209,11 +209,6 @@ def test_the_enterprise_filter_takes_any_well_formed_id(
     assert listed(viewer, "enterprise=none") == {str(plain.pk)}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="WorkspaceAdmin lets any field lookup through the query string "
-    "(Django allows lookups on local fields); needs WorkspaceAdmin.lookup_allowed in admin.py",
-)
 @pytest.mark.parametrize(
     "query", ["team_id__regex=(", "team_id__iregex=[", "installed_at__year=99999999999"]
 )
