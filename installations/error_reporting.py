@@ -1,12 +1,279 @@
-"""The exception reporter filter: Django's, but cleansing secrets with DJANGO_DEBUG on too.
+"""Exception reports without secrets: the debug 500 page, its plain-text twin, and error mails.
 
-(Being completed for issue 11, class 3.)
+Django's ``SafeExceptionReporterFilter`` switches itself off with DEBUG on (``is_active()`` is
+False), which is what ``make run`` uses: a crash inside signature checking or the token exchange
+then showed the signing secret, the OAuth ``code``, the tokens Slack had just issued and the
+browser's cookies to whoever made the request. Even when active it only hides settings by name
+(``DATABASE_URL`` in a runserver environ slips through with its password), hides only the listed
+``@sensitive_variables`` names (library frames below them hold the same secrets under other
+names: ``auth``, ``headers``, ``body``, an ``Authorization: Basic`` header), and never touches the
+query string (``code``, ``state``), the request URL or the exception messages.
+
+So, with DEBUG on or off (docs/security.md, "What is logged, and what never is"):
+
+- ``DebugSafeExceptionFilter`` (DEFAULT_EXCEPTION_REPORTER_FILTER) is always active. In a frame of
+  a ``@sensitive_variables`` function the listed names are hidden, as Django does; in every frame
+  *called from* one, every value but numbers, booleans and None is hidden. Everywhere, a variable,
+  setting or META entry is hidden when its name looks secret, or when its text holds a known
+  secret (secret settings, the request's ``code``/``state``/cookies/``Authorization``), a token
+  or webhook shape, or credentials in a URL. Cookies show their names only.
+- ``DebugSafeExceptionReporter`` (DEFAULT_EXCEPTION_REPORTER) additionally cleanses what Django
+  renders without asking the filter: the query parameters, the request URL, and the exception
+  messages of the whole chain.
+
+Known secrets shorter than MIN_SECRET_LENGTH are left to the name rules: hiding every value that
+contains a two-letter ``state`` would hide the whole page and protect nothing.
 """
 
 from __future__ import annotations
 
-from django.views.debug import SafeExceptionReporterFilter
+import re
+from collections.abc import Iterable, Iterator
+from types import FrameType
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from django.conf import settings
+from django.http import HttpRequest, QueryDict
+from django.utils.datastructures import MultiValueDict
+from django.views.debug import ExceptionReporter, SafeExceptionReporterFilter
+
+from .redaction import redact
+
+CLEANSED = SafeExceptionReporterFilter.cleansed_substitute
+MIN_SECRET_LENGTH = 8
+
+# Settings, environ (runserver copies os.environ into META) and header names holding secrets:
+# Django's list plus the names it misses.
+SECRET_SETTING_NAMES = re.compile(
+    r"API|AUTH|TOKEN|KEY|SECRET|PASS|SIGNATURE|COOKIE|SESSION|CSRF|CREDENTIAL|PRIVATE|SALT|DSN"
+    r"|WEBHOOK|DATABASE_URL",
+    re.IGNORECASE,
+)
+# Settings whose *values* are secrets, to be found wherever else they show up. Narrower than the
+# names above: SLACK_API_URL or AUTH_USER_MODEL are hidden by name but are no secret to search for.
+SECRET_VALUE_NAMES = re.compile(
+    r"SECRET|PASSWORD|PASSWD|PASSPHRASE|PRIVATE|CREDENTIAL|SIGNING|DSN|API_?KEY"
+    r"|(?:^|_)KEYS?(?:_|$)|(?:^|_)TOKENS?(?:_|$)",
+    re.IGNORECASE,
+)
+DOTTED_PATH = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")  # PASSWORD_HASHERS: import paths
+# Local variable and query parameter names: also the OAuth callback's own words.
+SECRET_VARIABLE_NAMES = re.compile(
+    r"token|secret|passw|signature|auth|cookie|session|csrf|credential|private|webhook|salt"
+    r"|(?:^|_)(?:code|state|key|keys|verifier|nonce)$",
+    re.IGNORECASE,
+)
+URL_META_KEYS = frozenset({"QUERY_STRING", "RAW_URI", "REQUEST_URI", "HTTP_REFERER", "HTTP_ORIGIN"})
+URL_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/\s@:]*:[^/\s@]*@")
+AUTH_SCHEMES = re.compile(r"\b(?:Basic|Bearer) +[A-Za-z0-9+/=._~-]{16,}")  # Authorization values
+SECRET_MARKERS = ("incoming_webhook",)  # Slack's answer: the webhook URL has no fixed shape
+PLAIN_SCALARS = (int, float, bool, type(None))
+
+
+def _one_line(value: Any) -> str:
+    """The value's repr on one line. Not pformat, which is what the page shows: it wraps long
+    strings and bytes into pieces, and a secret cut in two matches no substring or pattern."""
+    try:
+        return repr(value)
+    except Exception as exc:  # a broken __repr__ must not break the error page
+        return f"<unrepresentable {type(exc).__name__}>"
+
+
+def _strings_under_secret_names(name: str, value: Any, depth: int = 0) -> Iterator[str]:
+    """Every string held under a secret-looking name (nested dicts included), and its parts."""
+    if depth > 4:
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings_under_secret_names(str(key), item, depth + 1)
+    elif isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            yield from _strings_under_secret_names(name, item, depth + 1)
+    elif isinstance(value, str) and SECRET_VALUE_NAMES.search(name):
+        yield value
+        yield from re.split(r"[,:;\s]+", value)  # TOKEN_ENCRYPTION_KEYS: "kid:key,kid:key"
+
+
+def settings_secrets() -> set[str]:
+    """The values of secret settings (and their parts), to be hidden wherever they appear."""
+    found: set[str] = set()
+    for name in dir(settings):
+        if name.isupper():
+            found.update(_strings_under_secret_names(name, getattr(settings, name, None)))
+    return {s for s in found if len(s) >= MIN_SECRET_LENGTH and not DOTTED_PATH.fullmatch(s)}
+
+
+def request_secrets(request: HttpRequest | None) -> set[str]:
+    """Secret settings plus what this request carries: code, state, cookies, credentials."""
+    found = settings_secrets()
+    if request is None:
+        return found
+    meta = getattr(request, "META", {}) or {}
+    for key in ("HTTP_AUTHORIZATION", "HTTP_COOKIE", "HTTP_X_SLACK_SIGNATURE"):
+        value = meta.get(key)
+        if isinstance(value, str):
+            found.add(value)
+            found.update(value.split())
+    found.update(v for v in getattr(request, "COOKIES", {}).values() if isinstance(v, str))
+    for params in (getattr(request, "GET", None), getattr(request, "_post", None)):
+        if isinstance(params, MultiValueDict):
+            for key, values in params.lists():
+                if SECRET_VARIABLE_NAMES.search(str(key)):
+                    found.update(v for v in values if isinstance(v, str))
+    return {s for s in found if len(s) >= MIN_SECRET_LENGTH}
+
+
+def scrub_text(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with each known secret, token shape, URL credential and auth header masked."""
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, CLEANSED)
+    text = URL_CREDENTIALS.sub(lambda m: f"{m['scheme']}{CLEANSED}@", text)
+    return AUTH_SCHEMES.sub(CLEANSED, redact(text))
+
+
+def reveals(value: Any, secrets: Iterable[str]) -> bool:
+    """Whether showing ``value`` would show a secret."""
+    if isinstance(value, PLAIN_SCALARS):
+        return False
+    texts = [_one_line(value)]
+    if isinstance(value, str):
+        texts.append(value)  # repr escapes quotes and backslashes a secret may hold
+    elif isinstance(value, bytes):
+        texts.append(value.decode("utf-8", "replace"))
+    return any(
+        scrub_text(text, secrets) != text or any(m in text for m in SECRET_MARKERS)
+        for text in texts
+    )
+
+
+def cleanse_query(query: str, secrets: Iterable[str]) -> str:
+    """A query string with the values of secret-named parameters, and known secrets, masked."""
+    pairs = [
+        (key, CLEANSED if SECRET_VARIABLE_NAMES.search(key) else value)
+        for key, value in parse_qsl(query, keep_blank_values=True)
+    ]
+    return scrub_text(urlencode(pairs, safe="*/:"), secrets)
+
+
+def cleanse_url(url: str, secrets: Iterable[str]) -> str:
+    head, mark, query = url.partition("?")
+    return scrub_text(head, secrets) + mark + (cleanse_query(query, secrets) if mark else "")
+
+
+def describe_request(request: HttpRequest) -> str:
+    """A request as a frame variable: method and path, never the query string."""
+    return f"<{type(request).__name__}: {request.method} {request.path!r}>"
+
+
+def _distance_to_sensitive_wrapper(frame: FrameType) -> int | None:
+    """0 for a @sensitive_variables wrapper frame, 1 for the decorated function, more for the
+    functions it called; None outside any decorated call."""
+    distance, current = 0, frame
+    while current is not None:
+        if (
+            current.f_code.co_name == "sensitive_variables_wrapper"
+            and "sensitive_variables_wrapper" in current.f_locals
+        ):
+            return distance
+        current, distance = current.f_back, distance + 1
+    return None
 
 
 class DebugSafeExceptionFilter(SafeExceptionReporterFilter):
-    """Placeholder: behaviour filled in by the debug-page work."""
+    """Django's filter, always active, that also hides secrets by content (see module docstring)."""
+
+    hidden_settings = SECRET_SETTING_NAMES
+
+    def is_active(self, request: HttpRequest | None) -> bool:
+        return True  # DEBUG on included: that is when the page is shown to the requester
+
+    def cleanse_setting(self, key: Any, value: Any) -> Any:
+        if isinstance(value, str) and reveals(value, settings_secrets()):
+            return CLEANSED
+        return super().cleanse_setting(key, value)
+
+    def get_safe_request_meta(self, request: HttpRequest | None) -> dict[str, Any]:
+        if request is None or not hasattr(request, "META"):
+            return {}
+        secrets = request_secrets(request)
+        return {key: self._cleanse_meta(key, value, secrets) for key, value in request.META.items()}
+
+    def _cleanse_meta(self, key: str, value: Any, secrets: set[str]) -> Any:
+        if SECRET_SETTING_NAMES.search(key):
+            return CLEANSED
+        if isinstance(value, str):
+            return (
+                cleanse_url(value, secrets) if key in URL_META_KEYS else scrub_text(value, secrets)
+            )
+        return super().cleanse_setting(key, value)
+
+    def get_safe_cookies(self, request: HttpRequest | None) -> dict[str, str]:
+        return {name: CLEANSED for name in getattr(request, "COOKIES", {}) or {}}
+
+    def get_post_parameters(self, request: HttpRequest | None) -> Any:
+        if request is None:
+            return {}
+        return self.cleanse_parameters(request, super().get_post_parameters(request))
+
+    def cleanse_parameters(self, request: HttpRequest | None, params: Any) -> Any:
+        """A copy of a QueryDict / MultiValueDict with secret-named or secret-holding values
+        masked."""
+        if not isinstance(params, MultiValueDict):
+            return params
+        secrets = request_secrets(request)
+        cleansed = QueryDict(mutable=True) if isinstance(params, QueryDict) else MultiValueDict()
+        for key, values in params.lists():
+            hidden = SECRET_VARIABLE_NAMES.search(str(key))
+            cleansed.setlist(
+                key, [CLEANSED if hidden or reveals(v, secrets) else v for v in values]
+            )
+        return cleansed
+
+    def cleanse_special_types(self, request: HttpRequest | None, value: Any) -> Any:
+        if isinstance(value, HttpRequest):
+            return describe_request(value)
+        if isinstance(value, MultiValueDict):
+            return self.cleanse_parameters(request, value)
+        return super().cleanse_special_types(request, value)
+
+    def get_traceback_frame_variables(
+        self, request: HttpRequest | None, tb_frame: FrameType
+    ) -> list[tuple[str, Any]]:
+        distance = _distance_to_sensitive_wrapper(tb_frame)
+        called_from_sensitive = distance is not None and distance > 1
+        secrets = request_secrets(request)
+        cleansed = []
+        for name, value in super().get_traceback_frame_variables(request, tb_frame):
+            if isinstance(value, str) and value == CLEANSED:
+                pass
+            elif called_from_sensitive and not isinstance(value, PLAIN_SCALARS):
+                value = CLEANSED
+            elif SECRET_VARIABLE_NAMES.search(name) or reveals(value, secrets):
+                value = CLEANSED
+            cleansed.append((name, value))
+        return cleansed
+
+
+class DebugSafeExceptionReporter(ExceptionReporter):
+    """Django's reporter, cleansing what it renders without asking the filter."""
+
+    def get_traceback_data(self) -> dict[str, Any]:
+        data = super().get_traceback_data()
+        secrets = request_secrets(self.request)
+        if self.request is not None:
+            query = self.filter_for_text().cleanse_parameters(self.request, self.request.GET)
+            data["request_GET_items"] = list(query.items())
+            data["request_insecure_uri"] = cleanse_url(data["request_insecure_uri"], secrets)
+        for key in ("exception_value", "exception_notes", "unicode_hint"):
+            if isinstance(data.get(key), str):
+                data[key] = scrub_text(data[key], secrets)
+        for frame in data.get("frames", []):
+            if frame.get("exc_cause") is not None:
+                frame["exc_cause"] = scrub_text(str(frame["exc_cause"]), secrets)
+        return data
+
+    def filter_for_text(self) -> DebugSafeExceptionFilter:
+        if isinstance(self.filter, DebugSafeExceptionFilter):
+            return self.filter
+        return DebugSafeExceptionFilter()

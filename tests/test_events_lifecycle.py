@@ -1,6 +1,7 @@
 """Lifecycle events through POST /slack/events: uninstall, revocation, org access, ordering.
 
-security-checklist tests 25-29; slack-facts section 6.
+docs/security.md, "§6 The Events API"; docs.slack.dev/reference/events/app_uninstalled,
+/tokens_revoked, /team_access_granted, /team_access_revoked.
 """
 
 from __future__ import annotations

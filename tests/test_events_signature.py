@@ -1,6 +1,7 @@
 """POST /slack/events: the signature is checked on the raw body before anything else.
 
-security-checklist tests 21, 22, 24; docs.slack.dev/authentication/verifying-requests-from-slack.
+docs/security.md, "§6 The Events API"; docs.slack.dev/authentication/verifying-requests-from-slack.
+Odd header values and bodies of every form: tests/test_events_fuzz.py.
 """
 
 from __future__ import annotations
