@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run serve test lint fmt bench install clean
+.PHONY: run env migrate serve test lint fmt bench install clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: install Python 3.11 or run make PYTHON=python3"; exit 1; }
@@ -19,12 +19,24 @@ run: $(STAMP)
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-true} $(BIN)/python manage.py migrate --noinput
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-true} $(BIN)/python -m installations.devserver
 
-# Production: DJANGO_DEBUG off, DATABASE_URL and the secrets from the environment (docs/production.md).
+# A first .env with generated DJANGO_SECRET_KEY and TOKEN_ENCRYPTION_KEYS (never overwrites one).
+env: $(STAMP)
+	$(BIN)/python manage.py slack_init
+
+# Production (docs/production.md): DJANGO_DEBUG off, DATABASE_URL and the secrets from the
+# environment. Release steps apart from serving: `make migrate` once per deploy, then `make serve`
+# on every instance. serve starts nothing on a deploy-check warning or an unapplied migration.
+migrate: $(STAMP)
+	$(BIN)/python manage.py migrate --noinput
+
 serve: export DJANGO_DEBUG = false
 serve: $(STAMP)
-	$(BIN)/python manage.py check --deploy
+	@$(BIN)/python manage.py check --deploy --fail-level WARNING || { \
+	  echo "make serve: not starting: fix what is listed above (docs/production.md)" >&2; exit 1; }
+	@$(BIN)/python manage.py migrate --check || { \
+	  echo "make serve: not starting: the database has unapplied migrations (run make migrate" \
+	    "once per deploy) or cannot be reached (see above)" >&2; exit 1; }
 	$(BIN)/python manage.py collectstatic --noinput
-	$(BIN)/python manage.py migrate --noinput
 	exec $(BIN)/gunicorn --config gunicorn.conf.py
 
 test: $(STAMP)

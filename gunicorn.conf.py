@@ -2,11 +2,28 @@
 
 Every value can be changed from the environment: HOST/PORT, WEB_CONCURRENCY, GUNICORN_THREADS,
 GUNICORN_TIMEOUT. Logs are JSON lines on stdout through the same redaction filter as Django's.
+
+gunicorn reads this file in its master process before any worker imports the app, so a broken
+configuration stops here with every problem listed and exit status 2 (slackinstall/startup.py),
+instead of each worker failing to boot with a traceback.
 """
 
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
+
+# The project beside this file is importable however gunicorn was started (.venv/bin/gunicorn
+# puts its own directory first on sys.path, not the working directory).
+_PROJECT_DIR = str(Path(__file__).resolve().parent)
+if _PROJECT_DIR not in sys.path:
+    sys.path.insert(0, _PROJECT_DIR)
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "slackinstall.settings")
+
+from slackinstall.startup import exit_if_misconfigured  # noqa: E402 (needs the path above)
+
+exit_if_misconfigured()
 
 wsgi_app = "slackinstall.wsgi:application"
 

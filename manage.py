@@ -1,5 +1,11 @@
 #!/usr/bin/env python
-"""Django's command-line utility for slackinstall."""
+"""Django's command-line utility for slackinstall.
+
+Before running a command: refuse to run on a broken configuration, listing every problem
+(slackinstall/startup.py; slack_init, slack_keygen and help need no configuration), and, in
+development without a Slack app, make sure the local Slack stand-in answers for the commands that
+call Slack (installations/dev_standin.py).
+"""
 
 import os
 import sys
@@ -7,13 +13,24 @@ import sys
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "slackinstall.settings")
-    from django.conf import settings
     from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
 
+    from slackinstall import startup
+
     try:
-        _ = settings.INSTALLED_APPS  # load settings now, so a bad variable stops us here
-        execute_from_command_line(sys.argv)
+        if startup.needs_configuration(sys.argv):
+            startup.exit_if_misconfigured()
+            from installations.dev_standin import StandInUnavailable, standin_for_command
+
+            try:
+                with standin_for_command(sys.argv):
+                    execute_from_command_line(sys.argv)
+            except StandInUnavailable as exc:
+                print(f"local Slack stand-in: {exc}", file=sys.stderr)
+                sys.exit(1)
+        else:
+            execute_from_command_line(sys.argv)
     except ImproperlyConfigured as exc:
         # A configuration mistake gets one clear line, not a traceback.
         print(f"configuration error: {exc}", file=sys.stderr)

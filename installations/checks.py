@@ -1,4 +1,5 @@
-"""System checks: the keyring must be usable before anything is stored."""
+"""System checks: the keyring must be usable before anything is stored, and the configuration
+must have read cleanly (settings.CONFIGURATION_PROBLEMS, slackinstall/settings.py)."""
 
 from __future__ import annotations
 
@@ -27,3 +28,14 @@ def check_keyring(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMe
             )
         ]
     return []
+
+
+@checks.register()
+def check_configuration_problems(
+    app_configs: Any = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """Whatever settings.py could not read, for code that loads Django without manage.py."""
+    return [
+        checks.Error(problem, id="installations.E003")
+        for problem in getattr(settings, "CONFIGURATION_PROBLEMS", [])
+    ]

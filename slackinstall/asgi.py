@@ -1,8 +1,16 @@
-"""ASGI entry point."""
+"""ASGI entry point.
+
+A broken configuration stops the import with every problem listed (slackinstall/startup.py),
+so no server ever serves with placeholder settings.
+"""
 
 import os
 
 from django.core.asgi import get_asgi_application
 
+from slackinstall.startup import raise_if_misconfigured
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "slackinstall.settings")
+
+raise_if_misconfigured()
 application = get_asgi_application()

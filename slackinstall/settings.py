@@ -1,88 +1,144 @@
 """Settings for slackinstall, read from the environment (django-environ) and an optional .env.
 
-With DJANGO_DEBUG off (the default) every secret must come from the environment: a missing or
-malformed one stops start-up with one line naming the variable. With DJANGO_DEBUG on, secrets that
-are not set come from a generated, git-ignored ``.dev-secrets.json`` so ``make run`` just works.
+With DJANGO_DEBUG off (the default) every secret must come from the environment. Problems are
+collected, not raised one at a time: every missing or malformed variable lands in
+CONFIGURATION_PROBLEMS (one line each, naming the variable, never its value), the settings still
+load with inert placeholders, and manage.py, wsgi.py, asgi.py and gunicorn.conf.py refuse to
+start with the whole list (slackinstall/startup.py); the commands that need no configuration
+(slack_init, slack_keygen, help) still run. With DJANGO_DEBUG on, secrets that are not set come
+from a generated, git-ignored ``.dev-secrets.json`` so ``make run`` just works, and without a
+SLACK_CLIENT_ID every Slack call goes to the local stand-in (installations/dev_standin.py).
 ``*_FILE`` variants (e.g. TOKEN_ENCRYPTION_KEYS_FILE) read a mounted secret file.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import tempfile
+import zoneinfo
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import environ
-from django.core.exceptions import ImproperlyConfigured
 
-from installations.crypto import Keyring, KeyringError
+from installations.crypto import Keyring
+
+from .env_config import ConfigReader, is_loopback_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.FileAwareEnv()
 if (BASE_DIR / ".env").is_file():
-    environ.Env.read_env(BASE_DIR / ".env")
+    environ.Env.read_env(BASE_DIR / ".env")  # variables already in the environment win
 
-DEBUG = env.bool("DJANGO_DEBUG", default=False)
+cfg = ConfigReader(env)
+DEBUG = cfg.boolean("DJANGO_DEBUG", default=False)
+if not DEBUG:
+    cfg.debug_hint = " (required when DJANGO_DEBUG is off)"
 
 _dev_secrets: dict[str, str] = {}
 if DEBUG:
     from .dev_secrets import load_or_create
 
-    _dev_secrets = load_or_create(BASE_DIR / ".dev-secrets.json")
+    try:
+        _dev_secrets = load_or_create(BASE_DIR / ".dev-secrets.json")
+    except (OSError, ValueError) as exc:
+        cfg.problem(f"cannot read or create .dev-secrets.json ({type(exc).__name__})")
 
 
-def _secret(name: str, *, dev_default: str | None = None) -> str:
+def _secret(name: str) -> str:
     """A required secret: from the environment, or (debug only) a development default."""
-    value = env.str(name, default="")
-    if value:
-        return value
     if DEBUG:
-        return _dev_secrets.get(name, dev_default or "")
-    raise ImproperlyConfigured(f"{name} is not set (required when DJANGO_DEBUG is off)")
+        return cfg.text(name) or _dev_secrets.get(name, "")
+    return cfg.required(name)
 
 
-SECRET_KEY = _secret("DJANGO_SECRET_KEY")
-SECRET_KEY_FALLBACKS = env.list("DJANGO_SECRET_KEY_FALLBACKS", default=[])
+# An unusable configuration still needs a non-empty SECRET_KEY for Django to load: a random one,
+# used by nothing (start-up stops before serving) and gone with the process.
+SECRET_KEY = _secret("DJANGO_SECRET_KEY") or "unconfigured-" + secrets.token_urlsafe(50)
+SECRET_KEY_FALLBACKS = cfg.words("DJANGO_SECRET_KEY_FALLBACKS", default=[])
 
+
+def _checked_keyring(text: str) -> str:
+    Keyring.parse(text)  # raises KeyringError (a ValueError) naming the variable
+    return text
+
+
+# Malformed keys become "no keys": nothing can be encrypted under a placeholder.
 TOKEN_ENCRYPTION_KEYS = _secret("TOKEN_ENCRYPTION_KEYS")
-try:
-    Keyring.parse(TOKEN_ENCRYPTION_KEYS)
-except KeyringError as exc:
-    raise ImproperlyConfigured(str(exc)) from None
+if TOKEN_ENCRYPTION_KEYS:
+    TOKEN_ENCRYPTION_KEYS = cfg.parsed(
+        "TOKEN_ENCRYPTION_KEYS", TOKEN_ENCRYPTION_KEYS, _checked_keyring, placeholder=""
+    )
 
-SLACK_CLIENT_ID = _secret("SLACK_CLIENT_ID", dev_default="")
-SLACK_CLIENT_SECRET = _secret("SLACK_CLIENT_SECRET", dev_default="")
+# --- Slack -----------------------------------------------------------------------------------
+# Development without a Slack app: DJANGO_DEBUG on and no SLACK_CLIENT_ID. Then the app is the
+# local stand-in's (credentials generated once, kept in .dev-secrets.json), and Slack URLs that
+# do not point at this machine are ignored, so development tokens never reach slack.com. The
+# stand-in is started by `make run`, or on demand by the commands that call Slack.
+SLACK_STANDIN_PORT = cfg.port("SLACK_STANDIN_PORT", 8001)
+SLACK_USES_STANDIN = DEBUG and not cfg.is_set("SLACK_CLIENT_ID")
+_STANDIN_URL = f"http://127.0.0.1:{SLACK_STANDIN_PORT}"
+
+
+def _slack_url(name: str, standin_default: str, real_default: str) -> str:
+    value = cfg.text(name)
+    if SLACK_USES_STANDIN:
+        return value if value and is_loopback_url(value) else standin_default
+    return value or real_default
+
+
+if SLACK_USES_STANDIN:
+    SLACK_CLIENT_ID = _dev_secrets.get("SLACK_STANDIN_CLIENT_ID", "")
+    SLACK_CLIENT_SECRET = _dev_secrets.get("SLACK_STANDIN_CLIENT_SECRET", "")
+else:
+    SLACK_CLIENT_ID = _secret("SLACK_CLIENT_ID")
+    SLACK_CLIENT_SECRET = _secret("SLACK_CLIENT_SECRET")
 SLACK_SIGNING_SECRET = _secret("SLACK_SIGNING_SECRET")
-SLACK_APP_ID = env.str("SLACK_APP_ID", default="")  # optional: checks oauth.v2.access answers
-SLACK_SCOPES = env.str("SLACK_SCOPES", default="commands,chat:write")
-SLACK_USER_SCOPES = env.str("SLACK_USER_SCOPES", default="")
-SLACK_API_URL = env.str("SLACK_API_URL", default="https://slack.com/api/")
-SLACK_AUTHORIZE_URL = env.str("SLACK_AUTHORIZE_URL", default="https://slack.com/oauth/v2/authorize")
-SLACK_STATE_TTL_SECONDS = env.int("SLACK_STATE_TTL_SECONDS", default=600)
-SLACK_HTTP_TIMEOUT_SECONDS = env.int("SLACK_HTTP_TIMEOUT_SECONDS", default=10)
-SLACK_TOKEN_ROTATION_MINUTES = env.int("SLACK_TOKEN_ROTATION_MINUTES", default=120)
-
-SLACK_REDIRECT_URI = env.str(
-    "SLACK_REDIRECT_URI",
-    default="http://127.0.0.1:8000/slack/oauth_redirect" if DEBUG else "",
+SLACK_APP_ID = cfg.text("SLACK_APP_ID")  # optional: checks oauth.v2.access answers
+SLACK_SCOPES = cfg.text("SLACK_SCOPES", "commands,chat:write")
+SLACK_USER_SCOPES = cfg.text("SLACK_USER_SCOPES")
+SLACK_API_URL = _slack_url("SLACK_API_URL", _STANDIN_URL + "/api/", "https://slack.com/api/")
+SLACK_AUTHORIZE_URL = _slack_url(
+    "SLACK_AUTHORIZE_URL",
+    _STANDIN_URL + "/oauth/v2/authorize",
+    "https://slack.com/oauth/v2/authorize",
 )
-if not SLACK_REDIRECT_URI:
-    raise ImproperlyConfigured("SLACK_REDIRECT_URI is not set (required when DJANGO_DEBUG is off)")
-_redirect = urlsplit(SLACK_REDIRECT_URI)
-_loopback = _redirect.hostname in ("127.0.0.1", "localhost", "::1")
-if _redirect.scheme != "https" and not (_redirect.scheme == "http" and (DEBUG or _loopback)):
-    raise ImproperlyConfigured("SLACK_REDIRECT_URI must be an absolute https:// URL")
-if "#" in SLACK_REDIRECT_URI:
-    raise ImproperlyConfigured("SLACK_REDIRECT_URI may not contain '#'")
+SLACK_STATE_TTL_SECONDS = cfg.integer("SLACK_STATE_TTL_SECONDS", 600, minimum=1)
+SLACK_HTTP_TIMEOUT_SECONDS = cfg.integer("SLACK_HTTP_TIMEOUT_SECONDS", 10, minimum=1)
+SLACK_TOKEN_ROTATION_MINUTES = cfg.integer("SLACK_TOKEN_ROTATION_MINUTES", 120, minimum=1)
 
-ALLOWED_HOSTS = env.list(
-    "DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"] if DEBUG else []
-)
+# `make run` serves on PORT (8000 by default); the redirect URI follows it in debug.
+DEV_SERVER_PORT = cfg.port("PORT", 8000) if DEBUG else 8000
+if DEBUG:
+    SLACK_REDIRECT_URI = cfg.text(
+        "SLACK_REDIRECT_URI", f"http://127.0.0.1:{DEV_SERVER_PORT}/slack/oauth_redirect"
+    )
+else:
+    SLACK_REDIRECT_URI = cfg.required("SLACK_REDIRECT_URI")
+if SLACK_REDIRECT_URI:
+    _redirect = urlsplit(SLACK_REDIRECT_URI)
+    _loopback = _redirect.hostname in ("127.0.0.1", "localhost", "::1")
+    if _redirect.scheme != "https" and not (_redirect.scheme == "http" and (DEBUG or _loopback)):
+        cfg.problem("SLACK_REDIRECT_URI must be an absolute https:// URL")
+        SLACK_REDIRECT_URI = ""
+    elif "#" in SLACK_REDIRECT_URI:
+        cfg.problem("SLACK_REDIRECT_URI may not contain '#'")
+        SLACK_REDIRECT_URI = ""
+
+# --- Hosts -----------------------------------------------------------------------------------
+# Required in production: without it Django answers every request with 400.
+if DEBUG:
+    ALLOWED_HOSTS = cfg.words("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+else:
+    ALLOWED_HOSTS = cfg.words("DJANGO_ALLOWED_HOSTS", default=[])
+    if not ALLOWED_HOSTS:
+        cfg.required("DJANGO_ALLOWED_HOSTS")
 if "*" in ALLOWED_HOSTS:
-    raise ImproperlyConfigured("DJANGO_ALLOWED_HOSTS may not contain '*': list the real host names")
-CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+    cfg.problem("DJANGO_ALLOWED_HOSTS may not contain '*': list the real host names")
+    ALLOWED_HOSTS = []
+CSRF_TRUSTED_ORIGINS = cfg.words("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -125,17 +181,45 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+_SQLITE_DEFAULT = f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
+
+
+def _database(url: str) -> dict:
+    config = env.db_url_config(url)
+    if "." not in config.get("ENGINE", ""):  # django-environ passes unknown schemes through
+        raise ValueError("DATABASE_URL has an unknown scheme (postgres://, sqlite:///, ...)")
+    return config
+
+
+DATABASES = {
+    "default": cfg.parsed(
+        "DATABASE_URL",
+        cfg.text("DATABASE_URL", _SQLITE_DEFAULT),
+        _database,
+        placeholder=env.db_url_config("sqlite://:memory:"),
+    )
+}
+# Persistent connections (seconds): a new PostgreSQL connection costs a few milliseconds per
+# request otherwise; health checks drop a connection the server closed before reusing it.
+# DJANGO_CONN_MAX_AGE=0 behind a pooler that already keeps connections (docs/production.md).
+if cfg.is_set("DJANGO_CONN_MAX_AGE") or "CONN_MAX_AGE" not in DATABASES["default"]:
+    DATABASES["default"]["CONN_MAX_AGE"] = cfg.integer("DJANGO_CONN_MAX_AGE", 0 if DEBUG else 60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Transaction pooling (PgBouncer pool_mode=transaction) cannot keep server-side cursors open.
+DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = cfg.boolean(
+    "DJANGO_DISABLE_SERVER_SIDE_CURSORS", default=False
+)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE takes the write lock at BEGIN, so concurrent writers queue instead of failing
     # with "database is locked" halfway through a transaction (Django >= 5.1).
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"transaction_mode": "IMMEDIATE", "timeout": 20}
     )
-elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # The admin's health expressions make PostgreSQL's row estimates large enough to trigger JIT
-    # compilation, which alone cost ~0.5 s per count at 100,000 rows (benchmarks/admin_list.py).
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
+# PostgreSQL: JIT compilation is turned off per session after connecting
+# (installations/db_session.py), not with a startup `options` parameter, which connection
+# poolers such as PgBouncer refuse. DJANGO_POSTGRES_SET_JIT_OFF=false when the role already has
+# `ALTER ROLE ... SET jit = off` (docs/production.md).
+POSTGRES_SET_JIT_OFF = cfg.boolean("DJANGO_POSTGRES_SET_JIT_OFF", default=True)
 # Test databases: SQLite as a real file (threads and subprocesses see one database), and a name
 # per test process so parallel runs on one machine never share a test database.
 _test_suffix = env.str("SLACKINSTALL_TEST_DB_SUFFIX", default=str(os.getpid()))
@@ -155,13 +239,18 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = env.str("DJANGO_TIME_ZONE", default="UTC")
+TIME_ZONE = cfg.text("DJANGO_TIME_ZONE", "UTC")
+try:
+    zoneinfo.ZoneInfo(TIME_ZONE)
+except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+    cfg.problem("DJANGO_TIME_ZONE is not a time zone name (e.g. UTC, Europe/Paris)")
+    TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
 # --- Static files: the admin's CSS and JS, served by whitenoise --------------------------------
 STATIC_URL = "static/"
-STATIC_ROOT = Path(env.str("DJANGO_STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
+STATIC_ROOT = Path(cfg.text("DJANGO_STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").is_dir() else []
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -177,14 +266,14 @@ WHITENOISE_USE_FINDERS = WHITENOISE_AUTOREFRESH = DEBUG or not STATIC_ROOT.is_di
 
 # --- Security: strict unless debugging locally -------------------------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
-SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=not DEBUG)
+SECURE_SSL_REDIRECT = cfg.boolean("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
+SESSION_COOKIE_SECURE = cfg.boolean("DJANGO_SECURE_COOKIES", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
-SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=0 if DEBUG else 31536000)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_SECONDS = cfg.integer("DJANGO_HSTS_SECONDS", 0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = cfg.boolean("DJANGO_HSTS_INCLUDE_SUBDOMAINS", default=True)
 SECURE_HSTS_PRELOAD = False
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -193,6 +282,8 @@ X_FRAME_OPTIONS = "DENY"
 USE_X_FORWARDED_HOST = False
 # Debug error pages and error mails cleanse secrets and @sensitive_variables with DEBUG on as well.
 DEFAULT_EXCEPTION_REPORTER_FILTER = "installations.error_reporting.DebugSafeExceptionFilter"
+# The reporter too: Django puts the query string and exception messages on the page unfiltered.
+DEFAULT_EXCEPTION_REPORTER = "installations.error_reporting.DebugSafeExceptionReporter"
 SILENCED_SYSTEM_CHECKS = [
     # W021: HSTS preload is a one-way commitment for the whole domain; left to the operator.
     "security.W021",
@@ -203,8 +294,14 @@ SILENCED_SYSTEM_CHECKS = [
 # --- Logging: JSON lines on stdout, everything through the redaction filter ----------------------
 # slack_sdk and slack_bolt are kept out of DEBUG: they log whole request and response bodies
 # (codes, tokens) there. DJANGO_LOG_FORMAT=plain|json (plain by default with DJANGO_DEBUG on).
-LOG_LEVEL = env.str("DJANGO_LOG_LEVEL", default="INFO")
-LOG_FORMAT = env.str("DJANGO_LOG_FORMAT", default="plain" if DEBUG else "json")
+LOG_LEVEL = cfg.text("DJANGO_LOG_LEVEL", "INFO").upper()
+if LOG_LEVEL not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+    cfg.problem("DJANGO_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    LOG_LEVEL = "INFO"
+LOG_FORMAT = cfg.text("DJANGO_LOG_FORMAT", "plain" if DEBUG else "json")
+if LOG_FORMAT not in ("plain", "json"):
+    cfg.problem("DJANGO_LOG_FORMAT must be plain or json")
+    LOG_FORMAT = "json"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -229,3 +326,7 @@ LOGGING = {
         "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }
+
+# Keep last: every problem found above, one line each. Non-empty means "do not serve":
+# slackinstall/startup.py stops manage.py, wsgi.py, asgi.py and gunicorn with the whole list.
+CONFIGURATION_PROBLEMS = list(cfg.problems)

@@ -16,10 +16,18 @@ from tests.fixtures_admin import past
 pytestmark = pytest.mark.django_db
 
 
-def run(*args: str) -> str:
+def run_with_status(*args: str) -> tuple[str, int]:
+    """(stdout, exit status) as a shell would see them."""
     out = StringIO()
-    call_command("slack_installations", *args, stdout=out)
-    return out.getvalue()
+    try:
+        call_command("slack_installations", *args, stdout=out)
+    except SystemExit as exc:
+        return out.getvalue(), int(exc.code or 0)
+    return out.getvalue(), 0
+
+
+def run(*args: str) -> str:
+    return run_with_status(*args)[0]
 
 
 @pytest.fixture
@@ -53,11 +61,33 @@ def test_table_lists_every_workspace_with_status_and_reasons(
     assert lines[-1] == "2 workspace(s)"
 
 
-def test_needs_reinstall_filters(two: tuple[Workspace, Workspace]) -> None:
-    out = run("--needs-reinstall")
+def test_needs_reinstall_filters_and_exits_1_for_monitoring(
+    two: tuple[Workspace, Workspace],
+) -> None:
+    out, status = run_with_status("--needs-reinstall")
     assert "T0BAD" in out
     assert "T0GOOD" not in out
     assert out.splitlines()[-1] == "1 workspace(s)"
+    assert status == 1
+    assert run_with_status("--needs-reinstall", "--json")[1] == 1
+    assert run_with_status()[1] == 0  # the full list is a report, not an alarm
+
+
+def test_needs_reinstall_exits_0_when_nothing_needs_one(
+    audit_workspace: Callable, settings: Any
+) -> None:
+    settings.SLACK_SCOPES = "commands,chat:write"
+    audit_workspace(team_id="T0GOOD", team_name="Good")
+    out, status = run_with_status("--needs-reinstall")
+    assert (out.splitlines()[-1], status) == ("0 workspace(s)", 0)
+    assert run_with_status("--needs-reinstall", "--json") == ("[]\n", 0)
+
+
+def test_help_says_how_the_exit_status_works() -> None:
+    from installations.management.commands.slack_installations import Command
+
+    text = Command().create_parser("manage.py", "slack_installations").format_help()
+    assert "exit status 1" in " ".join(text.split())
 
 
 def test_json_for_scripts(two: tuple[Workspace, Workspace]) -> None:

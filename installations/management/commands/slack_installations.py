@@ -15,12 +15,15 @@ class Command(BaseCommand):
         "List every installed workspace with its install type, status and reinstall reasons, "
         "missing scopes, install time and last verification (the admin's audit, for a terminal "
         "or a script). Run it after changing SLACK_SCOPES, or from monitoring with "
-        "--needs-reinstall --json. Never prints a token."
+        "--needs-reinstall --json: with --needs-reinstall it exits with status 1 when it lists "
+        "any workspace (0 when none needs a reinstall). Never prints a token."
     )
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument(
-            "--needs-reinstall", action="store_true", help="only workspaces that need a reinstall"
+            "--needs-reinstall",
+            action="store_true",
+            help="only workspaces that need a reinstall; exit status 1 when there is any",
         )
         parser.add_argument("--json", action="store_true", help="one JSON array, for scripts")
 
@@ -29,7 +32,10 @@ class Command(BaseCommand):
         rows = list(audit.audit_rows(audit.audit_queryset(needs_reinstall=needs).iterator()))
         if options["json"]:
             self.stdout.write(json.dumps(rows, indent=2))
-            return
-        for line in audit.to_table(rows):
-            self.stdout.write(line)
-        self.stdout.write(f"{len(rows)} workspace(s)")
+        else:
+            for line in audit.to_table(rows):
+                self.stdout.write(line)
+            self.stdout.write(f"{len(rows)} workspace(s)")
+        if needs and rows:
+            # For monitoring: the list is the report, the status is the alarm.
+            raise SystemExit(1)

@@ -1,4 +1,8 @@
-"""Print a new token-encryption key entry. Run when adding or rotating a key."""
+"""Print a new token-encryption key entry. Run when adding or rotating a key.
+
+It needs no configuration at all (no system checks, no database): production runs it first, to
+create the key whose absence would otherwise stop every other command.
+"""
 
 from __future__ import annotations
 
@@ -14,8 +18,9 @@ class Command(BaseCommand):
     help = (
         "Print a new kid:key entry for TOKEN_ENCRYPTION_KEYS (32 random bytes). It is written "
         "nowhere: put it FIRST in the variable to make it the active key, keep the old entries "
-        "after it, then run slack_reencrypt."
+        "after it, then run slack_reencrypt. Needs no configuration."
     )
+    requires_system_checks: list[str] = []  # the key it prints is what the checks ask for
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--kid", help="key id (default: k<UTC date and time>)")

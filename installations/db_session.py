@@ -1,0 +1,27 @@
+"""Per-session database settings, applied right after Django opens a connection.
+
+PostgreSQL's planner JIT-compiles the admin's health expressions once its row estimates get
+large, which alone cost ~0.5 s per count at 100,000 rows (benchmarks/admin_list.py). JIT is
+turned off here with ``SET jit = off`` on every new connection rather than with a startup
+parameter (``options=-c jit=off``), because connection poolers such as PgBouncer refuse startup
+parameters they do not track. Behind a pooler in transaction mode a SET may land on another
+server connection: there, prefer ``ALTER ROLE ... SET jit = off`` (docs/production.md) and set
+DJANGO_POSTGRES_SET_JIT_OFF=false.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db.backends.base.base import BaseDatabaseWrapper
+
+
+def turn_off_jit(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
+    """connection_created receiver: ``SET jit = off`` on PostgreSQL, nothing elsewhere."""
+    if connection.vendor != "postgresql":
+        return
+    if not getattr(settings, "POSTGRES_SET_JIT_OFF", True):
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET jit = off")
