@@ -107,6 +107,18 @@ class UnexpectedResponse(SlackInstallError):
     message = "Nothing was installed. Please try again; if it keeps happening, tell us."
 
 
+class UnusableInstallAnswer(UnexpectedResponse):
+    """An ``oauth.v2.access`` answer we cannot use that still carried credentials.
+
+    ``issued`` (``slack_answers.IssuedCredentials``: well-typed token strings, masked in its
+    repr, never in the message) is what the caller must revoke: Slack issued those tokens.
+    """
+
+    def __init__(self, issued: object) -> None:
+        self.issued = issued
+        super().__init__()
+
+
 class InstallCancelled(SlackInstallError):
     """``error=access_denied`` on the callback: the user pressed Cancel (or may not install)."""
 
@@ -143,11 +155,13 @@ class MissingState(BadRequest):
 
 
 class InvalidState(BadRequest):
+    """A state we did not issue: malformed, tampered with, or signed for something else."""
+
     reason = "invalid_state"
-    title = "This link was already used"
+    title = "This installation link is not valid"
     message = (
-        "Each installation link works once. If you reloaded this page after installing, the "
-        "app is already installed. Otherwise, please start again."
+        "The link that brought you here did not come from our install page, or it was changed "
+        "on the way. Nothing was installed. Please start again from the install page."
     )
 
 
@@ -185,6 +199,17 @@ class InvalidTeam(BadRequest):
     reason = "invalid_team"
     title = "This install link names an unknown workspace"
     message = "The workspace in the link is not a Slack workspace ID (it looks like T0123ABCD)."
+
+
+class UsedState(BadRequest):
+    """A state of ours, still unexpired, that was spent already (a reload, or a lost race)."""
+
+    reason = "used_state"
+    title = "This link was already used"
+    message = (
+        "Each installation link works once. If you reloaded this page after installing, the "
+        "app is already installed. Otherwise, please start again."
+    )
 
 
 class InvalidSuccessLink(BadRequest):

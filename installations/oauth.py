@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from django.urls import reverse
@@ -20,15 +19,24 @@ from slack_sdk.oauth import AuthorizeUrlGenerator
 
 from . import slack_api
 from .conf import slack_config
-from .errors import InvalidTeam, NotConfigured, SlackInstallError, StorageFailed
+from .errors import (
+    InvalidTeam,
+    NotConfigured,
+    StorageFailed,
+    UnexpectedResponse,
+    UnusableInstallAnswer,
+)
+from .fields import EncryptedDataError
 from .models import Workspace
-from .oauth_response import check_answer, issued_tokens, to_installation
+from .oauth_response import check_answer, to_installation
 from .oauth_state import issue_state
 from .persistence import save_installation
+from .slack_answers import InstallAnswer, IssuedCredentials, auth_test_answer
 
 logger = logging.getLogger(__name__)
 
-TEAM_ID = re.compile(r"^T[A-Z0-9]{2,31}$")
+# Matched with fullmatch: ``re.match`` with ``$`` accepts a trailing newline ("T0ABC\n").
+TEAM_ID = re.compile(r"T[A-Z0-9]{2,31}")
 
 
 @dataclass(frozen=True)
@@ -41,7 +49,7 @@ def clean_team(team: str | None) -> str | None:
     """A ``?team=`` hint (the reinstall link staff send): a workspace id, or InvalidTeam."""
     if team is None or team == "":
         return None
-    if not TEAM_ID.match(team):
+    if not TEAM_ID.fullmatch(team):
         raise InvalidTeam()
     return team
 
@@ -76,24 +84,31 @@ def install_page_url(team: str | None = None) -> str:
     return url + ("?" + urlencode({"team": team}) if team else "")
 
 
-def start_install(team: str | None = None) -> StartedInstall:
-    """Issue a state and build the authorize URL for it; ``team`` must be clean already."""
+def start_install(team: str | None = None, *, browser: str = "") -> StartedInstall:
+    """Issue a state and build the authorize URL for it; ``team`` must be clean already.
+
+    ``browser`` is the binding of the browser's cookie (``state_cookie.binding``); without one
+    (``slack_install_url``) the state can be looked at but no callback will accept it."""
     require_configured()
-    state = issue_state(team_hint=team or "")
+    state = issue_state(team_hint=team or "", browser=browser)
     return StartedInstall(state=state, authorize_url=authorize_url(state, team))
 
 
-@sensitive_variables("code", "body", "installation")
+@sensitive_variables("code", "answer", "installation")
 def complete_install(code: str) -> Workspace:
     """Exchange ``code``, learn the bot id, save; revoke what Slack issued if we cannot keep it."""
     config = slack_config()
-    body = slack_api.exchange_code(code).data
     try:
-        check_answer(body, wants_bot=bool(config.scopes), known_app_id=_known_app_id())
-        bot_id, enterprise_url = _auth_test(body)
-        installation = to_installation(body, bot_id=bot_id, enterprise_url=enterprise_url)
+        answer = slack_api.exchange_code(code)
+    except UnusableInstallAnswer as exc:  # tokens in an answer we cannot use: still revoked
+        _revoke_issued(exc.issued)
+        raise
+    try:
+        check_answer(answer, wants_bot=bool(config.scopes), known_app_id=_known_app_id())
+        bot_id, enterprise_url = _auth_test(answer)
+        installation = to_installation(answer, bot_id=bot_id, enterprise_url=enterprise_url)
     except Exception:  # ours (SlackInstallError) or unexpected: issued tokens must not stay alive
-        _revoke_issued(body)
+        _revoke_issued(answer.issued)
         raise
     try:
         workspace, _ = save_installation(
@@ -106,7 +121,7 @@ def complete_install(code: str) -> Workspace:
             installation.team_id or "-",
             installation.enterprise_id or "-",
         )
-        _revoke_issued(body)
+        _revoke_issued(answer.issued)
         raise StorageFailed() from None
     return workspace
 
@@ -124,54 +139,53 @@ def _known_app_id() -> str | None:
     return found or None
 
 
-@sensitive_variables("body", "token")
-def _auth_test(body: dict[str, Any]) -> tuple[str | None, str | None]:
+@sensitive_variables("answer", "token")
+def _auth_test(answer: InstallAnswer) -> tuple[str | None, str | None]:
     """bot_id and (org-wide installs) the org url, from auth.test with the new token."""
-    token = body.get("access_token") or (body.get("authed_user") or {}).get("access_token")
-    answer = slack_api.auth_test(token)
-    bot_id = answer.get("bot_id") if body.get("access_token") else None
-    url = answer.get("url") if body.get("is_enterprise_install") is True else None
+    user_token = answer.authed_user.access_token if answer.authed_user else None
+    token = answer.access_token or user_token
+    if token is None:  # check_answer asks for one of them: never here
+        raise UnexpectedResponse()
+    tested = auth_test_answer(slack_api.auth_test(token).data)
+    bot_id = tested.bot_id if answer.access_token else None
+    url = tested.url if answer.is_enterprise_install else None
+    if (answer.access_token and bot_id is None) or (answer.is_enterprise_install and url is None):
+        logger.warning("unexpected auth.test answer for a new install: no bot_id or org url")
+        raise UnexpectedResponse()
     return bot_id, url
 
 
-@sensitive_variables("body", "tokens", "token")
-def _revoke_issued(body: dict[str, Any]) -> None:
-    """auth.revoke each token Slack just issued; the outcome is logged by team id only."""
-    tokens = issued_tokens(body)
-    keep = _stored_tokens(body)
-    team = (body.get("team") or {}).get("id") or (body.get("enterprise") or {}).get("id") or "-"
-    revoked = 0
-    for token in tokens:
-        if token in keep:
-            # Without rotation a reinstall may hand back the live token: revoking it would
-            # uninstall the working installation (security-checklist §4).
-            continue
-        try:
-            revoked += 1 if slack_api.revoke(token) else 0
-        except SlackInstallError as exc:
-            logger.warning("revoking an issued token failed team=%s reason=%s", team, exc.reason)
-    logger.warning("revoked %s of %s issued tokens team=%s", revoked, len(tokens), team)
+@sensitive_variables("issued", "keep", "token")
+def _revoke_issued(issued: IssuedCredentials) -> None:
+    """auth.revoke each token Slack just issued (well-typed strings only); logged by team id."""
+    keep = _stored_tokens(issued)
+    # Without rotation a reinstall may hand back the live token: revoking it would uninstall
+    # the working installation (docs/security.md).
+    tokens = [token for token in issued.tokens if token not in keep]
+    team = issued.team_id or issued.enterprise_id or "-"
+    slack_api.revoke_all(tokens, label=f"team={team}")
 
 
-@sensitive_variables("stored")
-def _stored_tokens(body: dict[str, Any]) -> set[str]:
+@sensitive_variables("issued", "stored")
+def _stored_tokens(issued: IssuedCredentials) -> set[str]:
     """The live tokens stored for this target (its bot, the installing user's current token):
     without rotation Slack hands the same ones back on a reinstall."""
-    team = (body.get("team") or {}).get("id") or ""
-    enterprise = (body.get("enterprise") or {}).get("id") or ""
-    if body.get("is_enterprise_install") is True:
-        team = ""
-    user_id = (body.get("authed_user") or {}).get("id") or ""
+    team = "" if issued.is_enterprise_install else issued.team_id
     try:
         found = Workspace.objects.filter(
-            client_id=slack_config().client_id, enterprise_id=enterprise, team_id=team
+            client_id=slack_config().client_id, enterprise_id=issued.enterprise_id, team_id=team
         ).first()
         if found is None:
             return set()
         stored = {found.bot_token}
-        current = found.installations.filter(user_id=user_id, is_current=True).first()
+        current = found.installations.filter(user_id=issued.user_id, is_current=True).first()
         if current is not None:
             stored |= {current.user_token, current.user_refresh_token}
+    except EncryptedDataError as exc:
+        # Which issued token is the stored, live one cannot be told without the key: revoking
+        # could uninstall a working installation because this process lacks a key. Keep them.
+        logger.error("issued tokens not revoked: stored tokens are unreadable here (%s)", exc)
+        return set(issued.tokens)
     except Exception:  # the database may be the thing that failed; then revoke everything
         return set()
     return {token for token in stored if token}

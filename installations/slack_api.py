@@ -1,151 +1,134 @@
-"""The only module that talks HTTP to Slack: slack_sdk's WebClient with our retry policy.
+"""The only module that talks to Slack: clients with our retry policy, and the calls we make.
 
-Two kinds of client (docs.slack.dev/reference/methods/oauth.v2.access, using-token-rotation):
+Every client built here is a ``slack_client.SlackWebClient``: slack_sdk's WebClient on
+``slack_transport`` (an overall deadline of SLACK_HTTP_TIMEOUT_SECONDS per attempt, a 1 MiB
+cap on the answer, no redirects) with each answer checked by ``slack_answers`` before anyone
+reads it, slack_sdk's TokenRotator included. A call on such a client raises only:
+- ``slack_sdk.errors.SlackApiError``: Slack answered a JSON object with ``ok: false`` and an
+  error code (any HTTP status; the code made safe to log and show), or a 429;
+- ``SlackUnavailable``, a transport fault, with reason slack_timeout, slack_answer_too_large,
+  slack_redirect, slack_http_error (a 5xx or error page that is not Slack's JSON),
+  slack_unavailable (refused, reset, dropped) or slack_bad_request;
+- ``UnexpectedResponse``: JSON of the wrong shape for that method. An install answer that
+  carried tokens raises ``UnusableInstallAnswer`` holding them, for the caller to revoke; an
+  unusable refresh answer's tokens are revoked by the client, as TokenRotator's callers never
+  see them.
+The functions below (``exchange_code``, ``auth_test``, ``revoke``) also turn SlackApiError into
+``SlackRefused`` / ``SlackUnavailable`` (ratelimited, slack_http_error).
+
+Retries (docs.slack.dev/reference/methods/oauth.v2.access, /apis/web-api/rate-limits):
 - single-use calls (code exchange, token refresh) spend a code or refresh token that Slack
   honours once, so they retry only when Slack surely did not see the request: a refused
-  connection, or a 429 with a short Retry-After. A timeout or a reset may have reached Slack.
-- idempotent calls (auth.test, auth.revoke) also retry once on other connection errors.
-Errors come back as our own family: SlackRefused (Slack said ok=false), SlackUnavailable.
+  connection, or a 429 with a short, readable Retry-After. A timeout may have reached Slack.
+- idempotent calls (auth.test, auth.revoke) also retry once on other connection errors;
+  ``patient_client`` (commands) waits out 429s of up to 30 s, a few times; never a day.
+- ``revoke`` insists: after a 429 it waits at most 3 s, whatever Slack asks, and tries again;
+  after any other unknown outcome it tries once more (auth.revoke is idempotent).
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Mapping
+from collections.abc import Iterable
 from typing import Any
-from urllib.error import URLError
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry import ConnectionErrorRetryHandler, RetryHandler
-from slack_sdk.http_retry.request import HttpRequest as RetryRequest
-from slack_sdk.http_retry.response import HttpResponse as RetryResponse
-from slack_sdk.http_retry.state import RetryState
 from slack_sdk.oauth.token_rotation import TokenRotator
 from slack_sdk.web import SlackResponse
 
+from . import slack_answers
 from .conf import parse_scopes, slack_config
-from .errors import SlackRefused, SlackUnavailable
+from .errors import SlackInstallError, SlackRefused, SlackUnavailable
+from .slack_client import (
+    CheckedTokenRotator,
+    RateLimitRetryHandler,
+    RefusedConnectionRetryHandler,
+    SlackWebClient,
+    header,
+)
 
 logger = logging.getLogger(__name__)
 
-MAX_RETRY_AFTER_SECONDS = 3
+MAX_RETRY_AFTER_SECONDS = 3  # a request thread waits this long at most for one 429
+PATIENT_RETRY_AFTER_SECONDS = 30  # a command waits this long at most for one 429
+PATIENT_RETRIES = 3
+DEFAULT_RETRY_AFTER_SECONDS = 1  # a 429 without a readable Retry-After (slack_sdk's default)
+# Refusals that say nothing about the token: auth.revoke is tried once more after them.
+TRANSIENT_REFUSALS = frozenset({"internal_error", "fatal_error", "request_timeout"})
 
 
-class RefusedConnectionRetryHandler(RetryHandler):
-    """Retry once when the connection was refused: the request never reached Slack."""
+class ShortRateLimitRetryHandler(RateLimitRetryHandler):
+    """For request threads: one retry after a short, explicit Retry-After."""
 
-    def _can_retry(
-        self,
-        *,
-        state: RetryState,
-        request: RetryRequest,
-        response: RetryResponse | None = None,
-        error: Exception | None = None,
-    ) -> bool:
-        reason = error.reason if isinstance(error, URLError) else error
-        return isinstance(reason, ConnectionRefusedError)
-
-
-class ShortRateLimitRetryHandler(RetryHandler):
-    """Retry a 429 once, only when Slack asks us to wait briefly (a request thread waits)."""
-
-    def _can_retry(
-        self,
-        *,
-        state: RetryState,
-        request: RetryRequest,
-        response: RetryResponse | None = None,
-        error: Exception | None = None,
-    ) -> bool:
-        if response is None or response.status_code != 429:
-            return False
-        return retry_after_seconds(response.headers) <= MAX_RETRY_AFTER_SECONDS
-
-    def prepare_for_next_attempt(
-        self,
-        *,
-        state: RetryState,
-        request: RetryRequest,
-        response: RetryResponse | None = None,
-        error: Exception | None = None,
-    ) -> None:
-        state.increment_current_attempt()
-        time.sleep(retry_after_seconds(response.headers if response else {}))
-
-
-def _header(headers: Mapping[str, Any], name: str) -> Any:
-    """Case-insensitive header lookup (SlackResponse.headers keeps the server's casing)."""
-    for key, value in (headers or {}).items():
-        if key.lower() == name.lower():
-            return value[0] if isinstance(value, list) and value else value
-    return None
-
-
-def retry_after_seconds(headers: Mapping[str, Any]) -> int:
-    try:
-        return max(0, int(_header(headers, "Retry-After") or 1))
-    except (TypeError, ValueError):
-        return 1
+    def __init__(self) -> None:
+        super().__init__(max_wait_seconds=MAX_RETRY_AFTER_SECONDS, default_seconds=None)
 
 
 def granted_scopes(response: SlackResponse) -> tuple[str, ...] | None:
     """Scopes from the ``x-oauth-scopes`` header, or None when Slack sent none."""
-    value = _header(response.headers, "x-oauth-scopes")
-    return None if value is None else parse_scopes(value)
+    value = header(response.headers, "x-oauth-scopes")
+    return parse_scopes(value) if isinstance(value, str) else None
+
+
+def _client(token: str | None, retry_handlers: list[RetryHandler]) -> SlackWebClient:
+    config = slack_config()
+    return SlackWebClient(
+        token=token,
+        base_url=config.api_url,
+        timeout=config.http_timeout_seconds,
+        retry_handlers=retry_handlers,
+        revoke=lambda tokens, label: revoke_all(tokens, label=label),
+    )
 
 
 def single_use_client() -> WebClient:
     """For calls that spend a single-use credential: no retry that could spend it twice."""
-    config = slack_config()
-    return WebClient(
-        base_url=config.api_url,
-        timeout=config.http_timeout_seconds,
-        retry_handlers=[RefusedConnectionRetryHandler(), ShortRateLimitRetryHandler()],
-    )
+    return _client(None, [RefusedConnectionRetryHandler(), ShortRateLimitRetryHandler()])
 
 
 def idempotent_client(token: str | None = None, *, rate_limit_handler: Any = None) -> WebClient:
     """For auth.test and auth.revoke: retrying them is harmless."""
-    config = slack_config()
-    return WebClient(
-        token=token,
-        base_url=config.api_url,
-        timeout=config.http_timeout_seconds,
-        retry_handlers=[
-            ConnectionErrorRetryHandler(),
-            rate_limit_handler or ShortRateLimitRetryHandler(),
-        ],
+    handler = rate_limit_handler or ShortRateLimitRetryHandler()
+    return _client(token, [ConnectionErrorRetryHandler(), handler])
+
+
+def patient_client(*, retries: int = PATIENT_RETRIES) -> WebClient:
+    """For commands (slack_verify): waits out 429s of up to PATIENT_RETRY_AFTER_SECONDS,
+    ``retries`` times, as Slack asks (docs.slack.dev/apis/web-api/rate-limits)."""
+    handler = RateLimitRetryHandler(
+        max_wait_seconds=PATIENT_RETRY_AFTER_SECONDS,
+        default_seconds=DEFAULT_RETRY_AFTER_SECONDS,
+        max_retry_count=retries,
     )
+    return idempotent_client(rate_limit_handler=handler)
 
 
 def _call(method: str, fn: Any, **kwargs: Any) -> SlackResponse:
-    """Run one WebClient call and translate failures into our error family."""
+    """Run one WebClient call; Slack's refusals become our error family too."""
     try:
-        return fn(**kwargs)
+        response: SlackResponse = fn(**kwargs)
     except SlackApiError as exc:
         status = exc.response.status_code
-        code = exc.response.get("error") if isinstance(exc.response.data, dict) else None
+        code = exc.response.get("error")
         if status == 429:
             raise SlackUnavailable(
                 "Slack is busy right now. Nothing was installed; please try again in a minute.",
                 reason="ratelimited",
             ) from None
-        if status >= 500 or not code:
-            logger.warning("slack %s failed with HTTP %s", method, status)
+        if status >= 500:
+            logger.warning("slack %s failed with HTTP %s (%s)", method, status, code)
             raise SlackUnavailable(reason="slack_http_error") from None
         raise SlackRefused(f"Slack answered {code}.", reason=str(code)) from None
-    except (URLError, OSError) as exc:  # refused, reset, timed out, DNS
-        logger.warning("slack %s unreachable: %s", method, type(exc).__name__)
-        raise SlackUnavailable() from None
+    return response
 
 
-def exchange_code(code: str) -> SlackResponse:
+def exchange_code(code: str) -> slack_answers.InstallAnswer:
     """oauth.v2.access with grant_type=authorization_code; credentials go as HTTP Basic."""
     config = slack_config()
     client = single_use_client()
-    return _call(
+    response = _call(
         "oauth.v2.access",
         client.oauth_v2_access,
         client_id=config.client_id,
@@ -153,6 +136,7 @@ def exchange_code(code: str) -> SlackResponse:
         code=code,
         redirect_uri=config.redirect_uri,
     )
+    return slack_answers.install_answer(response.data)
 
 
 def auth_test(token: str, *, client: WebClient | None = None) -> SlackResponse:
@@ -161,16 +145,54 @@ def auth_test(token: str, *, client: WebClient | None = None) -> SlackResponse:
 
 
 def revoke(token: str) -> bool:
-    """auth.revoke with the token itself; True when Slack confirmed it."""
-    client = idempotent_client()
+    """auth.revoke with the token itself; True when Slack confirmed it.
+
+    auth.revoke is idempotent, so a fault that leaves the outcome unknown (a timeout, a 5xx, an
+    unusable answer, Slack's internal_error) is followed by one more try: a token we meant to
+    revoke and left live is worse than a second request.
+    """
+    try:
+        return _revoke_once(token)
+    except SlackRefused as exc:
+        if exc.reason not in TRANSIENT_REFUSALS:
+            raise
+    except SlackInstallError as exc:
+        if exc.reason == "ratelimited":
+            raise
+    logger.info("auth.revoke failed once; trying again")
+    return _revoke_once(token)
+
+
+def _revoke_once(token: str) -> bool:
+    # A token we mean to revoke should not stay live for a rate limit: wait a little whatever
+    # Slack asks (an unreadable Retry-After: 1 s; more than 3 s: 3 s), then try once more.
+    handler = RateLimitRetryHandler(
+        max_wait_seconds=MAX_RETRY_AFTER_SECONDS,
+        default_seconds=DEFAULT_RETRY_AFTER_SECONDS,
+        insist=True,
+    )
+    client = idempotent_client(rate_limit_handler=handler)
     response = _call("auth.revoke", client.auth_revoke, token=token)
-    return bool(response.get("revoked"))
+    return response.get("revoked") is True
+
+
+def revoke_all(tokens: Iterable[str], *, label: str) -> int:
+    """auth.revoke each token; a failure is logged with its reason, never raised."""
+    tokens = list(tokens)
+    revoked = 0
+    for token in tokens:
+        try:
+            revoked += 1 if revoke(token) else 0
+        except SlackInstallError as exc:
+            logger.warning("revoking an issued token failed %s reason=%s", label, exc.reason)
+    logger.warning("revoked %s of %s issued tokens %s", revoked, len(tokens), label)
+    return revoked
 
 
 def token_rotator() -> TokenRotator:
     """slack_sdk's rotator on a single-use client: a refresh token is never sent twice."""
     config = slack_config()
-    return TokenRotator(
+    return CheckedTokenRotator(
         client_id=config.client_id,
         client_secret=config.client_secret,
         client=single_use_client(),

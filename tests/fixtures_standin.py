@@ -3,10 +3,13 @@
 ``standin`` points SLACK_API_URL / SLACK_AUTHORIZE_URL at it (through pytest-django's
 ``settings``, so conf.slack_config() sees the change); ``standin_with_events`` also delivers
 Events API callbacks to the live server's /slack/events, signed with SLACK_SIGNING_SECRET.
+``elsewhere`` is another host:port for a redirect to name: it records whatever reaches it.
 """
 
 from __future__ import annotations
 
+import socketserver
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -45,3 +48,26 @@ def standin_with_events(settings: Any, live_server: Any) -> Iterator[SlackStandI
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def elsewhere() -> Iterator[tuple[str, list[bytes]]]:
+    """(base URL, what arrived): a server on another port that records every connection."""
+    received: list[bytes] = []
+
+    class Record(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            self.request.settimeout(1)
+            try:
+                received.append(self.request.recv(65536))
+            except OSError:
+                received.append(b"(connected)")
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Record)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", received
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -428,3 +429,124 @@ def test_cli_refuses_without_django_debug(debug: str) -> None:
     )
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "DJANGO_DEBUG" in result.stderr
+
+
+# --- fault modes that misbehave at the HTTP level (tests/test_fault_matrix.py uses them all) ---
+
+
+def _post(standin: SlackStandIn, method: str, form: dict[str, str], **kw: Any) -> Any:
+    """POST to an API method with http.client: (status, headers, body), unjudged."""
+    timeout = kw.get("timeout", 5)
+    connection = http.client.HTTPConnection(standin.host, standin.port, timeout=timeout)
+    headers = {"Content-Type": "application/x-www-form-urlencoded", **kw.get("headers", {})}
+    connection.request("POST", f"/api/{method}", body=urlencode(form), headers=headers)
+    response = connection.getresponse()
+    return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+
+
+def _code_form(standin: SlackStandIn) -> dict[str, str]:
+    return {
+        "client_id": standin.client_id,
+        "client_secret": standin.client_secret,
+        "code": code_from(standin.approve(authorize_url(standin))),
+        "redirect_uri": REDIRECT,
+    }
+
+
+def test_fail_next_with_nothing_is_still_internal_error(standin: SlackStandIn) -> None:
+    standin.fail_next("auth.test")
+    assert slack_error(lambda: client(standin, retry_handlers=[]).auth_test(token="x")) == (
+        "internal_error"
+    )
+
+
+@pytest.mark.parametrize("value", ["abc", "-5", "1e9", "86400", "", 0])
+def test_fail_next_429_with_any_retry_after(standin: SlackStandIn, value: object) -> None:
+    standin.fail_next("auth.test", status=429, retry_after=value)  # type: ignore[arg-type]
+    status, headers, body = _post(standin, "auth.test", {"token": "x"})
+    assert (status, headers["retry-after"]) == (429, str(value))
+    assert json.loads(body) == {"ok": False, "error": "ratelimited"}
+
+
+def test_fail_next_html_pages_raw_bodies_and_json_values(standin: SlackStandIn) -> None:
+    standin.fail_next("auth.test", status=503, html=True)
+    status, headers, body = _post(standin, "auth.test", {"token": "x"})
+    assert status == 503 and headers["content-type"].startswith("text/html")
+    assert b"<h1>503 Service Unavailable</h1>" in body
+    standin.fail_next("auth.test", raw=b"\xff\xfe<oops>", content_type="text/plain; charset=x")
+    status, headers, body = _post(standin, "auth.test", {"token": "x"})
+    assert (status, headers["content-type"]) == (200, "text/plain; charset=x")
+    assert body == b"\xff\xfe<oops>"
+    for value in ([1, 2], "text", None, 3.5, {"ok": "yes"}):
+        standin.fail_next("auth.test", body=value)
+        status, headers, body = _post(standin, "auth.test", {"token": "x"})
+        assert (status, json.loads(body)) == (200, value)
+        assert headers["content-type"] == "application/json; charset=utf-8"
+
+
+def test_replacing_faults_do_no_work(standin: SlackStandIn) -> None:
+    for fault in ({"html": True}, {"body": []}, {"raw": b"x"}, {"huge": 100}, {"redirect": "/x"}):
+        form = _code_form(standin)
+        standin.fail_next("oauth.v2.access", **fault)
+        _post(standin, "oauth.v2.access", form)
+        assert standin.issued == [] and standin.lost == []
+        status, _, body = _post(standin, "oauth.v2.access", form)
+        assert status == 200 and json.loads(body)["ok"] is True  # the code was not spent
+        standin.state.issued.clear()
+
+
+def test_truncated_and_patched_answers_are_issued_and_recorded(standin: SlackStandIn) -> None:
+    standin.fail_next("oauth.v2.access", truncate=40)
+    status, headers, body = _post(standin, "oauth.v2.access", _code_form(standin))
+    assert (status, len(body), headers["content-length"]) == (200, 40, "40")
+    assert standin.lost == standin.issued and len(standin.issued) == 1
+    standin.fail_next("oauth.v2.access", patch={"team.id": 5, "expires_in": "abc"})
+    body = json.loads(_post(standin, "oauth.v2.access", _code_form(standin))[2])
+    assert body["team"] == {"id": 5, "name": "Stand-in Workspace"} and body["expires_in"] == "abc"
+    assert standin.issued[1]["team"]["id"] == "T0STANDIN1"  # the record keeps the true answer
+    assert len(standin.lost) == 1  # every token was delivered legibly
+    standin.fail_next("oauth.v2.access", patch={"access_token": None})
+    _post(standin, "oauth.v2.access", _code_form(standin))
+    assert standin.lost[-1] is not None and len(standin.lost) == 2
+
+
+def test_charset_encodes_the_real_answer(standin: SlackStandIn) -> None:
+    standin.fail_next("oauth.v2.access", charset="utf-16")
+    _, headers, body = _post(standin, "oauth.v2.access", _code_form(standin))
+    assert headers["content-type"] == "application/json; charset=utf-16"
+    assert json.loads(body.decode("utf-16")) == standin.issued[0]
+
+
+def test_huge_answers_stream_without_content_length(standin: SlackStandIn) -> None:
+    standin.fail_next("auth.test", huge=3 * 1024 * 1024)
+    status, headers, body = _post(standin, "auth.test", {"token": "x"})
+    assert status == 200 and "content-length" not in headers
+    assert len(body) == 3 * 1024 * 1024 and json.loads(body)["ok"] is True
+
+
+def test_trickled_answers_arrive_a_byte_at_a_time(standin: SlackStandIn) -> None:
+    standin.fail_next("auth.test", body={"ok": True}, trickle=0.05)
+    started = time.monotonic()
+    _, _, body = _post(standin, "auth.test", {"token": "x"})
+    assert json.loads(body) == {"ok": True} and time.monotonic() - started >= 0.05 * len(body)
+    standin.fail_next("oauth.v2.access", trickle=1.0)
+    with pytest.raises(TimeoutError):  # a byte a second: this client's per-read timeout fires
+        _post(standin, "oauth.v2.access", _code_form(standin), timeout=0.5)
+    assert standin.lost == standin.issued  # issued, never delivered whole
+
+
+def test_redirects_name_any_location(standin: SlackStandIn) -> None:
+    standin.fail_next("auth.test", redirect="http://127.0.0.1:9/api/auth.test", status=307)
+    status, headers, body = _post(standin, "auth.test", {"token": "x"})
+    assert (status, headers["location"], body) == (307, "http://127.0.0.1:9/api/auth.test", b"")
+    standin.fail_next("auth.test", redirect="http://elsewhere.invalid/")
+    assert _post(standin, "auth.test", {"token": "x"})[0] == 302
+
+
+def test_auth_revoke_revokes_a_refresh_token_on_its_own(standin: SlackStandIn) -> None:
+    body = exchange(standin, standin.approve(authorize_url(standin), rotation=True)).data
+    web = client(standin)
+    assert web.auth_revoke(token=body["refresh_token"])["revoked"] is True
+    assert standin.token_info(body["refresh_token"])["revoked"] is True
+    assert web.auth_test(token=body["access_token"])["ok"] is True  # only that one token
+    assert slack_error(lambda: web.auth_revoke(token=body["refresh_token"])) == "invalid_auth"

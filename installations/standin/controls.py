@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 from . import events
-from .state import Fault, StandInState
+from .state import NO_BODY, Fault, StandInState
 
 
 class StandInControls:
@@ -25,20 +25,51 @@ class StandInControls:
         *,
         error: str | None = None,
         status: int = 200,
-        retry_after: int | None = None,
+        retry_after: int | str | None = None,
         delay: float = 0.0,
         drop: bool = False,
         times: int = 1,
+        html: bool = False,
+        body: Any = NO_BODY,
+        raw: bytes | None = None,
+        content_type: str | None = None,
+        charset: str | None = None,
+        patch: dict[str, Any] | None = None,
+        truncate: int | None = None,
+        huge: int = 0,
+        trickle: float = 0.0,
+        redirect: str | None = None,
     ) -> None:
         """Queue a fault for the next ``times`` calls of ``method`` (e.g. "oauth.v2.access").
 
         With only ``delay``, the call is answered normally (its code or refresh token spent)
         after sleeping; ``drop`` reads the request and hangs up without doing anything.
+        ``status`` alone answers Slack's JSON error envelope with that status (``retry_after``:
+        any string for the Retry-After header, e.g. "abc" or "-5"). See ``state.Fault`` for
+        the other modes; with none at all, the answer is ``internal_error``.
         """
-        if error is None and status == 200 and not delay and not drop:
-            error = "internal_error"
-        fault = Fault(error, status, retry_after, delay, drop, times)
+        fault = Fault(
+            error, status, retry_after, delay, drop, times, html, body, raw, content_type,
+            charset, patch, truncate, huge, trickle, redirect,
+        )  # fmt: skip
+        delivers_badly = any(
+            (fault.delay, fault.patch, fault.truncate is not None, fault.trickle, fault.charset)
+        )
+        if not fault.replaces_answer and not drop and not delivers_badly and not content_type:
+            fault.error = "internal_error"
         self.state.queue_fault(method, fault)
+
+    def wait_idle(self, timeout: float = 10.0) -> None:
+        """Until no API request is being answered (a delayed or trickled one has finished)."""
+        deadline = time.monotonic() + timeout
+        while self.state.in_flight and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    @property
+    def lost(self) -> list[dict[str, Any]]:
+        """Answers that issued tokens the client never received whole (see ``StandInState``)."""
+        with self.state.lock:
+            return list(self.state.lost)
 
     def token_info(self, token: str) -> dict[str, Any] | None:
         with self.state.lock:

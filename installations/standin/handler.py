@@ -9,12 +9,14 @@ import base64
 import binascii
 import json
 import logging
+import select
+import socket
 import time
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from . import authorize, pages
+from . import authorize, faults, pages
 from .methods import Answer, dispatch
 from .state import Call
 
@@ -95,6 +97,16 @@ class Handler(BaseHTTPRequestHandler):
             self._send(404, b"not found", {"Content-Type": "text/plain"})
 
     def _api(self, verb: str, path: str, query: str, body: bytes) -> None:
+        state = self.standin.state
+        with state.lock:
+            state.in_flight += 1
+        try:
+            self._answer_api(verb, path, query, body)
+        finally:
+            with state.lock:
+                state.in_flight -= 1
+
+    def _answer_api(self, verb: str, path: str, query: str, body: bytes) -> None:
         headers = {k.lower(): v for k, v in self.headers.items()}
         params = parse_params(query, body, headers.get("content-type", ""))
         auth = headers.get("authorization", "")
@@ -113,11 +125,10 @@ class Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.drop:
             self.close_connection = True  # read, then hang up without a status line
             return
+        answer: Answer | None = None
+        issued = False
         if fault is not None and fault.replaces_answer:
-            default = "ratelimited" if fault.status == 429 else "internal_error"
-            answer = Answer({"ok": False, "error": fault.error or default}, status=fault.status)
-            if fault.retry_after is not None or fault.status == 429:
-                answer.headers["Retry-After"] = str(fault.retry_after or 1)
+            wire = faults.replacement(fault)
         else:
             answer = dispatch(
                 standin.state,
@@ -125,11 +136,68 @@ class Handler(BaseHTTPRequestHandler):
                 client_id=standin.client_id,
                 client_secret=standin.client_secret,
             )
+            issued = any(body is answer.body for body in standin.issued)
+            wire = faults.delivery(answer, fault, issued=issued)
         if fault is not None and fault.delay:
             time.sleep(fault.delay)  # after the work is done: a timed-out client still spent it
-        payload = json.dumps(answer.body).encode()
-        headers_out = {"Content-Type": "application/json; charset=utf-8", **answer.headers}
-        self._send(answer.status, payload, headers_out)
+            wire.lost = wire.lost or (answer is not None and issued and self._client_gone())
+        if wire.lost and answer is not None:
+            with standin.state.lock:
+                standin.state.lost.append(answer.body)
+        if fault is not None and fault.huge:
+            self._stream(wire, fault.huge)
+        elif fault is not None and fault.trickle:
+            delivered = self._trickle(wire, fault.trickle)
+            if delivered and answer is not None and not (fault.truncate or fault.patch):
+                with standin.state.lock:  # every byte arrived after all: nothing was lost
+                    standin.state.lost[:] = [b for b in standin.state.lost if b is not answer.body]
+        else:
+            self._send(wire.status, wire.payload, wire.headers)
+
+    def _client_gone(self) -> bool:
+        """Whether the client hung up while we slept (its deadline passed)."""
+        try:
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
+        except OSError:
+            return True
+
+    def _stream(self, wire: faults.Wire, size: int) -> None:
+        """A JSON object of ``size`` bytes without Content-Length: only counting can stop it."""
+        head, tail = b'{"ok":true,"padding":"', b'"}'
+        chunk = b"x" * 65536
+        try:
+            self.send_response(wire.status)
+            for name, value in wire.headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(head)
+            left = max(0, size - len(head) - len(tail))
+            while left > 0:
+                self.wfile.write(chunk[:left])
+                left -= len(chunk)
+            self.wfile.write(tail)
+        except (BrokenPipeError, ConnectionResetError):
+            logger.debug("client stopped reading a huge answer")
+        self.close_connection = True
+
+    def _trickle(self, wire: faults.Wire, interval: float) -> bool:
+        """Headers at once, then the body one byte every ``interval`` seconds; True if all
+        of it was written."""
+        try:
+            self.send_response(wire.status)
+            for name, value in wire.headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(wire.payload)))
+            self.end_headers()
+            for index in range(len(wire.payload)):
+                time.sleep(interval)
+                self.wfile.write(wire.payload[index : index + 1])
+        except (BrokenPipeError, ConnectionResetError):
+            logger.debug("client stopped reading a trickled answer")
+            self.close_connection = True
+            return False
+        return True
 
     def _authorize_page(self, query: str) -> None:
         params = authorize.query_params(query)

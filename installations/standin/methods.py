@@ -82,8 +82,15 @@ def auth_test(state: StandInState, call: Call) -> Answer:
 
 
 def auth_revoke(state: StandInState, call: Call) -> Answer:
-    """Revokes the calling token only; ``test=1`` is a dry run that revokes nothing."""
-    record = _live_token(state, call)
+    """Revokes the calling token only; ``test=1`` is a dry run that revokes nothing.
+
+    With rotation a refresh token can be revoked on its own too (auth.revoke "revokes only that
+    one token: refresh, expiring bot, or expiring user"); a spent one is invalid_auth.
+    """
+    with state.lock:
+        found = state.tokens.get(call.token or "")
+    live_refresh = found is not None and found.kind == "refresh" and not found.used
+    record = found if live_refresh and not found.revoked else _live_token(state, call)
     if isinstance(record, Answer):
         return record
     dry_run = call.params.get("test", "").lower() in ("1", "true")

@@ -39,20 +39,47 @@ class Call:
     basic_auth: tuple[str, str] | None
 
 
+NO_BODY: Any = object()  # "no replacement body" (``body=None`` answers JSON null)
+
+
 @dataclass
 class Fault:
-    """A queued misbehaviour for the next call(s) of one method."""
+    """A queued misbehaviour for the next call(s) of one method.
+
+    Faults that replace the answer (an error, a non-200 status, ``html``, ``body``, ``raw``,
+    ``huge``, ``redirect``) do no work: no code is spent, no token issued. The others deliver
+    the real answer badly (``patch``, ``truncate``, ``trickle``, ``charset``, ``content_type``,
+    ``delay``), so whatever it issued was issued.
+    """
 
     error: str | None = None
     status: int = 200
-    retry_after: int | None = None
+    retry_after: int | str | None = None
     delay: float = 0.0
     drop: bool = False
     times: int = 1
+    html: bool = False  # an HTML error page, as a proxy or load balancer sends
+    body: Any = NO_BODY  # any JSON value, instead of the answer
+    raw: bytes | None = None  # these bytes, instead of the answer
+    content_type: str | None = None  # the Content-Type header, whatever the body
+    charset: str | None = None  # the answer's text encoded in this charset, and declared
+    patch: dict[str, Any] | None = None  # dotted paths set on the real answer (wrong types)
+    truncate: int | None = None  # send only the first N bytes (Content-Length says N)
+    huge: int = 0  # an answer of this many bytes, streamed without Content-Length
+    trickle: float = 0.0  # seconds between single bytes of the answer
+    redirect: str | None = None  # a 3xx to this Location
 
     @property
     def replaces_answer(self) -> bool:
-        return self.error is not None or self.status != 200
+        return (
+            self.error is not None
+            or self.status != 200
+            or self.html
+            or self.body is not NO_BODY
+            or self.raw is not None
+            or self.huge > 0
+            or self.redirect is not None
+        )
 
 
 @dataclass
@@ -151,6 +178,10 @@ class StandInState:
         self.tokens: dict[str, TokenRecord] = {}
         self.installs: list[Install] = []
         self.issued: list[dict[str, Any]] = []
+        # Answers that issued tokens but never reached the client whole (truncated, trickled
+        # past its deadline, a token patched away): nobody can revoke what it never read.
+        self.lost: list[dict[str, Any]] = []
+        self.in_flight = 0  # API requests being answered right now
         self.code_ttl_seconds: float = CODE_TTL_SECONDS
 
     def record(self, call: Call) -> None:

@@ -1,0 +1,221 @@
+"""One HTTP attempt to Slack: an overall deadline, a cap on the answer's size, no redirects.
+
+Why not urllib, which slack_sdk's WebClient uses: ``urlopen``'s timeout bounds each socket
+operation, not the answer, so an answer that trickles in a byte at a time holds a worker for
+ever; it reads a body of any size into memory; and its default opener follows redirects,
+sending the request's headers again (``Authorization``: a token, or the client id and secret
+as HTTP Basic) to whatever host ``Location`` names. No well-kept library bounds the total time
+of a synchronous request either (urllib3's and httpx's timeouts are per operation too), so this
+small module drives ``http.client`` itself: every write and read gets what is left of one
+deadline, the body is read in pieces and counted, and a 3xx is only a status (``slack_api``
+refuses it). It knows nothing of Slack's JSON; ``slack_api`` judges the answer.
+
+Errors: a connection that cannot be made is urllib's ``URLError`` and a connection dropped
+before any answer is ``RemoteDisconnected`` / ``ConnectionResetError``, exactly as urllib
+raises them, so slack_sdk's retry handlers recognise them. Everything else is ours:
+``SlackUnavailable`` with reason ``slack_timeout``, ``slack_answer_too_large``,
+``slack_http_error`` (not HTTP), ``slack_unavailable`` (dropped mid-answer) or
+``slack_bad_request`` (a header or URL http.client refuses to send).
+
+``Retry-After`` is parsed here too (``parse_retry_after``): bounded, and None when unreadable.
+
+HTTPS through an outbound proxy: like urllib, the ``https_proxy`` / ``no_proxy`` environment
+variables are honoured (a CONNECT tunnel); plain http (the local stand-in) always goes direct.
+"""
+
+from __future__ import annotations
+
+import base64
+import email.utils
+import http.client
+import io
+import logging
+import math
+import ssl
+import time
+import urllib.request
+from dataclasses import dataclass
+from datetime import UTC
+from typing import Any
+from urllib.error import URLError
+from urllib.parse import SplitResult, unquote, urlsplit
+
+from django.views.decorators.debug import sensitive_variables
+
+from .errors import SlackUnavailable
+
+logger = logging.getLogger(__name__)
+
+MAX_ANSWER_BYTES = 1024 * 1024  # Slack's OAuth and auth answers are a few hundred bytes
+READ_SIZE = 64 * 1024
+RETRY_AFTER_CAP_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class RawAnswer:
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        """The first value of a header, whatever its case (Slack sends lower case)."""
+        wanted = name.lower()
+        return next((value for key, value in self.headers if key.lower() == wanted), None)
+
+
+def parse_retry_after(value: object, *, now: float | None = None) -> int | None:
+    """``Retry-After`` (RFC 9110 §10.2.3: delay-seconds or an HTTP-date) as whole seconds in
+    [0, RETRY_AFTER_CAP_SECONDS]; None when it cannot be read (negative, fractional, "1e9",
+    empty, not a date). slack_sdk's own handler int()s it, which raises on all of those."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if text.isascii() and text.isdigit():
+        digits = text.lstrip("0") or "0"
+        return min(int(digits[:7]), RETRY_AFTER_CAP_SECONDS)
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return max(0, min(RETRY_AFTER_CAP_SECONDS, math.ceil(seconds)))
+
+
+def timed_out() -> SlackUnavailable:
+    return SlackUnavailable(reason="slack_timeout")
+
+
+def _remaining(deadline: float) -> float:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("the deadline for this answer has passed")
+    return left
+
+
+class _DeadlineReader(io.RawIOBase):
+    """Reads from a socket, each read given what is left of the deadline."""
+
+    def __init__(self, sock: Any, deadline: float) -> None:
+        self._sock, self._deadline = sock, deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        self._sock.settimeout(_remaining(self._deadline))
+        return int(self._sock.recv_into(buffer))
+
+
+class _DeadlineSocket:
+    """What http.client holds as its socket once connected: writes and reads share one deadline
+    (http.client only calls ``sendall``, ``makefile`` and ``close`` on it). ``close`` is left to
+    ``send``: http.client closes its socket as soon as an answer says ``Connection: close``,
+    counting on socket.makefile's reference count, which this reader does not take."""
+
+    def __init__(self, sock: Any, deadline: float) -> None:
+        self._sock, self._deadline = sock, deadline
+
+    def sendall(self, data: Any) -> None:
+        self._sock.settimeout(_remaining(self._deadline))
+        self._sock.sendall(data)
+
+    def makefile(self, mode: str = "rb", *args: Any, **kwargs: Any) -> io.BufferedReader:
+        return io.BufferedReader(_DeadlineReader(self._sock, self._deadline))
+
+    def close(self) -> None:
+        """The real socket is closed by ``send`` once the answer is read."""
+
+
+def _https_proxy(host: str) -> SplitResult | None:
+    """The proxy urllib would use for https://host (environment variables), if any."""
+    proxy = urllib.request.getproxies().get("https")
+    if not proxy or urllib.request.proxy_bypass(host):
+        return None
+    return urlsplit(proxy if "://" in proxy else "http://" + proxy)
+
+
+def _connection(url: SplitResult, timeout: float, context: ssl.SSLContext | None) -> Any:
+    port = url.port or (443 if url.scheme == "https" else 80)
+    if url.scheme == "http":
+        return http.client.HTTPConnection(url.hostname, port, timeout=timeout)
+    context = context or ssl.create_default_context()
+    proxy = _https_proxy(url.hostname or "")
+    if proxy is None:
+        return http.client.HTTPSConnection(url.hostname, port, timeout=timeout, context=context)
+    connection = http.client.HTTPSConnection(
+        proxy.hostname, proxy.port or 8080, timeout=timeout, context=context
+    )
+    headers = {}
+    if proxy.username is not None:
+        pair = f"{unquote(proxy.username)}:{unquote(proxy.password or '')}"
+        headers["Proxy-Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
+    connection.set_tunnel(url.hostname, port, headers=headers)
+    return connection
+
+
+def _read_capped(response: http.client.HTTPResponse, max_bytes: int) -> bytes:
+    if response.length is not None and response.length > max_bytes:
+        raise SlackUnavailable(reason="slack_answer_too_large")  # said so up front: read nothing
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := response.read1(READ_SIZE):  # one socket read at most, within the deadline
+        size += len(chunk)
+        if size > max_bytes:
+            raise SlackUnavailable(reason="slack_answer_too_large")
+        chunks.append(chunk)
+    if response.length:  # the connection closed before the Content-Length promised
+        raise SlackUnavailable(reason="slack_unavailable")
+    return b"".join(chunks)
+
+
+@sensitive_variables("request", "headers", "body")
+def send(
+    request: urllib.request.Request,
+    *,
+    timeout: float,
+    max_bytes: int = MAX_ANSWER_BYTES,
+    ssl_context: ssl.SSLContext | None = None,
+) -> RawAnswer:
+    """Send ``request`` once and read the answer, all within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    url = urlsplit(request.full_url)
+    sock = None
+    try:
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ValueError("not an http(s) URL")
+        connection = _connection(url, _remaining(deadline), ssl_context)
+    except ValueError:  # a port that is not a number, an unsupported scheme
+        raise SlackUnavailable(reason="slack_bad_request") from None
+    try:
+        try:
+            connection.connect()
+        except TimeoutError:
+            raise
+        except OSError as exc:  # refused, unreachable, DNS, TLS: as urlopen reports them
+            raise URLError(exc) from None
+        sock = connection.sock
+        connection.sock = _DeadlineSocket(sock, deadline)
+        target = (url.path or "/") + (f"?{url.query}" if url.query else "")
+        headers = {**dict(request.header_items()), "Connection": "close"}
+        try:
+            connection.request(request.get_method(), target, body=request.data, headers=headers)
+        except ValueError:  # http.client refuses a header or path holding a line break
+            raise SlackUnavailable(reason="slack_bad_request") from None
+        response = connection.getresponse()
+        body = _read_capped(response, max_bytes)
+        return RawAnswer(response.status, tuple(response.getheaders()), body)
+    except TimeoutError:
+        raise timed_out() from None
+    except http.client.RemoteDisconnected:
+        raise  # no answer at all: slack_sdk's ConnectionErrorRetryHandler knows this one
+    except http.client.IncompleteRead:
+        raise SlackUnavailable(reason="slack_unavailable") from None
+    except http.client.HTTPException as exc:  # not HTTP: a bad status line, endless headers
+        logger.warning("slack answered something that is not HTTP: %s", type(exc).__name__)
+        raise SlackUnavailable(reason="slack_http_error") from None
+    finally:
+        connection.close()
+        if sock is not None:
+            sock.close()
