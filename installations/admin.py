@@ -19,8 +19,8 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from . import admin_actions, admin_detail, admin_filters, health
-from .models import LifecycleEvent, Workspace
+from installations import admin_actions, admin_detail, admin_filters, health
+from installations.models import LifecycleEvent, Workspace
 
 EMPTY = "—"
 SLACK_ID = re.compile(r"(?=\S*\d)[TEUWB][A-Z0-9]{6,}")  # T0B00000777, not "TECHCORP"

@@ -19,10 +19,10 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from . import audit, lifecycle
-from .errors import SlackInstallError
-from .fields import EncryptedDataError
-from .models import Workspace
+from installations import audit, lifecycle
+from installations.errors import SlackInstallError
+from installations.fields import EncryptedDataError
+from installations.models import Workspace
 
 logger = logging.getLogger(__name__)
 

@@ -15,11 +15,11 @@ from django.urls import reverse
 from django.utils import formats, timezone
 from django.views.decorators.debug import sensitive_variables
 
-from . import health
-from .conf import parse_scopes
-from .crypto import kid_of
-from .fields import EncryptedDataError, Opened, Sealed
-from .models import Installation, LifecycleEvent, Workspace
+from installations import health
+from installations.conf import parse_scopes
+from installations.crypto import kid_of
+from installations.fields import EncryptedDataError, Opened, Sealed
+from installations.models import Installation, LifecycleEvent, Workspace
 
 EVENTS_SHOWN = 100
 HISTORY_SHOWN = 100

@@ -8,7 +8,7 @@ class InstallationsConfig(AppConfig):
     def ready(self) -> None:
         from django.db.backends.signals import connection_created
 
-        from . import checks  # noqa: F401  (registers the system checks)
-        from .db_session import turn_off_jit
+        from installations import checks  # noqa: F401  (registers the system checks)
+        from installations.db_session import turn_off_jit
 
         connection_created.connect(turn_off_jit, dispatch_uid="installations.turn_off_jit")

@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core import checks
 
-from .crypto import Keyring, KeyringError
+from installations.crypto import Keyring, KeyringError
 
 
 @checks.register(checks.Tags.security)

@@ -22,7 +22,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from . import slack_events
+from installations import slack_events
 
 logger = logging.getLogger(__name__)
 

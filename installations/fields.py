@@ -18,8 +18,8 @@ from django.db import models
 from django.db.models.lookups import Exact, IsNull
 from django.db.models.query_utils import DeferredAttribute
 
-from . import conf
-from .crypto import EnvelopeError, KeyringError, kid_of
+from installations import conf
+from installations.crypto import EnvelopeError, KeyringError, kid_of
 
 
 class EncryptedDataError(Exception):

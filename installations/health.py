@@ -32,8 +32,8 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Concat, Now
 from django.db.models.lookups import Contains
 
-from .conf import parse_scopes, slack_config
-from .models import Health, Installation, Workspace
+from installations.conf import parse_scopes, slack_config
+from installations.models import Health, Installation, Workspace
 
 # Annotation name -> plain words, in the order staff read them.
 REASONS: dict[str, str] = {

@@ -16,8 +16,8 @@ from urllib.parse import quote, urlencode
 from django.core import signing
 from django.urls import reverse
 
-from .errors import InvalidSuccessLink
-from .models import Workspace
+from installations.errors import InvalidSuccessLink
+from installations.models import Workspace
 
 SALT = "installations.success"
 SUCCESS_LINK_MAX_AGE = 15 * 60

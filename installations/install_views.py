@@ -8,11 +8,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET
 
-from .errors import SlackInstallError, render_error
-from .install_links import success_page, success_url, workspace_from_link
-from .oauth import clean_team, start_install
-from .oauth_callback import handle_callback
-from .state_cookie import (
+from installations.errors import SlackInstallError, render_error
+from installations.install_links import success_page, success_url, workspace_from_link
+from installations.oauth import clean_team, start_install
+from installations.oauth_callback import handle_callback
+from installations.state_cookie import (
     binding,
     browser_value_for_install,
     read_state_cookie,

@@ -14,13 +14,13 @@ from urllib.error import URLError
 
 from django.views.decorators.debug import sensitive_variables
 
-from . import slack_api
-from .errors import SlackInstallError, SlackRefused
-from .fields import EncryptedDataError
-from .models import Workspace
-from .revocation import mark_revoked_by_staff
-from .rotation import RefreshOutcome, refresh_workspace
-from .verification import VerifyOutcome, verify_workspace
+from installations import slack_api
+from installations.errors import SlackInstallError, SlackRefused
+from installations.fields import EncryptedDataError
+from installations.models import Workspace
+from installations.revocation import mark_revoked_by_staff
+from installations.rotation import RefreshOutcome, refresh_workspace
+from installations.verification import VerifyOutcome, verify_workspace
 
 __all__ = [
     "RefreshOutcome",

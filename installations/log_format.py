@@ -12,7 +12,7 @@ import json
 import logging
 from datetime import UTC, datetime
 
-from .redaction import redact
+from installations.redaction import redact
 
 # Extra attributes worth keeping when a record carries them (Django's request logger, ours).
 EXTRA_FIELDS = ("status_code", "team_id", "enterprise_id", "reason", "event_id")

@@ -13,11 +13,11 @@ import re
 from django.views.decorators.debug import sensitive_variables
 from slack_sdk.oauth.installation_store import Installation as SdkInstallation
 
-from . import slack_api
-from .conf import slack_config
-from .errors import BadRequest
-from .models import Workspace
-from .persistence import save_installation
+from installations import slack_api
+from installations.conf import slack_config
+from installations.errors import BadRequest
+from installations.models import Workspace
+from installations.persistence import save_installation
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from .fields import EncryptedFieldUsageError, EncryptedTextField, Sealed, sealed_reads
+from installations.fields import EncryptedFieldUsageError, EncryptedTextField, Sealed, sealed_reads
 
 
 class EncryptedQuerySet(models.QuerySet):

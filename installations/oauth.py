@@ -17,21 +17,21 @@ from django.urls import reverse
 from django.views.decorators.debug import sensitive_variables
 from slack_sdk.oauth import AuthorizeUrlGenerator
 
-from . import slack_api
-from .conf import slack_config
-from .errors import (
+from installations import slack_api
+from installations.conf import slack_config
+from installations.errors import (
     InvalidTeam,
     NotConfigured,
     StorageFailed,
     UnexpectedResponse,
     UnusableInstallAnswer,
 )
-from .fields import EncryptedDataError
-from .models import Workspace
-from .oauth_response import check_answer, to_installation
-from .oauth_state import issue_state
-from .persistence import save_installation
-from .slack_answers import InstallAnswer, IssuedCredentials, auth_test_answer
+from installations.fields import EncryptedDataError
+from installations.models import Workspace
+from installations.oauth_response import check_answer, to_installation
+from installations.oauth_state import issue_state
+from installations.persistence import save_installation
+from installations.slack_answers import InstallAnswer, IssuedCredentials, auth_test_answer
 
 logger = logging.getLogger(__name__)
 

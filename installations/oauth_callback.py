@@ -20,7 +20,7 @@ from collections.abc import Mapping
 
 from django.views.decorators.debug import sensitive_variables
 
-from .errors import (
+from installations.errors import (
     AuthorizeRefused,
     BrowserMismatch,
     ExpiredState,
@@ -32,10 +32,10 @@ from .errors import (
     SlackInstallError,
     UsedState,
 )
-from .models import Workspace
-from .oauth import complete_install
-from .oauth_state import StateCheck, StateRead, consume_state, is_bound_to, read_state
-from .state_cookie import cookie_binding
+from installations.models import Workspace
+from installations.oauth import complete_install
+from installations.oauth_state import StateCheck, StateRead, consume_state, is_bound_to, read_state
+from installations.state_cookie import cookie_binding
 
 logger = logging.getLogger(__name__)
 

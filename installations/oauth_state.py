@@ -40,8 +40,8 @@ from django.core import signing
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from .conf import slack_config
-from .models import OAuthState
+from installations.conf import slack_config
+from installations.models import OAuthState
 
 logger = logging.getLogger(__name__)
 

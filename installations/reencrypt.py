@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from django.apps import apps
 from django.db import connection, models, transaction
 
-from . import conf
-from .fields import EncryptedDataError, EncryptedTextField
-from .models import encrypted_fields
+from installations import conf
+from installations.fields import EncryptedDataError, EncryptedTextField
+from installations.models import encrypted_fields
 
 logger = logging.getLogger(__name__)
 

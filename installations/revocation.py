@@ -15,9 +15,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from .fields import holds_value
-from .models import Health, Installation, LifecycleEvent, Workspace
-from .persistence import record_event
+from installations.fields import holds_value
+from installations.models import Health, Installation, LifecycleEvent, Workspace
+from installations.persistence import record_event
 
 logger = logging.getLogger(__name__)
 

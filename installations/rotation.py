@@ -43,13 +43,13 @@ from slack_sdk.oauth.installation_store import Bot
 from slack_sdk.oauth.installation_store import Installation as SdkInstallation
 from slack_sdk.oauth.token_rotation import TokenRotator
 
-from . import slack_api
-from .conf import slack_config
-from .errors import SlackInstallError
-from .fields import EncryptedDataError, key_problem
-from .models import Installation, LifecycleEvent, Workspace
-from .persistence import record_event
-from .sdk_mapping import as_datetime, as_unix, to_sdk_bot
+from installations import slack_api
+from installations.conf import slack_config
+from installations.errors import SlackInstallError
+from installations.fields import EncryptedDataError, key_problem
+from installations.models import Installation, LifecycleEvent, Workspace
+from installations.persistence import record_event
+from installations.sdk_mapping import as_datetime, as_unix, to_sdk_bot
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 from slack_sdk.oauth.installation_store import Bot
 from slack_sdk.oauth.installation_store import Installation as SdkInstallation
 
-from .models import Installation, Workspace
+from installations.models import Installation, Workspace
 
 
 def as_datetime(value: Any) -> datetime | None:

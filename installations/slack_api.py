@@ -38,10 +38,10 @@ from slack_sdk.http_retry import ConnectionErrorRetryHandler, RetryHandler
 from slack_sdk.oauth.token_rotation import TokenRotator
 from slack_sdk.web import SlackResponse
 
-from . import slack_answers
-from .conf import parse_scopes, slack_config
-from .errors import SlackInstallError, SlackRefused, SlackUnavailable
-from .slack_client import (
+from installations import slack_answers
+from installations.conf import parse_scopes, slack_config
+from installations.errors import SlackInstallError, SlackRefused, SlackUnavailable
+from installations.slack_client import (
     CheckedTokenRotator,
     RateLimitRetryHandler,
     RefusedConnectionRetryHandler,

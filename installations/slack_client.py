@@ -36,8 +36,13 @@ from slack_sdk.oauth.installation_store import Bot, Installation
 from slack_sdk.oauth.token_rotation import TokenRotator
 from slack_sdk.web import SlackResponse
 
-from . import slack_answers, slack_transport
-from .errors import SlackInstallError, SlackUnavailable, UnexpectedResponse, UnusableInstallAnswer
+from installations import slack_answers, slack_transport
+from installations.errors import (
+    SlackInstallError,
+    SlackUnavailable,
+    UnexpectedResponse,
+    UnusableInstallAnswer,
+)
 
 logger = logging.getLogger(__name__)
 

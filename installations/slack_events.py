@@ -38,10 +38,15 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 from slack_sdk.signature import Clock
 
-from .conf import slack_config
-from .models import LifecycleEvent, OrgTeamAccess, ProcessedSlackEvent, Workspace
-from .persistence import record_event
-from .revocation import is_stale, mark_bot_revoked, mark_uninstalled, mark_users_revoked
+from installations.conf import slack_config
+from installations.models import LifecycleEvent, OrgTeamAccess, ProcessedSlackEvent, Workspace
+from installations.persistence import record_event
+from installations.revocation import (
+    is_stale,
+    mark_bot_revoked,
+    mark_uninstalled,
+    mark_users_revoked,
+)
 
 logger = logging.getLogger(__name__)
 

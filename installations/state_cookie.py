@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 
-from .conf import slack_config
+from installations.conf import slack_config
 
 COOKIE_NAME = "slack-app-oauth-state"
 INSTALL_COOKIE_NAME = "slack-app-oauth-browser"

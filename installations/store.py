@@ -24,13 +24,13 @@ from slack_sdk.oauth.installation_store import Bot, InstallationStore
 from slack_sdk.oauth.installation_store import Installation as SdkInstallation
 from slack_sdk.oauth.state_store import OAuthStateStore
 
-from . import oauth_state, revocation
-from .compiled_lookup import CompiledLookup
-from .conf import slack_config
-from .fields import EncryptedDataError
-from .models import Installation, Workspace
-from .persistence import Revoked, apply_bot, log_refused, save_installation
-from .sdk_mapping import as_datetime, to_sdk_bot, to_sdk_installation
+from installations import oauth_state, revocation
+from installations.compiled_lookup import CompiledLookup
+from installations.conf import slack_config
+from installations.fields import EncryptedDataError
+from installations.models import Installation, Workspace
+from installations.persistence import Revoked, apply_bot, log_refused, save_installation
+from installations.sdk_mapping import as_datetime, to_sdk_bot, to_sdk_installation
 
 logger = logging.getLogger(__name__)
 

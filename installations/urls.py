@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import event_views, install_views, views
+from installations import event_views, install_views, views
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),

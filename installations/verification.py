@@ -28,11 +28,11 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 from slack_sdk import WebClient
 
-from . import rotation, slack_api
-from .errors import SlackInstallError, SlackRefused
-from .fields import EncryptedDataError, holds_value, key_problem
-from .models import Health, LifecycleEvent, Workspace
-from .persistence import record_event
+from installations import rotation, slack_api
+from installations.errors import SlackInstallError, SlackRefused
+from installations.fields import EncryptedDataError, holds_value, key_problem
+from installations.models import Health, LifecycleEvent, Workspace
+from installations.persistence import record_event
 
 logger = logging.getLogger(__name__)
 
