@@ -17,7 +17,7 @@ install: $(STAMP)
 
 run: $(STAMP)
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-true} $(BIN)/python manage.py migrate --noinput
-	DJANGO_DEBUG=$${DJANGO_DEBUG:-true} $(BIN)/python -m installations.devserver
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-true} $(BIN)/python -m slackstandin.devserver
 
 # A first .env with generated DJANGO_SECRET_KEY and TOKEN_ENCRYPTION_KEYS (never overwrites one).
 env: $(STAMP)

@@ -61,8 +61,8 @@ access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "installations.redaction.RedactSecretsFilter"}},
-    "formatters": {"json": {"()": "installations.log_format.JsonFormatter"}},
+    "filters": {"redact": {"()": "installations.observability.redaction.RedactSecretsFilter"}},
+    "formatters": {"json": {"()": "installations.observability.log_format.JsonFormatter"}},
     "handlers": {
         "stdout": {
             "class": "logging.StreamHandler",

@@ -21,7 +21,12 @@ def main() -> None:
     try:
         if startup.needs_configuration(sys.argv):
             startup.exit_if_misconfigured()
-            from installations.dev_standin import StandInUnavailable, standin_for_command
+            from django.conf import settings
+
+            if not getattr(settings, "SLACK_USES_STANDIN", False):  # production: no dev tool
+                execute_from_command_line(sys.argv)
+                return
+            from slackstandin.dev_standin import StandInUnavailable, standin_for_command
 
             try:
                 with standin_for_command(sys.argv):

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def setup_django() -> str:
     """Configure and migrate; returns a short description of the database in use."""
     sys.path.insert(0, str(ROOT))
-    from installations.crypto import generate_key_entry
+    from installations.encryption.keyring import generate_key_entry
 
     url = os.environ.get("BENCH_DATABASE_URL")
     if url and "bench" not in url.rsplit("/", 1)[-1]:
@@ -62,7 +62,7 @@ def start_standin(client_id: str = "1111.2222", **environ: str) -> Any:
     """The Slack stand-in on loopback, with the app's settings pointed at it (call before
     setup_django). Extra keyword arguments are set as environment variables too."""
     sys.path.insert(0, str(ROOT))
-    from installations.standin import SlackStandIn
+    from slackstandin import SlackStandIn
 
     secret = "fake-" + secrets.token_hex(8)
     standin = SlackStandIn(client_id=client_id, client_secret=secret).start()

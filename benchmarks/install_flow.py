@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 from bootstrap import ROOT, setup_django, start_standin
 
 if TYPE_CHECKING:
-    from installations.standin import SlackStandIn
+    from slackstandin import SlackStandIn
 
 CLIENT_ID = "1111.2222"
 AUTHORIZE_LINK = re.compile(r'class="add-to-slack" href="([^"]+)"')

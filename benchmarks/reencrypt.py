@@ -49,8 +49,8 @@ def measure(count: int) -> tuple[int, float, float]:
     slows Python down, so the two are never taken from the same run)."""
     from django.test.utils import override_settings
 
-    from installations.crypto import generate_key_entry
-    from installations.reencrypt import reencrypt
+    from installations.encryption.keyring import generate_key_entry
+    from installations.encryption.reencrypt import reencrypt
 
     old, new, newer = (generate_key_entry(kid) for kid in ("old", "new", "newer"))
     with override_settings(TOKEN_ENCRYPTION_KEYS=old):

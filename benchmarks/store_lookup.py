@@ -34,7 +34,7 @@ CLIENT_ID = "1111.2222"
 
 
 def configure_django() -> None:
-    from installations.crypto import generate_key_entry
+    from installations.encryption.keyring import generate_key_entry
 
     os.environ.update(
         {
@@ -87,9 +87,9 @@ def installations(count: int) -> list[Any]:
 def load_ours(data: list[Any]) -> Any:
     from django.db import transaction
 
+    from installations.bolt.store import DjangoInstallationStore
     from installations.models import Installation, Workspace
-    from installations.sdk_mapping import as_datetime
-    from installations.store import DjangoInstallationStore
+    from installations.slack.sdk_mapping import as_datetime
 
     workspaces, rows = [], []
     for item in data:

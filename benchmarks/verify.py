@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from bootstrap import setup_django, start_standin
 
 if TYPE_CHECKING:
-    from installations.standin import SlackStandIn
+    from slackstandin import SlackStandIn
 
 CLIENT_ID = "1111.2222"
 
@@ -29,8 +29,8 @@ CLIENT_ID = "1111.2222"
 def load(standin: SlackStandIn, count: int) -> None:
     """``count`` workspaces whose bot tokens the stand-in knows (as if it had issued them)."""
     from installations.models import Workspace
-    from installations.standin.state import BOT_USER_ID, TokenRecord
-    from installations.standin.tokens import token_value
+    from slackstandin.state import BOT_USER_ID, TokenRecord
+    from slackstandin.tokens import token_value
 
     rows = []
     for n in range(count):

@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core import checks
 
-from installations.crypto import Keyring, KeyringError
+from installations.encryption.keyring import Keyring, KeyringError
 
 
 @checks.register(checks.Tags.security)

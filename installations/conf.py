@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-from installations.crypto import Keyring
+from installations.encryption.keyring import Keyring
 
 
 def parse_scopes(value: str | list[str] | tuple[str, ...] | None) -> tuple[str, ...]:

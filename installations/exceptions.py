@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from installations.slack_words import SLACK_WORDS
+from installations.slack.words import SLACK_WORDS
 
 _CODE_CHARS = re.compile(r"[^a-z0-9_.-]")
 

@@ -1,11 +1,11 @@
 from django.urls import path
 
-from installations import event_views, install_views, views
+from installations import views
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
-    path("slack/install", install_views.install_page, name="slack-install"),
-    path("slack/oauth_redirect", install_views.oauth_redirect, name="slack-oauth-redirect"),
-    path("slack/installed", install_views.installed, name="slack-installed"),
-    path("slack/events", event_views.events, name="slack-events"),
+    path("slack/install", views.install_page, name="slack-install"),
+    path("slack/oauth_redirect", views.oauth_redirect, name="slack-oauth-redirect"),
+    path("slack/installed", views.installed, name="slack-installed"),
+    path("slack/events", views.events, name="slack-events"),
 ]

@@ -1,11 +1,161 @@
-"""HTTP glue: read the request, call one service, render. No calls to Slack here."""
+"""HTTP glue: read the request, call one service, render. No calls to Slack here.
+
+The install flow's pages (the Add to Slack page, Slack's redirect back, the success page), the
+Events API endpoint and the health check. Order matters for ``/slack/events``
+(docs/slack-protocol.md §6): the signature is checked over the raw body before anything is
+parsed; only then is ``url_verification`` answered. The body is never logged, and every input an
+anonymous sender controls has one answer, none of them a 500 (docs/security.md): a body over
+MAX_BODY_BYTES is a 413 before it is read, a Content-Length that is not a number a 400, any
+header value or body without a valid signature a 401, a signed body that is not a JSON object
+(or nests absurdly deep) a 400, and a signed event whose fields are not what Slack documents is
+acknowledged and ignored (200), since Slack's retry would carry the same body.
+"""
 
 from __future__ import annotations
 
+import logging
+import re
+
+from django.core.exceptions import RequestDataTooBig
 from django.db import connection
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.debug import sensitive_variables
+from django.views.decorators.http import require_GET, require_POST
+
+from installations.exceptions import SlackInstallError, render_error
+from installations.install.callback import handle_callback
+from installations.install.cookie import (
+    binding,
+    browser_value_for_install,
+    read_state_cookie,
+    set_state_cookies,
+)
+from installations.install.flow import clean_team, start_install
+from installations.install.links import success_page, success_url, workspace_from_link
+from installations.lifecycle import slack_events
+from installations.slack import events as slack_payloads
+from installations.slack.signature import verify_signature
+
+logger = logging.getLogger(__name__)
+
+# --- the Add to Slack flow ----------------------------------------------------------------------
+
+
+@require_GET
+@never_cache
+@sensitive_variables("browser")
+def install_page(request: HttpRequest) -> HttpResponse:
+    """``/slack/install``: the Add to Slack button, with a new state bound to this browser.
+
+    Writes nothing to the database (``oauth_state``), so any number of visits is harmless."""
+    browser = browser_value_for_install(request)
+    try:
+        started = start_install(clean_team(request.GET.get("team")), browser=binding(browser))
+    except SlackInstallError as exc:
+        return render_error(request, exc)
+    response = render(
+        request, "installations/install.html", {"authorize_url": started.authorize_url}
+    )
+    set_state_cookies(request, response, browser)
+    return response
+
+
+@require_GET
+@sensitive_variables("cookie")
+def oauth_redirect(request: HttpRequest) -> HttpResponse:
+    """``/slack/oauth_redirect``: always leaves the address holding ``code`` right away.
+
+    The state cookie is left in place whatever happens: another tab of this browser may still
+    be on its way back with its own state (``state_cookie``)."""
+    cookie = read_state_cookie(request)
+    try:
+        workspace = handle_callback(request.GET, cookie)
+        response: HttpResponse = HttpResponseRedirect(success_url(workspace))
+    except SlackInstallError as exc:
+        response = render_error(request, exc)
+    response["Referrer-Policy"] = "no-referrer"
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_GET
+@never_cache
+def installed(request: HttpRequest) -> HttpResponse:
+    """``/slack/installed``: names the workspace and opens Slack."""
+    try:
+        workspace = workspace_from_link(request.GET.get("i"))
+    except SlackInstallError as exc:
+        return render_error(request, exc)
+    return render(request, "installations/success.html", {"page": success_page(workspace)})
+
+
+# --- the Events API ----------------------------------------------------------------------
+
+
+# Lifecycle events are a few hundred bytes; one that lists every user of a large workspace stays
+# far below this. Django's DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB by default) is a second cap.
+MAX_BODY_BYTES = 1024 * 1024
+CONTENT_LENGTH = re.compile(r"[0-9]{1,20}")
+RETRY_NUM = re.compile(r"[0-9]{1,3}")  # Slack retries three times
+
+
+def _text(body: str, status: int = 200) -> HttpResponse:
+    response = HttpResponse(body, status=status, content_type="text/plain; charset=utf-8")
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _body_refusal(request: HttpRequest) -> HttpResponse | None:
+    """The answer for a body we will not read (too large, unparsable length); None to read it.
+
+    Checked before ``request.body``: Django would int() a malformed Content-Length (ValueError, a
+    500) and turn one over DATA_UPLOAD_MAX_MEMORY_SIZE into RequestDataTooBig, which it logs at
+    ERROR with a traceback.
+    """
+    declared = request.META.get("CONTENT_LENGTH") or ""
+    if declared and not (isinstance(declared, str) and CONTENT_LENGTH.fullmatch(declared)):
+        return _text("malformed Content-Length", status=400)
+    if declared and int(declared) > MAX_BODY_BYTES:
+        return _text("event too large", status=413)
+    return None
+
+
+def retry_number(value: str | None) -> int | None:
+    """X-Slack-Retry-Num as a number: 0 when absent, None when it is not a small number."""
+    if not value:
+        return 0
+    return int(value) if RETRY_NUM.fullmatch(value) else None
+
+
+@csrf_exempt  # Slack cannot send a CSRF token; the request signature authenticates it instead
+@require_POST
+def events(request: HttpRequest) -> HttpResponse:
+    refusal = _body_refusal(request)
+    if refusal is not None:
+        return refusal
+    try:
+        body = request.body
+    except RequestDataTooBig:  # an operator set DATA_UPLOAD_MAX_MEMORY_SIZE below our cap
+        return _text("event too large", status=413)
+    if not verify_signature(body, request.headers):
+        return _text("invalid signature", status=401)
+    payload = slack_payloads.parse_payload(body)
+    if payload is None:
+        return _text("malformed event: expected a JSON object", status=400)
+    if payload.get("type") == "url_verification":
+        challenge = slack_payloads.url_verification_challenge(payload)
+        if challenge is None:
+            return _text("malformed url_verification: no challenge", status=400)
+        return _text(challenge)
+    retry = retry_number(request.headers.get("X-Slack-Retry-Num"))
+    slack_events.handle_event(payload, retry_num=retry)
+    return _text("ok")
+
+
+# --- health ----------------------------------------------------------------------
 
 
 @require_GET

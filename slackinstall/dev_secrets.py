@@ -19,7 +19,7 @@ import secrets
 from collections.abc import Callable
 from pathlib import Path
 
-from installations.crypto import generate_key_entry
+from installations.encryption.keyring import generate_key_entry
 
 
 def _standin_client_id() -> str:

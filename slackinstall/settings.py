@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 import environ
 
-from installations.crypto import Keyring
+from installations.encryption.keyring import Keyring
 
 from .env_config import ConfigReader, is_loopback_url
 
@@ -153,7 +153,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "installations.middleware.RejectNulBytesMiddleware",
-    "installations.security.ContentSecurityPolicyMiddleware",
+    "installations.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -281,14 +281,18 @@ SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 USE_X_FORWARDED_HOST = False
 # Debug error pages and error mails cleanse secrets and @sensitive_variables with DEBUG on as well.
-DEFAULT_EXCEPTION_REPORTER_FILTER = "installations.error_reporting.DebugSafeExceptionFilter"
+DEFAULT_EXCEPTION_REPORTER_FILTER = (
+    "installations.observability.error_reporting.DebugSafeExceptionFilter"
+)
 # The reporter too: Django puts the query string and exception messages on the page unfiltered.
-DEFAULT_EXCEPTION_REPORTER = "installations.error_reporting.DebugSafeExceptionReporter"
+DEFAULT_EXCEPTION_REPORTER = (
+    "installations.observability.error_reporting.DebugSafeExceptionReporter"
+)
 SILENCED_SYSTEM_CHECKS = [
     # W021: HSTS preload is a one-way commitment for the whole domain; left to the operator.
     "security.W021",
 ]
-# Content-Security-Policy on every response comes from installations.security (same origin only,
+# Content-Security-Policy on every response comes from installations.middleware (same origin only,
 # frame-ancestors 'none'); a CSP_POLICY dict here would replace its DEFAULT_POLICY.
 
 # --- Logging: JSON lines on stdout, everything through the redaction filter ----------------------
@@ -305,9 +309,9 @@ if LOG_FORMAT not in ("plain", "json"):
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "installations.redaction.RedactSecretsFilter"}},
+    "filters": {"redact": {"()": "installations.observability.redaction.RedactSecretsFilter"}},
     "formatters": {
-        "json": {"()": "installations.log_format.JsonFormatter"},
+        "json": {"()": "installations.observability.log_format.JsonFormatter"},
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
     "handlers": {

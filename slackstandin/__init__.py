@@ -1,6 +1,6 @@
 """A local Slack stand-in: a loopback HTTP server that plays slack.com (development and tests).
 
-from installations.standin import SlackStandIn
+from slackstandin import SlackStandIn
 standin = SlackStandIn(client_id="1111.2222", client_secret="...").start()
 WebClient(base_url=standin.api_url).oauth_v2_access(...)
 standin.stop()

@@ -1,4 +1,4 @@
-"""``python -m installations.standin``: run the stand-in on its own (DJANGO_DEBUG=true only)."""
+"""``python -m slackstandin``: run the stand-in on its own (DJANGO_DEBUG=true only)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def debug_enabled() -> bool:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m installations.standin",
+        prog="python -m slackstandin",
         description="Local Slack stand-in (authorize page, oauth.v2.access, auth.test, ...).",
     )
     parser.add_argument("--host", default="127.0.0.1")

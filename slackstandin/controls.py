@@ -130,7 +130,7 @@ class StandInControls:
     def uninstall(self, team_id: str | None, enterprise_id: str | None = None) -> tuple[int, str]:
         """Revoke that target's tokens, then send app_uninstalled; (0, "") without events_url.
 
-        Slack sends app_uninstalled once the app's last tokens are gone (slack-facts 6).
+        Slack sends app_uninstalled once the app's last tokens are gone (docs/slack-protocol.md §6).
         """
         install = self.state.revoke_team(team_id, enterprise_id)
         if not self.events_url or not self.signing_secret:

@@ -36,8 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
 
-from installations.standin import SlackStandIn
-from installations.standin.state import Install, TokenRecord
+from slackstandin import SlackStandIn
+from slackstandin.state import Install, TokenRecord
 
 STANDIN_HOST = "127.0.0.1"
 # Commands that call Slack (the admin's actions run inside runserver); others never start it.
@@ -258,7 +258,7 @@ def port_is_free(port: int, host: str = STANDIN_HOST) -> bool:
 
 
 def describe_port_holder(port: int) -> str:
-    """'port 8001 is in use by python -m installations.devserver (pid 123)', or a plain line."""
+    """'port 8001 is in use by python -m slackstandin.devserver (pid 123)', or a plain line."""
     holder = _holder_from_proc(port) or _holder_from_ss(port)
     if holder is None:
         return f"port {port} is in use (by a process this user cannot see)"

@@ -24,8 +24,7 @@ from pathlib import Path
 
 import environ
 
-from installations import dev_standin
-from installations.standin import SlackStandIn
+from slackstandin import SlackStandIn, dev_standin
 
 logger = logging.getLogger(__name__)
 

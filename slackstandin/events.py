@@ -27,7 +27,7 @@ def envelope(
     event_id: str | None,
     event_time: int | None,
 ) -> dict[str, Any]:
-    """The event_callback wrapper (slack-facts section 6, app_uninstalled example)."""
+    """The event_callback wrapper (docs/slack-protocol.md §6, app_uninstalled example)."""
     return {
         "token": new_hex(12),  # the deprecated verification token: random, never checked
         "team_id": team_id,

@@ -55,7 +55,7 @@ def auth_test(state: StandInState, call: Call) -> Answer:
     if isinstance(record, Answer):
         return record
     if record.is_enterprise_install:
-        # An org-wide token speaks for the org: its url is the org's (slack-facts section 5).
+        # An org-wide token speaks for the org: its url is the org's (docs/slack-protocol.md §5).
         url = f"https://{slug(record.enterprise_name or '')}.enterprise.slack.com/"
         team_name, team_id = record.enterprise_name, record.enterprise_id
     else:

@@ -1,7 +1,7 @@
 """``oauth.v2.access``: client authentication, code exchange and token refresh.
 
 Shapes and error codes follow docs.slack.dev/reference/methods/oauth.v2.access and
-docs.slack.dev/authentication/using-token-rotation (see slack-facts.md sections 2 to 4).
+docs.slack.dev/authentication/using-token-rotation (see docs/slack-protocol.md §2 to §4).
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def _redeem(state: StandInState, call: Call) -> Grant | str:
 
 
 def exchange_code(state: StandInState, call: Call) -> Body:
-    """Bot token at the top level, the user token under ``authed_user`` (slack-facts 2a-2e)."""
+    """The bot token at the top level, the user token under ``authed_user`` (slack-protocol §2)."""
     grant = _redeem(state, call)
     if isinstance(grant, str):
         return error(grant)

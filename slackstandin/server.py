@@ -1,7 +1,7 @@
 """``SlackStandIn``: a loopback HTTP server that plays slack.com for tests and ``make run``.
 
 It answers the authorize page, ``oauth.v2.access``, ``auth.test`` and ``auth.revoke`` the way
-Slack does (slack-facts.md sections 1 to 5, 9), records every API call, and can misbehave on
+Slack does (docs/slack-protocol.md §1 to §6 and §9), records every API call, and can misbehave on
 request (``fail_next``). It also delivers signed Events API callbacks (section 6).
 """
 

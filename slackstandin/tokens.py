@@ -78,7 +78,7 @@ def mint_renewed(state: StandInState, refresh: TokenRecord) -> TokenRecord:
 
 
 def webhook(grant: Grant) -> dict[str, str]:
-    """Each install creates a new webhook URL (slack-facts 2d); treat it as a secret."""
+    """Each install creates a new webhook URL (docs/slack-protocol.md §2d); treat it as a secret."""
     owner = grant.team_id or grant.enterprise_id or "T0STANDIN1"
     hook_id = "B" + new_hex(5).upper()
     name = team_name_for(grant.team_id) if grant.team_id else "standin"

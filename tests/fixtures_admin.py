@@ -22,9 +22,9 @@ from slack_sdk.oauth import AuthorizeUrlGenerator
 from slack_sdk.oauth.installation_store import Installation as SdkInstallation
 
 from installations.conf import slack_config
+from installations.lifecycle.saving import save_installation
 from installations.models import Workspace
-from installations.persistence import save_installation
-from installations.standin import SlackStandIn
+from slackstandin import SlackStandIn
 
 WORKSPACE_FIELDS = {f.name for f in Workspace._meta.concrete_fields}
 

@@ -20,9 +20,9 @@ from django.http import HttpResponse
 from django.test import Client
 from django.utils import timezone
 
-from installations import oauth_state
-from installations.standin import SlackStandIn
-from installations.state_cookie import COOKIE_NAME
+from installations.install import state as oauth_state
+from installations.install.cookie import COOKIE_NAME
+from slackstandin import SlackStandIn
 
 HREF = re.compile(r'<a class="add-to-slack" href="([^"]+)"')
 

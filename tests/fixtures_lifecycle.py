@@ -24,9 +24,9 @@ from slack_sdk.oauth import AuthorizeUrlGenerator
 from slack_sdk.oauth.installation_store import Installation as SdkInstallation
 from slack_sdk.signature import SignatureVerifier
 
-from installations import persistence
 from installations.conf import slack_config
-from installations.fields import Sealed
+from installations.encryption.fields import Sealed
+from installations.lifecycle import saving as persistence
 from installations.models import Installation, LifecycleEvent, Workspace
 
 
@@ -97,7 +97,7 @@ def sign(body: bytes, *, timestamp: int | None = None, secret: str | None = None
 
 
 def envelope(event: dict[str, Any], **overrides: Any) -> dict[str, Any]:
-    """An event_callback as Slack wraps it (slack-facts section 6)."""
+    """An event_callback as Slack wraps it (docs/slack-protocol.md §6)."""
     payload = {
         "token": secrets.token_hex(6),  # the deprecated verification token proves nothing
         "team_id": "T0STANDIN1",

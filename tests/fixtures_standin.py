@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from installations.standin import SlackStandIn
+from slackstandin import SlackStandIn
 
 
 def _start(settings: Any, events_url: str | None) -> SlackStandIn:

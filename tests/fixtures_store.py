@@ -17,7 +17,7 @@ from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallation
 from slack_sdk.oauth.installation_store.sqlite3 import SQLite3InstallationStore
 from sqlalchemy import create_engine
 
-from installations.store import DjangoInstallationStore
+from installations.bolt.store import DjangoInstallationStore
 
 T0 = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
 

@@ -14,9 +14,9 @@ from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 
-from installations.crypto import generate_key_entry
+from installations.encryption.keyring import generate_key_entry
 from installations.models import Health, LifecycleEvent, Workspace
-from installations.standin import SlackStandIn
+from slackstandin import SlackStandIn
 from tests.fixtures_lifecycle import stored_state
 
 pytestmark = pytest.mark.django_db

@@ -16,8 +16,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 
+from installations.lifecycle.saving import record_event
 from installations.models import Health, LifecycleEvent, Workspace
-from installations.persistence import record_event
 from tests.fixtures_admin import past
 
 pytestmark = pytest.mark.django_db
@@ -296,7 +296,7 @@ def test_filter_facet_counts(viewer: Client, audit_workspace: Callable) -> None:
 
 def test_long_lists_count_at_most_the_cap_and_totals_stay_exact(admin_client: Any) -> None:
     """The changelist never runs an unbounded COUNT(*) over the health expressions."""
-    from installations.admin import CappedCountPaginator
+    from installations.admin.site import CappedCountPaginator
     from installations.models import Workspace
 
     extra = CappedCountPaginator.CAP + 5
@@ -333,7 +333,7 @@ def test_search_by_slack_id_is_exact_and_by_name_is_partial(admin_client: Any) -
 
 
 def test_reinstall_links_open_a_working_install_page(admin_client: Any, client: Any) -> None:
-    from installations.admin_detail import reinstall_url
+    from installations.admin.detail import reinstall_url
     from installations.models import Workspace
 
     team = Workspace.objects.create(client_id="1111.2222", team_id="T0LINK0001")

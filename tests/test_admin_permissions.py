@@ -9,7 +9,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.test import Client
 from django.urls import reverse
 
-from installations.fields import Sealed
+from installations.encryption.fields import Sealed
 from installations.models import LifecycleEvent, Workspace
 
 pytestmark = pytest.mark.django_db

@@ -24,9 +24,9 @@ from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 
+from installations.bolt.store import DjangoInstallationStore, DjangoOAuthStateStore
 from installations.models import Installation, Workspace
-from installations.standin import SlackStandIn
-from installations.store import DjangoInstallationStore, DjangoOAuthStateStore
+from slackstandin import SlackStandIn
 
 pytestmark = pytest.mark.django_db
 

@@ -31,10 +31,10 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from installations.async_store import AsyncDjangoInstallationStore, AsyncDjangoOAuthStateStore
-from installations.crypto import generate_key_entry
+from installations.bolt.async_store import AsyncDjangoInstallationStore, AsyncDjangoOAuthStateStore
+from installations.encryption.keyring import generate_key_entry
 from installations.models import Installation, Workspace
-from installations.standin import SlackStandIn
+from slackstandin import SlackStandIn
 from tests.fixtures_lifecycle import install_through_standin
 
 pytestmark = [

@@ -16,10 +16,10 @@ import pytest
 from slack_sdk.oauth.installation_store import Bot
 from slack_sdk.oauth.installation_store import Installation as SdkInstallation
 
+from installations.bolt.store import DjangoInstallationStore
 from installations.models import Installation, Workspace
-from installations.standin import SlackStandIn
-from installations.standin.state import BOT_USER_ID, INSTALLER_USER_ID
-from installations.store import DjangoInstallationStore
+from slackstandin import SlackStandIn
+from slackstandin.state import BOT_USER_ID, INSTALLER_USER_ID
 from tests.test_bolt_app import Bolt
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the live server applies the event

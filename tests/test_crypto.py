@@ -6,7 +6,13 @@ import base64
 
 import pytest
 
-from installations.crypto import EnvelopeError, Keyring, KeyringError, generate_key_entry, kid_of
+from installations.encryption.keyring import (
+    EnvelopeError,
+    Keyring,
+    KeyringError,
+    generate_key_entry,
+    kid_of,
+)
 
 
 def entry(kid: str, size: int = 32) -> str:

@@ -27,13 +27,15 @@ from django.test import Client, RequestFactory
 from django.utils.log import AdminEmailHandler
 from django.views import debug
 
-from installations import error_reporting, slack_events, slack_transport
 from installations.conf import slack_config
-from installations.state_cookie import COOKIE_NAME
+from installations.install.cookie import COOKIE_NAME
+from installations.observability import error_reporting
+from installations.slack import signature as slack_signature
+from installations.slack import transport as slack_transport
 from tests.fixtures_flow import Flow, query_of
 
-REPORTER = "installations.error_reporting.DebugSafeExceptionReporter"
-FILTER = "installations.error_reporting.DebugSafeExceptionFilter"
+REPORTER = "installations.observability.error_reporting.DebugSafeExceptionReporter"
+FILTER = "installations.observability.error_reporting.DebugSafeExceptionFilter"
 MARK = error_reporting.CLEANSED
 
 
@@ -153,7 +155,7 @@ def crash_in_compare_digest(monkeypatch: pytest.MonkeyPatch) -> None:
     def compare_then_crash(expected: bytes, given: bytes) -> bool:
         raise RuntimeError("forced crash while comparing signatures")
 
-    monkeypatch.setattr(slack_events.hmac, "compare_digest", compare_then_crash)
+    monkeypatch.setattr(slack_signature.hmac, "compare_digest", compare_then_crash)
 
 
 def post_signed_event(client: Client, browser: Browser, accept: str) -> tuple[Any, str]:

@@ -1,4 +1,4 @@
-"""Production settings in a fresh process, as `make serve` runs them (checklist 52, 1.6 #12).
+"""Production settings in a fresh process, as `make serve` runs them.
 
 Each test starts manage.py with DJANGO_DEBUG off and strong dummy secrets; nothing from the test
 environment's DJANGO_*/SLACK_* variables leaks in (the SSL redirect is on, as in production).
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from installations.crypto import generate_key_entry
+from installations.encryption.keyring import generate_key_entry
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -160,7 +160,7 @@ def test_admin_static_files_are_served_before_and_after_collectstatic(tmp_path: 
 
 
 def test_the_documented_proxy_overwrites_the_scheme_header() -> None:
-    """Django reads ``X-Forwarded-Proto: https, http`` as https (checklist 53): the proxy config
+    """Django reads ``X-Forwarded-Proto: https, http`` as https: the proxy config
     we hand operators must set the header from its own scheme, never pass a client's on."""
     doc = (ROOT / "docs" / "production.md").read_text()
     nginx = doc.split("```nginx", 1)[1].split("```", 1)[0]

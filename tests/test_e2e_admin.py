@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from installations import health
 from installations.models import Workspace
-from installations.standin import SlackStandIn
+from installations.reporting import health
+from slackstandin import SlackStandIn
 
 pytestmark = pytest.mark.browser
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from installations.models import Installation, Workspace
-from installations.standin import SlackStandIn
+from slackstandin import SlackStandIn
 
 pytestmark = pytest.mark.browser
 

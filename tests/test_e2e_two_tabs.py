@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from installations.install.cookie import COOKIE_NAME, INSTALL_COOKIE_NAME
 from installations.models import Workspace
-from installations.standin import SlackStandIn
-from installations.state_cookie import COOKIE_NAME, INSTALL_COOKIE_NAME
+from slackstandin import SlackStandIn
 
 pytestmark = pytest.mark.browser
 

@@ -27,9 +27,11 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from slack_sdk.signature import Clock, SignatureVerifier
 
-from installations import event_views, slack_events
+from installations import views as event_views
 from installations.conf import slack_config
 from installations.models import Installation, LifecycleEvent, OrgTeamAccess, ProcessedSlackEvent
+from installations.slack import events as slack_payloads
+from installations.slack import signature as slack_signature
 from tests.fixtures_lifecycle import envelope, save_workspace
 
 pytestmark = pytest.mark.django_db
@@ -338,7 +340,7 @@ def test_our_verifier_agrees_with_slack_sdk_wherever_slack_sdk_can_answer(
         timestamp = str(int(timestamp) + 1)
     elif tamper == "digit":
         signature = signature[:-1] + ("0" if signature[-1] != "0" else "1")
-    problem = slack_events.signature_problem(secret, body, timestamp, signature, now=now)
+    problem = slack_signature.signature_problem(secret, body, timestamp, signature, now=now)
     assert (problem is None) == (tamper == "none" and abs(offset) <= 300)
     if readable:
         verifier = SignatureVerifier(secret, clock=FixedClock(now))
@@ -400,7 +402,7 @@ def nested(depth: int, *, inner: str = "[]", opener: str = "[") -> bytes:
         nested(10_000),  # json.loads raises RecursionError
         nested(10_000, opener='{"a":', inner="1"),
         nested(200),  # parses, but deeper than MAX_JSON_DEPTH
-        b'{"a": ' + nested(slack_events.MAX_JSON_DEPTH) + b"}",
+        b'{"a": ' + nested(slack_payloads.MAX_JSON_DEPTH) + b"}",
         b'{"type": "event_callback", "event_time": ' + b"1" * 5000 + b"}",  # int() digit limit
         b'{"type": "event_callback", "event_time": NaN}',
         b'{"type": "url_verification", "challenge": Infinity}',
@@ -504,7 +506,7 @@ def test_tokens_revoked_listing_more_users_than_a_query_may_bind_is_applied(
 
 
 @pytest.mark.parametrize(
-    "challenge", [None, 42, {"a": 1}, ["x"], "", "x" * (slack_events.MAX_CHALLENGE_LENGTH + 1)]
+    "challenge", [None, 42, {"a": 1}, ["x"], "", "x" * (slack_payloads.MAX_CHALLENGE_LENGTH + 1)]
 )
 def test_url_verification_without_a_text_challenge_is_a_400(
     post_event: Any, logs: _Records, challenge: Any

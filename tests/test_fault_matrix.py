@@ -32,10 +32,10 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import Client
 
-from installations.lifecycle import RevokeOutcome, revoke_workspace
+from installations.lifecycle.staff_actions import RevokeOutcome, revoke_workspace
 from installations.models import Installation, Workspace
-from installations.slack_transport import MAX_ANSWER_BYTES
-from installations.standin import SlackStandIn
+from installations.slack.transport import MAX_ANSWER_BYTES
+from slackstandin import SlackStandIn
 from tests.fixtures_flow import Flow
 from tests.fixtures_lifecycle import install_through_standin, make_due
 

@@ -12,12 +12,12 @@ from django.core.management import call_command
 from django.db import connection, models, transaction
 from django.test.utils import isolate_apps
 
-from installations.crypto import generate_key_entry
-from installations.fields import (
+from installations.encryption.fields import (
     EncryptedDataError,
     EncryptedFieldUsageError,
     EncryptedTextField,
 )
+from installations.encryption.keyring import generate_key_entry
 from installations.models import Installation, Workspace
 
 pytestmark = pytest.mark.django_db
@@ -272,7 +272,7 @@ def test_dumpdata_then_loaddata_restores_readable_tokens(tmp_path: Path) -> None
 
 
 def test_presence_checks_never_decrypt(settings: pytest.FixtureRequest) -> None:
-    from installations.fields import holds_value
+    from installations.encryption.fields import holds_value
 
     ws = make_workspace(bot_token=fake_token(), bot_refresh_token=None)
     settings.TOKEN_ENCRYPTION_KEYS = generate_key_entry("test1")  # same id, other key

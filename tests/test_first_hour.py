@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from installations import dev_standin
-from installations.crypto import Keyring
+from installations.encryption.keyring import Keyring
 from slackinstall import dev_secrets
+from slackstandin import dev_standin
 from tests.project_copy import ROOT, clean_env, copy_project, make, manage
 
 REQUIRED_IN_PRODUCTION = [
@@ -472,7 +472,7 @@ def test_make_run_says_who_holds_a_busy_port(project: Path, busy_port: int, whic
     )
     env[which] = str(busy_port)
     result = subprocess.run(
-        [sys.executable, "-m", "installations.devserver"],
+        [sys.executable, "-m", "slackstandin.devserver"],
         cwd=project,
         env=env,
         capture_output=True,

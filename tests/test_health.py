@@ -9,9 +9,9 @@ import pytest
 from django.db.models import Q
 from django.utils import timezone
 
-from installations import health
-from installations.health import REASONS
 from installations.models import Health, Installation, Workspace
+from installations.reporting import health
+from installations.reporting.health import REASONS
 from tests.fixtures_admin import past
 
 pytestmark = pytest.mark.django_db

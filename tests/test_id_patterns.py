@@ -11,8 +11,8 @@ from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from installations.admin import SLACK_ID
-from installations.crypto import (
+from installations.admin.site import SLACK_ID
+from installations.encryption.keyring import (
     ENVELOPE_PATTERN,
     KID_PATTERN,
     EnvelopeError,
@@ -21,10 +21,10 @@ from installations.crypto import (
     generate_key_entry,
     kid_of,
 )
-from installations.errors import InvalidTeam
-from installations.oauth import TEAM_ID, clean_team
-from installations.oauth_state import STATE_PATTERN, StateCheck, issue_state, read_state
-from installations.state_cookie import BROWSER_VALUE, binding, cookie_binding
+from installations.exceptions import InvalidTeam
+from installations.install.cookie import BROWSER_VALUE, binding, cookie_binding
+from installations.install.flow import TEAM_ID, clean_team
+from installations.install.state import STATE_PATTERN, StateCheck, issue_state, read_state
 from tests.fixtures_flow import authorize_href, query_of
 
 FAST = settings(max_examples=150, deadline=None, derandomize=True)

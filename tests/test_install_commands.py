@@ -12,10 +12,16 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 from slack_sdk import WebClient
 
+from installations.install.flow import start_install
+from installations.install.state import (
+    StateCheck,
+    consume_state,
+    hash_state,
+    issue_state,
+    read_state,
+)
 from installations.models import Installation, OAuthState, Workspace
-from installations.oauth import start_install
-from installations.oauth_state import StateCheck, consume_state, hash_state, issue_state, read_state
-from installations.standin import SlackStandIn
+from slackstandin import SlackStandIn
 from tests.fixtures_flow import query_of
 
 pytestmark = pytest.mark.django_db

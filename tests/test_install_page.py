@@ -16,10 +16,10 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from installations.install.cookie import COOKIE_NAME, INSTALL_COOKIE_NAME, binding
+from installations.install.state import StateCheck, read_state
 from installations.models import OAuthState
-from installations.oauth_state import StateCheck, read_state
-from installations.standin import SlackStandIn
-from installations.state_cookie import COOKIE_NAME, INSTALL_COOKIE_NAME, binding
+from slackstandin import SlackStandIn
 from tests.fixtures_flow import authorize_href, query_of
 
 pytestmark = pytest.mark.django_db

@@ -1,4 +1,4 @@
-"""Every install shape over real HTTP against the stand-in (slack-facts §2a to §2e).
+"""Every install shape over real HTTP against the stand-in (docs/slack-protocol.md §2a to §2e).
 
 Bot only, with the installer's user token, org-wide, incoming webhook, token rotation; reinstall;
 granted scopes are what Slack returned; two flows for one team at once.
@@ -59,7 +59,7 @@ def test_with_user_token(flow: Flow, settings: Any) -> None:
 
 
 def test_user_scopes_only(flow: Flow, settings: Any) -> None:
-    """slack-facts §2c: no bot scopes asked, so no top-level token; auth.test uses the user's."""
+    """docs/slack-protocol.md §2c: no bot scopes, no top-level token; auth.test uses the user's."""
     settings.SLACK_SCOPES = ""
     settings.SLACK_USER_SCOPES = "search:read"
     assert flow.install(user_token=True).status_code == 302
@@ -136,7 +136,7 @@ def test_reinstall_updates_the_workspace_and_adds_history(flow: Flow) -> None:
 
 
 def test_granted_scopes_are_what_slack_returned(flow: Flow) -> None:
-    """Optional scopes can be declined (slack-facts §1): store the answer, not the request."""
+    """Optional scopes can be declined (docs/slack-protocol.md §1): store what Slack granted."""
     url = flow.start()
     granted = url.replace("scope=commands,chat%3Awrite", "scope=commands")
     assert granted != url
@@ -149,7 +149,7 @@ def test_team_hint_installs_into_that_workspace(flow: Flow) -> None:
     assert Workspace.objects.get().team_id == "T0OTHER01"
 
 
-# --- two flows for one team at once (checklist test 45) --------------------------------------
+# --- two flows for one team at once --------------------------------------
 
 
 def two_flows_at_once(flow: Flow) -> None:

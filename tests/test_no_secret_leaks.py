@@ -20,7 +20,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from installations.models import Installation, Workspace
-from installations.redaction import RedactSecretsFilter, redact
+from installations.observability.redaction import RedactSecretsFilter, redact
 from tests.db_faults import refuse_writes
 from tests.fixtures_flow import Flow, query_of
 

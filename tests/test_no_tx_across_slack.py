@@ -17,7 +17,11 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
-from installations.lifecycle import refresh_workspace, revoke_workspace, verify_workspace
+from installations.lifecycle.staff_actions import (
+    refresh_workspace,
+    revoke_workspace,
+    verify_workspace,
+)
 from installations.models import Health, Workspace
 from tests.fixtures_lifecycle import make_due, save_workspace
 

@@ -17,9 +17,9 @@ from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from installations.install.cookie import COOKIE_NAME
 from installations.middleware import holds_nul
 from installations.models import OAuthState
-from installations.state_cookie import COOKIE_NAME
 
 CHANGELIST = "/admin/installations/workspace/"
 

@@ -16,9 +16,9 @@ from django.conf import settings as django_settings
 from django.core import signing
 from django.test import Client
 
-from installations.install_links import SALT
+from installations.install.cookie import COOKIE_NAME
+from installations.install.links import SALT
 from installations.models import Installation, OAuthState, Workspace
-from installations.state_cookie import COOKIE_NAME
 from tests.db_faults import refuse_writes
 from tests.fixtures_flow import Flow, query_of
 
@@ -72,7 +72,7 @@ def test_success_page_names_the_workspace_and_opens_slack(flow: Flow) -> None:
 
 
 def test_pages_from_the_callback_are_self_contained(flow: Flow) -> None:
-    """Checklist test 3: no third-party resources; outbound links only to Slack, noreferrer."""
+    """no third-party resources; outbound links only to Slack, noreferrer."""
     pages = [flow.client.get(flow.install()["Location"], secure=True)]
     pages.append(flow.back(flow.standin.cancel(flow.start())))
     pages.append(flow.client.get("/slack/oauth_redirect?code=x", secure=True))
@@ -104,7 +104,7 @@ def test_tampered_or_old_success_links_are_refused(flow: Flow) -> None:
 
 
 def test_extra_query_params_cannot_move_the_exchange(flow: Flow) -> None:
-    """Checklist test 8 (mix-up): ``iss`` or ``base_url`` in the callback change nothing."""
+    """``iss`` or ``base_url`` in the callback change nothing."""
     redirect = flow.standin.approve(flow.start())
     response = flow.back(redirect + "&iss=https%3A%2F%2Fevil.example&base_url=http%3A%2F%2Fevil")
     assert response.status_code == 302
@@ -162,7 +162,7 @@ def test_known_authorize_error_reads_as_plain_words(flow: Flow) -> None:
 
 
 def test_missing_state_explains_installs_started_at_slack(flow: Flow) -> None:
-    """Checklist test 10: code but no state and no cookie; the code is never exchanged."""
+    """code but no state and no cookie; the code is never exchanged."""
     response = flow.client.get("/slack/oauth_redirect", {"code": "from-slack"}, secure=True)
     assert response.status_code == 400
     body = response.content.decode()

@@ -20,9 +20,9 @@ from hypothesis import example, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from installations.models import Installation, OAuthState, Workspace
-from installations.oauth import TEAM_ID, authorize_url
-from installations.oauth_state import (
+from installations.install.cookie import COOKIE_NAME, INSTALL_COOKIE_NAME, binding
+from installations.install.flow import TEAM_ID, authorize_url
+from installations.install.state import (
     BOLT_SALT,
     INSTALL_SALT,
     MAX_STATE_LENGTH,
@@ -34,7 +34,7 @@ from installations.oauth_state import (
     purge_expired_states,
     read_state,
 )
-from installations.state_cookie import COOKIE_NAME, INSTALL_COOKIE_NAME, binding
+from installations.models import Installation, OAuthState, Workspace
 from tests.fixtures_flow import Flow, StateClock, authorize_href, query_of
 
 FAST = hypothesis_settings(max_examples=200, deadline=None, derandomize=True)

@@ -19,11 +19,11 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from installations.crypto import generate_key_entry
-from installations.fields import EncryptedDataError, unreadable_summary
-from installations.lifecycle import refresh_workspace, verify_workspace
+from installations.encryption.fields import EncryptedDataError, unreadable_summary
+from installations.encryption.keyring import generate_key_entry
+from installations.lifecycle.rotation import due_workspace_ids, due_workspaces, refresh_due
+from installations.lifecycle.staff_actions import refresh_workspace, verify_workspace
 from installations.models import Health, Installation, LifecycleEvent, Workspace, encrypted_fields
-from installations.rotation import due_workspace_ids, due_workspaces, refresh_due
 from tests.fixtures_lifecycle import make_due, refresh_calls, stored_state
 
 pytestmark = pytest.mark.django_db

@@ -9,8 +9,8 @@ import pytest
 from django.utils import timezone
 from slack_sdk.oauth.installation_store import Installation as SdkInstallation
 
+from installations.lifecycle.saving import save_installation
 from installations.models import Installation, LifecycleEvent, Workspace
-from installations.persistence import save_installation
 
 pytestmark = pytest.mark.django_db
 CLIENT = "1111.2222"

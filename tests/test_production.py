@@ -27,7 +27,7 @@ import pytest
 from django.db import connection
 
 from installations.models import Workspace
-from installations.standin import SlackStandIn
+from slackstandin import SlackStandIn
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

@@ -9,7 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection
 
-from installations.crypto import generate_key_entry
+from installations.encryption.keyring import generate_key_entry
 from installations.models import Installation, Workspace
 from tests.db_faults import refuse_writes
 
@@ -121,7 +121,7 @@ def test_keygen_prints_a_usable_entry() -> None:
     call_command("slack_keygen", "--kid", "2026-11", stdout=out)
     entry = out.getvalue().strip()
     assert entry.startswith("2026-11:")
-    from installations.crypto import Keyring
+    from installations.encryption.keyring import Keyring
 
     assert Keyring.parse(entry).active_kid == "2026-11"
     with pytest.raises(CommandError):

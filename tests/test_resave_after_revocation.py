@@ -23,12 +23,13 @@ from django.utils import timezone
 from slack_sdk.oauth.installation_store import Bot
 from slack_sdk.oauth.installation_store import Installation as SdkInstallation
 
-from installations import persistence, revocation
-from installations.async_store import AsyncDjangoInstallationStore
+from installations.bolt.async_store import AsyncDjangoInstallationStore
+from installations.bolt.store import DjangoInstallationStore
+from installations.lifecycle import revocation
+from installations.lifecycle import saving as persistence
+from installations.lifecycle.slack_events import handle_event
 from installations.models import Installation, Workspace
-from installations.slack_events import handle_event
-from installations.standin.events import envelope
-from installations.store import DjangoInstallationStore
+from slackstandin.events import envelope
 from tests.fixtures_store import fake, make_installation
 
 pytestmark = pytest.mark.django_db

@@ -24,10 +24,10 @@ from hypothesis import strategies as st
 from slack_sdk.oauth.installation_store import Bot
 from slack_sdk.oauth.installation_store import Installation as SdkInstallation
 
-from installations import revocation
+from installations.bolt.store import DjangoInstallationStore
+from installations.lifecycle import revocation
 from installations.models import Installation, LifecycleEvent, ProcessedSlackEvent, Workspace
-from installations.sdk_mapping import as_datetime
-from installations.store import DjangoInstallationStore
+from installations.slack.sdk_mapping import as_datetime
 from tests.fixtures_store import fake, make_installation
 from tests.test_resave_after_revocation import rotated, rotated_bot, slack_event
 

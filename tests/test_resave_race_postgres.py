@@ -20,8 +20,8 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from installations.bolt.store import DjangoInstallationStore
 from installations.models import Installation, Workspace
-from installations.store import DjangoInstallationStore
 from tests.fixtures_store import fake, make_installation
 from tests.test_resave_after_revocation import (
     INSTALLER,

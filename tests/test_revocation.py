@@ -1,6 +1,6 @@
 """revocation.py (the one place that marks tokens dead) and lifecycle.revoke_workspace.
 
-security-checklist tests 25-27, 29 and 42 (the service half; the admin action is elsewhere).
+docs/security.md.
 """
 
 from __future__ import annotations
@@ -13,10 +13,14 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from installations.conf import slack_config
-from installations.crypto import generate_key_entry
-from installations.lifecycle import revoke_workspace
+from installations.encryption.keyring import generate_key_entry
+from installations.lifecycle.revocation import (
+    mark_bot_revoked,
+    mark_uninstalled,
+    mark_users_revoked,
+)
+from installations.lifecycle.staff_actions import revoke_workspace
 from installations.models import Health, Installation, LifecycleEvent, Workspace
-from installations.revocation import mark_bot_revoked, mark_uninstalled, mark_users_revoked
 from tests.fixtures_lifecycle import stored_state
 
 pytestmark = pytest.mark.django_db

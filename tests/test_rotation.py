@@ -1,7 +1,7 @@
 """Token rotation against the stand-in: bot and user refreshed separately, each refresh token
 spent once (claims, not a transaction held across the call), a refused refresh token marks the
 workspace for reinstall, any other fault is recorded and the run goes on. Issue 11 classes 1, 5
-and 7; security-checklist tests 46-48.
+and 7; docs/security.md.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.utils import timezone
 
-from installations.crypto import generate_key_entry
-from installations.lifecycle import refresh_workspace
+from installations.encryption.keyring import generate_key_entry
+from installations.lifecycle.rotation import CLAIM_LEASE, due_workspaces, refresh_due
+from installations.lifecycle.staff_actions import refresh_workspace
 from installations.models import Installation, LifecycleEvent, Workspace
-from installations.rotation import CLAIM_LEASE, due_workspaces, refresh_due
 from tests.db_faults import refuse_writes
 from tests.fixtures_lifecycle import make_due, refresh_calls, run_at_once
 
@@ -193,12 +193,12 @@ def test_waiting_refreshers_re_read_after_the_lock_on_postgres(standin, install)
 def test_refresh_that_cannot_be_saved_is_retried_then_marked_for_reinstall(
     standin, install, caplog
 ):
-    """Checklist test 47: Slack rotated, our write keeps failing: bounded retries, one refresh
+    """Slack rotated, our write keeps failing: bounded retries, one refresh
     call, the workspace needs a reinstall, an ERROR names it, and no retry storm follows."""
     workspace, body = install(rotation=True)
     make_due(workspace)
     refuse_writes("installations_workspace", event="UPDATE", column="bot_refresh_token")
-    with caplog.at_level("WARNING", logger="installations.rotation"):
+    with caplog.at_level("WARNING", logger="installations.lifecycle.rotation"):
         [outcome] = refresh_due(within_minutes=120, actor="command:t")
     assert outcome.error == "save_failed" and not outcome.bot_refreshed
     assert "reinstall needed" in outcome.message

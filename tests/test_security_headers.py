@@ -1,4 +1,4 @@
-"""Security headers, the proxy scheme, CSRF origins, cookies and error pages (checklist 43, 53-58).
+"""Security headers, the proxy scheme, CSRF origins, cookies and error pages.
 
 Tests run with the production settings (DJANGO_DEBUG off); only the SSL redirect is off by default
 here (tests/testenv.py), so the tests that need it turn it on.

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from django.core import checks
 
-from installations.crypto import generate_key_entry
+from installations.encryption.keyring import generate_key_entry
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUIRED = [

@@ -17,8 +17,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from installations.errors import UnexpectedResponse
-from installations.slack_answers import (
+from installations.exceptions import UnexpectedResponse
+from installations.slack.answers import (
     MAX_EXPIRES_IN,
     TOKEN,
     AuthTestAnswer,

@@ -33,18 +33,18 @@ from slack_sdk.errors import SlackApiError, SlackTokenRotationError
 from slack_sdk.http_retry import RateLimitErrorRetryHandler
 from slack_sdk.oauth.installation_store import Bot
 
-from installations import slack_api
-from installations.errors import (
+from installations.exceptions import (
     SlackInstallError,
     SlackRefused,
     SlackUnavailable,
     UnexpectedResponse,
     UnusableInstallAnswer,
 )
-from installations.slack_answers import InstallAnswer
-from installations.slack_client import SlackWebClient
-from installations.slack_transport import MAX_ANSWER_BYTES, parse_retry_after
-from installations.standin import SlackStandIn
+from installations.slack import api as slack_api
+from installations.slack.answers import InstallAnswer
+from installations.slack.client import SlackWebClient
+from installations.slack.transport import MAX_ANSWER_BYTES, parse_retry_after
+from slackstandin import SlackStandIn
 
 REDIRECT_URI = "https://testserver/slack/oauth_redirect"
 PROPERTY = settings(

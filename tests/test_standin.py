@@ -23,7 +23,7 @@ from slack_sdk.oauth import AuthorizeUrlGenerator
 from slack_sdk.signature import SignatureVerifier
 
 from installations.conf import slack_config
-from installations.standin import AuthorizeError, SlackStandIn
+from slackstandin import AuthorizeError, SlackStandIn
 
 REDIRECT = "https://testserver/slack/oauth_redirect"
 ROOT = Path(__file__).resolve().parent.parent
@@ -381,7 +381,7 @@ def test_standin_is_quiet(standin: SlackStandIn, capfd: pytest.CaptureFixture[st
 
 
 def test_devserver_exports_standin_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    from installations import devserver
+    from slackstandin import devserver
 
     monkeypatch.setattr(devserver, "STANDIN_PORT", 0)  # never collide with a running make run
     monkeypatch.setenv("SLACK_SIGNING_SECRET", "devserver-test-signing-secret")
@@ -404,7 +404,7 @@ def test_devserver_refuses_standin_without_django_debug() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_CLIENT")}
     env["DJANGO_DEBUG"] = "false"
     result = subprocess.run(
-        [sys.executable, "-m", "installations.devserver"],
+        [sys.executable, "-m", "slackstandin.devserver"],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -420,7 +420,7 @@ def test_cli_refuses_without_django_debug(debug: str) -> None:
     if debug:
         env["DJANGO_DEBUG"] = debug
     result = subprocess.run(
-        [sys.executable, "-m", "installations.standin", "--client-id", "1", "--client-secret", "2"],
+        [sys.executable, "-m", "slackstandin", "--client-id", "1", "--client-secret", "2"],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -21,11 +21,11 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from installations.async_store import AsyncDjangoOAuthStateStore
+from installations.bolt.async_store import AsyncDjangoOAuthStateStore
+from installations.bolt.store import DjangoOAuthStateStore
+from installations.install.cookie import COOKIE_NAME
+from installations.install.state import hash_state
 from installations.models import Installation, OAuthState, Workspace
-from installations.oauth_state import hash_state
-from installations.state_cookie import COOKIE_NAME
-from installations.store import DjangoOAuthStateStore
 from tests.fixtures_flow import Flow, StateClock, authorize_href, query_of
 
 FLOOD = 2000  # anonymous visits, each from a new "browser" (no cookies)

@@ -20,7 +20,7 @@ from slack_sdk.oauth.installation_store import Bot, Installation
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from slack_sdk.oauth.installation_store.sqlite3 import SQLite3InstallationStore
 
-from installations.store import DjangoInstallationStore
+from installations.bolt.store import DjangoInstallationStore
 from tests.fixtures_store import T0, StampedSQLite3Store, fake, make_installation
 
 pytestmark = pytest.mark.django_db

@@ -8,9 +8,9 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.db import connection
 
-from installations.async_store import AsyncDjangoInstallationStore, AsyncDjangoOAuthStateStore
+from installations.bolt.async_store import AsyncDjangoInstallationStore, AsyncDjangoOAuthStateStore
+from installations.bolt.store import DjangoInstallationStore
 from installations.models import Installation, LifecycleEvent, Workspace
-from installations.store import DjangoInstallationStore
 from tests.fixtures_store import fake, make_installation
 
 pytestmark = pytest.mark.django_db
@@ -101,7 +101,7 @@ def test_deletes_mark_rows_and_keep_history(our_store: DjangoInstallationStore) 
 def test_lifecycle_revocation_outside_the_store_hides_the_user(
     our_store: DjangoInstallationStore,
 ) -> None:
-    from installations import revocation
+    from installations.lifecycle import revocation
 
     our_store.save(make_installation(0, user_id="U0ALICE"))
     revocation.mark_users_revoked(

@@ -19,12 +19,12 @@ from asgiref.sync import async_to_sync
 from django.db import connection
 from django.utils import timezone
 
-from installations.async_store import AsyncDjangoInstallationStore
-from installations.crypto import generate_key_entry
-from installations.fields import EncryptedDataError
+from installations.bolt.async_store import AsyncDjangoInstallationStore
+from installations.bolt.store import DjangoInstallationStore
+from installations.encryption.fields import EncryptedDataError
+from installations.encryption.keyring import generate_key_entry
 from installations.models import LifecycleEvent, Workspace
-from installations.standin import SlackStandIn
-from installations.store import DjangoInstallationStore
+from slackstandin import SlackStandIn
 from tests.fixtures_store import fake, make_installation
 from tests.test_bolt_app import MENTION, Bolt
 

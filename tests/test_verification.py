@@ -1,6 +1,6 @@
 """Token verification with auth.test against the stand-in: health per error code, scopes, 429.
 
-slack-facts sections 5 and 9; issue 5 item 2.
+docs/slack-protocol.md §5 and §9; issue 5 item 2.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import time
 import pytest
 from django.core.management import CommandError, call_command
 
-from installations.lifecycle import verify_workspace
+from installations.lifecycle.staff_actions import verify_workspace
+from installations.lifecycle.verification import verify_active
 from installations.models import Health, LifecycleEvent, Workspace
-from installations.verification import verify_active
 
 pytestmark = pytest.mark.django_db
 

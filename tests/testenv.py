@@ -8,7 +8,7 @@ point DATABASE_URL at PostgreSQL.
 import os
 import secrets
 
-from installations.crypto import generate_key_entry
+from installations.encryption.keyring import generate_key_entry
 
 TEST_ENV = {
     "DJANGO_DEBUG": "false",

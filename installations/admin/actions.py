@@ -1,8 +1,9 @@
 """Admin actions on workspaces: a confirmation page first, then one lifecycle service per row.
 
-The work itself lives in ``installations.lifecycle`` (verify, refresh, revoke); this module only
-asks for confirmation, calls it, reports each outcome as a Django message and records who did
-what to which workspace in the admin log. Messages and log entries never hold a token.
+The work itself lives in ``installations.lifecycle.staff_actions`` (verify, refresh, revoke);
+this module only asks for confirmation, calls it, reports each outcome as a Django message
+and records who did what to which workspace in the admin log. Messages and log entries never
+hold a token.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from installations import audit, lifecycle
-from installations.errors import SlackInstallError
-from installations.fields import EncryptedDataError
+from installations.encryption.fields import EncryptedDataError
+from installations.exceptions import SlackInstallError
+from installations.lifecycle import staff_actions as lifecycle
 from installations.models import Workspace
+from installations.reporting import audit
 
 logger = logging.getLogger(__name__)
 

@@ -15,11 +15,11 @@ from django.urls import reverse
 from django.utils import formats, timezone
 from django.views.decorators.debug import sensitive_variables
 
-from installations import health
 from installations.conf import parse_scopes
-from installations.crypto import kid_of
-from installations.fields import EncryptedDataError, Opened, Sealed
+from installations.encryption.fields import EncryptedDataError, Opened, Sealed
+from installations.encryption.keyring import kid_of
 from installations.models import Installation, LifecycleEvent, Workspace
+from installations.reporting import health
 
 EVENTS_SHOWN = 100
 HISTORY_SHOWN = 100

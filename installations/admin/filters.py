@@ -16,8 +16,8 @@ from django.core.cache import cache
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from installations import health
 from installations.models import Workspace
+from installations.reporting import health
 
 
 class StatusFilter(admin.SimpleListFilter):

@@ -19,8 +19,11 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from installations import admin_actions, admin_detail, admin_filters, health
+from installations.admin import actions as admin_actions
+from installations.admin import detail as admin_detail
+from installations.admin import filters as admin_filters
 from installations.models import LifecycleEvent, Workspace
+from installations.reporting import health
 
 EMPTY = "—"
 SLACK_ID = re.compile(r"(?=\S*\d)[TEUWB][A-Z0-9]{6,}")  # T0B00000777, not "TECHCORP"

@@ -17,7 +17,7 @@ from slack_sdk.oauth.installation_store import Installation as SdkInstallation
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
 
-from installations.store import (
+from installations.bolt.store import (
     DjangoInstallationStore,
     DjangoOAuthStateStore,
     bot_from,

@@ -24,13 +24,14 @@ from slack_sdk.oauth.installation_store import Bot, InstallationStore
 from slack_sdk.oauth.installation_store import Installation as SdkInstallation
 from slack_sdk.oauth.state_store import OAuthStateStore
 
-from installations import oauth_state, revocation
-from installations.compiled_lookup import CompiledLookup
+from installations.bolt.compiled_lookup import CompiledLookup
 from installations.conf import slack_config
-from installations.fields import EncryptedDataError
+from installations.encryption.fields import EncryptedDataError
+from installations.install import state as oauth_state
+from installations.lifecycle import revocation
+from installations.lifecycle.saving import Revoked, apply_bot, log_refused, save_installation
 from installations.models import Installation, Workspace
-from installations.persistence import Revoked, apply_bot, log_refused, save_installation
-from installations.sdk_mapping import as_datetime, to_sdk_bot, to_sdk_installation
+from installations.slack.sdk_mapping import as_datetime, to_sdk_bot, to_sdk_installation
 
 logger = logging.getLogger(__name__)
 

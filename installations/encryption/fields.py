@@ -19,7 +19,7 @@ from django.db.models.lookups import Exact, IsNull
 from django.db.models.query_utils import DeferredAttribute
 
 from installations import conf
-from installations.crypto import EnvelopeError, KeyringError, kid_of
+from installations.encryption.keyring import EnvelopeError, KeyringError, kid_of
 
 
 class EncryptedDataError(Exception):

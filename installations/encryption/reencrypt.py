@@ -17,8 +17,8 @@ from django.apps import apps
 from django.db import connection, models, transaction
 
 from installations import conf
-from installations.fields import EncryptedDataError, EncryptedTextField
-from installations.models import encrypted_fields
+from installations.encryption.fields import EncryptedDataError, EncryptedTextField
+from installations.encryption.models import encrypted_fields
 
 logger = logging.getLogger(__name__)
 

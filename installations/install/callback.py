@@ -20,7 +20,7 @@ from collections.abc import Mapping
 
 from django.views.decorators.debug import sensitive_variables
 
-from installations.errors import (
+from installations.exceptions import (
     AuthorizeRefused,
     BrowserMismatch,
     ExpiredState,
@@ -32,10 +32,16 @@ from installations.errors import (
     SlackInstallError,
     UsedState,
 )
+from installations.install.cookie import cookie_binding
+from installations.install.flow import complete_install
+from installations.install.state import (
+    StateCheck,
+    StateRead,
+    consume_state,
+    is_bound_to,
+    read_state,
+)
 from installations.models import Workspace
-from installations.oauth import complete_install
-from installations.oauth_state import StateCheck, StateRead, consume_state, is_bound_to, read_state
-from installations.state_cookie import cookie_binding
 
 logger = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 docs.slack.dev/authentication/installing-with-oauth. The redirect URI always comes from the
 settings (never from the request's Host), and is sent identically to the authorize page and to
 ``oauth.v2.access``. A failure after Slack issued tokens leaves the database as it was and the
-issued tokens are revoked (DESIGN.md, "Rules that do not bend").
+issued tokens are revoked (docs/security.md, "Threat model").
 """
 
 from __future__ import annotations
@@ -17,21 +17,21 @@ from django.urls import reverse
 from django.views.decorators.debug import sensitive_variables
 from slack_sdk.oauth import AuthorizeUrlGenerator
 
-from installations import slack_api
 from installations.conf import slack_config
-from installations.errors import (
+from installations.encryption.fields import EncryptedDataError
+from installations.exceptions import (
     InvalidTeam,
     NotConfigured,
     StorageFailed,
     UnexpectedResponse,
     UnusableInstallAnswer,
 )
-from installations.fields import EncryptedDataError
+from installations.install.state import issue_state
+from installations.lifecycle.saving import save_installation
 from installations.models import Workspace
-from installations.oauth_response import check_answer, to_installation
-from installations.oauth_state import issue_state
-from installations.persistence import save_installation
-from installations.slack_answers import InstallAnswer, IssuedCredentials, auth_test_answer
+from installations.slack import api as slack_api
+from installations.slack.answers import InstallAnswer, IssuedCredentials, auth_test_answer
+from installations.slack.install_answer import check_answer, to_installation
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from urllib.parse import quote, urlencode
 from django.core import signing
 from django.urls import reverse
 
-from installations.errors import InvalidSuccessLink
+from installations.exceptions import InvalidSuccessLink
 from installations.models import Workspace
 
 SALT = "installations.success"

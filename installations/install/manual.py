@@ -2,7 +2,7 @@
 
 docs.slack.dev/authentication/tokens ("Installing to your own workspace"): the app's own
 workspace can be given a bot token without the OAuth flow. ``auth.test`` fills in the team, the
-bot's ids and, from the ``x-oauth-scopes`` header, the granted scopes (slack-facts §5).
+bot's ids and, from the ``x-oauth-scopes`` header, the granted scopes (docs/slack-protocol.md §5).
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ import re
 from django.views.decorators.debug import sensitive_variables
 from slack_sdk.oauth.installation_store import Installation as SdkInstallation
 
-from installations import slack_api
 from installations.conf import slack_config
-from installations.errors import BadRequest
+from installations.exceptions import BadRequest
+from installations.lifecycle.saving import save_installation
 from installations.models import Workspace
-from installations.persistence import save_installation
+from installations.slack import api as slack_api
 
 logger = logging.getLogger(__name__)
 

@@ -45,8 +45,8 @@ from installations.models import OAuthState
 
 logger = logging.getLogger(__name__)
 
-INSTALL_SALT = "installations.oauth_state.install"
-BOLT_SALT = "installations.oauth_state.bolt"
+INSTALL_SALT = "installations.install.state.install"
+BOLT_SALT = "installations.install.state.bolt"
 NONCE_BYTES = 16  # 128 random bits: uniqueness; unforgeability comes from the signature
 SEPARATOR = "."  # not ":" (Django's default): a state goes into URLs and cookies unencoded
 # base64url(JSON payload) "." base64url(HMAC-SHA256). A team id is at most 32 characters, so a

@@ -15,9 +15,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from installations.fields import holds_value
+from installations.encryption.fields import holds_value
+from installations.lifecycle.saving import record_event
 from installations.models import Health, Installation, LifecycleEvent, Workspace
-from installations.persistence import record_event
 
 logger = logging.getLogger(__name__)
 

@@ -43,13 +43,13 @@ from slack_sdk.oauth.installation_store import Bot
 from slack_sdk.oauth.installation_store import Installation as SdkInstallation
 from slack_sdk.oauth.token_rotation import TokenRotator
 
-from installations import slack_api
 from installations.conf import slack_config
-from installations.errors import SlackInstallError
-from installations.fields import EncryptedDataError, key_problem
+from installations.encryption.fields import EncryptedDataError, key_problem
+from installations.exceptions import SlackInstallError
+from installations.lifecycle.saving import record_event
 from installations.models import Installation, LifecycleEvent, Workspace
-from installations.persistence import record_event
-from installations.sdk_mapping import as_datetime, as_unix, to_sdk_bot
+from installations.slack import api as slack_api
+from installations.slack.sdk_mapping import as_datetime, as_unix, to_sdk_bot
 
 logger = logging.getLogger(__name__)
 
@@ -381,7 +381,7 @@ def _store(claim: _Claim, spent: str, rotated: Any, actor: str, *, who: str) -> 
     Slack has already spent the old refresh token, so the new pair is the only live one: it is
     stored whenever the row still holds the spent token, even if our lease ran out meanwhile
     (a runner that took it over can only be refused by Slack). A write that keeps failing
-    leaves the token needing a reinstall (checklist test 47).
+    leaves the token needing a reinstall.
     """
     for attempt in range(1, SAVE_ATTEMPTS + 1):
         try:

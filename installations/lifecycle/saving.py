@@ -43,9 +43,9 @@ from django.utils import timezone
 from slack_sdk.oauth.installation_store import Bot
 from slack_sdk.oauth.installation_store import Installation as SdkInstallation
 
-from installations.fields import EncryptedDataError, holds_value
+from installations.encryption.fields import EncryptedDataError, holds_value
 from installations.models import Health, Installation, LifecycleEvent, Workspace
-from installations.sdk_mapping import as_datetime, join_scopes
+from installations.slack.sdk_mapping import as_datetime, join_scopes
 
 logger = logging.getLogger(__name__)
 

@@ -14,13 +14,13 @@ from urllib.error import URLError
 
 from django.views.decorators.debug import sensitive_variables
 
-from installations import slack_api
-from installations.errors import SlackInstallError, SlackRefused
-from installations.fields import EncryptedDataError
+from installations.encryption.fields import EncryptedDataError
+from installations.exceptions import SlackInstallError, SlackRefused
+from installations.lifecycle.revocation import mark_revoked_by_staff
+from installations.lifecycle.rotation import RefreshOutcome, refresh_workspace
+from installations.lifecycle.verification import VerifyOutcome, verify_workspace
 from installations.models import Workspace
-from installations.revocation import mark_revoked_by_staff
-from installations.rotation import RefreshOutcome, refresh_workspace
-from installations.verification import VerifyOutcome, verify_workspace
+from installations.slack import api as slack_api
 
 __all__ = [
     "RefreshOutcome",

@@ -1,6 +1,6 @@
 """Token health: auth.test with each workspace's bot token, and what its answer means.
 
-docs.slack.dev/reference/methods/auth.test; slack-facts section 5. ``token_revoked`` and
+docs.slack.dev/reference/methods/auth.test; docs/slack-protocol.md §5. ``token_revoked`` and
 ``account_inactive`` mean the token is dead; ``invalid_auth`` can be an IP allow-list refusal,
 so it makes a workspace suspect and dead only on the second failure in a row; a network error
 or a rate limit says nothing about the token (health unknown, never dead), and neither does any
@@ -28,11 +28,12 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 from slack_sdk import WebClient
 
-from installations import rotation, slack_api
-from installations.errors import SlackInstallError, SlackRefused
-from installations.fields import EncryptedDataError, holds_value, key_problem
+from installations.encryption.fields import EncryptedDataError, holds_value, key_problem
+from installations.exceptions import SlackInstallError, SlackRefused
+from installations.lifecycle import rotation
+from installations.lifecycle.saving import record_event
 from installations.models import Health, LifecycleEvent, Workspace
-from installations.persistence import record_event
+from installations.slack import api as slack_api
 
 logger = logging.getLogger(__name__)
 

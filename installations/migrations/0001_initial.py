@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import installations.fields
+import installations.encryption.fields
 import uuid
 from django.db import migrations, models
 
@@ -46,11 +46,11 @@ class Migration(migrations.Migration):
                 ('team_name', models.CharField(blank=True, max_length=255)),
                 ('is_enterprise_install', models.BooleanField(default=False)),
                 ('token_type', models.CharField(blank=True, max_length=16)),
-                ('bot_token', installations.fields.EncryptedTextField(blank=True, editable=False, null=True)),
+                ('bot_token', installations.encryption.fields.EncryptedTextField(blank=True, editable=False, null=True)),
                 ('bot_id', models.CharField(blank=True, max_length=32)),
                 ('bot_user_id', models.CharField(blank=True, max_length=32)),
                 ('bot_scopes', models.TextField(blank=True, help_text='Comma-separated, as Slack granted them.')),
-                ('bot_refresh_token', installations.fields.EncryptedTextField(blank=True, editable=False, null=True)),
+                ('bot_refresh_token', installations.encryption.fields.EncryptedTextField(blank=True, editable=False, null=True)),
                 ('bot_token_expires_at', models.DateTimeField(blank=True, null=True)),
                 ('installer_user_id', models.CharField(blank=True, max_length=32)),
                 ('first_installed_at', models.DateTimeField(default=django.utils.timezone.now)),
@@ -113,14 +113,14 @@ class Migration(migrations.Migration):
                 ('is_enterprise_install', models.BooleanField(default=False)),
                 ('token_type', models.CharField(blank=True, max_length=16)),
                 ('user_id', models.CharField(blank=True, max_length=32)),
-                ('user_token', installations.fields.EncryptedTextField(blank=True, editable=False, null=True)),
+                ('user_token', installations.encryption.fields.EncryptedTextField(blank=True, editable=False, null=True)),
                 ('user_scopes', models.TextField(blank=True)),
-                ('user_refresh_token', installations.fields.EncryptedTextField(blank=True, editable=False, null=True)),
+                ('user_refresh_token', installations.encryption.fields.EncryptedTextField(blank=True, editable=False, null=True)),
                 ('user_token_expires_at', models.DateTimeField(blank=True, null=True)),
                 ('bot_id', models.CharField(blank=True, max_length=32)),
                 ('bot_user_id', models.CharField(blank=True, max_length=32)),
                 ('bot_scopes', models.TextField(blank=True, help_text='Bot scopes granted by this flow.')),
-                ('incoming_webhook_url', installations.fields.EncryptedTextField(blank=True, editable=False, null=True)),
+                ('incoming_webhook_url', installations.encryption.fields.EncryptedTextField(blank=True, editable=False, null=True)),
                 ('incoming_webhook_channel', models.CharField(blank=True, max_length=255)),
                 ('incoming_webhook_channel_id', models.CharField(blank=True, max_length=32)),
                 ('incoming_webhook_configuration_url', models.URLField(blank=True, max_length=500)),

@@ -38,7 +38,7 @@ from django.http import HttpRequest, QueryDict
 from django.utils.datastructures import MultiValueDict
 from django.views.debug import ExceptionReporter, SafeExceptionReporterFilter
 
-from installations.redaction import redact
+from installations.observability.redaction import redact
 
 CLEANSED = SafeExceptionReporterFilter.cleansed_substitute
 MIN_SECRET_LENGTH = 8

@@ -1,9 +1,10 @@
 """JSON-lines log formatter: one object per line on stdout, for a log collector to parse.
 
-The redaction filter (``installations.redaction``) runs on the handler before this formatter, so
-messages and tracebacks arrive masked; a traceback formatted here for the first time is masked
-again. Only plain attributes are copied: never the ``request`` object Django attaches, whose
-headers and query string (the OAuth callback's ``code``) do not belong in a log.
+The redaction filter (``installations.observability.redaction``) runs on the handler before
+this formatter, so messages and tracebacks arrive masked; a traceback formatted here for the
+first time is masked again. Only plain attributes are copied: never the ``request`` object
+Django attaches, whose headers and query string (the OAuth callback's ``code``) do not belong
+in a log.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import json
 import logging
 from datetime import UTC, datetime
 
-from installations.redaction import redact
+from installations.observability.redaction import redact
 
 # Extra attributes worth keeping when a record carries them (Django's request logger, ours).
 EXTRA_FIELDS = ("status_code", "team_id", "enterprise_id", "reason", "event_id")

@@ -2,7 +2,7 @@
 
 The first line is never passing a secret to a logger at all; this catches what slips through,
 including slack_sdk's and Django's own records. slack_sdk's WebClient logs request parameters
-and whole response bodies at DEBUG (security-checklist L2), e.g. ``'code': '...'`` and
+and whole response bodies at DEBUG (docs/security.md, "What is logged"), e.g. ``'code': '...'`` and
 ``"refresh_token": "..."``, so values of secret-named keys are masked whatever they look like.
 """
 

@@ -15,8 +15,8 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from installations import health
 from installations.models import Workspace
+from installations.reporting import health
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("workspace", "Workspace"),

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from installations.errors import UnexpectedResponse, safe_code
+from installations.exceptions import UnexpectedResponse, safe_code
 
 logger = logging.getLogger(__name__)
 

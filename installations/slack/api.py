@@ -38,10 +38,10 @@ from slack_sdk.http_retry import ConnectionErrorRetryHandler, RetryHandler
 from slack_sdk.oauth.token_rotation import TokenRotator
 from slack_sdk.web import SlackResponse
 
-from installations import slack_answers
 from installations.conf import parse_scopes, slack_config
-from installations.errors import SlackInstallError, SlackRefused, SlackUnavailable
-from installations.slack_client import (
+from installations.exceptions import SlackInstallError, SlackRefused, SlackUnavailable
+from installations.slack import answers as slack_answers
+from installations.slack.client import (
     CheckedTokenRotator,
     RateLimitRetryHandler,
     RefusedConnectionRetryHandler,

@@ -36,13 +36,14 @@ from slack_sdk.oauth.installation_store import Bot, Installation
 from slack_sdk.oauth.token_rotation import TokenRotator
 from slack_sdk.web import SlackResponse
 
-from installations import slack_answers, slack_transport
-from installations.errors import (
+from installations.exceptions import (
     SlackInstallError,
     SlackUnavailable,
     UnexpectedResponse,
     UnusableInstallAnswer,
 )
+from installations.slack import answers as slack_answers
+from installations.slack import transport as slack_transport
 
 logger = logging.getLogger(__name__)
 

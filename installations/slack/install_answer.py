@@ -17,8 +17,8 @@ import logging
 from django.views.decorators.debug import sensitive_variables
 from slack_sdk.oauth.installation_store import Installation as SdkInstallation
 
-from installations.errors import UnexpectedResponse
-from installations.slack_answers import AuthedUser, IncomingWebhook, InstallAnswer
+from installations.exceptions import UnexpectedResponse
+from installations.slack.answers import AuthedUser, IncomingWebhook, InstallAnswer
 
 logger = logging.getLogger(__name__)
 

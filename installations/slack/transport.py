@@ -42,7 +42,7 @@ from urllib.parse import SplitResult, unquote, urlsplit
 
 from django.views.decorators.debug import sensitive_variables
 
-from installations.errors import SlackUnavailable
+from installations.exceptions import SlackUnavailable
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Django's diffsettings, with secrets masked (security-checklist test 38)."""
+"""Django's diffsettings, with secrets masked."""
 
 from __future__ import annotations
 

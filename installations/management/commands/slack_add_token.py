@@ -10,8 +10,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from installations.errors import SlackInstallError
-from installations.manual_install import register_bot_token
+from installations.exceptions import SlackInstallError
+from installations.install.manual import register_bot_token
 
 
 class Command(BaseCommand):

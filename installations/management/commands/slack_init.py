@@ -19,7 +19,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from installations.crypto import generate_key_entry
+from installations.encryption.keyring import generate_key_entry
 
 # Used when the project has no .env.example beside manage.py (the app installed elsewhere).
 MINIMAL_TEMPLATE = """\

@@ -6,8 +6,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from installations.errors import SlackInstallError
-from installations.oauth import clean_team, install_page_url, start_install
+from installations.exceptions import SlackInstallError
+from installations.install.flow import clean_team, install_page_url, start_install
 
 
 class Command(BaseCommand):

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from installations import audit
+from installations.reporting import audit
 
 
 class Command(BaseCommand):

@@ -11,7 +11,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from installations.crypto import KeyringError, generate_key_entry
+from installations.encryption.keyring import KeyringError, generate_key_entry
 
 
 class Command(BaseCommand):

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from installations.oauth_state import purge_expired_states
+from installations.install.state import purge_expired_states
 
 
 class Command(BaseCommand):

@@ -8,7 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from installations import conf
-from installations.reencrypt import census, reencrypt
+from installations.encryption.reencrypt import census, reencrypt
 
 
 class Command(BaseCommand):

@@ -7,8 +7,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from installations.conf import slack_config
-from installations.fields import unreadable_summary
-from installations.rotation import UNDECRYPTABLE, refresh_due
+from installations.encryption.fields import unreadable_summary
+from installations.lifecycle.rotation import UNDECRYPTABLE, refresh_due
 
 
 class Command(BaseCommand):

@@ -7,8 +7,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from installations.fields import unreadable_summary
-from installations.verification import verify_active
+from installations.encryption.fields import unreadable_summary
+from installations.lifecycle.verification import verify_active
 
 
 class Command(BaseCommand):

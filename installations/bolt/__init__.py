@@ -1,0 +1,9 @@
+"""Bolt for Python stores over our models: slack_sdk's InstallationStore and OAuthStateStore.
+
+Owns: ``DjangoInstallationStore`` / ``DjangoOAuthStateStore`` (``store``), their async twins
+(``async_store``) and the precompiled lookups that keep them fast (``compiled_lookup``).
+
+May import: slack_sdk, ``installations.lifecycle`` (saving, revocation),
+``installations.install.state``, ``installations.slack.sdk_mapping``, ``installations.models``,
+``installations.conf``.
+"""
