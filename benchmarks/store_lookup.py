@@ -5,7 +5,10 @@ Run: .venv/bin/python benchmarks/store_lookup.py [--workspaces 10000] [--lookups
 Loads the same installations into each store (ours encrypted; slack_sdk's in plaintext), all on
 SQLite files in one temp directory, then prints the median time of find_bot and
 find_installation (with and without user_id) per store, and our ratio to each. Every lookup of
-ours decrypts the tokens it returns. Secrets are generated for this run only.
+ours decrypts the tokens it returns. "ours" runs the precompiled lookups
+(installations/bolt/compiled_lookup.py), "plain" the same store with SLACK_COMPILED_LOOKUPS off
+(plain querysets: what every lookup falls back to if Django's internals change). Secrets are
+generated for this run only.
 """
 
 from __future__ import annotations
@@ -162,7 +165,17 @@ def load_sqlalchemy(data: list[Any]) -> Any:
     return store
 
 
-def median_us(call: Callable[[Any], Any], targets: list[Any]) -> float:
+def median_us(call: Callable[[Any], Any], targets: list[Any], *, compiled: bool = True) -> float:
+    from django.conf import settings
+
+    settings.SLACK_COMPILED_LOOKUPS = compiled
+    try:
+        return _median_us(call, targets)
+    finally:
+        settings.SLACK_COMPILED_LOOKUPS = True
+
+
+def _median_us(call: Callable[[Any], Any], targets: list[Any]) -> float:
     for item in targets[:200]:  # warm caches and connections
         call(item)
     timings = []
@@ -200,14 +213,16 @@ def main() -> None:
     targets = random.Random(7).choices(data, k=args.lookups)
     print(f"{args.workspaces} workspaces, {args.lookups} lookups each; median microseconds")
     print(
-        f"{'lookup':28} {'ours':>8} {'sqlite3':>8} {'sqlalchemy':>10} "
-        f"{'/sqlite3':>9} {'/sqlalch':>9}"
+        f"{'lookup':28} {'ours':>8} {'plain':>8} {'sqlite3':>8} {'sqlalchemy':>10} "
+        f"{'/sqlite3':>9} {'/sqlalch':>9} {'plain/ours':>10}"
     )
     for name, make in LOOKUPS.items():
         med = {label: median_us(make(store), targets) for label, store in stores.items()}
+        med["plain"] = median_us(make(stores["ours"]), targets, compiled=False)
         print(
-            f"{name:28} {med['ours']:8.1f} {med['sqlite3']:8.1f} {med['sqlalchemy']:10.1f} "
-            f"{med['ours'] / med['sqlite3']:8.2f}x {med['ours'] / med['sqlalchemy']:8.2f}x"
+            f"{name:28} {med['ours']:8.1f} {med['plain']:8.1f} {med['sqlite3']:8.1f} "
+            f"{med['sqlalchemy']:10.1f} {med['ours'] / med['sqlite3']:8.2f}x "
+            f"{med['ours'] / med['sqlalchemy']:8.2f}x {med['plain'] / med['ours']:9.2f}x"
         )
 
 

@@ -14,10 +14,24 @@ from installations.encryption.keyring import Keyring, KeyringError
 @checks.register(checks.Tags.security)
 def check_keyring(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     raw = getattr(settings, "TOKEN_ENCRYPTION_KEYS", "") or ""
+    if not raw:  # unset: said once, by check_required_settings (E010) or the project's E003
+        return []
     try:
-        Keyring.parse(raw)
+        keyring = Keyring.parse(raw)
     except KeyringError as exc:
         return [checks.Error(str(exc), id="installations.E001")]
+    active = getattr(settings, "TOKEN_ENCRYPTION_ACTIVE_KEY_ID", "") or ""
+    if active and active not in keyring.kids:
+        # Promoting a key this instance does not hold would leave it unable to encrypt at all.
+        return [
+            checks.Error(
+                f"TOKEN_ENCRYPTION_ACTIVE_KEY_ID is {active!r}, which is not a key id in "
+                f"TOKEN_ENCRYPTION_KEYS (configured: {', '.join(keyring.kids)})",
+                hint="Add the key to TOKEN_ENCRYPTION_KEYS on every instance first "
+                "(decrypt-only), deploy, then promote it (docs/production.md, Key rotation).",
+                id="installations.E004",
+            )
+        ]
     key_texts = {entry.split(":", 1)[1].strip() for entry in raw.split(",") if ":" in entry}
     secret_keys = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
     if any(secret and secret in key_texts for secret in secret_keys):
@@ -39,3 +53,126 @@ def check_configuration_problems(
         checks.Error(problem, id="installations.E003")
         for problem in getattr(settings, "CONFIGURATION_PROBLEMS", [])
     ]
+
+
+@checks.register(checks.Tags.database)
+def check_stored_keys_readable(
+    app_configs: Any = None, databases: Any = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """Warn when stored values are sealed under a key id this configuration does not hold.
+
+    No process can know the keyrings of the other instances, but the database records what they
+    did: every envelope names its key id in clear text. A key id in the data and not in this
+    keyring means another instance made it active before this one was given it (a rolling
+    rotation promoted too early), or a key was removed before ``slack_reencrypt --check``
+    passed; either way those values are unreadable here. One DISTINCT per encrypted column
+    (installations/encryption/stored_kids.py), so this is a database check: it runs with
+    ``migrate`` and ``check --database default``, never on every command.
+    """
+    if not databases:
+        return []
+    from django.db import DatabaseError
+
+    from installations.encryption.stored_kids import stored_kids
+
+    try:
+        configured = Keyring.parse(getattr(settings, "TOKEN_ENCRYPTION_KEYS", "") or "").kids
+    except KeyringError:
+        return []  # E001 already says so
+    try:
+        missing = sorted(stored_kids() - set(configured))
+    except DatabaseError:  # not migrated yet, or unreachable: other checks say so
+        return []
+    if not missing:
+        return []
+    return [
+        checks.Warning(
+            f"stored tokens are encrypted under key id(s) {', '.join(missing)}, which "
+            f"TOKEN_ENCRYPTION_KEYS here does not hold (configured: {', '.join(configured)}): "
+            "this instance cannot read them",
+            hint="Give every instance every key that any instance encrypts with: add a new key "
+            "decrypt-only everywhere before promoting it with TOKEN_ENCRYPTION_ACTIVE_KEY_ID, "
+            "and remove an old key only after slack_reencrypt --check passes.",
+            id="installations.W005",
+        )
+    ]
+
+
+# --- the app's own settings (installations/conf.py, docs/settings.md) ---------------------------
+
+
+@checks.register()
+def check_required_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """A required setting that is missing or empty is an error naming it (never an
+    AttributeError inside a request). Skipped for names the project's own configuration
+    already reported (settings.CONFIGURATION_PROBLEMS, E003)."""
+    from installations.conf import REQUIRED_SETTINGS, text_setting
+
+    reported = " ".join(getattr(settings, "CONFIGURATION_PROBLEMS", []))
+    return [
+        checks.Error(
+            f"{name} is not set: the installations app needs it",
+            hint="See docs/settings.md for what each setting holds.",
+            id="installations.E010",
+        )
+        for name in REQUIRED_SETTINGS
+        if not text_setting(name) and name not in reported
+    ]
+
+
+@checks.register()
+def check_dotted_paths(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """SLACK_BOLT_APP and SLACK_INSTALL_CUSTOM_VALUES name something importable."""
+    from django.utils.module_loading import import_string
+
+    from installations.conf import text_setting
+
+    found: list[checks.CheckMessage] = []
+    for name, error_id in (("SLACK_BOLT_APP", "E011"), ("SLACK_INSTALL_CUSTOM_VALUES", "E012")):
+        path = text_setting(name)
+        if not path:
+            continue
+        try:
+            import_string(path)
+        except ImportError as exc:
+            found.append(
+                checks.Error(
+                    f"{name}={path} cannot be imported: {exc}", id=f"installations.{error_id}"
+                )
+            )
+    return found
+
+
+@checks.register(checks.Tags.urls)
+def check_redirect_uri_path(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """SLACK_REDIRECT_URI must name the callback where the host mounted the app's URLs."""
+    from urllib.parse import urlsplit
+
+    from django.urls import NoReverseMatch, reverse
+
+    from installations.conf import text_setting
+
+    redirect_uri = text_setting("SLACK_REDIRECT_URI")
+    if not redirect_uri:
+        return []
+    try:
+        path = reverse("installations:oauth-redirect")
+    except NoReverseMatch:
+        return [
+            checks.Warning(
+                "the installations URLs are not included in ROOT_URLCONF",
+                hint='Add path("<prefix>/", include("installations.urls")) to your urls.py.',
+                id="installations.W010",
+            )
+        ]
+    if urlsplit(redirect_uri).path != path:
+        return [
+            checks.Error(
+                f"SLACK_REDIRECT_URI's path is {urlsplit(redirect_uri).path!r}, but the app's "
+                f"callback is served at {path!r}",
+                hint="Make SLACK_REDIRECT_URI end with the callback's path (and register the same "
+                "URL in your Slack app's OAuth settings).",
+                id="installations.E013",
+            )
+        ]
+    return []

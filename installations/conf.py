@@ -62,31 +62,142 @@ class SlackConfig:
         return [name for name, value in pairs if not value]
 
 
+# --- the app's settings and their defaults (docs/settings.md) ---------------------------------
+# A host project sets only what it needs; everything here has a default, so a missing setting is
+# a system check error (checks.py) and never an AttributeError inside a request. The required
+# ones default to "" and are listed in REQUIRED_SETTINGS.
+DEFAULTS: dict[str, object] = {
+    "SLACK_CLIENT_ID": "",
+    "SLACK_CLIENT_SECRET": "",
+    "SLACK_SIGNING_SECRET": "",
+    "SLACK_REDIRECT_URI": "",
+    "TOKEN_ENCRYPTION_KEYS": "",
+    "SLACK_APP_ID": "",
+    "SLACK_SCOPES": "commands,chat:write",
+    "SLACK_USER_SCOPES": "",
+    "SLACK_API_URL": "https://slack.com/api/",
+    "SLACK_AUTHORIZE_URL": "https://slack.com/oauth/v2/authorize",
+    "SLACK_STATE_TTL_SECONDS": 600,
+    "SLACK_HTTP_TIMEOUT_SECONDS": 10,
+    "SLACK_TOKEN_ROTATION_MINUTES": 120,
+    # Dotted path to the developer's Bolt App / AsyncApp, or to a factory returning one
+    # (installations/bolt/request_url.py). "" keeps the built-in lifecycle endpoint.
+    "SLACK_BOLT_APP": "",
+    # Dotted path to a callable(request) -> dict whose result is stored on the Installation.
+    "SLACK_INSTALL_CUSTOM_VALUES": "",
+    # The Bolt stores' lookups precompiled (installations/bolt/compiled_lookup.py); False runs
+    # them as plain querysets. Either way a lookup answers the same; this only trades speed.
+    "SLACK_COMPILED_LOOKUPS": True,
+}
+REQUIRED_SETTINGS = (
+    "SLACK_CLIENT_ID",
+    "SLACK_CLIENT_SECRET",
+    "SLACK_SIGNING_SECRET",
+    "SLACK_REDIRECT_URI",
+    "TOKEN_ENCRYPTION_KEYS",
+)
+
+
+def setting(name: str) -> object:
+    """The host's value of one of the app's settings, or its documented default.
+
+    The only getattr(settings, ...) for the app's own settings; None counts as unset."""
+    value = getattr(settings, name, None)
+    return DEFAULTS[name] if value is None else value
+
+
+def text_setting(name: str) -> str:
+    return str(setting(name) or "")
+
+
+def int_setting(name: str) -> int:
+    value = setting(name)
+    return int(value) if isinstance(value, int | float | str) else int(str(value))
+
+
 @lru_cache(maxsize=1)
 def slack_config() -> SlackConfig:
     return SlackConfig(
-        client_id=settings.SLACK_CLIENT_ID or "",
-        app_id=getattr(settings, "SLACK_APP_ID", "") or "",
-        client_secret=settings.SLACK_CLIENT_SECRET or "",
-        signing_secret=settings.SLACK_SIGNING_SECRET or "",
-        scopes=parse_scopes(settings.SLACK_SCOPES),
-        user_scopes=parse_scopes(settings.SLACK_USER_SCOPES),
-        redirect_uri=settings.SLACK_REDIRECT_URI or "",
-        api_url=settings.SLACK_API_URL,
-        authorize_url=settings.SLACK_AUTHORIZE_URL,
-        state_ttl_seconds=int(settings.SLACK_STATE_TTL_SECONDS),
-        http_timeout_seconds=int(settings.SLACK_HTTP_TIMEOUT_SECONDS),
-        token_rotation_minutes=int(settings.SLACK_TOKEN_ROTATION_MINUTES),
+        client_id=text_setting("SLACK_CLIENT_ID"),
+        app_id=text_setting("SLACK_APP_ID"),
+        client_secret=text_setting("SLACK_CLIENT_SECRET"),
+        signing_secret=text_setting("SLACK_SIGNING_SECRET"),
+        scopes=parse_scopes(setting("SLACK_SCOPES")),  # type: ignore[arg-type]
+        user_scopes=parse_scopes(setting("SLACK_USER_SCOPES")),  # type: ignore[arg-type]
+        redirect_uri=text_setting("SLACK_REDIRECT_URI"),
+        api_url=text_setting("SLACK_API_URL"),
+        authorize_url=text_setting("SLACK_AUTHORIZE_URL"),
+        state_ttl_seconds=int_setting("SLACK_STATE_TTL_SECONDS"),
+        http_timeout_seconds=int_setting("SLACK_HTTP_TIMEOUT_SECONDS"),
+        token_rotation_minutes=int_setting("SLACK_TOKEN_ROTATION_MINUTES"),
+    )
+
+
+@dataclass(frozen=True)
+class Branding:
+    """What the install, success and error pages and the admin call the app (all public).
+
+    ``icon`` is a static-files path or a same-origin path: the pages' Content-Security-Policy
+    allows images from this origin only. Links must be ``https://``, ``http://`` or ``mailto:``;
+    any other value is dropped, so a setting can never become a ``javascript:`` link.
+    """
+
+    app_name: str
+    description: str
+    icon: str
+    privacy_url: str
+    support_url: str
+
+    @property
+    def admin_title(self) -> str:
+        return f"{self.app_name} installations"
+
+
+DEFAULT_APP_NAME = "Slack app"
+DEFAULT_ICON = "installations/icon.svg"
+_LINK_SCHEMES = ("https://", "http://", "mailto:")
+
+
+def _safe_link(value: object) -> str:
+    text = str(value or "").strip()
+    return text if text.lower().startswith(_LINK_SCHEMES) and len(text) <= 500 else ""
+
+
+def _safe_icon(value: object) -> str:
+    text = str(value or "").strip()
+    if text.startswith("//") or ":" in text:  # another origin: the CSP would block it
+        return DEFAULT_ICON
+    return text or DEFAULT_ICON
+
+
+@lru_cache(maxsize=1)
+def branding() -> Branding:
+    """SLACK_APP_NAME, SLACK_APP_DESCRIPTION, SLACK_APP_ICON, SLACK_APP_PRIVACY_URL and
+    SLACK_APP_SUPPORT_URL, all optional."""
+    return Branding(
+        app_name=str(getattr(settings, "SLACK_APP_NAME", "") or DEFAULT_APP_NAME).strip()[:80],
+        description=str(getattr(settings, "SLACK_APP_DESCRIPTION", "") or "").strip()[:200],
+        icon=_safe_icon(getattr(settings, "SLACK_APP_ICON", "")),
+        privacy_url=_safe_link(getattr(settings, "SLACK_APP_PRIVACY_URL", "")),
+        support_url=_safe_link(getattr(settings, "SLACK_APP_SUPPORT_URL", "")),
     )
 
 
 @lru_cache(maxsize=1)
 def keyring() -> Keyring:
-    """The configured keyring; raises KeyringError when the setting is malformed."""
-    return Keyring.parse(settings.TOKEN_ENCRYPTION_KEYS)
+    """The configured keyring; raises KeyringError when the setting is malformed.
+
+    TOKEN_ENCRYPTION_ACTIVE_KEY_ID (optional) names the key that encrypts; the others only
+    decrypt. Unset, the first entry encrypts, as before.
+    """
+    return Keyring.parse(
+        text_setting("TOKEN_ENCRYPTION_KEYS"),
+        active=getattr(settings, "TOKEN_ENCRYPTION_ACTIVE_KEY_ID", "") or "",
+    )
 
 
 @receiver(setting_changed)
 def _forget_cached_settings(**kwargs: object) -> None:
     slack_config.cache_clear()
     keyring.cache_clear()
+    branding.cache_clear()

@@ -2,18 +2,23 @@
 
 Each error carries a stable reason code (logged, tested), an HTTP status and a plain-words
 message. Messages never contain a token, a code or a secret. Slack's own error codes
-(docs.slack.dev/reference/methods/oauth.v2.access, "Errors") are translated by ``slack_words``.
+(docs.slack.dev/reference/methods/oauth.v2.access, "Errors") are translated by ``slack/words.py``.
 """
 
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
+from django.core.exceptions import BadRequest as DjangoBadRequest
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from installations.slack.words import SLACK_WORDS
+from installations.slack.words import MESSAGE_FOR_SLACK_ERROR
+
+if TYPE_CHECKING:  # slack.answers imports this module
+    from installations.slack.answers import IssuedCredentials
 
 _CODE_CHARS = re.compile(r"[^a-z0-9_.-]")
 
@@ -53,7 +58,17 @@ class SlackInstallError(Exception):
         super().__init__(f"{self.reason}: {self.message}")
 
 
-class BadRequest(SlackInstallError):
+class InvalidInstallRequest(SlackInstallError, DjangoBadRequest):
+    """A request that cannot complete an install as sent (a link, state, cookie or token the
+    user can only replace by starting again): status 400.
+
+    Also Django's ``BadRequest``: our views catch every SlackInstallError and render this page
+    themselves, so the subclass changes nothing there; but raised anywhere Django's own handler
+    sees it (a host project's view calling ``handle_callback``), it is answered 400 and logged
+    as a bad request instead of a 500 with an error report. Not ``SuspiciousOperation``: an
+    expired or reused link is an everyday event, not one for the ``django.security`` loggers.
+    """
+
     reason = "bad_request"
     status = 400
     title = "This link can't be used"
@@ -82,9 +97,9 @@ class SlackRefused(SlackInstallError):
         title: str | None = None,
     ) -> None:
         code = safe_code(reason or self.reason)
-        known = SLACK_WORDS.get(code)
+        known = MESSAGE_FOR_SLACK_ERROR.get(code)
         if known is not None:
-            message, status = known.words, status or known.status
+            message, status = known.message, status or known.status
         super().__init__(message, reason=code, status=status, title=title)
 
 
@@ -98,8 +113,9 @@ class StorageFailed(SlackInstallError):
     )
 
 
-class UnexpectedResponse(SlackInstallError):
-    """Slack said ok, but the answer does not describe an install of this app."""
+class UnexpectedAnswer(SlackInstallError):
+    """Slack said ok, but its answer is not of the shape we rely on, or does not describe an
+    install of this app. (The reason code keeps its first name: logs and alerts match on it.)"""
 
     reason = "unexpected_response"
     status = 502
@@ -107,14 +123,14 @@ class UnexpectedResponse(SlackInstallError):
     message = "Nothing was installed. Please try again; if it keeps happening, tell us."
 
 
-class UnusableInstallAnswer(UnexpectedResponse):
+class UnusableInstallAnswer(UnexpectedAnswer):
     """An ``oauth.v2.access`` answer we cannot use that still carried credentials.
 
-    ``issued`` (``slack_answers.IssuedCredentials``: well-typed token strings, masked in its
+    ``issued`` (``slack.answers.IssuedCredentials``: well-typed token strings, masked in its
     repr, never in the message) is what the caller must revoke: Slack issued those tokens.
     """
 
-    def __init__(self, issued: object) -> None:
+    def __init__(self, issued: IssuedCredentials) -> None:
         self.issued = issued
         super().__init__()
 
@@ -132,19 +148,19 @@ class InstallCancelled(SlackInstallError):
     template = "installations/cancelled.html"
 
 
-class AuthorizeRefused(BadRequest):
+class AuthorizeRefused(InvalidInstallRequest):
     """Slack sent the browser back with an ``error`` other than access_denied."""
 
     title = "Slack stopped the installation"
 
     def __init__(self, code: str) -> None:
         reason = safe_code(code)
-        known = SLACK_WORDS.get(reason)
-        message = known.words if known else "Slack did not let the installation go ahead."
+        known = MESSAGE_FOR_SLACK_ERROR.get(reason)
+        message = known.message if known else "Slack did not let the installation go ahead."
         super().__init__(message, reason=reason)
 
 
-class MissingState(BadRequest):
+class MissingState(InvalidInstallRequest):
     reason = "missing_state"
     title = "Please start from our install page"
     message = (
@@ -154,7 +170,7 @@ class MissingState(BadRequest):
     )
 
 
-class InvalidState(BadRequest):
+class InvalidState(InvalidInstallRequest):
     """A state we did not issue: malformed, tampered with, or signed for something else."""
 
     reason = "invalid_state"
@@ -165,13 +181,13 @@ class InvalidState(BadRequest):
     )
 
 
-class ExpiredState(BadRequest):
+class ExpiredState(InvalidInstallRequest):
     reason = "expired_state"
     title = "This installation link has expired"
     message = "Installation links work for a few minutes only. Nothing was installed."
 
 
-class MissingCookie(BadRequest):
+class MissingCookie(InvalidInstallRequest):
     reason = "missing_cookie"
     title = "We could not confirm this browser started the installation"
     message = (
@@ -180,7 +196,7 @@ class MissingCookie(BadRequest):
     )
 
 
-class BrowserMismatch(BadRequest):
+class BrowserMismatch(InvalidInstallRequest):
     reason = "invalid_browser"
     title = "This installation was started in another browser"
     message = (
@@ -189,19 +205,19 @@ class BrowserMismatch(BadRequest):
     )
 
 
-class MissingCode(BadRequest):
+class MissingCode(InvalidInstallRequest):
     reason = "missing_code"
     title = "Slack did not send an approval"
     message = "The link from Slack had no approval code, so nothing was installed."
 
 
-class InvalidTeam(BadRequest):
+class InvalidTeam(InvalidInstallRequest):
     reason = "invalid_team"
     title = "This install link names an unknown workspace"
     message = "The workspace in the link is not a Slack workspace ID (it looks like T0123ABCD)."
 
 
-class UsedState(BadRequest):
+class UsedState(InvalidInstallRequest):
     """A state of ours, still unexpired, that was spent already (a reload, or a lost race)."""
 
     reason = "used_state"
@@ -212,7 +228,7 @@ class UsedState(BadRequest):
     )
 
 
-class InvalidSuccessLink(BadRequest):
+class InvalidSuccessLink(InvalidInstallRequest):
     reason = "invalid_success_link"
     title = "This page has expired"
     message = "The confirmation page can only be opened shortly after an installation."
@@ -235,7 +251,7 @@ class NotConfigured(SlackInstallError):
 
 def render_error(request: HttpRequest, error: SlackInstallError) -> HttpResponse:
     """The one renderer for every SlackInstallError: status, title, message, a fresh start."""
-    context = {"error": error, "start_url": reverse("slack-install")}
+    context = {"error": error, "start_url": reverse("installations:install")}
     html = render_to_string(error.template, context, request=request)
     response = HttpResponse(html, status=error.status)
     response["Cache-Control"] = "no-store"

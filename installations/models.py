@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -24,8 +25,13 @@ class Health(models.TextChoices):
     DEAD = "dead", "Token dead"
 
 
-class Workspace(EncryptedModel):
-    """The current state of one install target: a workspace, or an org for org-wide installs."""
+class InstallIdentity(EncryptedModel):
+    """What Slack says an install is of, shared by Workspace (now) and Installation (history):
+    the app, the org and the workspace, by id and name, and the kind of install.
+
+    Abstract: each model keeps these columns in its own table, in this order (the primary key
+    first), so the tables are what the migrations made.
+    """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     client_id = models.CharField(max_length=64)
@@ -37,6 +43,13 @@ class Workspace(EncryptedModel):
     team_name = models.CharField(max_length=255, blank=True)
     is_enterprise_install = models.BooleanField(default=False)
     token_type = models.CharField(max_length=16, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class Workspace(InstallIdentity):
+    """The current state of one install target: a workspace, or an org for org-wide installs."""
 
     bot_token = EncryptedTextField()
     bot_id = models.CharField(max_length=32, blank=True)
@@ -94,7 +107,7 @@ class Workspace(EncryptedModel):
         return [s for s in self.bot_scopes.split(",") if s]
 
 
-class Installation(EncryptedModel):
+class Installation(InstallIdentity):
     """One completed install flow (history), and the installing user's token at that time.
 
     ``is_current`` marks the latest row per user; a partial unique constraint keeps exactly one.
@@ -105,17 +118,7 @@ class Installation(EncryptedModel):
         MANUAL = "manual", "Single-workspace token"
         STORE = "store", "Saved by a Bolt app"
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="installations")
-    client_id = models.CharField(max_length=64)
-    app_id = models.CharField(max_length=32, blank=True)
-    enterprise_id = models.CharField(max_length=32, blank=True, default="")
-    enterprise_name = models.CharField(max_length=255, blank=True)
-    enterprise_url = models.URLField(max_length=500, blank=True)
-    team_id = models.CharField(max_length=32, blank=True, default="")
-    team_name = models.CharField(max_length=255, blank=True)
-    is_enterprise_install = models.BooleanField(default=False)
-    token_type = models.CharField(max_length=16, blank=True)
 
     user_id = models.CharField(max_length=32, blank=True)
     user_token = EncryptedTextField()
@@ -140,6 +143,14 @@ class Installation(EncryptedModel):
     user_token_revoked_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
     custom_values = models.JSONField(default=dict, blank=True)
+    # The host site's user who ran the Add to Slack flow, when they were logged in there.
+    installed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="slack_installations",
+    )
 
     class Meta:
         constraints = [
@@ -241,3 +252,7 @@ class OrgTeamAccess(models.Model):
 
     def __str__(self) -> str:
         return self.team_id
+
+
+# Sign in with Slack's model lives with its package; imported here so the app always registers it.
+from installations.signin.models import SlackIdentity  # noqa: E402,F401

@@ -1,14 +1,15 @@
 """HTTP glue: read the request, call one service, render. No calls to Slack here.
 
-The install flow's pages (the Add to Slack page, Slack's redirect back, the success page), the
-Events API endpoint and the health check. Order matters for ``/slack/events``
-(docs/slack-protocol.md §6): the signature is checked over the raw body before anything is
-parsed; only then is ``url_verification`` answered. The body is never logged, and every input an
-anonymous sender controls has one answer, none of them a 500 (docs/security.md): a body over
-MAX_BODY_BYTES is a 413 before it is read, a Content-Length that is not a number a 400, any
-header value or body without a valid signature a 401, a signed body that is not a JSON object
-(or nests absurdly deep) a 400, and a signed event whose fields are not what Slack documents is
-acknowledged and ignored (200), since Slack's retry would carry the same body.
+The install flow's pages (the Add to Slack page, Slack's redirect back, the success page) and
+the Request URLs (events; commands and interactions when a Bolt app is configured). Order
+matters for ``/slack/events`` (docs/slack-protocol.md §6): the signature is checked over the raw
+body before anything is parsed; only then is ``url_verification`` answered. The body is never
+logged, and every input an anonymous sender controls has one answer, none of them a 500
+(docs/security.md): a body over MAX_BODY_BYTES is a 413 before it is read, a Content-Length that
+is not a number a 400, any header value or body without a valid signature a 401, a signed body
+that is not a JSON object (or nests absurdly deep) a 400, and a signed event whose fields are
+not what Slack documents is acknowledged and ignored (200), since Slack's retry would carry the
+same body.
 """
 
 from __future__ import annotations
@@ -17,14 +18,14 @@ import logging
 import re
 
 from django.core.exceptions import RequestDataTooBig
-from django.db import connection
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_POST
 
+from installations.bolt import request_url
 from installations.exceptions import SlackInstallError, render_error
 from installations.install.callback import handle_callback
 from installations.install.cookie import (
@@ -35,6 +36,7 @@ from installations.install.cookie import (
 )
 from installations.install.flow import clean_team, start_install
 from installations.install.links import success_page, success_url, workspace_from_link
+from installations.install.next_page import clean_next, is_safe_next
 from installations.lifecycle import slack_events
 from installations.slack import events as slack_payloads
 from installations.slack.signature import verify_signature
@@ -53,7 +55,10 @@ def install_page(request: HttpRequest) -> HttpResponse:
     Writes nothing to the database (``oauth_state``), so any number of visits is harmless."""
     browser = browser_value_for_install(request)
     try:
-        started = start_install(clean_team(request.GET.get("team")), browser=binding(browser))
+        next_page = clean_next(request, request.GET.get("next"))
+        started = start_install(
+            clean_team(request.GET.get("team")), browser=binding(browser), next_page=next_page
+        )
     except SlackInstallError as exc:
         return render_error(request, exc)
     response = render(
@@ -72,8 +77,10 @@ def oauth_redirect(request: HttpRequest) -> HttpResponse:
     be on its way back with its own state (``state_cookie``)."""
     cookie = read_state_cookie(request)
     try:
-        workspace = handle_callback(request.GET, cookie)
-        response: HttpResponse = HttpResponseRedirect(success_url(workspace))
+        done = handle_callback(request.GET, cookie, request=request)
+        # Checked again here: the host the callback arrives on is the one that counts.
+        safe = done.next_page if is_safe_next(request, done.next_page) else ""
+        response: HttpResponse = HttpResponseRedirect(success_url(done.workspace, next_page=safe))
     except SlackInstallError as exc:
         response = render_error(request, exc)
     response["Referrer-Policy"] = "no-referrer"
@@ -133,9 +140,12 @@ def retry_number(value: str | None) -> int | None:
 @csrf_exempt  # Slack cannot send a CSRF token; the request signature authenticates it instead
 @require_POST
 def events(request: HttpRequest) -> HttpResponse:
+    """The Events Request URL: the developer's Bolt app when SLACK_BOLT_APP is set, else ours."""
     refusal = _body_refusal(request)
     if refusal is not None:
         return refusal
+    if request_url.configured_app() is not None:
+        return _bolt(request)
     try:
         body = request.body
     except RequestDataTooBig:  # an operator set DATA_UPLOAD_MAX_MEMORY_SIZE below our cap
@@ -155,20 +165,23 @@ def events(request: HttpRequest) -> HttpResponse:
     return _text("ok")
 
 
-# --- health ----------------------------------------------------------------------
+# --- the developer's Bolt app (installations/bolt/request_url.py) ---------------------------
 
 
-@require_GET
-@never_cache
-def healthz(request: HttpRequest) -> JsonResponse:
-    """200 with {"status": "ok"} when the database answers, 503 otherwise."""
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-            cursor.fetchone()
-    except Exception:  # any database failure means unhealthy; the detail goes to the log only
-        import logging
+def _bolt(request: HttpRequest) -> HttpResponse:
+    """Bolt checks the signature itself (before its listeners run) and answers url_verification."""
+    if request_url.is_async():
+        from asgiref.sync import async_to_sync
 
-        logging.getLogger(__name__).exception("health check: database did not answer")
-        return JsonResponse({"status": "unavailable"}, status=503)
-    return JsonResponse({"status": "ok"})
+        return async_to_sync(request_url.handle_async)(request)
+    return request_url.handle(request)
+
+
+@csrf_exempt  # signed by Slack, checked by Bolt
+@require_POST
+def bolt_only(request: HttpRequest) -> HttpResponse:
+    """Slash commands and interactivity: only a developer's Bolt app has listeners for them."""
+    if request_url.configured_app() is None:
+        raise Http404("no SLACK_BOLT_APP")
+    refusal = _body_refusal(request)
+    return refusal if refusal is not None else _bolt(request)

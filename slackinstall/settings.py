@@ -18,11 +18,10 @@ import secrets
 import tempfile
 import zoneinfo
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import environ
-
-from installations.encryption.keyring import Keyring
 
 from .env_config import ConfigReader, is_loopback_url
 
@@ -60,17 +59,14 @@ SECRET_KEY = _secret("DJANGO_SECRET_KEY") or "unconfigured-" + secrets.token_url
 SECRET_KEY_FALLBACKS = cfg.words("DJANGO_SECRET_KEY_FALLBACKS", default=[])
 
 
-def _checked_keyring(text: str) -> str:
-    Keyring.parse(text)  # raises KeyringError (a ValueError) naming the variable
-    return text
-
-
-# Malformed keys become "no keys": nothing can be encrypted under a placeholder.
+# Whether the keys are usable (well-formed, not the secret key, the active id among them) is
+# decided in one place, the app's system check (installations/checks.py, check_keyring), which
+# start-up runs with the problems collected here (slackinstall/startup.py): one line per problem.
+# Malformed keys encrypt nothing: the app's keyring() raises on them.
 TOKEN_ENCRYPTION_KEYS = _secret("TOKEN_ENCRYPTION_KEYS")
-if TOKEN_ENCRYPTION_KEYS:
-    TOKEN_ENCRYPTION_KEYS = cfg.parsed(
-        "TOKEN_ENCRYPTION_KEYS", TOKEN_ENCRYPTION_KEYS, _checked_keyring, placeholder=""
-    )
+# Rolling key rotation (docs/production.md): the key id that encrypts; every other listed key
+# only decrypts. Unset: the first entry encrypts. An id not in the keyring stops start-up.
+TOKEN_ENCRYPTION_ACTIVE_KEY_ID = cfg.text("TOKEN_ENCRYPTION_ACTIVE_KEY_ID")
 
 # --- Slack -----------------------------------------------------------------------------------
 # Development without a Slack app: DJANGO_DEBUG on and no SLACK_CLIENT_ID. Then the app is the
@@ -97,6 +93,16 @@ else:
     SLACK_CLIENT_SECRET = _secret("SLACK_CLIENT_SECRET")
 SLACK_SIGNING_SECRET = _secret("SLACK_SIGNING_SECRET")
 SLACK_APP_ID = cfg.text("SLACK_APP_ID")  # optional: checks oauth.v2.access answers
+# The developer's Bolt app behind the one Request URL (example_app in development), and an
+# optional callable giving custom values to store with each install (docs/settings.md).
+SLACK_BOLT_APP = cfg.text("SLACK_BOLT_APP", "example_app.slack_app.build_app" if DEBUG else "")
+SLACK_INSTALL_CUSTOM_VALUES = cfg.text("SLACK_INSTALL_CUSTOM_VALUES")
+# Branding on the install, success and error pages and in the admin (all optional).
+SLACK_APP_NAME = cfg.text("SLACK_APP_NAME")
+SLACK_APP_DESCRIPTION = cfg.text("SLACK_APP_DESCRIPTION")
+SLACK_APP_ICON = cfg.text("SLACK_APP_ICON")
+SLACK_APP_PRIVACY_URL = cfg.text("SLACK_APP_PRIVACY_URL")
+SLACK_APP_SUPPORT_URL = cfg.text("SLACK_APP_SUPPORT_URL")
 SLACK_SCOPES = cfg.text("SLACK_SCOPES", "commands,chat:write")
 SLACK_USER_SCOPES = cfg.text("SLACK_USER_SCOPES")
 SLACK_API_URL = _slack_url("SLACK_API_URL", _STANDIN_URL + "/api/", "https://slack.com/api/")
@@ -108,6 +114,31 @@ SLACK_AUTHORIZE_URL = _slack_url(
 SLACK_STATE_TTL_SECONDS = cfg.integer("SLACK_STATE_TTL_SECONDS", 600, minimum=1)
 SLACK_HTTP_TIMEOUT_SECONDS = cfg.integer("SLACK_HTTP_TIMEOUT_SECONDS", 10, minimum=1)
 SLACK_TOKEN_ROTATION_MINUTES = cfg.integer("SLACK_TOKEN_ROTATION_MINUTES", 120, minimum=1)
+
+# --- Sign in with Slack (installations/signin, docs/security.md "Sign in with Slack") -----------
+# On in this project; its URLs are included in slackinstall/urls.py. The redirect URI defaults to
+# SLACK_REDIRECT_URI's origin + /slack/signin/callback (add it to the Slack app's Redirect URLs).
+SLACK_SIGNIN_ENABLED = cfg.boolean("SLACK_SIGNIN_ENABLED", default=True)
+SLACK_SIGNIN_REDIRECT_URI = cfg.text("SLACK_SIGNIN_REDIRECT_URI")
+SLACK_SIGNIN_AUTHORIZE_URL = _slack_url(
+    "SLACK_SIGNIN_AUTHORIZE_URL",
+    _STANDIN_URL + "/openid/connect/authorize",
+    "https://slack.com/openid/connect/authorize",
+)
+SLACK_SIGNIN_JWKS_URL = _slack_url(
+    "SLACK_SIGNIN_JWKS_URL",
+    _STANDIN_URL + "/openid/connect/keys",
+    "https://slack.com/openid/connect/keys",
+)
+SLACK_SIGNIN_JWKS_CACHE_SECONDS = cfg.integer("SLACK_SIGNIN_JWKS_CACHE_SECONDS", 3600, minimum=0)
+SLACK_SIGNIN_ALLOWED_TEAMS = cfg.words("SLACK_SIGNIN_ALLOWED_TEAMS", default=[])  # [] = any
+SLACK_SIGNIN_STAFF_TEAMS = cfg.words("SLACK_SIGNIN_STAFF_TEAMS", default=[])
+SLACK_SIGNIN_STAFF_USERS = cfg.words("SLACK_SIGNIN_STAFF_USERS", default=[])
+SLACK_SIGNIN_STAFF_EMAIL_DOMAIN = cfg.text("SLACK_SIGNIN_STAFF_EMAIL_DOMAIN")
+SLACK_SIGNIN_STAFF_GROUP = cfg.text("SLACK_SIGNIN_STAFF_GROUP")
+SLACK_SIGNIN_PASSWORD_LOGIN = cfg.boolean("SLACK_SIGNIN_PASSWORD_LOGIN", default=True)
+# ModelBackend that refuses passwords when SLACK_SIGNIN_PASSWORD_LOGIN is false.
+AUTHENTICATION_BACKENDS = ["installations.signin.backends.PasswordSwitchModelBackend"]
 
 # `make run` serves on PORT (8000 by default); the redirect URI follows it in debug.
 DEV_SERVER_PORT = cfg.port("PORT", 8000) if DEBUG else 8000
@@ -184,8 +215,8 @@ TEMPLATES = [
 _SQLITE_DEFAULT = f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
 
 
-def _database(url: str) -> dict:
-    config = env.db_url_config(url)
+def _database(url: str) -> dict[str, Any]:
+    config: dict[str, Any] = env.db_url_config(url)
     if "." not in config.get("ENGINE", ""):  # django-environ passes unknown schemes through
         raise ValueError("DATABASE_URL has an unknown scheme (postgres://, sqlite:///, ...)")
     return config
@@ -230,6 +261,41 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["TEST"] = {"NAME": f"test_slackinstall_{_test_suffix}"}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache: shared by every instance in production ----------------------------------------------
+# CACHE_URL=redis://cache.internal:6379/0 (or rediss://) selects Django's own RedisCache, so
+# every instance and worker sees one set of cached counts and choices (docs/production.md).
+# Unset: a local-memory cache per process, enough for one instance. Keys carry the app's release
+# and cache-shape version (installations/shared_cache.py), so releases never read each other's
+# values during a rolling deploy.
+_REDIS_SCHEMES = ("redis", "rediss")
+
+
+def _cache(url: str) -> dict[str, Any]:
+    scheme = urlsplit(url).scheme
+    backend = "django.core.cache.backends.redis.RedisCache" if scheme in _REDIS_SCHEMES else None
+    if scheme not in (*_REDIS_SCHEMES, "locmemcache", "dummycache"):
+        raise ValueError("CACHE_URL must be redis://, rediss:// or locmemcache://")
+    if scheme in _REDIS_SCHEMES and not urlsplit(url).hostname:
+        raise ValueError("CACHE_URL names no Redis host (redis://host:6379/0)")
+    config: dict[str, Any] = env.cache_url_config(url, backend=backend)
+    if backend:
+        # Short socket timeouts: an unreachable cache makes pages compute without it (and
+        # /readyz answer 503) instead of hanging a worker.
+        config.setdefault("OPTIONS", {}).setdefault("socket_connect_timeout", 2)
+        config["OPTIONS"].setdefault("socket_timeout", 2)
+    config["KEY_PREFIX"] = "slackinstall"
+    return config
+
+
+CACHES = {
+    "default": cfg.parsed(
+        "CACHE_URL",
+        cfg.text("CACHE_URL", "locmemcache://"),
+        _cache,
+        placeholder={"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    )
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

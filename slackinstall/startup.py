@@ -33,9 +33,18 @@ def needs_configuration(argv: Sequence[str]) -> bool:
 
 
 def configuration_problems() -> list[str]:
+    """What settings.py could not read, then what the app's keyring check finds in the keys.
+
+    The keys are checked in one place, the app's system check (``check_keyring``: needs only
+    the settings, no app registry), so a malformed key is listed here once, with the rest, and
+    never again by ``manage.py check``.
+    """
     from django.conf import settings
 
-    return list(getattr(settings, "CONFIGURATION_PROBLEMS", []))
+    from installations.checks import check_keyring
+
+    problems = list(getattr(settings, "CONFIGURATION_PROBLEMS", []))
+    return problems + [str(message.msg) for message in check_keyring()]
 
 
 def problem_report(problems: Sequence[str]) -> str:

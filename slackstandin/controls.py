@@ -9,14 +9,18 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from . import events
-from .state import NO_BODY, Fault, StandInState
+from . import events, messaging
+from .state import APP_ID, NO_BODY, Fault, StandInState
 
 
 class StandInControls:
     state: StandInState
     events_url: str | None
     signing_secret: str | None
+
+    @property
+    def url(self) -> str:  # SlackStandIn's: where it listens
+        raise NotImplementedError
 
     # --- faults and token state -------------------------------------------------------------
     def fail_next(
@@ -126,6 +130,60 @@ class StandInControls:
         return events.deliver(
             payload, events_url=url, signing_secret=secret, retry_num=retry_num, timestamp=timestamp
         )
+
+    # --- a Bolt app's traffic (messaging.py) -----------------------------------------------------
+    @property
+    def messages(self) -> list[messaging.Message]:
+        """What the app posted (chat.postMessage) or sent to a response_url, oldest first."""
+        return self.state.outbox.all()
+
+    def send_mention(
+        self,
+        text: str,
+        *,
+        team_id: str | None,
+        enterprise_id: str | None = None,
+        channel: str = messaging.DEFAULT_CHANNEL,
+        events_url: str | None = None,
+    ) -> tuple[int, str]:
+        """Someone mentions the app in ``channel``: a signed app_mention to the Request URL."""
+        return self.send_event(
+            messaging.mention_event(text, channel=channel),
+            team_id=team_id,
+            enterprise_id=enterprise_id,
+            is_enterprise_install=False,
+            events_url=events_url,
+        )
+
+    def send_command(
+        self,
+        command: str,
+        text: str = "",
+        *,
+        team_id: str | None,
+        enterprise_id: str | None = None,
+        channel: str = messaging.DEFAULT_CHANNEL,
+        url: str | None = None,
+    ) -> tuple[int, str]:
+        """Someone runs ``command``: the signed, form-encoded POST Slack sends (to ``url``, by
+        default the one Request URL, ``events_url``)."""
+        target = url or self.events_url
+        secret = self.signing_secret
+        if not target or not secret:
+            raise ValueError("send_command needs a URL and signing_secret")
+        body = messaging.command_form(
+            self.state.outbox,
+            self.url,
+            command=command,
+            text=text,
+            team_id=team_id,
+            enterprise_id=enterprise_id,
+            app_id=APP_ID,
+            channel=channel,
+        )
+        headers = events.signed_headers(body, secret)
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+        return events.post(target, body, headers)
 
     def uninstall(self, team_id: str | None, enterprise_id: str | None = None) -> tuple[int, str]:
         """Revoke that target's tokens, then send app_uninstalled; (0, "") without events_url.

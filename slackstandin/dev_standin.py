@@ -34,6 +34,7 @@ import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 from slackstandin import SlackStandIn
@@ -187,7 +188,7 @@ def stop(standin: SlackStandIn, plan: StandInPlan) -> None:
     standin.stop()
 
 
-def snapshot(standin: SlackStandIn) -> dict:
+def snapshot(standin: SlackStandIn) -> dict[str, Any]:
     state = standin.state
     with state.lock:
         return {

@@ -41,7 +41,7 @@ def read_dotenv() -> None:
 
 
 def debug_enabled() -> bool:
-    return environ.Env().bool("DJANGO_DEBUG", default=False)
+    return bool(environ.Env().bool("DJANGO_DEBUG", default=False))
 
 
 def _port(name: str, default: int) -> int:
@@ -91,6 +91,8 @@ def export_standin(plan: dev_standin.StandInPlan, port: int) -> None:
     os.environ["SLACK_CLIENT_SECRET"] = plan.client_secret
     os.environ["SLACK_API_URL"] = url + "/api/"
     os.environ["SLACK_AUTHORIZE_URL"] = url + "/oauth/v2/authorize"
+    os.environ["SLACK_SIGNIN_AUTHORIZE_URL"] = url + "/openid/connect/authorize"
+    os.environ["SLACK_SIGNIN_JWKS_URL"] = url + "/openid/connect/keys"
 
 
 def start_standin() -> SlackStandIn:

@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from . import authorize, faults, pages
+from . import authorize, faults, messaging, pages
 from .methods import Answer, dispatch
 from .state import Call
 
@@ -66,7 +66,8 @@ class Handler(BaseHTTPRequestHandler):
 
     @property
     def standin(self) -> SlackStandIn:
-        return self.server.standin  # type: ignore[attr-defined]
+        standin: SlackStandIn = self.server.standin  # type: ignore[attr-defined]
+        return standin
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silence http.server's per-request stderr lines."""
@@ -88,11 +89,17 @@ class Handler(BaseHTTPRequestHandler):
                 self._authorize_page(parts.query)
             else:
                 self._decide(body)
+        elif parts.path.startswith("/openid/connect/"):
+            self._oidc(verb, parts.path, parts.query, body)
         elif parts.path == "/" and verb == "GET":
             note = dict(parse_qsl(parts.query)).get("note", "")
             self._html(200, self.standin.index_html(note))
         elif parts.path == "/uninstall" and verb == "POST":
             self._uninstall(body)
+        elif parts.path.startswith("/response/") and verb == "POST":
+            self._response_url(parts.path[len("/response/") :], body)
+        elif parts.path in ("/mention", "/command") and verb == "POST":
+            self._deliver_form(parts.path, body)
         else:
             self._send(404, b"not found", {"Content-Type": "text/plain"})
 
@@ -235,6 +242,53 @@ class Handler(BaseHTTPRequestHandler):
             return
         self._send(302, b"", {"Location": location})
 
+    def _oidc(self, verb: str, path: str, query: str, body: bytes) -> None:
+        """Sign in with Slack's pages and key set (slackstandin/oidc.py)."""
+        from . import oidc, oidc_pages
+
+        standin = self.standin
+        if path == "/openid/connect/keys" and verb == "GET":
+            keys = oidc.oidc_state(standin.state)
+            with standin.state.lock:
+                keys.jwks_fetches += 1
+            payload = json.dumps(keys.jwks()).encode()
+            self._send(200, payload, {"Content-Type": "application/json; charset=utf-8"})
+            return
+        if path != "/openid/connect/authorize":
+            self._send(404, b"not found", {"Content-Type": "text/plain"})
+            return
+        if verb == "GET":
+            params = authorize.query_params(query)
+            try:
+                oidc.check(params, standin.client_id)
+            except authorize.AuthorizeError as exc:
+                self._html(400, pages.error_page(exc.code))
+                return
+            self._html(200, oidc_pages.authorize_page(params, query, standin.form_key))
+            return
+        form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        if form.get("form_key") != standin.form_key:
+            self._html(400, pages.error_page("invalid_form"))
+            return
+        params = authorize.query_params(form.get("q", ""))
+        try:
+            if form.get("decision") == "allow":
+                location = oidc.approve(
+                    standin.state,
+                    params,
+                    standin.client_id,
+                    user_id=form.get("other_user_id") or form.get("user_id") or oidc.USERS[0][0],
+                    team_id=form.get("team_id") or None,
+                    enterprise_id=form.get("enterprise_id") or None,
+                    email=form.get("email") or None,
+                )
+            else:
+                location = oidc.cancel(params, standin.client_id)
+        except authorize.AuthorizeError as exc:
+            self._html(400, pages.error_page(exc.code))
+            return
+        self._send(302, b"", {"Location": location})
+
     def _uninstall(self, body: bytes) -> None:
         form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
         if form.get("form_key") != self.standin.form_key:
@@ -243,10 +297,42 @@ class Handler(BaseHTTPRequestHandler):
         team_id = form.get("team_id") or None
         enterprise_id = form.get("enterprise_id") or None
         try:
-            status, _ = self.standin.uninstall(team_id, enterprise_id)  # type: ignore[arg-type]
+            status, _ = self.standin.uninstall(team_id, enterprise_id)
             note = f"app_uninstalled sent: HTTP {status}" if status else "tokens revoked"
         except OSError as exc:
             note = f"tokens revoked; events_url unreachable ({type(exc).__name__})"
+        self._send(303, b"", {"Location": "/?" + urlencode({"note": note})})
+
+    def _response_url(self, response_id: str, body: bytes) -> None:
+        """Bolt's respond(): a JSON body POSTed to the response_url of a slash command."""
+        try:
+            payload = json.loads(body or b"{}")
+        except ValueError:
+            payload = None
+        if not isinstance(payload, dict):
+            self._send(400, b"invalid_payload", {"Content-Type": "text/plain"})
+            return
+        known = messaging.receive_response(self.standin.state.outbox, response_id, payload)
+        status, text = (200, b"ok") if known else (404, b"no_such_response_url")
+        self._send(status, text, {"Content-Type": "text/plain"})
+
+    def _deliver_form(self, path: str, body: bytes) -> None:
+        """The page's "mention the app" / "run /hello" buttons (the latest workspace install)."""
+        form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        if form.get("form_key") != self.standin.form_key:
+            self._html(400, pages.error_page("invalid_form"))
+            return
+        team_id = form.get("team_id") or None
+        text = form.get("text", "")
+        try:
+            if path == "/mention":
+                status, _ = self.standin.send_mention(text, team_id=team_id)
+                note = f"app_mention sent: HTTP {status}"
+            else:
+                status, _ = self.standin.send_command("/hello", text, team_id=team_id)
+                note = f"/hello sent: HTTP {status}"
+        except (OSError, ValueError) as exc:
+            note = f"not delivered ({type(exc).__name__})"
         self._send(303, b"", {"Location": "/?" + urlencode({"note": note})})
 
     def _html(self, status: int, html: str) -> None:

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import oauth
+from . import messaging, oauth
 from .state import APP_ID, BOT_ID, Call, StandInState, TokenRecord, slug
 
 
@@ -90,7 +90,11 @@ def auth_revoke(state: StandInState, call: Call) -> Answer:
     with state.lock:
         found = state.tokens.get(call.token or "")
     live_refresh = found is not None and found.kind == "refresh" and not found.used
-    record = found if live_refresh and not found.revoked else _live_token(state, call)
+    record: TokenRecord | Answer
+    if found is not None and live_refresh and not found.revoked:
+        record = found
+    else:
+        record = _live_token(state, call)
     if isinstance(record, Answer):
         return record
     dry_run = call.params.get("test", "").lower() in ("1", "true")
@@ -100,6 +104,14 @@ def auth_revoke(state: StandInState, call: Call) -> Answer:
     return Answer({"ok": True, "revoked": not dry_run}, headers=_scope_headers(record))
 
 
+def chat_post_message(state: StandInState, call: Call) -> Answer:
+    record = _live_token(state, call)
+    if isinstance(record, Answer):
+        return record
+    body = messaging.post_message(record.team_id, call, state.outbox)
+    return Answer(body, headers=_scope_headers(record))
+
+
 def dispatch(state: StandInState, call: Call, *, client_id: str, client_secret: str) -> Answer:
     if call.method == "oauth.v2.access":
         return Answer(oauth.access(state, call, client_id, client_secret))
@@ -107,4 +119,12 @@ def dispatch(state: StandInState, call: Call, *, client_id: str, client_secret: 
         return auth_test(state, call)
     if call.method == "auth.revoke":
         return auth_revoke(state, call)
+    if call.method in ("openid.connect.token", "openid.connect.userInfo"):
+        from . import oidc  # Sign in with Slack (slackstandin/oidc.py)
+
+        if call.method == "openid.connect.token":
+            return Answer(oidc.token(state, call, client_id, client_secret))
+        return Answer(oidc.userinfo(state, call))
+    if call.method == "chat.postMessage":
+        return chat_post_message(state, call)
     return Answer({"ok": False, "error": "unknown_method"}, status=404)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from html import escape
 
+from .messaging import Message
 from .state import DEFAULT_ENTERPRISE_ID, DEFAULT_TEAM_ID, Install
 
 STYLE = """
@@ -82,8 +83,15 @@ def error_page(code: str) -> str:
     return _page(f"Error: {code}", body)
 
 
-def index_page(installs: list[Install], form_key: str, events_url: str | None, note: str) -> str:
-    """Installs this stand-in issued, each with an Uninstall button (sends app_uninstalled)."""
+def index_page(
+    installs: list[Install],
+    form_key: str,
+    events_url: str | None,
+    note: str,
+    messages: list[Message] | None = None,
+) -> str:
+    """Installs this stand-in issued, each with an Uninstall button (sends app_uninstalled),
+    buttons that mention the app or run /hello there, and what the app posted back."""
     rows = []
     for install in installs:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(install.installed_at))
@@ -97,6 +105,7 @@ def index_page(installs: list[Install], form_key: str, events_url: str | None, n
             '<input type="hidden" name="enterprise_id" '
             f'value="{escape(install.enterprise_id or "")}">'
             '<button type="submit">Uninstall app</button></form>'
+            + _talk_forms(form_key, install.team_id or "")
         )
         rows.append(
             f"<tr><td>{escape(when)}</td><td>{target}</td>"
@@ -113,4 +122,37 @@ def index_page(installs: list[Install], form_key: str, events_url: str | None, n
     events = escape(events_url) if events_url else "not set: uninstall only revokes tokens"
     flash = f"<p><strong>{escape(note)}</strong></p>" if note else ""
     body = f"<h1>Stand-in installs</h1>{flash}{table}<p class='note'>Events go to {events}</p>"
-    return _page("Stand-in installs", body)
+    return _page("Stand-in installs", body + _messages_table(messages or []))
+
+
+def _talk_forms(form_key: str, team_id: str) -> str:
+    """ "Mention the app" and "/hello": signed deliveries to the app's Request URL."""
+    if not team_id:
+        return ""
+    hidden = (
+        f'<input type="hidden" name="form_key" value="{escape(form_key)}">'
+        f'<input type="hidden" name="team_id" value="{escape(team_id)}">'
+    )
+    return (
+        f'<form method="post" action="/mention">{hidden}'
+        '<input name="text" value="hello" aria-label="mention text">'
+        '<button type="submit">Mention the app</button></form>'
+        f'<form method="post" action="/command">{hidden}'
+        '<input name="text" value="" aria-label="/hello text">'
+        '<button type="submit">Run /hello</button></form>'
+    )
+
+
+def _messages_table(messages: list[Message]) -> str:
+    if not messages:
+        return "<h2>Messages from the app</h2><p>None yet.</p>"
+    rows = "".join(
+        f"<tr><td>{escape(time.strftime('%H:%M:%S', time.localtime(m.posted_at)))}</td>"
+        f"<td>{escape(m.via)}</td><td>{escape(m.team_id or '-')}</td>"
+        f"<td>{escape(m.channel)}</td><td>{escape(m.text)}</td></tr>"
+        for m in messages
+    )
+    return (
+        "<h2>Messages from the app</h2><table><tr><th>at</th><th>via</th><th>team</th>"
+        f"<th>channel</th><th>text</th></tr>{rows}</table>"
+    )

@@ -16,6 +16,7 @@ from typing import Any
 from . import authorize, pages
 from .controls import StandInControls
 from .handler import Handler
+from .oidc import OidcControls
 from .state import Call, StandInState
 
 logger = logging.getLogger(__name__)
@@ -30,7 +31,7 @@ class _Server(ThreadingHTTPServer):
         logger.debug("stand-in request failed", exc_info=False)
 
 
-class SlackStandIn(StandInControls):
+class SlackStandIn(StandInControls, OidcControls):
     """Start with ``.start()``, stop with ``.stop()`` (or use it as a context manager)."""
 
     def __init__(
@@ -155,4 +156,4 @@ class SlackStandIn(StandInControls):
     def index_html(self, note: str = "") -> str:
         with self.state.lock:
             installs = list(self.state.installs)
-        return pages.index_page(installs, self.form_key, self.events_url, note)
+        return pages.index_page(installs, self.form_key, self.events_url, note, self.messages)

@@ -183,6 +183,10 @@ class StandInState:
         self.lost: list[dict[str, Any]] = []
         self.in_flight = 0  # API requests being answered right now
         self.code_ttl_seconds: float = CODE_TTL_SECONDS
+        # Messages the app sent (chat.postMessage, response_url): messaging.py.
+        from .messaging import Outbox
+
+        self.outbox = Outbox()
 
     def record(self, call: Call) -> None:
         with self.lock:

@@ -113,3 +113,12 @@ def state_clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[StateClock]:
     clock = StateClock()
     monkeypatch.setattr(oauth_state, "timezone", SimpleNamespace(now=clock.now))
     yield clock
+
+
+def assert_nothing_from_another_origin(html: str) -> None:
+    """No script or frame at all; a linked resource (favicon, icon) only from this origin."""
+    assert not re.search(r"<script|<iframe|<object|<embed", html)
+    for tag in re.findall(r"<(?:link|img)\b[^>]*>", html):
+        url = re.search(r'(?:href|src)="([^"]*)"', tag)
+        assert url is not None, tag
+        assert url.group(1).startswith("/") and not url.group(1).startswith("//"), tag

@@ -1,8 +1,8 @@
 """Fixtures for the lifecycle tests (kept apart so parallel work does not collide).
 
 Workspaces are installed the way Bolt's run_installation does it, over real HTTP against the
-stand-in: approve on its authorize page, oauth.v2.access with the code, auth.test for bot_id,
-then persistence.save_installation. Tokens are the stand-in's runtime-generated fakes.
+stand-in (``install``: tests/factories.py, install_through_standin), or saved without HTTP
+(``saved_workspace``). Tokens are runtime-generated fakes.
 """
 
 from __future__ import annotations
@@ -19,71 +19,18 @@ import pytest
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
-from slack_sdk import WebClient
-from slack_sdk.oauth import AuthorizeUrlGenerator
-from slack_sdk.oauth.installation_store import Installation as SdkInstallation
 from slack_sdk.signature import SignatureVerifier
 
 from installations.conf import slack_config
-from installations.encryption.fields import Sealed
-from installations.lifecycle import saving as persistence
+from installations.encryption.fields import StoredEnvelope
 from installations.models import Installation, LifecycleEvent, Workspace
-
-
-def install_through_standin(standin: Any, **choices: Any) -> tuple[Workspace, dict[str, Any]]:
-    """One completed install flow against the stand-in; returns the row and Slack's answer."""
-    config = slack_config()
-    url = AuthorizeUrlGenerator(
-        client_id=config.client_id,
-        redirect_uri=config.redirect_uri,
-        scopes=["commands", "chat:write"],
-        user_scopes=["search:read"] if choices.get("user_token") else None,
-        authorization_url=config.authorize_url,
-    ).generate(state=secrets.token_urlsafe(16))
-    redirect = standin.approve(url, **choices)
-    code = redirect.split("code=", 1)[1].split("&", 1)[0]
-    client = WebClient(base_url=config.api_url, retry_handlers=[])
-    body = client.oauth_v2_access(
-        client_id=config.client_id,
-        client_secret=config.client_secret,
-        code=code,
-        redirect_uri=config.redirect_uri,
-    ).data
-    bot = client.auth_test(token=body["access_token"]).data
-    user = body.get("authed_user") or {}
-    team, enterprise = body.get("team") or {}, body.get("enterprise") or {}
-    data = SdkInstallation(
-        app_id=body.get("app_id"),
-        enterprise_id=enterprise.get("id"),
-        enterprise_name=enterprise.get("name"),
-        enterprise_url=bot.get("url") if body.get("is_enterprise_install") else None,
-        team_id=team.get("id"),
-        team_name=team.get("name"),
-        bot_token=body["access_token"],
-        bot_id=bot.get("bot_id"),
-        bot_user_id=body.get("bot_user_id"),
-        bot_scopes=body.get("scope", ""),
-        bot_refresh_token=body.get("refresh_token"),
-        bot_token_expires_in=body.get("expires_in"),
-        user_id=user.get("id"),
-        user_token=user.get("access_token"),
-        user_scopes=user.get("scope", ""),
-        user_refresh_token=user.get("refresh_token"),
-        user_token_expires_in=user.get("expires_in"),
-        incoming_webhook_url=(body.get("incoming_webhook") or {}).get("url"),
-        is_enterprise_install=body.get("is_enterprise_install"),
-        token_type=body.get("token_type"),
-    )
-    workspace, _ = persistence.save_installation(
-        data, client_id=config.client_id, source="oauth", actor="test"
-    )
-    return workspace, body
+from tests import factories
 
 
 @pytest.fixture
 def install(standin: Any) -> Callable[..., tuple[Workspace, dict[str, Any]]]:
     """install(**approve_choices) -> (Workspace, oauth.v2.access body), via the stand-in."""
-    return lambda **choices: install_through_standin(standin, **choices)
+    return lambda **choices: factories.install_through_standin(standin, **choices)
 
 
 def sign(body: bytes, *, timestamp: int | None = None, secret: str | None = None) -> dict[str, str]:
@@ -131,38 +78,10 @@ def post_event(client: Client) -> Callable[..., Any]:
     return post
 
 
-def fake(prefix: str) -> str:
-    """A runtime-generated fake token (never a real-looking one in the repository)."""
-    return f"{prefix}-test-{secrets.token_hex(10)}"
-
-
-def save_workspace(**overrides: Any) -> Workspace:
-    """A workspace saved through persistence with fake tokens; keyword overrides win."""
-    values: dict[str, Any] = {
-        "app_id": "A0STANDIN",
-        "team_id": "T0STANDIN1",
-        "team_name": "Stand-in Workspace",
-        "bot_token": fake("xoxb"),
-        "bot_id": "B0STANDIN",
-        "bot_user_id": "U0STANDINBOT",
-        "bot_scopes": "commands,chat:write",
-        "user_id": "U0STANDINUSR",
-        "user_token": fake("xoxp"),
-        "user_scopes": "search:read",
-        "incoming_webhook_url": "https://example.invalid/hooks/" + secrets.token_hex(8),
-        "token_type": "bot",
-    }
-    values.update(overrides)
-    workspace, _ = persistence.save_installation(
-        SdkInstallation(**values), client_id=slack_config().client_id, source="oauth", actor="test"
-    )
-    return workspace
-
-
 @pytest.fixture
 def saved_workspace(db: Any) -> Callable[..., Workspace]:
     """saved_workspace(**Installation fields) -> Workspace, with fake tokens, no HTTP."""
-    return save_workspace
+    return factories.saved_workspace
 
 
 # --- token rotation helpers ----------------------------------------------------------------------
@@ -221,7 +140,7 @@ def stored_state() -> dict[str, Any]:
     """Every stored fact a token path could change, envelopes as stored (nothing decrypted)."""
 
     def raw(values: tuple[Any, ...]) -> tuple[Any, ...]:
-        return tuple(v.envelope if isinstance(v, Sealed) else v for v in values)
+        return tuple(v.envelope if isinstance(v, StoredEnvelope) else v for v in values)
 
     return {
         "workspaces": {

@@ -5,10 +5,9 @@ Tokens are generated per run; they only look like Slack's (prefix + random hex).
 
 from __future__ import annotations
 
-import secrets
 import sqlite3
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -18,34 +17,9 @@ from slack_sdk.oauth.installation_store.sqlite3 import SQLite3InstallationStore
 from sqlalchemy import create_engine
 
 from installations.bolt.store import DjangoInstallationStore
+from tests import factories
 
-T0 = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
-
-
-def fake(prefix: str) -> str:
-    return f"{prefix}-{secrets.token_hex(12)}"
-
-
-def make_installation(minutes: int = 0, **overrides: Any) -> Installation:
-    """A workspace install by U0INSTALL1 with bot and user tokens, ``minutes`` after T0."""
-    fields: dict[str, Any] = {
-        "app_id": "A0APP",
-        "enterprise_id": None,
-        "team_id": "T0TEAM1",
-        "team_name": "Team One",
-        "bot_token": fake("xoxb"),
-        "bot_id": "B0BOT",
-        "bot_user_id": "U0BOTUSER",
-        "bot_scopes": "commands,chat:write",
-        "user_id": "U0INSTALL1",
-        "user_token": fake("xoxp"),
-        "user_scopes": "search:read",
-        "is_enterprise_install": False,
-        "token_type": "bot",
-        "installed_at": (T0 + timedelta(minutes=minutes)).timestamp(),
-    }
-    fields.update(overrides)
-    return Installation(**fields)
+# The store suites' data comes from tests/factories.py (store_installation, STORE_IDS, T0).
 
 
 class StampedSQLite3Store(SQLite3InstallationStore):
@@ -72,6 +46,15 @@ class StampedSQLite3Store(SQLite3InstallationStore):
         super().save_bot(bot)
         if bot.bot_token is not None:
             self._stamp("slack_bots", bot.installed_at)
+
+
+@pytest.fixture(params=["compiled", "plain"])
+def lookup_path(request: pytest.FixtureRequest, settings: Any) -> str:
+    """Run a test with the stores' lookups precompiled, then as plain querysets
+    (SLACK_COMPILED_LOOKUPS; installations/bolt/compiled_lookup.py): both must answer alike.
+    Store test modules use it for every test: ``pytest.mark.usefixtures("lookup_path")``."""
+    settings.SLACK_COMPILED_LOOKUPS = request.param == "compiled"
+    return str(request.param)
 
 
 @pytest.fixture
@@ -101,4 +84,4 @@ def reference_store(request: pytest.FixtureRequest) -> Any:
 
 @pytest.fixture
 def installation_factory() -> Callable[..., Installation]:
-    return make_installation
+    return factories.store_installation

@@ -16,7 +16,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 VENV = Path(sys.prefix)
 COPIED_FILES = ("manage.py", "gunicorn.conf.py", "Makefile", ".env.example", "pyproject.toml")
-COPIED_DIRS = ("slackinstall", "installations", "slackstandin", "templates", "static")
+COPIED_DIRS = (
+    "slackinstall",
+    "installations",
+    "slackstandin",
+    "example_app",
+    "templates",
+    "static",
+)
 # Variables the tests decide themselves: nothing from the developer's shell or the test run.
 OWN_PREFIXES = ("DJANGO_", "SLACK_", "TOKEN_ENCRYPTION_", "DATABASE_URL", "PORT", "HOST")
 OWN_NAMES = ("WEB_CONCURRENCY", "GUNICORN_THREADS", "GUNICORN_TIMEOUT")

@@ -9,7 +9,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.test import Client
 from django.urls import reverse
 
-from installations.encryption.fields import Sealed
+from installations.encryption.fields import StoredEnvelope
 from installations.models import LifecycleEvent, Workspace
 
 pytestmark = pytest.mark.django_db
@@ -18,9 +18,9 @@ LIST = reverse("admin:installations_workspace_changelist")
 
 
 def snapshot(ws: Workspace) -> dict:
-    """The stored row, envelopes as text (a Sealed value has no equality of its own)."""
+    """The stored row, envelopes as text (a StoredEnvelope value has no equality of its own)."""
     row = Workspace.objects.filter(pk=ws.pk).values().get()
-    return {k: v.envelope if isinstance(v, Sealed) else v for k, v in row.items()}
+    return {k: v.envelope if isinstance(v, StoredEnvelope) else v for k, v in row.items()}
 
 
 def urls(ws: Workspace) -> list[str]:

@@ -28,7 +28,7 @@ from installations.bolt.store import DjangoInstallationStore, DjangoOAuthStateSt
 from installations.models import Installation, Workspace
 from slackstandin import SlackStandIn
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("lookup_path")]
 
 COOKIE = "slack-app-oauth-state"
 

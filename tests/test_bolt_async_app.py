@@ -35,12 +35,13 @@ from installations.bolt.async_store import AsyncDjangoInstallationStore, AsyncDj
 from installations.encryption.keyring import generate_key_entry
 from installations.models import Installation, Workspace
 from slackstandin import SlackStandIn
-from tests.fixtures_lifecycle import install_through_standin
+from tests.factories import install_through_standin
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     # slack_sdk 3.48's AsyncWebClient still passes aiohttp.BasicAuth for the oauth.v2.access call
     pytest.mark.filterwarnings("ignore:BasicAuth is deprecated:DeprecationWarning"),
+    pytest.mark.usefixtures("lookup_path"),  # the async store runs the same lookups
 ]
 
 COOKIE = "slack-app-oauth-state"

@@ -32,7 +32,8 @@ from installations.conf import slack_config
 from installations.models import Installation, LifecycleEvent, OrgTeamAccess, ProcessedSlackEvent
 from installations.slack import events as slack_payloads
 from installations.slack import signature as slack_signature
-from tests.fixtures_lifecycle import envelope, save_workspace
+from tests.factories import saved_workspace
+from tests.fixtures_lifecycle import envelope
 
 pytestmark = pytest.mark.django_db
 
@@ -260,8 +261,8 @@ envelopes = st.builds(lambda envelope, target: {**envelope, **target}, any_envel
 @pytest.fixture
 def installed() -> None:
     """A workspace and an org-wide install, so that events find a target and handlers run."""
-    save_workspace()
-    save_workspace(enterprise_id="E0ORG1", team_id=None, is_enterprise_install=True)
+    saved_workspace()
+    saved_workspace(enterprise_id="E0ORG1", team_id=None, is_enterprise_install=True)
 
 
 def rolled_back(fn: Any) -> Any:

@@ -20,7 +20,8 @@ from installations.models import (
     ProcessedSlackEvent,
     Workspace,
 )
-from tests.fixtures_lifecycle import envelope, fake
+from tests.factories import fake_token
+from tests.fixtures_lifecycle import envelope
 
 pytestmark = pytest.mark.django_db
 
@@ -35,8 +36,8 @@ def past(seconds: int) -> int:
 
 def test_app_uninstalled_erases_every_token_and_keeps_history(post_event, saved_workspace):
     workspace = saved_workspace(
-        user_refresh_token=fake("xoxe"),
-        bot_refresh_token=fake("xoxe"),
+        user_refresh_token=fake_token("xoxe"),
+        bot_refresh_token=fake_token("xoxe"),
         installed_at=timezone.now() - timedelta(minutes=5),
     )
     event_time = past(5)

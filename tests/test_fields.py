@@ -19,12 +19,9 @@ from installations.encryption.fields import (
 )
 from installations.encryption.keyring import generate_key_entry
 from installations.models import Installation, Workspace
+from tests.factories import fake_token, workspace_row
 
 pytestmark = pytest.mark.django_db
-
-
-def fake_token(prefix: str = "xoxb") -> str:
-    return f"{prefix}-test-{secrets.token_hex(12)}"
 
 
 def raw(table: str, column: str, pk: object) -> str | None:
@@ -37,15 +34,9 @@ def raw(table: str, column: str, pk: object) -> str | None:
     return row[0]
 
 
-def make_workspace(**fields: object) -> Workspace:
-    values = {"client_id": "1111.2222", "team_id": "T" + secrets.token_hex(4).upper()}
-    values.update(fields)
-    return Workspace.objects.create(**values)
-
-
 def test_raw_column_is_an_envelope_not_the_token() -> None:
     token = fake_token()
-    ws = make_workspace(bot_token=token)
+    ws = workspace_row(bot_token=token)
     stored = raw("installations_workspace", "bot_token", ws.pk)
     assert stored.startswith("v1.test1.")
     assert token not in stored and "xoxb" not in stored
@@ -53,14 +44,14 @@ def test_raw_column_is_an_envelope_not_the_token() -> None:
 
 def test_round_trip_after_reload() -> None:
     token, refresh = fake_token(), fake_token("xoxe-1")
-    ws = make_workspace(bot_token=token, bot_refresh_token=refresh)
+    ws = workspace_row(bot_token=token, bot_refresh_token=refresh)
     again = Workspace.objects.get(pk=ws.pk)
     assert again.bot_token == token
     assert again.bot_refresh_token == refresh
 
 
 def test_none_is_null_and_empty_string_is_encrypted() -> None:
-    ws = make_workspace(bot_token=None, bot_refresh_token="")
+    ws = workspace_row(bot_token=None, bot_refresh_token="")
     assert raw("installations_workspace", "bot_token", ws.pk) is None
     assert raw("installations_workspace", "bot_refresh_token", ws.pk).startswith("v1.")
     again = Workspace.objects.get(pk=ws.pk)
@@ -70,14 +61,14 @@ def test_none_is_null_and_empty_string_is_encrypted() -> None:
 
 def test_same_plaintext_twice_gives_different_ciphertexts() -> None:
     token = fake_token()
-    a, b = make_workspace(bot_token=token), make_workspace(bot_token=token)
+    a, b = workspace_row(bot_token=token), workspace_row(bot_token=token)
     assert raw("installations_workspace", "bot_token", a.pk) != raw(
         "installations_workspace", "bot_token", b.pk
     )
 
 
 def test_saving_an_unchanged_value_writes_the_same_envelope() -> None:
-    ws = make_workspace(bot_token=fake_token())
+    ws = workspace_row(bot_token=fake_token())
     before = raw("installations_workspace", "bot_token", ws.pk)
     loaded = Workspace.objects.get(pk=ws.pk)
     loaded.team_name = "Renamed"
@@ -92,7 +83,7 @@ def test_values_under_an_old_key_still_read(settings: pytest.FixtureRequest) -> 
     old = generate_key_entry("old")
     settings.TOKEN_ENCRYPTION_KEYS = old
     token = fake_token()
-    ws = make_workspace(bot_token=token)
+    ws = workspace_row(bot_token=token)
     settings.TOKEN_ENCRYPTION_KEYS = f"{generate_key_entry('new')},{old}"
     loaded = Workspace.objects.get(pk=ws.pk)
     assert loaded.bot_token == token
@@ -103,7 +94,7 @@ def test_values_under_an_old_key_still_read(settings: pytest.FixtureRequest) -> 
 
 def test_wrong_key_fails_closed_with_the_named_error(settings: pytest.FixtureRequest) -> None:
     token = fake_token()
-    ws = make_workspace(bot_token=token)
+    ws = workspace_row(bot_token=token)
     settings.TOKEN_ENCRYPTION_KEYS = generate_key_entry("test1")  # same id, other key
     loaded = Workspace.objects.get(pk=ws.pk)
     with pytest.raises(EncryptedDataError) as caught:
@@ -115,15 +106,15 @@ def test_wrong_key_fails_closed_with_the_named_error(settings: pytest.FixtureReq
 
 
 def test_unknown_key_id_fails(settings: pytest.FixtureRequest) -> None:
-    ws = make_workspace(bot_token=fake_token())
+    ws = workspace_row(bot_token=fake_token())
     settings.TOKEN_ENCRYPTION_KEYS = generate_key_entry("other")
     with pytest.raises(EncryptedDataError, match="key id test1"):
         _ = Workspace.objects.get(pk=ws.pk).bot_token
 
 
 def test_ciphertext_copied_to_another_row_fails() -> None:
-    victim = make_workspace(bot_token=fake_token())
-    attacker = make_workspace(bot_token=fake_token())
+    victim = workspace_row(bot_token=fake_token())
+    attacker = workspace_row(bot_token=fake_token())
     with connection.cursor() as cursor:
         cursor.execute(
             "UPDATE installations_workspace SET bot_token = "
@@ -137,7 +128,7 @@ def test_ciphertext_copied_to_another_row_fails() -> None:
 
 
 def test_ciphertext_copied_to_another_column_fails() -> None:
-    ws = make_workspace(bot_token=fake_token(), bot_refresh_token=fake_token("xoxe-1"))
+    ws = workspace_row(bot_token=fake_token(), bot_refresh_token=fake_token("xoxe-1"))
     with connection.cursor() as cursor:
         cursor.execute("UPDATE installations_workspace SET bot_refresh_token = bot_token")
     loaded = Workspace.objects.get(pk=ws.pk)
@@ -149,7 +140,7 @@ def test_ciphertext_copied_to_another_column_fails() -> None:
 def test_an_unreadable_value_is_never_rewritten_by_an_unrelated_save(
     settings: pytest.FixtureRequest,
 ) -> None:
-    ws = make_workspace(bot_token=fake_token())
+    ws = workspace_row(bot_token=fake_token())
     before = raw("installations_workspace", "bot_token", ws.pk)
     settings.TOKEN_ENCRYPTION_KEYS = generate_key_entry("other")
     loaded = Workspace.objects.get(pk=ws.pk)
@@ -168,8 +159,8 @@ def test_lookups_other_than_isnull_raise(lookup: dict[str, str]) -> None:
 
 
 def test_isnull_lookups_work() -> None:
-    make_workspace(bot_token=fake_token())
-    make_workspace(bot_token=None)
+    workspace_row(bot_token=fake_token())
+    workspace_row(bot_token=None)
     assert Workspace.objects.filter(bot_token__isnull=True).count() == 1
     assert Workspace.objects.filter(bot_token=None).count() == 1
     assert Workspace.objects.exclude(bot_token=None).count() == 1
@@ -181,7 +172,7 @@ def test_ordering_by_an_encrypted_field_raises() -> None:
 
 
 def test_update_with_plaintext_raises_and_sealed_values_work() -> None:
-    ws = make_workspace(bot_token=fake_token())
+    ws = workspace_row(bot_token=fake_token())
     with pytest.raises(EncryptedFieldUsageError), transaction.atomic():
         Workspace.objects.filter(pk=ws.pk).update(bot_token="xoxb-plain")
     field = Workspace._meta.get_field("bot_token")
@@ -215,7 +206,7 @@ def test_ordering_in_meta_is_a_check_error() -> None:
 def test_repr_str_and_dumpdata_show_no_plaintext() -> None:
     token, user_token = fake_token(), fake_token("xoxp")
     hook = f"https://hooks.slack.com/services/TFAKE/BFAKE/{secrets.token_hex(12)}"
-    ws = make_workspace(bot_token=token, team_name="Acme")
+    ws = workspace_row(bot_token=token, team_name="Acme")
     Installation.objects.create(
         workspace=ws, client_id=ws.client_id, team_id=ws.team_id, user_id="U1",
         user_token=user_token, incoming_webhook_url=hook,
@@ -239,7 +230,7 @@ def test_sqlite_file_holds_no_token_bytes() -> None:
     if connection.vendor != "sqlite":
         pytest.skip("reads the SQLite database file")
     secrets_saved = [fake_token(), fake_token("xoxp"), fake_token("xoxe-1")]
-    ws = make_workspace(bot_token=secrets_saved[0], bot_refresh_token=secrets_saved[2])
+    ws = workspace_row(bot_token=secrets_saved[0], bot_refresh_token=secrets_saved[2])
     Installation.objects.create(
         workspace=ws, client_id=ws.client_id, team_id=ws.team_id, user_id="U1",
         user_token=secrets_saved[1],
@@ -252,7 +243,7 @@ def test_sqlite_file_holds_no_token_bytes() -> None:
 
 def test_dumpdata_then_loaddata_restores_readable_tokens(tmp_path: Path) -> None:
     token, user_token = fake_token(), fake_token("xoxp")
-    ws = make_workspace(bot_token=token, bot_refresh_token=None)
+    ws = workspace_row(bot_token=token, bot_refresh_token=None)
     Installation.objects.create(
         workspace=ws,
         client_id=ws.client_id,
@@ -272,15 +263,16 @@ def test_dumpdata_then_loaddata_restores_readable_tokens(tmp_path: Path) -> None
 
 
 def test_presence_checks_never_decrypt(settings: pytest.FixtureRequest) -> None:
-    from installations.encryption.fields import holds_value
+    from installations.encryption.fields import has_stored_value
 
-    ws = make_workspace(bot_token=fake_token(), bot_refresh_token=None)
+    ws = workspace_row(bot_token=fake_token(), bot_refresh_token=None)
     settings.TOKEN_ENCRYPTION_KEYS = generate_key_entry("test1")  # same id, other key
     loaded = Workspace.objects.get(pk=ws.pk)
-    assert holds_value(loaded, "bot_token") and not holds_value(loaded, "bot_refresh_token")
+    assert has_stored_value(loaded, "bot_token")
+    assert not has_stored_value(loaded, "bot_refresh_token")
     deferred = Workspace.objects.defer("bot_token").get(pk=ws.pk)
-    assert holds_value(deferred, "bot_token")
+    assert has_stored_value(deferred, "bot_token")
     loaded.refresh_from_db()  # reloading the row opens nothing either
-    assert holds_value(loaded, "bot_token")
+    assert has_stored_value(loaded, "bot_token")
     with pytest.raises(EncryptedDataError):
         _ = loaded.bot_token

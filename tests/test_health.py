@@ -39,7 +39,11 @@ def test_fresh_install_with_every_wanted_scope_is_active(audit_workspace: Callab
     [
         ({"uninstalled_at": past(hours=1)}, "reason_uninstalled", "App uninstalled"),
         ({"bot_revoked_at": past(hours=1)}, "reason_bot_revoked", "Bot token revoked"),
-        ({"health": Health.DEAD}, "reason_token_dead", "Token dead at last verification"),
+        (
+            {"health": Health.DEAD, "last_verified_at": past(minutes=1)},
+            "reason_token_dead",
+            "Token dead at last verification",
+        ),
         ({"refresh_failed_at": past(minutes=5)}, "reason_refresh_failed", "Token refresh failed"),
         (
             {"bot_token_expires_at": past(minutes=1)},
@@ -143,24 +147,37 @@ def test_installer_without_user_token_misses_every_wanted_user_scope(
 
 def test_several_reasons_are_all_listed(audit_workspace: Callable, settings: Any) -> None:
     settings.SLACK_SCOPES = "commands,chat:write"
-    ws = audit_workspace(bot_scopes="commands", uninstalled_at=past(hours=2), health=Health.DEAD)
-    assert true_reasons(ws) == {
-        "reason_missing_bot_scopes",
-        "reason_uninstalled",
-        "reason_token_dead",
-    }
+    ws = audit_workspace(
+        bot_scopes="commands", health=Health.DEAD, last_verified_at=past(minutes=1)
+    )
+    assert true_reasons(ws) == {"reason_missing_bot_scopes", "reason_token_dead"}
     assert health.reasons(annotated(ws)) == [
         "Bot scopes missing: chat:write",
-        "App uninstalled",
         "Token dead at last verification",
     ]
+
+
+def test_an_uninstall_is_the_only_reason_it_shows(audit_workspace: Callable, settings: Any) -> None:
+    """Facts recorded before the uninstall (a dead verdict, missing scopes) no longer apply."""
+    settings.SLACK_SCOPES = "commands,chat:write"
+    ws = audit_workspace(
+        bot_scopes="commands",
+        uninstalled_at=past(hours=2),
+        health=Health.DEAD,
+        last_verified_at=past(hours=3),
+    )
+    assert true_reasons(ws) == {"reason_uninstalled"}
+    assert health.reasons(annotated(ws)) == ["App uninstalled"]
 
 
 def test_status_filter_and_counts_run_in_sql(
     audit_workspace: Callable, django_assert_num_queries: Any
 ) -> None:
     healthy = [audit_workspace() for _ in range(3)]
-    broken = [audit_workspace(bot_revoked_at=past(hours=1)), audit_workspace(health=Health.DEAD)]
+    broken = [
+        audit_workspace(bot_revoked_at=past(hours=1)),
+        audit_workspace(health=Health.DEAD, last_verified_at=past(minutes=1)),
+    ]
     queryset = health.with_health(Workspace.objects.all())
     with django_assert_num_queries(1):
         needs = set(

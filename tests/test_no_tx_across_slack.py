@@ -23,7 +23,8 @@ from installations.lifecycle.staff_actions import (
     verify_workspace,
 )
 from installations.models import Health, Workspace
-from tests.fixtures_lifecycle import make_due, save_workspace
+from tests.factories import saved_workspace
+from tests.fixtures_lifecycle import make_due
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -60,7 +61,7 @@ def run_while_slack_holds(
     Workspace.objects.filter(pk=workspace.pk).update(team_name="Renamed meanwhile")
     timings.append(time.monotonic() - started)
     started = time.monotonic()
-    save_workspace(team_id="T0ELSEWHERE", team_name="Installed meanwhile")
+    saved_workspace(team_id="T0ELSEWHERE", team_name="Installed meanwhile")
     timings.append(time.monotonic() - started)
     worker.join(HELD + 20)
     assert not worker.is_alive() and not errors, errors

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from datetime import timedelta
 
 import pytest
@@ -11,27 +10,21 @@ from slack_sdk.oauth.installation_store import Installation as SdkInstallation
 
 from installations.lifecycle.saving import save_installation
 from installations.models import Installation, LifecycleEvent, Workspace
+from tests.factories import sdk_installation
 
 pytestmark = pytest.mark.django_db
 CLIENT = "1111.2222"
 
 
 def flow(user_id: str, *, at: object, **extra: object) -> SdkInstallation:
+    """One install flow by ``user_id`` at ``at`` into T0TEST (tests/factories.py)."""
     values = {
-        "app_id": "A0TEST",
-        "team_id": "T0TEST",
-        "team_name": "Test",
-        "bot_token": f"xoxb-test-{secrets.token_hex(6)}",
-        "bot_id": "B0TEST",
-        "bot_user_id": "U0BOT",
-        "bot_scopes": "chat:write",
-        "user_id": user_id,
-        "user_token": f"xoxp-test-{secrets.token_hex(6)}",
-        "user_scopes": "search:read",
+        **{"app_id": "A0TEST", "team_id": "T0TEST", "team_name": "Test", "bot_id": "B0TEST"},
+        **{"bot_user_id": "U0BOT", "bot_scopes": "chat:write", "user_id": user_id},
         "installed_at": at,
+        **extra,
     }
-    values.update(extra)
-    return SdkInstallation(**values)
+    return sdk_installation(**values)
 
 
 def test_reinstall_updates_the_workspace_and_appends_history() -> None:

@@ -30,7 +30,7 @@ from installations.lifecycle import saving as persistence
 from installations.lifecycle.slack_events import handle_event
 from installations.models import Installation, Workspace
 from slackstandin.events import envelope
-from tests.fixtures_store import fake, make_installation
+from tests.factories import fake_token, store_installation
 
 pytestmark = pytest.mark.django_db
 
@@ -49,7 +49,7 @@ def slack_event(event: dict[str, Any]) -> str:
         event_id=None,
         event_time=int(time.time()),
     )
-    payload["api_app_id"] = "A0APP"  # make_installation's app
+    payload["api_app_id"] = "A0APP"  # store_installation's app (tests/factories.py)
     outcome = handle_event(payload)
     assert outcome == "applied"
     return outcome
@@ -112,10 +112,10 @@ def rotated(installation: SdkInstallation) -> SdkInstallation:
     pair that has a refresh token."""
     new = SdkInstallation(**installation.to_dict_for_copying())
     if installation.bot_refresh_token:
-        new.bot_token, new.bot_refresh_token = fake("xoxe.xoxb-1"), fake("xoxe-1")
+        new.bot_token, new.bot_refresh_token = fake_token("xoxe.xoxb-1"), fake_token("xoxe-1")
         new.bot_token_expires_at = int(time.time()) + 43200
     if installation.user_refresh_token:
-        new.user_token, new.user_refresh_token = fake("xoxe.xoxp-1"), fake("xoxe-1")
+        new.user_token, new.user_refresh_token = fake_token("xoxe.xoxp-1"), fake_token("xoxe-1")
         new.user_token_expires_at = int(time.time()) + 43200
     return new
 
@@ -123,7 +123,7 @@ def rotated(installation: SdkInstallation) -> SdkInstallation:
 def rotated_bot(bot: Bot) -> Bot:
     """What TokenRotator.perform_bot_token_rotation hands back."""
     new = Bot(**bot.to_dict_for_copying())
-    new.bot_token, new.bot_refresh_token = fake("xoxe.xoxb-1"), fake("xoxe-1")
+    new.bot_token, new.bot_refresh_token = fake_token("xoxe.xoxb-1"), fake_token("xoxe-1")
     new.bot_token_expires_at = int(time.time()) + 43200
     return new
 
@@ -182,13 +182,13 @@ SAVERS = {
 @pytest.fixture
 def installed(our_store: DjangoInstallationStore) -> SdkInstallation:
     """A rotating install with bot, user token and an incoming webhook, an hour ago."""
-    installation = make_installation(
+    installation = store_installation(
         installed_at=(timezone.now() - timedelta(hours=1)).timestamp(),
-        bot_refresh_token=fake("xoxe-1"),
-        user_refresh_token=fake("xoxe-1"),
+        bot_refresh_token=fake_token("xoxe-1"),
+        user_refresh_token=fake_token("xoxe-1"),
         bot_token_expires_at=int(time.time()) + 60,
         user_token_expires_at=int(time.time()) + 60,
-        incoming_webhook_url=fake("https://hooks.slack.invalid/services/T0TEAM1"),
+        incoming_webhook_url=fake_token("https://hooks.slack.invalid/services/T0TEAM1"),
         incoming_webhook_channel="#general",
         incoming_webhook_channel_id="C0GENERAL",
     )
@@ -274,9 +274,9 @@ def test_a_new_install_after_the_revocation_still_wins(
     our_store: DjangoInstallationStore, installed: SdkInstallation, revocation_name: str
 ) -> None:
     REVOCATIONS[revocation_name].apply(our_store)
-    again = make_installation(
+    again = store_installation(
         installed_at=time.time(),  # a new exchange, after the revocation was recorded
-        incoming_webhook_url=fake("https://hooks.slack.invalid/services/T0TEAM1"),
+        incoming_webhook_url=fake_token("https://hooks.slack.invalid/services/T0TEAM1"),
     )
     our_store.save(again)
     workspace = Workspace.objects.get(team_id="T0TEAM1")
@@ -315,7 +315,6 @@ def test_an_event_stamped_in_the_flows_own_second_reaches_it() -> None:
     assert not persistence.reached_flow(a_second_earlier, installed_at)
     assert revocation.is_stale(a_second_earlier, installed_at)
     assert not persistence.reached_flow(None, installed_at)
-    assert persistence.EVENT_TIME_RESOLUTION == revocation.EVENT_TIME_RESOLUTION
 
 
 def test_a_resave_of_a_revoked_older_users_row_keeps_the_newer_users_tokens(
@@ -323,7 +322,7 @@ def test_a_resave_of_a_revoked_older_users_row_keeps_the_newer_users_tokens(
 ) -> None:
     """Alice's row is re-saved (with the current bot merged in) after her token was revoked;
     Bob, who installed later, keeps his row, and the rotated bot still lands."""
-    bob = make_installation(installed_at=time.time(), user_id="U0BOB")
+    bob = store_installation(installed_at=time.time(), user_id="U0BOB")
     our_store.save(bob)
     alice = our_store.find_installation(**TEAM, user_id=INSTALLER)
     new = rotated(alice)

@@ -28,7 +28,7 @@ from installations.bolt.store import DjangoInstallationStore
 from installations.lifecycle import revocation
 from installations.models import Installation, LifecycleEvent, ProcessedSlackEvent, Workspace
 from installations.slack.sdk_mapping import as_datetime
-from tests.fixtures_store import fake, make_installation
+from tests.factories import fake_token, store_installation
 from tests.test_resave_after_revocation import rotated, rotated_bot, slack_event
 
 pytestmark = pytest.mark.django_db
@@ -90,12 +90,12 @@ def install(world: World, user: str) -> None:
     while world.pending:  # a browser flow takes seconds: Bolt's requests have saved meanwhile
         save(world, 0)
     world.store.save(
-        make_installation(
+        store_installation(
             installed_at=time.time(),
             user_id=user,
-            bot_refresh_token=fake("xoxe-1"),
-            user_refresh_token=fake("xoxe-1"),
-            incoming_webhook_url=fake("https://hooks.slack.invalid/services/T0TEAM1"),
+            bot_refresh_token=fake_token("xoxe-1"),
+            user_refresh_token=fake_token("xoxe-1"),
+            incoming_webhook_url=fake_token("https://hooks.slack.invalid/services/T0TEAM1"),
         )
     )
 

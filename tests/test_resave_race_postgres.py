@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from installations.bolt.store import DjangoInstallationStore
 from installations.models import Installation, Workspace
-from tests.fixtures_store import fake, make_installation
+from tests.factories import fake_token, store_installation
 from tests.test_resave_after_revocation import (
     INSTALLER,
     REVOCATIONS,
@@ -40,13 +40,13 @@ SCHEDULE = [(0, HOLD_BACK), (HOLD_BACK, 0), (0, 0)] * 2
 def install(store: DjangoInstallationStore) -> Any:
     """A fresh rotating install of T0TEAM1 (bot, user token, webhook), an hour old."""
     Workspace.objects.all().delete()
-    installation = make_installation(
+    installation = store_installation(
         installed_at=(timezone.now() - timedelta(hours=1)).timestamp(),
-        bot_refresh_token=fake("xoxe-1"),
-        user_refresh_token=fake("xoxe-1"),
+        bot_refresh_token=fake_token("xoxe-1"),
+        user_refresh_token=fake_token("xoxe-1"),
         bot_token_expires_at=int(time.time()) + 60,
         user_token_expires_at=int(time.time()) + 60,
-        incoming_webhook_url=fake("https://hooks.slack.invalid/services/T0TEAM1"),
+        incoming_webhook_url=fake_token("https://hooks.slack.invalid/services/T0TEAM1"),
     )
     store.save(installation)
     return installation

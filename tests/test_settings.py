@@ -249,13 +249,15 @@ def test_healthz_answers_when_the_database_does(client: object, db: None) -> Non
 
 
 @pytest.mark.parametrize("output", ["hash", "unified"])
-def test_diffsettings_masks_every_secret(settings: pytest.FixtureRequest, output: str) -> None:
+def test_slack_diffsettings_masks_every_secret(
+    settings: pytest.FixtureRequest, output: str
+) -> None:
     from io import StringIO
 
     from django.core.management import call_command
 
     out = StringIO()
-    call_command("diffsettings", "--output", output, stdout=out)
+    call_command("slack_diffsettings", "--output", output, stdout=out)
     text = out.getvalue()
     assert "SLACK_CLIENT_ID" in text  # the command ran and printed our settings
     for secret in (
@@ -265,3 +267,12 @@ def test_diffsettings_masks_every_secret(settings: pytest.FixtureRequest, output
         settings.TOKEN_ENCRYPTION_KEYS.split(":", 1)[1],
     ):
         assert secret not in text
+
+
+def test_the_app_replaces_no_django_command() -> None:
+    """A host project that installs the app keeps Django's own commands (diffsettings was one)."""
+    from django.core.management import get_commands
+
+    ours = {name for name, app in get_commands().items() if app == "installations"}
+    assert ours and all(name.startswith("slack_") for name in ours)
+    assert get_commands()["diffsettings"] == "django.core"

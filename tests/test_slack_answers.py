@@ -2,7 +2,7 @@
 
 The property tests state the contract the rest of the product relies on: whatever Slack (or
 something in between) sends, the validator returns a typed answer whose every field has its
-declared type, or raises UnexpectedResponse; it never raises anything else.
+declared type, or raises UnexpectedAnswer; it never raises anything else.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from installations.exceptions import UnexpectedResponse
+from installations.exceptions import UnexpectedAnswer
 from installations.slack.answers import (
     MAX_EXPIRES_IN,
     TOKEN,
@@ -139,10 +139,10 @@ def assert_well_typed(value: Any) -> None:
 
 
 def check(method: str, grant: str | None, data: object) -> Any:
-    """The validator's result, which must be typed, or None when it raised UnexpectedResponse."""
+    """The validator's result, which must be typed, or None when it raised UnexpectedAnswer."""
     try:
         result = validate_answer(method, data, grant_type=grant)
-    except UnexpectedResponse:
+    except UnexpectedAnswer:
         return None
     if method in ("oauth.v2.access", "auth.test", "auth.revoke"):
         assert_well_typed(result)
@@ -179,7 +179,7 @@ def set_path(data: dict[str, Any], path: str, value: Any) -> None:
     grant=st.sampled_from([None, "refresh_token", "authorization_code"]),
     data=JSON_VALUES,
 )
-def test_any_json_value_is_a_typed_answer_or_unexpected_response(
+def test_any_json_value_is_a_typed_answer_or_unexpected_answer(
     method: str, grant: str | None, data: Any
 ) -> None:
     check(method, grant, data)
@@ -222,12 +222,12 @@ BODIES = st.one_of(
 
 @FAST
 @given(body=BODIES, content_type=st.sampled_from(CONTENT_TYPES) | st.text(max_size=40))
-def test_any_bytes_are_a_json_object_or_unexpected_response(
+def test_any_bytes_are_a_json_object_or_unexpected_answer(
     body: bytes, content_type: str | None
 ) -> None:
     try:
         value = parse_json_object(body, content_type)
-    except UnexpectedResponse:
+    except UnexpectedAnswer:
         pass
     else:
         assert isinstance(value, dict)
@@ -290,7 +290,7 @@ def test_other_answers_read_as_typed_values() -> None:
 def test_wrong_types_are_refused_and_the_tokens_still_found(path: str, value: Any) -> None:
     data = copy.deepcopy(INSTALL)
     set_path(data, path, value)
-    with pytest.raises(UnexpectedResponse):
+    with pytest.raises(UnexpectedAnswer):
         validate_answer("oauth.v2.access", data)
     tokens = issued_credentials(data).tokens
     assert BOT_REFRESH in tokens and (BOT in tokens) is (path != "access_token")
@@ -310,7 +310,7 @@ def test_wrong_types_are_refused_and_the_tokens_still_found(path: str, value: An
 def test_refresh_answers_must_be_complete_and_for_the_token_asked(
     change: dict[str, Any], expected: str | None
 ) -> None:
-    with pytest.raises(UnexpectedResponse):
+    with pytest.raises(UnexpectedAnswer):
         validate_answer(
             "oauth.v2.access",
             {**REFRESH, **change},
@@ -334,7 +334,7 @@ def test_bodies_must_be_utf8_json_objects_of_sane_depth() -> None:
         (b'{"n": ' + b"9" * 5000 + b"}", "application/json"),
         (b"\xef\xbb\xbf" + good, "application/json"),
     ]:
-        with pytest.raises(UnexpectedResponse):
+        with pytest.raises(UnexpectedAnswer):
             parse_json_object(body, content_type)
 
 

@@ -37,7 +37,7 @@ from installations.exceptions import (
     SlackInstallError,
     SlackRefused,
     SlackUnavailable,
-    UnexpectedResponse,
+    UnexpectedAnswer,
     UnusableInstallAnswer,
 )
 from installations.slack import api as slack_api
@@ -477,7 +477,7 @@ FAULTS = st.one_of(
         retry_after=NO_WAIT,
     ),
 )
-OURS = (SlackRefused, SlackUnavailable, UnexpectedResponse)
+OURS = (SlackRefused, SlackUnavailable, UnexpectedAnswer)
 
 
 def live_leftovers(standin: SlackStandIn, kept: set[str]) -> list[str]:
@@ -579,7 +579,7 @@ def test_an_unusable_refresh_answer_is_refused_and_its_tokens_revoked(
 ) -> None:
     _, bot = rotating_bot(standin)
     standin.fail_next("oauth.v2.access", **fault)
-    with pytest.raises(UnexpectedResponse):
+    with pytest.raises(UnexpectedAnswer):
         slack_api.token_rotator().perform_bot_token_rotation(bot=bot, minutes_before_expiration=10)
     refreshed = standin.issued[-1]
     for token in (refreshed["access_token"], refreshed["refresh_token"]):

@@ -21,9 +21,10 @@ from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallation
 from slack_sdk.oauth.installation_store.sqlite3 import SQLite3InstallationStore
 
 from installations.bolt.store import DjangoInstallationStore
-from tests.fixtures_store import T0, StampedSQLite3Store, fake, make_installation
+from tests.factories import T0, fake_token, store_installation
+from tests.fixtures_store import StampedSQLite3Store
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("lookup_path")]
 
 # see the module docstring: after a user-only flow our Bot.installed_at is that flow's time
 USER_ONLY_FLOW = ("installed_at",)
@@ -80,7 +81,7 @@ TEAM = {"enterprise_id": None, "team_id": "T0TEAM1"}
 
 
 def test_bot_only_install(pair: Pair) -> None:
-    pair.save(make_installation(user_token=None, user_scopes=""))
+    pair.save(store_installation(user_token=None, user_scopes=""))
     bot = pair.same("find_bot", **TEAM)
     assert bot is not None and bot["bot_token"].startswith("xoxb-")
     found = pair.same("find_installation", **TEAM)
@@ -89,7 +90,7 @@ def test_bot_only_install(pair: Pair) -> None:
 
 
 def test_bot_and_user_install(pair: Pair) -> None:
-    installation = make_installation()
+    installation = store_installation()
     pair.save(installation)
     found = pair.same("find_installation", **TEAM)
     assert found["user_token"] == installation.user_token
@@ -99,8 +100,8 @@ def test_bot_and_user_install(pair: Pair) -> None:
 
 
 def test_two_users_latest_wins_and_each_user_gets_the_latest_bot(pair: Pair) -> None:
-    first = make_installation(0, user_id="U0ALICE")
-    second = make_installation(5, user_id="U0BOB", bot_scopes="commands,chat:write,users:read")
+    first = store_installation(0, user_id="U0ALICE")
+    second = store_installation(5, user_id="U0BOB", bot_scopes="commands,chat:write,users:read")
     pair.save(first)
     pair.save(second)
     latest = pair.same("find_installation", **TEAM)
@@ -113,9 +114,9 @@ def test_two_users_latest_wins_and_each_user_gets_the_latest_bot(pair: Pair) -> 
 
 
 def test_user_only_authorization_after_a_bot_install(pair: Pair) -> None:
-    bot_install = make_installation(0, user_id="U0ALICE")
+    bot_install = store_installation(0, user_id="U0ALICE")
     pair.save(bot_install)
-    user_only = make_installation(
+    user_only = store_installation(
         3, user_id="U0BOB", bot_token=None, bot_id=None, bot_user_id=None, bot_scopes=""
     )
     pair.save(user_only)
@@ -126,8 +127,10 @@ def test_user_only_authorization_after_a_bot_install(pair: Pair) -> None:
 
 
 def test_reinstall_with_more_scopes(pair: Pair) -> None:
-    pair.save(make_installation(0))
-    again = make_installation(10, bot_scopes="commands,chat:write,channels:read", user_scopes="a,b")
+    pair.save(store_installation(0))
+    again = store_installation(
+        10, bot_scopes="commands,chat:write,channels:read", user_scopes="a,b"
+    )
     pair.save(again)
     assert pair.same("find_bot", **TEAM)["bot_scopes"] == "commands,chat:write,channels:read"
     found = pair.same("find_installation", **TEAM, user_id="U0INSTALL1")
@@ -136,7 +139,7 @@ def test_reinstall_with_more_scopes(pair: Pair) -> None:
 
 
 def test_org_wide_install_found_with_team_none(pair: Pair) -> None:
-    org = make_installation(
+    org = store_installation(
         enterprise_id="E0ORG",
         enterprise_name="Org",
         enterprise_url="https://org.enterprise.slack.com/",
@@ -157,7 +160,7 @@ def test_org_wide_install_found_with_team_none(pair: Pair) -> None:
 
 
 def test_workspace_inside_a_grid(pair: Pair) -> None:
-    pair.save(make_installation(enterprise_id="E0GRID", enterprise_name="Grid"))
+    pair.save(store_installation(enterprise_id="E0GRID", enterprise_name="Grid"))
     assert pair.same("find_bot", enterprise_id="E0GRID", team_id="T0TEAM1") is not None
     pair.same("find_installation", enterprise_id="E0GRID", team_id="T0TEAM1")
     # the same team id without the enterprise is another target
@@ -166,24 +169,24 @@ def test_workspace_inside_a_grid(pair: Pair) -> None:
 
 def test_incoming_webhook(pair: Pair) -> None:
     hook = {
-        "incoming_webhook_url": f"https://hooks.example.invalid/services/{fake('T')}",
+        "incoming_webhook_url": f"https://hooks.example.invalid/services/{fake_token('T')}",
         "incoming_webhook_channel": "#general",
         "incoming_webhook_channel_id": "C0GENERAL",
         "incoming_webhook_configuration_url": "https://team.example.invalid/services/B0",
     }
-    pair.save(make_installation(**hook))
+    pair.save(store_installation(**hook))
     found = pair.same("find_installation", **TEAM)
     assert {k: found[k] for k in hook} == hook
     pair.same("find_installation", **TEAM, user_id="U0INSTALL1")
 
 
 def test_rotation_fields(pair: Pair) -> None:
-    rotating = make_installation(
-        bot_token=fake("xoxe.xoxb-1"),
-        bot_refresh_token=fake("xoxe-1"),
+    rotating = store_installation(
+        bot_token=fake_token("xoxe.xoxb-1"),
+        bot_refresh_token=fake_token("xoxe-1"),
         bot_token_expires_at=int((T0 + timedelta(hours=12)).timestamp()),
-        user_token=fake("xoxe.xoxp-1"),
-        user_refresh_token=fake("xoxe-1"),
+        user_token=fake_token("xoxe.xoxp-1"),
+        user_refresh_token=fake_token("xoxe-1"),
         user_token_expires_at=int((T0 + timedelta(hours=11)).timestamp()),
     )
     pair.save(rotating)
@@ -198,12 +201,21 @@ def test_rotation_fields(pair: Pair) -> None:
 def test_resave_after_rotation_updates_in_place(pair: Pair) -> None:
     if isinstance(pair.reference, SQLite3InstallationStore):
         pytest.skip("the SQLite3 store inserts a re-save as a second row with the same time")
-    refresh = {"bot_refresh_token": fake("xoxe-1"), "user_refresh_token": fake("xoxe-1")}
-    rotating = make_installation(**refresh)
+    refresh = {
+        "bot_refresh_token": fake_token("xoxe-1"),
+        "user_refresh_token": fake_token("xoxe-1"),
+    }
+    rotating = store_installation(**refresh)
     pair.save(rotating)
     refreshed = pair.ours.find_installation(**TEAM)
-    refreshed.bot_token, refreshed.bot_refresh_token = fake("xoxe.xoxb-1"), fake("xoxe-1")
-    refreshed.user_token, refreshed.user_refresh_token = fake("xoxe.xoxp-1"), fake("xoxe-1")
+    refreshed.bot_token, refreshed.bot_refresh_token = (
+        fake_token("xoxe.xoxb-1"),
+        fake_token("xoxe-1"),
+    )
+    refreshed.user_token, refreshed.user_refresh_token = (
+        fake_token("xoxe.xoxp-1"),
+        fake_token("xoxe-1"),
+    )
     pair.save(refreshed)  # what Bolt's authorize does after perform_token_rotation
     found = pair.same("find_installation", **TEAM)
     assert found["bot_token"] == refreshed.bot_token
@@ -212,9 +224,9 @@ def test_resave_after_rotation_updates_in_place(pair: Pair) -> None:
 
 
 def test_save_bot_after_rotation(pair: Pair) -> None:
-    pair.save(make_installation(bot_refresh_token=fake("xoxe-1")))
+    pair.save(store_installation(bot_refresh_token=fake_token("xoxe-1")))
     bot = pair.ours.find_bot(**TEAM)
-    rotated = Bot(**{**bot.to_dict_for_copying(), "bot_token": fake("xoxe.xoxb-1")})
+    rotated = Bot(**{**bot.to_dict_for_copying(), "bot_token": fake_token("xoxe.xoxb-1")})
     pair.run("save_bot", rotated)
     assert pair.same("find_bot", **TEAM)["bot_token"] == rotated.bot_token
     # slack_sdk's stores keep returning the installation row's old bot token here (bolt-python
@@ -224,7 +236,7 @@ def test_save_bot_after_rotation(pair: Pair) -> None:
 
 
 def test_delete_bot(pair: Pair) -> None:
-    pair.save(make_installation())
+    pair.save(store_installation())
     pair.run("delete_bot", **TEAM)
     assert pair.same("find_bot", **TEAM) is None
     # Deliberate: slack_sdk's installation rows still carry the deleted bot token; ours do not.
@@ -234,9 +246,9 @@ def test_delete_bot(pair: Pair) -> None:
 
 
 def test_delete_installation_of_one_user(pair: Pair) -> None:
-    pair.save(make_installation(0, user_id="U0ALICE"))
+    pair.save(store_installation(0, user_id="U0ALICE"))
     pair.save(
-        make_installation(
+        store_installation(
             4, user_id="U0BOB", bot_token=None, bot_id=None, bot_user_id=None, bot_scopes=""
         )
     )
@@ -248,8 +260,8 @@ def test_delete_installation_of_one_user(pair: Pair) -> None:
 
 
 def test_delete_installation_of_everyone_keeps_the_bot(pair: Pair) -> None:
-    pair.save(make_installation(0, user_id="U0ALICE"))
-    pair.save(make_installation(2, user_id="U0BOB"))
+    pair.save(store_installation(0, user_id="U0ALICE"))
+    pair.save(store_installation(2, user_id="U0BOB"))
     pair.run("delete_installation", **TEAM)
     assert pair.same("find_installation", **TEAM) is None
     assert pair.same("find_installation", **TEAM, user_id="U0ALICE") is None
@@ -257,7 +269,7 @@ def test_delete_installation_of_everyone_keeps_the_bot(pair: Pair) -> None:
 
 
 def test_delete_all(pair: Pair) -> None:
-    pair.save(make_installation(0, user_id="U0ALICE"))
+    pair.save(store_installation(0, user_id="U0ALICE"))
     pair.run("delete_all", **TEAM)
     assert pair.same("find_bot", **TEAM) is None
     assert pair.same("find_installation", **TEAM) is None
@@ -265,9 +277,9 @@ def test_delete_all(pair: Pair) -> None:
 
 
 def test_reinstall_after_delete_all(pair: Pair) -> None:
-    pair.save(make_installation(0))
+    pair.save(store_installation(0))
     pair.run("delete_all", **TEAM)
-    again = make_installation(30)
+    again = store_installation(30)
     pair.save(again)
     assert pair.same("find_bot", **TEAM)["bot_token"] == again.bot_token
     pair.same("find_installation", **TEAM)
@@ -275,7 +287,7 @@ def test_reinstall_after_delete_all(pair: Pair) -> None:
 
 
 def test_unknown_targets(pair: Pair) -> None:
-    pair.save(make_installation())
+    pair.save(store_installation())
     assert pair.same("find_bot", enterprise_id=None, team_id="T0NOPE") is None
     assert pair.same("find_installation", enterprise_id=None, team_id="T0NOPE") is None
     assert pair.same("find_installation", **TEAM, user_id="U0STRANGER") is None
@@ -293,8 +305,8 @@ def other_reference(reference: Any) -> Any:
 
 def test_client_id_scoping(pair: Pair) -> None:
     other = Pair(other_reference(pair.reference), DjangoInstallationStore(client_id="9999.0000"))
-    mine = make_installation(0)
-    theirs = make_installation(5)
+    mine = store_installation(0)
+    theirs = store_installation(5)
     pair.save(mine)
     other.save(theirs)
     assert pair.same("find_bot", **TEAM)["bot_token"] == mine.bot_token
@@ -308,6 +320,8 @@ def test_client_id_scoping(pair: Pair) -> None:
 def test_every_lookup_returns_the_same_fields(
     pair: Pair, installation_factory: Callable[..., Installation]
 ) -> None:
-    pair.save(installation_factory(incoming_webhook_url=fake("https://hooks.example.invalid/x")))
+    pair.save(
+        installation_factory(incoming_webhook_url=fake_token("https://hooks.example.invalid/x"))
+    )
     found = pair.same("find_installation", **TEAM)
-    assert set(found) == set(make_installation().to_dict())
+    assert set(found) == set(store_installation().to_dict())

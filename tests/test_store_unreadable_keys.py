@@ -25,10 +25,10 @@ from installations.encryption.fields import EncryptedDataError
 from installations.encryption.keyring import generate_key_entry
 from installations.models import LifecycleEvent, Workspace
 from slackstandin import SlackStandIn
-from tests.fixtures_store import fake, make_installation
+from tests.factories import fake_token, store_installation
 from tests.test_bolt_app import MENTION, Bolt
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("lookup_path")]
 
 TEAM = {"enterprise_id": None, "team_id": "T0TEAM1"}
 OTHER_KEYS = {
@@ -54,10 +54,10 @@ def database_rows(*tables: str) -> list[tuple[Any, ...]]:
 
 @pytest.fixture
 def stored(our_store: DjangoInstallationStore) -> Any:
-    installation = make_installation(
-        bot_refresh_token=fake("xoxe-1"),
-        user_refresh_token=fake("xoxe-1"),
-        incoming_webhook_url=fake("https://hooks.slack.invalid/services/T0TEAM1"),
+    installation = store_installation(
+        bot_refresh_token=fake_token("xoxe-1"),
+        user_refresh_token=fake_token("xoxe-1"),
+        incoming_webhook_url=fake_token("https://hooks.slack.invalid/services/T0TEAM1"),
     )
     our_store.save(installation)
     return installation
@@ -122,7 +122,7 @@ def test_save_bot_keeps_the_rotated_token_and_erases_nothing(
     history_before = database_rows("installations_installation")
     settings.TOKEN_ENCRYPTION_KEYS = OTHER_KEYS[keys]()
     caplog.set_level(logging.INFO, logger="installations")
-    bot.bot_token, bot.bot_refresh_token = fake("xoxe.xoxb-1"), fake("xoxe-1")
+    bot.bot_token, bot.bot_refresh_token = fake_token("xoxe.xoxb-1"), fake_token("xoxe-1")
 
     our_store.save_bot(bot)
 
@@ -148,7 +148,7 @@ def test_a_bolt_resave_keeps_what_it_does_not_carry(
     latest = our_store.find_installation(**TEAM)
     settings.TOKEN_ENCRYPTION_KEYS = generate_key_entry("other")
     latest.user_token = latest.user_refresh_token = None
-    latest.bot_token, latest.bot_refresh_token = fake("xoxe.xoxb-1"), fake("xoxe-1")
+    latest.bot_token, latest.bot_refresh_token = fake_token("xoxe.xoxb-1"), fake_token("xoxe-1")
     before = database_rows("installations_installation")
 
     our_store.save(latest)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.models import CHANGE, LogEntry
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -30,25 +30,28 @@ logger = logging.getLogger(__name__)
 
 # Each row is a call to Slack inside this request: keep a click bounded in time.
 MAX_PER_ACTION = 50
+# Confirmed with the admin's red "delete" look; verifying or refreshing harms nothing.
+DANGEROUS_ACTIONS = frozenset({"revoke"})
 
 
 def actor_of(request: HttpRequest) -> str:
     return f"staff:{request.user.get_username()}"
 
 
-def _outcome_level(outcome: Any) -> int:
-    """Success when the service says so; a warning when it reports an error code; an error when
-    this server cannot decrypt a token (its keys need fixing, not the workspace)."""
-    if getattr(outcome, "unreadable", ()):
+def _outcome_level(outcome: lifecycle.StaffOutcome) -> int:
+    """Success without an error code; a warning with one; an error when this server cannot
+    decrypt a token (its keys need fixing, not the workspace)."""
+    if outcome.unreadable:
         return messages.ERROR
-    ok = getattr(outcome, "ok", None)
-    if ok is None:
-        ok = not getattr(outcome, "error", "")
-    return messages.SUCCESS if ok else messages.WARNING
+    if outcome.error:
+        return messages.WARNING
+    if isinstance(outcome, lifecycle.RefreshOutcome) and not outcome.refreshed:
+        return messages.INFO  # nothing was due, or another runner had it: neutral news
+    return messages.SUCCESS
 
 
 def _confirm(
-    model_admin: admin.ModelAdmin,
+    model_admin: admin.ModelAdmin[Workspace],
     request: HttpRequest,
     queryset: QuerySet[Workspace],
     *,
@@ -66,6 +69,7 @@ def _confirm(
         "too_many": len(workspaces) > MAX_PER_ACTION,
         "max_per_action": MAX_PER_ACTION,
         "action": action,
+        "dangerous": action in DANGEROUS_ACTIONS,
         "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
     }
     return TemplateResponse(
@@ -74,18 +78,17 @@ def _confirm(
 
 
 def _run_each(
-    model_admin: admin.ModelAdmin,
+    model_admin: admin.ModelAdmin[Workspace],
     request: HttpRequest,
     queryset: QuerySet[Workspace],
     *,
     verb: str,
-    service: Callable[..., Any],
-    **kwargs: Any,
+    service: lifecycle.StaffService,
 ) -> None:
     actor = actor_of(request)
     for workspace in queryset[:MAX_PER_ACTION]:
         try:
-            outcome = service(workspace, actor=actor, **kwargs)
+            outcome = service(workspace, actor=actor)
         except EncryptedDataError as exc:  # the services report it themselves; kept as a net
             text, level = key_problem_message(exc), messages.ERROR
             logger.error("admin %s workspace=%s: %s", verb, workspace.pk, exc)
@@ -93,7 +96,7 @@ def _run_each(
             text, level = exc.message, messages.ERROR
             logger.warning("admin %s failed workspace=%s: %s", verb, workspace.pk, exc.reason)
         else:
-            text, level = getattr(outcome, "message", "") or "Done.", _outcome_level(outcome)
+            text, level = outcome.message or "Done.", _outcome_level(outcome)
         model_admin.log_change(request, workspace, f"{verb.capitalize()} (admin action): {text}")
         model_admin.message_user(request, f"{workspace}: {text}", level)
 
@@ -112,19 +115,27 @@ def _confirmed(request: HttpRequest) -> bool:
 
 
 def _service_action(
-    name: str, *, description: str, permission: str, title: str, explanation: str, verb: str
+    name: str,
+    *,
+    service: lifecycle.StaffService,
+    description: str,
+    permission: str,
+    title: str,
+    explanation: str,
+    verb: str,
 ) -> Callable[..., HttpResponse | None]:
     """An action that confirms first, then runs one lifecycle service per workspace."""
 
     @admin.action(description=description, permissions=[permission])
     def action(
-        model_admin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Workspace]
+        model_admin: admin.ModelAdmin[Workspace],
+        request: HttpRequest,
+        queryset: QuerySet[Workspace],
     ) -> HttpResponse | None:
         if not _confirmed(request):
             return _confirm(
                 model_admin, request, queryset, action=name, title=title, explanation=explanation
             )
-        service = getattr(lifecycle, f"{verb}_workspace")
         _run_each(model_admin, request, queryset, verb=verb, service=service)
         return None
 
@@ -134,6 +145,7 @@ def _service_action(
 
 verify_now = _service_action(
     "verify_now",
+    service=lifecycle.verify_workspace,
     description="Verify now (auth.test)",
     permission="change",
     verb="verify",
@@ -143,6 +155,7 @@ verify_now = _service_action(
 )
 refresh_now = _service_action(
     "refresh_now",
+    service=lifecycle.refresh_workspace,
     description="Refresh tokens now (token rotation)",
     permission="change",
     verb="refresh",
@@ -152,6 +165,7 @@ refresh_now = _service_action(
 )
 revoke = _service_action(
     "revoke",
+    service=lifecycle.revoke_workspace,
     description="Revoke tokens (auth.revoke)",
     permission="revoke",
     verb="revoke",
@@ -163,9 +177,11 @@ revoke = _service_action(
 
 @admin.action(description="Export selection as CSV (no secrets)", permissions=["view"])
 def export_csv(
-    model_admin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Workspace]
+    model_admin: admin.ModelAdmin[Workspace], request: HttpRequest, queryset: QuerySet[Workspace]
 ) -> HttpResponse:
     workspaces = list(queryset)
+    if request.user.pk is None:  # the admin runs actions for logged-in staff only
+        raise PermissionDenied
     LogEntry.objects.log_actions(
         user_id=request.user.pk,
         queryset=workspaces,

@@ -7,16 +7,14 @@ history rows are loaded with their encrypted columns deferred.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote
 
-from django.conf import settings
 from django.db.models import BooleanField, ExpressionWrapper, Q
-from django.urls import reverse
 from django.utils import formats, timezone
 from django.views.decorators.debug import sensitive_variables
 
 from installations.conf import parse_scopes
-from installations.encryption.fields import EncryptedDataError, Opened, Sealed
+from installations.encryption.fields import DecryptedValue, EncryptedDataError, StoredEnvelope
 from installations.encryption.keyring import kid_of
 from installations.models import Installation, LifecycleEvent, Workspace
 from installations.reporting import health
@@ -37,19 +35,21 @@ def token_summary(
     value = instance.__dict__.get(field.attname)
     if value is None:
         return "Absent"
-    envelope = value.envelope if isinstance(value, (Sealed, Opened)) else None
+    envelope = value.envelope if isinstance(value, (StoredEnvelope, DecryptedValue)) else None
     kid = kid_of(envelope) if envelope else None
     parts = ["Present", f"key id {kid}" if kid else "key id unknown"]
     if expires_at is not None:
-        when = formats.localize(timezone.template_localtime(expires_at))
+        # template_localtime is Django's (as templates show times); django-stubs lacks it
+        local = timezone.template_localtime(expires_at)  # type: ignore[attr-defined]
+        when = formats.localize(local)
         parts.append(f"expires {when}")
-    if check and isinstance(value, Sealed) and not _readable(field, value, instance.pk):
+    if check and isinstance(value, StoredEnvelope) and not _readable(field, value, instance.pk):
         parts.append("UNDECRYPTABLE with the configured keys (reinstall or restore the key)")
     return ", ".join(parts)
 
 
 @sensitive_variables("plaintext")
-def _readable(field: Any, sealed: Sealed, row: object) -> bool:
+def _readable(field: Any, sealed: StoredEnvelope, row: object) -> bool:
     try:
         plaintext = field.open(sealed, row)
     except EncryptedDataError:
@@ -58,16 +58,25 @@ def _readable(field: Any, sealed: Sealed, row: object) -> bool:
     return True
 
 
-def reinstall_url(workspace: Workspace) -> str:
-    """Our install page with the team preselected, on the public origin of the redirect URI.
+SLACK_APP_URL = "https://app.slack.com"
 
-    Slack's authorize ``team`` parameter (docs.slack.dev/authentication/installing-with-oauth)
-    takes a workspace id; an org-wide install has none (an org admin picks the org on Slack),
-    so its link is the plain install page.
+
+def slack_management_url(workspace: Workspace) -> str:
+    """The app's page in Slack's app management for this install ("" without an app id).
+
+    Org-wide installs are managed on the org's admin pages (docs/slack-protocol.md §2b), a
+    workspace's app on that workspace's app management pages (§7).
     """
-    origin = urlsplit(settings.SLACK_REDIRECT_URI)
-    query = f"?{urlencode({'team': workspace.team_id})}" if workspace.team_id else ""
-    return f"{origin.scheme}://{origin.netloc}{reverse('slack-install')}{query}"
+    if not workspace.app_id:
+        return ""
+    app = quote(workspace.app_id, safe="")
+    if workspace.is_enterprise_install and workspace.enterprise_id:
+        org = quote(workspace.enterprise_id, safe="")
+        return f"{SLACK_APP_URL}/manage/{org}/integrations/profile/{app}"
+    if workspace.team_id:
+        team = quote(workspace.team_id, safe="")
+        return f"{SLACK_APP_URL}/apps-manage/{team}/integrations/profile/{app}"
+    return ""
 
 
 def scope_rows(workspace: Workspace) -> list[tuple[str, health.ScopeComparison]]:
@@ -82,6 +91,7 @@ def install_history(workspace: Workspace) -> list[dict[str, Any]]:
     rows = (
         Installation.objects.filter(workspace=workspace)
         .defer("user_token", "user_refresh_token", "incoming_webhook_url")
+        .select_related("installed_by")
         .annotate(
             user_token_kept=ExpressionWrapper(
                 Q(user_token__isnull=False), output_field=BooleanField()
@@ -92,7 +102,7 @@ def install_history(workspace: Workspace) -> list[dict[str, Any]]:
     return [
         {
             "installed_at": row.installed_at,
-            "user_id": row.user_id or "—",
+            "user_id": _installed_by(row),
             "source": row.get_source_display(),
             "bot_scopes": ", ".join(parse_scopes(row.bot_scopes)) or "—",
             "user_scopes": ", ".join(parse_scopes(row.user_scopes)) or "—",
@@ -105,10 +115,17 @@ def install_history(workspace: Workspace) -> list[dict[str, Any]]:
     ]
 
 
+def _installed_by(row: Installation) -> str:
+    """The Slack user who approved, and the host site's user who started it when known."""
+    slack_user = row.user_id or "—"
+    site_user = row.installed_by
+    return f"{slack_user} (site user {site_user.get_username()})" if site_user else slack_user
+
+
 def _user_token_state(row: Installation) -> str:
     if row.deleted_at or row.user_token_revoked_at:
         return "revoked"
-    if row.user_token_kept:
+    if row.user_token_kept:  # type: ignore[attr-defined]  # history_rows' annotation
         return "kept"
     return "replaced by a later install" if row.user_scopes else "none"
 

@@ -9,31 +9,40 @@ exported: the page says only whether one is stored, under which key id, until wh
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from django.contrib import admin
+from django.contrib.admin import AdminSite
 from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.utils.functional import cached_property
+from django.urls import reverse
+from django.utils.functional import cached_property, lazy
 from django.utils.html import format_html, format_html_join
-from django.utils.safestring import mark_safe
 
 from installations.admin import actions as admin_actions
 from installations.admin import detail as admin_detail
 from installations.admin import filters as admin_filters
+from installations.conf import branding
+from installations.install.flow import install_page_url
 from installations.models import LifecycleEvent, Workspace
-from installations.reporting import health
+from installations.reporting import chart, health, times
+
+# django-stubs types admins and paginators by model; Django's classes cannot be subscripted at
+# run time, so the parameters exist for mypy only.
+if TYPE_CHECKING:
+    _Paginator = Paginator[Any]
+    _WorkspaceModelAdmin = admin.ModelAdmin[Workspace]
+    _EventModelAdmin = admin.ModelAdmin[LifecycleEvent]
+else:
+    _Paginator = Paginator
+    _WorkspaceModelAdmin = _EventModelAdmin = admin.ModelAdmin
 
 EMPTY = "—"
 SLACK_ID = re.compile(r"(?=\S*\d)[TEUWB][A-Z0-9]{6,}")  # T0B00000777, not "TECHCORP"
 
 
-def _lines(items: list[str]) -> str:
-    return format_html_join(mark_safe("<br>"), "{}", ((item,) for item in items))
-
-
-class CappedCountPaginator(Paginator):
+class CappedCountPaginator(_Paginator):
     """Counts at most CAP + 1 rows: a full COUNT(*) with the health expressions grows with the
     table (benchmarks/admin_list.py); past the cap staff narrow the list with filters or search.
     The exact totals stand above the list (health.status_counts)."""
@@ -42,7 +51,8 @@ class CappedCountPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        return self.object_list.order_by()[: self.CAP + 1].count()
+        rows = cast("QuerySet[Any]", self.object_list)  # the changelist's queryset
+        return rows.order_by()[: self.CAP + 1].count()
 
 
 class OfferedFiltersOnly:
@@ -53,7 +63,7 @@ class OfferedFiltersOnly:
     refuses with a 500. Refusing every other lookup makes Django answer 400 instead.
     """
 
-    list_filter: Any
+    list_filter: ClassVar[Any]
 
     def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
         offered: set[str] = set()
@@ -66,19 +76,19 @@ class OfferedFiltersOnly:
 
 
 @admin.register(Workspace)
-class WorkspaceAdmin(OfferedFiltersOnly, admin.ModelAdmin):
+class WorkspaceAdmin(OfferedFiltersOnly, _WorkspaceModelAdmin):
+    # What staff ask first (which workspace, is it fine, and if not why) leads; the columns
+    # after "Last verified" are for the curious and may scroll on a phone.
     list_display = (
         "name_and_id",
-        "enterprise",
+        "status_and_reasons",
         "install_type_display",
-        "installed_at",
+        "installed_when",
+        "last_verified_when",
         "installer",
         "granted_bot_scopes",
-        "status_and_reasons",
-        "missing_scopes",
-        "bot_token_expires_at",
-        "last_verified_at",
     )
+    list_display_links = ("name_and_id",)
     list_filter = (
         admin_filters.StatusFilter,
         admin_filters.ReasonFilter,
@@ -119,8 +129,9 @@ class WorkspaceAdmin(OfferedFiltersOnly, admin.ModelAdmin):
                     "installer_user_id",
                     "bot_user_id",
                     "bot_id",
-                    "first_installed_at",
-                    "installed_at",
+                    "first_installed_when",
+                    "installed_when",
+                    "slack_management_link",
                 )
             },
         ),
@@ -130,20 +141,22 @@ class WorkspaceAdmin(OfferedFiltersOnly, admin.ModelAdmin):
                 "fields": (
                     "status_and_reasons",
                     "health",
-                    "last_verified_at",
+                    "last_verified_when",
                     "verify_failures",
                     "last_error",
-                    "last_error_at",
-                    "uninstalled_at",
-                    "bot_revoked_at",
-                    "refresh_failed_at",
+                    "last_error_when",
+                    "uninstalled_when",
+                    "bot_revoked_when",
+                    "refresh_failed_when",
                 )
             },
         ),
         ("Tokens", {"fields": ("bot_token_summary", "refresh_token_summary")}),
         ("Reinstall", {"fields": ("reinstall_link",)}),
     )
-    readonly_fields = tuple(name for _, spec in fieldsets for name in spec["fields"])
+    readonly_fields = tuple(
+        name for _, spec in fieldsets for name in spec["fields"] if isinstance(name, str)
+    )
 
     # --- queries --------------------------------------------------------------------------
     def get_queryset(self, request: HttpRequest) -> QuerySet[Workspace]:
@@ -184,7 +197,10 @@ class WorkspaceAdmin(OfferedFiltersOnly, admin.ModelAdmin):
     def name_and_id(self, obj: Workspace) -> str:
         if obj.is_enterprise_install:
             return f"{obj.enterprise_name or 'Org'} ({obj.enterprise_id})"
-        return f"{obj.team_name or 'Workspace'} ({obj.team_id})"
+        name = f"{obj.team_name or 'Workspace'} ({obj.team_id})"
+        if obj.enterprise_id:  # a Grid workspace: its org on a second line
+            return format_html('{}<span class="ws-org">{}</span>', name, self.enterprise(obj))
+        return name
 
     @admin.display(description="Enterprise", ordering="enterprise_name")
     def enterprise(self, obj: Workspace) -> str:
@@ -210,14 +226,58 @@ class WorkspaceAdmin(OfferedFiltersOnly, admin.ModelAdmin):
 
     @admin.display(description="Status", ordering="needs_reinstall")
     def status_and_reasons(self, obj: Workspace) -> str:
+        """A badge, then each reason in words with its who and when (``reason_details``)."""
         status = health.status(obj)
         if status == health.ACTIVE:
             return format_html('<span class="ws-status ws-active">{}</span>', status)
+        reasons = format_html_join(
+            "",
+            '<li>{}<span class="ws-reason-detail">{}</span></li>',
+            ((reason.words, f" ({reason.detail})" if reason.detail else "") for reason in
+             health.reason_details(obj)),
+        )  # fmt: skip
         return format_html(
-            '<strong class="ws-status ws-needs-reinstall">{}</strong><br>{}',
+            '<strong class="ws-status ws-needs-reinstall">{}</strong>'
+            '<ul class="ws-reasons">{}</ul>',
             status,
-            _lines(health.reasons(obj)),
+            reasons,
         )
+
+    # Times to the second, with the zone (``reporting.times``): rows seconds apart differ.
+    @admin.display(description="Installed", ordering="installed_at")
+    def installed_when(self, obj: Workspace) -> str:
+        return times.when_html(obj.installed_at)
+
+    @admin.display(description="First installed", ordering="first_installed_at")
+    def first_installed_when(self, obj: Workspace) -> str:
+        return times.when_html(obj.first_installed_at)
+
+    @admin.display(description="Last verified", ordering="last_verified_at")
+    def last_verified_when(self, obj: Workspace) -> str:
+        return times.when_html(obj.last_verified_at)
+
+    @admin.display(description="Last error at")
+    def last_error_when(self, obj: Workspace) -> str:
+        return times.when_html(obj.last_error_at)
+
+    @admin.display(description="Uninstalled at")
+    def uninstalled_when(self, obj: Workspace) -> str:
+        return times.when_html(obj.uninstalled_at)
+
+    @admin.display(description="Bot token revoked at")
+    def bot_revoked_when(self, obj: Workspace) -> str:
+        return times.when_html(obj.bot_revoked_at)
+
+    @admin.display(description="Refresh failed at")
+    def refresh_failed_when(self, obj: Workspace) -> str:
+        return times.when_html(obj.refresh_failed_at)
+
+    @admin.display(description="The app on Slack")
+    def slack_management_link(self, obj: Workspace) -> str:
+        url = admin_detail.slack_management_url(obj)
+        if not url:
+            return "— (no app id recorded for this install)"
+        return format_html('<a href="{}" rel="noreferrer">Manage the app on Slack</a>', url)
 
     @admin.display(description="Missing scopes")
     def missing_scopes(self, obj: Workspace) -> str:
@@ -234,16 +294,17 @@ class WorkspaceAdmin(OfferedFiltersOnly, admin.ModelAdmin):
 
     @admin.display(description="Reinstall link (send it to the workspace's admin)")
     def reinstall_link(self, obj: Workspace) -> str:
-        url = admin_detail.reinstall_url(obj)
+        url = install_page_url(obj.team_id)  # org-wide installs: the plain install page
         return format_html('<a href="{}" rel="noreferrer">{}</a>', url, url)
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
         counts = health.status_counts(Workspace.objects.all())
-        extra = {"status_counts": counts, "active_label": health.ACTIVE}
+        extra: dict[str, Any] = {"status_counts": counts, "active_label": health.ACTIVE}
         extra["title"] = "Slack workspaces: status and reinstall needs"
         extra["needs_label"] = health.NEEDS_REINSTALL
+        extra["activity_chart"] = chart.activity_chart()  # one grouped query
         return super().changelist_view(request, {**extra, **(extra_context or {})})
 
     def change_view(
@@ -264,16 +325,29 @@ class WorkspaceAdmin(OfferedFiltersOnly, admin.ModelAdmin):
 
 
 @admin.register(LifecycleEvent)
-class LifecycleEventAdmin(OfferedFiltersOnly, admin.ModelAdmin):
+class LifecycleEventAdmin(OfferedFiltersOnly, _EventModelAdmin):
     """Every lifecycle event across workspaces, read-only (facts, never tokens)."""
 
-    list_display = ("occurred_at", "kind", "workspace", "actor", "detail")
+    list_display = ("occurred_when", "kind", "workspace_link", "actor", "detail")
+    list_display_links = ("occurred_when",)
     list_filter = ("kind",)
     search_fields = ("workspace__team_id", "workspace__enterprise_id", "actor", "slack_event_id")
     list_select_related = ("workspace",)
     ordering = ("-occurred_at",)
-    fields = ("occurred_at", "kind", "workspace", "actor", "detail", "slack_event_id")
+    # A read-only foreign key is shown as a link to the workspace's page.
+    fields = ("occurred_when", "kind", "workspace", "actor", "detail", "slack_event_id")
     readonly_fields = fields
+
+    @admin.display(description="When", ordering="occurred_at")
+    def occurred_when(self, obj: LifecycleEvent) -> str:
+        return times.when_html(obj.occurred_at)
+
+    @admin.display(description="Workspace", ordering="workspace__team_name")
+    def workspace_link(self, obj: LifecycleEvent) -> str:
+        if obj.workspace is None:
+            return EMPTY
+        url = reverse("admin:installations_workspace_change", args=[obj.workspace.pk])
+        return format_html('<a href="{}">{}</a>', url, obj.workspace)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -283,3 +357,15 @@ class LifecycleEventAdmin(OfferedFiltersOnly, admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+def _admin_title() -> str:
+    return branding().admin_title
+
+
+# "<app name> installations" instead of "Django administration", unless the host project set
+# its own titles. Lazy, so a changed setting shows without a restart (tests, settings reloads).
+if admin.site.site_header is AdminSite.site_header:
+    admin.site.site_header = lazy(_admin_title, str)()
+if admin.site.site_title is AdminSite.site_title:
+    admin.site.site_title = lazy(_admin_title, str)()

@@ -1,9 +1,11 @@
 """Bolt for Python stores over our models: slack_sdk's InstallationStore and OAuthStateStore.
 
 Owns: ``DjangoInstallationStore`` / ``DjangoOAuthStateStore`` (``store``), their async twins
-(``async_store``) and the precompiled lookups that keep them fast (``compiled_lookup``).
+(``async_store``) and the precompiled lookups that keep them fast (``compiled_lookup``: with a
+plain-queryset path, ``SLACK_COMPILED_LOOKUPS``, that also takes over if Django's private query
+API changes).
 
 May import: slack_sdk, ``installations.lifecycle`` (saving, revocation),
 ``installations.install.state``, ``installations.slack.sdk_mapping``, ``installations.models``,
-``installations.conf``.
+``installations.encryption.fields`` (the stored values' types and errors), ``installations.conf``.
 """

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 from django.db import transaction
 from django.db.models import QuerySet
@@ -39,14 +39,23 @@ ACTOR = "bolt"
 T = TypeVar("T")
 
 
-def target(
+class TargetKey(TypedDict):
+    """The unique key of a Workspace row: ``""`` where Slack sends no id (models.py)."""
+
+    client_id: str
+    enterprise_id: str
+    team_id: str
+
+
+def install_target_key(
     client_id: str, enterprise_id: str | None, team_id: str | None, org: bool | None
-) -> dict[str, str]:
-    """The Workspace key. Org-wide installs are keyed with team_id "" whatever Bolt passes,
-    as slack_sdk's stores do (``if is_enterprise_install or team_id is None: team_id = ""``)."""
+) -> TargetKey:
+    """The unique key of a Workspace row (client_id, enterprise_id, team_id) for Bolt's
+    arguments. Org-wide installs are keyed with team_id "" whatever Bolt passes, as slack_sdk's
+    stores do (``if is_enterprise_install or team_id is None: team_id = ""``)."""
     if org or team_id is None:
         team_id = ""
-    return {"client_id": client_id, "enterprise_id": enterprise_id or "", "team_id": team_id}
+    return TargetKey(client_id=client_id, enterprise_id=enterprise_id or "", team_id=team_id)
 
 
 # Only the columns to_sdk_bot / to_sdk_installation read: a lookup loads nothing else (and
@@ -67,12 +76,12 @@ INSTALLATION_COLUMNS = (
 )  # fmt: skip
 
 
-def bot_query(key: dict[str, str]) -> QuerySet[Workspace]:
+def bot_query(key: TargetKey) -> QuerySet[Workspace]:
     """One row by the unique (client_id, enterprise_id, team_id) key."""
     return Workspace.objects.filter(**key).only(*BOT_COLUMNS)
 
 
-def installation_query(key: dict[str, str], user_id: str | None) -> QuerySet[Installation]:
+def installation_query(key: TargetKey, user_id: str | None) -> QuerySet[Installation]:
     """The latest live history row (and its Workspace in the same query).
 
     Rows whose user token was revoked or deleted through this store are skipped, as slack_sdk's
@@ -95,17 +104,34 @@ def installation_query(key: dict[str, str], user_id: str | None) -> QuerySet[Ins
     return rows.order_by("-installed_at")[:1]
 
 
-BOT = CompiledLookup(lambda **key: bot_query(key), "client_id", "enterprise_id", "team_id")
-LATEST = CompiledLookup(
-    lambda **key: installation_query(key, None), "client_id", "enterprise_id", "team_id"
-)
-USERS_LATEST = CompiledLookup(
-    lambda user_id, **key: installation_query(key, user_id),
-    *("client_id", "enterprise_id", "team_id", "user_id"),
-)
+def _bot(*, client_id: str, enterprise_id: str, team_id: str) -> QuerySet[Workspace]:
+    return bot_query(TargetKey(client_id=client_id, enterprise_id=enterprise_id, team_id=team_id))
 
 
-def opened(convert: Callable[[], T], key: dict[str, str], lookup: str) -> T:
+def _latest(
+    *, client_id: str, enterprise_id: str, team_id: str, user_id: str | None = None
+) -> QuerySet[Installation]:
+    key = TargetKey(client_id=client_id, enterprise_id=enterprise_id, team_id=team_id)
+    return installation_query(key, user_id)
+
+
+KEY = ("client_id", "enterprise_id", "team_id")
+BOT = CompiledLookup("find_bot", Workspace, _bot, *KEY)
+LATEST = CompiledLookup("find_installation", Installation, _latest, *KEY)
+USERS_LATEST = CompiledLookup("find_installation(user_id)", Installation, _latest, *KEY, "user_id")
+
+
+def installation_lookup(
+    key: TargetKey, user_id: str | None
+) -> tuple[CompiledLookup[Installation], dict[str, str]]:
+    """Which lookup finds the installation for Bolt's arguments, and its values (both stores)."""
+    values = {name: key[name] for name in ("client_id", "enterprise_id", "team_id")}
+    if user_id is None:
+        return LATEST, values
+    return USERS_LATEST, {**values, "user_id": user_id}
+
+
+def opened(convert: Callable[[], T], key: TargetKey, lookup: str) -> T:
     """Run a lookup's conversion (which decrypts); an unreadable token is logged and re-raised.
 
     Raise, never return None: Bolt reads None as "not installed" and answers the request with
@@ -132,13 +158,13 @@ def opened(convert: Callable[[], T], key: dict[str, str], lookup: str) -> T:
         raise
 
 
-def installation_from(rows: list[Installation], key: dict[str, str]) -> SdkInstallation | None:
+def installation_from(rows: list[Installation], key: TargetKey) -> SdkInstallation | None:
     if not rows:
         return None
     return opened(lambda: to_sdk_installation(rows[0], rows[0].workspace), key, "find_installation")
 
 
-def bot_from(rows: list[Workspace], key: dict[str, str]) -> Bot | None:
+def bot_from(rows: list[Workspace], key: TargetKey) -> Bot | None:
     return opened(lambda: to_sdk_bot(rows[0]), key, "find_bot") if rows else None
 
 
@@ -153,8 +179,8 @@ class DjangoInstallationStore(InstallationStore):
     def logger(self) -> logging.Logger:
         return self._logger
 
-    def _key(self, enterprise_id: str | None, team_id: str | None, org: bool | None) -> dict:
-        return target(self.client_id, enterprise_id, team_id, org)
+    def _key(self, enterprise_id: str | None, team_id: str | None, org: bool | None) -> TargetKey:
+        return install_target_key(self.client_id, enterprise_id, team_id, org)
 
     # --- writes -----------------------------------------------------------------------------
     def save(self, installation: SdkInstallation) -> None:
@@ -196,7 +222,7 @@ class DjangoInstallationStore(InstallationStore):
         is_enterprise_install: bool | None = False,
     ) -> Bot | None:
         key = self._key(enterprise_id, team_id, is_enterprise_install)
-        workspace = BOT.first(Workspace, **key)
+        workspace = BOT.first(**key)
         return bot_from([] if workspace is None else [workspace], key)
 
     def find_installation(
@@ -208,10 +234,8 @@ class DjangoInstallationStore(InstallationStore):
         is_enterprise_install: bool | None = False,
     ) -> SdkInstallation | None:
         key = self._key(enterprise_id, team_id, is_enterprise_install)
-        if user_id is None:
-            row = LATEST.first(Installation, **key)
-        else:
-            row = USERS_LATEST.first(Installation, **key, user_id=user_id)
+        lookup, values = installation_lookup(key, user_id)
+        row = lookup.first(**values)
         return installation_from([] if row is None else [row], key)
 
     # --- deletes: mark rows and erase their tokens; history stays ------------------------------

@@ -1,9 +1,18 @@
-"""EncryptedTextField: a text column that holds only AES-GCM envelopes (see crypto.py).
+"""EncryptedTextField: a text column that holds only AES-GCM envelopes (see keyring.py).
 
-Values load sealed and are opened on first attribute access, with the row's primary key in the
-associated data, so a ciphertext moved to another row or column fails closed. Saving a value that
-was loaded and not changed writes the stored envelope back untouched: ciphertext is never
-mistaken for plaintext and never encrypted twice. ``None`` is NULL; ``""`` is encrypted.
+A value is loaded as a ``StoredEnvelope`` and decrypted on first attribute access into a
+``DecryptedValue``, with the row's primary key in the associated data, so a ciphertext moved to
+another row or column fails closed. Saving a value that was loaded and not changed writes the
+stored envelope back untouched (an ``EnvelopeToWrite``): ciphertext is never mistaken for
+plaintext and never encrypted twice. ``None`` is NULL; ``""`` is encrypted.
+
+The three kinds of value, so none is mistaken for another:
+
+- ``StoredEnvelope``: the envelope as loaded from the database, not decrypted (not a str, so it
+  cannot be shown or compared as text by accident);
+- ``DecryptedValue``: the plaintext (a str) that remembers the envelope it came from, so an
+  unchanged value is written back as it was;
+- ``EnvelopeToWrite``: an envelope on its way to the database, the only str the column accepts.
 """
 
 from __future__ import annotations
@@ -11,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core import checks
 from django.db import models
@@ -83,8 +92,9 @@ class EncryptedFieldUsageError(TypeError):
     """An operation an encrypted column cannot support (lookups, ordering, raw writes)."""
 
 
-class Sealed:
-    """An envelope as read from the database, not opened yet; ``row`` is its row's key."""
+class StoredEnvelope:
+    """An envelope as loaded from the database, not decrypted yet; ``row`` is the key of the row
+    it is bound to (None: the instance's own row)."""
 
     __slots__ = ("envelope", "row")
 
@@ -97,16 +107,17 @@ class Sealed:
         return kid_of(self.envelope)
 
     def __repr__(self) -> str:
-        return f"<Sealed key id {self.kid}>"
+        return f"<StoredEnvelope key id {self.kid}>"
 
 
-class Opened(str):
-    """A decrypted value that remembers the envelope it came from; its repr is masked."""
+class DecryptedValue(str):
+    """The plaintext of a ``StoredEnvelope``, remembering that envelope and its row, so saving
+    it unchanged writes the envelope back without encrypting again; its repr is masked."""
 
     envelope: str
     row: object
 
-    def __new__(cls, plaintext: str, envelope: str, row: object) -> Opened:
+    def __new__(cls, plaintext: str, envelope: str, row: object) -> DecryptedValue:
         value = super().__new__(cls, plaintext)
         value.envelope = envelope
         value.row = row
@@ -116,40 +127,49 @@ class Opened(str):
         return "'<redacted>'"
 
 
-class Ciphertext(str):
-    """An envelope ready for the database: the only kind of string the column accepts."""
+class EnvelopeToWrite(str):
+    """An envelope on its way to the database: the only kind of str the column accepts, so a
+    plaintext can never be written by mistake (``field.seal`` makes one)."""
 
 
-def holds_value(instance: models.Model, name: str) -> bool:
-    """Whether an encrypted column of ``instance`` holds a value, without decrypting it
-    (presence checks must work, and stay cheap, even when the value cannot be opened)."""
-    attname = instance._meta.get_field(name).attname
+def has_stored_value(instance: models.Model, name: str) -> bool:
+    """Whether an encrypted column of ``instance`` holds a value (is not NULL), without
+    decrypting it (presence checks must work, and stay cheap, even when the value cannot be
+    decrypted by this process)."""
+    field = instance._meta.get_field(name)
+    if not isinstance(field, EncryptedTextField):
+        raise EncryptedFieldUsageError(f"{instance._meta.label}.{name} is not encrypted")
+    attname = field.attname
     if attname in instance.get_deferred_fields():
-        instance.refresh_from_db(fields=[attname])  # loads the envelope, still sealed
+        instance.refresh_from_db(fields=[attname])  # loads the envelope, not decrypted
     return instance.__dict__.get(attname) is not None
 
 
-# While set, attribute reads hand back stored values still sealed (refresh_from_db copies).
-_reading_sealed: ContextVar[bool] = ContextVar("reading_sealed", default=False)
+# While set, attribute reads hand back StoredEnvelopes undecrypted (refresh_from_db copies).
+_envelopes_only: ContextVar[bool] = ContextVar("envelopes_only", default=False)
 
 
 @contextmanager
-def sealed_reads() -> Iterator[None]:
-    token = _reading_sealed.set(True)
+def reading_envelopes_only() -> Iterator[None]:
+    """Inside, reading an encrypted attribute returns its ``StoredEnvelope`` (no decryption)."""
+    token = _envelopes_only.set(True)
     try:
         yield
     finally:
-        _reading_sealed.reset(token)
+        _envelopes_only.reset(token)
 
 
 class EncryptedAttribute(DeferredAttribute):
-    """Opens a sealed value on first access and keeps the plaintext for the instance."""
+    """Decrypts a StoredEnvelope on first access and keeps the DecryptedValue for the
+    instance."""
+
+    field: EncryptedTextField
 
     def __get__(self, instance: models.Model | None, cls: type | None = None) -> Any:
         if instance is None:
             return self
         value = super().__get__(instance, cls)
-        if isinstance(value, Sealed) and not _reading_sealed.get():
+        if isinstance(value, StoredEnvelope) and not _envelopes_only.get():
             value = self.field.open(value, instance.pk)
             instance.__dict__[self.field.attname] = value
         return value
@@ -169,13 +189,21 @@ class EncryptedExact(Exact):
     @staticmethod
     def lhs_field_error(lhs: Any, lookup: str) -> EncryptedFieldUsageError:
         field = getattr(lhs, "target", None) or getattr(lhs, "output_field", None)
+        column = f"{field.model._meta.label}.{field.name}" if field is not None else "The column"
         return EncryptedFieldUsageError(
-            f"{field.model._meta.label}.{field.name} is encrypted: only isnull lookups work, "
-            f"not {lookup!r}"
+            f"{column} is encrypted: only isnull lookups work, not {lookup!r}"
         )
 
 
-class EncryptedTextField(models.TextField):
+# django-stubs types a field by what it takes and gives (generic parameters); Django's own
+# TextField cannot be subscripted at run time, so the parameters exist for mypy only.
+if TYPE_CHECKING:
+    _TextField = models.TextField[str | None, str | None]
+else:
+    _TextField = models.TextField
+
+
+class EncryptedTextField(_TextField):
     """A TextField whose values are sealed with the configured keyring."""
 
     description = "Text encrypted at rest (AES-256-GCM envelope)"
@@ -196,10 +224,10 @@ class EncryptedTextField(models.TextField):
     def context(self, row: object) -> str:
         return f"{self.model._meta.label_lower}|{self.name}|{row}"
 
-    def seal(self, plaintext: str, row: object) -> Ciphertext:
-        return Ciphertext(conf.keyring().encrypt(plaintext, self.context(row)))
+    def seal(self, plaintext: str, row: object) -> EnvelopeToWrite:
+        return EnvelopeToWrite(conf.keyring().encrypt(plaintext, self.context(row)))
 
-    def open(self, sealed: Sealed, row: object) -> Opened:
+    def open(self, sealed: StoredEnvelope, row: object) -> DecryptedValue:
         row = sealed.row if sealed.row is not None else row
         keyring = conf.keyring()
         try:
@@ -208,33 +236,35 @@ class EncryptedTextField(models.TextField):
             raise EncryptedDataError(
                 self.model._meta.label, self.name, row, exc.kid, exc.reason, keyring.kids
             ) from None
-        return Opened(plaintext, sealed.envelope, row)
+        return DecryptedValue(plaintext, sealed.envelope, row)
 
     def stored_envelope(self, instance: models.Model) -> str | None:
         """The envelope this instance would store, without decrypting anything unneeded."""
         value = instance.__dict__.get(self.attname)
         if value is None:
             return None
-        if isinstance(value, (Sealed, Opened)) and value.row in (None, instance.pk):
+        if isinstance(value, (StoredEnvelope, DecryptedValue)) and value.row in (None, instance.pk):
             return value.envelope
-        if isinstance(value, Sealed):  # the row's key changed: re-bind to the new row
+        if isinstance(value, StoredEnvelope):  # the row's key changed: re-bind to the new row
             value = self.open(value, instance.pk)
         return self.seal(str(value), instance.pk)
 
     # --- Django hooks ---------------------------------------------------------------------
-    def from_db_value(self, value: str | None, expression: Any, connection: Any) -> Sealed | None:
-        return None if value is None else Sealed(value)
+    def from_db_value(
+        self, value: str | None, expression: Any, connection: Any
+    ) -> StoredEnvelope | None:
+        return None if value is None else StoredEnvelope(value)
 
-    def pre_save(self, model_instance: models.Model, add: bool) -> Ciphertext | None:
+    def pre_save(self, model_instance: models.Model, add: bool) -> EnvelopeToWrite | None:
         envelope = self.stored_envelope(model_instance)
-        return None if envelope is None else Ciphertext(envelope)
+        return None if envelope is None else EnvelopeToWrite(envelope)
 
     def get_prep_value(self, value: Any) -> str | None:
         if value is None:
             return None
-        if isinstance(value, Ciphertext):
+        if isinstance(value, EnvelopeToWrite):
             return str(value)
-        if isinstance(value, (Sealed, Opened)):
+        if isinstance(value, (StoredEnvelope, DecryptedValue)):
             # loaddata saves raw (no pre_save): the envelope as it was stored, bound to its row.
             return value.envelope
         raise EncryptedFieldUsageError(
@@ -245,15 +275,16 @@ class EncryptedTextField(models.TextField):
     def to_python(self, value: Any) -> Any:
         # Deserializers (loaddata) hand over what dumpdata wrote: the stored envelope.
         if isinstance(value, str) and kid_of(value) is not None:
-            return Sealed(value)
+            return StoredEnvelope(value)
         return value
 
     def value_from_object(self, obj: models.Model) -> str | None:
         # Serializers (dumpdata) and forms get the envelope, never the plaintext.
         return self.stored_envelope(obj)
 
-    def value_to_string(self, obj: models.Model) -> str | None:
-        return self.stored_envelope(obj)
+    def value_to_string(self, obj: models.Model) -> str:
+        # Serializers call this only for a value that is not None (None is written as null).
+        return self.stored_envelope(obj) or ""
 
     def get_lookup(self, lookup_name: str) -> Any:
         if lookup_name == "isnull":
@@ -270,7 +301,7 @@ class EncryptedTextField(models.TextField):
 
     def check(self, **kwargs: Any) -> list[checks.CheckMessage]:
         errors = super().check(**kwargs)
-        ordering = [str(name).lstrip("-") for name in self.model._meta.ordering]
+        ordering = [str(name).lstrip("-") for name in self.model._meta.ordering or ()]
         if self.name in ordering:
             errors.append(
                 checks.Error(

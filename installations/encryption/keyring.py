@@ -12,7 +12,7 @@ import base64
 import binascii
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -63,19 +63,42 @@ def kid_of(envelope: str) -> str | None:
     return match.group(1) if match else None
 
 
+ACTIVE_KEY_VARIABLE = "TOKEN_ENCRYPTION_ACTIVE_KEY_ID"
+
+
 @dataclass(frozen=True)
 class Keyring:
-    """Keys by id, active key first: the first encrypts, all decrypt."""
+    """Keys by id: the active key encrypts, every key decrypts.
+
+    The active key is ``active`` when given, else the first entry. Naming it apart from the
+    order is what makes a rolling rotation safe: a new key is first deployed everywhere as
+    decrypt-only (listed, not active), and only promoted in a second deploy, so no instance
+    ever writes a value that an instance still on the previous keyring cannot read
+    (docs/production.md, "Key rotation").
+    """
 
     keys: tuple[tuple[str, bytes], ...]
+    active: str = ""
+    _ciphers: dict[str, AESGCM] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if self.active and self.active not in self.kids:
+            raise KeyringError(
+                f"{ACTIVE_KEY_VARIABLE} names the key id {self.active!r}, which is not in "
+                "TOKEN_ENCRYPTION_KEYS: add the key first (decrypt-only), then promote it"
+            )
         # One cipher object per key, built once: no per-value key setup on the hot path.
         object.__setattr__(self, "_ciphers", {kid: AESGCM(key) for kid, key in self.keys})
 
     @classmethod
-    def parse(cls, text: str, *, variable: str = "TOKEN_ENCRYPTION_KEYS") -> Keyring:
-        """Parse comma-separated ``kid:key`` entries; raise KeyringError naming the variable."""
+    def parse(
+        cls, text: str, *, variable: str = "TOKEN_ENCRYPTION_KEYS", active: str = ""
+    ) -> Keyring:
+        """Parse comma-separated ``kid:key`` entries; raise KeyringError naming the variable.
+
+        ``active`` (TOKEN_ENCRYPTION_ACTIVE_KEY_ID) picks the key that encrypts; empty means
+        the first entry.
+        """
         entries = [part.strip() for part in (text or "").split(",") if part.strip()]
         if not entries:
             raise KeyringError(f"{variable} is empty: set at least one kid:key entry")
@@ -103,10 +126,10 @@ class Keyring:
             if any(key == seen_key for _, seen_key in keys):
                 raise KeyringError(f"{variable} entry {position} ({kid}) repeats another key")
             keys.append((kid, key))
-        return cls(tuple(keys))
+        return cls(tuple(keys), active=(active or "").strip())
 
     def __repr__(self) -> str:
-        return f"Keyring(kids={self.kids!r})"
+        return f"Keyring(kids={self.kids!r}, active={self.active_kid!r})"
 
     @property
     def kids(self) -> tuple[str, ...]:
@@ -114,10 +137,15 @@ class Keyring:
 
     @property
     def active_kid(self) -> str:
-        return self.keys[0][0]
+        return self.active or self.keys[0][0]
+
+    @property
+    def decrypt_only_kids(self) -> tuple[str, ...]:
+        """The key ids that open values but seal none (old keys, or new ones not promoted)."""
+        return tuple(kid for kid in self.kids if kid != self.active_kid)
 
     def _cipher(self, kid: str) -> AESGCM | None:
-        return self._ciphers.get(kid)  # type: ignore[attr-defined]
+        return self._ciphers.get(kid)
 
     @staticmethod
     def _aad(kid: str, context: str) -> bytes:
@@ -127,9 +155,8 @@ class Keyring:
         """Seal under the active key with a fresh 96-bit nonce."""
         kid = self.active_kid
         nonce = os.urandom(NONCE_BYTES)
-        sealed = self._cipher(kid).encrypt(
-            nonce, plaintext.encode("utf-8"), self._aad(kid, context)
-        )
+        cipher = self._ciphers[kid]  # the active key is always one of ours (__post_init__)
+        sealed = cipher.encrypt(nonce, plaintext.encode("utf-8"), self._aad(kid, context))
         return f"{FORMAT}.{kid}.{_b64encode(nonce + sealed)}"
 
     def decrypt(self, envelope: str, context: str) -> str:

@@ -7,22 +7,25 @@ refuses to order by an encrypted column.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Collection
+from typing import Any, Self, TypeVar
 
 from django.db import models
 
 from installations.encryption.fields import (
     EncryptedFieldUsageError,
     EncryptedTextField,
-    Sealed,
-    sealed_reads,
+    StoredEnvelope,
+    reading_envelopes_only,
 )
 
+_M = TypeVar("_M", bound=models.Model)
 
-class EncryptedQuerySet(models.QuerySet):
+
+class EncryptedQuerySet(models.QuerySet[_M]):
     """Refuses to order by an encrypted column: its ciphertexts have no meaningful order."""
 
-    def order_by(self, *field_names: Any) -> EncryptedQuerySet:
+    def order_by(self, *field_names: Any) -> Self:
         encrypted = {field.name for field in encrypted_fields(self.model)}
         for name in field_names:
             if isinstance(name, str) and name.lstrip("-") in encrypted:
@@ -46,11 +49,14 @@ class EncryptedModel(models.Model):
         abstract = True
 
     @classmethod
-    def from_db(cls, db: str, field_names: list[str], values: list[Any]) -> EncryptedModel:
-        instance = super().from_db(db, field_names, values)
+    def from_db(
+        cls, db: str | None, field_names: Collection[str], values: Collection[Any], **kwargs: Any
+    ) -> EncryptedModel:
+        # **kwargs: what later Django releases add (``fetch_mode``), passed on untouched.
+        instance = super().from_db(db, field_names, values, **kwargs)
         for field in encrypted_fields(cls):
             value = instance.__dict__.get(field.attname)
-            if isinstance(value, Sealed):
+            if isinstance(value, StoredEnvelope):
                 value.row = instance.pk
         return instance
 
@@ -59,5 +65,5 @@ class EncryptedModel(models.Model):
     ) -> None:
         # Django copies each reloaded value with getattr(), which would decrypt every token
         # (and fail on an unreadable one) just to reload the row: copy the envelopes sealed.
-        with sealed_reads():
+        with reading_envelopes_only():
             super().refresh_from_db(using=using, fields=fields, from_queryset=from_queryset)

@@ -115,7 +115,7 @@ def _reencrypt_batch(
                 report.unreadable.append(Unreadable(exc.label, exc.field, exc.row, exc.kid))
                 logger.error("re-encrypt: %s", exc)
                 continue
-            changes[column.column] = column.seal(plaintext, pk)
+            changes[column.column or column.attname] = column.seal(plaintext, pk)
             report.reencrypted[sealed.kid or "unknown"] += 1
         if changes:
             updates[tuple(changes)].append([*changes.values(), pk])
@@ -128,7 +128,7 @@ def _write(model: type[models.Model], updates: dict[tuple[str, ...], list[list[o
     quote = connection.ops.quote_name
     for columns, rows in updates.items():
         assignments = ", ".join(f"{quote(c)} = %s" for c in columns)
-        table, pk_column = quote(model._meta.db_table), quote(pk_field.column)
+        table, pk_column = quote(model._meta.db_table), quote(pk_field.column or pk_field.attname)
         sql = f"UPDATE {table} SET {assignments} WHERE {pk_column} = %s"  # noqa: S608 (names from model metadata)
         params = [[*row[:-1], pk_field.get_db_prep_value(row[-1], connection)] for row in rows]
         with connection.cursor() as cursor:

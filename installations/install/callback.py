@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 
+from django.http import HttpRequest
 from django.views.decorators.debug import sensitive_variables
 
 from installations.exceptions import (
@@ -33,7 +35,7 @@ from installations.exceptions import (
     UsedState,
 )
 from installations.install.cookie import cookie_binding
-from installations.install.flow import complete_install
+from installations.install.flow import complete_install, custom_values_for
 from installations.install.state import (
     StateCheck,
     StateRead,
@@ -48,25 +50,37 @@ logger = logging.getLogger(__name__)
 MAX_PARAM_LENGTH = 512  # Slack's codes are far shorter; longer is not one of Slack's
 
 
+@dataclass(frozen=True)
+class Completed:
+    workspace: Workspace
+    next_page: str  # "" or the install page's checked ?next= (next_page.py), from the state
+
+
 @sensitive_variables("query", "code", "state", "cookie")
-def handle_callback(query: Mapping[str, str], cookie: str | None) -> Workspace:
-    """The installed Workspace, or a SlackInstallError saying exactly what went wrong."""
+def handle_callback(
+    query: Mapping[str, str], cookie: str | None, *, request: HttpRequest | None = None
+) -> Completed:
+    """The installed Workspace, or a SlackInstallError saying exactly what went wrong.
+
+    ``request`` (the callback's) links the host site's logged-in user, feeds
+    SLACK_INSTALL_CUSTOM_VALUES and reaches the ``installation_completed`` receivers."""
     try:
-        workspace = _handle(query, cookie)
+        done = _handle(query, cookie, request)
     except SlackInstallError as exc:
         logger.info("install failed reason=%s status=%s", exc.reason, exc.status)
         raise
+    workspace = done.workspace
     logger.info(
         "install completed team=%s enterprise=%s app=%s",
         workspace.team_id or "-",
         workspace.enterprise_id or "-",
         workspace.app_id or "-",
     )
-    return workspace
+    return done
 
 
 @sensitive_variables("query", "code", "state", "cookie")
-def _handle(query: Mapping[str, str], cookie: str | None) -> Workspace:
+def _handle(query: Mapping[str, str], cookie: str | None, request: HttpRequest | None) -> Completed:
     state = query.get("state") or ""
     error = query.get("error")
     if error is not None:
@@ -93,7 +107,9 @@ def _handle(query: Mapping[str, str], cookie: str | None) -> Workspace:
     code = query.get("code") or ""
     if not code or len(code) > MAX_PARAM_LENGTH:
         raise MissingCode()
-    return complete_install(code)
+    values = custom_values_for(request) if request is not None else {}
+    workspace = complete_install(code, request=request, custom_values=values)
+    return Completed(workspace, found.payload.next_page)
 
 
 @sensitive_variables("cookie")

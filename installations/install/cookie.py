@@ -43,7 +43,7 @@ def cookie_path() -> str:
 
 
 def install_cookie_path() -> str:
-    return reverse("slack-install")
+    return reverse("installations:install")
 
 
 def binding(browser_value: str) -> str:

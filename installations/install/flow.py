@@ -10,20 +10,25 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
+from django.http import HttpRequest
 from django.urls import reverse
+from django.utils.module_loading import import_string
 from django.views.decorators.debug import sensitive_variables
 from slack_sdk.oauth import AuthorizeUrlGenerator
 
-from installations.conf import slack_config
+from installations import signals
+from installations.conf import slack_config, text_setting
 from installations.encryption.fields import EncryptedDataError
 from installations.exceptions import (
     InvalidTeam,
     NotConfigured,
     StorageFailed,
-    UnexpectedResponse,
+    UnexpectedAnswer,
     UnusableInstallAnswer,
 )
 from installations.install.state import issue_state
@@ -31,7 +36,10 @@ from installations.lifecycle.saving import save_installation
 from installations.models import Workspace
 from installations.slack import api as slack_api
 from installations.slack.answers import InstallAnswer, IssuedCredentials, auth_test_answer
-from installations.slack.install_answer import check_answer, to_installation
+from installations.slack.install_answer import (
+    ensure_answer_is_our_install,
+    sdk_installation_from_answer,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -77,26 +85,47 @@ def require_configured() -> None:
         raise NotConfigured(config.missing_variables)
 
 
+def install_page_path(team: str | None = None) -> str:
+    """Our install page's path; with ``team`` a reinstall link that preselects that workspace.
+
+    Slack's authorize ``team`` parameter (docs.slack.dev/authentication/installing-with-oauth)
+    takes a workspace id; an org-wide install has none (an org admin picks the org on Slack),
+    so its link is the plain install page: pass its ``team_id`` (""), or None.
+    """
+    path = reverse("installations:install")
+    return path + ("?" + urlencode({"team": team}) if team else "")
+
+
 def install_page_url(team: str | None = None) -> str:
-    """The public install page: the redirect URI's origin (never a request's Host) + path."""
+    """``install_page_path`` on the public origin: the redirect URI's (never a request's Host),
+    for links that leave the site (the admin's reinstall link, ``slack_install_url``)."""
     origin = urlsplit(slack_config().redirect_uri)
-    url = f"{origin.scheme}://{origin.netloc}{reverse('slack-install')}"
-    return url + ("?" + urlencode({"team": team}) if team else "")
+    return f"{origin.scheme}://{origin.netloc}{install_page_path(team)}"
 
 
-def start_install(team: str | None = None, *, browser: str = "") -> StartedInstall:
+def start_install(
+    team: str | None = None, *, browser: str = "", next_page: str = ""
+) -> StartedInstall:
     """Issue a state and build the authorize URL for it; ``team`` must be clean already.
 
     ``browser`` is the binding of the browser's cookie (``state_cookie.binding``); without one
     (``slack_install_url``) the state can be looked at but no callback will accept it."""
     require_configured()
-    state = issue_state(team_hint=team or "", browser=browser)
+    state = issue_state(team_hint=team or "", browser=browser, next_page=next_page)
     return StartedInstall(state=state, authorize_url=authorize_url(state, team))
 
 
 @sensitive_variables("code", "answer", "installation")
-def complete_install(code: str) -> Workspace:
-    """Exchange ``code``, learn the bot id, save; revoke what Slack issued if we cannot keep it."""
+def complete_install(
+    code: str,
+    *,
+    request: HttpRequest | None = None,
+    custom_values: Mapping[str, Any] | None = None,
+) -> Workspace:
+    """Exchange ``code``, learn the bot id, save; revoke what Slack issued if we cannot keep it.
+
+    With the callback's ``request``: the host site's logged-in user is recorded as
+    ``installed_by``, and ``installation_completed`` is sent once the save commits."""
     config = slack_config()
     try:
         answer = slack_api.exchange_code(code)
@@ -104,15 +133,24 @@ def complete_install(code: str) -> Workspace:
         _revoke_issued(exc.issued)
         raise
     try:
-        check_answer(answer, wants_bot=bool(config.scopes), known_app_id=_known_app_id())
+        ensure_answer_is_our_install(
+            answer, wants_bot=bool(config.scopes), known_app_id=_known_app_id()
+        )
         bot_id, enterprise_url = _auth_test(answer)
-        installation = to_installation(answer, bot_id=bot_id, enterprise_url=enterprise_url)
+        installation = sdk_installation_from_answer(
+            answer, bot_id=bot_id, enterprise_url=enterprise_url
+        )
+        installation.custom_values = dict(custom_values or {})
     except Exception:  # ours (SlackInstallError) or unexpected: issued tokens must not stay alive
         _revoke_issued(answer.issued)
         raise
     try:
-        workspace, _ = save_installation(
-            installation, client_id=config.client_id, source="oauth", actor="slack"
+        workspace, row = save_installation(
+            installation,
+            client_id=config.client_id,
+            source="oauth",
+            actor="slack",
+            installed_by=_logged_in_user(request),
         )
     except Exception as exc:  # DatabaseError, or anything else: nothing was kept
         logger.error(
@@ -123,7 +161,34 @@ def complete_install(code: str) -> Workspace:
         )
         _revoke_issued(answer.issued)
         raise StorageFailed() from None
+    signals.send_after_commit(
+        signals.installation_completed,
+        Workspace,
+        workspace=workspace,
+        installation=row,
+        request=request,
+    )
     return workspace
+
+
+def _logged_in_user(request: HttpRequest | None) -> Any:
+    """The host site's user behind the callback, or None (anonymous, or no auth middleware)."""
+    user = getattr(request, "user", None)
+    return user if user is not None and user.is_authenticated else None
+
+
+def custom_values_for(request: HttpRequest) -> dict[str, Any]:
+    """What SLACK_INSTALL_CUSTOM_VALUES(request) returns, stored on the Installation row.
+
+    The callable is the host's; a value that is not a dict is refused at once (TypeError)
+    rather than lost silently."""
+    path = text_setting("SLACK_INSTALL_CUSTOM_VALUES")
+    if not path:
+        return {}
+    values = import_string(path)(request)
+    if not isinstance(values, dict):
+        raise TypeError("SLACK_INSTALL_CUSTOM_VALUES must return a dict")
+    return values
 
 
 def _known_app_id() -> str | None:
@@ -144,14 +209,14 @@ def _auth_test(answer: InstallAnswer) -> tuple[str | None, str | None]:
     """bot_id and (org-wide installs) the org url, from auth.test with the new token."""
     user_token = answer.authed_user.access_token if answer.authed_user else None
     token = answer.access_token or user_token
-    if token is None:  # check_answer asks for one of them: never here
-        raise UnexpectedResponse()
+    if token is None:  # ensure_answer_is_our_install asks for one of them: never here
+        raise UnexpectedAnswer()
     tested = auth_test_answer(slack_api.auth_test(token).data)
     bot_id = tested.bot_id if answer.access_token else None
     url = tested.url if answer.is_enterprise_install else None
     if (answer.access_token and bot_id is None) or (answer.is_enterprise_install and url is None):
         logger.warning("unexpected auth.test answer for a new install: no bot_id or org url")
-        raise UnexpectedResponse()
+        raise UnexpectedAnswer()
     return bot_id, url
 
 

@@ -31,9 +31,12 @@ class SuccessPage:
     web_url: str  # a browser fallback
 
 
-def success_url(workspace: Workspace) -> str:
+def success_url(workspace: Workspace, *, next_page: str = "") -> str:
+    """The success page, or the host's own ``next`` page (checked when the flow started)."""
+    if next_page:
+        return next_page
     value = signing.dumps(str(workspace.pk), salt=SALT)
-    return reverse("slack-installed") + "?" + urlencode({"i": value})
+    return reverse("installations:installed") + "?" + urlencode({"i": value})
 
 
 def workspace_from_link(value: str | None) -> Workspace:

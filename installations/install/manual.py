@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 import re
 
+from django.conf import settings
 from django.views.decorators.debug import sensitive_variables
 from slack_sdk.oauth.installation_store import Installation as SdkInstallation
 
 from installations.conf import slack_config
-from installations.exceptions import BadRequest
+from installations.exceptions import InvalidInstallRequest
 from installations.lifecycle.saving import save_installation
 from installations.models import Workspace
 from installations.slack import api as slack_api
@@ -26,7 +27,40 @@ logger = logging.getLogger(__name__)
 BOT_TOKEN = re.compile(r"xoxb-[A-Za-z0-9-]+")
 
 
-class TokenRejected(BadRequest):
+BOT_PREFIX = "xoxb-"
+# Slack's token prefixes (docs.slack.dev/authentication/tokens), longest first. Only the prefix
+# of a refused token is ever named, never the rest of it.
+KNOWN_PREFIXES: tuple[tuple[str, str], ...] = (
+    ("xoxe.xoxb-", "a rotating bot token"),
+    ("xoxe.xoxp-", "a rotating user token"),
+    ("xoxe-", "a refresh token"),
+    ("xoxb-", "a bot token"),
+    ("xoxp-", "a user token"),
+    ("xapp-", "an app-level token"),
+    ("xoxa-", "a workspace app token"),
+    ("xoxs-", "a session token"),
+)
+
+
+def describe_prefix(token: str) -> str:
+    """What a refused token looks like, by its prefix alone: safe to print and to log."""
+    if token.startswith(BOT_PREFIX):  # the prefix is right, the rest is not token characters
+        return f"starts with {BOT_PREFIX} but holds characters a Slack token never has"
+    for prefix, kind in KNOWN_PREFIXES:
+        if token.startswith(prefix):
+            return f"starts with {prefix} ({kind})"
+    return "does not start with any Slack token prefix"
+
+
+def missing_settings() -> list[str]:
+    """The settings a registration needs that are unset, by name."""
+    missing = [] if slack_config().client_id else ["SLACK_CLIENT_ID"]
+    if not getattr(settings, "TOKEN_ENCRYPTION_KEYS", ""):
+        missing.append("TOKEN_ENCRYPTION_KEYS")
+    return missing
+
+
+class TokenRejected(InvalidInstallRequest):
     reason = "token_rejected"
     title = "This token cannot be registered"
 
@@ -35,13 +69,19 @@ class TokenRejected(BadRequest):
 def register_bot_token(token: str, *, actor: str) -> Workspace:
     """auth.test the token, then save it as a manual installation of its workspace."""
     config = slack_config()
-    if not config.client_id:
-        raise TokenRejected("SLACK_CLIENT_ID is not set; installations are stored under it.")
+    missing = missing_settings()
+    if missing:
+        raise TokenRejected(
+            f"Not configured: set {', '.join(missing)} first (every installation is stored "
+            "under the app's client id, every token encrypted with the configured keys)."
+        )
     token = token.strip()
     if not BOT_TOKEN.fullmatch(token):
         raise TokenRejected(
-            "That is not a bot token (it starts with xoxb-). Rotating tokens need the "
-            "Add to Slack flow, which also stores their refresh token."
+            f"That is not a bot token: expected one that starts with {BOT_PREFIX}; this one "
+            f"{describe_prefix(token)}. Copy the Bot User OAuth Token from the app's OAuth & "
+            "Permissions page. Rotating tokens (xoxe.xoxb-) need the Add to Slack flow, which "
+            "also stores their refresh token."
         )
     answer = slack_api.auth_test(token)
     if not answer.get("bot_id"):

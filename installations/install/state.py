@@ -51,9 +51,12 @@ NONCE_BYTES = 16  # 128 random bits: uniqueness; unforgeability comes from the s
 SEPARATOR = "."  # not ":" (Django's default): a state goes into URLs and cookies unencoded
 # base64url(JSON payload) "." base64url(HMAC-SHA256). A team id is at most 32 characters, so a
 # real state stays far below the ceiling; anything longer is not ours and is never decoded.
-MAX_STATE_LENGTH = 400
-STATE_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,350}\.[A-Za-z0-9_-]{43}")
+# An optional "next" page (``x``, at most MAX_NEXT_LENGTH characters: next_page.py) makes a
+# state longer; it stays well under the length of a URL anyone truncates.
+MAX_STATE_LENGTH = 1000
+STATE_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,950}\.[A-Za-z0-9_-]{43}")
 PAYLOAD_KEYS = frozenset({"n", "i", "e", "t", "b"})
+NEXT_KEY = "x"  # present only when the install page was given a safe ?next=
 
 
 class StateCheck(enum.Enum):
@@ -69,6 +72,7 @@ class StatePayload:
     expires_at: datetime
     team_hint: str
     browser: str  # hash of the browser's binding value; "" for Bolt's states (Bolt binds itself)
+    next_page: str = ""  # a same-site path checked by next_page.clean_next; "" for none
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,7 @@ def issue_state(
     ttl_seconds: int | None = None,
     salt: str = INSTALL_SALT,
     now: datetime | None = None,
+    next_page: str = "",
 ) -> str:
     """A new state; writes nothing. ``browser`` is the hash from ``state_cookie.binding``."""
     issued = int((now or timezone.now()).timestamp())
@@ -108,6 +113,8 @@ def issue_state(
         "t": team_hint,
         "b": browser,
     }
+    if next_page:
+        payload[NEXT_KEY] = next_page
     return _signer(salt).sign_object(payload)
 
 
@@ -133,10 +140,11 @@ def read_state(
 
 def _payload(raw: Any) -> StatePayload | None:
     """The typed payload, or None for a shape we never sign (a signed value of another kind)."""
-    if not isinstance(raw, dict) or set(raw) != PAYLOAD_KEYS:
+    if not isinstance(raw, dict) or set(raw) - {NEXT_KEY} != PAYLOAD_KEYS:
         return None
     nonce, issued, expires, team, browser = (raw[k] for k in ("n", "i", "e", "t", "b"))
-    if not all(isinstance(value, str) for value in (nonce, team, browser)):
+    next_page = raw.get(NEXT_KEY, "")
+    if not all(isinstance(value, str) for value in (nonce, team, browser, next_page)):
         return None
     if not all(type(value) is int for value in (issued, expires)):  # bool is not a time
         return None
@@ -145,7 +153,7 @@ def _payload(raw: Any) -> StatePayload | None:
         expires_at = datetime.fromtimestamp(expires, tz=UTC)
     except (OverflowError, OSError, ValueError):
         return None
-    return StatePayload(nonce, issued_at, expires_at, team, browser)
+    return StatePayload(nonce, issued_at, expires_at, team, browser, next_page)
 
 
 def is_bound_to(payload: StatePayload, browser: str) -> bool:

@@ -9,22 +9,17 @@ no-op, so a delayed retry never undoes a newer reinstall.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from installations.encryption.fields import holds_value
-from installations.lifecycle.saving import record_event
+from installations.encryption.fields import has_stored_value
+from installations.lifecycle.saving import EVENT_TIME_RESOLUTION, record_event
 from installations.models import Health, Installation, LifecycleEvent, Workspace
 
 logger = logging.getLogger(__name__)
-
-# Slack's event_time has one-second resolution; installed_at has microseconds. An event in the
-# same second as an install is treated as after it (an uninstall and a reinstall within one
-# second cannot happen through the browser flow; a test that installs then uninstalls can).
-EVENT_TIME_RESOLUTION = timedelta(seconds=1)
 
 HAS_USER_TOKEN = Q(user_token__isnull=False) | Q(user_refresh_token__isnull=False)
 
@@ -44,7 +39,7 @@ def is_stale(occurred_at: datetime | None, installed_at: datetime) -> bool:
     return occurred_at is not None and occurred_at + EVENT_TIME_RESOLUTION <= installed_at
 
 
-def _describe(client_id: str, enterprise_id: str | None, team_id: str | None) -> str:
+def _describe(enterprise_id: str | None, team_id: str | None) -> str:
     return f"team={team_id or '-'} enterprise={enterprise_id or '-'}"
 
 
@@ -69,8 +64,8 @@ def _erase_installations(workspace: Workspace, when: datetime, *, delete: bool) 
 
 def _erase_bot(workspace: Workspace, when: datetime) -> bool:
     """Erase the bot token pair on the (locked) row; True when anything changed."""
-    changed = workspace.bot_revoked_at is None or holds_value(workspace, "bot_token")
-    changed = changed or holds_value(workspace, "bot_refresh_token")
+    changed = workspace.bot_revoked_at is None or has_stored_value(workspace, "bot_token")
+    changed = changed or has_stored_value(workspace, "bot_refresh_token")
     workspace.bot_token = None
     workspace.bot_refresh_token = None
     workspace.bot_revoked_at = workspace.bot_revoked_at or when
@@ -92,7 +87,7 @@ def mark_uninstalled(
 
     Returns how many rows changed; 0 for an unknown target, a repeat, or a stale event.
     """
-    target = _describe(client_id, enterprise_id, team_id)
+    target = _describe(enterprise_id, team_id)
     workspace = _locked_target(client_id, enterprise_id, team_id)
     if workspace is None:
         logger.info("uninstall for unknown target %s: nothing to do", target)
@@ -129,7 +124,7 @@ def mark_bot_revoked(
     slack_event_id: str = "",
 ) -> int:
     """The target's bot token was revoked (tokens_revoked with ``tokens.bot``): erase the pair."""
-    target = _describe(client_id, enterprise_id, team_id)
+    target = _describe(enterprise_id, team_id)
     workspace = _locked_target(client_id, enterprise_id, team_id)
     if workspace is None or is_stale(occurred_at, workspace.installed_at):
         logger.info("bot revocation for %s: unknown target or older than the install", target)
@@ -165,7 +160,7 @@ def mark_users_revoked(
 
     Rows from a flow newer than the event (the user authorized again) are left alone.
     """
-    target = _describe(client_id, enterprise_id, team_id)
+    target = _describe(enterprise_id, team_id)
     workspace = _locked_target(client_id, enterprise_id, team_id)
     if workspace is None or (user_ids is not None and not user_ids):
         return 0

@@ -31,10 +31,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import Enum
 from typing import Any
 from urllib.error import URLError
 
-from django.db import DatabaseError, models, transaction
+from django.db import DatabaseError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
@@ -44,9 +45,10 @@ from slack_sdk.oauth.installation_store import Installation as SdkInstallation
 from slack_sdk.oauth.token_rotation import TokenRotator
 
 from installations.conf import slack_config
-from installations.encryption.fields import EncryptedDataError, key_problem
+from installations.encryption.fields import EncryptedDataError, EncryptedTextField, key_problem
 from installations.exceptions import SlackInstallError
 from installations.lifecycle.saving import record_event
+from installations.lifecycle.sharding import EVERYTHING, Shard
 from installations.models import Installation, LifecycleEvent, Workspace
 from installations.slack import api as slack_api
 from installations.slack.sdk_mapping import as_datetime, as_unix, to_sdk_bot
@@ -60,12 +62,32 @@ CLAIM_LEASE = timedelta(minutes=2)
 REINSTALL_CODES = frozenset(
     {"invalid_refresh_token", "token_revoked", "account_inactive", "save_failed"}
 )
+# RefreshOutcome.error when a stored value could not be decrypted (the reason code of
+# verification and revocation outcomes too).
 UNDECRYPTABLE = "undecryptable"
 SAVE_ATTEMPTS = 3
-SKIPPED = "skipped"
-CHANGED = "changed_meanwhile"  # reinstalled, revoked or replaced while Slack answered
-REFRESHED = "refreshed"
-NOT_ERRORS = frozenset({"", REFRESHED, SKIPPED, CHANGED})
+
+
+class TokenRefresh(Enum):
+    """How one refresh of one token ended, when it did not fail (a failure is RefreshFailed)."""
+
+    NOT_DUE = "not_due"
+    REFRESHED = "refreshed"
+    SKIPPED = "skipped"  # another runner holds the claim
+    CHANGED_MEANWHILE = "changed_meanwhile"  # reinstalled, revoked or replaced meanwhile
+    UNREADABLE = "unreadable"  # this process cannot decrypt the token: nothing was changed
+
+
+@dataclass(frozen=True)
+class RefreshFailed:
+    """A refresh that failed, with the error code recorded on the workspace (Slack's, or ours:
+    ``slack_unavailable``, ``unexpected_response``, ``save_failed``)."""
+
+    code: str
+
+
+TokenResult = TokenRefresh | RefreshFailed
+Row = Workspace | Installation  # the bot's token lives on the Workspace, a user's on its row
 
 BOT_ROTATING = Q(
     bot_token__isnull=False,
@@ -129,7 +151,7 @@ class RefreshOutcome:
 class _Claim:
     """A claimed refresh: enough to tell later whether the row still holds what was spent."""
 
-    model: type[models.Model]
+    model: type[Workspace] | type[Installation]
     pk: Any
     workspace_id: Any
     until: datetime
@@ -147,12 +169,29 @@ class _Claim:
         return "bot_refresh_token" if self.model is Workspace else "user_refresh_token"
 
 
-def _stored_envelope(instance: models.Model, name: str) -> str | None:
-    return instance._meta.get_field(name).stored_envelope(instance)
+def _envelope_of(instance: Row, name: str) -> str | None:
+    """The envelope an encrypted column of the row stores (None: NULL), never decrypted."""
+    field = instance._meta.get_field(name)
+    return field.stored_envelope(instance) if isinstance(field, EncryptedTextField) else None
+
+
+def _stored_envelope(instance: Row, name: str) -> str:
+    """The envelope a claimed refresh token is stored in (the claim's filter says it is set)."""
+    envelope = _envelope_of(instance, name)
+    if envelope is None:  # unreachable: claimed rows hold the token
+        raise AssertionError(f"a claimed {name} vanished inside its transaction")
+    return envelope
+
+
+def _spent(token: str | None) -> str:
+    """A refresh token read inside the claim (its filter guarantees one)."""
+    if token is None:  # unreachable: the claim's filter
+        raise AssertionError("a claimed refresh token vanished inside its transaction")
+    return token
 
 
 @sensitive_variables("spent")
-def _holds_spent_token(instance: models.Model, claim: _Claim, spent: str) -> bool:
+def _holds_spent_token(instance: Row, claim: _Claim, spent: str) -> bool:
     """Whether the locked row still holds, for the same install, the refresh token we spent.
 
     A different envelope can be the same token re-encrypted meanwhile (slack_reencrypt): then
@@ -162,22 +201,22 @@ def _holds_spent_token(instance: models.Model, claim: _Claim, spent: str) -> boo
     """
     if instance.installed_at != claim.installed_at:
         return False
-    envelope = _stored_envelope(instance, claim.refresh_field)
+    envelope = _envelope_of(instance, claim.refresh_field)
     if envelope is None or envelope == claim.envelope:
         return envelope is not None
     try:
-        return getattr(instance, claim.refresh_field) == spent
+        return bool(getattr(instance, claim.refresh_field) == spent)
     except EncryptedDataError:
         return True
 
 
-def _claimed_by_another(instance: models.Model, claim: _Claim) -> bool:
+def _claimed_by_another(instance: Row, claim: _Claim) -> bool:
     """Another runner took the token over after our lease ran out, and its lease still runs."""
     held = getattr(instance, claim.column)
     return held is not None and held != claim.until and held > timezone.now()
 
 
-def _release(instance: models.Model, claim: _Claim) -> list[str]:
+def _release(instance: Row, claim: _Claim) -> list[str]:
     """Clear our claim on the locked row (never another runner's); the fields to save."""
     if getattr(instance, claim.column) != claim.until:
         return []
@@ -232,8 +271,10 @@ def _ask_slack(rotate: Callable[[], Any], workspace_id: Any, who: str) -> tuple[
 
 
 @sensitive_variables("bot")
-def _claim_bot(workspace_id: Any, minutes: int, *, retry_failed: bool) -> tuple[_Claim, Bot] | str:
-    """Claim the bot's refresh token when due: (claim, Bot) or '' (not due) or SKIPPED.
+def _claim_bot(
+    workspace_id: Any, minutes: int, *, retry_failed: bool
+) -> tuple[_Claim, Bot] | TokenRefresh:
+    """Claim the bot's refresh token when due: (claim, Bot), or NOT_DUE, or SKIPPED.
 
     Raises EncryptedDataError (the claim rolled back) when this process cannot read the token.
     """
@@ -248,7 +289,7 @@ def _claim_bot(workspace_id: Any, minutes: int, *, retry_failed: bool) -> tuple[
         if not due.filter(_unclaimed("bot_refresh_claimed_until", now)).update(
             bot_refresh_claimed_until=until
         ):
-            return SKIPPED if due.exists() else ""
+            return TokenRefresh.SKIPPED if due.exists() else TokenRefresh.NOT_DUE
         workspace = Workspace.objects.get(pk=workspace_id)
         bot = to_sdk_bot(workspace)  # opens the tokens: may raise, undoing the claim
         if bot is None or bot.bot_refresh_token is None:  # unreachable: the claim's filter
@@ -262,10 +303,9 @@ def _claim_bot(workspace_id: Any, minutes: int, *, retry_failed: bool) -> tuple[
 @sensitive_variables("bot", "rotated")
 def _refresh_bot(
     workspace_id: Any, rotator: TokenRotator, minutes: int, actor: str, *, retry_failed: bool
-) -> str:
-    """REFRESHED, '' (nothing due), SKIPPED, CHANGED or an error code."""
+) -> TokenResult:
     claimed = _claim_bot(workspace_id, minutes, retry_failed=retry_failed)
-    if isinstance(claimed, str):
+    if isinstance(claimed, TokenRefresh):
         return claimed
     claim, bot = claimed
     rotated, code = _ask_slack(
@@ -274,15 +314,15 @@ def _refresh_bot(
         "bot",
     )
     if code:
-        return _failed(claim, bot.bot_refresh_token, code, actor, who="bot")
-    return _store(claim, bot.bot_refresh_token, rotated, actor, who="bot")
+        return _failed(claim, _spent(bot.bot_refresh_token), code, actor, who="bot")
+    return _store(claim, _spent(bot.bot_refresh_token), rotated, actor, who="bot")
 
 
 # --- user tokens ---------------------------------------------------------------------------------
 
 
 @sensitive_variables("installation")
-def _claim_user(row_id: Any, minutes: int) -> tuple[_Claim, SdkInstallation] | str:
+def _claim_user(row_id: Any, minutes: int) -> tuple[_Claim, SdkInstallation] | TokenRefresh:
     """The user-token twin of _claim_bot."""
     now = timezone.now()
     until = now + CLAIM_LEASE
@@ -293,7 +333,7 @@ def _claim_user(row_id: Any, minutes: int) -> tuple[_Claim, SdkInstallation] | s
         if not due.filter(_unclaimed("user_refresh_claimed_until", now)).update(
             user_refresh_claimed_until=until
         ):
-            return SKIPPED if due.exists() else ""
+            return TokenRefresh.SKIPPED if due.exists() else TokenRefresh.NOT_DUE
         row = Installation.objects.get(pk=row_id)
         # Only the user's own fields: a user refresh needs neither the bot token nor the webhook.
         installation = SdkInstallation(
@@ -316,10 +356,9 @@ def _claim_user(row_id: Any, minutes: int) -> tuple[_Claim, SdkInstallation] | s
 @sensitive_variables("installation", "rotated")
 def _refresh_user(
     row_id: Any, workspace_id: Any, rotator: TokenRotator, minutes: int, actor: str
-) -> str:
-    """REFRESHED, '', SKIPPED, CHANGED or an error code for one user's token."""
+) -> TokenResult:
     claimed = _claim_user(row_id, minutes)
-    if isinstance(claimed, str):
+    if isinstance(claimed, TokenRefresh):
         return claimed
     claim, installation = claimed
     who = f"user {installation.user_id}"
@@ -330,15 +369,16 @@ def _refresh_user(
         workspace_id,
         who,
     )
+    spent = _spent(installation.user_refresh_token)
     if code:
-        return _failed(claim, installation.user_refresh_token, code, actor, who=who)
-    return _store(claim, installation.user_refresh_token, rotated, actor, who=who)
+        return _failed(claim, spent, code, actor, who=who)
+    return _store(claim, spent, rotated, actor, who=who)
 
 
 # --- step 3: writing the answer ------------------------------------------------------------------
 
 
-def _apply(instance: models.Model, rotated: Any) -> list[str]:
+def _apply(instance: Row, rotated: Any) -> list[str]:
     """Put the new pair on the locked row; the fields to save."""
     if isinstance(instance, Workspace):
         instance.bot_token = rotated.bot_token
@@ -356,11 +396,11 @@ def _apply(instance: models.Model, rotated: Any) -> list[str]:
     return ["user_token", "user_refresh_token", "user_token_expires_at"]
 
 
-def _workspace_of(instance: models.Model) -> Workspace:
+def _workspace_of(instance: Row) -> Workspace:
     return instance if isinstance(instance, Workspace) else instance.workspace
 
 
-def _still_live(instance: models.Model) -> bool:
+def _still_live(instance: Row) -> bool:
     if isinstance(instance, Workspace):
         return instance.uninstalled_at is None and instance.bot_revoked_at is None
     return (
@@ -370,13 +410,16 @@ def _still_live(instance: models.Model) -> bool:
     )
 
 
-def _locked(claim: _Claim) -> models.Model | None:
-    return claim.model.objects.select_for_update().filter(pk=claim.pk).first()
+def _locked(claim: _Claim) -> Row | None:
+    if claim.model is Workspace:
+        return Workspace.objects.select_for_update().filter(pk=claim.pk).first()
+    return Installation.objects.select_for_update().filter(pk=claim.pk).first()
 
 
 @sensitive_variables("spent", "rotated")
-def _store(claim: _Claim, spent: str, rotated: Any, actor: str, *, who: str) -> str:
-    """Write the new pair (retrying a failed write a few times); REFRESHED or CHANGED.
+def _store(claim: _Claim, spent: str, rotated: Any, actor: str, *, who: str) -> TokenResult:
+    """Write the new pair (retrying a failed write a few times); REFRESHED or CHANGED_MEANWHILE
+    (or RefreshFailed("save_failed")).
 
     Slack has already spent the old refresh token, so the new pair is the only live one: it is
     stored whenever the row still holds the spent token, even if our lease ran out meanwhile
@@ -396,7 +439,7 @@ def _store(claim: _Claim, spent: str, rotated: Any, actor: str, *, who: str) -> 
                     _workspace_of(locked), LifecycleEvent.Kind.REFRESHED, actor,
                     f"{who} token refreshed",
                 )  # fmt: skip
-            return REFRESHED
+            return TokenRefresh.REFRESHED
         except DatabaseError as exc:
             logger.warning(
                 "saving refreshed %s token of workspace %s failed (try %d of %d): %s",
@@ -412,7 +455,7 @@ def _store(claim: _Claim, spent: str, rotated: Any, actor: str, *, who: str) -> 
     return _failed(claim, spent, "save_failed", actor, who=who)
 
 
-def _discard(claim: _Claim, locked: models.Model | None, *, who: str) -> str:
+def _discard(claim: _Claim, locked: Row | None, *, who: str) -> TokenRefresh:
     """The row changed while Slack answered (reinstalled, revoked, uninstalled, replaced, or
     another runner is at it): keep its newer state, release our claim if it still stands.
 
@@ -420,18 +463,18 @@ def _discard(claim: _Claim, locked: models.Model | None, *, who: str) -> str:
     unused: it is stored nowhere, and revoking it could touch a newer install.
     """
     if locked is not None and _release(locked, claim):
-        claim.model.objects.filter(pk=claim.pk).update(**{claim.column: None})
+        type(locked).objects.filter(pk=claim.pk).update(**{claim.column: None})
     logger.info(
         "%s refresh of workspace %s: the row changed while Slack answered; left as it is",
         who,
         claim.workspace_id,
     )
-    return CHANGED
+    return TokenRefresh.CHANGED_MEANWHILE
 
 
 @sensitive_variables("spent")
-def _failed(claim: _Claim, spent: str, code: str, actor: str, *, who: str) -> str:
-    """Record a failed refresh and release the claim; CHANGED when the row moved on meanwhile.
+def _failed(claim: _Claim, spent: str, code: str, actor: str, *, who: str) -> TokenResult:
+    """Record a failed refresh and release the claim; CHANGED_MEANWHILE when the row moved on.
 
     A refused refresh token (REINSTALL_CODES) marks a reinstall only while the row still holds
     the very token Slack refused and no other runner is at it; a transport fault or an odd
@@ -451,7 +494,8 @@ def _failed(claim: _Claim, spent: str, code: str, actor: str, *, who: str) -> st
         if dead and isinstance(locked, Workspace):
             locked.refresh_failed_at = now
             fields.append("refresh_failed_at")
-        elif dead:  # a dead user refresh token: stop trying; the user must authorize again
+        elif dead and isinstance(locked, Installation):
+            # a dead user refresh token: stop trying; the user must authorize again
             locked.user_token = locked.user_refresh_token = None
             locked.user_token_revoked_at = now
             fields += ["user_token", "user_refresh_token", "user_token_revoked_at"]
@@ -466,7 +510,7 @@ def _failed(claim: _Claim, spent: str, code: str, actor: str, *, who: str) -> st
             f"{who}: {code}{reinstall}",
         )  # fmt: skip
     logger.warning("token refresh for workspace %s (%s) failed: %s", claim.workspace_id, who, code)
-    return code
+    return RefreshFailed(code)
 
 
 # --- runs ----------------------------------------------------------------------------------------
@@ -487,11 +531,13 @@ def refresh_workspace(
     """
     minutes = FORCE_MINUTES if within_minutes is None else within_minutes
     rotator = slack_api.token_rotator()
-    results, unreadable = [], []
+    results: list[TokenResult] = []
+    unreadable: list[str] = []
+    bot: TokenResult
     try:
         bot = _refresh_bot(workspace.pk, rotator, minutes, actor, retry_failed=retry_failed)
     except EncryptedDataError as exc:
-        bot = UNDECRYPTABLE
+        bot = TokenRefresh.UNREADABLE
         unreadable.append(_log_unreadable(exc, workspace.pk, "bot"))
     row_ids = list(
         Installation.objects.filter(USER_DUE, workspace_id=workspace.pk).values_list(
@@ -503,14 +549,14 @@ def refresh_workspace(
             results.append(_refresh_user(row_id, workspace.pk, rotator, minutes, actor))
         except EncryptedDataError as exc:
             unreadable.append(_log_unreadable(exc, workspace.pk, "user"))
-    errors = [r for r in [bot, *results] if r not in NOT_ERRORS and r != UNDECRYPTABLE]
+    errors = [r.code for r in [bot, *results] if isinstance(r, RefreshFailed)]
     return RefreshOutcome(
         workspace_id=str(workspace.pk),
         label=str(workspace),
-        bot_refreshed=bot == REFRESHED,
-        users_refreshed=results.count(REFRESHED),
+        bot_refreshed=bot is TokenRefresh.REFRESHED,
+        users_refreshed=results.count(TokenRefresh.REFRESHED),
         error=errors[0] if errors else (UNDECRYPTABLE if unreadable else ""),
-        skipped=bot == SKIPPED,
+        skipped=bot is TokenRefresh.SKIPPED,
         unreadable=tuple(unreadable),
     )
 
@@ -542,11 +588,16 @@ def due_workspaces(within_minutes: int) -> list[Workspace]:
     return [found[pk] for pk in ids if pk in found]
 
 
-def refresh_due(*, within_minutes: int | None = None, actor: str) -> list[RefreshOutcome]:
-    """Refresh every workspace due within the window (default: the configured rotation window)."""
+def refresh_due(
+    *, within_minutes: int | None = None, actor: str, shard: Shard = EVERYTHING
+) -> list[RefreshOutcome]:
+    """Refresh every workspace of ``shard`` due within the window (default: the configured
+    rotation window). Overlapping shards are safe: each refresh token is claimed first."""
     minutes = slack_config().token_rotation_minutes if within_minutes is None else within_minutes
     outcomes = []
     for workspace_id in due_workspace_ids(minutes):
+        if not shard.holds(workspace_id):
+            continue
         workspace = Workspace.objects.filter(pk=workspace_id).first()  # one row at a time
         if workspace is not None:
             outcomes.append(

@@ -37,20 +37,27 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from slack_sdk.oauth.installation_store import Bot
 from slack_sdk.oauth.installation_store import Installation as SdkInstallation
 
-from installations.encryption.fields import EncryptedDataError, holds_value
+from installations import signals
+from installations.encryption.fields import EncryptedDataError, has_stored_value
 from installations.models import Health, Installation, LifecycleEvent, Workspace
 from installations.slack.sdk_mapping import as_datetime, join_scopes
 
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
+
 logger = logging.getLogger(__name__)
 
-# Slack's event_time has whole seconds. The same value as revocation.EVENT_TIME_RESOLUTION
-# (a test holds them equal); not imported from there because revocation.py imports this module.
+# Slack's event_time has one-second resolution; installed_at has microseconds. An event in the
+# same second as an install is treated as after it (an uninstall and a reinstall within one
+# second cannot happen through the browser flow; a test that installs then uninstalls can).
+# The one definition: revocation.is_stale reads it from here.
 EVENT_TIME_RESOLUTION = timedelta(seconds=1)
 
 
@@ -63,7 +70,7 @@ def record_event(
     slack_event_id: str = "",
     occurred_at: datetime | None = None,
 ) -> LifecycleEvent:
-    return LifecycleEvent.objects.create(
+    event = LifecycleEvent.objects.create(
         workspace=workspace,
         kind=kind,
         actor=actor,
@@ -71,6 +78,10 @@ def record_event(
         slack_event_id=slack_event_id,
         occurred_at=occurred_at or timezone.now(),
     )
+    # Every history entry passes here, so the host's hooks (installations/signals.py) fire for
+    # whatever path changed the row: Slack's events, Bolt, staff actions, the commands.
+    signals.lifecycle_recorded(workspace, str(kind), actor, detail)
+    return event
 
 
 def _locked_workspace(client_id: str, enterprise_id: str, team_id: str) -> tuple[Workspace, bool]:
@@ -94,7 +105,8 @@ def reached_flow(revoked_at: datetime | None, installed_at: datetime) -> bool:
 
 
 def _latest_reaching(installed_at: datetime, *marks: datetime | None) -> datetime | None:
-    return max((mark for mark in marks if reached_flow(mark, installed_at)), default=None)
+    reaching = [mark for mark in marks if mark is not None and reached_flow(mark, installed_at)]
+    return max(reaching, default=None)
 
 
 @dataclass(frozen=True)
@@ -144,7 +156,12 @@ def log_refused(workspace: Workspace, installed_at: datetime, refused: list[str]
 
 @transaction.atomic
 def save_installation(
-    data: SdkInstallation, *, client_id: str, source: str, actor: str
+    data: SdkInstallation,
+    *,
+    client_id: str,
+    source: str,
+    actor: str,
+    installed_by: AbstractBaseUser | None = None,
 ) -> tuple[Workspace, Installation]:
     """Store one completed install (or a re-save of it) for ``client_id``.
 
@@ -172,6 +189,8 @@ def save_installation(
         workspace.save()
 
     row = same_flow or Installation(workspace=workspace, source=source)
+    if same_flow is None and installed_by is not None and installed_by.pk is not None:
+        row.installed_by_id = installed_by.pk  # the host site's user who ran the flow
     refused += _apply_to_installation(row, data, client_id, installed_at, revoked=revoked)
     if same_flow is None:
         superseded = workspace.installations.filter(user_id=row.user_id, is_current=True)
@@ -315,7 +334,7 @@ def _apply_to_installation(
         row.incoming_webhook_channel = data.incoming_webhook_channel or ""
         row.incoming_webhook_channel_id = data.incoming_webhook_channel_id or ""
         row.incoming_webhook_configuration_url = data.incoming_webhook_configuration_url or ""
-    elif data.incoming_webhook_url and not holds_value(row, "incoming_webhook_url"):
+    elif data.incoming_webhook_url and not has_stored_value(row, "incoming_webhook_url"):
         refused.append(f"incoming webhook URL of {row.user_id or '-'} (erased since the flow)")
     row.installed_at = installed_at
     row.custom_values = dict(data.custom_values or {})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Protocol
 from urllib.error import URLError
 
 from django.views.decorators.debug import sensitive_variables
@@ -25,6 +26,8 @@ from installations.slack import api as slack_api
 __all__ = [
     "RefreshOutcome",
     "RevokeOutcome",
+    "StaffOutcome",
+    "StaffService",
     "VerifyOutcome",
     "refresh_workspace",
     "revoke_workspace",
@@ -50,6 +53,17 @@ class RevokeOutcome:
     unreadable: tuple[str, ...] = ()  # the key id a token this process cannot decrypt needs
 
 
+# What every service below returns: ``error`` (a reason code, "" when it worked), ``message``
+# (plain words for staff) and ``unreadable`` (key ids a token this process cannot decrypt needs).
+StaffOutcome = RefreshOutcome | RevokeOutcome | VerifyOutcome
+
+
+class StaffService(Protocol):
+    """verify_workspace, refresh_workspace or revoke_workspace, as an admin action calls them."""
+
+    def __call__(self, workspace: Workspace, *, actor: str) -> StaffOutcome: ...
+
+
 @sensitive_variables("tokens")
 def _live_tokens(workspace: Workspace) -> list[str]:
     """The bot token and current users' tokens; raises EncryptedDataError before any call."""
@@ -57,7 +71,8 @@ def _live_tokens(workspace: Workspace) -> list[str]:
     if workspace.bot_token is not None:
         tokens.append(workspace.bot_token)
     for row in workspace.installations.filter(is_current=True, user_token__isnull=False):
-        tokens.append(row.user_token)
+        if row.user_token is not None:  # the filter says so; the type cannot
+            tokens.append(row.user_token)
     return tokens
 
 

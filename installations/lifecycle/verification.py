@@ -27,11 +27,13 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 from slack_sdk import WebClient
+from slack_sdk.web import SlackResponse
 
-from installations.encryption.fields import EncryptedDataError, holds_value, key_problem
+from installations.encryption.fields import EncryptedDataError, has_stored_value, key_problem
 from installations.exceptions import SlackInstallError, SlackRefused
 from installations.lifecycle import rotation
 from installations.lifecycle.saving import record_event
+from installations.lifecycle.sharding import EVERYTHING, Shard
 from installations.models import Health, LifecycleEvent, Workspace
 from installations.slack import api as slack_api
 
@@ -84,7 +86,7 @@ def _message(code: str) -> str:
 @dataclass(frozen=True)
 class _Answer:
     code: str  # "ok" or an error code
-    response: object = None
+    response: SlackResponse | None = None
     about_token: bool = True  # False: a fault of the call, which says nothing about the token
     needed_kid: str = ""  # set when this process cannot decrypt the stored token
 
@@ -127,11 +129,20 @@ def _unrecorded(
 
 
 def verify_workspace(
-    workspace: Workspace, *, actor: str, client: WebClient | None = None
+    workspace: Workspace,
+    *,
+    actor: str,
+    client: WebClient | None = None,
+    log_unchanged: bool = True,
 ) -> VerifyOutcome:
-    """auth.test with the bot token; records health, scopes and errors on the workspace."""
+    """auth.test with the bot token; records health, scopes and errors on the workspace.
+
+    A check that found the token working is logged as a lifecycle event when the health or the
+    scopes changed, or when ``log_unchanged`` (someone asked for this check). Scheduled runs
+    (``verify_active``) pass False, so the log holds changes, not one line per workspace per run.
+    """
     answer = _auth_test(workspace, client)
-    if answer.code == "token_expired" and holds_value(workspace, "bot_refresh_token"):
+    if answer.code == "token_expired" and has_stored_value(workspace, "bot_refresh_token"):
         refreshed = rotation.refresh_workspace(workspace, actor=actor, within_minutes=None)
         if refreshed.unreadable:  # the refresh token needs a key we lack: record nothing
             return _unrecorded(workspace, "undecryptable", unreadable=refreshed.unreadable)
@@ -143,7 +154,12 @@ def verify_workspace(
     if answer.code == "no_token":
         return _unrecorded(workspace, answer.code)
     return _record(
-        workspace, answer.code, answer.response, actor=actor, about_token=answer.about_token
+        workspace,
+        answer.code,
+        answer.response,
+        actor=actor,
+        about_token=answer.about_token,
+        log_unchanged=log_unchanged,
     )
 
 
@@ -157,7 +173,13 @@ def _same_bot_token(stored: Workspace, tested: Workspace) -> bool:
 
 @transaction.atomic  # the health update and its lifecycle event commit together
 def _record(
-    tested: Workspace, code: str, response: object, *, actor: str, about_token: bool
+    tested: Workspace,
+    code: str,
+    response: SlackResponse | None,
+    *,
+    actor: str,
+    about_token: bool,
+    log_unchanged: bool,
 ) -> VerifyOutcome:
     # Re-read under the row lock: a reinstall or refresh during the call must not be marked
     # with the verdict on the token it replaced, nor have its scopes rolled back.
@@ -196,9 +218,7 @@ def _record(
             "bot_scopes", "updated_at",
         ]
     )  # fmt: skip
-    if code == "ok" and (
-        before != (workspace.health, workspace.bot_scopes) or not actor.startswith("command:")
-    ):
+    if code == "ok" and (log_unchanged or before != (workspace.health, workspace.bot_scopes)):
         record_event(workspace, LifecycleEvent.Kind.VERIFIED, actor,
                      f"health ok; bot scopes: {workspace.bot_scopes or 'none'}")  # fmt: skip
     elif code != "ok":
@@ -234,11 +254,12 @@ def _verify_in_thread(workspace_id: Any, actor: str) -> VerifyOutcome:
 
 
 def _verify_patiently(workspace: Workspace, actor: str) -> VerifyOutcome:
+    """One check of a scheduled run (``verify_active``)."""
     # A command may wait out Slack's 429 Retry-After (docs.slack.dev/apis/web-api/rate-limits),
     # a request may not; a Retry-After that is unreadable or huge never crashes it nor makes it
     # sleep for a day (slack_api.patient_client).
     client = slack_api.patient_client(retries=RATE_LIMIT_RETRIES)
-    return verify_workspace(workspace, actor=actor, client=client)
+    return verify_workspace(workspace, actor=actor, client=client, log_unchanged=False)
 
 
 def verify_active(
@@ -246,9 +267,10 @@ def verify_active(
     actor: str,
     concurrency: int = 8,
     progress: Callable[[int, int], None] | None = None,
+    shard: Shard = EVERYTHING,
 ) -> list[VerifyOutcome]:
-    """auth.test every active installation, at most ``concurrency`` at a time."""
-    workspaces = active_workspaces()
+    """auth.test every active installation of ``shard``, at most ``concurrency`` at a time."""
+    workspaces = [ws for ws in active_workspaces() if shard.holds(ws.pk)]
     total, outcomes = len(workspaces), []
     if concurrency <= 1:
         for workspace in workspaces:

@@ -28,7 +28,7 @@ contains a two-letter ``state`` would hide the whole page and protect nothing.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import ItemsView, Iterable, Iterator
 from types import FrameType
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -170,14 +170,15 @@ def _distance_to_sensitive_wrapper(frame: FrameType) -> int | None:
     """0 for a @sensitive_variables wrapper frame, 1 for the decorated function, more for the
     functions it called; None outside any decorated call."""
     distance, current = 0, frame
-    while current is not None:
+    while True:
         if (
             current.f_code.co_name == "sensitive_variables_wrapper"
             and "sensitive_variables_wrapper" in current.f_locals
         ):
             return distance
+        if current.f_back is None:
+            return None
         current, distance = current.f_back, distance + 1
-    return None
 
 
 class DebugSafeExceptionFilter(SafeExceptionReporterFilter):
@@ -239,11 +240,11 @@ class DebugSafeExceptionFilter(SafeExceptionReporterFilter):
 
     def get_traceback_frame_variables(
         self, request: HttpRequest | None, tb_frame: FrameType
-    ) -> list[tuple[str, Any]]:
+    ) -> ItemsView[str, Any]:
         distance = _distance_to_sensitive_wrapper(tb_frame)
         called_from_sensitive = distance is not None and distance > 1
         secrets = request_secrets(request)
-        cleansed = []
+        cleansed: dict[str, Any] = {}  # as Django's: a frame's variables by name, in order
         for name, value in super().get_traceback_frame_variables(request, tb_frame):
             if isinstance(value, str) and value == CLEANSED:
                 pass
@@ -251,8 +252,8 @@ class DebugSafeExceptionFilter(SafeExceptionReporterFilter):
                 value = CLEANSED
             elif SECRET_VARIABLE_NAMES.search(name) or reveals(value, secrets):
                 value = CLEANSED
-            cleansed.append((name, value))
-        return cleansed
+            cleansed[name] = value
+        return cleansed.items()
 
 
 class DebugSafeExceptionReporter(ExceptionReporter):

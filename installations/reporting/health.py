@@ -10,11 +10,12 @@ Granted bot scopes are Slack's comma-separated list (oauth.v2.access ``scope``, 
 
 from __future__ import annotations
 
-import hashlib
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.cache import cache
+from django.db import transaction
 from django.db.models import (
     BooleanField,
     Count,
@@ -26,20 +27,29 @@ from django.db.models import (
     OuterRef,
     Q,
     QuerySet,
+    Subquery,
     TextField,
     Value,
 )
 from django.db.models.functions import Coalesce, Concat, Now
 from django.db.models.lookups import Contains
+from django.db.models.signals import post_delete, post_save
 
-from installations.conf import parse_scopes, slack_config
-from installations.models import Health, Installation, Workspace
+from installations.conf import SlackConfig, parse_scopes, slack_config
+from installations.models import Health, Installation, LifecycleEvent, Workspace
+from installations.reporting import times
+from installations.shared_cache import cache_key, get_or_compute
 
-# Annotation name -> plain words, in the order staff read them.
+logger = logging.getLogger(__name__)
+
+# Annotation name -> plain words, in the order staff read them. At most one of uninstalled,
+# revoked by staff and bot token revoked holds (how the token went), and when one does the others
+# stay false: a token that is gone cannot also be dead, expired or short of scopes.
 REASONS: dict[str, str] = {
     "reason_missing_bot_scopes": "Bot scopes missing",
     "reason_missing_user_scopes": "User scopes missing",
     "reason_uninstalled": "App uninstalled",
+    "reason_revoked_by_staff": "Revoked by staff",
     "reason_bot_revoked": "Bot token revoked",
     "reason_token_dead": "Token dead at last verification",
     "reason_refresh_failed": "Token refresh failed",
@@ -48,11 +58,11 @@ REASONS: dict[str, str] = {
 ACTIVE, NEEDS_REINSTALL = "Active", "Needs reinstall"
 
 
-def _boolean(condition: Q) -> ExpressionWrapper:
+def _boolean(condition: Q) -> ExpressionWrapper[Any]:
     return ExpressionWrapper(condition, output_field=BooleanField())
 
 
-def _missing_any(scopes_column: Expression, wanted: tuple[str, ...]) -> Q:
+def _missing_any(scopes_column: Expression | F, wanted: tuple[str, ...]) -> Q:
     """True when some wanted scope is absent from the comma-separated column."""
     if not wanted:
         return Q(pk__isnull=True)  # never true: nothing is wanted
@@ -72,35 +82,78 @@ def installer_user_scopes() -> Coalesce:
     return Coalesce(F("installer_row__user_scopes"), Value(""), output_field=TextField())
 
 
-def with_health(queryset: QuerySet[Workspace]) -> QuerySet[Workspace]:
-    """The queryset with ``needs_reinstall``, one ``reason_*`` boolean each, and helpers."""
-    config = slack_config()
-    user_scopes = installer_user_scopes()
-    reasons: dict[str, Q] = {
-        "reason_missing_bot_scopes": _missing_any(F("bot_scopes"), config.scopes),
-        "reason_missing_user_scopes": _missing_any(user_scopes, config.user_scopes),
-        "reason_uninstalled": Q(uninstalled_at__isnull=False),
-        "reason_bot_revoked": Q(bot_revoked_at__isnull=False),
-        "reason_token_dead": Q(health=Health.DEAD),
-        "reason_refresh_failed": Q(refresh_failed_at__isnull=False),
+def _token_gone() -> Q:
+    """Uninstalled, or the bot token revoked (by Slack or by staff): nothing is left to test."""
+    return Q(uninstalled_at__isnull=False) | Q(bot_revoked_at__isnull=False)
+
+
+def _live_token_reasons(config: SlackConfig) -> dict[str, Q]:
+    """Reasons about a token that is still held; each is false once the token is gone."""
+    live = ~_token_gone()
+    return {
+        # Dead only as the verdict of a verification that happened: an uninstall or a revoke
+        # also marks the health dead, but nothing was verified then.
+        "reason_token_dead": live & Q(health=Health.DEAD, last_verified_at__isnull=False),
+        "reason_refresh_failed": live & Q(refresh_failed_at__isnull=False),
         # Every reason must be TRUE or FALSE, never NULL: NULL would slip through both filters.
-        "reason_expired": Q(
+        "reason_expired": live
+        & Q(
             bot_token_expires_at__isnull=False,
             bot_token_expires_at__lt=Now(),
             bot_refresh_token__isnull=True,
         ),
+        # Nothing is granted once the app is gone; a reinstall asks for every wanted scope.
+        "reason_missing_bot_scopes": live & _missing_any(F("bot_scopes"), config.scopes),
+        "reason_missing_user_scopes": live
+        & _missing_any(installer_user_scopes(), config.user_scopes),
     }
-    any_reason = Q()
-    for condition in reasons.values():
-        any_reason |= condition
-    installer_row = FilteredRelation(
+
+
+def needs_reinstall_condition(config: SlackConfig) -> Q:
+    """True exactly when some reason is: the status without the per-row event lookups."""
+    condition = _token_gone()
+    for reason in _live_token_reasons(config).values():
+        condition |= reason
+    return condition
+
+
+def _staff_revokes() -> QuerySet[LifecycleEvent]:
+    """Staff revokes of the workspace's current install (a reinstall starts afresh)."""
+    return LifecycleEvent.objects.filter(
+        workspace=OuterRef("pk"),
+        kind=LifecycleEvent.Kind.REVOKED,
+        occurred_at__gte=OuterRef("installed_at"),
+    ).order_by("-occurred_at", "-pk")
+
+
+def _installer_row() -> FilteredRelation:
+    return FilteredRelation(
         "installations",
         condition=Q(installations__is_current=True, installations__user_id=F("installer_user_id")),
     )
-    return queryset.alias(installer_row=installer_row).annotate(
+
+
+def with_health(queryset: QuerySet[Workspace]) -> QuerySet[Workspace]:
+    """The queryset with ``needs_reinstall``, one ``reason_*`` boolean each, and helpers.
+
+    Also ``staff_revoked_by`` / ``staff_revoked_at``: who revoked the current install and when
+    (None unless staff did).
+    """
+    config = slack_config()
+    revoked = Q(uninstalled_at__isnull=True, bot_revoked_at__isnull=False)
+    by_staff = Exists(_staff_revokes())
+    reasons: dict[str, Q] = {
+        "reason_uninstalled": Q(uninstalled_at__isnull=False),
+        "reason_revoked_by_staff": revoked & Q(by_staff),
+        "reason_bot_revoked": revoked & ~Q(by_staff),
+        **_live_token_reasons(config),
+    }
+    return queryset.alias(installer_row=_installer_row()).annotate(
         **{name: _boolean(condition) for name, condition in reasons.items()},
-        needs_reinstall=_boolean(any_reason),
-        installer_user_scopes=user_scopes,
+        needs_reinstall=_boolean(needs_reinstall_condition(config)),
+        installer_user_scopes=installer_user_scopes(),
+        staff_revoked_by=Subquery(_staff_revokes().values("actor")[:1]),
+        staff_revoked_at=Subquery(_staff_revokes().values("occurred_at")[:1]),
     )
 
 
@@ -118,7 +171,8 @@ def with_user_tokens(queryset: QuerySet[Workspace]) -> QuerySet[Workspace]:
 
 def filter_status(queryset: QuerySet[Workspace], *, needs_reinstall: bool) -> QuerySet[Workspace]:
     """Keep workspaces by status; the queryset must come from ``with_health``."""
-    return queryset.filter(needs_reinstall=needs_reinstall)
+    # with_health's annotation, which django-stubs cannot see
+    return queryset.filter(needs_reinstall=needs_reinstall)  # type: ignore[misc]
 
 
 COUNTS_CACHE_SECONDS = 60
@@ -131,25 +185,63 @@ def status_counts(queryset: QuerySet[Workspace]) -> dict[str, int]:
     it is cached for a minute, keyed by the wanted scopes (changing them changes the answer).
     """
     config = slack_config()
-    key = (
-        "slackinstall:status_counts:"
-        + hashlib.sha256(
-            repr((str(queryset.query), config.scopes, config.user_scopes)).encode()
-        ).hexdigest()
+    key = cache_key(
+        "status_counts",
+        _counts_generation(),
+        str(queryset.query),
+        config.scopes,
+        config.user_scopes,
     )
-    cached = cache.get(key)
-    if cached is not None:
-        return cached
-    counts = with_health(queryset.order_by()).aggregate(
-        total=Count("pk"), needs=Count("pk", filter=Q(needs_reinstall=True))
+
+    def count() -> dict[str, int]:
+        counts = with_health(queryset.order_by()).aggregate(
+            total=Count("pk"), needs=Count("pk", filter=Q(needs_reinstall=True))
+        )
+        return {
+            "total": counts["total"],
+            "needs_reinstall": counts["needs"],
+            "active": counts["total"] - counts["needs"],
+        }
+
+    return get_or_compute(key, count, COUNTS_CACHE_SECONDS)
+
+
+# Counts are cached under a generation number kept in the (shared) cache itself: any change to a
+# workspace, an installation or the history moves it on, on every instance at once, so a status
+# changed through one instance shows on the next admin page of any other, not a minute later.
+_GENERATION_KEY = cache_key("status_counts_generation")
+
+
+def _counts_generation() -> int:
+    try:
+        return int(cache.get_or_set(_GENERATION_KEY, 1, None) or 0)
+    except Exception:  # an unreachable cache: get_or_compute computes without it
+        return 0
+
+
+def _bump_counts_generation() -> None:
+    try:
+        cache.incr(_GENERATION_KEY)
+    except ValueError:  # not set yet (or evicted): any new value invalidates what was cached
+        cache.add(_GENERATION_KEY, 2, None)
+    except Exception as exc:  # backend-specific errors (installations/shared_cache.py)
+        logger.warning("cache unavailable (%s): status counts not invalidated", type(exc).__name__)
+
+
+def forget_status_counts(**kwargs: Any) -> None:
+    """Invalidate every cached count once the current transaction commits (a signal receiver).
+
+    After the commit, so that no instance recounts before the change is visible and caches the
+    old answer under the new generation.
+    """
+    transaction.on_commit(_bump_counts_generation)
+
+
+for _model in (Workspace, Installation, LifecycleEvent):
+    post_save.connect(forget_status_counts, sender=_model, dispatch_uid=f"counts-{_model.__name__}")
+    post_delete.connect(
+        forget_status_counts, sender=_model, dispatch_uid=f"counts-del-{_model.__name__}"
     )
-    result = {
-        "total": counts["total"],
-        "needs_reinstall": counts["needs"],
-        "active": counts["total"] - counts["needs"],
-    }
-    cache.set(key, result, COUNTS_CACHE_SECONDS)
-    return result
 
 
 # --- Python helpers for one (annotated) workspace ---------------------------------------------
@@ -179,21 +271,64 @@ def bot_scope_comparison(workspace: Workspace) -> ScopeComparison:
 
 def user_scope_comparison(workspace: Workspace) -> ScopeComparison:
     """Needs ``installer_user_scopes`` from ``with_health`` (no extra query per row)."""
-    return compare_scopes(slack_config().user_scopes, workspace.installer_user_scopes or "")
+    scopes = workspace.installer_user_scopes  # type: ignore[attr-defined]  # with_health adds it
+    return compare_scopes(slack_config().user_scopes, scopes or "")
 
 
 def reasons(workspace: Workspace) -> list[str]:
     """The reasons an annotated workspace needs a reinstall, in plain words."""
-    words = []
+    words: list[str] = []
     for name, label in REASONS.items():
         if getattr(workspace, name, False):
-            missing = ()
+            missing: tuple[str, ...] = ()
             if name == "reason_missing_bot_scopes":
                 missing = bot_scope_comparison(workspace).missing
             elif name == "reason_missing_user_scopes":
                 missing = user_scope_comparison(workspace).missing
             words.append(f"{label}: {', '.join(missing)}" if missing else label)
     return words
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One reason in words (missing scopes named), and who and when, as far as is recorded."""
+
+    name: str
+    words: str
+    detail: str = ""
+
+
+def _actor_name(actor: str | None) -> str:
+    return (actor or "").removeprefix("staff:") or "unknown"
+
+
+def _detail(workspace: Workspace, name: str) -> str:
+    """Who and when, from the facts the reason stands on (``with_health`` annotations)."""
+    if name == "reason_uninstalled":
+        return f"at {times.when(workspace.uninstalled_at)}"
+    if name == "reason_revoked_by_staff":
+        by = _actor_name(getattr(workspace, "staff_revoked_by", None))
+        return f"by {by} at {times.when(getattr(workspace, 'staff_revoked_at', None))}"
+    if name == "reason_bot_revoked":
+        return f"by Slack at {times.when(workspace.bot_revoked_at)}"
+    if name == "reason_token_dead":
+        said = f"auth.test answered {workspace.last_error}, " if workspace.last_error else ""
+        return f"{said}{times.when(workspace.last_verified_at)}"
+    if name == "reason_refresh_failed":
+        return f"at {times.when(workspace.refresh_failed_at)}"
+    if name == "reason_expired":
+        return f"at {times.when(workspace.bot_token_expires_at)}"
+    return ""
+
+
+def reason_details(workspace: Workspace) -> list[Reason]:
+    """``reasons`` with who and when, for the admin's badge."""
+    words = reasons(workspace)
+    names = [name for name in REASONS if getattr(workspace, name, False)]
+    return [
+        Reason(name, text, _detail(workspace, name))
+        for name, text in zip(names, words, strict=True)
+    ]
 
 
 def status(workspace: Workspace) -> str:

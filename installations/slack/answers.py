@@ -2,7 +2,7 @@
 
 Pure functions (no database, no HTTP). The client in ``slack_api`` runs each answer through
 them, so whoever reads an answer afterwards (our code, or slack_sdk's ``TokenRotator``) meets
-only well-typed values; anything else is ``UnexpectedResponse`` ("Slack sent an answer we could
+only well-typed values; anything else is ``UnexpectedAnswer`` ("Slack sent an answer we could
 not use"). An unusable answer that carried credentials still yields them, as well-typed strings,
 so that they can be revoked (``issued_credentials``, ``salvage_credentials``).
 
@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from installations.exceptions import UnexpectedResponse, safe_code
+from installations.exceptions import UnexpectedAnswer, safe_code
 
 logger = logging.getLogger(__name__)
 
@@ -223,9 +223,9 @@ class _Reader:
         return _Reader(value, self.problems, f"{self.path}{key}.")
 
 
-def _unusable(method: str, problems: list[str]) -> UnexpectedResponse:
+def _unusable(method: str, problems: list[str]) -> UnexpectedAnswer:
     logger.warning("unusable %s answer: fields %s", method, ",".join(sorted(set(problems))))
-    return UnexpectedResponse()
+    return UnexpectedAnswer()
 
 
 def _ok_object(data: object, method: str) -> Mapping[str, Any]:
@@ -276,16 +276,16 @@ def _too_deep(value: object) -> bool:
 
 
 def parse_json_object(body: bytes, content_type: str | None) -> dict[str, Any]:
-    """The body as a JSON object; else UnexpectedResponse (logged by the caller, who knows the
+    """The body as a JSON object; else UnexpectedAnswer (logged by the caller, who knows the
     HTTP status). JSON only (RFC 8259 §8.1: UTF-8), an object, at most MAX_DEPTH deep."""
     kind, charset = _media_type(content_type)
     if kind != "application/json" and not kind.endswith("+json"):
-        raise UnexpectedResponse()
+        raise UnexpectedAnswer()
     if charset is not None and charset not in UTF8:
-        raise UnexpectedResponse()
+        raise UnexpectedAnswer()
     value = _loads(body, "utf-8")
     if not isinstance(value, dict) or _too_deep(value):
-        raise UnexpectedResponse()
+        raise UnexpectedAnswer()
     return value
 
 
@@ -319,7 +319,7 @@ def issued_credentials(data: object) -> IssuedCredentials:
         user.get("access_token"),
     )
     return IssuedCredentials(
-        tokens=tuple(dict.fromkeys(v for v in values if _matches(TOKEN, v))),
+        tokens=tuple(dict.fromkeys(t for t in (_matches(TOKEN, v) for v in values) if t)),
         team_id=_matches(SLACK_ID, team.get("id")) if isinstance(team, Mapping) else "",
         enterprise_id=(
             _matches(SLACK_ID, enterprise.get("id")) if isinstance(enterprise, Mapping) else ""
@@ -441,7 +441,7 @@ def validate_answer(
     grant_type: str | None = None,
     expected_token_type: str | None = None,
 ) -> Answer:
-    """The typed answer of a successful call to ``method``, or UnexpectedResponse."""
+    """The typed answer of a successful call to ``method``, or UnexpectedAnswer."""
     if method == "oauth.v2.access":
         if grant_type == "refresh_token":
             return refresh_answer(data, expected_token_type=expected_token_type)

@@ -9,7 +9,7 @@ reads it, slack_sdk's TokenRotator included. A call on such a client raises only
 - ``SlackUnavailable``, a transport fault, with reason slack_timeout, slack_answer_too_large,
   slack_redirect, slack_http_error (a 5xx or error page that is not Slack's JSON),
   slack_unavailable (refused, reset, dropped) or slack_bad_request;
-- ``UnexpectedResponse``: JSON of the wrong shape for that method. An install answer that
+- ``UnexpectedAnswer``: JSON of the wrong shape for that method. An install answer that
   carried tokens raises ``UnusableInstallAnswer`` holding them, for the caller to revoke; an
   unusable refresh answer's tokens are revoked by the client, as TokenRotator's callers never
   see them.

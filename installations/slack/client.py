@@ -39,7 +39,7 @@ from slack_sdk.web import SlackResponse
 from installations.exceptions import (
     SlackInstallError,
     SlackUnavailable,
-    UnexpectedResponse,
+    UnexpectedAnswer,
     UnusableInstallAnswer,
 )
 from installations.slack import answers as slack_answers
@@ -51,7 +51,7 @@ _FAULT = "installations.fault"  # key of a transport fault inside slack_sdk's re
 Revoker = Callable[[Iterable[str], str], object]
 
 
-class _UnusableBody(UnexpectedResponse):
+class _UnusableBody(UnexpectedAnswer):
     """A 2xx answer that is not a JSON object; api_call looks inside it for credentials."""
 
     def __init__(self, body: bytes, content_type: str | None) -> None:
@@ -90,7 +90,7 @@ def _sdk_response(answer: slack_transport.RawAnswer) -> dict[str, Any]:
     content_type = answer.header("Content-Type")
     try:
         data = slack_answers.parse_json_object(answer.body, content_type)
-    except UnexpectedResponse:
+    except UnexpectedAnswer:
         kind = (content_type or "no content type").split(";")[0][:64]
         logger.warning("slack answered HTTP %s, not a JSON object (%s)", answer.status, kind)
         if answer.status == 429:
@@ -154,7 +154,7 @@ class SlackWebClient(WebClient):
         return response
 
     @sensitive_variables("kwargs", "response", "issued")
-    def api_call(self, api_method: str, **kwargs: Any) -> SlackResponse:  # type: ignore[override]
+    def api_call(self, api_method: str, **kwargs: Any) -> SlackResponse:
         grant_type = _grant_type(kwargs)
         try:
             response = super().api_call(api_method, **kwargs)
@@ -176,7 +176,7 @@ class SlackWebClient(WebClient):
             slack_answers.validate_answer(
                 api_method, response.data, grant_type=grant_type, expected_token_type=expected
             )
-        except UnexpectedResponse:
+        except UnexpectedAnswer:
             issued = slack_answers.issued_credentials(response.data)
             raise self._unusable(api_method, grant_type, issued) from None
         return response
@@ -199,13 +199,13 @@ class SlackWebClient(WebClient):
 
     def _unusable(
         self, method: str, grant_type: str | None, issued: slack_answers.IssuedCredentials
-    ) -> UnexpectedResponse:
+    ) -> UnexpectedAnswer:
         if method != "oauth.v2.access" or not issued.tokens:
-            return UnexpectedResponse()
+            return UnexpectedAnswer()
         if grant_type == "refresh_token":
             # TokenRotator's callers never see these tokens: revoked here, or they stay live.
             self._revoke(issued.tokens, f"refresh team={issued.team_id or '-'}")
-            return UnexpectedResponse()
+            return UnexpectedAnswer()
         return UnusableInstallAnswer(issued)
 
 
@@ -284,7 +284,7 @@ class CheckedTokenRotator(TokenRotator):
 
     client: SlackWebClient
 
-    def perform_bot_token_rotation(  # type: ignore[override]
+    def perform_bot_token_rotation(
         self, *, bot: Bot, minutes_before_expiration: int = 120
     ) -> Bot | None:
         with self.client.expecting_token_type("bot"):
@@ -292,7 +292,7 @@ class CheckedTokenRotator(TokenRotator):
                 bot=bot, minutes_before_expiration=minutes_before_expiration
             )
 
-    def perform_user_token_rotation(  # type: ignore[override]
+    def perform_user_token_rotation(
         self, *, installation: Installation, minutes_before_expiration: int = 120
     ) -> Installation | None:
         with self.client.expecting_token_type("user"):

@@ -1,6 +1,6 @@
 """From a checked ``oauth.v2.access`` answer to slack_sdk's ``Installation``: is it ours, then map.
 
-``slack_answers.install_answer`` has already checked every field's type; what is left here is
+``slack.answers.install_answer`` has already checked every field's type; what is left here is
 whether the answer is an install of *this* app with what we asked for (an answer for another
 app is a mix-up; see docs/security.md), and the mapping, which is Bolt's ``run_installation``:
 the bot token at the top level, the installer's token under ``authed_user``, ``team`` null for
@@ -17,14 +17,17 @@ import logging
 from django.views.decorators.debug import sensitive_variables
 from slack_sdk.oauth.installation_store import Installation as SdkInstallation
 
-from installations.exceptions import UnexpectedResponse
+from installations.exceptions import UnexpectedAnswer
 from installations.slack.answers import AuthedUser, IncomingWebhook, InstallAnswer
 
 logger = logging.getLogger(__name__)
 
 
-def check_answer(answer: InstallAnswer, *, wants_bot: bool, known_app_id: str | None) -> None:
-    """Raise UnexpectedResponse unless ``answer`` is an install of our app, as we asked."""
+def ensure_answer_is_our_install(
+    answer: InstallAnswer, *, wants_bot: bool, known_app_id: str | None
+) -> None:
+    """Raise UnexpectedAnswer unless ``answer`` is an install of our app, with what we asked
+    for (a bot token when we ask for bot scopes, the installer, the team or the org)."""
     problems: list[str] = []
     if answer.app_id is None or (known_app_id and answer.app_id != known_app_id):
         problems.append("app_id")
@@ -46,15 +49,18 @@ def check_answer(answer: InstallAnswer, *, wants_bot: bool, known_app_id: str | 
     elif answer.team_id is None:
         problems.append("team")
     if problems:
-        logger.warning("unexpected oauth response: fields %s", ",".join(sorted(set(problems))))
-        raise UnexpectedResponse()
+        logger.warning(
+            "unusable oauth.v2.access answer: fields %s", ",".join(sorted(set(problems)))
+        )
+        raise UnexpectedAnswer()
 
 
 @sensitive_variables("answer", "user", "webhook")
-def to_installation(
+def sdk_installation_from_answer(
     answer: InstallAnswer, *, bot_id: str | None, enterprise_url: str | None
 ) -> SdkInstallation:
-    """slack_sdk's Installation for a checked answer; granted scopes are what Slack returned."""
+    """slack_sdk's Installation for an answer that passed ``ensure_answer_is_our_install``;
+    granted scopes are what Slack returned."""
     user = answer.authed_user or AuthedUser(id=None)
     webhook = answer.incoming_webhook or IncomingWebhook()
     is_org = answer.is_enterprise_install

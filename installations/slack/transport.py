@@ -137,13 +137,19 @@ def _https_proxy(host: str) -> SplitResult | None:
 
 
 def _connection(url: SplitResult, timeout: float, context: ssl.SSLContext | None) -> Any:
+    """A connection to the URL's host, or to HTTPS_PROXY's; ValueError for a URL without one."""
+    host = url.hostname
+    if not host:
+        raise ValueError("no host in the URL")
     port = url.port or (443 if url.scheme == "https" else 80)
     if url.scheme == "http":
-        return http.client.HTTPConnection(url.hostname, port, timeout=timeout)
+        return http.client.HTTPConnection(host, port, timeout=timeout)
     context = context or ssl.create_default_context()
-    proxy = _https_proxy(url.hostname or "")
+    proxy = _https_proxy(host)
     if proxy is None:
-        return http.client.HTTPSConnection(url.hostname, port, timeout=timeout, context=context)
+        return http.client.HTTPSConnection(host, port, timeout=timeout, context=context)
+    if not proxy.hostname:
+        raise ValueError("HTTPS_PROXY names no host")
     connection = http.client.HTTPSConnection(
         proxy.hostname, proxy.port or 8080, timeout=timeout, context=context
     )
@@ -151,7 +157,7 @@ def _connection(url: SplitResult, timeout: float, context: ssl.SSLContext | None
     if proxy.username is not None:
         pair = f"{unquote(proxy.username)}:{unquote(proxy.password or '')}"
         headers["Proxy-Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
-    connection.set_tunnel(url.hostname, port, headers=headers)
+    connection.set_tunnel(host, port, headers=headers)
     return connection
 
 

@@ -6,7 +6,7 @@ import argparse
 import getpass
 import os
 import sys
-from typing import Any
+from typing import Any, TextIO
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -35,7 +35,10 @@ class Command(BaseCommand):
             )
         token = os.environ.get("SLACK_BOT_TOKEN") or self._read_stdin(options.get("stdin"))
         if not token:
-            raise CommandError("No token: set SLACK_BOT_TOKEN or pipe the token to stdin.")
+            raise CommandError(
+                "No token: set SLACK_BOT_TOKEN or pipe the bot token (it starts with xoxb-) "
+                "to stdin."
+            )
         try:
             workspace = register_bot_token(token, actor="command:slack_add_token")
         except SlackInstallError as exc:
@@ -45,8 +48,8 @@ class Command(BaseCommand):
             f"with scopes: {workspace.bot_scopes or 'none'}"
         )
 
-    def _read_stdin(self, stream: Any) -> str:
-        stream = stream or sys.stdin
-        if stream.isatty():
+    def _read_stdin(self, stream: TextIO | None) -> str:
+        source = stream or sys.stdin
+        if source.isatty():
             return getpass.getpass("Bot token (input hidden): ")
-        return stream.readline().strip()
+        return source.readline().strip()

@@ -6,11 +6,13 @@ recorded only until its own expiry, after which its signature alone refuses it a
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from django.core.management.base import BaseCommand
 
 from installations.install.state import purge_expired_states
+from installations.management.job_summary import summary_line
 
 
 class Command(BaseCommand):
@@ -21,5 +23,7 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        count = purge_expired_states()
+        started = time.monotonic()
+        count = purge_expired_states()  # one DELETE: safe to run on several hosts at once
         self.stdout.write(f"Deleted {count} expired OAuth state(s).")
+        self.stdout.write(summary_line("slack_purge_states", started, None, False, deleted=count))

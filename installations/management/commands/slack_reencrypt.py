@@ -42,11 +42,7 @@ class Command(BaseCommand):
                 )
         leftover = self._print_census(active)
         if options["check"] and leftover:
-            kids = ", ".join(sorted(leftover))
-            raise CommandError(
-                f"{sum(leftover.values())} value(s) still use key id(s) {kids}: "
-                "run slack_reencrypt before removing those keys"
-            )
+            raise CommandError(check_failure(leftover, conf.keyring().kids))
 
     @property
     def _tty(self) -> bool:
@@ -64,8 +60,39 @@ class Command(BaseCommand):
 
     def _print_census(self, active: str) -> dict[str, int]:
         counts = census()
+        configured = conf.keyring().kids
         self.stdout.write("values per key id:")
         for kid in [active, *sorted(k for k in counts if k != active)]:
-            label = " (active)" if kid == active else ""
-            self.stdout.write(f"  {kid}{label}: {counts.get(kid, 0)}")
+            self.stdout.write(f"  {kid}{key_label(kid, active, configured)}: {counts.get(kid, 0)}")
         return {kid: n for kid, n in counts.items() if kid != active and n}
+
+
+def key_label(kid: str, active: str, configured: tuple[str, ...]) -> str:
+    if kid == active:
+        return " (active)"
+    if kid not in configured:
+        return " (NOT CONFIGURED: not in TOKEN_ENCRYPTION_KEYS)"
+    return " (decrypt only)"
+
+
+def check_failure(leftover: dict[str, int], configured: tuple[str, ...]) -> str:
+    """Why --check fails, one sentence per kind of key: a key id that is not configured cannot
+    be fixed by running slack_reencrypt (it cannot decrypt those values), so it says so."""
+    old = {kid: n for kid, n in leftover.items() if kid in configured}
+    missing = {kid: n for kid, n in leftover.items() if kid not in configured}
+    problems = []
+    if old:
+        kids = ", ".join(sorted(old))
+        problems.append(
+            f"{sum(old.values())} value(s) still use key id(s) {kids}: "
+            "run slack_reencrypt before removing those keys"
+        )
+    if missing:
+        kids = ", ".join(sorted(missing))
+        problems.append(
+            f"{sum(missing.values())} value(s) use key id(s) {kids}, which are not configured "
+            "(not in TOKEN_ENCRYPTION_KEYS), so slack_reencrypt cannot move them: put those "
+            "keys back in TOKEN_ENCRYPTION_KEYS (after the active one) and run slack_reencrypt, "
+            "or have those workspaces reinstall"
+        )
+    return "; ".join(problems)

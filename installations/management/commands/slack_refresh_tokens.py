@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
@@ -9,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from installations.conf import slack_config
 from installations.encryption.fields import unreadable_summary
 from installations.lifecycle.rotation import UNDECRYPTABLE, refresh_due
+from installations.management.job_summary import add_shard_option, summary_line
 
 
 class Command(BaseCommand):
@@ -19,7 +21,9 @@ class Command(BaseCommand):
         "work. Exits 1 when a refresh failed (a refused refresh token marks the workspace as "
         "needing a reinstall), or when a stored token cannot be decrypted with this process's "
         "keys (TOKEN_ENCRYPTION_KEYS): nothing is changed for it and it stays due for the next "
-        "run. Never prints a token."
+        "run. Safe to start on several hosts at once: every refresh token is claimed before it "
+        "is spent, and --shard I/N splits the work. The last line is one summary for "
+        "monitoring: 'slack_refresh_tokens: due=... status=ok|failed'. Never prints a token."
     )
 
     def add_arguments(self, parser: Any) -> None:
@@ -31,14 +35,18 @@ class Command(BaseCommand):
             help="refresh tokens expiring within this many minutes "
             "(default SLACK_TOKEN_ROTATION_MINUTES, 120)",
         )
+        add_shard_option(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
+        started = time.monotonic()
         within = options["within"]
         if within is None:
             within = slack_config().token_rotation_minutes
         if within < 0:
             raise CommandError("--within must be 0 or more minutes")
-        outcomes = refresh_due(within_minutes=within, actor="command:slack_refresh_tokens")
+        outcomes = refresh_due(
+            within_minutes=within, actor="command:slack_refresh_tokens", shard=options["shard"]
+        )
         for o in outcomes:
             self.stdout.write(f"{o.label}  [{o.workspace_id}]: {o.message}")
         refreshed = sum(o.refreshed for o in outcomes)
@@ -57,5 +65,19 @@ class Command(BaseCommand):
             problems.append(unreadable_summary(unreadable))
         for line in problems[:-1]:
             self.stderr.write(line)
+        self.stdout.write(
+            summary_line(
+                "slack_refresh_tokens",
+                started,
+                options["shard"],
+                bool(problems),
+                due=len(outcomes),
+                refreshed=refreshed,
+                skipped=sum(o.skipped for o in outcomes),
+                failed=len(failed),
+                undecryptable=sum(bool(o.unreadable) for o in outcomes),
+                errors=len(failed) + sum(bool(o.unreadable) for o in outcomes),
+            )
+        )
         if problems:
             raise CommandError(problems[-1])

@@ -1,0 +1,196 @@
+"""The Slack app's one Request URL: the developer's Bolt app behind ``/slack/events``.
+
+A Slack app has one Events Request URL (and one for slash commands and interactivity, which may
+be the same). With ``SLACK_BOLT_APP`` set (a dotted path to a Bolt ``App`` / ``AsyncApp`` or to
+a factory returning one), ``/slack/events``, ``/slack/commands`` and ``/slack/interactions`` are
+served by that app through ``slack_bolt.adapter.django`` (an ``AsyncApp`` through its
+``async_dispatch``). Our lifecycle handling (uninstall, token revocation, team access:
+``lifecycle/slack_events.py``) is registered on it as Bolt listeners, so history is still kept.
+
+``new_bolt_app()`` builds an App the way this needs: our encrypted installation store, Bolt's
+``authorize`` reading it (each workspace's listeners get that workspace's own tokens, rotated when
+they expire), the signing secret and Slack API URL from the app's settings, and no OAuth flow:
+installs go through our Add to Slack pages, never Bolt's.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from django.http import HttpRequest, HttpResponse
+from django.utils.module_loading import import_string
+
+from installations.conf import slack_config, text_setting
+
+logger = logging.getLogger(__name__)
+
+# The events whose effects we keep in the history (lifecycle/slack_events.py HANDLERS).
+LIFECYCLE_EVENTS = (
+    "app_uninstalled",
+    "tokens_revoked",
+    "team_access_granted",
+    "team_access_revoked",
+)
+
+
+def new_bolt_app(**options: Any) -> Any:
+    """A ``slack_bolt.App`` on our installation store, without Bolt's OAuth pages.
+
+    ``options`` go to ``App`` (e.g. ``process_before_response=True``); the store, authorize,
+    signing secret and client default to ours."""
+    from slack_bolt import App
+    from slack_bolt.authorization.authorize import InstallationStoreAuthorize
+    from slack_sdk import WebClient
+
+    from installations.bolt.store import DjangoInstallationStore
+
+    config = slack_config()
+    store = options.pop("installation_store", None) or DjangoInstallationStore()
+    client = options.pop("client", None) or WebClient(base_url=config.api_url)
+    # Any: Bolt takes an Authorize object here, though App's annotation says a plain callable.
+    authorize: Any = options.pop("authorize", None) or InstallationStoreAuthorize(
+        installation_store=store,
+        client_id=config.client_id,
+        client_secret=config.client_secret,
+        logger=logging.getLogger("slack_bolt.authorize"),
+        client=client,
+        token_rotation_expiration_minutes=config.token_rotation_minutes,
+    )
+    options.setdefault("signing_secret", config.signing_secret)
+    app = App(client=client, installation_store=store, authorize=authorize, **options)
+    # Bolt builds an OAuth flow by itself when SLACK_CLIENT_ID / SLACK_CLIENT_SECRET are in the
+    # environment; installs go through our pages, so there is none (and no second state store).
+    app._oauth_flow = None
+    return app
+
+
+def new_async_bolt_app(**options: Any) -> Any:
+    """The ``AsyncApp`` twin of ``new_bolt_app`` (needs aiohttp)."""
+    from slack_bolt.app.async_app import AsyncApp
+    from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    from installations.bolt.async_store import AsyncDjangoInstallationStore
+
+    config = slack_config()
+    store = options.pop("installation_store", None) or AsyncDjangoInstallationStore()
+    client = options.pop("client", None) or AsyncWebClient(base_url=config.api_url)
+    authorize: Any = options.pop("authorize", None) or AsyncInstallationStoreAuthorize(
+        installation_store=store,
+        client_id=config.client_id,
+        client_secret=config.client_secret,
+        logger=logging.getLogger("slack_bolt.authorize"),
+        token_rotation_expiration_minutes=config.token_rotation_minutes,
+    )
+    options.setdefault("signing_secret", config.signing_secret)
+    app = AsyncApp(client=client, installation_store=store, authorize=authorize, **options)
+    app._async_oauth_flow = None  # as in new_bolt_app: installs go through our pages
+    return app
+
+
+def _retry_number(headers: dict[str, Any]) -> int | None:
+    values = headers.get("x-slack-retry-num") or ["0"]
+    value = values[0] if isinstance(values, list | tuple) else values
+    return int(value) if str(value).isdigit() and len(str(value)) <= 3 else None
+
+
+def register_lifecycle_listeners(app: Any) -> None:
+    """Our lifecycle handling as listeners of the developer's app (sync or async)."""
+    from slack_bolt.app.async_app import AsyncApp
+
+    from installations.lifecycle import slack_events
+
+    def apply(body: dict[str, Any], headers: dict[str, Any]) -> None:
+        slack_events.handle_event(body, retry_num=_retry_number(headers))
+
+    for event in LIFECYCLE_EVENTS:
+        if isinstance(app, AsyncApp):
+            from asgiref.sync import sync_to_async
+
+            async def async_listener(body: dict[str, Any], request: Any, ack: Any) -> None:
+                await ack()
+                await sync_to_async(apply, thread_sensitive=True)(body, request.headers)
+
+            app.event(event)(async_listener)
+        else:
+
+            def listener(body: dict[str, Any], request: Any, ack: Callable[[], None]) -> None:
+                ack()
+                apply(body, request.headers)
+
+            app.event(event)(listener)
+
+
+def load_app(path: str) -> Any:
+    """The object SLACK_BOLT_APP names: an App / AsyncApp, or a factory called once."""
+    from slack_bolt import App
+    from slack_bolt.app.async_app import AsyncApp
+
+    found = import_string(path)
+    app = found if isinstance(found, App | AsyncApp) else found()
+    if not isinstance(app, App | AsyncApp):
+        raise TypeError(f"SLACK_BOLT_APP={path} is neither a Bolt App nor a factory of one")
+    if getattr(app, "oauth_flow", None) is not None:
+        logger.warning("SLACK_BOLT_APP has an OAuth flow: its install pages are not served here")
+    register_lifecycle_listeners(app)
+    return app
+
+
+@lru_cache(maxsize=1)
+def configured_app() -> Any | None:
+    """The developer's app (loaded once), or None when SLACK_BOLT_APP is not set."""
+    path = text_setting("SLACK_BOLT_APP")
+    return load_app(path) if path else None
+
+
+def _required_app() -> Any:
+    """The developer's app; only called on the routes that exist when SLACK_BOLT_APP is set."""
+    app = configured_app()
+    if app is None:
+        raise ImproperlyConfigured("SLACK_BOLT_APP is not set")
+    return app
+
+
+@lru_cache(maxsize=1)
+def _sync_handler() -> Any:
+    from slack_bolt.adapter.django import SlackRequestHandler
+
+    return SlackRequestHandler(_required_app())
+
+
+def handle(request: HttpRequest) -> HttpResponse:
+    """Serve ``request`` with the developer's sync App (Bolt verifies the signature)."""
+    response: HttpResponse = _sync_handler().handle(request)
+    return response
+
+
+async def handle_async(request: HttpRequest) -> HttpResponse:
+    """Serve ``request`` with the developer's AsyncApp."""
+    from slack_bolt.adapter.django.handler import to_django_response
+    from slack_bolt.request.async_request import AsyncBoltRequest
+
+    body = request.body.decode("utf-8")
+    bolt_request = AsyncBoltRequest(
+        body=body, query=request.META.get("QUERY_STRING", ""), headers=dict(request.headers)
+    )
+    bolt_response = await _required_app().async_dispatch(bolt_request)
+    return to_django_response(bolt_response)
+
+
+def is_async() -> bool:
+    from slack_bolt.app.async_app import AsyncApp
+
+    return isinstance(configured_app(), AsyncApp)
+
+
+@receiver(setting_changed)
+def _forget_app(setting: str, **kwargs: object) -> None:
+    if setting.startswith("SLACK_"):  # the app is built from the Slack settings
+        configured_app.cache_clear()
+        _sync_handler.cache_clear()

@@ -1,0 +1,40 @@
+"""The optional page to send someone to after a successful install (``?next=`` on the install page).
+
+The value travels inside the signed state (state.py), so nobody can change it between the install
+page and the callback, and it is checked twice with Django's ``url_has_allowed_host_and_scheme``:
+when the install page is opened (an unsafe value is refused with a 400, so a crafted link shows
+an error instead of silently installing) and again before redirecting. Only this site's own
+pages qualify (ALLOWED_HOSTS-independent: the request's own host, https when the request was),
+so the success redirect can never be an open redirect.
+"""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+from django.utils.http import url_has_allowed_host_and_scheme
+
+from installations.exceptions import InvalidInstallRequest
+
+MAX_NEXT_LENGTH = 300
+
+
+def is_safe_next(request: HttpRequest, value: str) -> bool:
+    return (
+        0 < len(value) <= MAX_NEXT_LENGTH
+        and value.isprintable()
+        and url_has_allowed_host_and_scheme(
+            value, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        )
+    )
+
+
+def clean_next(request: HttpRequest, value: str | None) -> str:
+    """``""`` for no next page, the value when it is one of this site's pages, else
+    InvalidInstallRequest."""
+    if value is None or value == "":
+        return ""
+    if not is_safe_next(request, value):
+        raise InvalidInstallRequest(
+            "The page to return to after installing is not on this site.", reason="unsafe_next"
+        )
+    return value

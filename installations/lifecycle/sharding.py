@@ -1,0 +1,47 @@
+"""``--shard I/N``: split the scheduled jobs' workspaces between hosts, the same way on every host.
+
+A workspace belongs to shard ``I`` of ``N`` when its primary key (a UUID) as an integer, modulo
+``N``, is ``I - 1``. The answer depends on the key alone: no clock, no host name, no ordering, so
+N hosts started with 1/N .. N/N cover every workspace exactly once and agree without talking to
+each other. Sharding only spreads the work; it is not what makes two runners safe: refreshes
+claim their row (``rotation.py``) and verifications record under a row lock, so overlapping or
+identical shards never spend a refresh token twice.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+
+_SHARD = re.compile(r"([1-9][0-9]{0,3})/([1-9][0-9]{0,3})")
+
+
+@dataclass(frozen=True)
+class Shard:
+    index: int  # 1-based, as operators write it
+    count: int
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        """``"2/3"`` -> Shard(2, 3); ValueError with plain words otherwise."""
+        match = _SHARD.fullmatch(text.strip())
+        if not match:
+            raise ValueError("--shard must be I/N with 1 <= I <= N, e.g. 1/2")
+        index, count = int(match.group(1)), int(match.group(2))
+        if index > count:
+            raise ValueError("--shard must be I/N with 1 <= I <= N, e.g. 1/2")
+        return cls(index, count)
+
+    @property
+    def label(self) -> str:
+        return f"{self.index}/{self.count}"
+
+    def holds(self, pk: object) -> bool:
+        if self.count == 1:
+            return True
+        value = pk.int if isinstance(pk, uuid.UUID) else uuid.UUID(str(pk)).int
+        return value % self.count == self.index - 1
+
+
+EVERYTHING = Shard(1, 1)

@@ -1,0 +1,35 @@
+"""``slack_diffsettings``: Django's diffsettings, with secrets masked.
+
+A command of its own name: an app that shipped a ``diffsettings`` would silently replace
+Django's in every project that installs it (the last app in INSTALLED_APPS wins).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import Settings, global_settings, settings
+from django.core.management.commands.diffsettings import Command as DjangoDiffSettings
+from django.core.management.commands.diffsettings import module_to_dict
+from django.views.debug import SafeExceptionReporterFilter
+
+
+class Command(DjangoDiffSettings):
+    help = (
+        "Show how the settings differ from Django's defaults, with every key, token, secret and "
+        "password masked (Django's own version prints them in clear)."
+    )
+
+    def handle(self, **options: Any) -> str:
+        # As Django's handle(), but each value is cleansed (names matching API, KEY, TOKEN,
+        # SECRET, PASS..., nested dicts such as DATABASES included) before it is printed.
+        cleanse = SafeExceptionReporterFilter().cleanse_setting
+        user_settings = {
+            name: repr(cleanse(name, getattr(settings, name)))
+            for name in dir(settings)  # the configured settings (LazySettings delegates dir)
+            if name.isupper()
+        }
+        default = options["default"]
+        default_settings = module_to_dict(Settings(default) if default else global_settings)
+        output = {"hash": self.output_hash, "unified": self.output_unified}[options["output"]]
+        return "\n".join(output(user_settings, default_settings, **options))

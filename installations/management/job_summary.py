@@ -1,0 +1,46 @@
+"""The one line a scheduled job ends with, for monitoring: ``<job>: key=value ... status=ok``.
+
+Scheduled jobs run unattended on several hosts (deploy/systemd, deploy/kubernetes); whatever
+watches them reads the journal or the pod log. Every job prints exactly one line in this shape as
+its last line on stdout, whether it succeeded or not, and exits non-zero on failure
+(``status=failed``), so a log query such as ``slack_verify: .* status=failed`` or a metric
+extracted from ``errors=`` needs no parsing of the human-readable lines above it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from installations.lifecycle.sharding import Shard
+
+
+def shard_argument(text: str) -> Shard:
+    """argparse type for ``--shard I/N``: a plain usage error on a bad value."""
+    try:
+        return Shard.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_shard_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--shard",
+        type=shard_argument,
+        default=Shard(1, 1),
+        metavar="I/N",
+        help="only the workspaces of shard I of N (by primary key; the same on every host), so "
+        "N hosts can split the work: 1/2 on one, 2/2 on the other (default 1/1: all)",
+    )
+
+
+def summary_line(
+    job: str, started: float, shard: Shard | None, failure: bool, /, **counts: int
+) -> str:
+    """``job: a=1 b=2 shard=1/2 seconds=0.42 status=ok`` (counts in the order given)."""
+    fields = [f"{name}={value}" for name, value in counts.items()]
+    if shard is not None:
+        fields.append(f"shard={shard.label}")
+    fields.append(f"seconds={time.monotonic() - started:.2f}")
+    fields.append(f"status={'failed' if failure else 'ok'}")
+    return f"{job}: " + " ".join(fields)

@@ -1,0 +1,32 @@
+"""Times as staff read them: to the second, with the time zone, in the site's zone.
+
+History rows of one workspace are often seconds apart (an install, its verification, a
+revoke), and staff compare them with logs and Slack's own records, so a time without seconds or
+without its zone is ambiguous. Django's default admin format shows neither.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+EMPTY = "—"
+FORMAT = "%Y-%m-%d %H:%M:%S %Z"
+
+
+def when(moment: datetime | None) -> str:
+    """``2026-05-01 14:03:07 CEST`` in the current time zone; ``—`` for no time."""
+    if moment is None:
+        return EMPTY
+    return timezone.localtime(moment).strftime(FORMAT)
+
+
+def when_html(moment: datetime | None) -> SafeString:
+    """``when`` inside a ``<time datetime="...">`` element (machine-readable, UTC ISO 8601)."""
+    if moment is None:
+        return format_html("{}", EMPTY)
+    iso = moment.astimezone(UTC).isoformat(timespec="seconds")
+    return format_html('<time datetime="{}">{}</time>', iso, when(moment))

@@ -1,0 +1,73 @@
+"""``openid.connect.token``: the code exchanged once, on the app's hardened Slack client.
+
+``installations.slack.api.single_use_client`` is the client for calls that spend a single-use
+credential (no retry that could send the code twice; the transport's deadline, size cap and
+no-redirect rule). The answer's shape is checked here; the access token it carries is not kept:
+it is revoked at once (best effort), as we need nothing but the verified id_token
+(https://docs.slack.dev/reference/methods/openid.connect.token).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from django.views.decorators.debug import sensitive_variables
+from slack_sdk.errors import SlackApiError
+
+from installations.conf import slack_config
+from installations.exceptions import SlackInstallError, SlackRefused, SlackUnavailable
+from installations.signin.conf import signin_config
+from installations.signin.errors import BadIdToken
+from installations.slack import api as slack_api
+
+logger = logging.getLogger(__name__)
+
+METHOD = "openid.connect.token"
+
+
+@dataclass(frozen=True)
+class TokenAnswer:
+    id_token: str
+    access_token: str
+
+    def __repr__(self) -> str:  # never printed whole
+        return "TokenAnswer(id_token=..., access_token=...)"
+
+
+@sensitive_variables("code", "response", "data")
+def exchange_code(code: str) -> TokenAnswer:
+    """Spend ``code`` at openid.connect.token; SlackRefused / SlackUnavailable / BadIdToken."""
+    config = slack_config()
+    client = slack_api.single_use_client()
+    try:
+        response = client.openid_connect_token(
+            client_id=config.client_id,
+            client_secret=config.client_secret,
+            code=code,
+            redirect_uri=signin_config().redirect_uri,
+        )
+    except SlackApiError as exc:
+        status = exc.response.status_code
+        if status == 429:
+            raise SlackUnavailable(reason="ratelimited") from None
+        if status >= 500:
+            raise SlackUnavailable(reason="slack_http_error") from None
+        raise SlackRefused(reason=str(exc.response.get("error"))) from None
+    data = response.data
+    id_token = data.get("id_token") if isinstance(data, dict) else None
+    access_token = data.get("access_token") if isinstance(data, dict) else None
+    if not isinstance(id_token, str) or not id_token:
+        raise BadIdToken("missing_id_token")
+    return TokenAnswer(id_token, access_token if isinstance(access_token, str) else "")
+
+
+@sensitive_variables("token")
+def revoke_quietly(token: str) -> None:
+    """auth.revoke the sign-in's user token: we keep no Slack credential for a signed-in person."""
+    if not token:
+        return
+    try:
+        slack_api.revoke(token)
+    except SlackInstallError as exc:
+        logger.info("sign-in token not revoked reason=%s", exc.reason)

@@ -1,0 +1,135 @@
+"""Verify the ``id_token`` from ``openid.connect.token`` and read Slack's identity out of it.
+
+Checks (https://openid.net/specs/openid-connect-core-1_0.html §3.1.3.7, and Slack's
+https://docs.slack.dev/authentication/sign-in-with-slack): the header names RS256 (``none`` and
+HMAC algorithms are refused before any key is looked up, so a token cannot choose how it is
+checked) and a ``kid`` Slack publishes; the signature against that key; ``iss`` is Slack;
+``aud`` is our client id; ``exp`` / ``iat`` with a small leeway; ``nonce`` equals the one this
+browser's flow sent. Each failure has its own reason code; no claim value is logged.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from django.views.decorators.debug import sensitive_variables
+
+from installations.conf import slack_config
+from installations.signin import jwks
+from installations.signin.conf import signin_config
+from installations.signin.errors import BadIdToken
+
+ALGORITHM = "RS256"
+MAX_ID_TOKEN_LENGTH = 16 * 1024
+USER_ID = re.compile(r"[UW][A-Z0-9]{2,31}")
+TEAM_ID = re.compile(r"T[A-Z0-9]{2,31}")
+ENTERPRISE_ID = re.compile(r"E[A-Z0-9]{2,31}")
+CLAIM = "https://slack.com/"
+REQUIRED = ["iss", "sub", "aud", "exp", "iat", "nonce"]
+
+
+@dataclass(frozen=True)
+class SlackUser:
+    """Who signed in, as Slack vouched for it in a verified id_token."""
+
+    user_id: str
+    team_id: str
+    enterprise_id: str  # "" outside Enterprise Grid
+    email: str
+    email_verified: bool
+    name: str
+    given_name: str
+    family_name: str
+    team_name: str
+
+    @property
+    def home(self) -> str:
+        """The scope a user id is unique in: the org in Grid, else the workspace."""
+        return self.enterprise_id or self.team_id
+
+
+@sensitive_variables("token", "claims")
+def verify_id_token(token: object, *, nonce: str) -> SlackUser:
+    """The verified identity, or BadIdToken with the reason of the first check that failed."""
+    if not isinstance(token, str) or not token or len(token) > MAX_ID_TOKEN_LENGTH:
+        raise BadIdToken("invalid_id_token")
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError:
+        raise BadIdToken("invalid_id_token") from None
+    algorithm = header.get("alg")
+    if not isinstance(algorithm, str) or algorithm.lower() == "none":
+        raise BadIdToken("unsigned_id_token")
+    if algorithm != ALGORITHM:
+        raise BadIdToken("unexpected_algorithm")
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not kid or len(kid) > 200:
+        raise BadIdToken("unknown_key")
+    key = jwks.signing_key(kid)
+    claims = _decode(token, key)
+    expected = claims.get("nonce")
+    if not isinstance(expected, str) or not hmac.compare_digest(
+        expected.encode("utf-8", "replace"), nonce.encode()
+    ):
+        raise BadIdToken("invalid_nonce")
+    return _identity(claims)
+
+
+@sensitive_variables("token")
+def _decode(token: str, key: jwt.PyJWK) -> dict[str, Any]:
+    config = signin_config()
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            key=key.key,
+            algorithms=[ALGORITHM],
+            audience=slack_config().client_id,
+            issuer=config.issuer,
+            leeway=config.leeway_seconds,
+            options={"require": REQUIRED, "strict_aud": True},
+        )
+    except jwt.InvalidSignatureError:
+        raise BadIdToken("bad_signature") from None
+    except jwt.ExpiredSignatureError:
+        raise BadIdToken("expired_id_token") from None
+    except jwt.InvalidAudienceError:
+        raise BadIdToken("wrong_audience") from None
+    except jwt.InvalidIssuerError:
+        raise BadIdToken("wrong_issuer") from None
+    except (jwt.ImmatureSignatureError, jwt.InvalidIssuedAtError):
+        raise BadIdToken("id_token_not_yet_valid") from None
+    except jwt.PyJWTError:  # a required claim missing, a malformed one, bad encoding
+        raise BadIdToken("invalid_id_token") from None
+    return claims
+
+
+def _text(claims: dict[str, Any], name: str, limit: int = 255) -> str:
+    value = claims.get(name)
+    return value[:limit] if isinstance(value, str) else ""
+
+
+def _identity(claims: dict[str, Any]) -> SlackUser:
+    user_id = _text(claims, CLAIM + "user_id")
+    team_id = _text(claims, CLAIM + "team_id")
+    enterprise_id = _text(claims, CLAIM + "enterprise_id")
+    if not USER_ID.fullmatch(user_id) or claims.get("sub") != user_id:
+        raise BadIdToken("invalid_id_token")
+    if not TEAM_ID.fullmatch(team_id):
+        raise BadIdToken("invalid_id_token")
+    if enterprise_id and not ENTERPRISE_ID.fullmatch(enterprise_id):
+        raise BadIdToken("invalid_id_token")
+    return SlackUser(
+        user_id=user_id,
+        team_id=team_id,
+        enterprise_id=enterprise_id,
+        email=_text(claims, "email", 254),
+        email_verified=claims.get("email_verified") is True,
+        name=_text(claims, "name"),
+        given_name=_text(claims, "given_name", 150),
+        family_name=_text(claims, "family_name", 150),
+        team_name=_text(claims, CLAIM + "team_name"),
+    )

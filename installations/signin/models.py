@@ -1,0 +1,48 @@
+"""``SlackIdentity``: one Slack user, as Sign in with Slack proves it, linked to one Django user.
+
+Keyed on Slack's own ids, never on email (docs/security.md, "Sign in with Slack"): an email is
+whatever a workspace's admin let a member type, in any workspace, so matching on it would let a
+stranger's workspace take an account over. In Enterprise Grid a user id is the same in every
+workspace of the org, so the key is the org (``enterprise_id``) when there is one, else the
+workspace: ``home`` + ``slack_user_id``. ``team_id``, email and names are as last seen.
+
+Registered with the ``installations`` app (its migrations hold the table) by an import in
+``installations.models``; nothing uses it unless sign-in is switched on.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class SlackIdentity(models.Model):
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="slack_identities"
+    )
+    home = models.CharField(
+        max_length=32, help_text="enterprise_id in Enterprise Grid, else team_id: the key's scope"
+    )
+    slack_user_id = models.CharField(max_length=32)
+    team_id = models.CharField(max_length=32)
+    enterprise_id = models.CharField(max_length=32, blank=True, default="")
+    email = models.EmailField(max_length=254, blank=True)
+    name = models.CharField(max_length=255, blank=True)
+    team_name = models.CharField(max_length=255, blank=True)
+    granted_staff = models.BooleanField(
+        default=False, help_text="Staff status came from the SLACK_SIGNIN_STAFF_* settings"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    last_signed_in_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        app_label = "installations"
+        verbose_name = "Slack identity"
+        verbose_name_plural = "Slack identities"
+        constraints = [
+            models.UniqueConstraint(fields=["home", "slack_user_id"], name="slack_identity_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.slack_user_id} in {self.home}"

@@ -1,0 +1,24 @@
+"""Sign in with Slack's URLs: a host includes them with one line, e.g.
+``path("", include("installations.signin.urls"))``, and sets ``SLACK_SIGNIN_ENABLED = True``.
+
+Including them also points the admin's login page at a template that adds the Sign in with
+Slack button (and hides the password form when ``SLACK_SIGNIN_PASSWORD_LOGIN`` is false); with
+sign-in switched off that template is the stock one.
+"""
+
+from django.contrib import admin
+from django.urls import path
+
+from installations.signin import views
+
+admin.site.login_template = "installations/signin/admin_login.html"
+
+app_name = "slack_signin"
+
+urlpatterns = [
+    path("slack/signin", views.signin_page, name="signin"),
+    path("slack/signin/start", views.signin_start, name="start"),
+    path("slack/signin/callback", views.signin_callback, name="callback"),
+    path("slack/signin/workspaces", views.my_workspaces, name="workspaces"),
+    path("slack/signin/logout", views.signout, name="logout"),
+]

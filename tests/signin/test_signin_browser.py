@@ -1,0 +1,109 @@
+"""Sign in with Slack in a real Chromium, against the live server and the stand-in."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from installations.models import Workspace
+from installations.signin.models import SlackIdentity
+from slackstandin import SlackStandIn
+from tests.factories import saved_workspace
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def live_signin(site: Any, signin: SlackStandIn) -> Any:
+    return site
+
+
+def sign_in(page: Any, standin: SlackStandIn, *, person: str = "Stand-in Installer") -> None:
+    page.get_by_role("link", name="Sign in with Slack").click()
+    page.wait_for_url(standin.url + "/openid/connect/authorize**")
+    page.get_by_label(person, exact=False).check()
+    page.get_by_role("button", name="Allow").click()
+
+
+def test_first_sign_in_creates_the_user_and_shows_exactly_their_workspaces(
+    live_signin: Any, signin: SlackStandIn, page: Any, browser: Any
+) -> None:
+    # The installer adds the app through the real install flow; someone else installs elsewhere.
+    page.goto(live_signin.url + "/slack/install")
+    page.get_by_role("link", name="Add to Slack").click()
+    page.get_by_role("button", name="Allow").click()
+    page.wait_for_url(live_signin.url + "/slack/installed**")
+    saved_workspace(team_id="T0THEIRS", team_name="Their Workspace", user_id="U0STANDIN2")
+
+    page.goto(live_signin.url + "/slack/signin")
+    sign_in(page, signin)
+    page.wait_for_url(live_signin.url + "/slack/signin/workspaces")
+    assert page.get_by_role("heading", level=1).inner_text() == "My workspaces"
+    rows = page.locator("li.workspace")
+    assert rows.count() == 1
+    assert "Stand-in Workspace" in rows.first.inner_text()
+    assert rows.first.locator(".status").inner_text() == "Active"
+    assert "Their Workspace" not in page.content()
+    assert "code=" not in page.url and "state=" not in page.url
+    assert page.console_errors == []
+    assert get_user_model().objects.count() == 1
+    user = SlackIdentity.objects.get().user
+
+    # A second sign-in, in another browser, logs into the same user.
+    other = browser.new_context().new_page()
+    other.goto(live_signin.url + "/slack/signin")
+    sign_in(other, signin)
+    other.wait_for_url(live_signin.url + "/slack/signin/workspaces")
+    assert get_user_model().objects.count() == 1
+    assert SlackIdentity.objects.get().user == user
+
+
+def test_a_workspace_that_needs_it_offers_a_reinstall(
+    live_signin: Any, signin: SlackStandIn, page: Any
+) -> None:
+    from django.utils import timezone
+
+    workspace = saved_workspace(team_id="T0STANDIN1", user_id="U0STANDINUSR")
+    Workspace.objects.filter(pk=workspace.pk).update(uninstalled_at=timezone.now())
+    page.goto(live_signin.url + "/slack/signin")
+    sign_in(page, signin)
+    page.wait_for_url(live_signin.url + "/slack/signin/workspaces")
+    row = page.locator("li.workspace").first
+    assert row.locator(".status").inner_text() == "Needs reinstall"
+    assert "App uninstalled" in row.inner_text()
+    row.get_by_role("link", name="Reinstall in Stand-in Workspace").click()
+    page.wait_for_url(live_signin.url + "/slack/install?team=T0STANDIN1")
+    assert page.get_by_role("link", name="Add to Slack").is_visible()
+
+
+def test_staff_reach_the_admin_through_slack_with_password_login_off(
+    live_signin: Any, signin: SlackStandIn, page: Any, settings: Any
+) -> None:
+    settings.SLACK_SIGNIN_STAFF_TEAMS = ["T0STANDIN1"]
+    settings.SLACK_SIGNIN_STAFF_GROUP = "Slack staff"
+    settings.SLACK_SIGNIN_PASSWORD_LOGIN = False
+    page.goto(live_signin.url + "/admin/")
+    page.wait_for_url(live_signin.url + "/admin/login/**")
+    assert page.locator('input[name="password"]').count() == 0
+    sign_in(page, signin)
+    page.wait_for_url(live_signin.url + "/admin/")
+    assert "Site administration" in page.content()
+    assert SlackIdentity.objects.get().user.is_staff
+
+
+def test_a_forged_token_shows_the_error_page_with_a_fresh_start(
+    live_signin: Any, signin: SlackStandIn, page: Any
+) -> None:
+    signin.forge_next_id_token("bad_signature")
+    page.goto(live_signin.url + "/slack/signin")
+    sign_in(page, signin)
+    page.wait_for_url(live_signin.url + "/slack/signin/callback**")
+    assert page.get_by_role("heading", level=1).inner_text() == (
+        "Slack's answer could not be verified"
+    )
+    assert "bad_signature" in page.content()
+    page.get_by_role("link", name="Start the sign-in again").click()
+    page.wait_for_url(live_signin.url + "/slack/signin")
+    assert get_user_model().objects.count() == 0
