@@ -259,7 +259,11 @@ def _loads(body: bytes, encoding: str) -> object:
         return _UNREADABLE  # ValueError covers JSONDecodeError and 4,300-digit integers
 
 
-def _too_deep(value: object) -> bool:
+def nests_deeper_than(value: object, limit: int) -> bool:
+    """Whether containers nest more than ``limit`` levels (iterative: no recursion to exhaust).
+
+    Shared by every parser of JSON from outside (Slack's answers here, signed events in
+    ``slack.events``)."""
     stack: list[tuple[object, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
@@ -269,7 +273,7 @@ def _too_deep(value: object) -> bool:
             children = item
         else:
             continue
-        if depth > MAX_DEPTH:
+        if depth > limit:
             return True
         stack.extend((child, depth + 1) for child in children)
     return False
@@ -284,7 +288,7 @@ def parse_json_object(body: bytes, content_type: str | None) -> dict[str, Any]:
     if charset is not None and charset not in UTF8:
         raise UnexpectedAnswer()
     value = _loads(body, "utf-8")
-    if not isinstance(value, dict) or _too_deep(value):
+    if not isinstance(value, dict) or nests_deeper_than(value, MAX_DEPTH):
         raise UnexpectedAnswer()
     return value
 
@@ -295,7 +299,7 @@ def salvage_credentials(body: bytes, content_type: str | None) -> IssuedCredenti
     encodings = [e for e in (charset, "utf-8") if e in SALVAGE_ENCODINGS]
     for encoding in dict.fromkeys(encodings):
         value = _loads(body, encoding)
-        if isinstance(value, dict) and not _too_deep(value):
+        if isinstance(value, dict) and not nests_deeper_than(value, MAX_DEPTH):
             return issued_credentials(value)
     return NO_CREDENTIALS
 

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from installations.slack.answers import nests_deeper_than
+
 logger = logging.getLogger(__name__)
 
 # Slack's envelopes nest four levels; even rich-text message events stay far below this. Deeper JSON
@@ -45,23 +47,6 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")  # NaN, Infinity: Python accepts them, RFC 8259 not
 
 
-def _deeper_than(value: Any, limit: int) -> bool:
-    """Whether containers nest more than ``limit`` levels (iterative: no recursion to exhaust)."""
-    pending: list[tuple[Any, int]] = [(value, 1)]
-    while pending:
-        item, depth = pending.pop()
-        if isinstance(item, dict):
-            children: Any = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
-        if depth > limit:
-            return True
-        pending.extend((child, depth + 1) for child in children)
-    return False
-
-
 def parse_payload(body: bytes) -> dict[str, Any] | None:
     """The signed body as a JSON object; None when it is not one (not JSON, not UTF-8, NaN,
     nested deeper than MAX_JSON_DEPTH, a number too long to convert)."""
@@ -69,7 +54,7 @@ def parse_payload(body: bytes) -> dict[str, Any] | None:
         value = json.loads(body, parse_constant=_refuse_constant)
     except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         return None
-    if not isinstance(value, dict) or _deeper_than(value, MAX_JSON_DEPTH):
+    if not isinstance(value, dict) or nests_deeper_than(value, MAX_JSON_DEPTH):
         return None
     return value
 
