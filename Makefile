@@ -39,7 +39,10 @@ serve: $(STAMP)
 	$(BIN)/python manage.py collectstatic --noinput
 	exec $(BIN)/gunicorn --config gunicorn.conf.py
 
+# axe-core for the browser accessibility checks, when npm is there (they skip without it locally).
 test: $(STAMP)
+	@if command -v npm >/dev/null && [ ! -d tests/e2e_assets/node_modules ]; then \
+	  npm ci --prefix tests/e2e_assets --no-audit --no-fund --silent; fi
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # mypy's Django plugin imports the settings: DJANGO_DEBUG=true loads them without production
