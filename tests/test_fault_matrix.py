@@ -39,6 +39,7 @@ from slackstandin import SlackStandIn
 from tests.factories import install_through_standin
 from tests.fixtures_flow import Flow
 from tests.fixtures_lifecycle import make_due
+from tests.fixtures_standin import is_live, live_and_unkept
 
 PAGES = (302, 400, 502, 503)  # success, or one of our error pages; never a 500
 QUICK_WRITE_SECONDS = 2.0
@@ -185,32 +186,6 @@ def stored_tokens() -> dict[tuple[str, str], str]:
             if value := getattr(row, name):
                 found[(f"installation {row.pk}", name)] = value
     return found
-
-
-def is_live(standin: SlackStandIn, token: str) -> bool:
-    info = standin.token_info(token)
-    if info is None or info["revoked"] or (info["kind"] == "refresh" and info["used"]):
-        return False
-    return info["expires_at"] is None or info["expires_at"] > time.time()
-
-
-def live_and_unkept(standin: SlackStandIn, kept: set[str]) -> list[str]:
-    """Kinds of the tokens Slack issued in answers that reached us whole, still live, unstored."""
-    lost = standin.lost
-    left = []
-    for body in standin.issued:
-        if any(body is gone for gone in lost):
-            continue
-        user = body.get("authed_user") or {}
-        for token in (
-            body.get("access_token"),
-            body.get("refresh_token"),
-            user.get("access_token"),
-            user.get("refresh_token"),
-        ):
-            if token and token not in kept and is_live(standin, token):
-                left.append(standin.token_info(token)["kind"])
-    return left
 
 
 def run_and_probe_writes(case: Case, row: Row) -> list[float]:

@@ -45,6 +45,7 @@ from installations.slack.answers import InstallAnswer
 from installations.slack.client import SlackWebClient
 from installations.slack.transport import MAX_ANSWER_BYTES, parse_retry_after
 from slackstandin import SlackStandIn
+from tests.fixtures_standin import live_and_unkept
 
 REDIRECT_URI = "https://testserver/slack/oauth_redirect"
 PROPERTY = settings(
@@ -480,26 +481,6 @@ FAULTS = st.one_of(
 OURS = (SlackRefused, SlackUnavailable, UnexpectedAnswer)
 
 
-def live_leftovers(standin: SlackStandIn, kept: set[str]) -> list[str]:
-    """Tokens the stand-in issued, delivered legibly, not kept by us, and still usable."""
-    lost = standin.lost
-    left = []
-    for body in standin.issued:
-        if any(body is gone for gone in lost):
-            continue
-        user = body.get("authed_user") or {}
-        for token in (
-            body.get("access_token"),
-            body.get("refresh_token"),
-            user.get("access_token"),
-            user.get("refresh_token"),
-        ):
-            info = standin.token_info(token) if token else None
-            if info and not info["revoked"] and not info["used"] and token not in kept:
-                left.append(info["kind"])
-    return left
-
-
 @PROPERTY
 @given(fault=FAULTS)
 def test_an_exchange_raises_only_our_errors(standin: SlackStandIn, fault: dict[str, Any]) -> None:
@@ -545,7 +526,7 @@ def test_a_refresh_raises_only_our_errors_and_leaves_nothing_live(
     else:
         assert rotated is not None
         kept |= {rotated.bot_token, rotated.bot_refresh_token}
-    assert live_leftovers(standin, kept) == []
+    assert live_and_unkept(standin, kept) == []
     standin.state.issued.clear()
     standin.state.lost.clear()
 
