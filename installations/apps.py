@@ -12,7 +12,7 @@ class InstallationsConfig(AppConfig):
         from django.db.backends.signals import connection_created
 
         from installations import checks  # noqa: F401  (registers the system checks)
-        from installations.db_session import turn_off_jit
+        from installations.infrastructure.database import turn_off_jit
         from installations.signals import connect_model_signals
 
         connection_created.connect(turn_off_jit, dispatch_uid="installations.turn_off_jit")

@@ -21,7 +21,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from installations.shared_cache import cache_key
+from installations.infrastructure.shared_cache import cache_key
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ def cache_ready() -> bool:
         cache.set(key, value, _PROBE_SECONDS)
         answered = cache.get(key)
         cache.delete(key)
-    except Exception as exc:  # backend-specific errors (installations/shared_cache.py)
+    except Exception as exc:  # backend-specific errors (infrastructure/shared_cache.py)
         logger.error("readiness: the cache failed (%s)", type(exc).__name__)
         return False
     if answered != value:

@@ -247,9 +247,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         {"transaction_mode": "IMMEDIATE", "timeout": 20}
     )
 # PostgreSQL: JIT compilation is turned off per session after connecting
-# (installations/db_session.py), not with a startup `options` parameter, which connection
-# poolers such as PgBouncer refuse. DJANGO_POSTGRES_SET_JIT_OFF=false when the role already has
-# `ALTER ROLE ... SET jit = off` (docs/production.md).
+# (installations/infrastructure/database.py), not with a startup `options` parameter, which
+# connection poolers such as PgBouncer refuse. DJANGO_POSTGRES_SET_JIT_OFF=false when the role
+# already has `ALTER ROLE ... SET jit = off` (docs/production.md).
 POSTGRES_SET_JIT_OFF = cfg.boolean("DJANGO_POSTGRES_SET_JIT_OFF", default=True)
 # Test databases: SQLite as a real file (threads and subprocesses see one database), and a name
 # per test process so parallel runs on one machine never share a test database.
@@ -266,8 +266,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # CACHE_URL=redis://cache.internal:6379/0 (or rediss://) selects Django's own RedisCache, so
 # every instance and worker sees one set of cached counts and choices (docs/production.md).
 # Unset: a local-memory cache per process, enough for one instance. Keys carry the app's release
-# and cache-shape version (installations/shared_cache.py), so releases never read each other's
-# values during a rolling deploy.
+# and cache-shape version (installations/infrastructure/shared_cache.py), so releases never read
+# each other's values during a rolling deploy.
 _REDIS_SCHEMES = ("redis", "rediss")
 
 

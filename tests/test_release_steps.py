@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from installations.db_session import turn_off_jit
 from installations.encryption.keyring import generate_key_entry
+from installations.infrastructure.database import turn_off_jit
 from tests.project_copy import ROOT, clean_env, copy_project, make, make_command
 
 

@@ -20,9 +20,9 @@ import pytest
 from django.core.cache import cache, caches
 
 from installations import __version__
+from installations.infrastructure.shared_cache import CACHE_SHAPES, cache_key, get_or_compute
 from installations.models import Health, Workspace
 from installations.reporting import health
-from installations.shared_cache import CACHE_SHAPES, cache_key, get_or_compute
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,7 +50,7 @@ class _BrokenCache:
 def test_an_unreachable_cache_costs_a_recount_never_a_failure(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("installations.shared_cache.cache", _BrokenCache())
+    monkeypatch.setattr("installations.infrastructure.shared_cache.cache", _BrokenCache())
     assert get_or_compute("k", lambda: 41 + 1, 60) == 42
 
 

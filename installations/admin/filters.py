@@ -15,9 +15,9 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from installations.infrastructure.shared_cache import cache_key, get_or_compute
 from installations.models import Workspace
 from installations.reporting import health
-from installations.shared_cache import cache_key, get_or_compute
 
 
 class StatusFilter(admin.SimpleListFilter):

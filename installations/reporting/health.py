@@ -36,9 +36,9 @@ from django.db.models.lookups import Contains
 from django.db.models.signals import post_delete, post_save
 
 from installations.conf import SlackConfig, parse_scopes, slack_config
+from installations.infrastructure.shared_cache import cache_key, get_or_compute
 from installations.models import Health, Installation, LifecycleEvent, Workspace
 from installations.reporting import times
-from installations.shared_cache import cache_key, get_or_compute
 
 logger = logging.getLogger(__name__)
 
@@ -224,7 +224,7 @@ def _bump_counts_generation() -> None:
         cache.incr(_GENERATION_KEY)
     except ValueError:  # not set yet (or evicted): any new value invalidates what was cached
         cache.add(_GENERATION_KEY, 2, None)
-    except Exception as exc:  # backend-specific errors (installations/shared_cache.py)
+    except Exception as exc:  # backend-specific errors (infrastructure/shared_cache.py)
         logger.warning("cache unavailable (%s): status counts not invalidated", type(exc).__name__)
 
 
