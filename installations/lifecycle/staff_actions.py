@@ -68,9 +68,11 @@ class StaffService(Protocol):
     def __call__(self, workspace: Workspace, *, actor: str) -> StaffOutcome: ...
 
 
-@sensitive_variables("tokens", "token")
-def _revoke_at_slack(tokens: list[str], workspace_id: object) -> tuple[int, str]:
-    """auth.revoke each token in turn; (count revoked, first blocking error)."""
+@sensitive_variables("tokens", "token", "gone")
+def _revoke_at_slack(tokens: list[str], workspace_id: object) -> tuple[list[str], int, str]:
+    """auth.revoke each token in turn: (the tokens now dead at Slack, how many this call
+    revoked, the first blocking error)."""
+    gone: list[str] = []
     revoked = 0
     for token in tokens:
         try:
@@ -78,13 +80,14 @@ def _revoke_at_slack(tokens: list[str], workspace_id: object) -> tuple[int, str]
             revoked += 1
         except SlackRefused as exc:
             if exc.reason not in ALREADY_DEAD:
-                return revoked, exc.reason
+                return gone, revoked, exc.reason
         except SlackInstallError as exc:  # unreachable, rate-limited, an answer we cannot use
-            return revoked, exc.reason
+            return gone, revoked, exc.reason
         except (URLError, OSError) as exc:
             logger.warning("auth.revoke for %s unreachable: %s", workspace_id, type(exc).__name__)
-            return revoked, "slack_unavailable"
-    return revoked, ""
+            return gone, revoked, "slack_unavailable"
+        gone.append(token)
+    return gone, revoked, ""
 
 
 def _refused_unreadable(workspace: Workspace, exc: EncryptedDataError) -> RevokeOutcome:
@@ -121,7 +124,7 @@ def _reinstalled(workspace: Workspace) -> bool:
 REVOKE_ROUNDS = 3
 
 
-@sensitive_variables("revoked", "tokens", "fresh")
+@sensitive_variables("dead", "tokens", "gone")
 def revoke_workspace(workspace: Workspace, *, actor: str) -> RevokeOutcome:
     """auth.revoke the bot token and current user tokens, then erase them (history stays).
 
@@ -130,29 +133,30 @@ def revoke_workspace(workspace: Workspace, *, actor: str) -> RevokeOutcome:
     same reason, a token a refresh stored meanwhile is revoked too before anything is erased.
     """
     label = str(workspace)
-    revoked: set[str] = set()
+    dead: set[str] = set()  # revoked by us, or already dead at Slack
+    revoked = 0
     for _round in range(REVOKE_ROUNDS):
         try:
             tokens = live_tokens(workspace)
         except EncryptedDataError as exc:
             return _refused_unreadable(workspace, exc)
-        fresh = [token for token in tokens if token not in revoked]
-        count, error = _revoke_at_slack(fresh, workspace.pk)
-        revoked.update(fresh[:count])
+        gone, count, error = _revoke_at_slack([t for t in tokens if t not in dead], workspace.pk)
+        dead.update(gone)
+        revoked += count
         if error:
             logger.warning("revoke of workspace %s stopped: %s", workspace.pk, error)
             return RevokeOutcome(
                 str(workspace.pk),
                 label,
                 revoked=False,
-                tokens_revoked=len(revoked),
+                tokens_revoked=revoked,
                 error=error,
                 message=f"Slack did not confirm the revocation ({error}); nothing was erased. "
                 "Try again later.",
             )
-        detail = f"{len(revoked)} token(s) revoked at Slack; tokens erased"
+        detail = f"{revoked} token(s) revoked at Slack; tokens erased"
         try:
-            erased = mark_revoked_by_staff(workspace, actor=actor, detail=detail, revoked=revoked)
+            erased = mark_revoked_by_staff(workspace, actor=actor, detail=detail, revoked=dead)
         except TokensChangedMeanwhile:
             logger.info("revoke of workspace %s: tokens refreshed meanwhile", workspace.pk)
             workspace.refresh_from_db()
@@ -161,15 +165,14 @@ def revoke_workspace(workspace: Workspace, *, actor: str) -> RevokeOutcome:
             return _refused_unreadable(workspace, exc)
         if not erased and _reinstalled(workspace):
             detail = (
-                f"{len(revoked)} old token(s) revoked at Slack; reinstalled meanwhile, "
-                "new tokens kept"
+                f"{revoked} old token(s) revoked at Slack; reinstalled meanwhile, new tokens kept"
             )
         workspace.refresh_from_db()
         return RevokeOutcome(
             str(workspace.pk),
             label,
             revoked=True,
-            tokens_revoked=len(revoked),
+            tokens_revoked=revoked,
             message=detail[:1].upper() + detail[1:] + ".",
         )
     logger.warning("revoke of workspace %s stopped: tokens kept changing", workspace.pk)
@@ -177,8 +180,8 @@ def revoke_workspace(workspace: Workspace, *, actor: str) -> RevokeOutcome:
         str(workspace.pk),
         label,
         revoked=False,
-        tokens_revoked=len(revoked),
+        tokens_revoked=revoked,
         error="tokens_changing",
-        message=f"{len(revoked)} token(s) were revoked at Slack, but new tokens kept being "
+        message=f"{revoked} token(s) were revoked at Slack, but new tokens kept being "
         "stored meanwhile (a token refresh running?); nothing was erased. Try again.",
     )
