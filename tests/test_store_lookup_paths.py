@@ -70,17 +70,31 @@ def assert_right(found: tuple[Any, Any, Any], data: Any) -> None:
     assert alice.user_id == "U0ALICE" and alice.team_name == "Team One"
 
 
-def no_related_populators(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(compiled_lookup, "_related_populators", None)
+def no_deferred_marker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Django renames or drops ``django.db.models.base.DEFERRED`` (the compiled path builds
+    full-width rows with it)."""
+    monkeypatch.setattr(compiled_lookup, "_DEFERRED", None)
 
 
-def related_populators_take_a_new_argument(monkeypatch: pytest.MonkeyPatch) -> None:
-    """What Django 6.1 does (``fetch_mode``), as django-stubs 6.1 already describes it."""
+def related_rows_lose_their_setters(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The compiler's ``klass_info`` for a select_related row no longer names the setters that
+    attach it to its parent (the compiled path reads ``local_setter`` / ``remote_setter``)."""
+    original = CompiledLookup._compile
 
-    def changed(klass_info: Any, select: Any, db: Any, fetch_mode: Any) -> Any:
-        raise AssertionError("unreachable: called with three arguments")
+    def without_setters(self: CompiledLookup[Any], connection: Any) -> Any:
+        with monkeypatch.context() as patch:
+            real_as_sql = SQLCompiler.as_sql
 
-    monkeypatch.setattr(compiled_lookup, "_related_populators", changed)
+            def as_sql(compiler: Any, *args: Any, **kwargs: Any) -> Any:
+                result = real_as_sql(compiler, *args, **kwargs)
+                for related in (compiler.klass_info or {}).get("related_klass_infos", []):
+                    related.pop("local_setter", None)
+                return result
+
+            patch.setattr(SQLCompiler, "as_sql", as_sql)
+            return original(self, connection)
+
+    monkeypatch.setattr(CompiledLookup, "_compile", without_setters)
 
 
 def compiler_renamed_klass_info(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -103,10 +117,17 @@ def compiler_renamed_klass_info(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(CompiledLookup, "_compile", renamed)
 
 
+WITH_RELATED_ROWS = (store.LATEST, store.USERS_LATEST)  # find_bot reads one table
+
+
 @pytest.mark.usefixtures("fresh_lookups")
 @pytest.mark.parametrize(
-    "break_django",
-    [no_related_populators, related_populators_take_a_new_argument, compiler_renamed_klass_info],
+    ("break_django", "affected"),
+    [
+        (no_deferred_marker, LOOKUPS),
+        (related_rows_lose_their_setters, WITH_RELATED_ROWS),
+        (compiler_renamed_klass_info, LOOKUPS),
+    ],
 )
 def test_changed_django_internals_fall_back_to_plain_querysets_with_one_warning(
     our_store: DjangoInstallationStore,
@@ -114,15 +135,18 @@ def test_changed_django_internals_fall_back_to_plain_querysets_with_one_warning(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
     break_django: Any,
+    affected: tuple[CompiledLookup[Any], ...],
 ) -> None:
     break_django(monkeypatch)
     with caplog.at_level(logging.WARNING):
         assert_right(every_lookup(our_store), saved)
         assert_right(every_lookup(our_store), saved)  # the broken path is not tried again
     warnings = warnings_from_lookups(caplog)
-    assert len(warnings) == len(LOOKUPS), warnings  # one per lookup, once
+    assert len(warnings) == len(affected), warnings  # one per affected lookup, once
     assert all("plain querysets" in w and "same answers" in w for w in warnings)
-    assert all(lookup.fallback_reason for lookup in LOOKUPS)
+    assert [bool(lookup.fallback_reason) for lookup in LOOKUPS] == [
+        lookup in affected for lookup in LOOKUPS
+    ]
     assert our_store.find_bot(enterprise_id=None, team_id="T0NOPE") is None
 
 

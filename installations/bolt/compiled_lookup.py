@@ -6,7 +6,7 @@ converters and row layout, and builds instances the way Django's ModelIterable d
 encrypted fields still open lazily and query logging still sees each query when enabled.
 
 That speed rests on Django internals that are not public API (``Query.get_compiler``, the
-compiler's ``select`` / ``klass_info`` / converters, ``get_related_populators``, and on SQLite
+compiler's ``select`` / ``klass_info`` (its setters for related rows) / converters, and on SQLite
 the DB-API connection's own ``execute``). Django may change them in any release, so every
 lookup also has a plain path, the very queryset run the ordinary way, and three nets keep the
 answers right whatever Django does:
@@ -29,6 +29,7 @@ import re
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any, Generic, TypeVar
 
 from asgiref.sync import sync_to_async
@@ -38,11 +39,11 @@ from django.db.models import Model, QuerySet
 from installations.conf import setting
 from installations.encryption.fields import StoredEnvelope
 
-_related_populators: Any  # private, and its signature varies by release: typed loosely
+_DEFERRED: Any  # private: the marker Model.__init__ skips for a column not loaded
 try:  # its disappearance is one of the changes the plain path covers
-    from django.db.models.query import get_related_populators as _related_populators
+    from django.db.models.base import DEFERRED as _DEFERRED
 except ImportError:  # pragma: no cover (depends on the Django release)
-    _related_populators = None
+    _DEFERRED = None
 
 logger = logging.getLogger(__name__)
 
@@ -60,27 +61,88 @@ def compiled_lookups_enabled() -> bool:
 
 
 @dataclass(frozen=True)
+class _Layout:
+    """Where one model's columns sit in the compiled row, and how it hangs off its parent.
+
+    ``pick`` takes the row (with DEFERRED appended) and returns one value per concrete field
+    of the model, DEFERRED where the query loads none: the full-width form ``Model.from_db``
+    takes without matching every field name against the loaded names (that matching was a
+    tenth of a lookup).
+    """
+
+    model: type[Model]
+    attnames: list[str]
+    pick: Callable[[list[Any]], tuple[Any, ...]]
+    pk_index: int  # the model's primary key in the row
+    local_setter: Callable[[Any, Any], None] | None  # parent -> this (None for the main model)
+    remote_setter: Callable[[Any, Any], None] | None
+    related: list[_Layout]
+
+    @classmethod
+    def of(
+        cls, info: dict[str, Any], select: list[Any], width: int, *, related: bool = False
+    ) -> _Layout:
+        """From the compiler's ``klass_info`` (a related row's also names its setters)."""
+        if info.get("from_parent"):
+            raise ValueError("multi-table inheritance rows are not laid out here")
+        model = info["model"]
+        positions = {select[i][0].target.attname: i for i in info["select_fields"]}
+        concrete = [field.attname for field in model._meta.concrete_fields]
+        picked = [positions.get(attname, width) for attname in concrete]  # width: DEFERRED
+        children = info.get("related_klass_infos", [])
+        return cls(
+            model=model,
+            attnames=[attname for attname in concrete if attname in positions],
+            pick=itemgetter(*picked) if len(picked) > 1 else lambda row: (row[picked[0]],),
+            pk_index=positions[model._meta.pk.attname],
+            local_setter=info["local_setter"] if related else None,
+            remote_setter=info["remote_setter"] if related else None,
+            related=[cls.of(child, select, width, related=True) for child in children],
+        )
+
+    def build(self, row: list[Any], alias: str) -> Model | None:
+        """The instance for this part of ``row`` (None for a missing related row), with its
+        related instances attached as select_related attaches them."""
+        if row[self.pk_index] is None:
+            return None
+        instance = self.model.from_db(alias, self.attnames, self.pick(row))
+        for related in self.related:
+            child = related.build(row, alias)
+            if related.local_setter is not None:
+                related.local_setter(instance, child)
+            if child is not None and related.remote_setter is not None:
+                related.remote_setter(child, instance)
+        return instance
+
+
+@dataclass(frozen=True)
 class _Compiled:
     """One lookup compiled for one connection: the SQL and how to turn its row into instances."""
 
-    compiler: Any
     sql: str
     qmark_sql: str | None  # SQLite only: the SQL with ? placeholders, run on the DB-API cursor
     template: list[tuple[str | None, Any]]  # per parameter: the value's name, or a fixed value
-    model: type[Model]
-    start: int  # the main model's columns in the row: [start:end]
-    end: int
-    attnames: list[str]
-    populators: list[Any]  # select_related rows
-    converters: dict[int, Any]
+    converters: list[tuple[int, list[Any], Any]]  # (position, converters, expression)
+    layout: _Layout
+
+    def instance(self, row: tuple[Any, ...], connection: Any) -> Model | None:
+        """Convert the row's values as the compiler would, then build the instances."""
+        values = list(row)
+        for position, functions, expression in self.converters:
+            value = values[position]
+            for convert in functions:
+                value = convert(value, expression, connection)
+            values[position] = value
+        values.append(_DEFERRED)  # what every column the query does not load picks
+        return self.layout.build(values, connection.alias)
 
 
 class CompiledLookup(Generic[M]):
     """A lookup queryset compiled once per database connection and rerun with new values.
 
     ``build(**values)`` returns the queryset for those values; ``names`` are the values' names.
-    Rows become instances the way Django's ModelIterable builds them (``from_db`` + related
-    populators), so encrypted fields still open lazily.
+    Rows become instances the way Django's ModelIterable builds them (``from_db``, related rows
+    attached with the compiler's setters), so encrypted fields still open lazily.
     """
 
     def __init__(
@@ -131,8 +193,8 @@ class CompiledLookup(Generic[M]):
 
     # --- the compiled path ---------------------------------------------------------------------
     def _compile(self, connection: Any) -> _Compiled:
-        if _related_populators is None:
-            raise AttributeError("django.db.models.query.get_related_populators is gone")
+        if _DEFERRED is None:
+            raise AttributeError("django.db.models.base.DEFERRED is gone")
         compiler = self.build(**self.slots).query.get_compiler(connection=connection)
         sql, params = compiler.as_sql()
         names = {slot: name for name, slot in self.slots.items()}
@@ -140,20 +202,15 @@ class CompiledLookup(Generic[M]):
         if {name for name, _ in template if name} != set(self.slots):
             raise ValueError("the compiled SQL's parameters are not the lookup's values")
         select, info = compiler.select, compiler.klass_info
-        start, end = info["select_fields"][0], info["select_fields"][-1] + 1
+        converters = compiler.get_converters([column[0] for column in select])
         # SQLite: Django rewrites %s to ? with a regex on every execute (a third of a lookup)
         qmark = QMARK.sub("?", sql).replace("%%", "%") if connection.vendor == "sqlite" else None
         return _Compiled(
-            compiler=compiler,
             sql=sql,
             qmark_sql=qmark,
             template=template,
-            model=info["model"],
-            start=start,
-            end=end,
-            attnames=[column[0].target.attname for column in select[start:end]],
-            populators=_related_populators(info, select, connection.alias),
-            converters=compiler.get_converters([column[0] for column in select]),
+            converters=[(pos, list(funcs), expr) for pos, (funcs, expr) in converters.items()],
+            layout=_Layout.of(info, select, len(select)),
         )
 
     def _run_compiled(self, values: dict[str, str]) -> M | None:
@@ -172,14 +229,7 @@ class CompiledLookup(Generic[M]):
                 row = cursor.fetchone()
         if row is None:
             return None
-        if compiled.converters:
-            row = next(iter(compiled.compiler.apply_converters([row], compiled.converters)))
-        instance = compiled.model.from_db(
-            connection.alias, compiled.attnames, row[compiled.start : compiled.end]
-        )
-        for populator in compiled.populators:
-            populator.populate(row, instance)
-        return instance  # type: ignore[return-value]  # compiled.model is self.model
+        return compiled.instance(row, connection)  # type: ignore[return-value]  # self.model
 
     # --- the self-test -------------------------------------------------------------------------
     def _self_test(self, found: M, values: dict[str, str]) -> M | None:

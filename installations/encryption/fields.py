@@ -238,6 +238,20 @@ class EncryptedTextField(_TextField):
             ) from None
         return DecryptedValue(plaintext, sealed.envelope, row)
 
+    def reseal(self, sealed: StoredEnvelope, row: object) -> EnvelopeToWrite:
+        """The same value sealed again under the active key, for the same row (key rotation):
+        one associated-data context for both steps, no DecryptedValue kept."""
+        row = sealed.row if sealed.row is not None else row
+        context = self.context(row)
+        keyring = conf.keyring()
+        try:
+            plaintext = keyring.decrypt(sealed.envelope, context)
+        except EnvelopeError as exc:
+            raise EncryptedDataError(
+                self.model._meta.label, self.name, row, exc.kid, exc.reason, keyring.kids
+            ) from None
+        return EnvelopeToWrite(keyring.encrypt(plaintext, context))
+
     def stored_envelope(self, instance: models.Model) -> str | None:
         """The envelope this instance would store, without decrypting anything unneeded."""
         value = instance.__dict__.get(self.attname)

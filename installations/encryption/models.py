@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from typing import Any, Self, TypeVar
+from weakref import WeakKeyDictionary
 
 from django.db import models
 
@@ -36,8 +37,21 @@ class EncryptedQuerySet(models.QuerySet[_M]):
         return super().order_by(*field_names)
 
 
-def encrypted_fields(model: type[models.Model]) -> list[EncryptedTextField]:
-    return [f for f in model._meta.concrete_fields if isinstance(f, EncryptedTextField)]
+# Weak keys: migrations build throwaway model classes, which must not be kept alive here.
+_ENCRYPTED_FIELDS: WeakKeyDictionary[type[models.Model], tuple[EncryptedTextField, ...]] = (
+    WeakKeyDictionary()
+)
+
+
+def encrypted_fields(model: type[models.Model]) -> tuple[EncryptedTextField, ...]:
+    """The model's encrypted columns; looked up once per model (every loaded row asks)."""
+    found = _ENCRYPTED_FIELDS.get(model)
+    if found is None:
+        concrete = model._meta.concrete_fields
+        found = _ENCRYPTED_FIELDS[model] = tuple(
+            f for f in concrete if isinstance(f, EncryptedTextField)
+        )
+    return found
 
 
 class EncryptedModel(models.Model):

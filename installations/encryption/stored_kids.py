@@ -2,25 +2,37 @@
 
 An envelope is ``v1.<kid>.<body>``: the key id is not secret and sits in clear text, so the
 database can list the distinct ids with one DISTINCT per column, without reading a single value
-into Python or decrypting anything. ``slack_reencrypt --check`` counts per key id by walking
-every row; this is the cheap question a system check can afford: "is anything stored under a
-key this process does not hold?"
+into Python or decrypting anything: the cheap question a system check can afford ("is anything
+stored under a key this process does not hold?"). ``slack_reencrypt`` counts values per key id
+with the same expression (reencrypt.census: one GROUP BY per column).
 """
 
 from __future__ import annotations
 
-from django.db.models import F, IntegerField, TextField, Value
+from django.db.models import Case, CharField, F, IntegerField, TextField, Value, When
 from django.db.models.functions import Cast, StrIndex, Substr
+from django.db.models.lookups import GreaterThan, StartsWith
 
 from installations.encryption.keyring import FORMAT
 
 _PREFIX = len(FORMAT) + 2  # 1-based position of the kid: after "v1."
 
 
-def _kid_expression(column: str) -> Substr:
-    after_format = Substr(Cast(F(column), TextField()), _PREFIX)
-    length = StrIndex(after_format, Value(".")) - Value(1, output_field=IntegerField())
-    return Substr(Cast(F(column), TextField()), _PREFIX, length)
+def kid_expression(column: str) -> Case:
+    """The key id an envelope column names, computed by the database; "" for text that is no
+    envelope (never an error: PostgreSQL refuses a negative substring length). Callers leave
+    NULLs out (``isnull=False``)."""
+    text = Cast(F(column), TextField())
+    dot = StrIndex(Substr(text, _PREFIX), Value("."))  # 0: no "." after the format
+    kid = Substr(text, _PREFIX, dot - Value(1, output_field=IntegerField()))
+    return Case(
+        When(
+            StartsWith(text, Value(f"{FORMAT}.")),
+            then=Case(When(GreaterThan(dot, 1), then=kid), default=Value("")),
+        ),
+        default=Value(""),
+        output_field=CharField(),
+    )
 
 
 def stored_kids() -> set[str]:
@@ -32,7 +44,7 @@ def stored_kids() -> set[str]:
         for field in fields:
             rows = (
                 model._base_manager.filter(**{f"{field.attname}__isnull": False})
-                .annotate(stored_kid=_kid_expression(field.attname))
+                .annotate(stored_kid=kid_expression(field.attname))
                 .order_by()
                 .values_list("stored_kid", flat=True)
                 .distinct()

@@ -1,0 +1,158 @@
+"""slack_reencrypt's batched write (issue 15): one conditional UPDATE per batch, written while
+the next batch is read on PostgreSQL. What must not change with the speed: a value written by
+someone else between our read and our write stays theirs; what cannot be decrypted is reported
+and left alone; every path (PostgreSQL, SQLite, SQLite before 3.35) gives the same answer.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from typing import Any
+from uuid import UUID
+
+import pytest
+from django.db import connection
+
+from installations.encryption import reencrypt as reencrypt_module
+from installations.encryption.keyring import generate_key_entry
+from installations.encryption.models import encrypted_fields
+from installations.encryption.reencrypt import census, reencrypt
+from installations.encryption.stored_kids import stored_kids
+from installations.models import Installation, Workspace
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def fake(prefix: str) -> str:
+    return f"{prefix}-test-{secrets.token_hex(8)}"
+
+
+def make_rows(count: int) -> dict[UUID, tuple[str, str, str]]:
+    made = {}
+    for n in range(count):
+        bot, refresh, user = fake("xoxb"), fake("xoxe-1"), fake("xoxp")
+        ws = Workspace.objects.create(
+            client_id="1111.2222",
+            team_id=f"T0PERF{n:03d}",
+            bot_token=bot,
+            bot_refresh_token=refresh,
+        )
+        Installation.objects.create(
+            workspace=ws, client_id="1111.2222", team_id=ws.team_id, user_id="U1", user_token=user
+        )
+        made[ws.pk] = (bot, refresh, user)
+    return made
+
+
+def stored(pk: UUID) -> tuple[str, str, str]:
+    ws = Workspace.objects.get(pk=pk)
+    return (str(ws.bot_token), str(ws.bot_refresh_token), str(ws.installations.get().user_token))
+
+
+def envelopes(model: Any) -> list[str]:
+    with connection.cursor() as cursor:
+        table = connection.ops.quote_name(model._meta.db_table)
+        columns = ", ".join(f.column or f.attname for f in encrypted_fields(model))
+        cursor.execute(f"SELECT {columns} FROM {table}")
+        return [value for row in cursor.fetchall() for value in row if value]
+
+
+@pytest.fixture
+def rotated(settings: Any) -> Iterator[str]:
+    """Rows sealed under "old"; the keyring then puts "new" first."""
+    old = generate_key_entry("old")
+    settings.TOKEN_ENCRYPTION_KEYS = old
+    yield old  # pytest-django's settings fixture restores the keyring afterwards
+
+
+@pytest.fixture(params=["one statement", "row by row"])
+def write_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The batched statement, and the fallback for SQLite before 3.35 (forced here)."""
+    if request.param == "row by row":
+        monkeypatch.setattr(reencrypt_module, "_has_update_from_returning", lambda: False)
+    return str(request.param)
+
+
+def test_every_path_moves_every_value_once_and_keeps_each_readable(
+    rotated: str, settings: Any, write_path: str
+) -> None:
+    made = make_rows(7)
+    settings.TOKEN_ENCRYPTION_KEYS = f"{generate_key_entry('new')},{rotated}"
+
+    report = reencrypt(batch_size=3)  # batches of 3: several statements per model
+
+    assert report.reencrypted == {"old": 21} and report.changed_meanwhile == 0
+    assert report.rows_scanned == 14 and not report.unreadable
+    assert {value.split(".")[1] for value in envelopes(Workspace) + envelopes(Installation)} == {
+        "new"
+    }
+    assert all(stored(pk) == tokens for pk, tokens in made.items())
+    assert sum(reencrypt(batch_size=3).reencrypted.values()) == 0  # idempotent
+
+
+def test_a_token_written_between_our_read_and_our_write_stays_as_its_writer_stored_it(
+    rotated: str, settings: Any, monkeypatch: pytest.MonkeyPatch, write_path: str
+) -> None:
+    """A refresh lands after a batch was read and re-sealed, before it is written: the
+    conditional UPDATE must not put the older token back (nor count it as moved)."""
+    made = make_rows(4)
+    settings.TOKEN_ENCRYPTION_KEYS = f"{generate_key_entry('new')},{rotated}"
+    victim = next(iter(made))
+    refreshed = fake("xoxb")
+    real_reseal = reencrypt_module._reseal
+
+    def reseal_then_refresh(fields: Any, batch: Any, *args: Any) -> Any:
+        changes = real_reseal(fields, batch, *args)
+        if any(row[0] == victim for row in batch) and fields[0].model is Workspace:
+            workspace = Workspace.objects.get(pk=victim)
+            workspace.bot_token = refreshed  # sealed under "new" by the writer
+            workspace.save(update_fields=["bot_token"])
+        return changes
+
+    monkeypatch.setattr(reencrypt_module, "_reseal", reseal_then_refresh)
+    report = reencrypt(batch_size=2)
+
+    _, refresh, user = made[victim]
+    assert stored(victim) == (refreshed, refresh, user)
+    assert report.changed_meanwhile == 1
+    assert report.reencrypted == {"old": 11}  # 12 values, one of them replaced meanwhile
+    assert all(stored(pk) == tokens for pk, tokens in made.items() if pk != victim)
+    assert {value.split(".")[1] for value in envelopes(Workspace)} == {"new"}
+
+
+def test_unreadable_values_are_reported_and_the_rest_of_their_batch_moves(
+    settings: Any, write_path: str
+) -> None:
+    lost = generate_key_entry("lost")
+    settings.TOKEN_ENCRYPTION_KEYS = lost
+    gone = Workspace.objects.create(client_id="1111.2222", team_id="T0LOST", bot_token=fake("xoxb"))
+    old = generate_key_entry("old")
+    settings.TOKEN_ENCRYPTION_KEYS = old
+    made = make_rows(2)
+    settings.TOKEN_ENCRYPTION_KEYS = f"{generate_key_entry('new')},{old}"
+
+    report = reencrypt(batch_size=10)
+
+    assert [(u.label, u.field, u.row, u.kid) for u in report.unreadable] == [
+        ("installations.Workspace", "bot_token", gone.pk, "lost")
+    ]
+    assert report.reencrypted == {"old": 6}
+    assert all(stored(pk) == tokens for pk, tokens in made.items())
+    assert census() == {"new": 6, "lost": 1}
+
+
+def test_the_census_counts_in_sql_and_survives_text_that_is_no_envelope(settings: Any) -> None:
+    """Counted by the database from the clear key-id prefix; a value that is no envelope at all
+    (written around the field) is "unknown", never an error (PostgreSQL refuses a negative
+    substring length, which the naive expression would ask for)."""
+    settings.TOKEN_ENCRYPTION_KEYS = generate_key_entry("k1")
+    make_rows(2)
+    with connection.cursor() as cursor:
+        table = connection.ops.quote_name(Workspace._meta.db_table)
+        cursor.execute(
+            f"UPDATE {table} SET bot_refresh_token = %s WHERE team_id = %s",
+            ["not-an-envelope", "T0PERF000"],
+        )
+    assert census() == {"k1": 5, "unknown": 1}
+    assert stored_kids() == {"k1"}
