@@ -1,179 +1,112 @@
-"""Install throughput: the whole Add to Slack flow over HTTP against gunicorn and the stand-in.
+"""Install throughput: the whole Add to Slack flow over HTTP, slackinstall against a Bolt peer.
 
 Run: BENCH_DATABASE_URL=postgres://... .venv/bin/python benchmarks/install_flow.py
-     [--installs 100,400] [--quick]
-Starts gunicorn (gunicorn.conf.py, DJANGO_DEBUG off) on a free loopback port and the Slack
-stand-in in this process. Each install: GET /slack/install (state cookie) -> approve on the
-stand-in with a new team id -> GET /slack/oauth_redirect with the cookie -> redirect to the
-success page. Prints installs/s and p50/p99 latency of a whole install with 1 and 8 concurrent
-users (threads with their own cookie jars). Without BENCH_DATABASE_URL it runs on SQLite.
-The load generator and the stand-in share this machine's cores with gunicorn.
+     [--installs 100,400] [--rounds 3] [--quick]
+Both contestants run under gunicorn with the project's gunicorn.conf.py (DJANGO_DEBUG off) on
+the same database and the same Slack stand-in (a process of its own): slackinstall, and the
+Bolt peer (benchmarks/peers/: Bolt's own OAuth flow, slack_sdk's SQLAlchemy stores). They are
+driven alternately, us then the peer, ``--rounds`` times, with 1 and then 8 concurrent users
+(threads, each a browser with its own cookies and one keep-alive connection); the medians
+are compared. One install, as a browser does it: the install page (state cookie) -> Allow on
+the stand-in for a new team id -> the callback with the cookie -> the success page (ours is a
+redirect away; Bolt's callback renders its own). Each server calls oauth.v2.access and
+auth.test on the stand-in. Without BENCH_DATABASE_URL it runs on SQLite. How the cores are
+shared: benchmarks/peers/harness.py.
 """
 
 from __future__ import annotations
 
 import argparse
-import html
-import os
-import re
-import runpy
-import socket
 import statistics
-import subprocess
-import tempfile
-import threading
-import time
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
-from http.cookiejar import CookieJar
-from typing import TYPE_CHECKING
+import sys
+from pathlib import Path
 
-from bootstrap import ROOT, setup_django, start_standin
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-if TYPE_CHECKING:
-    from slackstandin import SlackStandIn
+from benchmarks.peers import harness
+from benchmarks.results import record
 
-CLIENT_ID = "1111.2222"
-AUTHORIZE_LINK = re.compile(r'class="add-to-slack" href="([^"]+)"')
+TARGET_RATE = 100.0  # installs/s with 8 users, gunicorn + PostgreSQL (issue 15)
+TARGET_RATIO = 1.5  # times the Bolt peer's installs/s, same run
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def install_runs(
+    contest: harness.Contest, contestant: harness.Contestant, users: int, count: int, tag: str
+) -> harness.Run:
+    teams = [f"T{tag}{n:07d}" for n in range(count)]
 
+    def work(browser: harness.Browser, team_id: str) -> float:
+        return harness.install_once(browser, contest.standin, team_id)
 
-@contextmanager
-def gunicorn(port: int, log_path: str) -> Iterator[subprocess.Popen[bytes]]:
-    """gunicorn with the project's config on 127.0.0.1:port; stopped (SIGTERM) on exit."""
-    env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port), "DJANGO_LOG_LEVEL": "WARNING"}
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [str(ROOT / ".venv/bin/gunicorn"), "--config", "gunicorn.conf.py"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"gunicorn did not start; see {log_path}") from None
-                time.sleep(0.2)
-        yield process
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-
-
-class User:
-    """One browser: its own cookie jar, following redirects like a browser does."""
-
-    def __init__(self, base: str, standin: SlackStandIn) -> None:
-        self.base, self.standin = base, standin
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
-
-    def install(self, team_id: str) -> float:
-        """One whole install; returns its wall time in seconds (raises on any failure)."""
-        started = time.perf_counter()
-        with self.opener.open(self.base + "/slack/install", timeout=30) as response:
-            page = response.read().decode()
-        authorize_url = html.unescape(AUTHORIZE_LINK.search(page).group(1))  # type: ignore[union-attr]
-        callback = self.standin.approve(authorize_url, team_id=team_id)
-        with self.opener.open(callback, timeout=60) as response:
-            body = response.read().decode()
-            if response.status != 200 or "/slack/installed" not in response.url:
-                raise RuntimeError(f"install of {team_id} ended at HTTP {response.status}")
-        if team_id not in body:
-            raise RuntimeError(f"the success page does not name {team_id}")
-        return time.perf_counter() - started
-
-
-def drive(base: str, standin: SlackStandIn, users: int, installs: int, tag: str) -> list[float]:
-    """``installs`` installs spread over ``users`` threads; the latency of each, in seconds."""
-    latencies: list[float] = []
-    failures: list[str] = []
-    lock = threading.Lock()
-    team_ids = iter(f"T{tag}{n:07d}" for n in range(installs))
-
-    def work() -> None:
-        user = User(base, standin)
-        while True:
-            with lock:
-                team_id = next(team_ids, None)
-            if team_id is None:
-                return
-            try:
-                took = user.install(team_id)
-            except Exception as exc:
-                with lock:
-                    failures.append(f"{type(exc).__name__}: {exc}")
-                continue
-            with lock:
-                latencies.append(took)
-
-    threads = [threading.Thread(target=work) for _ in range(users)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if failures:
-        raise SystemExit(f"{len(failures)} installs failed, e.g. {failures[0]}")
-    return latencies
-
-
-def p99(values: list[float]) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[98]
+    seconds, latencies = harness.drive(users, teams, work, contestant.port)
+    return harness.Run(contestant.name, count, seconds, latencies)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--installs", default="100,400", help="installs with 1 and 8 users")
-    parser.add_argument("--quick", action="store_true", help="30 and 120 installs")
+    parser.add_argument("--rounds", type=int, default=3, help="alternations us/peer")
+    parser.add_argument("--quick", action="store_true", help="30 and 150 installs, 3 rounds")
+    parser.add_argument("--cpu", action="store_true", help="CPU ms per install of each process")
     args = parser.parse_args()
-    single, eight = (30, 120) if args.quick else (int(n) for n in args.installs.split(","))
-    port = free_port()
-    standin = start_standin(
-        CLIENT_ID,
-        SLACK_REDIRECT_URI=f"http://127.0.0.1:{port}/slack/oauth_redirect",
-        DJANGO_DEBUG="false",
-        DJANGO_SECURE_SSL_REDIRECT="false",
-        DJANGO_ALLOWED_HOSTS="127.0.0.1",
-    )
-    vendor = setup_django()
+    single, eight = (30, 150) if args.quick else (int(n) for n in args.installs.split(","))
+    rounds = 3 if args.quick else args.rounds
+    contest = harness.prepare()
+    try:
+        with harness.serving(contest.contestants):
+            print("Install flow over HTTP: " + harness.describe(contest))
+            for contestant in contest.contestants:  # warm every worker before timing
+                install_runs(contest, contestant, 8, 40, "W" + contestant.name[0].upper())
+            print(harness.HEADER)
+            runs: dict[tuple[str, int], list[harness.Run]] = {}
+            for number in range(rounds):
+                for users, count in ((1, single), (8, eight)):
+                    for contestant in contest.contestants:
+                        tag = f"{contestant.name[0].upper()}{number}{users}"
+                        before = harness.cpu_snapshot(contest)
+                        run = install_runs(contest, contestant, users, count, tag)
+                        after = harness.cpu_snapshot(contest)
+                        runs.setdefault((contestant.name, users), []).append(run)
+                        print(run.line(f"{users} users"), flush=True)
+                        if args.cpu:
+                            print(harness.cpu_line(before, after, count), flush=True)
+        report(contest, runs, rounds, single, eight)
+    finally:
+        contest.standin.stop()
+
+
+def report(
+    contest: harness.Contest,
+    runs: dict[tuple[str, int], list[harness.Run]],
+    rounds: int,
+    single: int,
+    eight: int,
+) -> None:
+    from benchmarks.peers.peer_stores import count_installations
     from installations.models import Workspace
 
-    base = f"http://127.0.0.1:{port}"
-    log_path = os.path.join(tempfile.mkdtemp(prefix="slackinstall-bench-gunicorn-"), "gunicorn.log")
-    with gunicorn(port, log_path):
-        drive(base, standin, 8, 16, "W")  # warm every worker before timing
-        conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
-        print(
-            f"Install flow over HTTP: gunicorn ({conf['workers']} workers x {conf['threads']} "
-            f"threads) on {vendor}, {os.cpu_count()} cores shared with the load generator"
-        )
-        head = ("users", "installs", "seconds", "installs/s", "p50 ms", "p99 ms")
-        print("{:>5} {:>8} {:>8} {:>10} {:>8} {:>8}".format(*head))
-        for users, count, tag in ((1, single, "A"), (8, eight, "B")):
-            started = time.perf_counter()
-            latencies = drive(base, standin, users, count, tag)
-            elapsed = time.perf_counter() - started
-            p50 = statistics.median(latencies) * 1000
+    print(f"Medians of {rounds} rounds (installs/s; p50 and p99 ms of one whole install):")
+    for users in (1, 8):
+        ours, peer = runs[("slackinstall", users)], runs[("bolt peer", users)]
+        ratio = harness.median_rate(ours) / harness.median_rate(peer)
+        for name, group in (("slackinstall", ours), ("bolt peer", peer)):
+            p50 = statistics.median(statistics.median(run.latencies) for run in group) * 1000
             print(
-                f"{users:>5} {count:>8} {elapsed:>8.1f} {count / elapsed:>10.1f} "
-                f"{p50:>8.0f} {p99(latencies) * 1000:>8.0f}"
+                f"  {name:>13}, {users} users: {harness.median_rate(group):7.1f}/s "
+                f"p50 {p50:6.1f} p99 {harness.median_p99(group):6.1f}"
             )
+        print(f"  ratio, {users} users: {ratio:.2f}x the peer")
+    expected = 40 + rounds * (single + eight)
     stored = Workspace.objects.count()
-    assert stored == 16 + single + eight, (stored, 16 + single + eight)
-    print(f"(workspaces stored: {stored}, all distinct teams)")
-    standin.stop()
+    peer_stored = count_installations(harness.sqlalchemy_url(contest.database_url), "1111.2222")
+    assert stored == expected, (stored, expected)
+    assert peer_stored == expected, (peer_stored, expected)
+    print(f"(installs stored: {stored} each, all distinct teams)")
+    ours_rate = harness.median_rate(runs[("slackinstall", 8)])
+    ratio = ours_rate / harness.median_rate(runs[("bolt peer", 8)])
+    if contest.vendor == "postgres":  # the targets are stated for gunicorn + PostgreSQL
+        record("install flow, 8 users, PostgreSQL", ours_rate, "installs/s", TARGET_RATE)
+        record("install flow vs Bolt peer, 8 users, PostgreSQL", ratio, "x peer", TARGET_RATIO)
 
 
 if __name__ == "__main__":

@@ -5,5 +5,6 @@ browser-binding cookie (``cookie``), the callback's checks in order (``callback`
 link (``links``) and registering a single workspace's token by hand (``manual``).
 
 May import: ``installations.slack``, ``installations.lifecycle.saving`` (to store a completed
-install), ``installations.models``, ``installations.conf``, ``installations.exceptions``.
+install), ``installations.models``, ``installations.conf``, ``installations.exceptions``,
+``installations.infrastructure`` (the cache: the app id known for our client id).
 """

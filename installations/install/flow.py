@@ -31,6 +31,7 @@ from installations.exceptions import (
     UnexpectedAnswer,
     UnusableInstallAnswer,
 )
+from installations.infrastructure.shared_cache import cache_key, get_or_compute
 from installations.install.state import issue_state
 from installations.lifecycle.saving import save_installation
 from installations.models import Workspace
@@ -191,12 +192,24 @@ def custom_values_for(request: HttpRequest) -> dict[str, Any]:
     return values
 
 
+# A client id belongs to one Slack app for good, so once an app id is stored for it, it is the
+# answer for as long as it is cached: every callback then skips a query (issue 15).
+KNOWN_APP_ID_SECONDS = 3600
+
+
 def _known_app_id() -> str | None:
     """SLACK_APP_ID, else the app id already stored for our client id (one client, one app)."""
     if slack_config().app_id:
         return slack_config().app_id
+    client_id = slack_config().client_id
+    key = cache_key("known_app_id", client_id)
+    # None (nothing stored yet) is not kept by the cache: the next callback looks again.
+    return get_or_compute(key, lambda: _stored_app_id(client_id), KNOWN_APP_ID_SECONDS)
+
+
+def _stored_app_id(client_id: str) -> str | None:
     found = (
-        Workspace.objects.filter(client_id=slack_config().client_id)
+        Workspace.objects.filter(client_id=client_id)
         .exclude(app_id="")
         .values_list("app_id", flat=True)
         .first()

@@ -164,11 +164,13 @@ def is_bound_to(payload: StatePayload, browser: str) -> bool:
 def consume_state(state: str, payload: StatePayload) -> bool:
     """Spend a LIVE state: True for exactly one caller. One INSERT; the unique hash decides."""
     now = timezone.now()
+    spent = OAuthState(state_hash=hash_state(state), spent_at=now, expires_at=payload.expires_at)
     try:
-        with transaction.atomic():
-            OAuthState.objects.create(
-                state_hash=hash_state(state), spent_at=now, expires_at=payload.expires_at
-            )
+        if transaction.get_connection().in_atomic_block:
+            with transaction.atomic():  # savepoint: a duplicate must not poison the caller's
+                spent.save(force_insert=True)
+        else:
+            spent.save(force_insert=True)  # autocommit: one statement, no BEGIN / COMMIT
     except IntegrityError:
         return False  # spent before, or a concurrent callback won the race
     purge_expired_states(now=now)
