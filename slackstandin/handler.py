@@ -60,6 +60,12 @@ def bearer(header: str) -> str | None:
 
 class Handler(BaseHTTPRequestHandler):
     server_version = "SlackStandIn/1.0"
+    # Keep-alive, as slack.com: every answer carries Content-Length, or closes (drop, huge).
+    protocol_version = "HTTP/1.1"
+    timeout = 30  # an idle kept-alive connection is closed after this many seconds
+    # Headers and body are two writes: with Nagle's algorithm on a kept-alive connection the body
+    # waits for the client's delayed ACK of the headers (40 ms on Linux) on every answer.
+    disable_nagle_algorithm = True
 
     def version_string(self) -> str:
         return self.server_version
@@ -68,6 +74,11 @@ class Handler(BaseHTTPRequestHandler):
     def standin(self) -> SlackStandIn:
         standin: SlackStandIn = self.server.standin  # type: ignore[attr-defined]
         return standin
+
+    def setup(self) -> None:
+        super().setup()
+        with self.standin.state.lock:
+            self.standin.state.connections += 1
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silence http.server's per-request stderr lines."""

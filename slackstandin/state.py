@@ -182,6 +182,7 @@ class StandInState:
         # past its deadline, a token patched away): nobody can revoke what it never read.
         self.lost: list[dict[str, Any]] = []
         self.in_flight = 0  # API requests being answered right now
+        self.connections = 0  # TCP connections accepted (kept alive, each carries many)
         self.code_ttl_seconds: float = CODE_TTL_SECONDS
         # Messages the app sent (chat.postMessage, response_url): messaging.py.
         from .messaging import Outbox

@@ -197,7 +197,16 @@ def start_refresher(standin, keys: str) -> subprocess.Popen[str]:
         "SLACK_AUTHORIZE_URL": standin.authorize_url,
     }
     return subprocess.Popen(
-        [sys.executable, "manage.py", "slack_refresh_tokens", "--within", "120"],
+        # One refresh at a time: the race below holds exactly one refresh at Slack.
+        [
+            sys.executable,
+            "manage.py",
+            "slack_refresh_tokens",
+            "--within",
+            "120",
+            "--concurrency",
+            "1",
+        ],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

@@ -259,8 +259,10 @@ def test_the_claim_lease_outlasts_the_http_deadline(settings):
 def test_a_slack_fault_is_recorded_releases_the_claim_and_the_run_goes_on(standin, install, fault):
     """Not an answer about the refresh token: recorded against that workspace, never a
     reinstall, nothing erased, the token stays due, the next workspace is still refreshed."""
-    (first, first_body), (second, _) = (
-        install(rotation=True, user_token=True, team_id=t) for t in ("T0FAULT1", "T0FAULT2")
+    # A run reads workspaces by primary key: the first in key order gets the fault.
+    (first, first_body), (second, _) = sorted(
+        (install(rotation=True, user_token=True, team_id=t) for t in ("T0FAULT1", "T0FAULT2")),
+        key=lambda installed: installed[0].pk,
     )
     make_due(first)
     make_due(second)

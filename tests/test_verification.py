@@ -210,8 +210,10 @@ def test_a_reinstall_during_the_check_is_not_marked_with_the_old_tokens_verdict(
 def test_a_fault_is_recorded_against_one_workspace_and_the_run_goes_on(standin, install, fault):
     """Issue 11 class 5: a call that fails says nothing about the token: that workspace gets
     the reason code (health unknown, never dead), the next one is still checked, exit 1."""
-    first, _ = install(team_id="T0VFAULT1")
-    second, _ = install(team_id="T0VFAULT2")
+    # The run reads workspaces by primary key: the first in key order gets the fault.
+    first, second = sorted(
+        (install(team_id="T0VFAULT1")[0], install(team_id="T0VFAULT2")[0]), key=lambda w: w.pk
+    )
     standin.fail_next("auth.test", **fault)
     out = io.StringIO()
     with pytest.raises(CommandError, match="could not be reached for 1 of 2"):

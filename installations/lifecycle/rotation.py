@@ -27,8 +27,9 @@ run. slack_api.token_rotator() never retries a request that may have reached Sla
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
@@ -36,7 +37,7 @@ from typing import Any
 from urllib.error import URLError
 
 from django.db import DatabaseError, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 from slack_sdk.errors import SlackTokenRotationError
@@ -47,6 +48,7 @@ from slack_sdk.oauth.token_rotation import TokenRotator
 from installations.conf import slack_config
 from installations.encryption.fields import EncryptedDataError, EncryptedTextField, key_problem
 from installations.exceptions import SlackInstallError
+from installations.lifecycle.job_threads import in_threads
 from installations.lifecycle.saving import record_event
 from installations.lifecycle.sharding import EVERYTHING, Shard
 from installations.models import Installation, LifecycleEvent, Workspace
@@ -522,15 +524,20 @@ def refresh_workspace(
     actor: str,
     within_minutes: int | None = None,
     retry_failed: bool = True,
+    rotator: TokenRotator | None = None,
+    users_due: bool = True,
 ) -> RefreshOutcome:
     """Refresh the bot token and each current user token due within ``within_minutes``.
 
     ``None`` refreshes every rotating token now, whatever its expiry. A token another runner
     has claimed is skipped. ``retry_failed=False`` leaves a bot token already marked as refused
-    alone (the scheduled run); staff asking for a refresh may retry it.
+    alone (the scheduled run); staff asking for a refresh may retry it. A run passes its
+    thread's ``rotator`` (``slack_api.token_rotator()``) to reuse its client, and
+    ``users_due=False`` when its page query found no user token of the workspace due (one
+    query less per workspace; a user token due meanwhile waits for the next run).
     """
     minutes = FORCE_MINUTES if within_minutes is None else within_minutes
-    rotator = slack_api.token_rotator()
+    rotator = rotator or slack_api.token_rotator()
     results: list[TokenResult] = []
     unreadable: list[str] = []
     bot: TokenResult
@@ -539,11 +546,8 @@ def refresh_workspace(
     except EncryptedDataError as exc:
         bot = TokenRefresh.UNREADABLE
         unreadable.append(_log_unreadable(exc, workspace.pk, "bot"))
-    row_ids = list(
-        Installation.objects.filter(USER_DUE, workspace_id=workspace.pk).values_list(
-            "pk", flat=True
-        )
-    )
+    rows = Installation.objects.filter(USER_DUE, workspace_id=workspace.pk)
+    row_ids = list(rows.values_list("pk", flat=True)) if users_due else []
     for row_id in row_ids:
         try:
             results.append(_refresh_user(row_id, workspace.pk, rotator, minutes, actor))
@@ -561,48 +565,113 @@ def refresh_workspace(
     )
 
 
-def due_workspace_ids(within_minutes: int) -> list[Any]:
-    """Active workspaces with a rotating bot or current user token expiring within the window
-    and not claimed by another runner, in label order (primary keys only: bounded memory)."""
+BATCH_SIZE = 500  # rows per keyset page of a run
+# Threads of a scheduled run: each refresh waits on Slack (~50 ms away) far longer than it works;
+# oauth.v2.access allows 600 calls a minute per workspace (docs.slack.dev/apis/web-api/rate-limits)
+# and a run makes one or two per workspace. Each thread holds one database connection.
+DEFAULT_CONCURRENCY = 24
+
+
+def _users_due(within_minutes: int) -> QuerySet[Installation]:
     now = timezone.now()
     horizon = now + timedelta(minutes=within_minutes)
-    users = Installation.objects.filter(USER_DUE, user_token_expires_at__lte=horizon).filter(
+    return Installation.objects.filter(USER_DUE, user_token_expires_at__lte=horizon).filter(
         _unclaimed("user_refresh_claimed_until", now)
     )
+
+
+def _due(within_minutes: int) -> QuerySet[Workspace]:
+    """Active workspaces with a rotating bot or current user token expiring within the window
+    and not claimed by another runner."""
+    now = timezone.now()
+    horizon = now + timedelta(minutes=within_minutes)
+    users = _users_due(within_minutes)
     bot_due = (
         BOT_ROTATING
         & Q(bot_token_expires_at__lte=horizon, refresh_failed_at__isnull=True)
         & _unclaimed("bot_refresh_claimed_until", now)
     )  # refresh_failed_at: needs a reinstall, trying again cannot help
-    return list(
-        Workspace.objects.filter(uninstalled_at__isnull=True)
-        .filter(bot_due | Q(pk__in=users.values("workspace_id")))
-        .order_by("team_id", "enterprise_id", "pk")
-        .values_list("pk", flat=True)
+    return Workspace.objects.filter(uninstalled_at__isnull=True).filter(
+        bot_due | Q(pk__in=users.values("workspace_id"))
     )
 
 
+def iter_due_workspaces(
+    within_minutes: int, shard: Shard = EVERYTHING, *, batch_size: int = BATCH_SIZE
+) -> Iterator[Workspace]:
+    """The due workspaces of ``shard`` by primary key, a keyset page at a time (each page is
+    asked afresh, so a row refreshed meanwhile by another runner is no longer due)."""
+    users = _users_due(within_minutes).filter(workspace_id=OuterRef("pk"))
+    last: Any = None
+    while True:
+        page = _due(within_minutes).annotate(users_due=Exists(users)).order_by("pk")
+        if last is not None:
+            page = page.filter(pk__gt=last)
+        rows = list(page[:batch_size])
+        for workspace in rows:
+            if shard.holds(workspace.pk):
+                yield workspace
+        if len(rows) < batch_size:
+            return
+        last = rows[-1].pk
+
+
+def due_workspace_ids(within_minutes: int) -> list[Any]:
+    """Primary keys of the due workspaces, in key order."""
+    return list(_due(within_minutes).order_by("pk").values_list("pk", flat=True))
+
+
 def due_workspaces(within_minutes: int) -> list[Workspace]:
-    ids = due_workspace_ids(within_minutes)
-    found = Workspace.objects.in_bulk(ids)
-    return [found[pk] for pk in ids if pk in found]
+    return list(iter_due_workspaces(within_minutes))
+
+
+def iter_refresh_due(
+    *,
+    within_minutes: int | None = None,
+    actor: str,
+    shard: Shard = EVERYTHING,
+    concurrency: int = DEFAULT_CONCURRENCY,
+) -> Iterator[RefreshOutcome]:
+    """Refresh every workspace of ``shard`` due within the window (default: the configured
+    rotation window), ``concurrency`` at a time; outcomes as they come, memory flat in the rows.
+
+    Threads change nothing of the protocol: each refresh token is still claimed by one
+    conditional UPDATE before it is spent, so two threads (or runners, or overlapping shards)
+    never spend it twice. Each thread keeps its rotator, so its kept-alive connection to Slack.
+    """
+    minutes = slack_config().token_rotation_minutes if within_minutes is None else within_minutes
+    workspaces = iter_due_workspaces(minutes, shard)
+    rotators = threading.local()
+
+    def refresh(workspace: Workspace) -> RefreshOutcome:
+        rotator = getattr(rotators, "rotator", None)
+        if rotator is None:
+            rotator = rotators.rotator = slack_api.token_rotator()
+        return refresh_workspace(
+            workspace,
+            actor=actor,
+            within_minutes=minutes,
+            retry_failed=False,
+            rotator=rotator,
+            users_due=bool(getattr(workspace, "users_due", True)),
+        )
+
+    if concurrency <= 1:
+        yield from map(refresh, workspaces)
+    else:
+        yield from in_threads(workspaces, refresh, threads=concurrency, name="slack-refresh")
 
 
 def refresh_due(
-    *, within_minutes: int | None = None, actor: str, shard: Shard = EVERYTHING
+    *,
+    within_minutes: int | None = None,
+    actor: str,
+    shard: Shard = EVERYTHING,
+    concurrency: int = DEFAULT_CONCURRENCY,
 ) -> list[RefreshOutcome]:
-    """Refresh every workspace of ``shard`` due within the window (default: the configured
-    rotation window). Overlapping shards are safe: each refresh token is claimed first."""
-    minutes = slack_config().token_rotation_minutes if within_minutes is None else within_minutes
-    outcomes = []
-    for workspace_id in due_workspace_ids(minutes):
-        if not shard.holds(workspace_id):
-            continue
-        workspace = Workspace.objects.filter(pk=workspace_id).first()  # one row at a time
-        if workspace is not None:
-            outcomes.append(
-                refresh_workspace(
-                    workspace, actor=actor, within_minutes=minutes, retry_failed=False
-                )
-            )
-    return outcomes
+    """``iter_refresh_due`` as a list in label order. Overlapping shards are safe: each refresh
+    token is claimed first."""
+    outcomes = iter_refresh_due(
+        within_minutes=within_minutes, actor=actor, shard=shard, concurrency=concurrency
+    )
+    return sorted(outcomes, key=lambda o: o.label)

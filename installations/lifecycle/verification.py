@@ -17,13 +17,14 @@ verdict is written in a short one afterwards.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.error import URLError
 
-from django.db import connection, transaction
+from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 from slack_sdk import WebClient
@@ -32,6 +33,7 @@ from slack_sdk.web import SlackResponse
 from installations.encryption.fields import EncryptedDataError, has_stored_value, key_problem
 from installations.exceptions import SlackInstallError, SlackRefused
 from installations.lifecycle import rotation
+from installations.lifecycle.job_threads import in_threads
 from installations.lifecycle.saving import record_event
 from installations.lifecycle.sharding import EVERYTHING, Shard
 from installations.models import Health, LifecycleEvent, Workspace
@@ -236,52 +238,95 @@ def _record(
     )
 
 
-def active_workspaces() -> list[Workspace]:
+BATCH_SIZE = 500  # rows per keyset page: one query per page, a page at most in memory
+# Threads of a scheduled run. auth.test waits on Slack (~50 ms away) far longer than it works, and
+# its rate limit ("hundreds of requests per minute", docs.slack.dev/reference/methods/auth.test)
+# applies per workspace (docs.slack.dev/apis/web-api/rate-limits): calls to different workspaces
+# may run side by side. Each thread holds one database connection.
+DEFAULT_CONCURRENCY = 32
+
+
+def _active() -> QuerySet[Workspace]:
     """Installations whose bot token should work: not uninstalled, not revoked, token stored."""
-    return list(
-        Workspace.objects.filter(
-            uninstalled_at__isnull=True, bot_revoked_at__isnull=True, bot_token__isnull=False
-        ).order_by("team_id", "enterprise_id")
+    return Workspace.objects.filter(
+        uninstalled_at__isnull=True, bot_revoked_at__isnull=True, bot_token__isnull=False
     )
 
 
-def _verify_in_thread(workspace_id: Any, actor: str) -> VerifyOutcome:
-    """One check on a worker thread; the thread's own DB connection is closed afterwards."""
-    try:
-        return _verify_patiently(Workspace.objects.get(pk=workspace_id), actor)
-    finally:
-        connection.close()
+def active_workspaces(
+    shard: Shard = EVERYTHING, *, batch_size: int = BATCH_SIZE
+) -> Iterator[Workspace]:
+    """The active installations of ``shard`` by primary key, read a page at a time (keyset
+    pagination: each page starts after the last key of the one before, never at an OFFSET), so a
+    run over 100,000 workspaces holds one page, and rows added meanwhile are not read twice."""
+    last: Any = None
+    while True:
+        page = _active().order_by("pk")
+        if last is not None:
+            page = page.filter(pk__gt=last)
+        rows = list(page[:batch_size])
+        for workspace in rows:
+            if shard.holds(workspace.pk):
+                yield workspace
+        if len(rows) < batch_size:
+            return
+        last = rows[-1].pk
 
 
-def _verify_patiently(workspace: Workspace, actor: str) -> VerifyOutcome:
-    """One check of a scheduled run (``verify_active``)."""
+def count_active(shard: Shard = EVERYTHING) -> int:
+    """How many workspaces a run of ``shard`` checks (for progress), without loading rows."""
+    if shard == EVERYTHING:
+        return _active().count()
+    keys = _active().values_list("pk", flat=True).iterator(chunk_size=BATCH_SIZE)
+    return sum(1 for pk in keys if shard.holds(pk))
+
+
+def _patient_client() -> WebClient:
     # A command may wait out Slack's 429 Retry-After (docs.slack.dev/apis/web-api/rate-limits),
     # a request may not; a Retry-After that is unreadable or huge never crashes it nor makes it
     # sleep for a day (slack_api.patient_client).
-    client = slack_api.patient_client(retries=RATE_LIMIT_RETRIES)
-    return verify_workspace(workspace, actor=actor, client=client, log_unchanged=False)
+    return slack_api.patient_client(retries=RATE_LIMIT_RETRIES)
+
+
+def iter_verify_active(
+    *, actor: str, concurrency: int = DEFAULT_CONCURRENCY, shard: Shard = EVERYTHING
+) -> Iterator[VerifyOutcome]:
+    """auth.test every active installation of ``shard``, at most ``concurrency`` at a time;
+    outcomes as they come (in key order with one thread), memory flat in the number of rows.
+
+    One Slack client per thread, on that thread's kept-alive connection; one short transaction
+    per verdict, with its lifecycle event (``_record``): a crash loses at most the checks in
+    flight, which the next run repeats.
+    """
+    workspaces = active_workspaces(shard)
+    if concurrency <= 1:
+        client = _patient_client()
+        for workspace in workspaces:
+            yield verify_workspace(workspace, actor=actor, client=client, log_unchanged=False)
+        return
+    clients = threading.local()
+
+    def check(workspace: Workspace) -> VerifyOutcome:
+        client = getattr(clients, "client", None)
+        if client is None:
+            client = clients.client = _patient_client()
+        return verify_workspace(workspace, actor=actor, client=client, log_unchanged=False)
+
+    yield from in_threads(workspaces, check, threads=concurrency, name="slack-verify")
 
 
 def verify_active(
     *,
     actor: str,
-    concurrency: int = 8,
+    concurrency: int = DEFAULT_CONCURRENCY,
     progress: Callable[[int, int], None] | None = None,
     shard: Shard = EVERYTHING,
 ) -> list[VerifyOutcome]:
-    """auth.test every active installation of ``shard``, at most ``concurrency`` at a time."""
-    workspaces = [ws for ws in active_workspaces() if shard.holds(ws.pk)]
-    total, outcomes = len(workspaces), []
-    if concurrency <= 1:
-        for workspace in workspaces:
-            outcomes.append(_verify_patiently(workspace, actor))
-            if progress:
-                progress(len(outcomes), total)
-        return outcomes  # already in label order
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        futures = [pool.submit(_verify_in_thread, ws.pk, actor) for ws in workspaces]
-        for future in as_completed(futures):
-            outcomes.append(future.result())
-            if progress:
-                progress(len(outcomes), total)
+    """``iter_verify_active`` as a list in label order (for callers that want them all)."""
+    total = count_active(shard) if progress else 0
+    outcomes = []
+    for outcome in iter_verify_active(actor=actor, concurrency=concurrency, shard=shard):
+        outcomes.append(outcome)
+        if progress:
+            progress(len(outcomes), total)
     return sorted(outcomes, key=lambda o: o.label)

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
 from installations.conf import slack_config
 from installations.encryption.fields import unreadable_summary
-from installations.lifecycle.rotation import UNDECRYPTABLE, refresh_due
+from installations.lifecycle.rotation import (
+    DEFAULT_CONCURRENCY,
+    UNDECRYPTABLE,
+    RefreshOutcome,
+    iter_refresh_due,
+)
 from installations.management.job_summary import add_shard_option, summary_line
 
 
@@ -35,6 +42,12 @@ class Command(BaseCommand):
             help="refresh tokens expiring within this many minutes "
             "(default SLACK_TOKEN_ROTATION_MINUTES, 120)",
         )
+        parser.add_argument(
+            "--concurrency",
+            type=int,
+            default=DEFAULT_CONCURRENCY,
+            help=f"refreshes at once (default {DEFAULT_CONCURRENCY}; one database connection each)",
+        )
         add_shard_option(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -44,25 +57,29 @@ class Command(BaseCommand):
             within = slack_config().token_rotation_minutes
         if within < 0:
             raise CommandError("--within must be 0 or more minutes")
-        outcomes = refresh_due(
-            within_minutes=within, actor="command:slack_refresh_tokens", shard=options["shard"]
-        )
-        for o in outcomes:
-            self.stdout.write(f"{o.label}  [{o.workspace_id}]: {o.message}")
-        refreshed = sum(o.refreshed for o in outcomes)
+        if options["concurrency"] < 1:
+            raise CommandError("--concurrency must be at least 1")
+        tally = _Tally()
+        # One line per workspace as it ends (no list of every outcome: memory stays flat).
+        for outcome in iter_refresh_due(
+            within_minutes=within,
+            actor="command:slack_refresh_tokens",
+            shard=options["shard"],
+            concurrency=options["concurrency"],
+        ):
+            tally.add(outcome)
+            self.stdout.write(f"{outcome.label}  [{outcome.workspace_id}]: {outcome.message}")
         self.stdout.write(
-            f"{refreshed} workspace(s) refreshed, {len(outcomes)} due within {within} minutes"
+            f"{tally.refreshed} workspace(s) refreshed, {tally.due} due within {within} minutes"
         )
         problems = []
-        failed = [o for o in outcomes if o.error and o.error != UNDECRYPTABLE]
-        if failed:
+        if tally.failed:
             problems.append(
-                f"{len(failed)} workspace(s) could not be refreshed: "
-                + ", ".join(f"{o.label} ({o.error})" for o in failed)
+                f"{len(tally.failed)} workspace(s) could not be refreshed: "
+                + ", ".join(tally.failed)
             )
-        unreadable = [kid for o in outcomes for kid in o.unreadable]
-        if unreadable:  # last: the line an operator must act on
-            problems.append(unreadable_summary(unreadable))
+        if tally.unreadable:  # last: the line an operator must act on
+            problems.append(unreadable_summary(list(tally.unreadable.elements())))
         for line in problems[:-1]:
             self.stderr.write(line)
         self.stdout.write(
@@ -71,13 +88,34 @@ class Command(BaseCommand):
                 started,
                 options["shard"],
                 bool(problems),
-                due=len(outcomes),
-                refreshed=refreshed,
-                skipped=sum(o.skipped for o in outcomes),
-                failed=len(failed),
-                undecryptable=sum(bool(o.unreadable) for o in outcomes),
-                errors=len(failed) + sum(bool(o.unreadable) for o in outcomes),
+                due=tally.due,
+                refreshed=tally.refreshed,
+                skipped=tally.skipped,
+                failed=len(tally.failed),
+                undecryptable=tally.undecryptable,
+                errors=len(tally.failed) + tally.undecryptable,
             )
         )
         if problems:
             raise CommandError(problems[-1])
+
+
+@dataclass
+class _Tally:
+    """What the summary needs from the outcomes, counted as they come."""
+
+    due: int = 0
+    refreshed: int = 0
+    skipped: int = 0
+    undecryptable: int = 0
+    failed: list[str] = field(default_factory=list)  # "label (code)", one per failed workspace
+    unreadable: Counter[str] = field(default_factory=Counter)  # key ids stored values need
+
+    def add(self, o: RefreshOutcome) -> None:
+        self.due += 1
+        self.refreshed += o.refreshed
+        self.skipped += o.skipped
+        self.undecryptable += bool(o.unreadable)
+        self.unreadable.update(o.unreadable)
+        if o.error and o.error != UNDECRYPTABLE:
+            self.failed.append(f"{o.label} ({o.error})")

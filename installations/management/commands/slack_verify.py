@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
 from installations.encryption.fields import unreadable_summary
-from installations.lifecycle.verification import VerifyOutcome, verify_active
+from installations.lifecycle.verification import (
+    DEFAULT_CONCURRENCY,
+    VerifyOutcome,
+    count_active,
+    iter_verify_active,
+)
 from installations.management.job_summary import add_shard_option, summary_line
 from installations.models import Health
 
@@ -28,7 +34,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument(
-            "--concurrency", type=int, default=8, help="auth.test calls at once (default 8)"
+            "--concurrency",
+            type=int,
+            default=DEFAULT_CONCURRENCY,
+            help=f"auth.test calls at once (default {DEFAULT_CONCURRENCY}; one database "
+            "connection each)",
         )
         add_shard_option(parser)
 
@@ -36,56 +46,77 @@ class Command(BaseCommand):
         if options["concurrency"] < 1:
             raise CommandError("--concurrency must be at least 1")
         started = time.monotonic()
-        show_progress = self.stdout.isatty()
-
-        def progress(done: int, total: int) -> None:
-            self.stderr.write(f"\rverified {done}/{total}", ending="" if done < total else "\n")
-
-        outcomes = verify_active(
-            actor="command:slack_verify",
-            concurrency=options["concurrency"],
-            progress=progress if show_progress else None,
-            shard=options["shard"],
-        )
-        counts = Counter(outcome.outcome for outcome in outcomes)
-        self.stdout.write(f"{'outcome':<24} {'count':>5}")
-        for name, count in sorted(counts.items()):
-            self.stdout.write(f"{name:<24} {count:>5}")
-        self.stdout.write(f"{'total':<24} {len(outcomes):>5}")
-        if outcomes:
-            self.stdout.write("")
-        for o in outcomes:
-            self.stdout.write(f"{o.label}  [{o.workspace_id}]  {o.health}  {o.error or '-'}")
-        unreachable = sum(not o.reachable for o in outcomes)
-        problems = []
-        if unreachable:
-            problems.append(
-                f"Slack could not be reached for {unreachable} of {len(outcomes)} workspace(s) "
-                "or sent no usable answer; their health is unknown. Run again later."
+        shard = options["shard"]
+        total = count_active(shard) if self.stdout.isatty() else None
+        tally = _Tally()
+        # One line per workspace as its check ends (no list of every outcome: memory stays flat
+        # in the number of workspaces); the counts follow at the end.
+        for outcome in iter_verify_active(
+            actor="command:slack_verify", concurrency=options["concurrency"], shard=shard
+        ):
+            tally.add(outcome)
+            self.stdout.write(
+                f"{outcome.label}  [{outcome.workspace_id}]  {outcome.health}  "
+                f"{outcome.error or '-'}"
             )
-        unreadable = [kid for o in outcomes for kid in o.unreadable]
-        if unreadable:  # last: the line an operator must act on
-            problems.append(unreadable_summary(unreadable))
+            if total is not None:
+                done = tally.checked
+                self.stderr.write(f"\rverified {done}/{total}", ending="" if done < total else "\n")
+        if tally.checked:
+            self.stdout.write("")
+        self.stdout.write(f"{'outcome':<24} {'count':>5}")
+        for name, count in sorted(tally.outcomes.items()):
+            self.stdout.write(f"{name:<24} {count:>5}")
+        self.stdout.write(f"{'total':<24} {tally.checked:>5}")
+        problems = []
+        if tally.unreachable:
+            problems.append(
+                f"Slack could not be reached for {tally.unreachable} of {tally.checked} "
+                "workspace(s) or sent no usable answer; their health is unknown. Run again later."
+            )
+        if tally.unreadable:  # last: the line an operator must act on
+            problems.append(unreadable_summary(list(tally.unreadable.elements())))
         for line in problems[:-1]:
             self.stderr.write(line)
-        self.stdout.write(_summary(outcomes, started, options["shard"], failed=bool(problems)))
+        self.stdout.write(tally.summary(started, shard, failed=bool(problems)))
         if problems:
             raise CommandError(problems[-1])
 
 
-def _summary(outcomes: list[VerifyOutcome], started: float, shard: Any, *, failed: bool) -> str:
-    unreachable = sum(not o.reachable for o in outcomes)
-    undecryptable = sum(bool(o.unreadable) for o in outcomes)
-    return summary_line(
-        "slack_verify",
-        started,
-        shard,
-        failed,
-        checked=len(outcomes),
-        ok=sum(o.outcome == "ok" for o in outcomes),
-        suspect=sum(o.health == Health.SUSPECT for o in outcomes),
-        dead=sum(o.health == Health.DEAD for o in outcomes),
-        unknown=unreachable,
-        undecryptable=undecryptable,
-        errors=unreachable + undecryptable,
-    )
+@dataclass
+class _Tally:
+    """What the summary needs from the outcomes, counted as they come."""
+
+    checked: int = 0
+    ok: int = 0
+    suspect: int = 0
+    dead: int = 0
+    unreachable: int = 0
+    undecryptable: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    unreadable: Counter[str] = field(default_factory=Counter)  # key ids stored values need
+
+    def add(self, o: VerifyOutcome) -> None:
+        self.checked += 1
+        self.outcomes[o.outcome] += 1
+        self.ok += o.outcome == "ok"
+        self.suspect += o.health == Health.SUSPECT
+        self.dead += o.health == Health.DEAD
+        self.unreachable += not o.reachable
+        self.undecryptable += bool(o.unreadable)
+        self.unreadable.update(o.unreadable)
+
+    def summary(self, started: float, shard: Any, *, failed: bool) -> str:
+        return summary_line(
+            "slack_verify",
+            started,
+            shard,
+            failed,
+            checked=self.checked,
+            ok=self.ok,
+            suspect=self.suspect,
+            dead=self.dead,
+            unknown=self.unreachable,
+            undecryptable=self.undecryptable,
+            errors=self.unreachable + self.undecryptable,
+        )
