@@ -17,7 +17,7 @@ from django.urls import reverse
 from installations.encryption.keyring import generate_key_entry
 from installations.models import Health, LifecycleEvent, Workspace
 from slackstandin import SlackStandIn
-from tests.fixtures_lifecycle import stored_state
+from tests.support.lifecycle import stored_state
 
 pytestmark = pytest.mark.django_db
 

@@ -25,7 +25,7 @@ from installations.lifecycle import revocation
 from installations.lifecycle.saving import record_event
 from installations.models import Health, LifecycleEvent, Workspace
 from installations.reporting import chart, health
-from tests.fixtures_admin import past
+from tests.support.admin import past
 
 pytestmark = pytest.mark.django_db
 

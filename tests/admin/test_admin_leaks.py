@@ -18,7 +18,7 @@ from django.test import Client
 from django.urls import reverse
 
 from installations.models import Health, Workspace
-from tests.fixtures_admin import past
+from tests.support.admin import past
 
 pytestmark = pytest.mark.django_db
 

@@ -17,7 +17,7 @@ from django.utils.formats import date_format
 
 from installations.lifecycle.saving import record_event
 from installations.models import Health, LifecycleEvent, Workspace
-from tests.fixtures_admin import past
+from tests.support.admin import past
 
 pytestmark = pytest.mark.django_db
 

@@ -25,7 +25,7 @@ from installations.exceptions import InvalidTeam
 from installations.install.cookie import BROWSER_VALUE, binding, cookie_binding
 from installations.install.flow import TEAM_ID, clean_team
 from installations.install.state import STATE_PATTERN, StateCheck, issue_state, read_state
-from tests.fixtures_flow import authorize_href, query_of
+from tests.support.flow import authorize_href, query_of
 
 FAST = settings(max_examples=150, deadline=None, derandomize=True)
 DB_FAST = settings(

@@ -25,7 +25,7 @@ from installations.lifecycle.staff_actions import verify_workspace
 from installations.lifecycle.verification import verify_active
 from installations.models import Installation, InstallIdentity, LifecycleEvent, Workspace
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_our_400s_are_djangos_bad_request_so_django_answers_400_where_we_do_not() -> None:

@@ -1,7 +1,7 @@
 """Security headers, the proxy scheme, CSRF origins, cookies and error pages.
 
 Tests run with the production settings (DJANGO_DEBUG off); only the SSL redirect is off by default
-here (tests/testenv.py), so the tests that need it turn it on.
+here (tests/support/testenv.py), so the tests that need it turn it on.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from django.test import Client
 from django.urls import include, path
 from django.views.decorators.debug import sensitive_variables
 
-from tests.fixtures_flow import assert_nothing_from_another_origin
+from tests.support.flow import assert_nothing_from_another_origin
 
 CANARY_TOKEN = "xoxb-" + "9" * 12 + "-CANARY"
 

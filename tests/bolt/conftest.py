@@ -1,51 +1,24 @@
-"""Fixtures for the store tests (kept apart so parallel work does not collide).
+"""Fixtures for the Bolt store tests: both lookup paths, and slack_sdk's own stores to match.
 
-Tokens are generated per run; they only look like Slack's (prefix + random hex).
+Tokens are generated per run; they only look like Slack's (prefix + random hex). ``our_store`` is
+in tests/conftest.py (the lifecycle's re-save tests use it too).
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from slack_sdk.oauth.installation_store import Bot, Installation
+from slack_sdk.oauth.installation_store import Installation
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from slack_sdk.oauth.installation_store.sqlite3 import SQLite3InstallationStore
 from sqlalchemy import create_engine
 
-from installations.bolt.store import DjangoInstallationStore
-from tests import factories
+from tests.support import factories
+from tests.support.store import StampedSQLite3Store
 
-# The store suites' data comes from tests/factories.py (store_installation, STORE_IDS, T0).
-
-
-class StampedSQLite3Store(SQLite3InstallationStore):
-    """slack_sdk's SQLite3 store, with each new row stamped with the object's own installed_at.
-
-    The SQLite3 store ignores ``installed_at`` and stamps rows with SQLite's current_timestamp
-    (one-second resolution), so saves made within one test tie and its "latest" is arbitrary.
-    Stamping afterwards makes it behave as if the saves had happened at those times.
-    """
-
-    def _stamp(self, table: str, installed_at: float) -> None:
-        when = datetime.fromtimestamp(installed_at, tz=UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-        with sqlite3.connect(self.database) as conn:
-            conn.execute(
-                f"update {table} set installed_at = ? where id = (select max(id) from {table})",
-                [when],
-            )
-
-    def save(self, installation: Installation) -> None:
-        super().save(installation)  # inserts the installation, then calls save_bot
-        self._stamp("slack_installations", installation.installed_at)
-
-    def save_bot(self, bot: Bot) -> None:
-        super().save_bot(bot)
-        if bot.bot_token is not None:
-            self._stamp("slack_bots", bot.installed_at)
+# The store suites' data comes from tests/support/factories.py (store_installation, STORE_IDS, T0).
 
 
 @pytest.fixture(params=["compiled", "plain"])
@@ -55,11 +28,6 @@ def lookup_path(request: pytest.FixtureRequest, settings: Any) -> str:
     Store test modules use it for every test: ``pytest.mark.usefixtures("lookup_path")``."""
     settings.SLACK_COMPILED_LOOKUPS = request.param == "compiled"
     return str(request.param)
-
-
-@pytest.fixture
-def our_store() -> DjangoInstallationStore:
-    return DjangoInstallationStore(client_id="1111.2222")
 
 
 @pytest.fixture

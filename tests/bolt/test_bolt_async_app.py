@@ -35,7 +35,7 @@ from installations.bolt.async_store import AsyncDjangoInstallationStore, AsyncDj
 from installations.encryption.keyring import generate_key_entry
 from installations.models import Installation, Workspace
 from slackstandin import SlackStandIn
-from tests.factories import install_through_standin
+from tests.support.factories import install_through_standin
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

@@ -20,7 +20,7 @@ from installations.bolt.store import DjangoInstallationStore
 from installations.models import Installation, Workspace
 from slackstandin import SlackStandIn
 from slackstandin.state import BOT_USER_ID, INSTALLER_USER_ID
-from tests.test_bolt_app import Bolt
+from tests.bolt.test_bolt_app import Bolt
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the live server applies the event
 

@@ -21,8 +21,8 @@ from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallation
 from slack_sdk.oauth.installation_store.sqlite3 import SQLite3InstallationStore
 
 from installations.bolt.store import DjangoInstallationStore
-from tests.factories import T0, fake_token, store_installation
-from tests.fixtures_store import StampedSQLite3Store
+from tests.support.factories import T0, fake_token, store_installation
+from tests.support.store import StampedSQLite3Store
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("lookup_path")]
 

@@ -11,7 +11,7 @@ from django.db import connection
 from installations.bolt.async_store import AsyncDjangoInstallationStore, AsyncDjangoOAuthStateStore
 from installations.bolt.store import DjangoInstallationStore
 from installations.models import Installation, LifecycleEvent, Workspace
-from tests.factories import fake_token, store_installation
+from tests.support.factories import fake_token, store_installation
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("lookup_path")]
 
@@ -145,7 +145,7 @@ def test_custom_values_round_trip(our_store: DjangoInstallationStore) -> None:
     assert our_store.find_installation(**TEAM).get_custom_value("plan") == "pro"
 
 
-# --- OAuth state store: signed, self-expiring states; see tests/test_state_flood.py -------------
+# --- OAuth state store: signed, self-expiring states; see tests/install/test_state_flood.py -----
 
 
 # --- async twins ---------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 installations/bolt/compiled_lookup.py rests on Django's private query API. These tests break
 that API on purpose (what a future Django release may do) and require the same answers from the
 plain queryset path, with one WARNING, and no second try of the broken path. The whole store
-suite also runs with the compiled path on and off (tests/fixtures_store.py, ``lookup_path``).
+suite also runs with the compiled path on and off (tests/bolt/conftest.py, ``lookup_path``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from installations.bolt.async_store import AsyncDjangoInstallationStore
 from installations.bolt.compiled_lookup import CompiledLookup, difference
 from installations.bolt.store import DjangoInstallationStore
 from installations.models import Installation, Workspace
-from tests.factories import store_installation
+from tests.support.factories import store_installation
 
 pytestmark = pytest.mark.django_db
 

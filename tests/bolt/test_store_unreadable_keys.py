@@ -25,8 +25,8 @@ from installations.encryption.fields import EncryptedDataError
 from installations.encryption.keyring import generate_key_entry
 from installations.models import LifecycleEvent, Workspace
 from slackstandin import SlackStandIn
-from tests.factories import fake_token, store_installation
-from tests.test_bolt_app import MENTION, Bolt
+from tests.bolt.test_bolt_app import MENTION, Bolt
+from tests.support.factories import fake_token, store_installation
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("lookup_path")]
 

@@ -19,7 +19,7 @@ from installations.encryption.fields import (
 )
 from installations.encryption.keyring import generate_key_entry
 from installations.models import Installation, Workspace
-from tests.factories import fake_token, workspace_row
+from tests.support.factories import fake_token, workspace_row
 
 pytestmark = pytest.mark.django_db
 

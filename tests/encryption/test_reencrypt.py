@@ -11,7 +11,7 @@ from django.db import DatabaseError, connection
 
 from installations.encryption.keyring import generate_key_entry
 from installations.models import Installation, Workspace
-from tests.db_faults import refuse_writes
+from tests.support.db_faults import refuse_writes
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -2,7 +2,7 @@
 
 Each "instance" is a keyring configuration; at every step of a rolling restart every instance
 must read what any instance writes. The multi-process version of the same steps runs behind nginx
-in tests/test_scale_multi_instance.py.
+in tests/project/test_scale_multi_instance.py.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from installations.checks import check_keyring, check_stored_keys_readable
 from installations.encryption.keyring import Keyring, KeyringError, generate_key_entry, kid_of
 from installations.encryption.stored_kids import stored_kids
 from installations.models import Installation, Workspace
-from tests.factories import fake_token, workspace_row
+from tests.support.factories import fake_token, workspace_row
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 OLD, NEW = generate_key_entry("old"), generate_key_entry("new")
 
 

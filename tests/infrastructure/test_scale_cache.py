@@ -24,7 +24,7 @@ from installations.infrastructure.shared_cache import CACHE_SHAPES, cache_key, g
 from installations.models import Health, Workspace
 from installations.reporting import health
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:

@@ -22,7 +22,7 @@ from installations.install.state import (
 )
 from installations.models import Installation, OAuthState, Workspace
 from slackstandin import SlackStandIn
-from tests.fixtures_flow import query_of
+from tests.support.flow import query_of
 
 pytestmark = pytest.mark.django_db
 

@@ -20,7 +20,7 @@ from installations.install.cookie import COOKIE_NAME, INSTALL_COOKIE_NAME, bindi
 from installations.install.state import StateCheck, read_state
 from installations.models import OAuthState
 from slackstandin import SlackStandIn
-from tests.fixtures_flow import assert_nothing_from_another_origin, authorize_href, query_of
+from tests.support.flow import assert_nothing_from_another_origin, authorize_href, query_of
 
 pytestmark = pytest.mark.django_db
 

@@ -17,7 +17,7 @@ from django.test import Client
 from django.utils import timezone
 
 from installations.models import Installation, LifecycleEvent, Workspace
-from tests.fixtures_flow import Flow
+from tests.support.flow import Flow
 
 
 def raw_row(table: str) -> str:

@@ -19,8 +19,8 @@ from django.test import Client
 from installations.install.cookie import COOKIE_NAME
 from installations.install.links import SALT
 from installations.models import Installation, OAuthState, Workspace
-from tests.db_faults import refuse_writes
-from tests.fixtures_flow import Flow, assert_nothing_from_another_origin, query_of
+from tests.support.db_faults import refuse_writes
+from tests.support.flow import Flow, assert_nothing_from_another_origin, query_of
 
 
 def nothing_stored() -> bool:

@@ -35,7 +35,7 @@ from installations.install.state import (
     read_state,
 )
 from installations.models import Installation, OAuthState, Workspace
-from tests.fixtures_flow import Flow, StateClock, authorize_href, query_of
+from tests.support.flow import Flow, StateClock, authorize_href, query_of
 
 FAST = hypothesis_settings(max_examples=200, deadline=None, derandomize=True)
 BROWSER = binding("b" * 43)

@@ -26,7 +26,7 @@ from installations.bolt.store import DjangoOAuthStateStore
 from installations.install.cookie import COOKIE_NAME
 from installations.install.state import hash_state
 from installations.models import Installation, OAuthState, Workspace
-from tests.fixtures_flow import Flow, StateClock, authorize_href, query_of
+from tests.support.flow import Flow, StateClock, authorize_href, query_of
 
 FLOOD = 2000  # anonymous visits, each from a new "browser" (no cookies)
 

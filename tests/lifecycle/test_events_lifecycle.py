@@ -20,8 +20,8 @@ from installations.models import (
     ProcessedSlackEvent,
     Workspace,
 )
-from tests.factories import fake_token
-from tests.fixtures_lifecycle import envelope
+from tests.support.factories import fake_token
+from tests.support.lifecycle import envelope
 
 pytestmark = pytest.mark.django_db
 

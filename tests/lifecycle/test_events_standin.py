@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import pytest
 
 from installations.models import Installation, LifecycleEvent, Workspace
-from tests.factories import install_through_standin
+from tests.support.factories import install_through_standin
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -23,8 +23,8 @@ from installations.lifecycle.staff_actions import (
     verify_workspace,
 )
 from installations.models import Health, Workspace
-from tests.factories import saved_workspace
-from tests.fixtures_lifecycle import make_due
+from tests.support.factories import saved_workspace
+from tests.support.lifecycle import make_due
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -24,11 +24,11 @@ from installations.encryption.keyring import generate_key_entry
 from installations.lifecycle.rotation import due_workspace_ids, due_workspaces, refresh_due
 from installations.lifecycle.staff_actions import refresh_workspace, verify_workspace
 from installations.models import Health, Installation, LifecycleEvent, Workspace, encrypted_fields
-from tests.fixtures_lifecycle import make_due, refresh_calls, stored_state
+from tests.support.lifecycle import make_due, refresh_calls, stored_state
 
 pytestmark = pytest.mark.django_db
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NEW_KID = "rot2"
 
 

@@ -10,14 +10,14 @@ from slack_sdk.oauth.installation_store import Installation as SdkInstallation
 
 from installations.lifecycle.saving import save_installation
 from installations.models import Installation, LifecycleEvent, Workspace
-from tests.factories import sdk_installation
+from tests.support.factories import sdk_installation
 
 pytestmark = pytest.mark.django_db
 CLIENT = "1111.2222"
 
 
 def flow(user_id: str, *, at: object, **extra: object) -> SdkInstallation:
-    """One install flow by ``user_id`` at ``at`` into T0TEST (tests/factories.py)."""
+    """One install flow by ``user_id`` at ``at`` into T0TEST (tests/support/factories.py)."""
     values = {
         **{"app_id": "A0TEST", "team_id": "T0TEST", "team_name": "Test", "bot_id": "B0TEST"},
         **{"bot_user_id": "U0BOT", "bot_scopes": "chat:write", "user_id": user_id},

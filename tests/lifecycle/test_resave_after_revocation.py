@@ -30,7 +30,7 @@ from installations.lifecycle import saving as persistence
 from installations.lifecycle.slack_events import handle_event
 from installations.models import Installation, Workspace
 from slackstandin.events import envelope
-from tests.factories import fake_token, store_installation
+from tests.support.factories import fake_token, store_installation
 
 pytestmark = pytest.mark.django_db
 
@@ -49,7 +49,7 @@ def slack_event(event: dict[str, Any]) -> str:
         event_id=None,
         event_time=int(time.time()),
     )
-    payload["api_app_id"] = "A0APP"  # store_installation's app (tests/factories.py)
+    payload["api_app_id"] = "A0APP"  # store_installation's app (tests/support/factories.py)
     outcome = handle_event(payload)
     assert outcome == "applied"
     return outcome

@@ -28,8 +28,8 @@ from installations.bolt.store import DjangoInstallationStore
 from installations.lifecycle import revocation
 from installations.models import Installation, LifecycleEvent, ProcessedSlackEvent, Workspace
 from installations.slack.sdk_mapping import as_datetime
-from tests.factories import fake_token, store_installation
-from tests.test_resave_after_revocation import rotated, rotated_bot, slack_event
+from tests.lifecycle.test_resave_after_revocation import rotated, rotated_bot, slack_event
+from tests.support.factories import fake_token, store_installation
 
 pytestmark = pytest.mark.django_db
 

@@ -22,13 +22,13 @@ from django.utils import timezone
 
 from installations.bolt.store import DjangoInstallationStore
 from installations.models import Installation, Workspace
-from tests.factories import fake_token, store_installation
-from tests.test_resave_after_revocation import (
+from tests.lifecycle.test_resave_after_revocation import (
     INSTALLER,
     REVOCATIONS,
     SAVERS,
     TEAM,
 )
+from tests.support.factories import fake_token, store_installation
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

@@ -21,7 +21,7 @@ from installations.lifecycle.revocation import (
 )
 from installations.lifecycle.staff_actions import revoke_workspace
 from installations.models import Health, Installation, LifecycleEvent, Workspace
-from tests.fixtures_lifecycle import stored_state
+from tests.support.lifecycle import stored_state
 
 pytestmark = pytest.mark.django_db
 

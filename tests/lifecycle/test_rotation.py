@@ -20,8 +20,8 @@ from installations.encryption.keyring import generate_key_entry
 from installations.lifecycle.rotation import CLAIM_LEASE, due_workspaces, refresh_due
 from installations.lifecycle.staff_actions import refresh_workspace
 from installations.models import Installation, LifecycleEvent, Workspace
-from tests.db_faults import refuse_writes
-from tests.fixtures_lifecycle import make_due, refresh_calls, run_at_once
+from tests.support.db_faults import refuse_writes
+from tests.support.lifecycle import make_due, refresh_calls, run_at_once
 
 pytestmark = pytest.mark.django_db
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from installations.lifecycle.sharding import Shard
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 JOBS = ("slack_verify", "slack_refresh_tokens", "slack_purge_states")
 
 

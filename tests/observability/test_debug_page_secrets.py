@@ -32,7 +32,7 @@ from installations.install.cookie import COOKIE_NAME
 from installations.observability import error_reporting
 from installations.slack import signature as slack_signature
 from installations.slack import transport as slack_transport
-from tests.fixtures_flow import Flow, query_of
+from tests.support.flow import Flow, query_of
 
 REPORTER = "installations.observability.error_reporting.DebugSafeExceptionReporter"
 FILTER = "installations.observability.error_reporting.DebugSafeExceptionFilter"

@@ -3,7 +3,8 @@
 Every logger runs at DEBUG, slack_sdk's included (it logs whole request and response bodies;
 docs/security.md, "What is logged, and what never is"). Our own loggers must never receive a
 secret (first line); what the configured console handler writes must hold none either (second
-line: the redaction filter). Debug error pages and error mails: tests/test_debug_page_secrets.py.
+line: the redaction filter). Debug error pages and error mails:
+tests/observability/test_debug_page_secrets.py.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from django.db import connection
 
 from installations.models import Installation, Workspace
 from installations.observability.redaction import RedactSecretsFilter, redact
-from tests.db_faults import refuse_writes
-from tests.fixtures_flow import Flow, query_of
+from tests.support.db_faults import refuse_writes
+from tests.support.flow import Flow, query_of
 
 LOGGERS = ["", "slack_sdk", "django", "installations", "urllib3"]
 

@@ -17,7 +17,7 @@ import pytest
 
 from installations.encryption.keyring import generate_key_entry
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def production_env(tmp_path: Path, **changes: str) -> dict[str, str]:

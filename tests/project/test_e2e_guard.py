@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-ONE_BROWSER_TEST = "tests/test_e2e_install.py::test_cancel_on_slack_lands_on_the_cancelled_page"
+ROOT = Path(__file__).resolve().parents[2]
+ONE_BROWSER_TEST = (
+    "tests/install/test_e2e_install.py::test_cancel_on_slack_lands_on_the_cancelled_page"
+)
 
 
 def run_without_chromium(tmp_path: Path, *, ci: bool) -> subprocess.CompletedProcess[str]:

@@ -22,11 +22,11 @@ from django.test import override_settings
 from installations.lifecycle import revocation
 from installations.models import Workspace
 from slackstandin import SlackStandIn
-from tests.fixtures_e2e import ARTIFACTS, browser_unavailable
+from tests.support.browser import ARTIFACTS, browser_unavailable
 
 pytestmark = pytest.mark.browser
 
-AXE = Path(__file__).resolve().parent / "e2e_assets" / "node_modules" / "axe-core" / "axe.min.js"
+AXE = Path(__file__).resolve().parents[1] / "e2e_assets/node_modules/axe-core/axe.min.js"
 SCREENSHOTS = ARTIFACTS / "screenshots"
 VIEWPORTS = {"1280": {"width": 1280, "height": 800}, "390": {"width": 390, "height": 844}}
 BRAND = {

@@ -1,7 +1,7 @@
 """The first hour from a fresh clone: setup without traps, development without real Slack.
 
-Each test works in a copy of the project (tests/project_copy.py) with an environment that never
-configured slackinstall, the way a new user starts.
+Each test works in a copy of the project (tests/support/project_copy.py) with an environment that
+never configured slackinstall, the way a new user starts.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import pytest
 from installations.encryption.keyring import Keyring
 from slackinstall import dev_secrets
 from slackstandin import dev_standin
-from tests.project_copy import ROOT, clean_env, copy_project, make, manage
+from tests.support.project_copy import ROOT, clean_env, copy_project, make, manage
 
 REQUIRED_IN_PRODUCTION = [
     "DJANGO_SECRET_KEY",

@@ -29,7 +29,7 @@ from django.db import connection
 from installations.models import Workspace
 from slackstandin import SlackStandIn
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 

@@ -22,7 +22,7 @@ from django.db import connection
 
 from installations.encryption.keyring import generate_key_entry
 from installations.infrastructure.database import turn_off_jit
-from tests.project_copy import ROOT, clean_env, copy_project, make, make_command
+from tests.support.project_copy import ROOT, clean_env, copy_project, make, make_command
 
 
 def free_port() -> int:

@@ -9,7 +9,7 @@ Proved: an install started on one instance completes on the other; a status chan
 through one instance shows on the other's admin at once; a rolling key rotation keeps every
 install, lookup and admin page working at every step with not one unreadable value; two refresh
 runners spend each refresh token once. (`make serve` refusing unapplied migrations is proved by
-tests/test_release_steps.py; /readyz answering 503 for them is proved here.)
+tests/project/test_release_steps.py; /readyz answering 503 for them is proved here.)
 """
 
 from __future__ import annotations
@@ -45,10 +45,10 @@ from installations.models import Installation, Workspace
 from installations.store import DjangoInstallationStore
 from slackstandin import SlackStandIn
 from slackstandin.events import envelope, signed_headers
-from tests.test_production import get, live_database_url, opener
-from tests.test_scale_cache import free_port, redis_url  # noqa: F401 (fixture)
+from tests.infrastructure.test_scale_cache import free_port, redis_url  # noqa: F401 (fixture)
+from tests.project.test_production import get, live_database_url, opener
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [
     pytest.mark.postgres,
     pytest.mark.multi_instance,

@@ -13,7 +13,7 @@ from django.core import checks
 
 from installations.encryption.keyring import generate_key_entry
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 REQUIRED = [
     "DJANGO_SECRET_KEY",
     "TOKEN_ENCRYPTION_KEYS",

@@ -12,7 +12,7 @@ from django.utils import timezone
 from installations.models import Health, Installation, Workspace
 from installations.reporting import health
 from installations.reporting.health import REASONS
-from tests.fixtures_admin import past
+from tests.support.admin import past
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ import pytest
 from django.core.management import call_command
 
 from installations.models import Health, Workspace
-from tests.fixtures_admin import past
+from tests.support.admin import past
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,7 @@ from installations.conf import DEFAULTS, REQUIRED_SETTINGS, slack_config
 from installations.install.next_page import is_safe_next
 from installations.lifecycle.saving import record_event
 from installations.models import Health, Installation, LifecycleEvent, Workspace
-from tests.fixtures_flow import Flow
+from tests.support.flow import Flow
 
 
 def test_every_optional_setting_has_its_documented_default(settings: Any) -> None:
@@ -110,7 +110,7 @@ def test_install_with_next_user_custom_values_and_signal(
     signals.installation_completed.connect(receiver)
     try:
         page = flow.client.get("/slack/install", {"next": "/after/"}, secure=True)
-        from tests.fixtures_flow import authorize_href
+        from tests.support.flow import authorize_href
 
         with django_capture_on_commit_callbacks(execute=True):
             answer = flow.back(flow.standin.approve(authorize_href(page)))

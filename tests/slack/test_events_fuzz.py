@@ -32,8 +32,8 @@ from installations.conf import slack_config
 from installations.models import Installation, LifecycleEvent, OrgTeamAccess, ProcessedSlackEvent
 from installations.slack import events as slack_payloads
 from installations.slack import signature as slack_signature
-from tests.factories import saved_workspace
-from tests.fixtures_lifecycle import envelope
+from tests.support.factories import saved_workspace
+from tests.support.lifecycle import envelope
 
 pytestmark = pytest.mark.django_db
 

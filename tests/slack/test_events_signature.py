@@ -1,7 +1,7 @@
 """POST /slack/events: the signature is checked on the raw body before anything else.
 
 docs/security.md, "§6 The Events API"; docs.slack.dev/authentication/verifying-requests-from-slack.
-Odd header values and bodies of every form: tests/test_events_fuzz.py.
+Odd header values and bodies of every form: tests/slack/test_events_fuzz.py.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from slack_sdk.signature import Clock
 
 from installations.models import LifecycleEvent, ProcessedSlackEvent, Workspace
 from installations.slack import signature as slack_signature
-from tests.fixtures_lifecycle import envelope, sign
+from tests.support.lifecycle import envelope, sign
 
 # Slack's documented example (docs.slack.dev/authentication/verifying-requests-from-slack;
 # python-slack-sdk tests/signature/test_signature_verifier.py): a public test vector.

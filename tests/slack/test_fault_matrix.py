@@ -36,10 +36,10 @@ from installations.lifecycle.staff_actions import RevokeOutcome, revoke_workspac
 from installations.models import Installation, Workspace
 from installations.slack.transport import MAX_ANSWER_BYTES
 from slackstandin import SlackStandIn
-from tests.factories import install_through_standin
-from tests.fixtures_flow import Flow
-from tests.fixtures_lifecycle import make_due
-from tests.fixtures_standin import is_live, live_and_unkept
+from tests.support.factories import install_through_standin
+from tests.support.flow import Flow
+from tests.support.lifecycle import make_due
+from tests.support.standin import is_live, live_and_unkept
 
 PAGES = (302, 400, 502, 503)  # success, or one of our error pages; never a 500
 QUICK_WRITE_SECONDS = 2.0

@@ -45,7 +45,7 @@ from installations.slack.answers import InstallAnswer
 from installations.slack.client import SlackWebClient
 from installations.slack.transport import MAX_ANSWER_BYTES, parse_retry_after
 from slackstandin import SlackStandIn
-from tests.fixtures_standin import live_and_unkept
+from tests.support.standin import live_and_unkept
 
 REDIRECT_URI = "https://testserver/slack/oauth_redirect"
 PROPERTY = settings(

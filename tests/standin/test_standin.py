@@ -26,7 +26,7 @@ from installations.conf import slack_config
 from slackstandin import AuthorizeError, SlackStandIn
 
 REDIRECT = "https://testserver/slack/oauth_redirect"
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def authorize_url(standin: SlackStandIn, *, user_scopes: tuple[str, ...] = (), **kw: Any) -> str:
@@ -431,7 +431,7 @@ def test_cli_refuses_without_django_debug(debug: str) -> None:
     assert result.stderr.strip().count("\n") == 0 and "DJANGO_DEBUG" in result.stderr
 
 
-# --- fault modes that misbehave at the HTTP level (tests/test_fault_matrix.py uses them all) ---
+# --- fault modes that misbehave at the HTTP level (tests/slack/test_fault_matrix.py uses them all)
 
 
 def _post(standin: SlackStandIn, method: str, form: dict[str, str], **kw: Any) -> Any:

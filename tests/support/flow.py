@@ -1,26 +1,23 @@
-"""Fixtures for the Add to Slack flow tests: a browser-like helper over Django's test client.
+"""The Add to Slack flow as a browser walks it, over Django's test client.
 
-``flow`` drives the real views over the real database, and the real stand-in over loopback HTTP
-(``standin``): start on /slack/install, "click" Allow or Cancel on the stand-in, follow the
-redirect back to /slack/oauth_redirect with the browser's cookie.
+``Flow`` (the ``flow`` fixture of tests/conftest.py) drives the real views over the real
+database, and the real stand-in over loopback HTTP (``standin``): start on /slack/install,
+"click" Allow or Cancel on the stand-in, follow the redirect back to /slack/oauth_redirect with
+the browser's cookie.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import pytest
 from django.http import HttpResponse
 from django.test import Client
 from django.utils import timezone
 
-from installations.install import state as oauth_state
 from installations.install.cookie import COOKIE_NAME
 from slackstandin import SlackStandIn
 
@@ -84,17 +81,6 @@ class Flow:
         return found
 
 
-@pytest.fixture
-def flow(standin: SlackStandIn, db: None) -> Flow:
-    return Flow(standin=standin, client=Client())
-
-
-@pytest.fixture
-def flow_tx(standin: SlackStandIn, transactional_db: None) -> Flow:
-    """Like ``flow`` for tests whose threads need committed data (transaction=True)."""
-    return Flow(standin=standin, client=Client())
-
-
 class StateClock:
     """Moves the clock ``oauth_state`` reads (issue, expiry, purge), and nothing else's."""
 
@@ -106,13 +92,6 @@ class StateClock:
 
     def advance(self, seconds: float) -> None:
         self.offset += timedelta(seconds=seconds)
-
-
-@pytest.fixture
-def state_clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[StateClock]:
-    clock = StateClock()
-    monkeypatch.setattr(oauth_state, "timezone", SimpleNamespace(now=clock.now))
-    yield clock
 
 
 def assert_nothing_from_another_origin(html: str) -> None:

@@ -1,13 +1,12 @@
-"""Fixtures for the lifecycle tests (kept apart so parallel work does not collide).
+"""Helpers for the lifecycle and events tests: Slack's signature and envelope, due tokens,
+threads started together, and every stored fact a token path could change.
 
-Workspaces are installed the way Bolt's run_installation does it, over real HTTP against the
-stand-in (``install``: tests/factories.py, install_through_standin), or saved without HTTP
-(``saved_workspace``). Tokens are runtime-generated fakes.
+The fixtures that install or save workspaces and post events (``install``, ``saved_workspace``,
+``post_event``) are in tests/conftest.py. Tokens are runtime-generated fakes.
 """
 
 from __future__ import annotations
 
-import json
 import secrets
 import threading
 import time
@@ -15,22 +14,13 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from django.db import connection
-from django.test import Client
 from django.utils import timezone
 from slack_sdk.signature import SignatureVerifier
 
 from installations.conf import slack_config
 from installations.encryption.fields import StoredEnvelope
 from installations.models import Installation, LifecycleEvent, Workspace
-from tests import factories
-
-
-@pytest.fixture
-def install(standin: Any) -> Callable[..., tuple[Workspace, dict[str, Any]]]:
-    """install(**approve_choices) -> (Workspace, oauth.v2.access body), via the stand-in."""
-    return lambda **choices: factories.install_through_standin(standin, **choices)
 
 
 def sign(body: bytes, *, timestamp: int | None = None, secret: str | None = None) -> dict[str, str]:
@@ -56,32 +46,6 @@ def envelope(event: dict[str, Any], **overrides: Any) -> dict[str, Any]:
     }
     payload.update(overrides)
     return payload
-
-
-@pytest.fixture
-def post_event(client: Client) -> Callable[..., Any]:
-    """post_event(payload | bytes, *, timestamp=None, secret=None, headers=None) -> response."""
-
-    def post(
-        payload: dict[str, Any] | bytes,
-        *,
-        timestamp: int | None = None,
-        secret: str | None = None,
-        headers: dict[str, str] | None = None,
-        signed: bool = True,
-    ) -> Any:
-        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-        extra = sign(body, timestamp=timestamp, secret=secret) if signed else {}
-        extra.update(headers or {})
-        return client.post("/slack/events", data=body, content_type="application/json", **extra)
-
-    return post
-
-
-@pytest.fixture
-def saved_workspace(db: Any) -> Callable[..., Workspace]:
-    """saved_workspace(**Installation fields) -> Workspace, with fake tokens, no HTTP."""
-    return factories.saved_workspace
 
 
 # --- token rotation helpers ----------------------------------------------------------------------

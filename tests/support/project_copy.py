@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 VENV = Path(sys.prefix)
 COPIED_FILES = ("manage.py", "gunicorn.conf.py", "Makefile", ".env.example", "pyproject.toml")
 COPIED_DIRS = (

@@ -1,4 +1,4 @@
-"""Loaded by pytest before Django (``-p tests.testenv``): the test environment.
+"""Loaded by pytest before Django (``-p tests.support.testenv``): the test environment.
 
 Tests run with DJANGO_DEBUG off, as production does, with secrets generated fresh for every run:
 nothing secret is written into the repository. Values already in the environment win, so CI can
