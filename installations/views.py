@@ -169,11 +169,21 @@ def events(request: HttpRequest) -> HttpResponse:
 
 
 def _bolt(request: HttpRequest) -> HttpResponse:
-    """Bolt checks the signature itself (before its listeners run) and answers url_verification."""
-    if request_url.is_async():
-        from asgiref.sync import async_to_sync
+    """Our bounded signature check first, then Bolt (which checks again and answers
+    url_verification).
 
-        return async_to_sync(request_url.handle_async)(request)
+    Bolt decodes and parses a body (UTF-8, JSON, form payloads) before it checks the signature,
+    so an unsigned body that is not UTF-8 or nests deeply would be a 500 inside it; only signed
+    bodies reach it (docs/security.md, "Signed requests").
+    """
+    try:
+        body = request.body
+    except RequestDataTooBig:  # an operator set DATA_UPLOAD_MAX_MEMORY_SIZE below our cap
+        return _text("event too large", status=413)
+    if not verify_signature(body, request.headers):
+        return _text("invalid signature", status=401)
+    if request_url.is_async():
+        return request_url.serve_async(request)
     return request_url.handle(request)
 
 

@@ -15,7 +15,11 @@ installs go through our Add to Slack pages, never Bolt's.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import logging
+import os
+import threading
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
@@ -168,6 +172,40 @@ def handle(request: HttpRequest) -> HttpResponse:
     """Serve ``request`` with the developer's sync App (Bolt verifies the signature)."""
     response: HttpResponse = _sync_handler().handle(request)
     return response
+
+
+# One event loop per process, in a daemon thread, for the developer's AsyncApp. An AsyncApp
+# acknowledges first and runs the rest of a listener (say(), API calls) as a task on the loop
+# that dispatched it; under a WSGI server ``async_to_sync`` would close its loop as soon as the
+# response is ready and cancel that task, so a listener's work after ack() never happened.
+_loop_guard = threading.Lock()
+_loop: asyncio.AbstractEventLoop | None = None
+_loop_pid = 0
+ASYNC_ANSWER_SECONDS = 30  # Bolt answers once ack() is called (Slack wants it within 3 s)
+
+
+def _listener_loop() -> asyncio.AbstractEventLoop:
+    """The process's loop (made again after a fork: threads do not survive one)."""
+    global _loop, _loop_pid
+    with _loop_guard:
+        if _loop is None or _loop_pid != os.getpid() or _loop.is_closed():
+            loop = asyncio.new_event_loop()
+            thread = threading.Thread(target=loop.run_forever, name="slack-bolt-async")
+            thread.daemon = True
+            thread.start()
+            _loop, _loop_pid = loop, os.getpid()
+        return _loop
+
+
+def serve_async(request: HttpRequest) -> HttpResponse:
+    """Serve ``request`` with the developer's AsyncApp on the process's listener loop, so the
+    listener tasks it starts outlive the response."""
+    answer = asyncio.run_coroutine_threadsafe(handle_async(request), _listener_loop())
+    try:
+        return answer.result(timeout=ASYNC_ANSWER_SECONDS)
+    except concurrent.futures.TimeoutError:
+        logger.warning("the Bolt AsyncApp did not answer within %ss", ASYNC_ANSWER_SECONDS)
+        return HttpResponse("the app did not answer in time", status=503)
 
 
 async def handle_async(request: HttpRequest) -> HttpResponse:

@@ -9,11 +9,13 @@ no-op, so a delayed retry never undoes a newer reinstall.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from datetime import datetime
 
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from installations.encryption.fields import has_stored_value
 from installations.lifecycle.saving import EVENT_TIME_RESOLUTION, record_event
@@ -190,15 +192,40 @@ def mark_users_revoked(
     return len(ids)
 
 
+class TokensChangedMeanwhile(Exception):
+    """The row now holds a token that was not revoked at Slack: a refresh stored it while the
+    old ones were being revoked. Erasing it would leave a token Slack honours that nobody can
+    revoke any more, so nothing is erased; the caller revokes the new one and tries again."""
+
+
+@sensitive_variables("tokens")
+def live_tokens(workspace: Workspace) -> list[str]:
+    """The bot token and current users' tokens; raises EncryptedDataError before any call."""
+    tokens: list[str] = []
+    if workspace.bot_token is not None:
+        tokens.append(workspace.bot_token)
+    for row in workspace.installations.filter(is_current=True, user_token__isnull=False):
+        if row.user_token is not None:  # the filter says so; the type cannot
+            tokens.append(row.user_token)
+    return tokens
+
+
+@sensitive_variables("revoked")
 @transaction.atomic
-def mark_revoked_by_staff(workspace: Workspace, *, actor: str, detail: str) -> int:
-    """After auth.revoke: erase the bot pair, user tokens and webhook URLs; history stays."""
+def mark_revoked_by_staff(
+    workspace: Workspace, *, actor: str, detail: str, revoked: Collection[str]
+) -> int:
+    """After auth.revoke of ``revoked``: erase the bot pair, user tokens and webhook URLs;
+    history stays. Raises TokensChangedMeanwhile, erasing nothing, when the row holds a token
+    that is not among ``revoked``."""
     locked = Workspace.objects.select_for_update().get(pk=workspace.pk)
     if locked.installed_at != workspace.installed_at:
         # Reinstalled while Slack was revoking the old tokens: the new ones are not ours to
         # erase (they were never revoked at Slack).
         logger.info("revoke of workspace %s: reinstalled meanwhile, new tokens kept", locked.pk)
         return 0
+    if not set(live_tokens(locked)) <= set(revoked):
+        raise TokensChangedMeanwhile
     when = timezone.now()
     changed = int(_erase_bot(locked, when))
     locked.save()

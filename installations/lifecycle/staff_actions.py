@@ -17,7 +17,11 @@ from django.views.decorators.debug import sensitive_variables
 
 from installations.encryption.fields import EncryptedDataError
 from installations.exceptions import SlackInstallError, SlackRefused
-from installations.lifecycle.revocation import mark_revoked_by_staff
+from installations.lifecycle.revocation import (
+    TokensChangedMeanwhile,
+    live_tokens,
+    mark_revoked_by_staff,
+)
 from installations.lifecycle.rotation import RefreshOutcome, refresh_workspace
 from installations.lifecycle.verification import VerifyOutcome, verify_workspace
 from installations.models import Workspace
@@ -64,21 +68,11 @@ class StaffService(Protocol):
     def __call__(self, workspace: Workspace, *, actor: str) -> StaffOutcome: ...
 
 
-@sensitive_variables("tokens")
-def _live_tokens(workspace: Workspace) -> list[str]:
-    """The bot token and current users' tokens; raises EncryptedDataError before any call."""
-    tokens: list[str] = []
-    if workspace.bot_token is not None:
-        tokens.append(workspace.bot_token)
-    for row in workspace.installations.filter(is_current=True, user_token__isnull=False):
-        if row.user_token is not None:  # the filter says so; the type cannot
-            tokens.append(row.user_token)
-    return tokens
-
-
-@sensitive_variables("tokens", "token")
-def _revoke_at_slack(tokens: list[str], workspace_id: object) -> tuple[int, str]:
-    """auth.revoke each token in turn; (count revoked, first blocking error)."""
+@sensitive_variables("tokens", "token", "gone")
+def _revoke_at_slack(tokens: list[str], workspace_id: object) -> tuple[list[str], int, str]:
+    """auth.revoke each token in turn: (the tokens now dead at Slack, how many this call
+    revoked, the first blocking error)."""
+    gone: list[str] = []
     revoked = 0
     for token in tokens:
         try:
@@ -86,13 +80,14 @@ def _revoke_at_slack(tokens: list[str], workspace_id: object) -> tuple[int, str]
             revoked += 1
         except SlackRefused as exc:
             if exc.reason not in ALREADY_DEAD:
-                return revoked, exc.reason
+                return gone, revoked, exc.reason
         except SlackInstallError as exc:  # unreachable, rate-limited, an answer we cannot use
-            return revoked, exc.reason
+            return gone, revoked, exc.reason
         except (URLError, OSError) as exc:
             logger.warning("auth.revoke for %s unreachable: %s", workspace_id, type(exc).__name__)
-            return revoked, "slack_unavailable"
-    return revoked, ""
+            return gone, revoked, "slack_unavailable"
+        gone.append(token)
+    return gone, revoked, ""
 
 
 def _refused_unreadable(workspace: Workspace, exc: EncryptedDataError) -> RevokeOutcome:
@@ -123,37 +118,70 @@ def _reinstalled(workspace: Workspace) -> bool:
     )
 
 
+# A refresh may store a new token while the old ones are being revoked; each round revokes the
+# new ones too. Rotation runs at most every few hours per token, so a third round means
+# something keeps writing tokens: stop and say so.
+REVOKE_ROUNDS = 3
+
+
+@sensitive_variables("dead", "tokens", "gone")
 def revoke_workspace(workspace: Workspace, *, actor: str) -> RevokeOutcome:
     """auth.revoke the bot token and current user tokens, then erase them (history stays).
 
     docs.slack.dev/reference/methods/auth.revoke. When Slack cannot be reached nothing is
-    erased: a token we forget but Slack still honours could never be revoked later.
+    erased: a token we forget but Slack still honours could never be revoked later. For the
+    same reason, a token a refresh stored meanwhile is revoked too before anything is erased.
     """
-    try:
-        tokens = _live_tokens(workspace)
-    except EncryptedDataError as exc:
-        return _refused_unreadable(workspace, exc)
-    revoked, error = _revoke_at_slack(tokens, workspace.pk)
     label = str(workspace)
-    if error:
-        logger.warning("revoke of workspace %s stopped: %s", workspace.pk, error)
+    dead: set[str] = set()  # revoked by us, or already dead at Slack
+    revoked = 0
+    for _round in range(REVOKE_ROUNDS):
+        try:
+            tokens = live_tokens(workspace)
+        except EncryptedDataError as exc:
+            return _refused_unreadable(workspace, exc)
+        gone, count, error = _revoke_at_slack([t for t in tokens if t not in dead], workspace.pk)
+        dead.update(gone)
+        revoked += count
+        if error:
+            logger.warning("revoke of workspace %s stopped: %s", workspace.pk, error)
+            return RevokeOutcome(
+                str(workspace.pk),
+                label,
+                revoked=False,
+                tokens_revoked=revoked,
+                error=error,
+                message=f"Slack did not confirm the revocation ({error}); nothing was erased. "
+                "Try again later.",
+            )
+        detail = f"{revoked} token(s) revoked at Slack; tokens erased"
+        try:
+            erased = mark_revoked_by_staff(workspace, actor=actor, detail=detail, revoked=dead)
+        except TokensChangedMeanwhile:
+            logger.info("revoke of workspace %s: tokens refreshed meanwhile", workspace.pk)
+            workspace.refresh_from_db()
+            continue
+        except EncryptedDataError as exc:
+            return _refused_unreadable(workspace, exc)
+        if not erased and _reinstalled(workspace):
+            detail = (
+                f"{revoked} old token(s) revoked at Slack; reinstalled meanwhile, new tokens kept"
+            )
+        workspace.refresh_from_db()
         return RevokeOutcome(
             str(workspace.pk),
             label,
-            revoked=False,
+            revoked=True,
             tokens_revoked=revoked,
-            error=error,
-            message=f"Slack did not confirm the revocation ({error}); nothing was erased. "
-            "Try again later.",
+            message=detail[:1].upper() + detail[1:] + ".",
         )
-    detail = f"{revoked} token(s) revoked at Slack; tokens erased"
-    if not mark_revoked_by_staff(workspace, actor=actor, detail=detail) and _reinstalled(workspace):
-        detail = f"{revoked} old token(s) revoked at Slack; reinstalled meanwhile, new tokens kept"
-    workspace.refresh_from_db()
+    logger.warning("revoke of workspace %s stopped: tokens kept changing", workspace.pk)
     return RevokeOutcome(
         str(workspace.pk),
         label,
-        revoked=True,
+        revoked=False,
         tokens_revoked=revoked,
-        message=detail[:1].upper() + detail[1:] + ".",
+        error="tokens_changing",
+        message=f"{revoked} token(s) were revoked at Slack, but new tokens kept being "
+        "stored meanwhile (a token refresh running?); nothing was erased. Try again.",
     )

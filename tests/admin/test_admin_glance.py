@@ -66,7 +66,9 @@ def test_an_uninstall_is_uninstalled_not_a_dead_or_revoked_token(
 
 def test_a_staff_revoke_says_who_and_when(audit_workspace: Callable) -> None:
     ws = audit_workspace()
-    revocation.mark_revoked_by_staff(ws, actor="staff:alice", detail="1 token(s) revoked")
+    revocation.mark_revoked_by_staff(
+        ws, actor="staff:alice", detail="1 token(s) revoked", revoked=revocation.live_tokens(ws)
+    )
     assert true_reasons(ws) == {"reason_revoked_by_staff"}
     [reason] = health.reason_details(annotated(ws))
     assert reason.words == "Revoked by staff"
@@ -172,7 +174,9 @@ def test_counts_change_with_the_change_not_a_minute_later(
         revocation.mark_uninstalled(**target(first), actor="slack")
     assert health.status_counts(Workspace.objects.all())["needs_reinstall"] == 1
     with django_capture_on_commit_callbacks(execute=True):
-        revocation.mark_revoked_by_staff(second, actor="staff:dan", detail="revoked")
+        revocation.mark_revoked_by_staff(
+            second, actor="staff:dan", detail="revoked", revoked=revocation.live_tokens(second)
+        )
     assert health.status_counts(Workspace.objects.all()) == {
         "total": 2,
         "needs_reinstall": 2,
@@ -221,7 +225,9 @@ def test_times_show_seconds_and_the_zone(
 
 def test_the_badge_lists_reasons_in_words(viewer: Client, audit_workspace: Callable) -> None:
     ws = audit_workspace()
-    revocation.mark_revoked_by_staff(ws, actor="staff:erin", detail="revoked")
+    revocation.mark_revoked_by_staff(
+        ws, actor="staff:erin", detail="revoked", revoked=revocation.live_tokens(ws)
+    )
     page = html.unescape(viewer.get(LIST).content.decode())
     text = page.split('id="result_list"', 1)[1].split("</table>", 1)[0]  # not the filters
     assert '<strong class="ws-status ws-needs-reinstall">Needs reinstall</strong>' in text

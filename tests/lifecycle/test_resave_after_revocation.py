@@ -57,7 +57,12 @@ def slack_event(event: dict[str, Any]) -> str:
 
 def staff_revoke(store: DjangoInstallationStore) -> None:
     workspace = Workspace.objects.get(team_id="T0TEAM1")
-    revocation.mark_revoked_by_staff(workspace, actor="staff:tester", detail="auth.revoke ok")
+    revocation.mark_revoked_by_staff(
+        workspace,
+        actor="staff:tester",
+        detail="auth.revoke ok",
+        revoked=revocation.live_tokens(workspace),
+    )
 
 
 @dataclass(frozen=True)

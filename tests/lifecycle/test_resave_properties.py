@@ -151,7 +151,10 @@ def revoke(world: World, kind: str, users: tuple[str, ...]) -> None:
         store.delete_all(**TEAM)
     elif kind == "staff_revoke":
         world.kill(bot=True, users=None, webhooks=True)
-        revocation.mark_revoked_by_staff(Workspace.objects.get(), actor="staff:t", detail="t")
+        target = Workspace.objects.get()
+        revocation.mark_revoked_by_staff(
+            target, actor="staff:t", detail="t", revoked=revocation.live_tokens(target)
+        )
     elif kind in ("tokens_revoked_bot", "bolt_delete_bot"):
         world.kill(bot=True, users=(), webhooks=False)
         if kind == "bolt_delete_bot":

@@ -128,7 +128,9 @@ def test_admin_list_and_detail(
 ) -> None:
     size, tab = sized
     workspace: Workspace = standin_install()
-    revocation.mark_revoked_by_staff(workspace, actor="staff:pages", detail="revoked")
+    revocation.mark_revoked_by_staff(
+        workspace, actor="staff:pages", detail="revoked", revoked=revocation.live_tokens(workspace)
+    )
     with override_settings(**BRAND):
         log_in(tab, site.url, staff)
         tab.goto(site.url + "/admin/installations/workspace/")

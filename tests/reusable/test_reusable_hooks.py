@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.test import Client
 
 from installations import checks, signals
@@ -204,3 +207,15 @@ def test_a_failing_receiver_is_logged_not_raised(
     finally:
         signals.installation_revoked.disconnect(broken)
     assert "raised RuntimeError" in caplog.text
+
+
+def test_slack_init_in_a_host_without_base_dir_writes_beside_the_working_directory(
+    settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    del settings.BASE_DIR
+    monkeypatch.chdir(tmp_path)
+    out = io.StringIO()
+    call_command("slack_init", stdout=out)
+    written = (tmp_path / ".env").read_text()
+    assert "TOKEN_ENCRYPTION_KEYS=k" in written
+    assert str(tmp_path / ".env") in out.getvalue()

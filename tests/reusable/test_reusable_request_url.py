@@ -108,3 +108,20 @@ def test_a_factory_or_an_app_object_both_load(settings: Any) -> None:
     listeners = [str(listener.matchers) for listener in app._listeners]
     assert len(listeners) >= 6  # ours (4 lifecycle events) + the example's two
     assert app.oauth_flow is None  # Bolt's own OAuth pages stay off
+
+
+def test_an_async_app_answers_a_mention_with_the_workspaces_own_token(
+    standin_with_events: SlackStandIn, settings: Any
+) -> None:
+    settings.SLACK_BOLT_APP = "tests.reusable.async_app.build_async_app"
+    flow = Flow(standin=standin_with_events, client=Client())
+    assert flow.install().status_code == 302
+    assert request_url.is_async()
+    workspace = Workspace.objects.get()
+    status, _ = standin_with_events.send_mention("hi there", team_id=workspace.team_id)
+    assert status == 200
+    posted = wait_for(
+        lambda: [m for m in standin_with_events.messages if m.via == "chat.postMessage"]
+    )
+    assert posted[0].token_fingerprint == fingerprint(workspace.bot_token or "")
+    assert "you mentioned me (async)" in posted[0].text

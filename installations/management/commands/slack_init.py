@@ -87,7 +87,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        base_dir = Path(settings.BASE_DIR)
+        # A host project need not define BASE_DIR: manage.py is run from its own folder.
+        base_dir = Path(getattr(settings, "BASE_DIR", None) or Path.cwd())
         path = Path(options["path"]) if options["path"] else base_dir / ".env"
         if path.exists():
             raise CommandError(
