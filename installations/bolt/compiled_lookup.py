@@ -12,7 +12,7 @@ lookup also has a plain path, the very queryset run the ordinary way, and three 
 answers right whatever Django does:
 
 - ``SLACK_COMPILED_LOOKUPS = False`` runs every lookup on the plain path (the store test suite
-  runs both ways: tests/fixtures_store.py, ``lookup_path``);
+  runs both ways: tests/bolt/conftest.py, ``lookup_path``);
 - an error from those internals while compiling or reading a row switches that lookup to the
   plain path for the rest of the process, with one WARNING saying why;
 - a self-test: the first row the compiled path finds in a process is looked up again on the

@@ -17,7 +17,7 @@ from installations.conf import DEFAULTS, REQUIRED_SETTINGS, slack_config
 from installations.install.next_page import is_safe_next
 from installations.lifecycle.saving import record_event
 from installations.models import Health, Installation, LifecycleEvent, Workspace
-from tests.fixtures_flow import Flow
+from tests.support.flow import Flow
 
 
 def test_every_optional_setting_has_its_documented_default(settings: Any) -> None:
@@ -53,6 +53,9 @@ def test_a_missing_required_setting_is_a_check_error_naming_it(settings: Any, na
 @pytest.mark.django_db
 def test_a_missing_client_id_is_a_page_not_an_attribute_error(settings: Any) -> None:
     del settings.SLACK_CLIENT_ID
+    # Deleting a setting sends no setting_changed (pytest-django), so a config an earlier test
+    # cached (a live-server thread finishing late) would survive: read what the settings say now.
+    slack_config.cache_clear()
     response = Client().get("/slack/install", secure=True)
     assert response.status_code == 503
     assert b"SLACK_CLIENT_ID" in response.content
@@ -113,7 +116,7 @@ def test_install_with_next_user_custom_values_and_signal(
     signals.installation_completed.connect(receiver)
     try:
         page = flow.client.get("/slack/install", {"next": "/after/"}, secure=True)
-        from tests.fixtures_flow import authorize_href
+        from tests.support.flow import authorize_href
 
         with django_capture_on_commit_callbacks(execute=True):
             answer = flow.back(flow.standin.approve(authorize_href(page)))

@@ -49,6 +49,8 @@ def test_readme_bolt_section_runs_as_written(tmp_path: object) -> None:
     env = dict(os.environ)
     env["PYTHONPATH"] = f"{tmp_path}:{REPO}"
     env["DJANGO_SETTINGS_MODULE"] = "slackinstall.settings"
-    done = run([sys.executable, "-c", "import tests.testenv\n" + script], cwd=str(REPO), env=env)
+    done = run(
+        [sys.executable, "-c", "import tests.support.testenv\n" + script], cwd=str(REPO), env=env
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "README OK" in done.stdout

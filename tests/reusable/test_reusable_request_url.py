@@ -18,7 +18,7 @@ from installations.bolt import request_url
 from installations.models import Installation, LifecycleEvent, Workspace
 from slackstandin import SlackStandIn
 from slackstandin.messaging import fingerprint
-from tests.fixtures_flow import Flow
+from tests.support.flow import Flow
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

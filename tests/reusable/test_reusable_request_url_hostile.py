@@ -18,7 +18,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from installations.bolt import request_url
-from tests.test_events_fuzz import _Records, bodies, fresh_timestamp, header_values, logs
+from tests.slack.test_events_fuzz import _Records, bodies, fresh_timestamp, header_values, logs
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from installations.models import Workspace
 from installations.signin.models import SlackIdentity
 from slackstandin import SlackStandIn
-from tests.factories import saved_workspace
+from tests.support.factories import saved_workspace
 
 pytestmark = pytest.mark.browser
 

@@ -9,7 +9,7 @@ from django.test import Client
 from django.utils import timezone
 
 from installations.models import Workspace
-from tests.factories import saved_workspace
+from tests.support.factories import saved_workspace
 
 pytestmark = pytest.mark.django_db
 

@@ -1,0 +1,150 @@
+"""The shared cache: CACHE_URL, versioned keys, counts invalidated at once, and a cache outage.
+
+The Redis half starts its own redis-server on a free loopback port (CI installs Debian's
+redis-server; without it those tests are skipped locally and fail in CI, where CI=true).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.cache import cache, caches
+
+from installations import __version__
+from installations.infrastructure.shared_cache import CACHE_SHAPES, cache_key, get_or_compute
+from installations.models import Health, Workspace
+from installations.reporting import health
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_keys_name_the_release_and_the_cache_shapes() -> None:
+    key = cache_key("status_counts", "select ...", ("commands",))
+    assert key.startswith(f"installations:{__version__}:{CACHE_SHAPES}:status_counts:")
+    assert key != cache_key("status_counts", "select ...", ("chat:write",))
+    assert len(key) < 100  # fixed size whatever the query
+
+
+class _BrokenCache:
+    def get(self, *args: Any, **kwargs: Any) -> Any:
+        raise ConnectionError("cache down")
+
+    set = get_or_set = incr = add = get
+
+
+def test_an_unreachable_cache_costs_a_recount_never_a_failure(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("installations.infrastructure.shared_cache.cache", _BrokenCache())
+    assert get_or_compute("k", lambda: 41 + 1, 60) == 42
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_status_change_invalidates_the_cached_counts_at_once() -> None:
+    ws = Workspace.objects.create(client_id="1111.2222", team_id="T0COUNT1", bot_scopes="")
+    before = health.status_counts(Workspace.objects.all())
+    assert before["total"] == 1
+    Workspace.objects.create(client_id="1111.2222", team_id="T0COUNT2")
+    assert health.status_counts(Workspace.objects.all())["total"] == 2  # not a minute later
+    ws.health = Health.DEAD
+    ws.save(update_fields=["health"])
+    assert health.status_counts(Workspace.objects.all())["total"] == 2
+
+
+def _settings_with(cache_url: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "CACHE_URL"}
+    env.update(DJANGO_DEBUG="true", CACHE_URL=cache_url)
+    code = (
+        "import django; django.setup(); from django.conf import settings;"
+        "print(settings.CACHES['default']['BACKEND']); print(settings.CONFIGURATION_PROBLEMS)"
+    )
+    env["DJANGO_SETTINGS_MODULE"] = "slackinstall.settings"
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "backend", "problem"),
+    [
+        ("redis://127.0.0.1:6379/0", "django.core.cache.backends.redis.RedisCache", ""),
+        ("", "django.core.cache.backends.locmem.LocMemCache", ""),
+        (
+            "memcache://127.0.0.1:11211",
+            "django.core.cache.backends.locmem.LocMemCache",
+            "CACHE_URL",
+        ),
+        ("redis://", "django.core.cache.backends.locmem.LocMemCache", "CACHE_URL"),
+    ],
+)
+def test_cache_url_selects_djangos_own_redis_cache(url: str, backend: str, problem: str) -> None:
+    result = _settings_with(url)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == backend
+    assert (problem in lines[1]) if problem else lines[1] == "[]"
+
+
+@pytest.fixture
+def redis_url(tmp_path: Path) -> Iterator[str]:
+    """A redis-server of the test's own: loopback, a free port, no persistence."""
+    server = shutil.which("redis-server")
+    if server is None:
+        if os.environ.get("CI"):
+            pytest.fail("redis-server is missing (CI installs Debian's redis-server)")
+        pytest.skip("redis-server is not installed")
+    port = free_port()
+    process = subprocess.Popen(
+        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert process.poll() is None and time.monotonic() < deadline, "redis did not start"
+            time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_instances_sharing_redis_see_one_set_of_counts(redis_url: str, settings: Any) -> None:
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": redis_url,
+            "KEY_PREFIX": "slackinstall",
+        }
+    }
+    try:
+        Workspace.objects.create(client_id="1111.2222", team_id="T0REDIS1")
+        assert health.status_counts(Workspace.objects.all())["total"] == 1
+        keys = caches["default"]._cache.get_client().keys("*")  # type: ignore[attr-defined]
+        assert keys and all(k.startswith(b"slackinstall:") for k in keys)
+        assert any(f"installations:{__version__}:".encode() in k for k in keys)
+        Workspace.objects.create(client_id="1111.2222", team_id="T0REDIS2")
+        assert health.status_counts(Workspace.objects.all())["total"] == 2
+    finally:
+        cache.clear()

@@ -1,0 +1,35 @@
+"""slack_sdk's SQLite3 store made comparable: rows stamped with the object's own install time."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+
+from slack_sdk.oauth.installation_store import Bot, Installation
+from slack_sdk.oauth.installation_store.sqlite3 import SQLite3InstallationStore
+
+
+class StampedSQLite3Store(SQLite3InstallationStore):
+    """slack_sdk's SQLite3 store, with each new row stamped with the object's own installed_at.
+
+    The SQLite3 store ignores ``installed_at`` and stamps rows with SQLite's current_timestamp
+    (one-second resolution), so saves made within one test tie and its "latest" is arbitrary.
+    Stamping afterwards makes it behave as if the saves had happened at those times.
+    """
+
+    def _stamp(self, table: str, installed_at: float) -> None:
+        when = datetime.fromtimestamp(installed_at, tz=UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        with sqlite3.connect(self.database) as conn:
+            conn.execute(
+                f"update {table} set installed_at = ? where id = (select max(id) from {table})",
+                [when],
+            )
+
+    def save(self, installation: Installation) -> None:
+        super().save(installation)  # inserts the installation, then calls save_bot
+        self._stamp("slack_installations", installation.installed_at)
+
+    def save_bot(self, bot: Bot) -> None:
+        super().save_bot(bot)
+        if bot.bot_token is not None:
+            self._stamp("slack_bots", bot.installed_at)
