@@ -22,8 +22,8 @@ from installations.lifecycle.job_threads import in_threads
 from installations.lifecycle.rotation import due_workspaces, iter_due_workspaces
 from installations.lifecycle.sharding import Shard
 from installations.models import Health, LifecycleEvent, Workspace
-from tests.factories import workspace_row
-from tests.fixtures_lifecycle import make_due, refresh_calls
+from tests.support.factories import workspace_row
+from tests.support.lifecycle import make_due, refresh_calls
 
 
 @pytest.mark.django_db

@@ -18,7 +18,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from tests.fixtures_flow import Flow
+from tests.support.flow import Flow
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
