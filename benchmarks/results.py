@@ -47,11 +47,16 @@ def record(
     return figure
 
 
+def _number(value: float) -> str:
+    """4 significant digits, never in exponent form: 23,203 rather than 2.32e+04."""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+
+
 def table(path: str) -> str:
     rows = [Figure(**json.loads(line)) for line in open(path, encoding="utf-8") if line.strip()]
     header = ("figure", "value", "unit", "target", "")
     lines = [
-        (f.name, f"{f.value:,.4g}", f.unit, f"{f.direction} {f.target:g}", "ok" if f.ok else "MISS")
+        (f.name, _number(f.value), f.unit, f"{f.direction} {f.target:g}", "ok" if f.ok else "MISS")
         for f in rows
     ]
     widths = [max(len(str(r[i])) for r in [header, *lines]) for i in range(5)]

@@ -204,6 +204,14 @@ def main() -> None:
     if not url:
         stores["sqlite3"] = load_sqlite3(data)
     stores["sqlalchemy"] = load_sqlalchemy(data, url)
+    if url:
+        # Planner statistics for the rows just loaded, for every store's tables alike: a live
+        # database has them (autovacuum), a bulk load gets them only when autovacuum comes by,
+        # and without them PostgreSQL may scan the whole workspace table for a join.
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
     peers = [label for label in stores if label != "ours"]
     targets = random.Random(7).choices(data, k=args.lookups)
     print(f"{database}: {args.workspaces} workspaces, {args.lookups} lookups each; median us")
