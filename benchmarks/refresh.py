@@ -39,26 +39,19 @@ def load(standin: SlackStandIn, count: int) -> None:
     from django.utils import timezone
 
     from installations.models import Workspace
-    from slackstandin.state import BOT_USER_ID, TokenRecord
-    from slackstandin.tokens import mint_refresh, token_value
+    from slackstandin.state import BOT_USER_ID
+    from slackstandin.tokens import mint_bot, mint_refresh
 
     expires = timezone.now() + DUE_IN
     rows = []
     for n in range(count):
         team_id = f"T0R{n:08d}"
-        access = standin.state.add_token(
-            TokenRecord(
-                token=token_value("bot", rotating=True),
-                kind="bot",
-                team_id=team_id,
-                team_name=f"Refresh team {n}",
-                enterprise_id=None,
-                enterprise_name=None,
-                user_id=BOT_USER_ID,
-                scopes="commands,chat:write",
-                is_enterprise_install=False,
-                expires_at=expires.timestamp(),
-            )
+        access = mint_bot(
+            standin.state,
+            team_id,
+            team_name=f"Refresh team {n}",
+            scopes="commands,chat:write",
+            expires_at=expires.timestamp(),
         )
         refresh = mint_refresh(standin.state, access)
         rows.append(

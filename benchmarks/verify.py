@@ -40,24 +40,14 @@ FLAT_MEMORY_RATIO = 1.10  # peak RSS over all workspaces / over a fifth of them,
 def load(standin: SlackStandIn, count: int) -> None:
     """``count`` workspaces whose bot tokens the stand-in knows (as if it had issued them)."""
     from installations.models import Workspace
-    from slackstandin.state import BOT_USER_ID, TokenRecord
-    from slackstandin.tokens import token_value
+    from slackstandin.state import BOT_USER_ID
+    from slackstandin.tokens import mint_bot
 
     rows = []
     for n in range(count):
         team_id = f"T0V{n:08d}"
-        record = standin.state.add_token(
-            TokenRecord(
-                token=token_value("bot", rotating=False),
-                kind="bot",
-                team_id=team_id,
-                team_name=f"Verify team {n}",
-                enterprise_id=None,
-                enterprise_name=None,
-                user_id=BOT_USER_ID,
-                scopes="commands,chat:write",
-                is_enterprise_install=False,
-            )
+        record = mint_bot(
+            standin.state, team_id, team_name=f"Verify team {n}", scopes="commands,chat:write"
         )
         rows.append(
             Workspace(

@@ -137,21 +137,31 @@ def retry_number(value: str | None) -> int | None:
     return int(value) if RETRY_NUM.fullmatch(value) else None
 
 
-@csrf_exempt  # Slack cannot send a CSRF token; the request signature authenticates it instead
-@require_POST
-def events(request: HttpRequest) -> HttpResponse:
-    """The Events Request URL: the developer's Bolt app when SLACK_BOLT_APP is set, else ours."""
+def _signed_body(request: HttpRequest) -> bytes | HttpResponse:
+    """The body of a request Slack signed, or the answer refusing it: every URL Slack posts to
+    checks here, before anything parses the body (ours, or a developer's Bolt app, which decodes
+    and parses before it checks the signature: docs/security.md, "Signed requests")."""
     refusal = _body_refusal(request)
     if refusal is not None:
         return refusal
-    if request_url.configured_app() is not None:
-        return _bolt(request)
     try:
         body = request.body
     except RequestDataTooBig:  # an operator set DATA_UPLOAD_MAX_MEMORY_SIZE below our cap
         return _text("event too large", status=413)
     if not verify_signature(body, request.headers):
         return _text("invalid signature", status=401)
+    return body
+
+
+@csrf_exempt  # Slack cannot send a CSRF token; the request signature authenticates it instead
+@require_POST
+def events(request: HttpRequest) -> HttpResponse:
+    """The Events Request URL: the developer's Bolt app when SLACK_BOLT_APP is set, else ours."""
+    body = _signed_body(request)
+    if isinstance(body, HttpResponse):
+        return body
+    if request_url.configured_app() is not None:
+        return _bolt(request)
     payload = slack_payloads.parse_payload(body)
     if payload is None:
         return _text("malformed event: expected a JSON object", status=400)
@@ -169,29 +179,18 @@ def events(request: HttpRequest) -> HttpResponse:
 
 
 def _bolt(request: HttpRequest) -> HttpResponse:
-    """Our bounded signature check first, then Bolt (which checks again and answers
-    url_verification).
-
-    Bolt decodes and parses a body (UTF-8, JSON, form payloads) before it checks the signature,
-    so an unsigned body that is not UTF-8 or nests deeply would be a 500 inside it; only signed
-    bodies reach it (docs/security.md, "Signed requests").
-    """
-    try:
-        body = request.body
-    except RequestDataTooBig:  # an operator set DATA_UPLOAD_MAX_MEMORY_SIZE below our cap
-        return _text("event too large", status=413)
-    if not verify_signature(body, request.headers):
-        return _text("invalid signature", status=401)
+    """A signed request, served by the developer's app (Bolt checks the signature again and
+    answers url_verification)."""
     if request_url.is_async():
         return request_url.serve_async(request)
     return request_url.handle(request)
 
 
-@csrf_exempt  # signed by Slack, checked by Bolt
+@csrf_exempt  # signed by Slack, checked here and by Bolt
 @require_POST
 def bolt_only(request: HttpRequest) -> HttpResponse:
     """Slash commands and interactivity: only a developer's Bolt app has listeners for them."""
     if request_url.configured_app() is None:
         raise Http404("no SLACK_BOLT_APP")
-    refusal = _body_refusal(request)
-    return refusal if refusal is not None else _bolt(request)
+    body = _signed_body(request)
+    return body if isinstance(body, HttpResponse) else _bolt(request)

@@ -47,6 +47,32 @@ def mint_access(state: StandInState, grant: Grant, kind: str, scopes: str) -> To
     return state.add_token(record)
 
 
+def mint_bot(
+    state: StandInState,
+    team_id: str,
+    *,
+    team_name: str | None = None,
+    scopes: str = "commands",
+    expires_at: float | None = None,
+) -> TokenRecord:
+    """A bot token of ``team_id`` as if an install had issued it, for tests and benchmarks that
+    load thousands of workspaces without going through the OAuth pages (rotating when it
+    expires)."""
+    record = TokenRecord(
+        token=token_value("bot", rotating=expires_at is not None),
+        kind="bot",
+        team_id=team_id,
+        team_name=team_name or team_name_for(team_id),
+        enterprise_id=None,
+        enterprise_name=None,
+        user_id=BOT_USER_ID,
+        scopes=scopes,
+        is_enterprise_install=False,
+        expires_at=expires_at,
+    )
+    return state.add_token(record)
+
+
 def mint_refresh(state: StandInState, access: TokenRecord) -> TokenRecord:
     """The refresh token that renews ``access`` (it remembers which token it pairs with)."""
     record = replace(

@@ -21,6 +21,7 @@ connection has it, and rotation.py keeps its plain ORM path for any other databa
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -106,16 +107,35 @@ def _claim_sql(model: type[Model], condition: RowCondition, claim_field: str) ->
     return sql
 
 
+# Per thread: a converter may be a method of the thread's own connection (Django keeps one
+# connection per thread), so a thread reuses only the converters of its own.
+_per_thread = threading.local()
+
+
+def _converters(model: type[Model]) -> tuple[list[str], list[tuple[int, Any, list[Any]]]]:
+    """The model's attribute names, and (position, column, converters) of each column that has
+    converters: looked up once per thread and model, not once per claimed row."""
+    cache: dict[type[Model], Any] = _per_thread.__dict__.setdefault("converters", {})
+    found = cache.get(model)
+    if found is None:
+        converting = []
+        for position, field in enumerate(_concrete(model)):
+            column = field.get_col(model._meta.db_table)
+            converters = default_connection.ops.get_db_converters(column)
+            converters += field.get_db_converters(default_connection)
+            if converters:
+                converting.append((position, column, converters))
+        found = cache[model] = ([field.attname for field in _concrete(model)], converting)
+    return found
+
+
 def _instance(model: type[M], row: Sequence[Any]) -> M:
     """A row of every concrete column, in order, as Django's own query would build it."""
+    names, converting = _converters(model)
     values = list(row)
-    for position, field in enumerate(_concrete(model)):
-        column = field.get_col(model._meta.db_table)
-        converters = default_connection.ops.get_db_converters(column)
-        converters += field.get_db_converters(default_connection)
+    for position, column, converters in converting:
         for convert in converters:
             values[position] = convert(values[position], column, default_connection)
-    names = [field.attname for field in _concrete(model)]
     return model.from_db(default_connection.alias, names, values)
 
 

@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 from urllib.error import URLError
 
 from django.db import DatabaseError, transaction
@@ -58,7 +58,7 @@ from installations.lifecycle import refresh_sql
 from installations.lifecycle.job_threads import in_threads
 from installations.lifecycle.refresh_sql import RowCondition
 from installations.lifecycle.saving import record_event
-from installations.lifecycle.sharding import EVERYTHING, Shard
+from installations.lifecycle.sharding import EVERYTHING, Shard, rows_by_key
 from installations.models import Installation, LifecycleEvent, Workspace
 from installations.slack import api as slack_api
 from installations.slack.sdk_mapping import as_datetime, as_unix, to_sdk_bot
@@ -98,6 +98,7 @@ class RefreshFailed:
 
 TokenResult = TokenRefresh | RefreshFailed
 Row = Workspace | Installation  # the bot's token lives on the Workspace, a user's on its row
+ClaimedRow = TypeVar("ClaimedRow", Workspace, Installation)
 
 # (field, must be NULL): one list for the ORM filters and the raw statements, so they agree.
 BOT_ROTATING_NULLS = (
@@ -298,6 +299,29 @@ def _ask_slack(rotate: Callable[[], Any], workspace_id: Any, who: str) -> tuple[
     return rotated, ""
 
 
+def _claim_row(
+    model: type[ClaimedRow],
+    pk: Any,
+    condition: RowCondition,
+    values: list[Any],
+    due: Callable[[], QuerySet[ClaimedRow]],
+    *,
+    claim_field: str,
+    now: datetime,
+    until: datetime,
+) -> ClaimedRow | None:
+    """Set the claim on row ``pk`` while it is due and unclaimed: the row as it now stands, or
+    None. One UPDATE ... RETURNING where the database has it (refresh_sql), else the ORM's
+    conditional UPDATE (``due``, the same conditions) and a read."""
+    if refresh_sql.returning_supported():
+        return refresh_sql.claim_returning(
+            model, pk, condition, values, claim_field=claim_field, now=now, until=until
+        )
+    if due().filter(_unclaimed(claim_field, now)).update(**{claim_field: until}):
+        return model.objects.get(pk=pk)
+    return None
+
+
 # --- the bot token -------------------------------------------------------------------------------
 
 
@@ -314,20 +338,11 @@ def _claim_bot(
     horizon = now + timedelta(minutes=minutes)
     due = _bot_due(workspace_id, horizon, retry_failed=retry_failed)
     with transaction.atomic():
-        if refresh_sql.returning_supported():
-            condition = BOT_CLAIMABLE if retry_failed else BOT_CLAIMABLE_UNFAILED
-            claimed = refresh_sql.claim_returning(
-                Workspace, workspace_id, condition, [horizon],
-                claim_field="bot_refresh_claimed_until", now=now, until=until,
-            )  # fmt: skip
-        elif (
-            due()
-            .filter(_unclaimed("bot_refresh_claimed_until", now))
-            .update(bot_refresh_claimed_until=until)
-        ):
-            claimed = Workspace.objects.get(pk=workspace_id)
-        else:
-            claimed = None
+        condition = BOT_CLAIMABLE if retry_failed else BOT_CLAIMABLE_UNFAILED
+        claimed = _claim_row(
+            Workspace, workspace_id, condition, [horizon], due,
+            claim_field="bot_refresh_claimed_until", now=now, until=until,
+        )  # fmt: skip
         if claimed is None:
             return TokenRefresh.SKIPPED if due().exists() else TokenRefresh.NOT_DUE
         workspace = claimed
@@ -388,19 +403,10 @@ def _claim_user(row_id: Any, minutes: int) -> tuple[_Claim, SdkInstallation] | T
         return Installation.objects.filter(USER_DUE, pk=row_id, user_token_expires_at__lte=horizon)
 
     with transaction.atomic():
-        if refresh_sql.returning_supported():
-            claimed = refresh_sql.claim_returning(
-                Installation, row_id, USER_CLAIMABLE, [True, horizon],
-                claim_field="user_refresh_claimed_until", now=now, until=until,
-            )  # fmt: skip
-        elif (
-            due()
-            .filter(_unclaimed("user_refresh_claimed_until", now))
-            .update(user_refresh_claimed_until=until)
-        ):
-            claimed = Installation.objects.get(pk=row_id)
-        else:
-            claimed = None
+        claimed = _claim_row(
+            Installation, row_id, USER_CLAIMABLE, [True, horizon], due,
+            claim_field="user_refresh_claimed_until", now=now, until=until,
+        )  # fmt: skip
         if claimed is None:
             return TokenRefresh.SKIPPED if due().exists() else TokenRefresh.NOT_DUE
         row = claimed
@@ -692,19 +698,12 @@ def iter_due_workspaces(
 ) -> Iterator[Workspace]:
     """The due workspaces of ``shard`` by primary key, a keyset page at a time (each page is
     asked afresh, so a row refreshed meanwhile by another runner is no longer due)."""
-    users = _users_due(within_minutes).filter(workspace_id=OuterRef("pk"))
-    last: Any = None
-    while True:
-        page = _due(within_minutes).annotate(users_due=Exists(users)).order_by("pk")
-        if last is not None:
-            page = page.filter(pk__gt=last)
-        rows = list(page[:batch_size])
-        for workspace in rows:
-            if shard.holds(workspace.pk):
-                yield workspace
-        if len(rows) < batch_size:
-            return
-        last = rows[-1].pk
+
+    def page() -> QuerySet[Workspace]:
+        users = _users_due(within_minutes).filter(workspace_id=OuterRef("pk"))
+        return _due(within_minutes).annotate(users_due=Exists(users))
+
+    return rows_by_key(page, shard, batch_size=batch_size)
 
 
 def due_workspace_ids(within_minutes: int) -> list[Any]:

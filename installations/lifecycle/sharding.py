@@ -6,13 +6,21 @@ N hosts started with 1/N .. N/N cover every workspace exactly once and agree wit
 each other. Sharding only spreads the work; it is not what makes two runners safe: refreshes
 claim their row (``rotation.py``) and verifications record under a row lock, so overlapping or
 identical shards never spend a refresh token twice.
+
+``rows_by_key`` reads a shard's rows the way every job does: by primary key, a page at a time.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from django.db.models import Model, QuerySet
+
+M = TypeVar("M", bound=Model)
 
 _SHARD = re.compile(r"([1-9][0-9]{0,3})/([1-9][0-9]{0,3})")
 
@@ -45,3 +53,25 @@ class Shard:
 
 
 EVERYTHING = Shard(1, 1)
+
+
+def rows_by_key(
+    query: Callable[[], QuerySet[M]], shard: Shard = EVERYTHING, *, batch_size: int
+) -> Iterator[M]:
+    """The rows of ``query()`` that ``shard`` holds, by primary key, a page at a time.
+
+    Keyset pagination: each page starts after the last key of the one before (never at an
+    OFFSET) and is asked afresh (``query()`` per page), so a run over 100,000 rows holds one
+    page, rows added meanwhile are not read twice, and a row another runner handled meanwhile
+    drops out when the query no longer matches it.
+    """
+    last: Any = None
+    while True:
+        page = query().order_by("pk")
+        if last is not None:
+            page = page.filter(pk__gt=last)
+        rows = list(page[:batch_size])
+        yield from (row for row in rows if shard.holds(row.pk))
+        if len(rows) < batch_size:
+            return
+        last = rows[-1].pk

@@ -20,7 +20,6 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
 from urllib.error import URLError
 
 from django.db import transaction
@@ -35,7 +34,7 @@ from installations.exceptions import SlackInstallError, SlackRefused
 from installations.lifecycle import rotation
 from installations.lifecycle.job_threads import in_threads
 from installations.lifecycle.saving import record_event
-from installations.lifecycle.sharding import EVERYTHING, Shard
+from installations.lifecycle.sharding import EVERYTHING, Shard, rows_by_key
 from installations.models import Health, LifecycleEvent, Workspace
 from installations.slack import api as slack_api
 
@@ -256,21 +255,8 @@ def _active() -> QuerySet[Workspace]:
 def active_workspaces(
     shard: Shard = EVERYTHING, *, batch_size: int = BATCH_SIZE
 ) -> Iterator[Workspace]:
-    """The active installations of ``shard`` by primary key, read a page at a time (keyset
-    pagination: each page starts after the last key of the one before, never at an OFFSET), so a
-    run over 100,000 workspaces holds one page, and rows added meanwhile are not read twice."""
-    last: Any = None
-    while True:
-        page = _active().order_by("pk")
-        if last is not None:
-            page = page.filter(pk__gt=last)
-        rows = list(page[:batch_size])
-        for workspace in rows:
-            if shard.holds(workspace.pk):
-                yield workspace
-        if len(rows) < batch_size:
-            return
-        last = rows[-1].pk
+    """The active installations of ``shard`` by primary key, a page at a time (memory flat)."""
+    return rows_by_key(_active, shard, batch_size=batch_size)
 
 
 def count_active(shard: Shard = EVERYTHING) -> int:

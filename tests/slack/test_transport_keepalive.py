@@ -19,8 +19,7 @@ from installations.exceptions import SlackInstallError
 from installations.slack import api as slack_api
 from installations.slack import transport
 from slackstandin import SlackStandIn
-from slackstandin.state import BOT_USER_ID, TokenRecord
-from slackstandin.tokens import token_value
+from slackstandin.tokens import mint_bot
 
 
 @pytest.fixture(autouse=True)
@@ -37,19 +36,7 @@ def _no_connection_left() -> Iterator[None]:
 
 def bot(standin: SlackStandIn, team_id: str) -> str:
     """A live bot token of ``team_id``, as the stand-in would have issued it."""
-    record = standin.state.add_token(
-        TokenRecord(
-            token=token_value("bot", rotating=False),
-            kind="bot",
-            team_id=team_id,
-            team_name=f"Team {team_id}",
-            enterprise_id=None,
-            enterprise_name=None,
-            user_id=BOT_USER_ID,
-            scopes="commands",
-            is_enterprise_install=False,
-        )
-    )
+    record = mint_bot(standin.state, team_id, team_name=f"Team {team_id}")
     return record.token
 
 
