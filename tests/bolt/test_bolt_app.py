@@ -15,7 +15,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from django.db import connection
 from django.http import HttpResponse
 from django.test import RequestFactory
 from slack_bolt import App, BoltContext
@@ -27,6 +26,7 @@ from slack_sdk.signature import SignatureVerifier
 from installations.bolt.store import DjangoInstallationStore, DjangoOAuthStateStore
 from installations.models import Installation, Workspace
 from slackstandin import SlackStandIn
+from tests.support.store import MENTION, stored_envelope
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("lookup_path")]
 
@@ -131,19 +131,9 @@ class Bolt:
         return self.handler.handle(request)
 
 
-MENTION = {"type": "app_mention", "user": "U0SOMEONE", "text": "hi", "channel": "C0GENERAL"}
-
-
 @pytest.fixture
 def bolt(standin: SlackStandIn, settings: Any) -> Bolt:
     return Bolt(standin, settings, rotation_minutes=120)
-
-
-def stored_envelope(workspace: Workspace, column: str) -> str:
-    with connection.cursor() as cursor:
-        key = workspace.pk.hex if connection.vendor == "sqlite" else workspace.pk
-        cursor.execute(f"select {column} from installations_workspace where id = %s", [key])
-        return cursor.fetchone()[0]
 
 
 def test_bolt_oauth_flow_saves_through_our_stores(bolt: Bolt) -> None:

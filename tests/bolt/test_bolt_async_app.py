@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.db import connection, connections
+from django.db import connections
 from slack_bolt import BoltResponse
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
@@ -36,6 +36,7 @@ from installations.encryption.keyring import generate_key_entry
 from installations.models import Installation, Workspace
 from slackstandin import SlackStandIn
 from tests.support.factories import install_through_standin
+from tests.support.store import MENTION, stored_envelope
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -175,19 +176,9 @@ class UninstalledBeforeSave(AsyncDjangoInstallationStore):
         await super().async_save(installation)
 
 
-MENTION = {"type": "app_mention", "user": "U0SOMEONE", "text": "hi", "channel": "C0GENERAL"}
-
-
 @pytest.fixture
 def bolt(standin: SlackStandIn, settings: Any) -> AsyncBolt:
     return AsyncBolt(standin, settings, rotation_minutes=120)
-
-
-def stored_envelope(workspace: Workspace, column: str) -> str:
-    with connection.cursor() as cursor:
-        key = workspace.pk.hex if connection.vendor == "sqlite" else workspace.pk
-        cursor.execute(f"select {column} from installations_workspace where id = %s", [key])
-        return cursor.fetchone()[0]
 
 
 def test_async_oauth_flow_saves_through_our_async_stores(bolt: AsyncBolt) -> None:

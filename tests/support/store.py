@@ -1,12 +1,27 @@
-"""slack_sdk's SQLite3 store made comparable: rows stamped with the object's own install time."""
+"""Store test helpers: slack_sdk's SQLite3 store made comparable (rows stamped with the object's
+own install time), a signed event's payload, and a workspace column as the database holds it."""
 
 from __future__ import annotations
 
 import sqlite3
 from datetime import UTC, datetime
 
+from django.db import connection
 from slack_sdk.oauth.installation_store import Bot, Installation
 from slack_sdk.oauth.installation_store.sqlite3 import SQLite3InstallationStore
+
+from installations.models import Workspace
+
+# An app_mention as the sync and async Bolt tests send it.
+MENTION = {"type": "app_mention", "user": "U0SOMEONE", "text": "hi", "channel": "C0GENERAL"}
+
+
+def stored_envelope(workspace: Workspace, column: str) -> str:
+    """What the database holds in ``column`` of the workspace's row (read past the ORM)."""
+    with connection.cursor() as cursor:
+        key = workspace.pk.hex if connection.vendor == "sqlite" else workspace.pk
+        cursor.execute(f"select {column} from installations_workspace where id = %s", [key])
+        return str(cursor.fetchone()[0])
 
 
 class StampedSQLite3Store(SQLite3InstallationStore):
