@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Generator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -36,6 +37,7 @@ from tests.support.browser import (
 )
 from tests.support.flow import Flow
 from tests.support.lifecycle import sign
+from tests.support.servers import redis_server
 
 
 def is_postgres() -> bool:
@@ -49,6 +51,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "postgres" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture
+def redis_url(tmp_path: Path) -> Iterator[str]:
+    """A redis-server of the test's own (tests/support/servers.py)."""
+    with redis_server(tmp_path) as url:
+        yield url
 
 
 @pytest.fixture(autouse=True)

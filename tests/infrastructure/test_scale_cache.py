@@ -1,18 +1,13 @@
 """The shared cache: CACHE_URL, versioned keys, counts invalidated at once, and a cache outage.
 
-The Redis half starts its own redis-server on a free loopback port (CI installs Debian's
-redis-server; without it those tests are skipped locally and fail in CI, where CI=true).
+The Redis half starts its own redis-server on a free loopback port (the ``redis_url`` fixture).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +20,6 @@ from installations.models import Health, Workspace
 from installations.reporting import health
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_keys_name_the_release_and_the_cache_shapes() -> None:
@@ -98,35 +87,6 @@ def test_cache_url_selects_djangos_own_redis_cache(url: str, backend: str, probl
     lines = result.stdout.splitlines()
     assert lines[0] == backend
     assert (problem in lines[1]) if problem else lines[1] == "[]"
-
-
-@pytest.fixture
-def redis_url(tmp_path: Path) -> Iterator[str]:
-    """A redis-server of the test's own: loopback, a free port, no persistence."""
-    server = shutil.which("redis-server")
-    if server is None:
-        if os.environ.get("CI"):
-            pytest.fail("redis-server is missing (CI installs Debian's redis-server)")
-        pytest.skip("redis-server is not installed")
-    port = free_port()
-    process = subprocess.Popen(
-        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(tmp_path)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            assert process.poll() is None and time.monotonic() < deadline, "redis did not start"
-            time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 @pytest.mark.django_db(transaction=True)

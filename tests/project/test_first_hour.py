@@ -21,6 +21,7 @@ from installations.encryption.keyring import Keyring
 from slackinstall import dev_secrets
 from slackstandin import dev_standin
 from tests.support.project_copy import ROOT, clean_env, copy_project, make, manage
+from tests.support.servers import free_port
 
 REQUIRED_IN_PRODUCTION = [
     "DJANGO_SECRET_KEY",
@@ -37,12 +38,6 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     return copy_project(tmp_path / "clone")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def problems(stderr: str) -> list[str]:

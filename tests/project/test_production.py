@@ -28,15 +28,10 @@ from django.db import connection
 
 from installations.models import Workspace
 from slackstandin import SlackStandIn
+from tests.support.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def live_database_url() -> str:

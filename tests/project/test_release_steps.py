@@ -23,12 +23,7 @@ from django.db import connection
 from installations.encryption.keyring import generate_key_entry
 from installations.infrastructure.database import turn_off_jit
 from tests.support.project_copy import ROOT, clean_env, copy_project, make, make_command
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.support.servers import free_port
 
 
 def production_env(tmp_path: Path, **changes: str) -> dict[str, str]:

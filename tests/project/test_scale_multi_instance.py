@@ -45,8 +45,8 @@ from installations.models import Installation, Workspace
 from installations.store import DjangoInstallationStore
 from slackstandin import SlackStandIn
 from slackstandin.events import envelope, signed_headers
-from tests.infrastructure.test_scale_cache import free_port, redis_url  # noqa: F401 (fixture)
 from tests.project.test_production import get, live_database_url, opener
+from tests.support.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [
@@ -170,7 +170,7 @@ def cluster(
     standin: SlackStandIn,
     settings: Any,
     tmp_path: Path,
-    redis_url: str,  # noqa: F811
+    redis_url: str,
 ) -> Iterator[Cluster]:
     nginx = need("nginx")
     proxy_port, port_a, port_b = free_port(), free_port(), free_port()
