@@ -7,10 +7,11 @@ served by that app through ``slack_bolt.adapter.django`` (an ``AsyncApp`` throug
 ``async_dispatch``). Our lifecycle handling (uninstall, token revocation, team access:
 ``lifecycle/slack_events.py``) is registered on it as Bolt listeners, so history is still kept.
 
-``new_bolt_app()`` builds an App the way this needs: our encrypted installation store, Bolt's
-``authorize`` reading it (each workspace's listeners get that workspace's own tokens, rotated when
-they expire), the signing secret and Slack API URL from the app's settings, and no OAuth flow:
-installs go through our Add to Slack pages, never Bolt's.
+``new_bolt_app()`` builds an App the way this needs: our encrypted installation store, an
+``authorize`` reading it (bolt/authorize.py: each workspace's listeners get that workspace's own
+tokens, rotated when they expire, without an ``auth.test`` per event), the signing secret and
+Slack API URL from the app's settings, and no OAuth flow: installs go through our Add to Slack
+pages, never Bolt's.
 """
 
 from __future__ import annotations
@@ -47,25 +48,38 @@ def new_bolt_app(**options: Any) -> Any:
     """A ``slack_bolt.App`` on our installation store, without Bolt's OAuth pages.
 
     ``options`` go to ``App`` (e.g. ``process_before_response=True``); the store, authorize,
-    signing secret and client default to ours."""
+    signing secret and client default to ours. The authorize is ``DjangoAuthorize``
+    (bolt/authorize.py: the stored identity, no ``auth.test`` per event, rotation through our
+    claim protocol); pass ``authorize=`` for another. With a store of another kind, Bolt's own
+    ``InstallationStoreAuthorize`` (our authorize reads and rotates our rows only)."""
     from slack_bolt import App
     from slack_bolt.authorization.authorize import InstallationStoreAuthorize
     from slack_sdk import WebClient
 
+    from installations.bolt.authorize import DjangoAuthorize
     from installations.bolt.store import DjangoInstallationStore
 
     config = slack_config()
     store = options.pop("installation_store", None) or DjangoInstallationStore()
     client = options.pop("client", None) or WebClient(base_url=config.api_url)
     # Any: Bolt takes an Authorize object here, though App's annotation says a plain callable.
-    authorize: Any = options.pop("authorize", None) or InstallationStoreAuthorize(
-        installation_store=store,
-        client_id=config.client_id,
-        client_secret=config.client_secret,
-        logger=logging.getLogger("slack_bolt.authorize"),
-        client=client,
-        token_rotation_expiration_minutes=config.token_rotation_minutes,
-    )
+    authorize: Any = options.pop("authorize", None)
+    if authorize is None and isinstance(store, DjangoInstallationStore):
+        authorize = DjangoAuthorize(
+            installation_store=store,
+            token_rotation_minutes=config.token_rotation_minutes,
+            bot_only=bool(options.get("installation_store_bot_only")),
+        )
+    elif authorize is None:  # another store: Bolt's own authorize, which rotates through it
+        authorize = InstallationStoreAuthorize(
+            installation_store=store,
+            client_id=config.client_id,
+            client_secret=config.client_secret,
+            logger=logging.getLogger("slack_bolt.authorize"),
+            client=client,
+            token_rotation_expiration_minutes=config.token_rotation_minutes,
+            bot_only=bool(options.get("installation_store_bot_only")),
+        )
     options.setdefault("signing_secret", config.signing_secret)
     app = App(client=client, installation_store=store, authorize=authorize, **options)
     # Bolt builds an OAuth flow by itself when SLACK_CLIENT_ID / SLACK_CLIENT_SECRET are in the
@@ -75,23 +89,33 @@ def new_bolt_app(**options: Any) -> Any:
 
 
 def new_async_bolt_app(**options: Any) -> Any:
-    """The ``AsyncApp`` twin of ``new_bolt_app`` (needs aiohttp)."""
+    """The ``AsyncApp`` twin of ``new_bolt_app`` (needs aiohttp), on ``AsyncDjangoAuthorize``."""
     from slack_bolt.app.async_app import AsyncApp
     from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
     from slack_sdk.web.async_client import AsyncWebClient
 
     from installations.bolt.async_store import AsyncDjangoInstallationStore
+    from installations.bolt.authorize import AsyncDjangoAuthorize
 
     config = slack_config()
     store = options.pop("installation_store", None) or AsyncDjangoInstallationStore()
     client = options.pop("client", None) or AsyncWebClient(base_url=config.api_url)
-    authorize: Any = options.pop("authorize", None) or AsyncInstallationStoreAuthorize(
-        installation_store=store,
-        client_id=config.client_id,
-        client_secret=config.client_secret,
-        logger=logging.getLogger("slack_bolt.authorize"),
-        token_rotation_expiration_minutes=config.token_rotation_minutes,
-    )
+    authorize: Any = options.pop("authorize", None)
+    if authorize is None and isinstance(store, AsyncDjangoInstallationStore):
+        authorize = AsyncDjangoAuthorize(
+            installation_store=store,
+            token_rotation_minutes=config.token_rotation_minutes,
+            bot_only=bool(options.get("installation_store_bot_only")),
+        )
+    elif authorize is None:  # another store: Bolt's own authorize, as in new_bolt_app
+        authorize = AsyncInstallationStoreAuthorize(
+            installation_store=store,
+            client_id=config.client_id,
+            client_secret=config.client_secret,
+            logger=logging.getLogger("slack_bolt.authorize"),
+            token_rotation_expiration_minutes=config.token_rotation_minutes,
+            bot_only=bool(options.get("installation_store_bot_only")),
+        )
     options.setdefault("signing_secret", config.signing_secret)
     app = AsyncApp(client=client, installation_store=store, authorize=authorize, **options)
     app._async_oauth_flow = None  # as in new_bolt_app: installs go through our pages

@@ -662,6 +662,55 @@ def refresh_workspace(
     )
 
 
+@dataclass(frozen=True)
+class RequestRefresh:
+    """What ``refresh_for_request`` did: per token, its result, or None when it was not asked
+    for (or the row it lives on no longer exists)."""
+
+    bot: TokenResult | None = None
+    user: TokenResult | None = None
+
+
+def refresh_for_request(
+    *,
+    client_id: str,
+    enterprise_id: str,
+    team_id: str,
+    user_id: str | None,
+    bot: bool,
+    minutes: int,
+    actor: str,
+    rotator: TokenRotator | None = None,
+) -> RequestRefresh:
+    """Refresh, for one incoming request, what it is about to use: the install target's bot
+    token (``bot``) and ``user_id``'s current user token, each when due within ``minutes``.
+
+    The same claim protocol as the scheduled run (one refresh token is spent once, whatever
+    the number of requests and processes racing for it: a loser gets SKIPPED and the token as
+    it stands); a bot refresh token Slack already refused is not tried again (it needs a
+    reinstall). Raises EncryptedDataError when this process cannot read a token (the claim is
+    undone; the request should fail, not pass for "not installed").
+    """
+    workspace_id = (
+        Workspace.objects.filter(client_id=client_id, enterprise_id=enterprise_id, team_id=team_id)
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if workspace_id is None:
+        return RequestRefresh()
+    rotator = rotator or slack_api.token_rotator()
+    bot_result = (
+        _refresh_bot(workspace_id, rotator, minutes, actor, retry_failed=False) if bot else None
+    )
+    user_result: TokenResult | None = None
+    if user_id:
+        rows = Installation.objects.filter(USER_DUE, workspace_id=workspace_id, user_id=user_id)
+        row_id = rows.order_by("-installed_at").values_list("pk", flat=True).first()
+        if row_id is not None:
+            user_result = _refresh_user(row_id, workspace_id, rotator, minutes, actor)
+    return RequestRefresh(bot=bot_result, user=user_result)
+
+
 BATCH_SIZE = 500  # rows per keyset page of a run
 # Threads of a scheduled run: each refresh waits on Slack (~50 ms away) far longer than it works;
 # oauth.v2.access allows 600 calls a minute per workspace (docs.slack.dev/apis/web-api/rate-limits)
