@@ -1,7 +1,7 @@
 """Install throughput: the whole Add to Slack flow over HTTP, slackinstall against a Bolt peer.
 
 Run: BENCH_DATABASE_URL=postgres://... .venv/bin/python benchmarks/install_flow.py
-     [--installs 100,400] [--rounds 3] [--quick]
+     [--installs 100,400] [--rounds 3] [--quick] [--cpu] [--profile DIR]
 Both contestants run under gunicorn with the project's gunicorn.conf.py (DJANGO_DEBUG off) on
 the same database and the same Slack stand-in (a process of its own): slackinstall, and the
 Bolt peer (benchmarks/peers/: Bolt's own OAuth flow, slack_sdk's SQLAlchemy stores). They are
@@ -48,10 +48,17 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="alternations us/peer")
     parser.add_argument("--quick", action="store_true", help="30 and 150 installs, 3 rounds")
     parser.add_argument("--cpu", action="store_true", help="CPU ms per install of each process")
+    parser.add_argument(
+        "--profile",
+        metavar="DIR",
+        help="cProfile every worker thread of both servers (CPU clock) into DIR/<contestant>/ "
+        "and print each server's profile; the rates are then the profiler's, not comparable",
+    )
     args = parser.parse_args()
     single, eight = (30, 150) if args.quick else (int(n) for n in args.installs.split(","))
     rounds = 3 if args.quick else args.rounds
     contest = harness.prepare()
+    folders = harness.profile_workers(contest, args.profile) if args.profile else {}
     try:
         with harness.serving(contest.contestants):
             print("Install flow over HTTP: " + harness.describe(contest))
@@ -70,6 +77,9 @@ def main() -> None:
                         print(run.line(f"{users} users"), flush=True)
                         if args.cpu:
                             print(harness.cpu_line(before, after, count), flush=True)
+        if folders:  # the servers have stopped: every worker wrote its profile
+            harness.print_profiles(folders, 40 + rounds * (single + eight))
+            return  # a profiled run's rates are the profiler's: nothing recorded
         report(contest, runs, rounds, single, eight)
     finally:
         contest.standin.stop()

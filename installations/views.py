@@ -35,7 +35,7 @@ from installations.install.cookie import (
     set_state_cookies,
 )
 from installations.install.flow import clean_team, start_install
-from installations.install.links import success_page, success_url, workspace_from_link
+from installations.install.links import page_from_link, success_url
 from installations.install.next_page import clean_next, is_safe_next
 from installations.lifecycle import slack_events
 from installations.slack import events as slack_payloads
@@ -93,10 +93,10 @@ def oauth_redirect(request: HttpRequest) -> HttpResponse:
 def installed(request: HttpRequest) -> HttpResponse:
     """``/slack/installed``: names the workspace and opens Slack."""
     try:
-        workspace = workspace_from_link(request.GET.get("i"))
+        page = page_from_link(request.GET.get("i"))
     except SlackInstallError as exc:
         return render_error(request, exc)
-    return render(request, "installations/success.html", {"page": success_page(workspace)})
+    return render(request, "installations/success.html", {"page": page})
 
 
 # --- the Events API ----------------------------------------------------------------------

@@ -120,6 +120,7 @@ class Contestant:
     port: int
     env: dict[str, str]
     app: str | None = None  # gunicorn APP_MODULE; None: gunicorn.conf.py's wsgi_app
+    config: str = "gunicorn.conf.py"  # or peers/profiled_gunicorn.py (the same, profiled)
     process: subprocess.Popen[bytes] | None = None
     log_path: str = ""
 
@@ -147,7 +148,7 @@ def serving(contestants: Sequence[Contestant]) -> Iterator[None]:
     try:
         for contestant in contestants:
             contestant.log_path = os.path.join(folder, contestant.name.replace(" ", "-") + ".log")
-            args = [os.path.join(ROOT, ".venv/bin/gunicorn"), "--config", "gunicorn.conf.py"]
+            args = [os.path.join(ROOT, ".venv/bin/gunicorn"), "--config", contestant.config]
             env = {
                 **contestant.env,
                 "HOST": "127.0.0.1",
@@ -508,6 +509,43 @@ def prepare(*, bolt_app: str = "") -> Contest:
         "bolt peer", peer_port, peer_env, app="benchmarks.peers.bolt_peer:application"
     )
     return Contest(vendor, database_url, standin, ours, peer, client_id, signing_secret)
+
+
+PROFILED_CONFIG = "benchmarks/peers/profiled_gunicorn.py"
+
+
+def profile_workers(contest: Contest, folder: str) -> dict[str, str]:
+    """Run both servers under PROFILED_CONFIG, each writing its workers' profiles to a folder
+    of its own under ``folder``; {contestant name: that folder}."""
+    folders = {}
+    for contestant in contest.contestants:
+        own = os.path.join(os.path.abspath(folder), contestant.name.replace(" ", "-"))
+        os.makedirs(own, exist_ok=True)
+        for stale in os.listdir(own):
+            if stale.endswith(".prof"):
+                os.remove(os.path.join(own, stale))
+        contestant.config = PROFILED_CONFIG
+        contestant.env["BENCH_PROFILE_DIR"] = own
+        folders[contestant.name] = own
+    return folders
+
+
+def print_profiles(folders: dict[str, str], count: int, lines: int = 45) -> None:
+    """Each server's profile (every worker and thread together), CPU ms per install."""
+    import pstats
+
+    for name, folder in folders.items():
+        files = sorted(os.path.join(folder, f) for f in os.listdir(folder) if f.endswith(".prof"))
+        if not files:
+            print(f"{name}: no profile written (workers did not exit cleanly?)")
+            continue
+        stats = pstats.Stats(*files)
+        total = getattr(stats, "total_tt", 0.0)
+        print(
+            f"\n=== {name}: {len(files)} thread profiles in {folder}, {total:.2f} s CPU "
+            f"under cProfile (~{total * 1000 / count:.1f} ms per install, profiler included)"
+        )
+        stats.sort_stats("cumulative").print_stats(lines)
 
 
 def describe(contest: Contest) -> str:

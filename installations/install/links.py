@@ -1,8 +1,12 @@
 """The clean success URL the callback redirects to, and the links the success page offers.
 
 The callback never renders a page whose address still holds ``code`` and ``state`` (RFC 9700
-§4.2.4, §4.3.1): it redirects to ``/slack/installed?i=<signed workspace id>``. The signature keeps
-anyone from reading other installs' names by guessing ids; it is valid for a short while only.
+§4.2.4, §4.3.1): it redirects to ``/slack/installed?i=<signed page>``. The signed value holds what
+the page shows, none of it secret: the workspace's (or org's) name and id and the app id, so the
+success page renders without a query (issue 15). The signature keeps anyone from making the page
+say anything else, or from reading other installs' names; it is valid for a short while only.
+A link signed by an earlier release (the workspace's id alone) is still looked up, so a deploy
+breaks no install in progress. A reload of the page is a reload of this link: no state is in it.
 Deep links follow slack_sdk's ``RedirectUriPageRenderer``: ``slack://app?team=..&id=..`` with a
 browser fallback; for org-wide installs, Slack's "add to workspaces" page
 (docs/slack-protocol.md §7).
@@ -11,9 +15,11 @@ browser fallback; for org-wide installs, Slack's "add to workspaces" page
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote, urlencode
 
 from django.core import signing
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from installations.exceptions import InvalidSuccessLink
@@ -31,42 +37,77 @@ class SuccessPage:
     web_url: str  # a browser fallback
 
 
+def shown_on_page(workspace: Workspace) -> dict[str, str | bool]:
+    """What the success page shows of ``workspace`` (and what its link signs): nothing secret."""
+    return {
+        "n": workspace.team_name,
+        "t": workspace.team_id,
+        "e": workspace.enterprise_id,
+        "en": workspace.enterprise_name,
+        "a": workspace.app_id,
+        "o": workspace.is_enterprise_install,
+    }
+
+
+SHOWN_TEXT = ("n", "t", "e", "en", "a")
+
+
 def success_url(workspace: Workspace, *, next_page: str = "") -> str:
     """The success page, or the host's own ``next`` page (checked when the flow started)."""
     if next_page:
         return next_page
-    value = signing.dumps(str(workspace.pk), salt=SALT)
+    value = signing.dumps(shown_on_page(workspace), salt=SALT, compress=True)
     return reverse("installations:installed") + "?" + urlencode({"i": value})
 
 
-def workspace_from_link(value: str | None) -> Workspace:
+def page_from_link(value: str | None) -> SuccessPage:
+    """The success page a link signed by ``success_url`` shows; InvalidSuccessLink otherwise."""
     if not value:
         raise InvalidSuccessLink()
     try:
-        pk = signing.loads(value, salt=SALT, max_age=SUCCESS_LINK_MAX_AGE)
+        shown = signing.loads(value, salt=SALT, max_age=SUCCESS_LINK_MAX_AGE)
     except signing.BadSignature:  # SignatureExpired is a subclass
         raise InvalidSuccessLink() from None
-    workspace = Workspace.objects.filter(pk=pk).first()
+    if isinstance(shown, str):  # signed by an earlier release: the workspace's id
+        return success_page(_workspace(shown))
+    if not (
+        isinstance(shown, dict)
+        and all(isinstance(shown.get(key), str) for key in SHOWN_TEXT)
+        and isinstance(shown.get("o"), bool)
+    ):
+        raise InvalidSuccessLink()
+    return _page(shown)
+
+
+def _workspace(pk: str) -> Workspace:
+    try:
+        workspace = Workspace.objects.filter(pk=pk).first()
+    except ValidationError:  # not a key at all
+        raise InvalidSuccessLink() from None
     if workspace is None:
         raise InvalidSuccessLink()
     return workspace
 
 
 def success_page(workspace: Workspace) -> SuccessPage:
-    app = quote(workspace.app_id, safe="")
-    if workspace.is_enterprise_install:
-        org = quote(workspace.enterprise_id, safe="")
+    return _page(shown_on_page(workspace))
+
+
+def _page(shown: dict[str, Any]) -> SuccessPage:
+    app = quote(shown["a"], safe="")
+    if shown["o"]:
+        org = quote(shown["e"], safe="")
         admin = f"https://app.slack.com/manage/{org}/integrations/profile/{app}/workspaces/add"
         return SuccessPage(
-            name=workspace.enterprise_name or workspace.enterprise_id,
+            name=shown["en"] or shown["e"],
             is_org=True,
             open_url=admin,
             web_url=admin,
         )
-    team = quote(workspace.team_id, safe="")
+    team = quote(shown["t"], safe="")
     return SuccessPage(
-        name=workspace.team_name or workspace.team_id,
+        name=shown["n"] or shown["t"],
         is_org=False,
-        open_url="slack://app?" + urlencode({"team": workspace.team_id, "id": workspace.app_id}),
+        open_url="slack://app?" + urlencode({"team": shown["t"], "id": shown["a"]}),
         web_url=f"https://app.slack.com/client/{team}",
     )

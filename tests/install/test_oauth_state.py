@@ -13,20 +13,23 @@ from typing import Any
 
 import pytest
 from django.core import signing
-from django.db import connection
+from django.db import connection, transaction
 from django.test import Client
 from django.utils import timezone
 from hypothesis import example, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from installations.install import state as oauth_state
 from installations.install.cookie import COOKIE_NAME, INSTALL_COOKIE_NAME, binding
 from installations.install.flow import TEAM_ID, authorize_url
 from installations.install.state import (
     BOLT_SALT,
     INSTALL_SALT,
     MAX_STATE_LENGTH,
+    PURGE_EVERY,
     SEPARATOR,
+    PurgeClock,
     StateCheck,
     consume_state,
     hash_state,
@@ -88,14 +91,49 @@ def test_purge_deletes_only_spent_states_past_their_expiry() -> None:
     assert list(OAuthState.objects.values_list("state_hash", flat=True)) == [hash_state(live)]
 
 
-@pytest.mark.django_db
-def test_spending_purges_expired_records() -> None:
+def expired_records(count: int, start: int = 0) -> None:
     OAuthState.objects.bulk_create(
         OAuthState(state_hash=f"{i:064x}", expires_at=timezone.now() - timedelta(seconds=1))
-        for i in range(20)
+        for i in range(start, start + count)
     )
+
+
+@pytest.mark.django_db
+def test_spending_purges_expired_records_at_most_once_a_minute(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = PurgeClock(PURGE_EVERY)  # as in a new process: its first spend purges
+    monkeypatch.setattr(oauth_state, "_purge_clock", clock)
+    expired_records(20)
     assert spend(issue_state(browser=BROWSER))
     assert OAuthState.objects.count() == 1
+    expired_records(5, start=20)  # within the minute: left for the next purge
+    assert spend(issue_state(browser=BROWSER))
+    assert OAuthState.objects.count() == 7
+    assert clock.next_at is not None
+    clock.next_at -= PURGE_EVERY  # a minute later
+    assert spend(issue_state(browser=BROWSER))
+    assert OAuthState.objects.count() == 3  # the three spent states, all live
+
+
+def test_the_purge_clock_does_not_wait_on_a_clock_set_back() -> None:
+    clock = PurgeClock(PURGE_EVERY)
+    now = timezone.now()
+    assert clock.due(now) is True
+    assert clock.due(now + PURGE_EVERY / 2) is False
+    assert clock.due(now - PURGE_EVERY * 2) is True  # set back: no wait of minutes or more
+    assert clock.due(now + PURGE_EVERY) is True
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_spend_inside_a_transaction_leaves_it_usable_when_the_state_was_spent() -> None:
+    """INSERT ... ON CONFLICT DO NOTHING: a duplicate is no error, the caller's work goes on."""
+    state = issue_state(browser=BROWSER)
+    with transaction.atomic():
+        assert spend(state) is True
+        assert spend(state) is False
+        assert OAuthState.objects.count() == 1  # the transaction still runs statements
+    assert spend(state) is False
 
 
 def test_a_changed_character_anywhere_makes_it_invalid() -> None:
