@@ -11,7 +11,9 @@ answer.
 A stored token this process cannot decrypt is a configuration error of the process (its
 TOKEN_ENCRYPTION_KEYS lacks the key), never a fact about the workspace: it is logged at ERROR
 with the key ids and nothing is recorded. auth.test is called outside any transaction; the
-verdict is written in a short one afterwards.
+verdict is written afterwards, only on the token that was tested: one conditional statement with
+its lifecycle event while the row is still as it was read (verify_sql.py says why), else in a
+short transaction under the row lock that decides again (``_record_locked``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 from urllib.error import URLError
 
 from django.db import transaction
@@ -29,11 +33,12 @@ from django.views.decorators.debug import sensitive_variables
 from slack_sdk import WebClient
 from slack_sdk.web import SlackResponse
 
+from installations import signals
 from installations.encryption.fields import EncryptedDataError, has_stored_value, key_problem
 from installations.exceptions import SlackInstallError, SlackRefused
-from installations.lifecycle import rotation
+from installations.lifecycle import rotation, verify_sql
 from installations.lifecycle.job_threads import in_threads
-from installations.lifecycle.saving import record_event
+from installations.lifecycle.saving import announce_recorded, record_event
 from installations.lifecycle.sharding import EVERYTHING, Shard, rows_by_key
 from installations.models import Health, LifecycleEvent, Workspace
 from installations.slack import api as slack_api
@@ -168,15 +173,145 @@ def _same_bot_token(stored: Workspace, tested: Workspace) -> bool:
     try:
         return stored.bot_token == tested.bot_token
     except EncryptedDataError:  # unreadable: the same stored envelope means the same token
-        field = Workspace._meta.get_field("bot_token")
-        return field.stored_envelope(stored) == field.stored_envelope(tested)
+        return _BOT_TOKEN.stored_envelope(stored) == _BOT_TOKEN.stored_envelope(tested)
 
 
-@transaction.atomic  # the health update and its lifecycle event commit together
+_BOT_TOKEN = Workspace._meta.get_field("bot_token")
+# What the ORM path saves: every field a verdict may set (one UPDATE shape whatever the verdict).
+_VERDICT_FIELDS = [
+    "health", "verify_failures", "last_verified_at", "last_error", "last_error_at", "bot_scopes",
+    "updated_at",
+]  # fmt: skip
+
+
+def _verdict(
+    row: Workspace, code: str, scopes: tuple[str, ...] | None, *, about_token: bool, now: datetime
+) -> dict[str, Any]:
+    """The fields a verdict sets on ``row`` (the state it was computed from), by name.
+
+    ``about_token`` False: a fault of the call, which says nothing about the token. Fields it
+    does not name keep whatever they hold (e.g. a working token leaves ``last_error_at``).
+    """
+    changes: dict[str, Any]
+    if code == "ok":
+        changes = {"health": Health.OK, "verify_failures": 0, "last_error": ""}
+        changes["last_verified_at"] = now
+        if scopes is not None:
+            changes["bot_scopes"] = ",".join(scopes)
+    elif not about_token:
+        changes = {"health": Health.UNKNOWN}  # says nothing about the token itself
+    else:
+        failures = row.verify_failures + 1
+        if code in DEAD_CODES or (code in SUSPECT_CODES and failures >= 2):
+            health = Health.DEAD
+        elif code in SUSPECT_CODES or code == "token_expired":
+            health = Health.SUSPECT
+        else:  # a policy or migration answer (no_permission, org_login_required...): not dead
+            health = Health.UNKNOWN
+        changes = {"verify_failures": failures, "last_verified_at": now, "health": health}
+    if code != "ok":
+        changes["last_error"], changes["last_error_at"] = code, now
+    changes["updated_at"] = now  # the field's auto_now, as save() sets it
+    return changes
+
+
+def _event(
+    code: str, before: tuple[str, str], after: tuple[str, str], *, log_unchanged: bool
+) -> tuple[str, str] | None:
+    """(kind, detail) of the lifecycle event a verdict records, or None. ``before`` and
+    ``after`` are (health, bot scopes) of the row."""
+    health, scopes = after
+    if code != "ok":
+        return LifecycleEvent.Kind.VERIFY_FAILED, f"{code}; health {health}"
+    if log_unchanged or before != after:
+        return LifecycleEvent.Kind.VERIFIED, f"health ok; bot scopes: {scopes or 'none'}"
+    return None
+
+
+def _outcome(
+    workspace: Workspace, code: str, scopes: tuple[str, ...] | None, reachable: bool
+) -> VerifyOutcome:
+    logger.info("verified workspace %s: %s (health %s)", workspace.pk, code, workspace.health)
+    return VerifyOutcome(
+        workspace_id=str(workspace.pk),
+        label=str(workspace),
+        health=workspace.health,
+        error="" if code == "ok" else code,
+        scopes=scopes,
+        message=_message(code),
+        reachable=reachable,
+    )
+
+
 def _record(
     tested: Workspace,
     code: str,
     response: SlackResponse | None,
+    *,
+    actor: str,
+    about_token: bool,
+    log_unchanged: bool,
+) -> VerifyOutcome:
+    """Record the verdict on the token ``tested`` holds: in one conditional statement while the
+    row is still as it was read (verify_sql.py), else under the row lock (``_record_locked``)."""
+    scopes = slack_api.granted_scopes(response) if response is not None else None
+    recorded = _record_unchanged(
+        tested, code, scopes, actor=actor, about_token=about_token, log_unchanged=log_unchanged
+    )
+    if recorded is not None:
+        return recorded
+    return _record_locked(
+        tested, code, scopes, actor=actor, about_token=about_token, log_unchanged=log_unchanged
+    )
+
+
+def _record_unchanged(
+    tested: Workspace,
+    code: str,
+    scopes: tuple[str, ...] | None,
+    *,
+    actor: str,
+    about_token: bool,
+    log_unchanged: bool,
+) -> VerifyOutcome | None:
+    """The verdict and its event written together while the row still holds the tested token's
+    envelope and the health, failure count and scopes the verdict was computed from; None when
+    it does not (nothing was written)."""
+    envelope = _BOT_TOKEN.stored_envelope(tested)
+    if envelope is None:  # unreachable: a token was tested
+        return None
+    checked = verify_sql.Checked(
+        tested.pk, envelope, tested.health, tested.verify_failures, tested.bot_scopes
+    )
+    now = timezone.now()
+    changes = _verdict(tested, code, scopes, about_token=about_token, now=now)
+    before = (tested.health, tested.bot_scopes)
+    after = (changes.get("health", tested.health), changes.get("bot_scopes", tested.bot_scopes))
+    kind_detail = _event(code, before, after, log_unchanged=log_unchanged)
+    event = None
+    if kind_detail is not None:
+        kind, detail = kind_detail
+        event = LifecycleEvent(
+            workspace=tested, kind=kind, actor=actor, detail=detail[:255], occurred_at=now
+        )
+    if not verify_sql.write_verdict(checked, changes, event):
+        return None
+    for name, value in changes.items():
+        setattr(tested, name, value)
+    if before[0] != after[0]:  # what Workspace.save() announces (installations/signals.py)
+        signals.send_after_commit(
+            signals.health_changed, Workspace, workspace=tested, before=before[0], after=after[0]
+        )
+    if event is not None:
+        announce_recorded(event)
+    return _outcome(tested, code, scopes, about_token)
+
+
+@transaction.atomic  # the health update and its lifecycle event commit together
+def _record_locked(
+    tested: Workspace,
+    code: str,
+    scopes: tuple[str, ...] | None,
     *,
     actor: str,
     about_token: bool,
@@ -191,50 +326,16 @@ def _record(
             str(workspace.pk), str(workspace), workspace.health, "changed_meanwhile",
             message=_message("changed_meanwhile"),
         )  # fmt: skip
-    now = timezone.now()
     before = (workspace.health, workspace.bot_scopes)
-    scopes = slack_api.granted_scopes(response) if response is not None else None
-    reachable = about_token
-    if code == "ok":
-        workspace.health, workspace.verify_failures, workspace.last_error = Health.OK, 0, ""
-        workspace.last_verified_at = now
-        if scopes is not None:
-            workspace.bot_scopes = ",".join(scopes)
-    elif not reachable:
-        workspace.health = Health.UNKNOWN  # says nothing about the token itself
-    else:
-        workspace.verify_failures += 1
-        workspace.last_verified_at = now
-        if code in DEAD_CODES or (code in SUSPECT_CODES and workspace.verify_failures >= 2):
-            workspace.health = Health.DEAD
-        elif code in SUSPECT_CODES or code == "token_expired":
-            workspace.health = Health.SUSPECT
-        else:  # a policy or migration answer (no_permission, org_login_required...): not dead
-            workspace.health = Health.UNKNOWN
-    if code != "ok":
-        workspace.last_error, workspace.last_error_at = code, now
-    workspace.save(
-        update_fields=[
-            "health", "verify_failures", "last_verified_at", "last_error", "last_error_at",
-            "bot_scopes", "updated_at",
-        ]
-    )  # fmt: skip
-    if code == "ok" and (log_unchanged or before != (workspace.health, workspace.bot_scopes)):
-        record_event(workspace, LifecycleEvent.Kind.VERIFIED, actor,
-                     f"health ok; bot scopes: {workspace.bot_scopes or 'none'}")  # fmt: skip
-    elif code != "ok":
-        record_event(workspace, LifecycleEvent.Kind.VERIFY_FAILED, actor,
-                     f"{code}; health {workspace.health}")  # fmt: skip
-    logger.info("verified workspace %s: %s (health %s)", workspace.pk, code, workspace.health)
-    return VerifyOutcome(
-        workspace_id=str(workspace.pk),
-        label=str(workspace),
-        health=workspace.health,
-        error="" if code == "ok" else code,
-        scopes=scopes,
-        message=_message(code),
-        reachable=reachable,
-    )
+    changes = _verdict(workspace, code, scopes, about_token=about_token, now=timezone.now())
+    for name, value in changes.items():
+        setattr(workspace, name, value)
+    workspace.save(update_fields=_VERDICT_FIELDS)
+    after = (workspace.health, workspace.bot_scopes)
+    kind_detail = _event(code, before, after, log_unchanged=log_unchanged)
+    if kind_detail is not None:
+        record_event(workspace, kind_detail[0], actor, kind_detail[1])
+    return _outcome(workspace, code, scopes, about_token)
 
 
 BATCH_SIZE = 500  # rows per keyset page: one query per page, a page at most in memory
@@ -280,9 +381,9 @@ def iter_verify_active(
     """auth.test every active installation of ``shard``, at most ``concurrency`` at a time;
     outcomes as they come (in key order with one thread), memory flat in the number of rows.
 
-    One Slack client per thread, on that thread's kept-alive connection; one short transaction
-    per verdict, with its lifecycle event (``_record``): a crash loses at most the checks in
-    flight, which the next run repeats.
+    One Slack client per thread, on that thread's kept-alive connection; each verdict is written
+    with its lifecycle event at once (``_record``): a crash loses at most the checks in flight,
+    which the next run repeats.
     """
     workspaces = active_workspaces(shard)
     if concurrency <= 1:
