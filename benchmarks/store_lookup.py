@@ -2,6 +2,7 @@
 
 Run: .venv/bin/python benchmarks/store_lookup.py [--workspaces 10000] [--lookups 3000] [--quick]
      BENCH_DATABASE_URL=postgres://.../bench... (same): ours and SQLAlchemy's on PostgreSQL
+     --profile: where our find_installation's time goes, instead of the comparison (below)
 
 Loads the same installations into each store (ours encrypted; slack_sdk's in plaintext), then
 times find_bot and find_installation (with and without user_id) on every store in turn, lookup
@@ -12,13 +13,21 @@ SLACK_COMPILED_LOOKUPS off (plain querysets: what every lookup falls back to if 
 internals change). SQLite: each store on its own file in one temp directory. PostgreSQL: ours and
 SQLAlchemy's in the bench database (its tables are emptied); slack_sdk's SQLite3 store has no
 PostgreSQL twin. Secrets are generated for this run only.
+
+``--profile`` splits our find_installation into the database's part and Python's: medians of the
+whole lookup, of its statement alone through Django's cursor (on PostgreSQL the prepared
+statement's EXECUTE, and the same SQL unprepared) and of ``SELECT 1`` (a bare round trip); the
+plans with their planning times (EXPLAIN ANALYZE); then the top cProfile lines of 1,000 lookups.
 """
 
 from __future__ import annotations
 
 import argparse
 import atexit
+import cProfile
+import io
 import os
+import pstats
 import random
 import secrets
 import shutil
@@ -189,11 +198,80 @@ LOOKUPS: dict[str, Callable[[Any], Callable[[Any], Any]]] = {
 RECORDED = ("find_bot", "find_installation")  # the lookups Bolt runs on every request
 
 
+def profile(store: Any, targets: list[Any]) -> None:
+    """Where our find_installation's time goes (``--profile``): database against Python."""
+    from django.db import connection, connections
+
+    from installations.bolt.store import LATEST
+
+    lookup = LOOKUPS["find_installation"](store)
+    lookup(targets[0])  # compiles, prepares (PostgreSQL) and passes the self-test
+    compiled = LATEST.compiled[connections["default"]]
+
+    def params(item: Any) -> list[Any]:
+        values = {"client_id": CLIENT_ID, "enterprise_id": "", "team_id": item.team_id}
+        return [values[name] if name else value for name, value in compiled.template]
+
+    def statement(sql: str) -> Callable[[Any], Any]:
+        def run(item: Any) -> Any:
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params(item) if "%s" in sql else None)
+                return cursor.fetchone()
+
+        return run
+
+    parts = {"the whole lookup (row, instances, decryption, slack_sdk objects)": lookup}
+    if compiled.prepared is not None:
+        parts["its EXECUTE alone (prepared statement)"] = statement(compiled.prepared.execute_sql)
+    parts["its SQL alone, unprepared"] = statement(compiled.sql)
+    parts["SELECT 1 (one round trip)"] = statement("SELECT 1")
+    timings: dict[str, list[int]] = {label: [] for label in parts}
+    for item in targets:  # taking turns, as the stores do
+        for label, call in parts.items():
+            start = time.perf_counter_ns()
+            call(item)
+            timings[label].append(time.perf_counter_ns() - start)
+    print("find_installation, median us:")
+    for label, times in timings.items():
+        print(f"  {label:66} {statistics.median(times) / 1000:8.1f}")
+    with connection.cursor() as cursor:
+        first = params(targets[0])
+        plans = [("unprepared", compiled.sql, first)]
+        if compiled.prepared is not None:
+            plans.append(("prepared", compiled.prepared.execute_sql, first))
+        for label, sql, values in plans:
+            if connection.vendor == "postgresql":
+                cursor.execute("EXPLAIN (ANALYZE, SUMMARY) " + sql, values)
+            else:
+                cursor.execute("EXPLAIN QUERY PLAN " + sql, values)
+            print(f"plan, {label}:")
+            for row in cursor.fetchall():
+                print("  ", *row)
+    profiler = cProfile.Profile()
+    for item in targets[:1000]:
+        profiler.runcall(lookup, item)
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(15)
+    print(out.getvalue())
+
+
+def analyze() -> None:
+    """Planner statistics for the rows just loaded, for every store's tables alike (PostgreSQL):
+    a live database has them (autovacuum), a bulk load gets them only when autovacuum comes by,
+    and without them PostgreSQL may scan the whole workspace table for a join."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workspaces", type=int, default=10_000)
     parser.add_argument("--lookups", type=int, default=3_000)
     parser.add_argument("--quick", action="store_true", help="2,000 workspaces, 1,500 lookups")
+    parser.add_argument("--profile", action="store_true", help="our find_installation's parts")
     args = parser.parse_args()
     if args.quick:
         args.workspaces, args.lookups = 2_000, 1_500
@@ -201,17 +279,14 @@ def main() -> None:
     database = "PostgreSQL" if setup_django().startswith("postgres") else "SQLite"
     data = installations(args.workspaces)
     stores = {"ours": load_ours(data)}
+    if args.profile:
+        analyze()
+        profile(stores["ours"], random.Random(7).choices(data, k=args.lookups))
+        return
     if not url:
         stores["sqlite3"] = load_sqlite3(data)
     stores["sqlalchemy"] = load_sqlalchemy(data, url)
-    if url:
-        # Planner statistics for the rows just loaded, for every store's tables alike: a live
-        # database has them (autovacuum), a bulk load gets them only when autovacuum comes by,
-        # and without them PostgreSQL may scan the whole workspace table for a join.
-        from django.db import connection
-
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
+    analyze()
     peers = [label for label in stores if label != "ours"]
     targets = random.Random(7).choices(data, k=args.lookups)
     print(f"{database}: {args.workspaces} workspaces, {args.lookups} lookups each; median us")
