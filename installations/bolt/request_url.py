@@ -12,6 +12,14 @@ served by that app through ``slack_bolt.adapter.django`` (an ``AsyncApp`` throug
 tokens, rotated when they expire, without an ``auth.test`` per event), the signing secret and
 Slack API URL from the app's settings, and no OAuth flow: installs go through our Add to Slack
 pages, never Bolt's.
+
+The listeners' ``client`` (and so ``say``, which posts with it) is a ``KeptAliveWebClient``
+(slack/kept_alive.py): slack_sdk's WebClient on our transport's kept-alive connections, one per
+server thread, instead of a new connection per API call. ``new_bolt_app()`` adds
+``KeptAliveClientMiddleware`` (bolt/kept_alive_client.py) for it, the first global middleware
+after Bolt's own; the App's own ``client`` is one too. ``respond`` is slack_sdk's WebhookClient
+on the response_url, unchanged; an ``AsyncApp`` keeps slack_sdk's ``AsyncWebClient`` (aiohttp,
+not this transport).
 """
 
 from __future__ import annotations
@@ -54,14 +62,15 @@ def new_bolt_app(**options: Any) -> Any:
     ``InstallationStoreAuthorize`` (our authorize reads and rotates our rows only)."""
     from slack_bolt import App
     from slack_bolt.authorization.authorize import InstallationStoreAuthorize
-    from slack_sdk import WebClient
 
     from installations.bolt.authorize import DjangoAuthorize
+    from installations.bolt.kept_alive_client import KeptAliveClientMiddleware
     from installations.bolt.store import DjangoInstallationStore
+    from installations.slack.kept_alive import KeptAliveWebClient
 
     config = slack_config()
     store = options.pop("installation_store", None) or DjangoInstallationStore()
-    client = options.pop("client", None) or WebClient(base_url=config.api_url)
+    client = options.pop("client", None) or KeptAliveWebClient(base_url=config.api_url)
     # Any: Bolt takes an Authorize object here, though App's annotation says a plain callable.
     authorize: Any = options.pop("authorize", None)
     if authorize is None and isinstance(store, DjangoInstallationStore):
@@ -85,6 +94,7 @@ def new_bolt_app(**options: Any) -> Any:
     # Bolt builds an OAuth flow by itself when SLACK_CLIENT_ID / SLACK_CLIENT_SECRET are in the
     # environment; installs go through our pages, so there is none (and no second state store).
     app._oauth_flow = None
+    app.use(KeptAliveClientMiddleware())  # the listeners' client: bolt/kept_alive_client.py
     return app
 
 
@@ -170,9 +180,20 @@ def load_app(path: str) -> Any:
     return app
 
 
+_load_guard = threading.Lock()
+
+
 @lru_cache(maxsize=1)
 def configured_app() -> Any | None:
     """The developer's app (loaded once), or None when SLACK_BOLT_APP is not set."""
+    # A worker's threads race for its first requests: one loads (a factory is called once), the
+    # others wait and take its app (lru_cache alone would let each of them load one).
+    with _load_guard:
+        return _load_configured_app()
+
+
+@lru_cache(maxsize=1)
+def _load_configured_app() -> Any | None:
     path = text_setting("SLACK_BOLT_APP")
     return load_app(path) if path else None
 
@@ -255,4 +276,5 @@ def is_async() -> bool:
 def _forget_app(setting: str, **kwargs: object) -> None:
     if setting.startswith("SLACK_"):  # the app is built from the Slack settings
         configured_app.cache_clear()
+        _load_configured_app.cache_clear()
         _sync_handler.cache_clear()
