@@ -9,6 +9,7 @@ modules in tests/support/, imported normally.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from collections.abc import Callable, Generator, Iterator
@@ -16,11 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from asgiref.sync import sync_to_async
 from django.contrib.auth.models import Permission
 from django.db import connections
 from django.test import Client
 from django.utils import timezone
 
+from installations.bolt import request_url
 from installations.bolt.store import DjangoInstallationStore
 from installations.conf import slack_config
 from installations.models import Workspace
@@ -58,6 +61,18 @@ def redis_url(tmp_path: Path) -> Iterator[str]:
     """A redis-server of the test's own (tests/support/servers.py)."""
     with redis_server(tmp_path) as url:
         yield url
+
+
+@pytest.fixture(autouse=True)
+def _listener_loop_connections_closed() -> Iterator[None]:
+    """After each test, the database connection of the AsyncApp listener loop's executor thread
+    (bolt/request_url.py) is closed: it outlives the test otherwise, and PostgreSQL cannot drop
+    a test database that a session is still connected to."""
+    yield
+    loop = request_url._loop
+    if loop is not None and loop.is_running():
+        closing = sync_to_async(connections.close_all)()
+        asyncio.run_coroutine_threadsafe(closing, loop).result(timeout=10)
 
 
 @pytest.fixture(autouse=True)

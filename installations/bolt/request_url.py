@@ -33,8 +33,10 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
+from django.db import close_old_connections
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.utils.module_loading import import_string
@@ -258,6 +260,11 @@ async def handle_async(request: HttpRequest) -> HttpResponse:
     from slack_bolt.adapter.django.handler import to_django_response
     from slack_bolt.request.async_request import AsyncBoltRequest
 
+    # The async ORM's queries run on asgiref's one executor thread of this loop, whose database
+    # connection Django's request cycle never sees: without this it is never health-checked nor
+    # renewed, and one lost connection (a database restart, a failover) would fail every
+    # later lookup of the process. Django's own ASGI handler does the same per request.
+    await sync_to_async(close_old_connections)()
     body = request.body.decode("utf-8")
     bolt_request = AsyncBoltRequest(
         body=body, query=request.META.get("QUERY_STRING", ""), headers=dict(request.headers)

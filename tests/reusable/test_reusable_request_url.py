@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
 
 from installations.bolt import request_url
@@ -125,3 +126,29 @@ def test_an_async_app_answers_a_mention_with_the_workspaces_own_token(
     )
     assert posted[0].token_fingerprint == fingerprint(workspace.bot_token or "")
     assert "you mentioned me (async)" in posted[0].text
+
+
+@pytest.mark.postgres
+def test_an_async_app_keeps_answering_after_the_database_ends_its_sessions(
+    standin_with_events: SlackStandIn, settings: Any
+) -> None:
+    """A database restart or failover ends every session; the async lookups' connection (on the
+    listener loop's executor thread, outside Django's request cycle) must be renewed too."""
+    settings.SLACK_BOLT_APP = "tests.reusable.async_app.build_async_app"
+    flow = Flow(standin=standin_with_events, client=Client())
+    assert flow.install().status_code == 302
+    team = Workspace.objects.get().team_id
+
+    def answers() -> list[Any]:
+        return [m for m in standin_with_events.messages if m.via == "chat.postMessage"]
+
+    assert standin_with_events.send_mention("before", team_id=team)[0] == 200
+    wait_for(lambda: len(answers()) == 1)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        assert cursor.fetchall(), "the listener loop had no session to end"
+    assert standin_with_events.send_mention("after", team_id=team)[0] == 200
+    wait_for(lambda: len(answers()) == 2)
