@@ -20,7 +20,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bootstrap import setup_django
+from bootstrap import analyze, setup_django
 
 SCOPES, USER_SCOPES = "commands,chat:write", "search:read"
 PAGES = {
@@ -191,6 +191,7 @@ def main() -> None:
     for size in sorted(sizes):
         started = time.perf_counter()
         load(loaded, size)
+        analyze()  # as store_lookup.py: the statistics a live database has
         loaded = size
         print(f"{'':>10} (loaded {size} workspaces in {time.perf_counter() - started:.0f} s)")
         # The status counts above the list are cached for a minute: start each size with this

@@ -74,3 +74,14 @@ def start_standin(client_id: str = "1111.2222", **environ: str) -> Any:
         **environ,
     )
     return standin
+
+
+def analyze() -> None:
+    """Planner statistics for the rows a benchmark just bulk-loaded (PostgreSQL): a live database
+    has them (autovacuum), a bulk load gets them only when autovacuum comes by, and without them
+    PostgreSQL may scan a whole table for a join the statistics would have sent to an index."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")

@@ -40,7 +40,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bootstrap import setup_django
+from bootstrap import analyze, setup_django
 from results import record
 
 TMP = Path(tempfile.mkdtemp(prefix="store-bench-"))
@@ -253,17 +253,6 @@ def profile(store: Any, targets: list[Any]) -> None:
     out = io.StringIO()
     pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(15)
     print(out.getvalue())
-
-
-def analyze() -> None:
-    """Planner statistics for the rows just loaded, for every store's tables alike (PostgreSQL):
-    a live database has them (autovacuum), a bulk load gets them only when autovacuum comes by,
-    and without them PostgreSQL may scan the whole workspace table for a join."""
-    from django.db import connection
-
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
 
 
 def main() -> None:

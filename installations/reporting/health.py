@@ -187,7 +187,7 @@ def status_counts(queryset: QuerySet[Workspace]) -> dict[str, int]:
     config = slack_config()
     key = cache_key(
         "status_counts",
-        _counts_generation(),
+        history_generation(),
         str(queryset.query),
         config.scopes,
         config.user_scopes,
@@ -212,7 +212,9 @@ def status_counts(queryset: QuerySet[Workspace]) -> dict[str, int]:
 _GENERATION_KEY = cache_key("status_counts_generation")
 
 
-def _counts_generation() -> int:
+def history_generation() -> int:
+    """A number that moves on with every committed change to a workspace, an installation or the
+    history, on every instance at once: part of the key of anything cached from them."""
     try:
         return int(cache.get_or_set(_GENERATION_KEY, 1, None) or 0)
     except Exception:  # an unreachable cache: get_or_compute computes without it

@@ -320,6 +320,18 @@ def test_the_chart_counts_by_week(audit_workspace: Callable) -> None:
     assert sum(week.installs for week in weeks) == 1
 
 
+@pytest.mark.django_db(transaction=True)  # the cache moves on when a change commits
+def test_the_chart_is_cached_until_the_history_changes(
+    audit_workspace: Callable, django_assert_num_queries: Any
+) -> None:
+    ws = audit_workspace()
+    first = chart.activity_chart()
+    with django_assert_num_queries(0):
+        assert chart.activity_chart() == first
+    record_event(ws, LifecycleEvent.Kind.UNINSTALLED, "slack")
+    assert chart.activity_chart().weeks[-1].uninstalls == 1  # at once, not a minute later
+
+
 def test_the_chart_is_svg_with_a_table_on_the_list(
     viewer: Client, audit_workspace: Callable
 ) -> None:
