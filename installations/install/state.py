@@ -36,6 +36,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
 from django.core import signing
@@ -183,9 +184,10 @@ SPENT_COLUMNS = ("state_hash", "spent_at", "expires_at")  # state_hash first: th
 _spend_sql: dict[str, str] = {}  # per connection alias: built once per process
 
 
-def _spent_fields() -> list[Field[Any, Any]]:
+@cache  # the model's fields do not change in a process; the spend is on every callback
+def _spent_fields() -> tuple[Field[Any, Any], ...]:
     by_name = {field.name: field for field in OAuthState._meta.concrete_fields}
-    return [by_name[name] for name in SPENT_COLUMNS]
+    return tuple(by_name[name] for name in SPENT_COLUMNS)
 
 
 def _spend_statement(connection: BaseDatabaseWrapper) -> str:

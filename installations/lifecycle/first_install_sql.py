@@ -35,8 +35,9 @@ from uuid import UUID
 from django.db import connections, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, JSONField, Model
-from django.db.models.signals import post_save, pre_save
+from django.db.models.signals import pre_save
 
+from installations.lifecycle.inserted import announce_inserted
 from installations.models import Installation, LifecycleEvent, Workspace
 
 TARGET_FIELDS = ("client_id", "enterprise_id", "team_id")  # the uniq_workspace_target constraint
@@ -167,16 +168,7 @@ def insert_first_install(workspace: Workspace, row: Installation, event: Lifecyc
         return False
     event.pk = found
     for instance in instances:
-        instance._state.adding = False
-        instance._state.db = connection.alias
-        post_save.send(
-            type(instance),
-            instance=instance,
-            created=True,
-            update_fields=None,
-            raw=False,
-            using=connection.alias,
-        )
+        announce_inserted(instance, connection.alias)
     return True
 
 

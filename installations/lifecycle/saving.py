@@ -40,8 +40,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from django.db import IntegrityError, transaction
-from django.db.models.signals import post_save
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, transaction
 from django.utils import timezone
 from slack_sdk.oauth.installation_store import Bot
 from slack_sdk.oauth.installation_store import Installation as SdkInstallation
@@ -49,6 +48,7 @@ from slack_sdk.oauth.installation_store import Installation as SdkInstallation
 from installations import signals
 from installations.encryption.fields import EncryptedDataError, has_stored_value
 from installations.lifecycle import first_install_sql
+from installations.lifecycle.inserted import announce_inserted
 from installations.models import Health, Installation, LifecycleEvent, Workspace
 from installations.slack.sdk_mapping import as_datetime, join_scopes
 
@@ -91,10 +91,7 @@ def announce_recorded(event: LifecycleEvent) -> None:
     """What ``record_event`` announces, for an event a raw statement inserted (verify_sql.py):
     the ``post_save`` that ``create()`` sends (it moves the admin's cached counts on) and the
     host's hooks. Call it once the event has its primary key."""
-    post_save.send(
-        LifecycleEvent, instance=event, created=True, update_fields=None, raw=False,
-        using=event._state.db,
-    )  # fmt: skip
+    announce_inserted(event, event._state.db or DEFAULT_DB_ALIAS)
     signals.lifecycle_recorded(event.workspace, str(event.kind), event.actor, event.detail)
 
 

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
+
+from django.core.management.base import BaseCommand, CommandError
 
 from installations.lifecycle.sharding import Shard
 
@@ -44,3 +47,14 @@ def summary_line(
     fields.append(f"seconds={time.monotonic() - started:.2f}")
     fields.append(f"status={'failed' if failure else 'ok'}")
     return f"{job}: " + " ".join(fields)
+
+
+def finish(command: BaseCommand, problems: list[str], summary: Callable[[bool], str]) -> None:
+    """End a job: every problem but the last on stderr, then the summary line (``failed`` when
+    there is any problem) on stdout, then the last problem, the one an operator must act on, as
+    the command's one error line (non-zero exit)."""
+    for line in problems[:-1]:
+        command.stderr.write(line)
+    command.stdout.write(summary(bool(problems)))
+    if problems:
+        raise CommandError(problems[-1])

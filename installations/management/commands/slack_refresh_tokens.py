@@ -17,7 +17,7 @@ from installations.lifecycle.rotation import (
     RefreshOutcome,
     iter_refresh_due,
 )
-from installations.management.job_summary import add_shard_option, summary_line
+from installations.management.job_summary import add_shard_option, finish, summary_line
 
 
 class Command(BaseCommand):
@@ -80,24 +80,22 @@ class Command(BaseCommand):
             )
         if tally.unreadable:  # last: the line an operator must act on
             problems.append(unreadable_summary(list(tally.unreadable.elements())))
-        for line in problems[:-1]:
-            self.stderr.write(line)
-        self.stdout.write(
-            summary_line(
+        finish(
+            self,
+            problems,
+            lambda failure: summary_line(
                 "slack_refresh_tokens",
                 started,
                 options["shard"],
-                bool(problems),
+                failure,
                 due=tally.due,
                 refreshed=tally.refreshed,
                 skipped=tally.skipped,
                 failed=len(tally.failed),
                 undecryptable=tally.undecryptable,
                 errors=len(tally.failed) + tally.undecryptable,
-            )
+            ),
         )
-        if problems:
-            raise CommandError(problems[-1])
 
 
 @dataclass

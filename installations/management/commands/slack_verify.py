@@ -16,7 +16,7 @@ from installations.lifecycle.verification import (
     count_active,
     iter_verify_active,
 )
-from installations.management.job_summary import add_shard_option, summary_line
+from installations.management.job_summary import add_shard_option, finish, summary_line
 from installations.models import Health
 
 
@@ -76,11 +76,7 @@ class Command(BaseCommand):
             )
         if tally.unreadable:  # last: the line an operator must act on
             problems.append(unreadable_summary(list(tally.unreadable.elements())))
-        for line in problems[:-1]:
-            self.stderr.write(line)
-        self.stdout.write(tally.summary(started, shard, failed=bool(problems)))
-        if problems:
-            raise CommandError(problems[-1])
+        finish(self, problems, lambda failure: tally.summary(started, shard, failed=failure))
 
 
 @dataclass
