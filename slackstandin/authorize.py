@@ -27,11 +27,11 @@ class AuthorizeError(ValueError):
 
 @dataclass(frozen=True)
 class Choices:
-    """The scenario the user picked on the authorize page."""
+    """The scenario the user picked on the authorize page. What is issued follows the scopes
+    asked for, as on Slack: a user token only for ``user_scope``, a webhook (into
+    ``webhook_channel``) only for the ``incoming-webhook`` scope."""
 
     org_wide: bool = False
-    user_token: bool = False
-    webhook: bool = False
     webhook_channel: str = "#general"
     rotation: bool = False
     team_id: str | None = None
@@ -77,8 +77,6 @@ def approve(state: StandInState, params: dict[str, str], client_id: str, choices
         scope=params.get("scope", ""),
         user_scope=params.get("user_scope", ""),
         org_wide=choices.org_wide,
-        user_token=choices.user_token,
-        webhook=choices.webhook,
         webhook_channel=choices.webhook_channel or "#general",
         rotation=choices.rotation,
         team_id=team_id,

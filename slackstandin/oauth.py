@@ -23,6 +23,7 @@ from .state import (
 )
 
 Body = dict[str, Any]
+WEBHOOK_SCOPE = "incoming-webhook"
 
 
 def error(code: str) -> Body:
@@ -99,7 +100,7 @@ def exchange_code(state: StandInState, call: Call) -> Body:
             body["expires_in"] = ROTATION_SECONDS
             body["refresh_token"] = tokens.mint_refresh(state, bot).token
     authed_user: Body = {"id": INSTALLER_USER_ID}
-    if grant.user_token or grant.user_scope:
+    if grant.user_scope:  # Slack issues a user token only for user scopes asked for
         user = tokens.mint_access(state, grant, "user", grant.user_scope)
         records.append(user)
         authed_user["scope"] = grant.user_scope
@@ -110,7 +111,7 @@ def exchange_code(state: StandInState, call: Call) -> Body:
             authed_user["refresh_token"] = tokens.mint_refresh(state, user).token
     body["authed_user"] = authed_user
     body.update(_where(records[0]))
-    if grant.webhook:
+    if WEBHOOK_SCOPE in grant.scope.split(","):  # and a webhook only for this scope (2d)
         body["incoming_webhook"] = tokens.webhook(grant)
     with state.lock:
         state.installs.append(

@@ -92,8 +92,6 @@ class Grant:
     scope: str
     user_scope: str
     org_wide: bool
-    user_token: bool
-    webhook: bool
     webhook_channel: str
     rotation: bool
     team_id: str | None

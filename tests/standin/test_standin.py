@@ -88,7 +88,9 @@ def test_org_wide_install_shape_and_org_url(standin: SlackStandIn) -> None:
 
 
 def test_user_token_webhook_and_rotation_shape(standin: SlackStandIn) -> None:
-    url = authorize_url(standin, user_scopes=("search:read",))
+    url = authorize_url(
+        standin, scopes=["commands", "incoming-webhook"], user_scopes=("search:read",)
+    )
     redirect = standin.approve(url, user_token=True, webhook=True, rotation=True, team_id="T0OTHER")
     body = exchange(standin, redirect).data
     assert body["access_token"].startswith("xoxe.xoxb-1-standin-")
