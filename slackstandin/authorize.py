@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from . import pkce
 from .state import DEFAULT_ENTERPRISE_ID, DEFAULT_TEAM_ID, Grant, StandInState, new_hex
 
 DENIED_DESCRIPTION = (
@@ -55,6 +56,16 @@ def check(params: dict[str, str], client_id: str) -> None:
         raise AuthorizeError("bad_redirect_uri")
     if not params.get("scope") and not params.get("user_scope"):
         raise AuthorizeError("invalid_scope")
+    challenge(params)
+
+
+def challenge(params: dict[str, str]) -> pkce.Challenge | None:
+    """The request's PKCE challenge (None without one); a malformed one is refused as an
+    OAuth ``invalid_request`` (RFC 7636 §4.4.1)."""
+    try:
+        return pkce.challenge_from(params)
+    except pkce.BadChallenge:
+        raise AuthorizeError("invalid_request") from None
 
 
 def redirect_to(redirect_uri: str, values: dict[str, str]) -> str:
@@ -81,6 +92,7 @@ def approve(state: StandInState, params: dict[str, str], client_id: str, choices
         rotation=choices.rotation,
         team_id=team_id,
         enterprise_id=enterprise_id,
+        code_challenge=challenge(params),
     )
     with state.lock:
         state.grants[grant.code] = grant

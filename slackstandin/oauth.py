@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from . import tokens
+from . import pkce, tokens
 from .state import (
     APP_ID,
     BOT_USER_ID,
@@ -78,6 +78,8 @@ def _redeem(state: StandInState, call: Call) -> Grant | str:
             return "invalid_code"
         if grant.redirect_uri is not None and call.params.get("redirect_uri") != grant.redirect_uri:
             return "bad_redirect_uri"  # failed attempts leave the code unspent
+        if pkce.verifier_refused(grant.code_challenge, call.params):
+            return "invalid_code_verifier"
         grant.used = True
         return grant
 
