@@ -55,9 +55,16 @@ def access(state: StandInState, call: Call, client_id: str, client_secret: str) 
     return error("invalid_grant_type")
 
 
-def _where(record: TokenRecord) -> Body:
-    """team / enterprise / is_enterprise_install: team is null org-wide, enterprise outside Grid."""
-    team = None if record.team_id is None else {"id": record.team_id, "name": record.team_name}
+def _where(record: TokenRecord, *, team_name: bool = True) -> Body:
+    """team / enterprise / is_enterprise_install: team is null org-wide, enterprise outside Grid.
+    Without ``team_name`` (a user-scopes-only install, slack-protocol §2c) team has its id only."""
+    team: Body | None = None
+    if record.team_id is not None:
+        team = (
+            {"id": record.team_id, "name": record.team_name}
+            if team_name
+            else {"id": record.team_id}
+        )
     enterprise = None
     if record.enterprise_id is not None:
         enterprise = {"id": record.enterprise_id, "name": record.enterprise_name}
@@ -112,7 +119,7 @@ def exchange_code(state: StandInState, call: Call) -> Body:
             authed_user["expires_in"] = ROTATION_SECONDS
             authed_user["refresh_token"] = tokens.mint_refresh(state, user).token
     body["authed_user"] = authed_user
-    body.update(_where(records[0]))
+    body.update(_where(records[0], team_name=bool(grant.scope)))
     if WEBHOOK_SCOPE in grant.scope.split(","):  # and a webhook only for this scope (2d)
         body["incoming_webhook"] = tokens.webhook(grant)
     with state.lock:

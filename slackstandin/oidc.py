@@ -78,6 +78,7 @@ class OidcState:
 
     def jwks(self) -> dict[str, Any]:
         jwk = RSAAlgorithm.to_jwk(self.key.public_key(), as_dict=True)
+        jwk.pop("key_ops", None)  # PyJWT adds it; Slack's key set has none (slack-protocol §8)
         jwk.update({"kid": self.kid, "alg": "RS256", "use": "sig"})
         return {"keys": [jwk]}
 
