@@ -320,9 +320,7 @@ def refuse_installation_inserts() -> Callable[[], None]:
     return refuse_writes("installations_installation", event="INSERT")
 
 
-def test_storage_failure_rolls_back_and_revokes_the_new_tokens(
-    flow: Flow, settings: Any
-) -> None:
+def test_storage_failure_rolls_back_and_revokes_the_new_tokens(flow: Flow, settings: Any) -> None:
     settings.SLACK_SCOPES = "commands,incoming-webhook"
     settings.SLACK_USER_SCOPES = "search:read"
     refuse_installation_inserts()
