@@ -121,6 +121,24 @@ def check_required_settings(app_configs: Any = None, **kwargs: Any) -> list[chec
 
 
 @checks.register()
+def check_pkce_setting(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """SLACK_PKCE is True or False: any other value (a host's string "false") would decide
+    silently whether installs send PKCE, which Slack refuses from an app without it."""
+    from installations.conf import setting
+
+    value = setting("SLACK_PKCE")
+    if isinstance(value, bool):
+        return []
+    return [
+        checks.Error(
+            f"SLACK_PKCE must be True or False, not {type(value).__name__} {value!r}",
+            hint="See docs/settings.md (SLACK_PKCE).",
+            id="installations.E014",
+        )
+    ]
+
+
+@checks.register()
 def check_dotted_paths(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """SLACK_BOLT_APP and SLACK_INSTALL_CUSTOM_VALUES name something importable."""
     from django.utils.module_loading import import_string

@@ -43,6 +43,7 @@ class SlackConfig:
     state_ttl_seconds: int
     http_timeout_seconds: int
     token_rotation_minutes: int
+    pkce: bool = False  # SLACK_PKCE: send a PKCE challenge and verifier (install/pkce.py)
 
     def __repr__(self) -> str:  # secrets stay out of debug pages and logs
         return f"SlackConfig(client_id={self.client_id!r}, api_url={self.api_url!r})"
@@ -80,6 +81,9 @@ DEFAULTS: dict[str, object] = {
     "SLACK_STATE_TTL_SECONDS": 600,
     "SLACK_HTTP_TIMEOUT_SECONDS": 10,
     "SLACK_TOKEN_ROTATION_MINUTES": 120,
+    # PKCE on the install flow (installations/install/pkce.py). Only for an app whose PKCE
+    # switch is on at Slack: Slack refuses PKCE parameters otherwise (docs/slack-protocol.md §1).
+    "SLACK_PKCE": False,
     # Dotted path to the developer's Bolt App / AsyncApp, or to a factory returning one
     # (installations/bolt/request_url.py). "" keeps the built-in lifecycle endpoint.
     "SLACK_BOLT_APP": "",
@@ -130,6 +134,7 @@ def slack_config() -> SlackConfig:
         state_ttl_seconds=int_setting("SLACK_STATE_TTL_SECONDS"),
         http_timeout_seconds=int_setting("SLACK_HTTP_TIMEOUT_SECONDS"),
         token_rotation_minutes=int_setting("SLACK_TOKEN_ROTATION_MINUTES"),
+        pkce=setting("SLACK_PKCE") is True,
     )
 
 

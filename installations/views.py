@@ -29,7 +29,6 @@ from installations.bolt import request_url
 from installations.exceptions import SlackInstallError, render_error
 from installations.install.callback import handle_callback
 from installations.install.cookie import (
-    binding,
     browser_value_for_install,
     read_state_cookie,
     set_state_cookies,
@@ -57,7 +56,7 @@ def install_page(request: HttpRequest) -> HttpResponse:
     try:
         next_page = clean_next(request, request.GET.get("next"))
         started = start_install(
-            clean_team(request.GET.get("team")), browser=binding(browser), next_page=next_page
+            clean_team(request.GET.get("team")), browser_value=browser, next_page=next_page
         )
     except SlackInstallError as exc:
         return render_error(request, exc)

@@ -112,6 +112,7 @@ SLACK_AUTHORIZE_URL = _slack_url(
     "https://slack.com/oauth/v2/authorize",
 )
 SLACK_STATE_TTL_SECONDS = cfg.integer("SLACK_STATE_TTL_SECONDS", 600, minimum=1)
+SLACK_PKCE = cfg.boolean("SLACK_PKCE", default=False)
 SLACK_HTTP_TIMEOUT_SECONDS = cfg.integer("SLACK_HTTP_TIMEOUT_SECONDS", 10, minimum=1)
 SLACK_TOKEN_ROTATION_MINUTES = cfg.integer("SLACK_TOKEN_ROTATION_MINUTES", 120, minimum=1)
 

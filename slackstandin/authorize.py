@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from . import pkce
 from .state import DEFAULT_ENTERPRISE_ID, DEFAULT_TEAM_ID, Grant, StandInState, new_hex
 
 DENIED_DESCRIPTION = (
@@ -27,11 +28,11 @@ class AuthorizeError(ValueError):
 
 @dataclass(frozen=True)
 class Choices:
-    """The scenario the user picked on the authorize page."""
+    """The scenario the user picked on the authorize page. What is issued follows the scopes
+    asked for, as on Slack: a user token only for ``user_scope``, a webhook (into
+    ``webhook_channel``) only for the ``incoming-webhook`` scope."""
 
     org_wide: bool = False
-    user_token: bool = False
-    webhook: bool = False
     webhook_channel: str = "#general"
     rotation: bool = False
     team_id: str | None = None
@@ -55,6 +56,16 @@ def check(params: dict[str, str], client_id: str) -> None:
         raise AuthorizeError("bad_redirect_uri")
     if not params.get("scope") and not params.get("user_scope"):
         raise AuthorizeError("invalid_scope")
+    challenge(params)
+
+
+def challenge(params: dict[str, str]) -> pkce.Challenge | None:
+    """The request's PKCE challenge (None without one); a malformed one is refused as an
+    OAuth ``invalid_request`` (RFC 7636 §4.4.1)."""
+    try:
+        return pkce.challenge_from(params)
+    except pkce.BadChallenge:
+        raise AuthorizeError("invalid_request") from None
 
 
 def redirect_to(redirect_uri: str, values: dict[str, str]) -> str:
@@ -77,12 +88,11 @@ def approve(state: StandInState, params: dict[str, str], client_id: str, choices
         scope=params.get("scope", ""),
         user_scope=params.get("user_scope", ""),
         org_wide=choices.org_wide,
-        user_token=choices.user_token,
-        webhook=choices.webhook,
         webhook_channel=choices.webhook_channel or "#general",
         rotation=choices.rotation,
         team_id=team_id,
         enterprise_id=enterprise_id,
+        code_challenge=challenge(params),
     )
     with state.lock:
         state.grants[grant.code] = grant

@@ -6,6 +6,7 @@ the server module stays about serving.
 
 from __future__ import annotations
 
+import secrets
 import time
 from typing import Any
 
@@ -130,6 +131,21 @@ class StandInControls:
         return events.deliver(
             payload, events_url=url, signing_secret=secret, retry_num=retry_num, timestamp=timestamp
         )
+
+    def verify_url(
+        self, *, events_url: str | None = None, signing_secret: str | None = None
+    ) -> tuple[str, int, str]:
+        """What setting the Request URL does on Slack: a signed url_verification with a fresh
+        challenge; (challenge, status, body) so the caller can check it was echoed."""
+        url = events_url or self.events_url
+        secret = signing_secret or self.signing_secret
+        if not url or not secret:
+            raise ValueError("verify_url needs events_url and signing_secret")
+        challenge = secrets.token_urlsafe(36)
+        status, body = events.deliver(
+            events.url_verification(challenge), events_url=url, signing_secret=secret
+        )
+        return challenge, status, body
 
     # --- a Bolt app's traffic (messaging.py) -----------------------------------------------------
     @property

@@ -50,6 +50,12 @@ def envelope(
     }
 
 
+def url_verification(challenge: str) -> dict[str, Any]:
+    """What Slack posts when the Request URL is set (docs.slack.dev/reference/events/
+    url_verification): no envelope, no event; the app echoes ``challenge``."""
+    return {"token": new_hex(12), "challenge": challenge, "type": "url_verification"}
+
+
 def signed_headers(
     body: bytes, signing_secret: str, timestamp: int | None = None
 ) -> dict[str, str]:

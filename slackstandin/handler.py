@@ -235,8 +235,6 @@ class Handler(BaseHTTPRequestHandler):
         target = form.get("target", "workspace")
         choices = authorize.Choices(
             org_wide=target == "org",
-            user_token=bool(form.get("user_token")),
-            webhook=bool(form.get("webhook")),
             webhook_channel=form.get("channel") or "#general",
             rotation=bool(form.get("rotation")),
             team_id=form.get("team_id") or None,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from . import tokens
+from . import pkce, tokens
 from .state import (
     APP_ID,
     BOT_USER_ID,
@@ -23,6 +23,7 @@ from .state import (
 )
 
 Body = dict[str, Any]
+WEBHOOK_SCOPE = "incoming-webhook"
 
 
 def error(code: str) -> Body:
@@ -54,9 +55,16 @@ def access(state: StandInState, call: Call, client_id: str, client_secret: str) 
     return error("invalid_grant_type")
 
 
-def _where(record: TokenRecord) -> Body:
-    """team / enterprise / is_enterprise_install: team is null org-wide, enterprise outside Grid."""
-    team = None if record.team_id is None else {"id": record.team_id, "name": record.team_name}
+def _where(record: TokenRecord, *, team_name: bool = True) -> Body:
+    """team / enterprise / is_enterprise_install: team is null org-wide, enterprise outside Grid.
+    Without ``team_name`` (a user-scopes-only install, slack-protocol §2c) team has its id only."""
+    team: Body | None = None
+    if record.team_id is not None:
+        team = (
+            {"id": record.team_id, "name": record.team_name}
+            if team_name
+            else {"id": record.team_id}
+        )
     enterprise = None
     if record.enterprise_id is not None:
         enterprise = {"id": record.enterprise_id, "name": record.enterprise_name}
@@ -77,6 +85,8 @@ def _redeem(state: StandInState, call: Call) -> Grant | str:
             return "invalid_code"
         if grant.redirect_uri is not None and call.params.get("redirect_uri") != grant.redirect_uri:
             return "bad_redirect_uri"  # failed attempts leave the code unspent
+        if pkce.verifier_refused(grant.code_challenge, call.params):
+            return "invalid_code_verifier"
         grant.used = True
         return grant
 
@@ -99,7 +109,7 @@ def exchange_code(state: StandInState, call: Call) -> Body:
             body["expires_in"] = ROTATION_SECONDS
             body["refresh_token"] = tokens.mint_refresh(state, bot).token
     authed_user: Body = {"id": INSTALLER_USER_ID}
-    if grant.user_token or grant.user_scope:
+    if grant.user_scope:  # Slack issues a user token only for user scopes asked for
         user = tokens.mint_access(state, grant, "user", grant.user_scope)
         records.append(user)
         authed_user["scope"] = grant.user_scope
@@ -109,8 +119,8 @@ def exchange_code(state: StandInState, call: Call) -> Body:
             authed_user["expires_in"] = ROTATION_SECONDS
             authed_user["refresh_token"] = tokens.mint_refresh(state, user).token
     body["authed_user"] = authed_user
-    body.update(_where(records[0]))
-    if grant.webhook:
+    body.update(_where(records[0], team_name=bool(grant.scope)))
+    if WEBHOOK_SCOPE in grant.scope.split(","):  # and a webhook only for this scope (2d)
         body["incoming_webhook"] = tokens.webhook(grant)
     with state.lock:
         state.installs.append(

@@ -23,7 +23,8 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from .authorize import AuthorizeError, query_params, redirect_to
+from .authorize import AuthorizeError, challenge, query_params, redirect_to
+from .pkce import Challenge, verifier_refused
 from .state import DEFAULT_TEAM_ID, Call, StandInState, TokenRecord, new_hex, team_name_for
 
 ISSUER = "https://slack.com"
@@ -58,6 +59,7 @@ class OidcGrant:
     enterprise_id: str | None
     name: str
     email: str
+    code_challenge: Challenge | None = None  # PKCE, when the authorize request carried one
     used: bool = False
     created_at: float = field(default_factory=time.time)
 
@@ -76,6 +78,7 @@ class OidcState:
 
     def jwks(self) -> dict[str, Any]:
         jwk = RSAAlgorithm.to_jwk(self.key.public_key(), as_dict=True)
+        jwk.pop("key_ops", None)  # PyJWT adds it; Slack's key set has none (slack-protocol §8)
         jwk.update({"kid": self.kid, "alg": "RS256", "use": "sig"})
         return {"keys": [jwk]}
 
@@ -103,6 +106,7 @@ def check(params: dict[str, str], client_id: str) -> None:
         raise AuthorizeError("bad_redirect_uri")
     if "openid" not in params.get("scope", "").split(","):
         raise AuthorizeError("invalid_scope")
+    challenge(params)
 
 
 def approve(
@@ -132,6 +136,7 @@ def approve(
         email=email
         if email is not None
         else (default_email or f"{user_id.lower()}@standin.example"),
+        code_challenge=challenge(params),
     )
     oidc = oidc_state(state)
     with state.lock:
@@ -225,6 +230,8 @@ def token(state: StandInState, call: Call, client_id: str, client_secret: str) -
             return {"ok": False, "error": "invalid_code"}
         if grant.redirect_uri != call.params.get("redirect_uri", grant.redirect_uri):
             return {"ok": False, "error": "bad_redirect_uri"}
+        if verifier_refused(grant.code_challenge, call.params):
+            return {"ok": False, "error": "invalid_grant"}
         grant.used = True
         fault = oidc.faults.popleft() if oidc.faults else None
         access = f"xoxp-standin-oidc-{new_hex(12)}"

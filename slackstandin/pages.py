@@ -41,8 +41,9 @@ def authorize_page(params: dict[str, str], query: str, form_key: str) -> str:
     """The consent page: requested scopes, scenario choices, Allow and Cancel."""
     scope = params.get("scope", "")
     user_scope = params.get("user_scope", "")
-    webhook_checked = " checked" if "incoming-webhook" in scope.split(",") else ""
-    user_checked = " checked" if user_scope else ""
+    webhook = ""
+    if "incoming-webhook" in scope.split(","):  # Slack asks for the webhook's channel then
+        webhook = '<label>Webhook channel <input name="channel" value="#general"></label>'
     team = params.get("team") or DEFAULT_TEAM_ID
     body = f"""
 <h1>Stand-in App is requesting permission to access a Slack workspace</h1>
@@ -61,10 +62,7 @@ def authorize_page(params: dict[str, str], query: str, form_key: str) -> str:
 <label>Org ID <input name="enterprise_id" value="{DEFAULT_ENTERPRISE_ID}"></label>
 </fieldset>
 <fieldset><legend>Options</legend>
-<label><input type="checkbox" name="user_token" value="1"{user_checked}> with user token</label>
-<label><input type="checkbox" name="webhook" value="1"{webhook_checked}>
-  with incoming webhook</label>
-<label>Webhook channel <input name="channel" value="#general"></label>
+{webhook}
 <label><input type="checkbox" name="rotation" value="1"> with token rotation</label>
 </fieldset>
 <button type="submit" name="decision" value="allow" class="allow">Allow</button>

@@ -13,7 +13,7 @@ import threading
 from http.server import ThreadingHTTPServer
 from typing import Any
 
-from . import authorize, pages
+from . import authorize, oauth, pages
 from .controls import StandInControls
 from .handler import Handler
 from .oidc import OidcControls
@@ -135,18 +135,22 @@ class SlackStandIn(StandInControls, OidcControls):
         """What Allow does: the redirect URL with a fresh single-use code and the state.
 
         Raises ``authorize.AuthorizeError`` (a ValueError) with Slack's code, e.g.
-        ``invalid_client_id``, where Slack would show an error page instead.
+        ``invalid_client_id``, where Slack would show an error page instead. As on Slack, the
+        scopes decide what is issued: ``user_token`` / ``webhook`` only say what the caller
+        expects, and raise ValueError when the authorize URL does not ask for it.
         """
+        params = authorize.query_params(authorize_url)
+        if user_token and not params.get("user_scope"):
+            raise ValueError("user_token: Slack issues a user token only for user_scope")
+        if webhook and oauth.WEBHOOK_SCOPE not in params.get("scope", "").split(","):
+            raise ValueError("webhook: Slack issues a webhook only for the incoming-webhook scope")
         choices = authorize.Choices(
             org_wide=org_wide,
-            user_token=user_token,
-            webhook=webhook,
             webhook_channel=webhook_channel,
             rotation=rotation,
             team_id=team_id,
             enterprise_id=enterprise_id,
         )
-        params = authorize.query_params(authorize_url)
         return authorize.approve(self.state, params, self.client_id, choices)
 
     def cancel(self, authorize_url: str) -> str:

@@ -12,7 +12,10 @@ import threading
 import time
 from collections import deque
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .pkce import Challenge
 
 DEFAULT_TEAM_ID = "T0STANDIN1"
 DEFAULT_TEAM_NAME = "Stand-in Workspace"
@@ -92,14 +95,13 @@ class Grant:
     scope: str
     user_scope: str
     org_wide: bool
-    user_token: bool
-    webhook: bool
     webhook_channel: str
     rotation: bool
     team_id: str | None
     enterprise_id: str | None
     created_at: float = field(default_factory=time.time)
     used: bool = False
+    code_challenge: Challenge | None = None  # when the authorize request carried one (PKCE)
 
 
 @dataclass

@@ -10,7 +10,9 @@
    consuming, so a forged callback cannot burn the real browser's state (docs/security.md).
 5. The state is spent by one INSERT of its hash; a state spent before (a reload, or the loser of
    a race between two callbacks) is "already used".
-6. No ``code``. Then the code is exchanged (``oauth.complete_install``).
+6. No ``code``. Then the code is exchanged (``oauth.complete_install``), with the PKCE verifier
+   of this state and browser when the state says its authorize URL carried a challenge
+   (``pkce.py``).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from installations.exceptions import (
 )
 from installations.install.cookie import cookie_binding
 from installations.install.flow import complete_install, custom_values_for
+from installations.install.pkce import verifier_for
 from installations.install.state import (
     StateCheck,
     StateRead,
@@ -79,7 +82,7 @@ def handle_callback(
     return done
 
 
-@sensitive_variables("query", "code", "state", "cookie")
+@sensitive_variables("query", "code", "state", "cookie", "verifier")
 def _handle(query: Mapping[str, str], cookie: str | None, request: HttpRequest | None) -> Completed:
     state = query.get("state") or ""
     error = query.get("error")
@@ -108,7 +111,11 @@ def _handle(query: Mapping[str, str], cookie: str | None, request: HttpRequest |
     if not code or len(code) > MAX_PARAM_LENGTH:
         raise MissingCode()
     values = custom_values_for(request) if request is not None else {}
-    workspace = complete_install(code, request=request, custom_values=values)
+    # Bound above, so ``cookie`` is this state's browser value: the flow's PKCE verifier.
+    verifier = verifier_for(state, cookie) if found.payload.pkce else ""
+    workspace = complete_install(
+        code, request=request, custom_values=values, code_verifier=verifier
+    )
     return Completed(workspace, found.payload.next_page)
 
 

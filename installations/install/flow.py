@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,8 @@ from installations.exceptions import (
     UnusableInstallAnswer,
 )
 from installations.infrastructure.shared_cache import cache_key, get_or_compute
+from installations.install import pkce
+from installations.install.cookie import BROWSER_BYTES, binding
 from installations.install.state import issue_state
 from installations.lifecycle.saving import save_installation
 from installations.models import Workspace
@@ -67,8 +70,9 @@ def _enc(value: str) -> str:
     return quote(value, safe="")
 
 
-def authorize_url(state: str, team: str | None = None) -> str:
-    """The v2 authorize URL. slack_sdk's generator pastes values in raw, so each is encoded."""
+def authorize_url(state: str, team: str | None = None, *, code_challenge: str = "") -> str:
+    """The v2 authorize URL. slack_sdk's generator pastes values in raw, so each is encoded;
+    it knows no PKCE, so a ``code_challenge`` (S256, pkce.py) is appended after it."""
     config = slack_config()
     generator = AuthorizeUrlGenerator(
         client_id=_enc(config.client_id),
@@ -77,7 +81,12 @@ def authorize_url(state: str, team: str | None = None) -> str:
         user_scopes=[_enc(s) for s in config.user_scopes],
         authorization_url=config.authorize_url,
     )
-    return generator.generate(_enc(state), team=_enc(team) if team else None)
+    url = generator.generate(_enc(state), team=_enc(team) if team else None)
+    if code_challenge:
+        url += "&" + urlencode(
+            {"code_challenge": code_challenge, "code_challenge_method": pkce.CHALLENGE_METHOD}
+        )
+    return url
 
 
 def require_configured() -> None:
@@ -104,32 +113,49 @@ def install_page_url(team: str | None = None) -> str:
     return f"{origin.scheme}://{origin.netloc}{install_page_path(team)}"
 
 
+@sensitive_variables("browser_value")
 def start_install(
-    team: str | None = None, *, browser: str = "", next_page: str = ""
+    team: str | None = None, *, browser_value: str = "", next_page: str = ""
 ) -> StartedInstall:
     """Issue a state and build the authorize URL for it; ``team`` must be clean already.
 
-    ``browser`` is the binding of the browser's cookie (``state_cookie.binding``); without one
-    (``slack_install_url``) the state can be looked at but no callback will accept it."""
+    ``browser_value`` is the browser's cookie value (``cookie.browser_value_for_install``): the
+    state carries its binding, and with SLACK_PKCE the challenge is derived from it (pkce.py).
+    Without one (``slack_install_url``) the state can be looked at but no callback will accept
+    it; its challenge then comes from a value nobody keeps."""
     require_configured()
-    state = issue_state(team_hint=team or "", browser=browser, next_page=next_page)
-    return StartedInstall(state=state, authorize_url=authorize_url(state, team))
+    use_pkce = slack_config().pkce
+    state = issue_state(
+        team_hint=team or "",
+        browser=binding(browser_value) if browser_value else "",
+        next_page=next_page,
+        pkce=use_pkce,
+    )
+    challenge = ""
+    if use_pkce:
+        secret = browser_value or secrets.token_urlsafe(BROWSER_BYTES)
+        challenge = pkce.challenge_for(pkce.verifier_for(state, secret))
+    return StartedInstall(
+        state=state, authorize_url=authorize_url(state, team, code_challenge=challenge)
+    )
 
 
-@sensitive_variables("code", "answer", "installation")
+@sensitive_variables("code", "code_verifier", "answer", "installation")
 def complete_install(
     code: str,
     *,
     request: HttpRequest | None = None,
     custom_values: Mapping[str, Any] | None = None,
+    code_verifier: str = "",
 ) -> Workspace:
     """Exchange ``code``, learn the bot id, save; revoke what Slack issued if we cannot keep it.
 
     With the callback's ``request``: the host site's logged-in user is recorded as
-    ``installed_by``, and ``installation_completed`` is sent once the save commits."""
+    ``installed_by``, and ``installation_completed`` is sent once the save commits.
+    ``code_verifier`` (PKCE, pkce.py) goes with the exchange when the state's flow had one."""
     config = slack_config()
     try:
-        answer = slack_api.exchange_code(code)
+        answer = slack_api.exchange_code(code, code_verifier=code_verifier)
     except UnusableInstallAnswer as exc:  # tokens in an answer we cannot use: still revoked
         _revoke_issued(exc.issued)
         raise

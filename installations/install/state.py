@@ -62,6 +62,8 @@ MAX_STATE_LENGTH = 1000
 STATE_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,950}\.[A-Za-z0-9_-]{43}")
 PAYLOAD_KEYS = frozenset({"n", "i", "e", "t", "b"})
 NEXT_KEY = "x"  # present only when the install page was given a safe ?next=
+PKCE_KEY = "p"  # true, present only when the authorize URL carried a PKCE challenge (pkce.py)
+OPTIONAL_KEYS = frozenset({NEXT_KEY, PKCE_KEY})
 
 
 class StateCheck(enum.Enum):
@@ -78,6 +80,7 @@ class StatePayload:
     team_hint: str
     browser: str  # hash of the browser's binding value; "" for Bolt's states (Bolt binds itself)
     next_page: str = ""  # a same-site path checked by next_page.clean_next; "" for none
+    pkce: bool = False  # the authorize URL carried a challenge: the exchange sends a verifier
 
 
 @dataclass(frozen=True)
@@ -107,8 +110,10 @@ def issue_state(
     salt: str = INSTALL_SALT,
     now: datetime | None = None,
     next_page: str = "",
+    pkce: bool = False,
 ) -> str:
-    """A new state; writes nothing. ``browser`` is the hash from ``state_cookie.binding``."""
+    """A new state; writes nothing. ``browser`` is the hash from ``state_cookie.binding``;
+    ``pkce`` records that the authorize URL for it carries a PKCE challenge."""
     issued = int((now or timezone.now()).timestamp())
     ttl = slack_config().state_ttl_seconds if ttl_seconds is None else ttl_seconds
     payload = {
@@ -120,6 +125,8 @@ def issue_state(
     }
     if next_page:
         payload[NEXT_KEY] = next_page
+    if pkce:
+        payload[PKCE_KEY] = True
     return _signer(salt).sign_object(payload)
 
 
@@ -145,11 +152,13 @@ def read_state(
 
 def _payload(raw: Any) -> StatePayload | None:
     """The typed payload, or None for a shape we never sign (a signed value of another kind)."""
-    if not isinstance(raw, dict) or set(raw) - {NEXT_KEY} != PAYLOAD_KEYS:
+    if not isinstance(raw, dict) or set(raw) - OPTIONAL_KEYS != PAYLOAD_KEYS:
         return None
     nonce, issued, expires, team, browser = (raw[k] for k in ("n", "i", "e", "t", "b"))
     next_page = raw.get(NEXT_KEY, "")
     if not all(isinstance(value, str) for value in (nonce, team, browser, next_page)):
+        return None
+    if PKCE_KEY in raw and raw[PKCE_KEY] is not True:
         return None
     if not all(type(value) is int for value in (issued, expires)):  # bool is not a time
         return None
@@ -158,7 +167,9 @@ def _payload(raw: Any) -> StatePayload | None:
         expires_at = datetime.fromtimestamp(expires, tz=UTC)
     except (OverflowError, OSError, ValueError):
         return None
-    return StatePayload(nonce, issued_at, expires_at, team, browser, next_page)
+    return StatePayload(
+        nonce, issued_at, expires_at, team, browser, next_page, pkce=PKCE_KEY in raw
+    )
 
 
 def is_bound_to(payload: StatePayload, browser: str) -> bool:

@@ -125,10 +125,13 @@ def _call(method: str, fn: Any, **kwargs: Any) -> SlackResponse:
     return response
 
 
-def exchange_code(code: str) -> slack_answers.InstallAnswer:
-    """oauth.v2.access with grant_type=authorization_code; credentials go as HTTP Basic."""
+def exchange_code(code: str, *, code_verifier: str = "") -> slack_answers.InstallAnswer:
+    """oauth.v2.access with grant_type=authorization_code; credentials go as HTTP Basic.
+    ``code_verifier`` (PKCE) is sent only when given: Slack takes it only from apps with PKCE
+    switched on (docs/slack-protocol.md §2)."""
     config = slack_config()
     client = single_use_client()
+    extra = {"code_verifier": code_verifier} if code_verifier else {}
     response = _call(
         "oauth.v2.access",
         client.oauth_v2_access,
@@ -136,6 +139,7 @@ def exchange_code(code: str) -> slack_answers.InstallAnswer:
         client_secret=config.client_secret,
         code=code,
         redirect_uri=config.redirect_uri,
+        **extra,
     )
     return slack_answers.install_answer(response.data)
 

@@ -47,6 +47,16 @@ MESSAGE_FOR_SLACK_ERROR: dict[str, SlackErrorMessage] = {
         "installed to a single workspace. Ask an org admin to add it to this workspace.",
         400,
     ),
+    # PKCE (docs.slack.dev/authentication/using-pkce): the verifier of this browser's state
+    # does not match the challenge the approval was given for, or PKCE is off for the app.
+    "invalid_code_verifier": SlackErrorMessage(
+        "The approval from Slack belongs to another installation attempt. Please start again "
+        "in this browser.",
+        400,
+    ),
+    "pkce_not_allowed": SlackErrorMessage(
+        "Slack does not accept PKCE for this app yet. " + ADMIN, 502
+    ),
     "no_scopes": SlackErrorMessage("The app asked for no permissions. " + ADMIN, 502),
     "invalid_scope": SlackErrorMessage(
         "The app asked for permissions Slack does not know. " + ADMIN, 400

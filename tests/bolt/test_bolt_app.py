@@ -44,7 +44,11 @@ class Bolt:
         *,
         store: DjangoInstallationStore | None = None,
         bot_only: bool = False,
+        scopes: tuple[str, ...] = ("commands", "chat:write"),
+        user_scopes: tuple[str, ...] = (),
     ) -> None:
+        """``scopes`` / ``user_scopes``: what the app asks for; the stand-in, like Slack, issues
+        a user token only for user scopes and a webhook only for ``incoming-webhook``."""
         self.standin = standin
         self.signing_secret = settings.SLACK_SIGNING_SECRET
         self.store = store or DjangoInstallationStore()
@@ -58,7 +62,8 @@ class Bolt:
             oauth_settings=OAuthSettings(
                 client_id=settings.SLACK_CLIENT_ID,
                 client_secret=settings.SLACK_CLIENT_SECRET,
-                scopes=["commands", "chat:write"],
+                scopes=list(scopes),
+                user_scopes=list(user_scopes),
                 redirect_uri=settings.SLACK_REDIRECT_URI,
                 authorization_url=standin.authorize_url,
                 install_page_rendering_enabled=False,

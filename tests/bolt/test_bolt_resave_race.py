@@ -74,7 +74,13 @@ def tokens_revoked(standin: SlackStandIn, *, bot: bool) -> Callable[[Any], None]
 def rotating_bolt(standin: SlackStandIn, settings: Any, *, bot_only: bool) -> Bolt:
     # tokens live 12 h; refreshing when under 13 h left makes the next request rotate
     bolt = Bolt(
-        standin, settings, rotation_minutes=13 * 60, store=RevocationBeforeSave(), bot_only=bot_only
+        standin,
+        settings,
+        rotation_minutes=13 * 60,
+        store=RevocationBeforeSave(),
+        bot_only=bot_only,
+        scopes=("commands", "chat:write") if bot_only else ("commands", "incoming-webhook"),
+        user_scopes=() if bot_only else ("search:read",),
     )
     response = bolt.install(rotation=True, user_token=not bot_only, webhook=not bot_only)
     assert response.status_code == 200, response.content

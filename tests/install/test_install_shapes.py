@@ -92,7 +92,8 @@ def test_workspace_in_a_grid(flow: Flow) -> None:
     assert not workspace.is_enterprise_install and workspace.enterprise_url == ""
 
 
-def test_incoming_webhook(flow: Flow) -> None:
+def test_incoming_webhook(flow: Flow, settings: Any) -> None:
+    settings.SLACK_SCOPES = "commands,incoming-webhook"
     assert flow.install(webhook=True, webhook_channel="#alerts").status_code == 302
     hook = flow.standin.issued[0]["incoming_webhook"]
     row = Installation.objects.get()

@@ -320,7 +320,9 @@ def refuse_installation_inserts() -> Callable[[], None]:
     return refuse_writes("installations_installation", event="INSERT")
 
 
-def test_storage_failure_rolls_back_and_revokes_the_new_tokens(flow: Flow) -> None:
+def test_storage_failure_rolls_back_and_revokes_the_new_tokens(flow: Flow, settings: Any) -> None:
+    settings.SLACK_SCOPES = "commands,incoming-webhook"
+    settings.SLACK_USER_SCOPES = "search:read"
     refuse_installation_inserts()
     response = flow.install(user_token=True, webhook=True, rotation=True)
     assert response.status_code == 500

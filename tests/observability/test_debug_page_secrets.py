@@ -218,7 +218,9 @@ def crash_an_install(flow: Flow, browser: Browser, accept: str) -> tuple[str, li
     """One install that crashes in the exchange: the page, and every secret it had in reach."""
     flow.client = Client(raise_request_exception=False)
     browser.prepare(flow.client)
-    redirect = flow.standin.approve(flow.start(), user_token=True, webhook=True, rotation=True)
+    redirect = flow.standin.approve(
+        flow.start(user_token=True, webhook=True), user_token=True, webhook=True, rotation=True
+    )
     params = query_of(redirect)
     state_cookie = flow.client.cookies[COOKIE_NAME].value
     response = flow.client.get(

@@ -95,7 +95,10 @@ def test_nothing_secret_leaks_from_any_install_shape_or_failure(
     codes: list[str] = []
 
     def go(**choices: Any) -> None:
-        redirect = flow.standin.approve(flow.start(), **choices)
+        url = flow.start(
+            user_token=choices.get("user_token", False), webhook=choices.get("webhook", False)
+        )
+        redirect = flow.standin.approve(url, **choices)
         codes.append(query_of(redirect)["code"])
         response = flow.back(redirect)
         shown.append(everything_a_response_shows(response))

@@ -70,7 +70,7 @@ class Row:
 
 def start_install(case: Case) -> None:
     assert case.flow is not None
-    url = case.flow.start()
+    url = case.flow.start(user_token=True, webhook=True)
     case.redirect = case.standin.approve(url, rotation=True, user_token=True, webhook=True)
 
 

@@ -7,10 +7,7 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.error import URLError
@@ -88,7 +85,9 @@ def test_org_wide_install_shape_and_org_url(standin: SlackStandIn) -> None:
 
 
 def test_user_token_webhook_and_rotation_shape(standin: SlackStandIn) -> None:
-    url = authorize_url(standin, user_scopes=("search:read",))
+    url = authorize_url(
+        standin, scopes=["commands", "incoming-webhook"], user_scopes=("search:read",)
+    )
     redirect = standin.approve(url, user_token=True, webhook=True, rotation=True, team_id="T0OTHER")
     body = exchange(standin, redirect).data
     assert body["access_token"].startswith("xoxe.xoxb-1-standin-")
@@ -305,30 +304,6 @@ def test_unknown_client_id_shows_error_page(standin: SlackStandIn) -> None:
     with pytest.raises(AuthorizeError) as info:
         standin.approve(standin.authorize_url + "?client_id=9.9&scope=commands")
     assert info.value.code == "invalid_client_id"
-
-
-@pytest.fixture
-def receiver() -> Iterator[tuple[str, list[tuple[dict[str, str], bytes]]]]:
-    """A throwaway HTTP endpoint that records what the stand-in delivers."""
-    received: list[tuple[dict[str, str], bytes]] = []
-
-    class Receive(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            received.append(({k.lower(): v for k, v in self.headers.items()}, body))
-            self.send_response(200)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"ok")
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Receive)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/slack/events", received
-    server.shutdown()
-    server.server_close()
 
 
 def test_send_event_is_signed_like_slack(standin: SlackStandIn, receiver: Any) -> None:

@@ -155,8 +155,11 @@ def install_through_standin(
     then lifecycle.saving. Returns the row and Slack's answer (whose tokens are the stand-in's
     runtime-generated fakes)."""
     config = slack_config()
-    if user_scopes is None and choices.get("user_token"):  # the user approves a user token
+    # Slack issues a user token only for user scopes, a webhook only for its scope.
+    if not user_scopes and choices.get("user_token"):
         user_scopes = ("search:read",)
+    if choices.get("webhook") and "incoming-webhook" not in scopes:
+        scopes = (*scopes, "incoming-webhook")
     url = AuthorizeUrlGenerator(
         client_id=config.client_id,
         redirect_uri=config.redirect_uri,

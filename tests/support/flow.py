@@ -15,12 +15,15 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from django.http import HttpResponse
-from django.test import Client
+from django.test import Client, override_settings
 from django.utils import timezone
 
+from installations.conf import slack_config
 from installations.install.cookie import COOKIE_NAME
 from slackstandin import SlackStandIn
 
+EXTRA_USER_SCOPE = "search:read"
+WEBHOOK_SCOPE = "incoming-webhook"
 HREF = re.compile(r'<a class="add-to-slack" href="([^"]+)"')
 
 
@@ -42,9 +45,22 @@ class Flow:
     standin: SlackStandIn
     client: Client
 
-    def start(self, team: str | None = None) -> str:
-        """Open the install page over https; the authorize URL the button links to."""
-        page = self.client.get("/slack/install", {"team": team} if team else {}, secure=True)
+    def start(
+        self, team: str | None = None, *, user_token: bool = False, webhook: bool = False
+    ) -> str:
+        """Open the install page over https; the authorize URL the button links to.
+
+        Slack issues a user token only for user scopes and a webhook only for the
+        ``incoming-webhook`` scope: ``user_token`` / ``webhook`` add them to what the app asks
+        for (SLACK_USER_SCOPES / SLACK_SCOPES, for this page only) when it does not yet."""
+        config = slack_config()
+        asks: dict[str, str] = {}
+        if user_token and not config.user_scopes:
+            asks["SLACK_USER_SCOPES"] = EXTRA_USER_SCOPE
+        if webhook and WEBHOOK_SCOPE not in config.scopes:
+            asks["SLACK_SCOPES"] = ",".join((*config.scopes, WEBHOOK_SCOPE))
+        with override_settings(**asks):
+            page = self.client.get("/slack/install", {"team": team} if team else {}, secure=True)
         assert page.status_code == 200, page.content[:500]
         return authorize_href(page)
 
@@ -56,7 +72,10 @@ class Flow:
 
     def install(self, **choices: Any) -> HttpResponse:
         """Start, approve on the stand-in with ``choices``, and come back: the callback's answer."""
-        return self.back(self.standin.approve(self.start(), **choices))
+        url = self.start(
+            user_token=choices.get("user_token", False), webhook=choices.get("webhook", False)
+        )
+        return self.back(self.standin.approve(url, **choices))
 
     def state_cookie(self) -> str | None:
         """This browser's binding value (the cookie both install tabs share), if it has one."""
