@@ -115,6 +115,14 @@ SLACK_STATE_TTL_SECONDS = cfg.integer("SLACK_STATE_TTL_SECONDS", 600, minimum=1)
 SLACK_HTTP_TIMEOUT_SECONDS = cfg.integer("SLACK_HTTP_TIMEOUT_SECONDS", 10, minimum=1)
 SLACK_TOKEN_ROTATION_MINUTES = cfg.integer("SLACK_TOKEN_ROTATION_MINUTES", 120, minimum=1)
 
+# --- Operations: /metrics and how long personal data is kept (docs/production.md, privacy.md) --
+# /metrics answers only a bearer of METRICS_TOKEN (unset: 404). SLACK_RETENTION_DAYS: unset keeps
+# everything; else slack_purge_history erases what is older (docs/privacy.md).
+METRICS_TOKEN = cfg.text("METRICS_TOKEN")
+if METRICS_TOKEN and len(METRICS_TOKEN) < 16:
+    cfg.problem("METRICS_TOKEN is too short: use at least 16 random characters")
+SLACK_RETENTION_DAYS = cfg.integer("SLACK_RETENTION_DAYS", 0, minimum=1) or None
+
 # --- Sign in with Slack (installations/signin, docs/security.md "Sign in with Slack") -----------
 # On in this project; its URLs are included in slackinstall/urls.py. The redirect URI defaults to
 # SLACK_REDIRECT_URI's origin + /slack/signin/callback (add it to the Slack app's Redirect URLs).
