@@ -64,6 +64,14 @@ SECRET_KEY_FALLBACKS = cfg.words("DJANGO_SECRET_KEY_FALLBACKS", default=[])
 # start-up runs with the problems collected here (slackinstall/startup.py): one line per problem.
 # Malformed keys encrypt nothing: the app's keyring() raises on them.
 TOKEN_ENCRYPTION_KEYS = _secret("TOKEN_ENCRYPTION_KEYS")
+if DEBUG and cfg.text("TOKEN_ENCRYPTION_KEYS") and _dev_secrets.get("TOKEN_ENCRYPTION_KEYS"):
+    # A .env written by `make env` names a production key; development's data stays readable in
+    # debug: the development key is added after the configured ones, so it only decrypts.
+    _dev_key = _dev_secrets["TOKEN_ENCRYPTION_KEYS"]
+    if _dev_key.split(":", 1)[0] not in {
+        entry.split(":", 1)[0].strip() for entry in TOKEN_ENCRYPTION_KEYS.split(",")
+    }:
+        TOKEN_ENCRYPTION_KEYS += "," + _dev_key
 # Rolling key rotation (docs/production.md): the key id that encrypts; every other listed key
 # only decrypts. Unset: the first entry encrypts. An id not in the keyring stops start-up.
 TOKEN_ENCRYPTION_ACTIVE_KEY_ID = cfg.text("TOKEN_ENCRYPTION_ACTIVE_KEY_ID")
