@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run env migrate serve test lint fmt bench install clean
+.PHONY: run env migrate serve try-production test lint fmt bench install clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: install Python 3.11 or run make PYTHON=python3"; exit 1; }
@@ -13,6 +13,15 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
+# Production steps need only the runtime requirements (requirements.txt), not the toolchain.
+RUNTIME := $(VENV)/.runtime
+$(RUNTIME): requirements.txt
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: install Python 3.11 or run make PYTHON=python3"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $(RUNTIME)
+
 install: $(STAMP)
 
 run: $(STAMP)
@@ -20,17 +29,17 @@ run: $(STAMP)
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-true} $(BIN)/python -m slackstandin.devserver
 
 # A first .env with generated DJANGO_SECRET_KEY and TOKEN_ENCRYPTION_KEYS (never overwrites one).
-env: $(STAMP)
+env: $(RUNTIME)
 	$(BIN)/python manage.py slack_init
 
 # Production (docs/production.md): DJANGO_DEBUG off, DATABASE_URL and the secrets from the
 # environment. Release steps apart from serving: `make migrate` once per deploy, then `make serve`
 # on every instance. serve starts nothing on a deploy-check warning or an unapplied migration.
-migrate: $(STAMP)
+migrate: $(RUNTIME)
 	$(BIN)/python manage.py migrate --noinput
 
 serve: export DJANGO_DEBUG = false
-serve: $(STAMP)
+serve: $(RUNTIME)
 	@$(BIN)/python manage.py check --deploy --fail-level WARNING || { \
 	  echo "make serve: not starting: fix what is listed above (docs/production.md)" >&2; exit 1; }
 	@$(BIN)/python manage.py migrate --check || { \
@@ -38,6 +47,12 @@ serve: $(STAMP)
 	    "once per deploy) or cannot be reached (see above)" >&2; exit 1; }
 	$(BIN)/python manage.py collectstatic --noinput
 	exec $(BIN)/gunicorn --config gunicorn.conf.py
+
+# Production mode on this machine (docs/production.md, "Trying production locally"): https with a
+# self-signed certificate on 127.0.0.1:8443, against the local Slack stand-in, with its own data
+# in .try-production/ (development's db.sqlite3 is left alone).
+try-production: $(RUNTIME)
+	$(BIN)/python -m slackstandin.try_production
 
 # axe-core for the browser accessibility checks, when npm is there (they skip without it locally).
 test: $(STAMP)

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
+from typing import Any
 
 # The project beside this file is importable however gunicorn was started (.venv/bin/gunicorn
 # puts its own directory first on sys.path, not the working directory).
@@ -20,6 +22,14 @@ _PROJECT_DIR = str(Path(__file__).resolve().parent)
 if _PROJECT_DIR not in sys.path:
     sys.path.insert(0, _PROJECT_DIR)
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "slackinstall.settings")
+# /metrics adds up every worker's counters (prometheus_client's multiprocess mode): each worker
+# writes its values to files in this directory. Set before anything imports prometheus_client;
+# emptied when gunicorn starts, so a restart begins from zero as a single process would.
+METRICS_DIR = Path(
+    os.environ.setdefault(
+        "PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="slackinstall-metrics-")
+    )
+)
 
 from slackinstall.startup import exit_if_misconfigured  # noqa: E402 (needs the path above)
 
@@ -79,3 +89,17 @@ logconfig_dict = {
         "gunicorn.access": {"level": "INFO", "handlers": ["stdout"], "propagate": False},
     },
 }
+
+
+def on_starting(server: object) -> None:
+    """Start the metrics from zero: files a previous run of gunicorn left are removed."""
+    METRICS_DIR.mkdir(parents=True, exist_ok=True)
+    for leftover in METRICS_DIR.glob("*.db"):
+        leftover.unlink()
+
+
+def child_exit(server: object, worker: Any) -> None:
+    """A worker ended: its gauges leave the scrape (its counters stay counted)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]

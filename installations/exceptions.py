@@ -57,6 +57,14 @@ class SlackInstallError(Exception):
             self.title = title
         super().__init__(f"{self.reason}: {self.message}")
 
+    @property
+    def metric_reason(self) -> str:
+        """The reason as a metric label, from a fixed set: this error's own code, or Slack's
+        when ``slack/words.py`` knows it; any other code Slack sent counts under the class's."""
+        if self.reason in MESSAGE_FOR_SLACK_ERROR:
+            return self.reason
+        return type(self).reason
+
 
 class InvalidInstallRequest(SlackInstallError, DjangoBadRequest):
     """A request that cannot complete an install as sent (a link, state, cookie or token the

@@ -254,5 +254,29 @@ class OrgTeamAccess(models.Model):
         return self.team_id
 
 
+class JobRun(models.Model):
+    """When each scheduled job (``slack_verify``, ``slack_refresh_tokens``, ...) last ran and how it
+    ended, so ``/metrics`` can say a job stopped running, whichever host runs it."""
+
+    job = models.CharField(max_length=64, unique=True)
+    last_finished_at = models.DateTimeField()
+    last_succeeded_at = models.DateTimeField(null=True, blank=True)
+    last_failed = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return self.job
+
+
+class ForgottenWorkspace(models.Model):
+    """The anonymous tombstone of an erased workspace: a random id and the date, nothing else,
+    so counts of what was ever installed stay honest (docs/privacy.md)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    forgotten_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"Forgotten workspace {self.id}"
+
+
 # Sign in with Slack's model lives with its package; imported here so the app always registers it.
 from installations.signin.models import SlackIdentity  # noqa: E402,F401

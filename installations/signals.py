@@ -29,6 +29,8 @@ from django.db import transaction
 from django.db.models.signals import post_init, post_save
 from django.dispatch import Signal
 
+from installations.observability import metrics
+
 logger = logging.getLogger(__name__)
 
 installation_completed = Signal()
@@ -61,6 +63,7 @@ def send_after_commit(signal: Signal, sender: type, **arguments: Any) -> None:
 
 def lifecycle_recorded(workspace: Any, kind: str, actor: str, detail: str) -> None:
     """Called by ``lifecycle.saving.record_event`` for every history entry: the one funnel."""
+    metrics.lifecycle_recorded(kind)
     if workspace is None:
         return
     sender = type(workspace)

@@ -8,7 +8,7 @@ Bolt app (installations/bolt/request_url.py), as are the slash-command and inter
 
 from django.urls import path
 
-from installations import views
+from installations import metrics_view, views
 
 app_name = "installations"
 
@@ -19,4 +19,5 @@ urlpatterns = [
     path("slack/events", views.events, name="events"),
     path("slack/commands", views.bolt_only, name="commands"),
     path("slack/interactions", views.bolt_only, name="interactions"),
+    path("metrics", metrics_view.metrics, name="metrics"),  # METRICS_TOKEN; else 404
 ]

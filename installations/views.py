@@ -37,6 +37,7 @@ from installations.install.flow import clean_team, start_install
 from installations.install.links import page_from_link, success_url
 from installations.install.next_page import clean_next, is_safe_next
 from installations.lifecycle import slack_events
+from installations.observability import metrics
 from installations.slack import events as slack_payloads
 from installations.slack.signature import verify_signature
 
@@ -80,8 +81,10 @@ def oauth_redirect(request: HttpRequest) -> HttpResponse:
         # Checked again here: the host the callback arrives on is the one that counts.
         safe = done.next_page if is_safe_next(request, done.next_page) else ""
         response: HttpResponse = HttpResponseRedirect(success_url(done.workspace, next_page=safe))
+        metrics.install_finished("ok")
     except SlackInstallError as exc:
         response = render_error(request, exc)
+        metrics.install_finished(exc.metric_reason)
     response["Referrer-Policy"] = "no-referrer"
     response["Cache-Control"] = "no-store"
     return response

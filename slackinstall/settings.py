@@ -64,6 +64,14 @@ SECRET_KEY_FALLBACKS = cfg.words("DJANGO_SECRET_KEY_FALLBACKS", default=[])
 # start-up runs with the problems collected here (slackinstall/startup.py): one line per problem.
 # Malformed keys encrypt nothing: the app's keyring() raises on them.
 TOKEN_ENCRYPTION_KEYS = _secret("TOKEN_ENCRYPTION_KEYS")
+if DEBUG and cfg.text("TOKEN_ENCRYPTION_KEYS") and _dev_secrets.get("TOKEN_ENCRYPTION_KEYS"):
+    # A .env written by `make env` names a production key; development's data stays readable in
+    # debug: the development key is added after the configured ones, so it only decrypts.
+    _dev_key = _dev_secrets["TOKEN_ENCRYPTION_KEYS"]
+    if _dev_key.split(":", 1)[0] not in {
+        entry.split(":", 1)[0].strip() for entry in TOKEN_ENCRYPTION_KEYS.split(",")
+    }:
+        TOKEN_ENCRYPTION_KEYS += "," + _dev_key
 # Rolling key rotation (docs/production.md): the key id that encrypts; every other listed key
 # only decrypts. Unset: the first entry encrypts. An id not in the keyring stops start-up.
 TOKEN_ENCRYPTION_ACTIVE_KEY_ID = cfg.text("TOKEN_ENCRYPTION_ACTIVE_KEY_ID")
@@ -115,6 +123,14 @@ SLACK_STATE_TTL_SECONDS = cfg.integer("SLACK_STATE_TTL_SECONDS", 600, minimum=1)
 SLACK_PKCE = cfg.boolean("SLACK_PKCE", default=False)
 SLACK_HTTP_TIMEOUT_SECONDS = cfg.integer("SLACK_HTTP_TIMEOUT_SECONDS", 10, minimum=1)
 SLACK_TOKEN_ROTATION_MINUTES = cfg.integer("SLACK_TOKEN_ROTATION_MINUTES", 120, minimum=1)
+
+# --- Operations: /metrics and how long personal data is kept (docs/production.md, privacy.md) --
+# /metrics answers only a bearer of METRICS_TOKEN (unset: 404). SLACK_RETENTION_DAYS: unset keeps
+# everything; else slack_purge_history erases what is older (docs/privacy.md).
+METRICS_TOKEN = cfg.text("METRICS_TOKEN")
+if METRICS_TOKEN and len(METRICS_TOKEN) < 16:
+    cfg.problem("METRICS_TOKEN is too short: use at least 16 random characters")
+SLACK_RETENTION_DAYS = cfg.integer("SLACK_RETENTION_DAYS", 0, minimum=1) or None
 
 # --- Sign in with Slack (installations/signin, docs/security.md "Sign in with Slack") -----------
 # On in this project; its URLs are included in slackinstall/urls.py. The redirect URI defaults to

@@ -23,6 +23,8 @@ from django.utils import timezone
 from installations.encryption.fields import EncryptedDataError
 from installations.exceptions import SlackInstallError
 from installations.lifecycle import staff_actions as lifecycle
+from installations.lifecycle.erasure import describe
+from installations.lifecycle.erasure import forget as forget_target
 from installations.models import Workspace
 from installations.reporting import audit
 
@@ -31,7 +33,7 @@ logger = logging.getLogger(__name__)
 # Each row is a call to Slack inside this request: keep a click bounded in time.
 MAX_PER_ACTION = 50
 # Confirmed with the admin's red "delete" look; verifying or refreshing harms nothing.
-DANGEROUS_ACTIONS = frozenset({"revoke"})
+DANGEROUS_ACTIONS = frozenset({"revoke", "forget"})
 
 
 def actor_of(request: HttpRequest) -> str:
@@ -193,3 +195,32 @@ def export_csv(
     response["Content-Disposition"] = f'attachment; filename="slack-workspaces-{stamp}.csv"'
     response["Cache-Control"] = "no-store"
     return response
+
+
+@admin.action(
+    description="Forget: revoke and erase everything (privacy request)", permissions=["forget"]
+)
+def forget(
+    model_admin: admin.ModelAdmin[Workspace], request: HttpRequest, queryset: QuerySet[Workspace]
+) -> HttpResponse | None:
+    """``slack_forget_workspace`` for each selected workspace (its whole org for an org-wide
+    install), for superusers, after a confirmation page."""
+    if not _confirmed(request):
+        return _confirm(
+            model_admin,
+            request,
+            queryset,
+            action="forget",
+            title="Forget these workspaces?",
+            explanation="Revokes each workspace's tokens at Slack, then erases everything "
+            "stored about it: installations, history, events and Sign in with Slack "
+            "identities (an org-wide install: the whole org). Only an anonymous tombstone "
+            "is kept. This cannot be undone.",
+        )
+    actor = actor_of(request)
+    targets = {ws.enterprise_id if ws.is_enterprise_install else ws.team_id for ws in queryset}
+    for target in sorted(t for t in targets if t)[:MAX_PER_ACTION]:
+        outcome = forget_target(target, actor=actor)
+        level = messages.WARNING if outcome.revoke_problems else messages.SUCCESS
+        model_admin.message_user(request, describe(target, outcome), level)
+    return None

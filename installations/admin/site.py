@@ -116,6 +116,7 @@ class WorkspaceAdmin(OfferedFiltersOnly, _WorkspaceModelAdmin):
         admin_actions.refresh_now,
         admin_actions.revoke,
         admin_actions.export_csv,
+        admin_actions.forget,
     )
     fieldsets = (
         (
@@ -188,6 +189,10 @@ class WorkspaceAdmin(OfferedFiltersOnly, _WorkspaceModelAdmin):
         if obj is not None:
             return False  # the page is view-only; a POST to it gets 403
         return super().has_change_permission(request)
+
+    def has_forget_permission(self, request: HttpRequest) -> bool:
+        """Erasing a workspace is for superusers only (docs/privacy.md)."""
+        return bool(request.user.is_active and request.user.is_superuser)
 
     def has_revoke_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("installations.revoke_workspace")

@@ -29,6 +29,7 @@ from django.db.models.query_utils import DeferredAttribute
 
 from installations import conf
 from installations.encryption.keyring import EnvelopeError, KeyringError, kid_of
+from installations.observability import metrics
 
 
 class EncryptedDataError(Exception):
@@ -50,6 +51,7 @@ class EncryptedDataError(Exception):
     ) -> None:
         self.label, self.field, self.row, self.kid, self.reason = label, field, row, kid, reason
         self.configured = configured  # the key ids this process has
+        metrics.undecryptable()
         super().__init__(
             f"cannot decrypt {label}.{field} of row {row} (key id {kid or 'unknown'}): {reason}"
         )

@@ -26,6 +26,7 @@ from installations.lifecycle.revocation import (
 )
 from installations.lifecycle.saving import record_event
 from installations.models import LifecycleEvent, OrgTeamAccess, ProcessedSlackEvent, Workspace
+from installations.observability import metrics
 from installations.slack.events import Malformed, SlackEvent, _loggable_type, parse_event
 from installations.slack.signature import signature_problem, verify_signature  # noqa: F401
 
@@ -48,6 +49,7 @@ def handle_event(payload: Mapping[str, Any], *, retry_num: int | None = 0) -> st
         outcome, event_id, kind = "ignored", "-", _loggable_type(payload)
     else:
         outcome, event_id, kind = _apply(parsed), parsed.event_id or "-", parsed.kind
+    metrics.event_handled(kind, outcome)
     retry = "?" if retry_num is None else str(retry_num)
     logger.info("event %s (%s): %s; retry %s", event_id, kind, outcome, retry)
     return outcome

@@ -10,12 +10,18 @@ extracted from ``errors=`` needs no parsing of the human-readable lines above it
 from __future__ import annotations
 
 import argparse
+import logging
 import time
 from collections.abc import Callable
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
+from django.utils import timezone
 
 from installations.lifecycle.sharding import Shard
+from installations.models import JobRun
+
+logger = logging.getLogger(__name__)
 
 
 def shard_argument(text: str) -> Shard:
@@ -40,13 +46,28 @@ def add_shard_option(parser: argparse.ArgumentParser) -> None:
 def summary_line(
     job: str, started: float, shard: Shard | None, failure: bool, /, **counts: int
 ) -> str:
-    """``job: a=1 b=2 shard=1/2 seconds=0.42 status=ok`` (counts in the order given)."""
+    """``job: a=1 b=2 shard=1/2 seconds=0.42 status=ok`` (counts in the order given); the run is
+    noted for ``/metrics`` as well (``record_run``)."""
     fields = [f"{name}={value}" for name, value in counts.items()]
     if shard is not None:
         fields.append(f"shard={shard.label}")
     fields.append(f"seconds={time.monotonic() - started:.2f}")
     fields.append(f"status={'failed' if failure else 'ok'}")
+    record_run(job, failed=failure)
     return f"{job}: " + " ".join(fields)
+
+
+def record_run(job: str, *, failed: bool) -> None:
+    """Note when ``job`` ended and whether it worked (JobRun), for ``/metrics``'s alert on jobs
+    that stopped running. A database that refuses the write costs the note, never the job."""
+    now = timezone.now()
+    values: dict[str, object] = {"last_finished_at": now, "last_failed": failed}
+    if not failed:
+        values["last_succeeded_at"] = now
+    try:
+        JobRun.objects.update_or_create(job=job, defaults=values)
+    except DatabaseError as exc:
+        logger.warning("%s: its run could not be noted for /metrics (%s)", job, type(exc).__name__)
 
 
 def finish(command: BaseCommand, problems: list[str], summary: Callable[[bool], str]) -> None:

@@ -62,6 +62,7 @@ from urllib.parse import SplitResult, unquote, urlsplit
 from django.views.decorators.debug import sensitive_variables
 
 from installations.exceptions import SlackUnavailable
+from installations.observability import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -305,7 +306,7 @@ def _connected(
     return connection, connection.sock
 
 
-@sensitive_variables("request", "headers", "body")
+@sensitive_variables("request")
 def send(
     request: urllib.request.Request,
     *,
@@ -314,7 +315,37 @@ def send(
     ssl_context: ssl.SSLContext | None = None,
 ) -> RawAnswer:
     """Send ``request`` once and read the answer, all within ``timeout`` seconds, on this
-    thread's kept-alive connection to the host when it has a fit one (module docstring)."""
+    thread's kept-alive connection to the host when it has a fit one (module docstring).
+    Each call is counted and timed by method and outcome (observability/metrics.py)."""
+    started = time.monotonic()
+    outcome = "unreachable"
+    try:
+        answer = _exchange(request, timeout=timeout, max_bytes=max_bytes, ssl_context=ssl_context)
+        outcome = http_outcome(answer.status)
+        return answer
+    except SlackUnavailable as exc:
+        outcome = "timeout" if exc.reason == "slack_timeout" else "unreachable"
+        raise
+    finally:
+        metrics.slack_call(request.full_url, outcome, time.monotonic() - started)
+
+
+def http_outcome(status: int) -> str:
+    """An HTTP status as a metric outcome: ok, rate_limited or http_error."""
+    if 200 <= status < 300:
+        return "ok"
+    return "rate_limited" if status == 429 else "http_error"
+
+
+@sensitive_variables("request", "headers", "body")
+def _exchange(
+    request: urllib.request.Request,
+    *,
+    timeout: float,
+    max_bytes: int,
+    ssl_context: ssl.SSLContext | None,
+) -> RawAnswer:
+    """One request and its whole answer, as ``send`` describes."""
     deadline = time.monotonic() + timeout
     url = urlsplit(request.full_url)
     try:

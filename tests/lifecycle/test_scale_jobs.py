@@ -15,9 +15,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from installations.lifecycle.sharding import Shard
+from installations.models import JobRun
 
 ROOT = Path(__file__).resolve().parents[2]
-JOBS = ("slack_verify", "slack_refresh_tokens", "slack_purge_states")
+JOBS = ("slack_verify", "slack_refresh_tokens", "slack_purge_states", "slack_purge_history")
+UNSHARDED = ("slack_purge_states", "slack_purge_history")
 
 
 @settings(max_examples=60, deadline=None, derandomize=True)
@@ -46,6 +48,8 @@ SUMMARY = {
     "slack_refresh_tokens": r"slack_refresh_tokens: due=\d+ refreshed=\d+ skipped=\d+ failed=\d+ "
     r"undecryptable=\d+ errors=\d+ shard=1/2 seconds=[\d.]+ status=ok",
     "slack_purge_states": r"slack_purge_states: deleted=\d+ seconds=[\d.]+ status=ok",
+    "slack_purge_history": r"slack_purge_history: workspaces_forgotten=\d+ events_deleted=\d+ "
+    r"installations_deleted=\d+ seconds=[\d.]+ status=ok",
 }
 
 
@@ -53,11 +57,13 @@ SUMMARY = {
 @pytest.mark.parametrize("job", JOBS)
 def test_each_job_ends_with_one_summary_line(job: str) -> None:
     out = io.StringIO()
-    args = [] if job == "slack_purge_states" else ["--shard", "1/2"]
+    args = [] if job in UNSHARDED else ["--shard", "1/2"]
     call_command(job, *args, stdout=out, stderr=io.StringIO())
     lines = out.getvalue().strip().splitlines()
     assert re.fullmatch(SUMMARY[job], lines[-1]), lines[-1]
     assert sum(line.startswith(f"{job}: ") for line in lines) == 1
+    run = JobRun.objects.get(job=job)  # noted for /metrics' "job stopped running" alert
+    assert not run.last_failed and run.last_succeeded_at == run.last_finished_at
 
 
 @pytest.mark.django_db(transaction=True)
@@ -72,6 +78,8 @@ def test_a_failed_verify_says_so_in_its_summary_and_exits_non_zero(
     last = out.getvalue().strip().splitlines()[-1]
     assert last.startswith("slack_verify: checked=1 ") and last.endswith("status=failed"), last
     assert " unknown=1 " in last and " errors=1 " in last
+    run = JobRun.objects.get(job="slack_verify")
+    assert run.last_failed and run.last_succeeded_at is None
 
 
 # --- deploy/ --------------------------------------------------------------------------------------

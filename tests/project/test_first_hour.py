@@ -234,6 +234,26 @@ def test_make_env_writes_a_dotenv_with_generated_keys_and_never_overwrites_it(
     )
 
 
+def test_make_env_in_a_development_checkout_says_what_becomes_of_its_data(project: Path) -> None:
+    token = "xoxb-fake-" + os.urandom(8).hex()
+    debug = clean_env(DJANGO_DEBUG="true", SLACK_STANDIN_PORT=str(free_port()))
+    assert manage(project, debug, "migrate", "--noinput").returncode == 0
+    store = (
+        "from installations.models import Workspace; "
+        f"Workspace.objects.create(client_id='1', team_id='T0DEVDATA1', bot_token='{token}')"
+    )
+    assert manage(project, debug, "shell", "-c", store).returncode == 0
+
+    result = make(project, clean_env(), "env")
+    assert result.returncode == 0, result.stderr
+    assert "db.sqlite3 holds 1 development install(s)" in result.stdout
+    assert "make try-production" in result.stdout
+
+    read = "from installations.models import Workspace; print(Workspace.objects.get().bot_token)"
+    after = manage(project, debug, "shell", "-c", read)
+    assert after.returncode == 0 and after.stdout.strip().splitlines()[-1] == token  # make run
+
+
 def test_slack_init_with_a_host_fills_the_host_variables(project: Path) -> None:
     result = manage(project, clean_env(), "slack_init", "--host", "install.example.com")
     assert result.returncode == 0, result.stderr

@@ -11,6 +11,7 @@ import http.cookiejar
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -31,6 +32,7 @@ from slackstandin import SlackStandIn
 from tests.support.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
+METRICS_TOKEN = "fake-metrics-token-" + os.urandom(12).hex()
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
@@ -99,6 +101,8 @@ def gunicorn(standin: SlackStandIn, settings: Any, tmp_path: Path) -> Any:
             "HOST": "127.0.0.1",
             "PORT": str(port),
             "WEB_CONCURRENCY": "2",
+            "METRICS_TOKEN": METRICS_TOKEN,
+            "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
         }
     )
     log = (tmp_path / "gunicorn.log").open("w+")
@@ -172,3 +176,65 @@ def test_install_flow_healthz_and_clean_stop_under_gunicorn(
     assert any('"GET /slack/oauth_redirect HTTP/1.1" 302' in line for line in access), access
     assert code not in output and "code=" not in output and "state=" not in output
     assert standin.issued[-1]["access_token"] not in output
+
+
+def scrape(url: str, token: str | None = METRICS_TOKEN) -> tuple[int, str]:
+    headers = {"X-Forwarded-Proto": "https"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    assert url.startswith("http://127.0.0.1:"), url
+    request = urllib.request.Request(url + "/metrics", headers=headers)  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=20) as response:  # noqa: S310
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def installs_ok(text: str) -> float:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "slackinstall_installs_total" and sample.labels == {
+                "outcome": "ok",
+                "reason": "ok",
+            }:
+                return sample.value
+    return 0.0
+
+
+def test_metrics_count_an_install_across_gunicorn_workers(
+    gunicorn: Any, standin: SlackStandIn, tmp_path: Path
+) -> None:
+    assert scrape(gunicorn.url, token=None)[0] == 401
+    assert scrape(gunicorn.url, token="wrong-" + METRICS_TOKEN)[0] == 403
+    status, before = scrape(gunicorn.url)
+    assert status == 200 and installs_ok(before) == 0
+
+    browser = opener()
+    _, _, html = get(browser, gunicorn.url + "/slack/install")
+    href = re.search(r'class="add-to-slack" href="([^"]+)"', html)
+    assert href, html
+    status, landed, _ = get(browser, standin.approve(unescape(href.group(1))))
+    assert status == 200 and "/slack/installed?" in landed
+
+    # Each scrape may reach either worker: every one of them must count the install once.
+    scrapes = [scrape(gunicorn.url) for _ in range(8)]
+    assert all(status == 200 for status, _ in scrapes)
+    assert [installs_ok(text) for _, text in scrapes] == [1.0] * 8
+    workers = {p.name for p in (tmp_path / "metrics").glob("*.db")}
+    assert len({name.rsplit("_", 1)[-1] for name in workers}) >= 2, workers
+    text = scrapes[-1][1]
+    assert "T0STANDIN1" not in text and "Stand-in Workspace" not in text
+    assert 'slackinstall_slack_api_calls_total{method="oauth.v2.access",outcome="ok"}' in text
+    assert 'slackinstall_workspaces{status="active"} 1.0' in text
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        assert not os.environ.get("CI"), "CI installs Debian's prometheus for promtool"
+        return
+    checked = subprocess.run(
+        [promtool, "check", "metrics"], input=text, capture_output=True, text=True, check=False
+    )
+    # promtool's linter may suggest names; a parse error is a non-zero exit with "error".
+    assert "error" not in (checked.stdout + checked.stderr).lower(), checked

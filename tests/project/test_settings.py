@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core import checks
@@ -267,6 +268,19 @@ def test_slack_diffsettings_masks_every_secret(
         settings.TOKEN_ENCRYPTION_KEYS.split(":", 1)[1],
     ):
         assert secret not in text
+
+
+def test_slack_diffsettings_shows_where_slack_is_reached(settings: Any) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    settings.SLACK_API_URL = "http://127.0.0.1:9/api/"
+    settings.SLACK_AUTHORIZE_URL = "https://user:hunter2-fake@proxy.example/oauth/v2/authorize"
+    out = StringIO()
+    call_command("slack_diffsettings", stdout=out)
+    assert "SLACK_API_URL = 'http://127.0.0.1:9/api/'" in out.getvalue()
+    assert "hunter2-fake" not in out.getvalue()  # a URL with credentials stays masked
 
 
 def test_the_app_replaces_no_django_command() -> None:

@@ -67,8 +67,8 @@ def manage(
 
 
 def make_command(project: Path, target: str) -> list[str]:
-    """``make <target>`` in the copy, with this checkout's .venv, never reinstalling it."""
-    stamp = VENV / ".installed"
+    """``make <target>`` in the copy, with this checkout's .venv, never reinstalling it (``-o``:
+    make takes both install stamps as up to date)."""
     return [
         "make",
         "--no-print-directory",
@@ -76,7 +76,9 @@ def make_command(project: Path, target: str) -> list[str]:
         str(project),
         f"VENV={VENV}",
         "-o",
-        str(stamp),
+        str(VENV / ".installed"),  # the full toolchain (make run, make test)
+        "-o",
+        str(VENV / ".runtime"),  # the runtime only (make env, migrate, serve)
         target,
     ]
 

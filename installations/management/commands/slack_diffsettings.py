@@ -7,11 +7,35 @@ Django's in every project that installs it (the last app in INSTALLED_APPS wins)
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import Settings, global_settings, settings
 from django.core.management.commands.diffsettings import Command as DjangoDiffSettings
 from django.core.management.commands.diffsettings import module_to_dict
 from django.views.debug import SafeExceptionReporterFilter
+
+# Where Slack is reached: no secret, and what an operator checks first. Django's filter would
+# hide them for the "API" or "AUTH" in their names; a password in such a URL is still masked.
+PUBLIC_URL_SETTINGS = frozenset(
+    {
+        "SLACK_API_URL",
+        "SLACK_AUTHORIZE_URL",
+        "SLACK_REDIRECT_URI",
+        "SLACK_SIGNIN_AUTHORIZE_URL",
+        "SLACK_SIGNIN_JWKS_URL",
+        "SLACK_SIGNIN_REDIRECT_URI",
+    }
+)
+
+
+def shown(name: str, value: Any, cleanse: Any) -> Any:
+    """The value as printed: public Slack URLs as they are (without credentials), the rest
+    through Django's cleansing."""
+    if name in PUBLIC_URL_SETTINGS and isinstance(value, str):
+        parts = urlsplit(value)
+        if parts.username is None and parts.password is None:
+            return value
+    return cleanse(name, value)
 
 
 class Command(DjangoDiffSettings):
@@ -25,7 +49,7 @@ class Command(DjangoDiffSettings):
         # SECRET, PASS..., nested dicts such as DATABASES included) before it is printed.
         cleanse = SafeExceptionReporterFilter().cleanse_setting
         user_settings = {
-            name: repr(cleanse(name, getattr(settings, name)))
+            name: repr(shown(name, getattr(settings, name), cleanse))
             for name in dir(settings)  # the configured settings (LazySettings delegates dir)
             if name.isupper()
         }

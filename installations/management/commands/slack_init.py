@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +67,19 @@ def still_to_fill(text: str) -> list[str]:
         if match and not match.group(2).strip():
             names.append(match.group(1))
     return names
+
+
+def development_installs(database: Path) -> int:
+    """How many workspaces a development SQLite database holds (0 when there is none); read
+    directly, as this command runs before any configuration exists."""
+    if not database.is_file():
+        return 0
+    try:
+        with closing(sqlite3.connect(f"{database.as_uri()}?mode=ro", uri=True)) as db:
+            (count,) = db.execute("SELECT COUNT(*) FROM installations_workspace").fetchone()
+    except sqlite3.Error:  # not a database of ours, or not migrated yet
+        return 0
+    return int(count)
 
 
 class Command(BaseCommand):
@@ -127,3 +142,12 @@ class Command(BaseCommand):
         )
         if missing:
             self.stdout.write("Still to fill: " + ", ".join(missing))
+        installs = development_installs(base_dir / "db.sqlite3")
+        if installs:
+            self.stdout.write(
+                f"Note: db.sqlite3 holds {installs} development install(s), encrypted under the "
+                "development key in .dev-secrets.json. `make run` (debug) keeps reading them; a "
+                f"production server with this .env holds only key {kid} and cannot. Give "
+                "production its own DATABASE_URL, or try production on this machine with "
+                "`make try-production`, which keeps its own data apart."
+            )

@@ -1,0 +1,214 @@
+"""Forgetting a workspace or org, and the retention purge (docs/privacy.md).
+
+``forget`` answers a privacy request ("forget us"): it revokes the target's tokens at Slack
+first, best effort, then erases every row about it in one transaction: the workspace rows and
+their installations, history, lifecycle events and org coverage, the admin's log entries about
+them, and the Sign in with Slack identities of that workspace or org (an account that sign-in
+created is emptied of the Slack user's names and email and deactivated; an account made by hand
+only loses the link). What is left is one anonymous tombstone per erased row: a random id and
+the date. Slack's events for a forgotten target then find nothing stored and are acknowledged
+and ignored, as for any unknown workspace.
+
+``purge_history`` enforces ``SLACK_RETENTION_DAYS`` in bounded batches, each its own
+transaction, so it can be stopped at any point and run again to carry on.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.apps import apps
+from django.contrib.admin.models import LogEntry
+from django.contrib.auth import get_user_model
+from django.contrib.contenttypes.models import ContentType
+from django.db import models, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from installations.lifecycle.staff_actions import revoke_workspace
+from installations.models import (
+    ForgottenWorkspace,
+    Installation,
+    LifecycleEvent,
+    OrgTeamAccess,
+    Workspace,
+)
+
+logger = logging.getLogger(__name__)
+
+# A workspace (T…) or an Enterprise Grid org (E…) id, as Slack writes them.
+TARGET_ID = re.compile(r"[TE][A-Z0-9]{2,31}")
+
+
+@dataclass
+class ForgetOutcome:
+    """What ``forget`` did, in counts and plain words: never a token, name or email."""
+
+    workspaces: int = 0
+    identities: int = 0
+    accounts_emptied: int = 0
+    tokens_revoked: int = 0
+    revoke_problems: list[str] = field(default_factory=list)
+    tombstones: list[str] = field(default_factory=list)
+
+    @property
+    def found(self) -> bool:
+        return bool(self.workspaces or self.identities)
+
+
+def forget(target_id: str, *, actor: str, revoke: bool = True) -> ForgetOutcome:
+    """Revoke (when ``revoke``) and erase everything stored about workspace or org
+    ``target_id``. Raises ValueError for an id that is neither."""
+    if not TARGET_ID.fullmatch(target_id):
+        raise ValueError("not a Slack workspace (T…) or org (E…) id")
+    outcome = ForgetOutcome()
+    rows = Workspace.objects.filter(Q(team_id=target_id) | Q(enterprise_id=target_id))
+    if revoke:
+        for workspace in rows.filter(uninstalled_at__isnull=True, bot_revoked_at__isnull=True):
+            _revoke(workspace, actor, outcome)
+    with transaction.atomic():
+        erase_workspaces(list(rows.values_list("pk", flat=True)), outcome)
+        _erase_identities(target_id, outcome)
+        OrgTeamAccess.objects.filter(team_id=target_id).delete()
+        LifecycleEvent.objects.filter(workspace=None, detail__contains=target_id).delete()
+    logger.info(
+        "forgot a workspace or org on request of %s: %d row(s), %d identity(ies); tombstones %s",
+        actor, outcome.workspaces, outcome.identities, ", ".join(outcome.tombstones) or "none",
+    )  # fmt: skip
+    return outcome
+
+
+def describe(target: str, outcome: ForgetOutcome) -> str:
+    """The outcome in plain words, for the command and the admin."""
+    lines = [
+        f"Forgot {target}: {outcome.workspaces} workspace row(s) and {outcome.identities} "
+        f"Sign in with Slack identity(ies) erased; {outcome.accounts_emptied} account(s) "
+        "that sign-in created emptied and deactivated.",
+        f"Tokens revoked at Slack: {outcome.tokens_revoked}.",
+    ]
+    if outcome.revoke_problems:
+        lines.append(
+            "Slack did not confirm every revocation ("
+            + ", ".join(sorted(set(outcome.revoke_problems)))
+            + "): the tokens were erased here all the same; the workspace's admins can remove "
+            "the app from Slack to end them."
+        )
+    lines.append(f"Tombstone(s): {', '.join(outcome.tombstones) or 'none'}.")
+    return "\n".join(lines)
+
+
+def _revoke(workspace: Workspace, actor: str, outcome: ForgetOutcome) -> None:
+    """Best effort: a token Slack did not confirm is reported, and erased all the same."""
+    result = revoke_workspace(workspace, actor=actor)
+    outcome.tokens_revoked += result.tokens_revoked
+    if not result.revoked:
+        outcome.revoke_problems.append(result.error or "not_revoked")
+
+
+def erase_workspaces(pks: Sequence[uuid.UUID], outcome: ForgetOutcome) -> None:
+    """Delete these workspace rows with everything that hangs off them, and the admin's log of
+    them; leave a tombstone each. Runs inside the caller's transaction."""
+    if not pks:
+        return
+    installation_pks = list(
+        Installation.objects.filter(workspace__in=pks).values_list("pk", flat=True)
+    )
+    _erase_admin_log(Workspace, pks)
+    _erase_admin_log(Installation, installation_pks)
+    Workspace.objects.filter(pk__in=pks).delete()  # cascades: installations, events, access
+    tombstones = ForgottenWorkspace.objects.bulk_create(ForgottenWorkspace() for _ in pks)
+    outcome.workspaces += len(pks)
+    outcome.tombstones.extend(str(stone.pk) for stone in tombstones)
+
+
+def _erase_admin_log(model: type[models.Model], pks: Sequence[object]) -> None:
+    """Django admin's history names the object (``object_repr``): it goes with the object."""
+    if pks:
+        content_type = ContentType.objects.get_for_model(model)
+        LogEntry.objects.filter(
+            content_type=content_type, object_id__in=[str(pk) for pk in pks]
+        ).delete()
+
+
+def _identity_model() -> type[models.Model] | None:
+    """Sign in with Slack's model, when that part of the app is installed."""
+    for config in apps.get_app_configs():
+        if config.name in ("installations", "installations.signin"):
+            try:
+                return config.get_model("SlackIdentity")
+            except LookupError:
+                continue
+    return None
+
+
+def _erase_identities(target_id: str, outcome: ForgetOutcome) -> None:
+    identity_model = _identity_model()
+    if identity_model is None:
+        return
+    identities = identity_model._default_manager.filter(
+        Q(team_id=target_id) | Q(enterprise_id=target_id) | Q(home=target_id)
+    ).select_related("user")
+    for identity in identities:
+        home = str(getattr(identity, "home", "")).lower()
+        user = getattr(identity, "user", None)
+        if user is not None and str(user.get_username()).startswith(f"slack-{home}-"):
+            _empty_account(user)
+            outcome.accounts_emptied += 1
+    _erase_admin_log(identity_model, list(identities.values_list("pk", flat=True)))
+    outcome.identities += identities.delete()[0]
+
+
+def _empty_account(user: models.Model) -> None:
+    """An account sign-in created holds the Slack user's names and email in its username and
+    fields: replace them with a random name and deactivate it; rows that point at it stay."""
+    user_model = get_user_model()
+    changes: dict[str, object] = {user_model.USERNAME_FIELD: f"forgotten-{uuid.uuid4().hex}"}
+    for name in ("email", "first_name", "last_name"):
+        if any(f.name == name for f in user_model._meta.get_fields()):
+            changes[name] = ""
+    changes["is_active"] = False
+    user_model._default_manager.filter(pk=user.pk).update(**changes)
+    _erase_admin_log(user_model, [user.pk])
+
+
+# --- retention ----------------------------------------------------------------------------------
+
+
+@dataclass
+class PurgeOutcome:
+    workspaces_forgotten: int = 0
+    events_deleted: int = 0
+    installations_deleted: int = 0
+
+
+def purge_history(
+    days: int, *, now: datetime | None = None, batch_size: int = 500
+) -> Iterator[PurgeOutcome]:
+    """Erase what is older than ``days``: workspaces uninstalled before then (as ``forget``,
+    without calling Slack: an uninstall already ended their tokens), lifecycle events, and
+    installation history that a newer install replaced. Yields the running totals after each
+    batch, each committed on its own."""
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    totals = PurgeOutcome()
+    gone = Workspace.objects.filter(uninstalled_at__lt=cutoff).order_by("pk")
+    while batch := list(gone.values_list("pk", flat=True)[:batch_size]):
+        outcome = ForgetOutcome()
+        with transaction.atomic():
+            erase_workspaces(batch, outcome)
+        totals.workspaces_forgotten += outcome.workspaces
+        yield totals
+    old_events = LifecycleEvent.objects.filter(occurred_at__lt=cutoff).order_by("pk")
+    while event_pks := list(old_events.values_list("pk", flat=True)[:batch_size]):
+        totals.events_deleted += LifecycleEvent.objects.filter(pk__in=event_pks).delete()[0]
+        yield totals
+    replaced = Installation.objects.filter(is_current=False, installed_at__lt=cutoff)
+    while batch := list(replaced.order_by("pk").values_list("pk", flat=True)[:batch_size]):
+        with transaction.atomic():
+            _erase_admin_log(Installation, batch)
+            totals.installations_deleted += Installation.objects.filter(pk__in=batch).delete()[0]
+        yield totals

@@ -1,0 +1,272 @@
+"""Forgetting a workspace (``slack_forget_workspace``, the admin's Forget action) and the
+retention purge (``slack_purge_history``): nothing of the target is left in any table."""
+
+from __future__ import annotations
+
+import io
+import secrets
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.auth import get_user_model
+from django.contrib.contenttypes.models import ContentType
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+from django.utils import timezone
+
+from installations.lifecycle.erasure import purge_history
+from installations.models import (
+    ForgottenWorkspace,
+    Installation,
+    LifecycleEvent,
+    Workspace,
+)
+from installations.signin.models import SlackIdentity
+from slackstandin import SlackStandIn
+from tests.support.standin import is_live
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def every_table_as_text() -> str:
+    """Every row of every table of the database, as text: what a dump would show."""
+    parts = []
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names():
+            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")
+            parts.extend(repr(row) for row in cursor.fetchall())
+    return "\n".join(parts)
+
+
+def raw_columns(workspace: Workspace) -> list[str]:
+    """The stored envelopes of the workspace's tokens, exactly as the database holds them."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT bot_token FROM installations_workspace WHERE id = %s", [workspace.pk.hex]
+            if connection.vendor == "sqlite" else [workspace.pk],
+        )  # fmt: skip
+        return [value for (value,) in cursor.fetchall() if value]
+
+
+def signed_in_user(team_id: str, team_name: str) -> tuple[Any, SlackIdentity]:
+    """A member of the workspace who signed in with Slack: the account sign-in made."""
+    user_id = "U0MEMBER" + secrets.token_hex(3).upper()
+    user = get_user_model().objects.create(
+        username=f"slack-{team_id}-{user_id}".lower(),
+        email=f"member-{user_id.lower()}@example.test",
+        first_name="Ada" + user_id[-4:],
+        last_name="Member" + user_id[-4:],
+    )
+    identity = SlackIdentity.objects.create(
+        user=user, home=team_id, slack_user_id=user_id, team_id=team_id,
+        email=user.email, name=f"Ada {user_id}", team_name=team_name,
+    )  # fmt: skip
+    return user, identity
+
+
+def needles(workspace: Workspace, user: Any, identity: SlackIdentity) -> list[str]:
+    installs = list(Installation.objects.filter(workspace=workspace))
+    found = [
+        workspace.team_id, workspace.team_name, workspace.bot_user_id, workspace.bot_id,
+        workspace.installer_user_id, user.username, user.email, user.first_name,
+        identity.slack_user_id, identity.name, *raw_columns(workspace),
+        *(i.user_id for i in installs), *(i.incoming_webhook_channel_id for i in installs),
+    ]  # fmt: skip
+    return [needle for needle in found if needle and len(needle) > 4]
+
+
+def test_forget_revokes_at_slack_and_leaves_nothing_in_any_table(
+    standin: SlackStandIn,
+    install: Any,
+    saved_workspace: Any,
+    post_event: Any,
+    django_user_model: Any,
+) -> None:
+    workspace, body = install(user_token=True, webhook=True)
+    other = saved_workspace(  # another workspace, sharing none of the first one's ids
+        team_id="T0KEEPME01", team_name="Kept team", app_id="A0STANDIN", bot_id="B0KEPT0001",
+        bot_user_id="U0KEPTBOT1", user_id="U0KEPTUSER", enterprise_id=None, enterprise_name=None,
+    )  # fmt: skip
+    staff = django_user_model.objects.create_user("staffer", password="x" * 20, is_staff=True)
+    LogEntry.objects.log_actions(
+        user_id=staff.pk, queryset=[workspace], action_flag=CHANGE, change_message="Verify"
+    )
+    user, identity = signed_in_user(workspace.team_id, workspace.team_name)
+    looked_for = needles(workspace, user, identity)
+    tokens = [body["access_token"], body["authed_user"]["access_token"]]
+    assert all(is_live(standin, token) for token in tokens)
+    assert any(needle in every_table_as_text() for needle in looked_for)
+
+    out = io.StringIO()
+    call_command("slack_forget_workspace", workspace.team_id, "--noinput", stdout=out)
+
+    assert not any(is_live(standin, token) for token in tokens)
+    dump = every_table_as_text()
+    assert [needle for needle in looked_for if needle in dump] == []
+    assert ForgottenWorkspace.objects.count() == 1
+    assert str(ForgottenWorkspace.objects.get().pk) in out.getvalue()
+    assert "Tokens revoked at Slack: 2." in out.getvalue()
+    user.refresh_from_db()
+    assert not user.is_active and user.username.startswith("forgotten-")
+    assert staff.username in dump  # staff who acted keep their own account
+    kept = Workspace.objects.get(pk=other.pk)
+    assert kept.bot_token and Installation.objects.filter(workspace=kept).exists()
+
+    # Slack's events about the forgotten workspace: acknowledged, and nothing is written.
+    events = LifecycleEvent.objects.count()
+    answer = post_event({
+        "type": "event_callback", "team_id": workspace.team_id, "api_app_id": "A0STANDIN",
+        "event_id": "Ev0FORGOTTEN", "event_time": 1, "event": {"type": "app_uninstalled"},
+    })  # fmt: skip
+    assert answer.status_code == 200
+    assert LifecycleEvent.objects.count() == events
+    assert [n for n in looked_for if n in every_table_as_text()] == []
+
+
+def test_forget_an_org_erases_every_workspace_of_it(standin: SlackStandIn, install: Any) -> None:
+    org, _ = install(org_wide=True, enterprise_id="E0FORGETORG")
+    out = io.StringIO()
+    call_command("slack_forget_workspace", "E0FORGETORG", "--noinput", stdout=out)
+    assert not Workspace.objects.filter(pk=org.pk).exists()
+    assert "E0FORGETORG" not in every_table_as_text()
+
+
+def test_forget_asks_for_the_id_again(standin: SlackStandIn, install: Any) -> None:
+    workspace, _ = install()
+    with pytest.raises(CommandError, match="not confirmed"):
+        call_command(
+            "slack_forget_workspace", workspace.team_id, stdin=io.StringIO("T0SOMETHINGELSE\n"),
+            stdout=io.StringIO(),
+        )  # fmt: skip
+    assert Workspace.objects.filter(pk=workspace.pk).exists()
+    call_command(
+        "slack_forget_workspace", workspace.team_id,
+        stdin=io.StringIO(workspace.team_id + "\n"), stdout=io.StringIO(),
+    )  # fmt: skip
+    assert not Workspace.objects.filter(pk=workspace.pk).exists()
+
+
+@pytest.mark.parametrize(
+    "target", ["", "T", "x" * 200, "T0abc", "U0ABCDEF", "T0ABC' OR 1=1", "T0\x00ABC"]
+)
+def test_forget_refuses_what_is_not_an_id(target: str) -> None:
+    with pytest.raises(CommandError, match="is not a workspace"):
+        call_command("slack_forget_workspace", target, "--noinput", stdout=io.StringIO())
+
+
+def test_forget_of_an_unknown_id_says_so() -> None:
+    with pytest.raises(CommandError, match="nothing is stored about T0NOBODY"):
+        call_command("slack_forget_workspace", "T0NOBODY", "--noinput", stdout=io.StringIO())
+    assert not ForgottenWorkspace.objects.exists()
+
+
+def test_forget_erases_when_slack_cannot_be_reached(
+    standin: SlackStandIn, install: Any, settings: Any
+) -> None:
+    workspace, _ = install()
+    settings.SLACK_API_URL = "http://127.0.0.1:9/api/"  # nothing listens there
+    out = io.StringIO()
+    call_command("slack_forget_workspace", workspace.team_id, "--noinput", stdout=out)
+    assert "did not confirm every revocation (slack_unavailable)" in out.getvalue()
+    assert workspace.team_id not in every_table_as_text()
+
+
+def test_the_admin_forget_action_is_for_superusers_and_confirms_first(
+    standin: SlackStandIn, install: Any, django_user_model: Any, client: Any
+) -> None:
+    workspace, _ = install()
+    staff = django_user_model.objects.create_user("viewer", password="x" * 20, is_staff=True)
+    for codename in ("view_workspace", "change_workspace", "revoke_workspace"):
+        staff.user_permissions.add(
+            ContentType.objects.get_for_model(Workspace).permission_set.get(codename=codename)
+        )
+    url = "/admin/installations/workspace/"
+    client.force_login(staff)
+    page = client.get(url, secure=True)
+    assert b'value="forget"' not in page.content
+    post = {"action": "forget", "_selected_action": [str(workspace.pk)]}
+    assert client.post(url, post, secure=True).status_code in (200, 302)
+    assert Workspace.objects.filter(pk=workspace.pk).exists()
+
+    admin = django_user_model.objects.create_superuser("root", password="x" * 20)
+    client.force_login(admin)
+    confirm = client.post(url, post, secure=True)
+    assert confirm.status_code == 200 and b"cannot be undone" in confirm.content
+    assert Workspace.objects.filter(pk=workspace.pk).exists()
+    done = client.post(url, {**post, "confirm": "yes"}, secure=True, follow=True)
+    assert done.status_code == 200 and b"Forgot " in done.content
+    assert not Workspace.objects.filter(pk=workspace.pk).exists()
+    assert workspace.team_id not in every_table_as_text()
+
+
+# --- retention ------------------------------------------------------------------------------------
+
+
+def test_retention_erases_what_is_older_in_batches_that_can_stop_and_resume(
+    saved_workspace: Any,
+) -> None:
+    now = timezone.now()
+    old_gone = [saved_workspace(team_id=f"T0OLDGONE{n}", team_name=f"Old {n}") for n in range(3)]
+    recent_gone = saved_workspace(team_id="T0RECENTGONE", team_name="Recent")
+    active = saved_workspace(team_id="T0ACTIVE01", team_name="Active")
+    Workspace.objects.filter(pk__in=[w.pk for w in old_gone]).update(
+        uninstalled_at=now - timedelta(days=40)
+    )
+    Workspace.objects.filter(pk=recent_gone.pk).update(uninstalled_at=now - timedelta(days=5))
+    LifecycleEvent.objects.filter(workspace=active).update(occurred_at=now - timedelta(days=31))
+    fresh = LifecycleEvent.objects.create(workspace=active, kind="verified", actor="test")
+    first = Installation.objects.get(workspace=active)
+    Installation.objects.filter(pk=first.pk).update(
+        is_current=False, installed_at=now - timedelta(days=35)
+    )
+
+    run = purge_history(30, now=now, batch_size=1)
+    assert next(run).workspaces_forgotten == 1  # one batch, committed; then stopped
+    run.close()
+    assert Workspace.objects.filter(team_id__startswith="T0OLDGONE").count() == 2
+
+    totals = list(purge_history(30, now=now, batch_size=1))[-1]  # a new run carries on
+    assert totals.workspaces_forgotten == 2 and totals.installations_deleted == 1
+    assert not Workspace.objects.filter(team_id__startswith="T0OLDGONE").exists()
+    assert "T0OLDGONE" not in every_table_as_text() and "Old 1" not in every_table_as_text()
+    assert ForgottenWorkspace.objects.count() == 3
+    assert set(Workspace.objects.values_list("team_id", flat=True)) == {
+        "T0RECENTGONE", "T0ACTIVE01",
+    }  # fmt: skip
+    assert list(LifecycleEvent.objects.filter(workspace=active)) == [fresh]
+    assert not Installation.objects.filter(pk=first.pk).exists()
+
+    later = now + timedelta(days=26)  # the clock moves on: the recent one is now old too
+    list(purge_history(30, now=later))
+    assert not Workspace.objects.filter(team_id="T0RECENTGONE").exists()
+    assert Workspace.objects.filter(team_id="T0ACTIVE01").exists()
+
+
+def test_purge_history_keeps_everything_when_retention_is_unset(
+    saved_workspace: Any, settings: Any
+) -> None:
+    settings.SLACK_RETENTION_DAYS = None
+    workspace = saved_workspace(team_id="T0KEEP0001")
+    Workspace.objects.filter(pk=workspace.pk).update(
+        uninstalled_at=timezone.now() - timedelta(days=4000)
+    )
+    out = io.StringIO()
+    call_command("slack_purge_history", stdout=out)
+    assert Workspace.objects.filter(pk=workspace.pk).exists()
+    assert out.getvalue().splitlines()[-1].startswith("slack_purge_history: workspaces_forgotten=0")
+    assert "status=ok" in out.getvalue()
+
+
+def test_purge_history_follows_the_setting(saved_workspace: Any, settings: Any) -> None:
+    settings.SLACK_RETENTION_DAYS = 30
+    workspace = saved_workspace(team_id="T0OLD00001")
+    Workspace.objects.filter(pk=workspace.pk).update(
+        uninstalled_at=timezone.now() - timedelta(days=31)
+    )
+    out = io.StringIO()
+    call_command("slack_purge_history", stdout=out)
+    assert not Workspace.objects.filter(pk=workspace.pk).exists()
+    assert "workspaces_forgotten=1" in out.getvalue()
