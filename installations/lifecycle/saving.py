@@ -40,14 +40,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from django.db import DEFAULT_DB_ALIAS, IntegrityError, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from slack_sdk.oauth.installation_store import Bot
 from slack_sdk.oauth.installation_store import Installation as SdkInstallation
 
 from installations import signals
 from installations.encryption.fields import EncryptedDataError, has_stored_value
-from installations.lifecycle.inserted import announce_inserted
 from installations.models import Health, Installation, LifecycleEvent, Workspace
 from installations.slack.sdk_mapping import as_datetime, join_scopes
 
@@ -84,14 +83,6 @@ def record_event(
     # whatever path changed the row: Slack's events, Bolt, staff actions, the commands.
     signals.lifecycle_recorded(workspace, str(kind), actor, detail)
     return event
-
-
-def announce_recorded(event: LifecycleEvent) -> None:
-    """What ``record_event`` announces, for an event a raw statement inserted (verify_sql.py):
-    the ``post_save`` that ``create()`` sends (it moves the admin's cached counts on) and the
-    host's hooks. Call it once the event has its primary key."""
-    announce_inserted(event, event._state.db or DEFAULT_DB_ALIAS)
-    signals.lifecycle_recorded(event.workspace, str(event.kind), event.actor, event.detail)
 
 
 def _locked_workspace(
