@@ -162,7 +162,9 @@ def _write(
     that was re-sealed; count what was written by the key id it left."""
     names = [column.attname for column in fields]
     with transaction.atomic():
-        locked = model._base_manager.select_for_update().filter(pk__in=[c.pk for c in changes])
+        # In key order, as every batch and run locks them: two runs never deadlock.
+        rows = model._base_manager.select_for_update().filter(pk__in=[c.pk for c in changes])
+        locked = rows.order_by("pk")
         held = {pk: envelopes for pk, *envelopes in locked.values_list("pk", *names)}
         for index, name in enumerate(names):
             moved = []
