@@ -296,6 +296,8 @@ def _write_verdict(
     after = (changes.get("health", row.health), changes.get("bot_scopes", row.bot_scopes))
     event = _event(code, before, after, log_unchanged=log_unchanged)
     unchanged = Workspace.objects.filter(
+        # The stored envelope compared as stored text, never a plaintext (the encrypted field's
+        # own lookups refuse anything but isnull, so the lookup is spelt out).
         Exact(F("bot_token"), Value(_BOT_TOKEN.stored_envelope(row))),
         pk=row.pk,
         health=row.health,
