@@ -1,11 +1,13 @@
 """A first install's save: the new target, its history row and its event in one transaction,
 one INSERT each; the instances returned are what is stored and announced as ``save()`` announces
 them; an existing target goes the way of a reinstall; a failure writes nothing and leaves the
-caller's transaction usable.
+caller's transaction usable; two flows creating one target at once make one row.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -21,6 +23,7 @@ from installations.encryption.fields import EncryptedTextField
 from installations.lifecycle.saving import save_installation
 from installations.models import Installation, LifecycleEvent, Workspace
 from tests.support.factories import fake_token, fake_webhook_url, sdk_installation
+from tests.support.lifecycle import run_at_once
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -134,3 +137,26 @@ def test_a_failed_save_writes_nothing_and_keeps_the_callers_transaction() -> Non
         assert Workspace.objects.count() == 1  # the transaction still runs statements
     assert not Workspace.objects.filter(client_id=slack_config().client_id).exists()
     assert LifecycleEvent.objects.count() == 0
+
+
+@pytest.mark.postgres
+def test_two_first_installs_of_one_target_at_once_make_one_row_and_a_reinstall() -> None:
+    """Both flows find no row, both INSERT it: the loser's INSERT waits for the winner's commit,
+    then fails on the target's unique constraint inside its savepoint, and the loser saves the
+    way of a reinstall on the winner's row, within the same transaction."""
+    arrived = threading.Barrier(2, timeout=10)
+
+    def both_inserting(sender: type, instance: Workspace, raw: bool, **kwargs: Any) -> None:
+        if instance._state.adding:
+            arrived.wait()  # neither inserts before both found no row
+
+    pre_save.connect(both_inserting, sender=Workspace, dispatch_uid="test-both-inserting")
+    try:
+        results = run_at_once(2, lambda: save_first("T0TWICE", installed_at=time.time()))
+    finally:
+        pre_save.disconnect(sender=Workspace, dispatch_uid="test-both-inserting")
+    assert len({workspace.pk for workspace, _ in results}) == 1
+    assert Workspace.objects.count() == 1
+    kinds = sorted(LifecycleEvent.objects.values_list("kind", flat=True))
+    assert kinds == sorted([LifecycleEvent.Kind.INSTALLED, LifecycleEvent.Kind.REINSTALLED])
+    assert Installation.objects.filter(is_current=True).count() == 1
