@@ -22,12 +22,6 @@ A stored value this process cannot decrypt (EncryptedDataError) is a configurati
 process (its TOKEN_ENCRYPTION_KEYS lacks the key), never a fact about the workspace: it is logged
 at ERROR with the key ids, nothing is written, and the token stays due for a correctly configured
 run. slack_api.token_rotator() never retries a request that may have reached Slack.
-
-Where the database allows it (PostgreSQL, SQLite >= 3.35), steps 1 and 3 run as raw SQL built
-once per process (refresh_sql.py says why: compiling the same querysets for every refresh was the
-largest cost of a run): the claim's UPDATE returns the row it claimed, and step 3 first tries one
-UPDATE conditioned on the row still holding the claimed envelope for the same install, so the
-usual case is one statement plus the event; anything else takes the locked re-check below.
 """
 
 from __future__ import annotations
@@ -54,9 +48,7 @@ from slack_sdk.oauth.token_rotation import TokenRotator
 from installations.conf import slack_config
 from installations.encryption.fields import EncryptedDataError, EncryptedTextField, key_problem
 from installations.exceptions import SlackInstallError
-from installations.lifecycle import refresh_sql
 from installations.lifecycle.job_threads import in_threads
-from installations.lifecycle.refresh_sql import RowCondition
 from installations.lifecycle.saving import record_event
 from installations.lifecycle.sharding import EVERYTHING, Shard, rows_by_key
 from installations.models import Installation, LifecycleEvent, Workspace
@@ -100,39 +92,19 @@ TokenResult = TokenRefresh | RefreshFailed
 Row = Workspace | Installation  # the bot's token lives on the Workspace, a user's on its row
 ClaimedRow = TypeVar("ClaimedRow", Workspace, Installation)
 
-# (field, must be NULL): one list for the ORM filters and the raw statements, so they agree.
-BOT_ROTATING_NULLS = (
-    ("bot_token", False),
-    ("bot_refresh_token", False),
-    ("bot_token_expires_at", False),
-    ("bot_revoked_at", True),
-    ("uninstalled_at", True),
+BOT_ROTATING = Q(
+    bot_token__isnull=False,
+    bot_refresh_token__isnull=False,
+    bot_token_expires_at__isnull=False,
+    bot_revoked_at__isnull=True,
+    uninstalled_at__isnull=True,
 )
-USER_DUE_NULLS = (
-    ("user_refresh_token", False),
-    ("user_token_expires_at", False),
-    ("user_token_revoked_at", True),
-    ("deleted_at", True),
-)
-BOT_ROTATING = Q(**{f"{name}__isnull": null for name, null in BOT_ROTATING_NULLS})
-USER_DUE = Q(is_current=True, **{f"{name}__isnull": null for name, null in USER_DUE_NULLS})
-
-# The raw twins (refresh_sql.py) of the claims' filters: due by the bound given per call.
-BOT_CLAIMABLE = RowCondition(BOT_ROTATING_NULLS, at_most="bot_token_expires_at")
-BOT_CLAIMABLE_UNFAILED = RowCondition(
-    (*BOT_ROTATING_NULLS, ("refresh_failed_at", True)), at_most="bot_token_expires_at"
-)
-USER_CLAIMABLE = RowCondition(
-    USER_DUE_NULLS, equal=("is_current",), at_most="user_token_expires_at"
-)
-# Step 3 in one statement: still live, same install, the very envelope that was claimed.
-BOT_UNCHANGED = RowCondition(
-    (("uninstalled_at", True), ("bot_revoked_at", True)),
-    equal=("installed_at", "bot_refresh_token"),
-)
-USER_UNCHANGED = RowCondition(
-    (("deleted_at", True), ("user_token_revoked_at", True)),
-    equal=("is_current", "installed_at", "user_refresh_token"),
+USER_DUE = Q(
+    is_current=True,
+    user_refresh_token__isnull=False,
+    user_token_expires_at__isnull=False,
+    user_token_revoked_at__isnull=True,
+    deleted_at__isnull=True,
 )
 
 
@@ -188,7 +160,6 @@ class _Claim:
     until: datetime
     envelope: str  # the stored refresh token's envelope when it was claimed
     installed_at: datetime
-    row: Row | None = None  # the row as claimed, when step 3 may write it in one statement
 
     @property
     def column(self) -> str:
@@ -302,24 +273,18 @@ def _ask_slack(rotate: Callable[[], Any], workspace_id: Any, who: str) -> tuple[
 def _claim_row(
     model: type[ClaimedRow],
     pk: Any,
-    condition: RowCondition,
-    values: list[Any],
-    due: Callable[[], QuerySet[ClaimedRow]],
+    due: QuerySet[ClaimedRow],
     *,
     claim_field: str,
     now: datetime,
     until: datetime,
-) -> ClaimedRow | None:
-    """Set the claim on row ``pk`` while it is due and unclaimed: the row as it now stands, or
-    None. One UPDATE ... RETURNING where the database has it (refresh_sql), else the ORM's
-    conditional UPDATE (``due``, the same conditions) and a read."""
-    if refresh_sql.returning_supported():
-        return refresh_sql.claim_returning(
-            model, pk, condition, values, claim_field=claim_field, now=now, until=until
-        )
-    if due().filter(_unclaimed(claim_field, now)).update(**{claim_field: until}):
+) -> ClaimedRow | TokenRefresh:
+    """Set the claim on row ``pk`` of ``due`` while it is unclaimed (or its claim ran out): the
+    row as it now stands, SKIPPED (another runner holds the claim) or NOT_DUE. The conditional
+    UPDATE is the claim: of two runners racing for it, one updates the row, the other none."""
+    if due.filter(_unclaimed(claim_field, now)).update(**{claim_field: until}):
         return model.objects.get(pk=pk)
-    return None
+    return TokenRefresh.SKIPPED if due.exists() else TokenRefresh.NOT_DUE
 
 
 # --- the bot token -------------------------------------------------------------------------------
@@ -336,39 +301,22 @@ def _claim_bot(
     now = timezone.now()
     until = now + CLAIM_LEASE
     horizon = now + timedelta(minutes=minutes)
-    due = _bot_due(workspace_id, horizon, retry_failed=retry_failed)
+    due = Workspace.objects.filter(BOT_ROTATING, pk=workspace_id, bot_token_expires_at__lte=horizon)
+    if not retry_failed:
+        due = due.filter(refresh_failed_at__isnull=True)
     with transaction.atomic():
-        condition = BOT_CLAIMABLE if retry_failed else BOT_CLAIMABLE_UNFAILED
-        claimed = _claim_row(
-            Workspace, workspace_id, condition, [horizon], due,
+        workspace = _claim_row(
+            Workspace, workspace_id, due,
             claim_field="bot_refresh_claimed_until", now=now, until=until,
         )  # fmt: skip
-        if claimed is None:
-            return TokenRefresh.SKIPPED if due().exists() else TokenRefresh.NOT_DUE
-        workspace = claimed
+        if isinstance(workspace, TokenRefresh):
+            return workspace
         bot = to_sdk_bot(workspace)  # opens the tokens: may raise, undoing the claim
         if bot is None or bot.bot_refresh_token is None:  # unreachable: the claim's filter
             raise AssertionError("a claimed bot token vanished inside its transaction")
         envelope = _stored_envelope(workspace, "bot_refresh_token")
-    claim = _Claim(
-        Workspace, workspace_id, workspace_id, until, envelope, workspace.installed_at, workspace
-    )
+    claim = _Claim(Workspace, workspace_id, workspace_id, until, envelope, workspace.installed_at)
     return claim, bot
-
-
-def _bot_due(
-    workspace_id: Any, horizon: datetime, *, retry_failed: bool
-) -> Callable[[], QuerySet[Workspace]]:
-    """The workspace while its bot token is due (a queryset built only when asked: building
-    one compiles its filter)."""
-
-    def due() -> QuerySet[Workspace]:
-        rows = Workspace.objects.filter(
-            BOT_ROTATING, pk=workspace_id, bot_token_expires_at__lte=horizon
-        )
-        return rows if retry_failed else rows.filter(refresh_failed_at__isnull=True)
-
-    return due
 
 
 @sensitive_variables("bot", "rotated")
@@ -398,18 +346,14 @@ def _claim_user(row_id: Any, minutes: int) -> tuple[_Claim, SdkInstallation] | T
     now = timezone.now()
     until = now + CLAIM_LEASE
     horizon = now + timedelta(minutes=minutes)
-
-    def due() -> QuerySet[Installation]:
-        return Installation.objects.filter(USER_DUE, pk=row_id, user_token_expires_at__lte=horizon)
-
+    due = Installation.objects.filter(USER_DUE, pk=row_id, user_token_expires_at__lte=horizon)
     with transaction.atomic():
-        claimed = _claim_row(
-            Installation, row_id, USER_CLAIMABLE, [True, horizon], due,
+        row = _claim_row(
+            Installation, row_id, due,
             claim_field="user_refresh_claimed_until", now=now, until=until,
         )  # fmt: skip
-        if claimed is None:
-            return TokenRefresh.SKIPPED if due().exists() else TokenRefresh.NOT_DUE
-        row = claimed
+        if isinstance(row, TokenRefresh):
+            return row
         # Only the user's own fields: a user refresh needs neither the bot token nor the webhook.
         installation = SdkInstallation(
             app_id=row.app_id or None,
@@ -424,7 +368,7 @@ def _claim_user(row_id: Any, minutes: int) -> tuple[_Claim, SdkInstallation] | T
             installed_at=row.installed_at.timestamp(),
         )
         envelope = _stored_envelope(row, "user_refresh_token")
-    claim = _Claim(Installation, row_id, row.workspace_id, until, envelope, row.installed_at, row)
+    claim = _Claim(Installation, row_id, row.workspace_id, until, envelope, row.installed_at)
     return claim, installation
 
 
@@ -504,14 +448,12 @@ def _store(claim: _Claim, spent: str, rotated: Any, actor: str, *, who: str) -> 
     for attempt in range(1, SAVE_ATTEMPTS + 1):
         try:
             with transaction.atomic():
-                written = _write_unchanged(claim, rotated)
-                if written is not None:
-                    _record_refreshed(written, actor, who)
-                    return TokenRefresh.REFRESHED
                 locked = _locked(claim)
-                if locked is None or not _still_live(locked):
-                    return _discard(claim, locked, who=who)
-                if not _holds_spent_token(locked, claim, spent):
+                if (
+                    locked is None
+                    or not _still_live(locked)
+                    or not _holds_spent_token(locked, claim, spent)
+                ):
                     return _discard(claim, locked, who=who)
                 locked.save(update_fields=_apply(locked, rotated) + _release(locked, claim))
                 _record_refreshed(locked, actor, who)
@@ -529,25 +471,6 @@ def _store(claim: _Claim, spent: str, rotated: Any, actor: str, *, who: str) -> 
         claim.workspace_id,
     )
     return _failed(claim, spent, "save_failed", actor, who=who)
-
-
-@sensitive_variables("rotated")
-def _write_unchanged(claim: _Claim, rotated: Any) -> Row | None:
-    """Step 3 in one UPDATE while the row is untouched since the claim (live, same install, the
-    claimed envelope), our claim released if it still stands: the row written, or None (nothing
-    written: the caller locks the row and re-checks it)."""
-    row = claim.row
-    if row is None:
-        return None
-    fields = _apply(row, rotated)
-    if isinstance(row, Workspace):
-        condition, values = BOT_UNCHANGED, [claim.installed_at, claim.envelope]
-    else:
-        condition, values = USER_UNCHANGED, [True, claim.installed_at, claim.envelope]
-    written = refresh_sql.update_if_unchanged(
-        row, fields, condition, values, claim_field=claim.column, until=claim.until
-    )
-    return row if written else None
 
 
 def _record_refreshed(row: Row, actor: str, who: str) -> None:

@@ -40,15 +40,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from django.db import DEFAULT_DB_ALIAS, IntegrityError, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from slack_sdk.oauth.installation_store import Bot
 from slack_sdk.oauth.installation_store import Installation as SdkInstallation
 
 from installations import signals
 from installations.encryption.fields import EncryptedDataError, has_stored_value
-from installations.lifecycle import first_install_sql
-from installations.lifecycle.inserted import announce_inserted
 from installations.models import Health, Installation, LifecycleEvent, Workspace
 from installations.slack.sdk_mapping import as_datetime, join_scopes
 
@@ -85,14 +83,6 @@ def record_event(
     # whatever path changed the row: Slack's events, Bolt, staff actions, the commands.
     signals.lifecycle_recorded(workspace, str(kind), actor, detail)
     return event
-
-
-def announce_recorded(event: LifecycleEvent) -> None:
-    """What ``record_event`` announces, for an event a raw statement inserted (verify_sql.py):
-    the ``post_save`` that ``create()`` sends (it moves the admin's cached counts on) and the
-    host's hooks. Call it once the event has its primary key."""
-    announce_inserted(event, event._state.db or DEFAULT_DB_ALIAS)
-    signals.lifecycle_recorded(event.workspace, str(event.kind), event.actor, event.detail)
 
 
 def _locked_workspace(
@@ -178,6 +168,12 @@ def log_refused(workspace: Workspace, installed_at: datetime, refused: list[str]
         )
 
 
+def installed_detail(data: SdkInstallation) -> str:
+    """The lifecycle event's detail for a completed flow."""
+    return f"bot scopes: {join_scopes(data.bot_scopes) or 'none'}"[:255]
+
+
+@transaction.atomic
 def save_installation(
     data: SdkInstallation,
     *,
@@ -186,95 +182,12 @@ def save_installation(
     actor: str,
     installed_by: AbstractBaseUser | None = None,
 ) -> tuple[Workspace, Installation]:
-    """Store one completed install (or a re-save of it) for ``client_id``.
+    """Store one completed install (or a re-save of it) for ``client_id``, in one transaction.
 
-    A target with no row yet is inserted whole, history and event included, in one statement on
-    PostgreSQL (``_save_first_install``); otherwise the target's row stays locked until the end,
-    and revocation.py locks it first too, so a revocation lands wholly before this save (and is
-    seen here) or wholly after it.
+    The target's row stays locked until the commit (created when missing), and revocation.py
+    locks it first too, so a revocation lands wholly before this save (and is seen here) or
+    wholly after it.
     """
-    saved = _save_first_install(
-        data, client_id=client_id, source=source, actor=actor, installed_by=installed_by
-    )
-    if saved is not None:
-        return saved
-    return _save_locked(
-        data, client_id=client_id, source=source, actor=actor, installed_by=installed_by
-    )
-
-
-def _save_first_install(
-    data: SdkInstallation,
-    *,
-    client_id: str,
-    source: str,
-    actor: str,
-    installed_by: AbstractBaseUser | None,
-) -> tuple[Workspace, Installation] | None:
-    """The new target, its history row and its INSTALLED event in one statement
-    (first_install_sql.py); None, with nothing written, when the target has a row already or
-    the database is not PostgreSQL. What is written is what ``_save_locked`` writes for a target
-    it creates: the same functions fill the same new instances."""
-    if not first_install_sql.supported():
-        return None
-    key = {
-        "client_id": client_id,
-        "enterprise_id": data.enterprise_id or "",
-        "team_id": data.team_id or "",
-    }
-    installed_at = as_datetime(data.installed_at) or timezone.now()
-    workspace = Workspace(**key)
-    nothing_revoked = Revoked()  # a first install: no history, nothing revoked
-    refused = _apply_to_workspace(
-        workspace, data, installed_at, fresh_install=True, revoked=nothing_revoked
-    )
-    row = Installation(workspace=workspace, source=source)
-    if installed_by is not None and installed_by.pk is not None:
-        row.installed_by_id = installed_by.pk
-    refused += _apply_to_installation(row, data, client_id, installed_at, revoked=nothing_revoked)
-    kind, detail = LifecycleEvent.Kind.INSTALLED, installed_detail(data)
-    event = LifecycleEvent(
-        workspace=workspace, kind=kind, actor=actor, detail=detail, occurred_at=installed_at
-    )
-    if not first_install_sql.insert_first_install(workspace, row, event):
-        return None
-    signals.lifecycle_recorded(workspace, str(kind), actor, detail)  # as record_event does
-    _log_saved(workspace, installed_at, refused, data, source)
-    return workspace, row
-
-
-def installed_detail(data: SdkInstallation) -> str:
-    """The lifecycle event's detail for a completed flow."""
-    return f"bot scopes: {join_scopes(data.bot_scopes) or 'none'}"[:255]
-
-
-def _log_saved(
-    workspace: Workspace,
-    installed_at: datetime,
-    refused: list[str],
-    data: SdkInstallation,
-    source: str,
-) -> None:
-    log_refused(workspace, installed_at, refused)
-    logger.info(
-        "saved installation team=%s enterprise=%s app=%s source=%s",
-        data.team_id or "-",
-        data.enterprise_id or "-",
-        data.app_id or "-",
-        source,
-    )
-
-
-@transaction.atomic
-def _save_locked(
-    data: SdkInstallation,
-    *,
-    client_id: str,
-    source: str,
-    actor: str,
-    installed_by: AbstractBaseUser | None,
-) -> tuple[Workspace, Installation]:
-    """The ORM's save: the target's row locked (created when missing) until the commit."""
     enterprise_id, team_id = data.enterprise_id or "", data.team_id or ""
     installed_at = as_datetime(data.installed_at) or timezone.now()
     refused: list[str] = []
@@ -321,7 +234,11 @@ def _save_locked(
     if same_flow is None:
         kind = LifecycleEvent.Kind.INSTALLED if created else LifecycleEvent.Kind.REINSTALLED
         record_event(workspace, kind, actor, installed_detail(data), occurred_at=installed_at)
-    _log_saved(workspace, installed_at, refused, data, source)
+    log_refused(workspace, installed_at, refused)
+    logger.info(
+        "saved installation team=%s enterprise=%s app=%s source=%s",
+        data.team_id or "-", data.enterprise_id or "-", data.app_id or "-", source,
+    )  # fmt: skip
     return workspace, row
 
 

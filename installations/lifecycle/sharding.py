@@ -5,7 +5,7 @@ A workspace belongs to shard ``I`` of ``N`` when its primary key (a UUID) as an 
 N hosts started with 1/N .. N/N cover every workspace exactly once and agree without talking to
 each other. Sharding only spreads the work; it is not what makes two runners safe: refreshes
 claim their row (``rotation.py``) and a verdict lands only on the row it was computed from
-(``verify_sql.py``), so overlapping or identical shards never spend a refresh token twice nor
+(``verification.py``), so overlapping or identical shards never spend a refresh token twice nor
 count a failed check twice.
 
 ``rows_by_key`` reads a shard's rows the way every job does: by primary key, a page at a time.

@@ -11,9 +11,9 @@ answer.
 A stored token this process cannot decrypt is a configuration error of the process (its
 TOKEN_ENCRYPTION_KEYS lacks the key), never a fact about the workspace: it is logged at ERROR
 with the key ids and nothing is recorded. auth.test is called outside any transaction; the
-verdict is written afterwards, only on the token that was tested: one conditional statement with
-its lifecycle event while the row is still as it was read (verify_sql.py says why), else in a
-short transaction under the row lock that decides again (``_record_locked``).
+verdict is written afterwards with its lifecycle event, in one short transaction: one conditional
+UPDATE that lands only while the row still holds the token that was tested and the state the
+verdict was computed from (``_write_verdict``).
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ from typing import Any
 from urllib.error import URLError
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet, Value
+from django.db.models.lookups import Exact
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 from slack_sdk import WebClient
@@ -36,9 +37,9 @@ from slack_sdk.web import SlackResponse
 from installations import signals
 from installations.encryption.fields import EncryptedDataError, has_stored_value, key_problem
 from installations.exceptions import SlackInstallError, SlackRefused
-from installations.lifecycle import rotation, verify_sql
+from installations.lifecycle import rotation
 from installations.lifecycle.job_threads import in_threads
-from installations.lifecycle.saving import announce_recorded, record_event
+from installations.lifecycle.saving import record_event
 from installations.lifecycle.sharding import EVERYTHING, Shard, rows_by_key
 from installations.models import Health, LifecycleEvent, Workspace
 from installations.slack import api as slack_api
@@ -169,19 +170,17 @@ def verify_workspace(
     )
 
 
+_BOT_TOKEN = Workspace._meta.get_field("bot_token")
+# A verdict is written only on the row as it was computed from; a row that moved on meanwhile
+# is read again and the verdict decided again, a few times at most.
+VERDICT_ATTEMPTS = 3
+
+
 def _same_bot_token(stored: Workspace, tested: Workspace) -> bool:
     try:
         return stored.bot_token == tested.bot_token
     except EncryptedDataError:  # unreadable: the same stored envelope means the same token
         return _BOT_TOKEN.stored_envelope(stored) == _BOT_TOKEN.stored_envelope(tested)
-
-
-_BOT_TOKEN = Workspace._meta.get_field("bot_token")
-# What the ORM path saves: every field a verdict may set (one UPDATE shape whatever the verdict).
-_VERDICT_FIELDS = [
-    "health", "verify_failures", "last_verified_at", "last_error", "last_error_at", "bot_scopes",
-    "updated_at",
-]  # fmt: skip
 
 
 def _verdict(
@@ -252,90 +251,71 @@ def _record(
     about_token: bool,
     log_unchanged: bool,
 ) -> VerifyOutcome:
-    """Record the verdict on the token ``tested`` holds: in one conditional statement while the
-    row is still as it was read (verify_sql.py), else under the row lock (``_record_locked``)."""
+    """Record the verdict on the token ``tested`` holds. A row that changed while Slack answered
+    is read again: while it holds the same token (re-encrypted meanwhile, or with another
+    verdict recorded meanwhile) the verdict is decided again on it; otherwise nothing is
+    recorded (a reinstall or refresh must not be marked with the verdict on the token it
+    replaced)."""
     scopes = slack_api.granted_scopes(response) if response is not None else None
-    recorded = _record_unchanged(
-        tested, code, scopes, actor=actor, about_token=about_token, log_unchanged=log_unchanged
-    )
-    if recorded is not None:
-        return recorded
-    return _record_locked(
-        tested, code, scopes, actor=actor, about_token=about_token, log_unchanged=log_unchanged
-    )
+    row: Workspace | None = tested
+    for _ in range(VERDICT_ATTEMPTS):
+        if row is None or not _same_bot_token(row, tested):
+            break
+        changes = _write_verdict(
+            row, code, scopes, actor=actor, about_token=about_token, log_unchanged=log_unchanged
+        )
+        if changes is not None:
+            for name, value in changes.items():
+                setattr(tested, name, value)
+            return _outcome(tested, code, scopes, about_token)
+        row = Workspace.objects.filter(pk=tested.pk).first()
+    logger.info("verify of workspace %s: token changed meanwhile, not recorded", tested.pk)
+    current = row or tested
+    return VerifyOutcome(
+        str(current.pk), str(current), current.health, "changed_meanwhile",
+        message=_message("changed_meanwhile"),
+    )  # fmt: skip
 
 
-def _record_unchanged(
-    tested: Workspace,
+def _write_verdict(
+    row: Workspace,
     code: str,
     scopes: tuple[str, ...] | None,
     *,
     actor: str,
     about_token: bool,
     log_unchanged: bool,
-) -> VerifyOutcome | None:
-    """The verdict and its event written together while the row still holds the tested token's
-    envelope and the health, failure count and scopes the verdict was computed from; None when
-    it does not (nothing was written)."""
-    envelope = _BOT_TOKEN.stored_envelope(tested)
-    if envelope is None:  # unreachable: a token was tested
-        return None
-    checked = verify_sql.Checked(
-        tested.pk, envelope, tested.health, tested.verify_failures, tested.bot_scopes
+) -> dict[str, Any] | None:
+    """Write the verdict computed from ``row``, with its lifecycle event, while the stored row
+    still holds what ``row`` holds: the same bot token envelope (every seal has a fresh nonce,
+    so a reinstall, refresh, revoke or re-encryption changes it) and the same health, failure
+    count and scopes (so a verdict written meanwhile is never counted twice nor rolled back).
+    The fields written, or None when the row had changed (then nothing is written)."""
+    changes = _verdict(row, code, scopes, about_token=about_token, now=timezone.now())
+    before = (row.health, row.bot_scopes)
+    after = (changes.get("health", row.health), changes.get("bot_scopes", row.bot_scopes))
+    event = _event(code, before, after, log_unchanged=log_unchanged)
+    unchanged = Workspace.objects.filter(
+        # The stored envelope compared as stored text, never a plaintext (the encrypted field's
+        # own lookups refuse anything but isnull, so the lookup is spelt out).
+        Exact(F("bot_token"), Value(_BOT_TOKEN.stored_envelope(row))),
+        pk=row.pk,
+        health=row.health,
+        verify_failures=row.verify_failures,
+        bot_scopes=row.bot_scopes,
     )
-    now = timezone.now()
-    changes = _verdict(tested, code, scopes, about_token=about_token, now=now)
-    before = (tested.health, tested.bot_scopes)
-    after = (changes.get("health", tested.health), changes.get("bot_scopes", tested.bot_scopes))
-    kind_detail = _event(code, before, after, log_unchanged=log_unchanged)
-    event = None
-    if kind_detail is not None:
-        kind, detail = kind_detail
-        event = LifecycleEvent(
-            workspace=tested, kind=kind, actor=actor, detail=detail[:255], occurred_at=now
-        )
-    if not verify_sql.write_verdict(checked, changes, event):
-        return None
-    for name, value in changes.items():
-        setattr(tested, name, value)
-    if before[0] != after[0]:  # what Workspace.save() announces (installations/signals.py)
-        signals.send_after_commit(
-            signals.health_changed, Workspace, workspace=tested, before=before[0], after=after[0]
-        )
-    if event is not None:
-        announce_recorded(event)
-    return _outcome(tested, code, scopes, about_token)
-
-
-@transaction.atomic  # the health update and its lifecycle event commit together
-def _record_locked(
-    tested: Workspace,
-    code: str,
-    scopes: tuple[str, ...] | None,
-    *,
-    actor: str,
-    about_token: bool,
-    log_unchanged: bool,
-) -> VerifyOutcome:
-    # Re-read under the row lock: a reinstall or refresh during the call must not be marked
-    # with the verdict on the token it replaced, nor have its scopes rolled back.
-    workspace = Workspace.objects.select_for_update().get(pk=tested.pk)
-    if not _same_bot_token(workspace, tested):
-        logger.info("verify of workspace %s: token changed meanwhile, not recorded", tested.pk)
-        return VerifyOutcome(
-            str(workspace.pk), str(workspace), workspace.health, "changed_meanwhile",
-            message=_message("changed_meanwhile"),
-        )  # fmt: skip
-    before = (workspace.health, workspace.bot_scopes)
-    changes = _verdict(workspace, code, scopes, about_token=about_token, now=timezone.now())
-    for name, value in changes.items():
-        setattr(workspace, name, value)
-    workspace.save(update_fields=_VERDICT_FIELDS)
-    after = (workspace.health, workspace.bot_scopes)
-    kind_detail = _event(code, before, after, log_unchanged=log_unchanged)
-    if kind_detail is not None:
-        record_event(workspace, kind_detail[0], actor, kind_detail[1])
-    return _outcome(workspace, code, scopes, about_token)
+    with transaction.atomic():  # the verdict and its lifecycle event commit together
+        if not unchanged.update(**changes):
+            return None
+        for name, value in changes.items():
+            setattr(row, name, value)
+        if event is not None:
+            record_event(row, event[0], actor, event[1])
+        if before[0] != after[0]:  # what Workspace.save() announces (installations/signals.py)
+            signals.send_after_commit(
+                signals.health_changed, Workspace, workspace=row, before=before[0], after=after[0]
+            )
+    return changes
 
 
 BATCH_SIZE = 500  # rows per keyset page: one query per page, a page at most in memory

@@ -1,7 +1,7 @@
-"""slack_reencrypt's batched write (issue 15): one conditional UPDATE per batch, written while
-the next batch is read on PostgreSQL. What must not change with the speed: a value written by
-someone else between our read and our write stays theirs; what cannot be decrypted is reported
-and left alone; every path (PostgreSQL, SQLite, SQLite before 3.35) gives the same answer.
+"""slack_reencrypt's batched write: each batch's rows locked, then one UPDATE per column for the
+values still as read. What must not change with the speed: a value written by someone else
+between our read and our write stays theirs; what cannot be decrypted is reported and left
+alone; a batch's statements stay few.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from uuid import UUID
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from installations.encryption import reencrypt as reencrypt_module
 from installations.encryption.keyring import generate_key_entry
@@ -66,21 +67,16 @@ def rotated(settings: Any) -> Iterator[str]:
     yield old  # pytest-django's settings fixture restores the keyring afterwards
 
 
-@pytest.fixture(params=["one statement", "row by row"])
-def write_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The batched statement, and the fallback for SQLite before 3.35 (forced here)."""
-    if request.param == "row by row":
-        monkeypatch.setattr(reencrypt_module, "_has_update_from_returning", lambda: False)
-    return str(request.param)
-
-
-def test_every_path_moves_every_value_once_and_keeps_each_readable(
-    rotated: str, settings: Any, write_path: str
-) -> None:
+def test_every_value_moves_once_and_stays_readable(rotated: str, settings: Any) -> None:
     made = make_rows(7)
     settings.TOKEN_ENCRYPTION_KEYS = f"{generate_key_entry('new')},{rotated}"
 
-    report = reencrypt(batch_size=3)  # batches of 3: several statements per model
+    with CaptureQueriesContext(connection) as queries:
+        report = reencrypt(batch_size=3)  # batches of 3: several statements per model
+    updates = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
+    # Workspaces: 3 batches x 2 columns; history rows: 3 batches x 1 column (user token).
+    assert len(updates) == 9, updates
+    assert len([q for q in queries.captured_queries if q["sql"].startswith("BEGIN")]) <= 6
 
     assert report.reencrypted == {"old": 21} and report.changed_meanwhile == 0
     assert report.rows_scanned == 14 and not report.unreadable
@@ -92,7 +88,7 @@ def test_every_path_moves_every_value_once_and_keeps_each_readable(
 
 
 def test_a_token_written_between_our_read_and_our_write_stays_as_its_writer_stored_it(
-    rotated: str, settings: Any, monkeypatch: pytest.MonkeyPatch, write_path: str
+    rotated: str, settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A refresh lands after a batch was read and re-sealed, before it is written: the
     conditional UPDATE must not put the older token back (nor count it as moved)."""
@@ -121,9 +117,7 @@ def test_a_token_written_between_our_read_and_our_write_stays_as_its_writer_stor
     assert {value.split(".")[1] for value in envelopes(Workspace)} == {"new"}
 
 
-def test_unreadable_values_are_reported_and_the_rest_of_their_batch_moves(
-    settings: Any, write_path: str
-) -> None:
+def test_unreadable_values_are_reported_and_the_rest_of_their_batch_moves(settings: Any) -> None:
     lost = generate_key_entry("lost")
     settings.TOKEN_ENCRYPTION_KEYS = lost
     gone = Workspace.objects.create(client_id="1111.2222", team_id="T0LOST", bot_token=fake("xoxb"))

@@ -3,11 +3,9 @@
 Guards, not timings: the install page writes and reads nothing, the success page none either
 (its signed link carries what it shows: install/links.py). A first install's callback spends
 the state with one INSERT (autocommit, no transaction around it), looks up the app id, and
-saves: on PostgreSQL the new Workspace row, its history row and its event in one statement
-(lifecycle/first_install_sql.py); elsewhere in one transaction whose new Workspace row is one
-INSERT (no INSERT-then-UPDATE of every column, no history lookups for a target that has none).
-A reinstall also finds its row, its same-flow history and the user's current row to supersede
-(on PostgreSQL after the one statement found the target taken). Once an app id is stored for
+saves in one transaction whose new Workspace row is one INSERT (no INSERT-then-UPDATE of every
+column, no history lookups for a target that has none). A reinstall also finds its row, its
+same-flow history and the user's current row to supersede. Once an app id is stored for
 our client id it is cached (``flow._known_app_id``), so only the site's very first callbacks
 look it up. Counted in autocommit (``transactional_db``), as a server runs, with every BEGIN,
 COMMIT and SAVEPOINT included: each is a round trip. Spending a state purges expired records at
@@ -29,13 +27,12 @@ from tests.support.flow import Flow
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-ONE_STATEMENT_SAVE = connection.vendor == "postgresql"
 # Measured when written. Before issue 15: 18 for a new target's callback and 15 for a
 # reinstall's, app id lookup included every time; then 13 / 12 / 12 and 1 for the success page.
 INSTALL_PAGE = 0
-SITE_FIRST_CALLBACK = 3 if ONE_STATEMENT_SAVE else 10  # no app id stored yet: looked up
-NEW_TARGET_CALLBACK = 2 if ONE_STATEMENT_SAVE else 9
-REINSTALL_CALLBACK = 10 if ONE_STATEMENT_SAVE else 9
+SITE_FIRST_CALLBACK = 10  # no app id stored yet: looked up
+NEW_TARGET_CALLBACK = 9
+REINSTALL_CALLBACK = 9
 SUCCESS_PAGE = 0
 
 
@@ -75,12 +72,9 @@ def test_the_install_page_sends_no_sql(flow_tx: Flow) -> None:
 def test_a_first_install_saves_in_one_transaction_with_one_insert_per_row(flow_tx: Flow) -> None:
     callback, success = callback_and_success(flow_tx, "T0PERF001")
     assert len(callback) <= SITE_FIRST_CALLBACK, callback
-    if ONE_STATEMENT_SAVE:  # spent state, app id, then workspace + history + event at once
-        assert callback == ["INSERT", "SELECT", "WITH"], callback
-    else:
-        assert callback.count("INSERT") == 4, callback  # spent state, workspace, history, event
-        assert "UPDATE" not in callback, callback  # the new row is written whole, once
-        assert callback.count("BEGIN") == 1, callback  # the save's one transaction
+    assert callback.count("INSERT") == 4, callback  # spent state, workspace, history, event
+    assert "UPDATE" not in callback, callback  # the new row is written whole, once
+    assert callback.count("BEGIN") == 1, callback  # the save's one transaction
     assert len(success) <= SUCCESS_PAGE, success
     callback_and_success(flow_tx, "T0PERF002")  # an app id is stored now, and cached
     callback, _ = callback_and_success(flow_tx, "T0PERF003")

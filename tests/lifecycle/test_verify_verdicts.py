@@ -1,6 +1,8 @@
-"""The one-statement verdict of slack_verify (installations/lifecycle/verify_sql.py): one write per
-check with no locking read, only on the row as it was checked, the same stored facts and hooks as
-the locked ORM path, and that path kept as the fallback.
+"""How slack_verify writes a verdict (lifecycle/verification.py): one conditional UPDATE per check,
+with its event, no locking read; only on the row as it was checked (a verdict recorded meanwhile
+is counted, a reinstall meanwhile keeps its token, a re-encryption meanwhile still gets the
+verdict); the hooks ``save()`` and ``create()`` announced; and a verdict decided again on a row
+that changed meanwhile stores the same facts as one written at once.
 """
 
 from __future__ import annotations
@@ -21,10 +23,8 @@ from hypothesis import strategies as st
 
 from installations import signals
 from installations.encryption.keyring import generate_key_entry
-from installations.lifecycle import verify_sql
 from installations.lifecycle.verification import VerifyOutcome, verify_workspace
 from installations.models import Health, LifecycleEvent, Workspace
-from tests.lifecycle import test_verification as verification_tests
 
 pytestmark = pytest.mark.django_db
 
@@ -34,6 +34,15 @@ def fresh(workspace: Workspace) -> Workspace:
     return Workspace.objects.get(pk=workspace.pk)
 
 
+def reseal(workspace: Workspace) -> None:
+    """Re-encrypt the stored bot token in place (as slack_reencrypt does): same token, new
+    envelope, so a verdict computed from an earlier read no longer matches the row."""
+    field = Workspace._meta.get_field("bot_token")
+    token = fresh(workspace).bot_token
+    assert token is not None
+    Workspace.objects.filter(pk=workspace.pk).update(bot_token=field.seal(token, workspace.pk))
+
+
 def written(queries: CaptureQueriesContext) -> list[str]:
     """The statements a check ran, without the savepoints of a test's transaction."""
     return [
@@ -41,7 +50,7 @@ def written(queries: CaptureQueriesContext) -> list[str]:
     ]
 
 
-def test_a_check_writes_its_verdict_and_event_in_one_statement(standin, install):
+def test_a_check_writes_its_verdict_and_event_without_a_locking_read(standin, install):
     workspace, _ = install()
     checked = fresh(workspace)
     with CaptureQueriesContext(connection) as queries:
@@ -49,10 +58,7 @@ def test_a_check_writes_its_verdict_and_event_in_one_statement(standin, install)
     assert outcome.health == Health.OK
     statements = written(queries)
     assert not [s for s in statements if s.startswith("SELECT") or "FOR UPDATE" in s]
-    if connection.vendor == "postgresql":  # the UPDATE and the event INSERT: one round trip
-        assert len(statements) == 1 and statements[0].startswith("WITH"), statements
-    else:
-        assert [s.split()[0] for s in statements] == ["UPDATE", "INSERT"], statements
+    assert [s.split()[0] for s in statements] == ["UPDATE", "INSERT"], statements
     assert LifecycleEvent.objects.filter(kind=LifecycleEvent.Kind.VERIFIED).count() == 1
     stored = fresh(workspace)
     assert stored.health == Health.OK and stored.last_verified_at is not None
@@ -154,6 +160,27 @@ def test_a_verdict_recorded_meanwhile_is_counted_not_overwritten(standin, instal
 
 
 @pytest.mark.django_db(transaction=True)
+def test_scopes_recorded_meanwhile_are_never_changed_without_an_event(standin, install):
+    """A staff check records new scopes while a run's check, answered with the old ones, is
+    held at Slack. The late verdict is decided on the row as it now stands: the scopes it
+    writes back are a change, and the lifecycle log says so."""
+    workspace, body = install()
+    token = body["access_token"]
+    standin.set_scopes(token, "chat:write")
+    verify_workspace(fresh(workspace), actor="command:slack_verify", log_unchanged=False)
+
+    def staff_check() -> None:
+        standin.set_scopes(token, "chat:write,commands")
+        verify_workspace(fresh(workspace), actor="staff:alice")
+
+    outcome = while_slack_answers(standin, workspace, staff_check)
+    assert (outcome.health, outcome.scopes) == (Health.OK, ("chat:write",))
+    assert fresh(workspace).bot_scopes == "chat:write"
+    last = LifecycleEvent.objects.filter(kind=LifecycleEvent.Kind.VERIFIED).latest("pk")
+    assert last.detail == "health ok; bot scopes: chat:write"
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_reinstall_meanwhile_keeps_its_token_and_health(standin, install):
     """The old token's verdict (revoked) must not land on the new install's row."""
     workspace, body = install()
@@ -169,8 +196,8 @@ def test_a_reinstall_meanwhile_keeps_its_token_and_health(standin, install):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_token_re_encrypted_meanwhile_still_gets_its_verdict(standin, install, settings):
-    """slack_reencrypt rewrote the envelope, not the token: the one statement matches nothing,
-    the locked path finds the same token and records the verdict."""
+    """slack_reencrypt rewrote the envelope, not the token: the conditional UPDATE matches
+    nothing, the row read again holds the same token, and the verdict is recorded on it."""
     workspace, body = install()
     standin.set_scopes(body["access_token"], "chat:write,commands")
     envelope = Workspace._meta.get_field("bot_token").stored_envelope(fresh(workspace))
@@ -190,30 +217,7 @@ def test_a_token_re_encrypted_meanwhile_still_gets_its_verdict(standin, install,
     assert LifecycleEvent.objects.filter(kind=LifecycleEvent.Kind.VERIFIED).count() == 1
 
 
-# --- the locked ORM path: the fallback, and the same facts --------------------------------------
-
-
-@pytest.fixture
-def locked_path(monkeypatch):
-    """Every verdict takes the fallback: the one statement never matches."""
-    monkeypatch.setattr(verify_sql, "write_verdict", lambda *args, **kwargs: False)
-
-
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize(
-    "scenario",
-    [
-        verification_tests.test_working_token_is_ok_and_records_granted_scopes,
-        verification_tests.test_invalid_auth_is_suspect_once_and_dead_the_second_time,
-        verification_tests.test_success_between_refusals_resets_the_count,
-        verification_tests.test_network_error_is_unknown_never_dead,
-        verification_tests.test_expired_rotating_token_is_refreshed_then_verified,
-        verification_tests.test_a_reinstall_during_the_check_is_not_marked_with_the_old_tokens_verdict,
-    ],
-    ids=lambda scenario: scenario.__name__.removeprefix("test_"),
-)
-def test_the_locked_path_keeps_the_protocol(locked_path, standin, install, scenario):
-    scenario(standin, install)
+# --- a verdict decided again stores what a verdict written at once stores ----------------------
 
 
 # What a Slack answer is made of at the stand-in: a token error, a fault of the call, or scopes.
@@ -253,8 +257,9 @@ def facts(workspace: Workspace) -> tuple[Any, ...]:
 
 @pytest.fixture
 def pair(standin, install):
-    """Two installed workspaces: one verified through the one statement, one the locked way."""
-    return [install(team_id=team) for team in ("T0VSQLFAST", "T0VSQLLOCK")]
+    """Two installed workspaces: one verified at once, one whose row changes before each
+    verdict is written (so the verdict is decided again on the row read anew)."""
+    return [install(team_id=team) for team in ("T0VERDICTAT", "T0VERDICTRE")]
 
 
 @settings(
@@ -264,22 +269,21 @@ def pair(standin, install):
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(st.lists(st.tuples(st.sampled_from(sorted(ANSWERS)), st.booleans()), max_size=4))
-def test_both_paths_store_the_same_facts(standin, pair, monkeypatch, steps):
-    (fast, fast_body), (locked, locked_body) = pair
-    rows = Workspace.objects.filter(pk__in=[fast.pk, locked.pk])
+def test_a_verdict_decided_again_stores_the_same_facts(standin, pair, steps):
+    (fast, fast_body), (moved, moved_body) = pair
+    rows = Workspace.objects.filter(pk__in=[fast.pk, moved.pk])
     rows.update(
         health=Health.UNKNOWN, verify_failures=0, last_error="", last_error_at=None,
         last_verified_at=None, bot_scopes="",
     )  # fmt: skip
     LifecycleEvent.objects.filter(workspace__in=rows).delete()
-    write_verdict = verify_sql.write_verdict
     for name, log_unchanged in steps:
         answer(standin, fast_body["access_token"], name)
         verify_workspace(fresh(fast), actor="command:x", log_unchanged=log_unchanged)
-        answer(standin, locked_body["access_token"], name)
-        monkeypatch.setattr(verify_sql, "write_verdict", lambda *args, **kwargs: False)
-        verify_workspace(fresh(locked), actor="command:x", log_unchanged=log_unchanged)
-        monkeypatch.setattr(verify_sql, "write_verdict", write_verdict)
-        assert facts(fast) == facts(locked), (name, log_unchanged)
+        answer(standin, moved_body["access_token"], name)
+        checked = fresh(moved)
+        reseal(moved)
+        verify_workspace(checked, actor="command:x", log_unchanged=log_unchanged)
+        assert facts(fast) == facts(moved), (name, log_unchanged)
     with standin.state.lock:
         standin.state.faults.pop("auth.test", None)
