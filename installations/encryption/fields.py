@@ -27,7 +27,7 @@ from django.db import models
 from django.db.models.lookups import Exact, IsNull
 from django.db.models.query_utils import DeferredAttribute
 
-from installations import conf
+from installations.encryption import configured
 from installations.encryption.keyring import EnvelopeError, KeyringError, kid_of
 
 
@@ -67,7 +67,7 @@ class EncryptedDataError(Exception):
 def configured_kids() -> tuple[str, ...]:
     """The key ids this process has (empty when the setting itself is malformed)."""
     try:
-        return conf.keyring().kids
+        return configured.keyring().kids
     except KeyringError:
         return ()
 
@@ -225,11 +225,11 @@ class EncryptedTextField(_TextField):
         return f"{self.model._meta.label_lower}|{self.name}|{row}"
 
     def seal(self, plaintext: str, row: object) -> EnvelopeToWrite:
-        return EnvelopeToWrite(conf.keyring().encrypt(plaintext, self.context(row)))
+        return EnvelopeToWrite(configured.keyring().encrypt(plaintext, self.context(row)))
 
     def open(self, sealed: StoredEnvelope, row: object) -> DecryptedValue:
         row = sealed.row if sealed.row is not None else row
-        keyring = conf.keyring()
+        keyring = configured.keyring()
         try:
             plaintext = keyring.decrypt(sealed.envelope, self.context(row))
         except EnvelopeError as exc:
@@ -243,7 +243,7 @@ class EncryptedTextField(_TextField):
         one associated-data context for both steps, no DecryptedValue kept."""
         row = sealed.row if sealed.row is not None else row
         context = self.context(row)
-        keyring = conf.keyring()
+        keyring = configured.keyring()
         try:
             plaintext = keyring.decrypt(sealed.envelope, context)
         except EnvelopeError as exc:

@@ -30,7 +30,7 @@ from django.apps import apps
 from django.db import connection, models, transaction
 from django.db.models import Count
 
-from installations import conf
+from installations.encryption import configured
 from installations.encryption.fields import EncryptedDataError, EncryptedTextField, StoredEnvelope
 from installations.encryption.keyring import FORMAT
 from installations.encryption.models import encrypted_fields
@@ -116,7 +116,7 @@ def census() -> Counter[str]:
 
 def reencrypt(batch_size: int = 500, progress: Progress | None = None) -> ReencryptReport:
     """Re-encrypt every value not under the active key; returns what moved and what failed."""
-    active_prefix = f"{FORMAT}.{conf.keyring().active_kid}."
+    active_prefix = f"{FORMAT}.{configured.keyring().active_kid}."
     report = ReencryptReport()
     with _writer(report) as writer:
         for model, fields in encrypted_models():
