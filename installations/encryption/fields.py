@@ -132,17 +132,32 @@ class EnvelopeToWrite(str):
     plaintext can never be written by mistake (``field.seal`` makes one)."""
 
 
-def has_stored_value(instance: models.Model, name: str) -> bool:
-    """Whether an encrypted column of ``instance`` holds a value (is not NULL), without
-    decrypting it (presence checks must work, and stay cheap, even when the value cannot be
-    decrypted by this process)."""
+def _loaded_value(instance: models.Model, name: str) -> object:
+    """What an encrypted column of ``instance`` holds right now, loading a deferred column as
+    its envelope; never decrypts."""
     field = instance._meta.get_field(name)
     if not isinstance(field, EncryptedTextField):
         raise EncryptedFieldUsageError(f"{instance._meta.label}.{name} is not encrypted")
     attname = field.attname
     if attname in instance.get_deferred_fields():
         instance.refresh_from_db(fields=[attname])  # loads the envelope, not decrypted
-    return instance.__dict__.get(attname) is not None
+    return instance.__dict__.get(attname)
+
+
+def has_stored_value(instance: models.Model, name: str) -> bool:
+    """Whether an encrypted column of ``instance`` holds a value (is not NULL), without
+    decrypting it (presence checks must work, and stay cheap, even when the value cannot be
+    decrypted by this process)."""
+    return _loaded_value(instance, name) is not None
+
+
+def stored_envelope(instance: models.Model, name: str) -> str | None:
+    """The envelope an encrypted column of ``instance`` holds, never decrypted (None: NULL, or
+    a plaintext assigned and not saved yet). For reports of which key a value needs."""
+    value = _loaded_value(instance, name)
+    if isinstance(value, StoredEnvelope | DecryptedValue):
+        return value.envelope
+    return str(value) if isinstance(value, EnvelopeToWrite) else None
 
 
 # While set, attribute reads hand back StoredEnvelopes undecrypted (refresh_from_db copies).
