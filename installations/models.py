@@ -252,7 +252,3 @@ class OrgTeamAccess(models.Model):
 
     def __str__(self) -> str:
         return self.team_id
-
-
-# Sign in with Slack's model lives with its package; imported here so the app always registers it.
-from installations.signin.models import SlackIdentity  # noqa: E402,F401

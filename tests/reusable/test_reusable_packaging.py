@@ -81,6 +81,7 @@ def test_host_project_installs_with_a_logged_in_user(host_venv: Path, host_dir: 
     assert found["version"] == "0.2.0"
     assert found["makemigrations_check"] == "clean"  # AutoField host: no new migration
     assert found["check"] == "ok"
+    assert found["signin_app"] is False and found["signin_table"] is False  # sign-in not listed
     assert found["install_page_status"] == 200
     assert found["host_base_template"] is True
     assert found["redirect_uri_sent"] == "https://testserver/integrations/slack/oauth_redirect"

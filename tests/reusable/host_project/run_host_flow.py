@@ -27,6 +27,7 @@ import django  # noqa: E402
 
 django.setup()
 
+from django.apps import apps  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
@@ -51,6 +52,9 @@ try:
     found["check"] = "ok"
 except Exception as exc:  # SystemCheckError: what it says matters
     found["check"] = str(exc)
+# The host lists no installations.signin: no sign-in app, no sign-in table.
+found["signin_app"] = apps.is_installed("installations.signin")
+found["signin_table"] = "installations_slackidentity" in connection.introspection.table_names()
 
 installation_completed.connect(hooks.on_completed)
 user = get_user_model().objects.create_user("host-admin", password="not-used-" + "x" * 12)
