@@ -257,7 +257,8 @@ def test_undecryptable_token_does_not_break_any_page(
     settings.TOKEN_ENCRYPTION_KEYS = f"{generate_key_entry('gone')},{configured}"
     Workspace.objects.filter(pk=ws.pk).update(bot_token=field.seal("xoxb-gone", ws.pk))
     settings.TOKEN_ENCRYPTION_KEYS = configured
-    # A ciphertext bound to another row: the page shows its header only, never opens it.
+    # A ciphertext bound to another row: the page reads its header only and never opens it, so
+    # it cannot tell (the Bolt lookups and slack_verify, which do open it, report it).
     Workspace.objects.filter(pk=moved.pk).update(bot_token=field.seal("xoxb-moved", other.pk))
     assert NEEDS not in page(viewer, LIST)  # the list decrypts nothing, so it cannot tell
     text = page(viewer, change_url(ws))
@@ -265,6 +266,7 @@ def test_undecryptable_token_does_not_break_any_page(
     assert "xoxb-gone" not in text
     moved_text = page(viewer, change_url(moved))
     assert "Present, key id test1" in moved_text and "xoxb-moved" not in moved_text
+    assert "UNDECRYPTABLE" not in moved_text
     assert "UNDECRYPTABLE" not in page(viewer, change_url(other))
 
 
