@@ -8,10 +8,9 @@ so nothing is ever overwritten with an older token. Each batch commits on its ow
 stops halfway leaves every value readable with the old and new keys listed, and running again
 finishes the rest. Values already under the active key are left alone (idempotent).
 
-Where the time goes (benchmarks/README.md, "slack_reencrypt"): opening and sealing a value is
-~5 us; per-row UPDATE statements (an ``executemany``) and a locked re-read that scanned the whole
-table were most of the rest. Hence one read per batch, one UPDATE per batch (``_Statement``) and,
-on PostgreSQL, that UPDATE running on a second connection while the next batch is re-sealed.
+Opening and sealing a value is cheap; statements per row and locked re-reads are not. Hence one
+read per batch, one UPDATE per batch (``_Statement``) and, on PostgreSQL, that UPDATE running on
+a second connection while the next batch is re-sealed.
 """
 
 from __future__ import annotations
@@ -289,10 +288,10 @@ class _Statement:
     PostgreSQL re-checks the conditions on the newest row version when a concurrent writer got
     there first (READ COMMITTED), so a token refreshed meanwhile stays as its writer stored it.
 
-    Why this shape (benchmarks/README.md): an ``executemany`` is one statement per row; a
-    ``VALUES`` list is a new SQL text with thousands of placeholders per batch (psycopg parses
-    each anew); arrays in text format cost the server ~15 ms per batch to parse; one JSON text
-    ~3 ms, through Django's ordinary cursor. ``BETWEEN`` the batch's first and last pk lets the
+    Why this shape: an ``executemany`` is one statement per row; a ``VALUES`` list is a new SQL
+    text with thousands of placeholders per batch (psycopg parses each anew); arrays in text
+    format are costly for the server to parse, one JSON text is not, and it goes through
+    Django's ordinary cursor. ``BETWEEN`` the batch's first and last pk lets the
     join read the batch's rows through the primary key index instead of the whole table.
     """
 
