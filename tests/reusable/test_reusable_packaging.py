@@ -27,6 +27,7 @@ def test_the_wheel_holds_the_app_and_nothing_else(app_wheel: Path) -> None:
     tops = {name.split("/", 1)[0] for name in names}
     assert tops == {"installations", app_wheel.name.split("-")[0] + "-0.2.0.dist-info"}
     assert "installations/migrations/0001_initial.py" in names
+    assert "installations/signin/migrations/0001_initial.py" in names  # the sign-in app's table
     assert "installations/templates/installations/install.html" in names
     assert "installations/templates/installations/base.html" in names
     assert "installations/py.typed" in names
