@@ -38,6 +38,9 @@ class SlackIdentity(models.Model):
     last_signed_in_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        # Named, not derived: without the sign-in app listed, the derived label would be the
+        # containing ``installations`` app's, and its migrations would gain this model.
+        app_label = "slackinstall_signin"
         db_table = "installations_slackidentity"
         verbose_name = "Slack identity"
         verbose_name_plural = "Slack identities"
