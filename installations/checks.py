@@ -139,6 +139,26 @@ def check_pkce_setting(app_configs: Any = None, **kwargs: Any) -> list[checks.Ch
 
 
 @checks.register()
+def check_signin_app(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Sign in with Slack switched on needs its app (and so its table) listed: without it the
+    first sign-in would fail on a missing table instead of start-up saying what to add."""
+    from django.apps import apps
+
+    if not getattr(settings, "SLACK_SIGNIN_ENABLED", False) or apps.is_installed(
+        "installations.signin"
+    ):
+        return []
+    return [
+        checks.Error(
+            "SLACK_SIGNIN_ENABLED is on, but installations.signin is not in INSTALLED_APPS",
+            hint='Add "installations.signin" to INSTALLED_APPS and run migrate (its table holds '
+            "the Slack identities), or switch sign-in off.",
+            id="installations.E015",
+        )
+    ]
+
+
+@checks.register()
 def check_dotted_paths(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """SLACK_BOLT_APP and SLACK_INSTALL_CUSTOM_VALUES name something importable."""
     from django.utils.module_loading import import_string

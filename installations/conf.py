@@ -13,8 +13,6 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-from installations.encryption.keyring import Keyring
-
 
 def parse_scopes(value: str | list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
     """Comma-separated scopes (Slack's format) as a tuple without blanks or repeats, order kept."""
@@ -73,6 +71,9 @@ DEFAULTS: dict[str, object] = {
     "SLACK_SIGNING_SECRET": "",
     "SLACK_REDIRECT_URI": "",
     "TOKEN_ENCRYPTION_KEYS": "",
+    # Which key of TOKEN_ENCRYPTION_KEYS encrypts; "" is the first entry
+    # (installations/encryption/configured.py).
+    "TOKEN_ENCRYPTION_ACTIVE_KEY_ID": "",
     "SLACK_APP_ID": "",
     "SLACK_SCOPES": "commands,chat:write",
     "SLACK_USER_SCOPES": "",
@@ -188,21 +189,7 @@ def branding() -> Branding:
     )
 
 
-@lru_cache(maxsize=1)
-def keyring() -> Keyring:
-    """The configured keyring; raises KeyringError when the setting is malformed.
-
-    TOKEN_ENCRYPTION_ACTIVE_KEY_ID (optional) names the key that encrypts; the others only
-    decrypt. Unset, the first entry encrypts, as before.
-    """
-    return Keyring.parse(
-        text_setting("TOKEN_ENCRYPTION_KEYS"),
-        active=getattr(settings, "TOKEN_ENCRYPTION_ACTIVE_KEY_ID", "") or "",
-    )
-
-
 @receiver(setting_changed)
 def _forget_cached_settings(**kwargs: object) -> None:
     slack_config.cache_clear()
-    keyring.cache_clear()
     branding.cache_clear()

@@ -2,23 +2,21 @@
 
 Each error carries a stable reason code (logged, tested), an HTTP status and a plain-words
 message. Messages never contain a token, a code or a secret. Slack's own error codes
-(docs.slack.dev/reference/methods/oauth.v2.access, "Errors") are translated by ``slack/words.py``.
+(docs.slack.dev/reference/methods/oauth.v2.access, "Errors") are translated by ``error_words.py``.
+
+Imports nothing of the app but ``error_words``: every layer above may raise these.
 """
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
 from django.core.exceptions import BadRequest as DjangoBadRequest
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from installations.slack.words import MESSAGE_FOR_SLACK_ERROR
-
-if TYPE_CHECKING:  # slack.answers imports this module
-    from installations.slack.answers import IssuedCredentials
+from installations.error_words import MESSAGE_FOR_SLACK_ERROR
 
 _CODE_CHARS = re.compile(r"[^a-z0-9_.-]")
 
@@ -60,7 +58,7 @@ class SlackInstallError(Exception):
     @property
     def metric_reason(self) -> str:
         """The reason as a metric label, from a fixed set: this error's own code, or Slack's
-        when ``slack/words.py`` knows it; any other code Slack sent counts under the class's."""
+        when ``error_words.py`` knows it; any other code Slack sent counts under the class's."""
         if self.reason in MESSAGE_FOR_SLACK_ERROR:
             return self.reason
         return type(self).reason
@@ -129,18 +127,6 @@ class UnexpectedAnswer(SlackInstallError):
     status = 502
     title = "Slack sent an answer we could not use"
     message = "Nothing was installed. Please try again; if it keeps happening, tell us."
-
-
-class UnusableInstallAnswer(UnexpectedAnswer):
-    """An ``oauth.v2.access`` answer we cannot use that still carried credentials.
-
-    ``issued`` (``slack.answers.IssuedCredentials``: well-typed token strings, masked in its
-    repr, never in the message) is what the caller must revoke: Slack issued those tokens.
-    """
-
-    def __init__(self, issued: IssuedCredentials) -> None:
-        self.issued = issued
-        super().__init__()
 
 
 class InstallCancelled(SlackInstallError):

@@ -178,7 +178,7 @@ class Installation(InstallIdentity):
 
 
 class OAuthState(models.Model):
-    """A *spent* OAuth ``state`` (issued states are signed and stored nowhere: oauth_state.py).
+    """A *spent* OAuth ``state`` (issued states are signed and stored nowhere: install/state.py).
 
     Only its SHA-256 hash is kept; the unique constraint lets exactly one callback spend it.
     The row is needed only until the state's own expiry, then purged (``slack_purge_states``).
@@ -276,7 +276,3 @@ class ForgottenWorkspace(models.Model):
 
     def __str__(self) -> str:
         return f"Forgotten workspace {self.id}"
-
-
-# Sign in with Slack's model lives with its package; imported here so the app always registers it.
-from installations.signin.models import SlackIdentity  # noqa: E402,F401

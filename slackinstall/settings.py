@@ -196,6 +196,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "installations",
+    "installations.signin",  # Sign in with Slack: its table (leave it out for none)
 ]
 
 MIDDLEWARE = [

@@ -3,8 +3,11 @@
 Owns: the ``ModelAdmin`` classes (``site``), the verify / refresh / revoke / export actions
 (``actions``), the read-only workspace detail (``detail``) and the list filters (``filters``).
 
-May import: ``installations.reporting``, ``installations.lifecycle.staff_actions``,
-``installations.models``, ``installations.exceptions``. Never shows or decrypts a token.
+May import: ``installations.reporting`` (key ids from envelope headers: ``stored_keys``; the
+cached choices: ``enterprises``), ``installations.lifecycle.staff_actions``,
+``installations.install`` (links), ``installations.models``, ``installations.conf``,
+``installations.exceptions``. Never ``installations.encryption`` or
+``installations.infrastructure`` (``lint-imports`` checks it): it never shows or decrypts a token.
 """
 
 from installations.admin import site  # noqa: F401  (importing it registers the ModelAdmins)

@@ -20,7 +20,6 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from installations.encryption.fields import EncryptedDataError
 from installations.exceptions import SlackInstallError
 from installations.lifecycle import staff_actions as lifecycle
 from installations.lifecycle.erasure import describe
@@ -91,7 +90,7 @@ def _run_each(
     for workspace in queryset[:MAX_PER_ACTION]:
         try:
             outcome = service(workspace, actor=actor)
-        except EncryptedDataError as exc:  # the services report it themselves; kept as a net
+        except lifecycle.EncryptedDataError as exc:  # the services report it; kept as a net
             text, level = key_problem_message(exc), messages.ERROR
             logger.error("admin %s workspace=%s: %s", verb, workspace.pk, exc)
         except SlackInstallError as exc:  # worded without token material
@@ -103,7 +102,7 @@ def _run_each(
         model_admin.message_user(request, f"{workspace}: {text}", level)
 
 
-def key_problem_message(exc: EncryptedDataError) -> str:
+def key_problem_message(exc: lifecycle.EncryptedDataError) -> str:
     """What staff see when this server cannot decrypt a token: a key configuration problem."""
     return (
         "Nothing was changed: a stored token cannot be decrypted with this server's keys "

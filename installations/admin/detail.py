@@ -1,7 +1,8 @@
 """What the read-only workspace page shows besides its fields: scopes, history, events, link.
 
-Nothing here decrypts: token cells are built from the stored envelope (presence and key id), and
-history rows are loaded with their encrypted columns deferred.
+Nothing here decrypts: token cells are built from the stored envelope's header (presence and
+key id, ``reporting.stored_keys``), and history rows are loaded with their encrypted columns
+deferred.
 """
 
 from __future__ import annotations
@@ -11,13 +12,11 @@ from urllib.parse import quote
 
 from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.utils import formats, timezone
-from django.views.decorators.debug import sensitive_variables
 
 from installations.conf import parse_scopes
-from installations.encryption.fields import DecryptedValue, EncryptedDataError, StoredEnvelope
-from installations.encryption.keyring import kid_of
 from installations.models import Installation, LifecycleEvent, Workspace
 from installations.reporting import health
+from installations.reporting.stored_keys import stored_key
 
 EVENTS_SHOWN = 100
 HISTORY_SHOWN = 100
@@ -26,36 +25,23 @@ HISTORY_SHOWN = 100
 def token_summary(
     instance: Any, field_name: str, expires_at: Any = None, *, check: bool = False
 ) -> str:
-    """ "Present, key id k1, expires …" from the stored envelope; never shows the token.
+    """ "Present, key id k1, expires …" from the stored envelope's header; never shows the token.
 
-    With ``check`` (one workspace's page, never the list) the value is opened once to tell
-    staff whether the configured keys can still read it; the plaintext is dropped at once.
+    With ``check`` (one workspace's page, never the list) a value whose key this server lacks
+    is flagged for staff; nothing is decrypted either way.
     """
-    field = instance._meta.get_field(field_name)
-    value = instance.__dict__.get(field.attname)
-    if value is None:
+    stored = stored_key(instance, field_name)
+    if not stored.present:
         return "Absent"
-    envelope = value.envelope if isinstance(value, (StoredEnvelope, DecryptedValue)) else None
-    kid = kid_of(envelope) if envelope else None
-    parts = ["Present", f"key id {kid}" if kid else "key id unknown"]
+    parts = ["Present", f"key id {stored.kid}" if stored.kid else "key id unknown"]
     if expires_at is not None:
         # template_localtime is Django's (as templates show times); django-stubs lacks it
         local = timezone.template_localtime(expires_at)  # type: ignore[attr-defined]
         when = formats.localize(local)
         parts.append(f"expires {when}")
-    if check and isinstance(value, StoredEnvelope) and not _readable(field, value, instance.pk):
+    if check and not stored.key_configured:
         parts.append("UNDECRYPTABLE with the configured keys (reinstall or restore the key)")
     return ", ".join(parts)
-
-
-@sensitive_variables("plaintext")
-def _readable(field: Any, sealed: StoredEnvelope, row: object) -> bool:
-    try:
-        plaintext = field.open(sealed, row)
-    except EncryptedDataError:
-        return False
-    del plaintext
-    return True
 
 
 SLACK_APP_URL = "https://app.slack.com"

@@ -15,9 +15,9 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from installations.infrastructure.shared_cache import cache_key, get_or_compute
 from installations.models import Workspace
 from installations.reporting import health
+from installations.reporting.enterprises import enterprise_choices
 
 
 class StatusFilter(admin.SimpleListFilter):
@@ -69,21 +69,7 @@ class EnterpriseFilter(admin.SimpleListFilter):
     parameter_name = "enterprise"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        # A DISTINCT over every Grid workspace on each page grows with the table: kept a minute.
-        return get_or_compute(cache_key("enterprise_choices"), self._choices, 60)
-
-    @staticmethod
-    def _choices() -> list[tuple[str, str]]:
-        rows = (
-            Workspace.objects.exclude(enterprise_id="")
-            .order_by("enterprise_id")
-            .values_list("enterprise_id", "enterprise_name")
-            .distinct()
-        )
-        names: dict[str, str] = {}
-        for enterprise_id, name in rows[:200]:  # a sidebar, not a report
-            names.setdefault(enterprise_id, f"{name} ({enterprise_id})" if name else enterprise_id)
-        return [("none", "Not on Enterprise Grid"), *names.items()]
+        return enterprise_choices()
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Workspace]) -> QuerySet[Workspace]:
         # Any well-formed id, not only the 200 choices shown: a link to an org beyond them works.

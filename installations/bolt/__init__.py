@@ -7,7 +7,8 @@ API changes); the developer's Bolt app behind the one Request URL (``request_url
 ``authorize`` (``authorize``) and its listeners' kept-alive client (``kept_alive_client``).
 
 May import: slack_sdk, slack_bolt, ``installations.lifecycle`` (saving, revocation),
-``installations.install.state``, ``installations.slack.sdk_mapping``,
+``installations.lifecycle.sdk_rows``, ``installations.install.state``,
+``installations.slack.sdk_mapping``,
 ``installations.slack.kept_alive``, ``installations.models``,
 ``installations.encryption.fields`` (the stored values' types and errors), ``installations.conf``.
 """

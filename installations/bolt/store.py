@@ -30,8 +30,9 @@ from installations.encryption.fields import EncryptedDataError
 from installations.install import state as oauth_state
 from installations.lifecycle import revocation
 from installations.lifecycle.saving import Revoked, apply_bot, log_refused, save_installation
+from installations.lifecycle.sdk_rows import to_sdk_bot, to_sdk_installation
 from installations.models import Installation, Workspace
-from installations.slack.sdk_mapping import as_datetime, to_sdk_bot, to_sdk_installation
+from installations.slack.sdk_mapping import as_datetime
 
 logger = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from django.db import models
 from django.db.models.lookups import Exact, IsNull
 from django.db.models.query_utils import DeferredAttribute
 
-from installations import conf
+from installations.encryption import configured
 from installations.encryption.keyring import EnvelopeError, KeyringError, kid_of
 from installations.observability import metrics
 
@@ -69,7 +69,7 @@ class EncryptedDataError(Exception):
 def configured_kids() -> tuple[str, ...]:
     """The key ids this process has (empty when the setting itself is malformed)."""
     try:
-        return conf.keyring().kids
+        return configured.keyring().kids
     except KeyringError:
         return ()
 
@@ -134,17 +134,32 @@ class EnvelopeToWrite(str):
     plaintext can never be written by mistake (``field.seal`` makes one)."""
 
 
-def has_stored_value(instance: models.Model, name: str) -> bool:
-    """Whether an encrypted column of ``instance`` holds a value (is not NULL), without
-    decrypting it (presence checks must work, and stay cheap, even when the value cannot be
-    decrypted by this process)."""
+def _loaded_value(instance: models.Model, name: str) -> object:
+    """What an encrypted column of ``instance`` holds right now, loading a deferred column as
+    its envelope; never decrypts."""
     field = instance._meta.get_field(name)
     if not isinstance(field, EncryptedTextField):
         raise EncryptedFieldUsageError(f"{instance._meta.label}.{name} is not encrypted")
     attname = field.attname
     if attname in instance.get_deferred_fields():
         instance.refresh_from_db(fields=[attname])  # loads the envelope, not decrypted
-    return instance.__dict__.get(attname) is not None
+    return instance.__dict__.get(attname)
+
+
+def has_stored_value(instance: models.Model, name: str) -> bool:
+    """Whether an encrypted column of ``instance`` holds a value (is not NULL), without
+    decrypting it (presence checks must work, and stay cheap, even when the value cannot be
+    decrypted by this process)."""
+    return _loaded_value(instance, name) is not None
+
+
+def stored_envelope(instance: models.Model, name: str) -> str | None:
+    """The envelope an encrypted column of ``instance`` holds, never decrypted (None: NULL, or
+    a plaintext assigned and not saved yet). For reports of which key a value needs."""
+    value = _loaded_value(instance, name)
+    if isinstance(value, StoredEnvelope | DecryptedValue):
+        return value.envelope
+    return str(value) if isinstance(value, EnvelopeToWrite) else None
 
 
 # While set, attribute reads hand back StoredEnvelopes undecrypted (refresh_from_db copies).
@@ -227,11 +242,11 @@ class EncryptedTextField(_TextField):
         return f"{self.model._meta.label_lower}|{self.name}|{row}"
 
     def seal(self, plaintext: str, row: object) -> EnvelopeToWrite:
-        return EnvelopeToWrite(conf.keyring().encrypt(plaintext, self.context(row)))
+        return EnvelopeToWrite(configured.keyring().encrypt(plaintext, self.context(row)))
 
     def open(self, sealed: StoredEnvelope, row: object) -> DecryptedValue:
         row = sealed.row if sealed.row is not None else row
-        keyring = conf.keyring()
+        keyring = configured.keyring()
         try:
             plaintext = keyring.decrypt(sealed.envelope, self.context(row))
         except EnvelopeError as exc:
@@ -245,7 +260,7 @@ class EncryptedTextField(_TextField):
         one associated-data context for both steps, no DecryptedValue kept."""
         row = sealed.row if sealed.row is not None else row
         context = self.context(row)
-        keyring = conf.keyring()
+        keyring = configured.keyring()
         try:
             plaintext = keyring.decrypt(sealed.envelope, context)
         except EnvelopeError as exc:

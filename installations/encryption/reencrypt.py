@@ -23,7 +23,7 @@ from django.apps import apps
 from django.db import models, transaction
 from django.db.models import Count
 
-from installations import conf
+from installations.encryption import configured
 from installations.encryption.fields import (
     EncryptedDataError,
     EncryptedTextField,
@@ -114,7 +114,7 @@ def census() -> Counter[str]:
 
 def reencrypt(batch_size: int = 500, progress: Progress | None = None) -> ReencryptReport:
     """Re-encrypt every value not under the active key; returns what moved and what failed."""
-    active_prefix = f"{FORMAT}.{conf.keyring().active_kid}."
+    active_prefix = f"{FORMAT}.{configured.keyring().active_kid}."
     report = ReencryptReport()
     for model, fields in encrypted_models():
         for batch in _batches(model, fields, batch_size):

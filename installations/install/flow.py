@@ -30,7 +30,6 @@ from installations.exceptions import (
     NotConfigured,
     StorageFailed,
     UnexpectedAnswer,
-    UnusableInstallAnswer,
 )
 from installations.infrastructure.shared_cache import cache_key, get_or_compute
 from installations.install import pkce
@@ -39,7 +38,12 @@ from installations.install.state import issue_state
 from installations.lifecycle.saving import save_installation
 from installations.models import Workspace
 from installations.slack import api as slack_api
-from installations.slack.answers import InstallAnswer, IssuedCredentials, auth_test_answer
+from installations.slack.answers import (
+    InstallAnswer,
+    IssuedCredentials,
+    UnusableInstallAnswer,
+    auth_test_answer,
+)
 from installations.slack.install_answer import (
     ensure_answer_is_our_install,
     sdk_installation_from_answer,

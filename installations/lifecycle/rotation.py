@@ -50,10 +50,11 @@ from installations.encryption.fields import EncryptedDataError, EncryptedTextFie
 from installations.exceptions import SlackInstallError
 from installations.lifecycle.job_threads import in_threads
 from installations.lifecycle.saving import record_event
+from installations.lifecycle.sdk_rows import to_sdk_bot
 from installations.lifecycle.sharding import EVERYTHING, Shard, rows_by_key
 from installations.models import Installation, LifecycleEvent, Workspace
 from installations.slack import api as slack_api
-from installations.slack.sdk_mapping import as_datetime, as_unix, to_sdk_bot
+from installations.slack.sdk_mapping import as_datetime, as_unix
 
 logger = logging.getLogger(__name__)
 

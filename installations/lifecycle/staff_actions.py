@@ -28,6 +28,7 @@ from installations.models import Workspace
 from installations.slack import api as slack_api
 
 __all__ = [
+    "EncryptedDataError",
     "RefreshOutcome",
     "RevokeOutcome",
     "StaffOutcome",

@@ -4,5 +4,7 @@ Owns: the redaction filter on every log handler (``redaction``), the JSON-lines 
 (``log_format``) and the exception reporter filter that cleanses secrets in debug too
 (``error_reporting``).
 
-May import: Django and the standard library only.
+Also the Prometheus counters and histograms the app reports (``metrics``, prometheus_client's).
+
+May import: Django, the standard library and prometheus_client only.
 """

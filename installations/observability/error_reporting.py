@@ -2,7 +2,7 @@
 
 Django's ``SafeExceptionReporterFilter`` switches itself off with DEBUG on (``is_active()`` is
 False), which is what ``make run`` uses: a crash inside signature checking or the token exchange
-then showed the signing secret, the OAuth ``code``, the tokens Slack had just issued and the
+would show the signing secret, the OAuth ``code``, the tokens Slack had just issued and the
 browser's cookies to whoever made the request. Even when active it only hides settings by name
 (``DATABASE_URL`` in a runserver environ slips through with its password), hides only the listed
 ``@sensitive_variables`` names (library frames below them hold the same secrets under other

@@ -27,7 +27,7 @@ SECRET_KEYS = re.compile(
 
 # Every match of the two patterns above contains one of these, in any letter case: a line
 # without any (most lines: gunicorn's access log writes one per request) is returned as it is,
-# without running the two scans, which were most of the filter's cost (issue 15).
+# without running the two scans, which are the filter's cost.
 _CLUES = ("xox", "hooks.slack", "code", "secret", "token")
 
 

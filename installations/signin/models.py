@@ -6,8 +6,9 @@ stranger's workspace take an account over. In Enterprise Grid a user id is the s
 workspace of the org, so the key is the org (``enterprise_id``) when there is one, else the
 workspace: ``home`` + ``slack_user_id``. ``team_id``, email and names are as last seen.
 
-Registered with the ``installations`` app (its migrations hold the table) by an import in
-``installations.models``; nothing uses it unless sign-in is switched on.
+The model of the ``installations.signin`` app (label ``slackinstall_signin``): a host that does
+not list that app has no such table. The table keeps its first name, ``installations_slackidentity``
+(from when the ``installations`` app held it), so existing identities stay where they are.
 """
 
 from __future__ import annotations
@@ -37,7 +38,10 @@ class SlackIdentity(models.Model):
     last_signed_in_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        app_label = "installations"
+        # Named, not derived: without the sign-in app listed, the derived label would be the
+        # containing ``installations`` app's, and its migrations would gain this model.
+        app_label = "slackinstall_signin"
+        db_table = "installations_slackidentity"
         verbose_name = "Slack identity"
         verbose_name_plural = "Slack identities"
         constraints = [

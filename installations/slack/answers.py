@@ -66,6 +66,18 @@ class IssuedCredentials:
 NO_CREDENTIALS = IssuedCredentials()
 
 
+class UnusableInstallAnswer(UnexpectedAnswer):
+    """An ``oauth.v2.access`` answer we cannot use that still carried credentials.
+
+    ``issued`` (well-typed token strings, masked in its repr, never in the message) is what the
+    caller must revoke: Slack issued those tokens.
+    """
+
+    def __init__(self, issued: IssuedCredentials) -> None:
+        self.issued = issued
+        super().__init__()
+
+
 @dataclass(frozen=True)
 class AuthedUser:
     id: str | None

@@ -40,7 +40,6 @@ from installations.exceptions import (
     SlackInstallError,
     SlackUnavailable,
     UnexpectedAnswer,
-    UnusableInstallAnswer,
 )
 from installations.slack import answers as slack_answers
 from installations.slack import transport as slack_transport
@@ -206,7 +205,7 @@ class SlackWebClient(WebClient):
             # TokenRotator's callers never see these tokens: revoked here, or they stay live.
             self._revoke(issued.tokens, f"refresh team={issued.team_id or '-'}")
             return UnexpectedAnswer()
-        return UnusableInstallAnswer(issued)
+        return slack_answers.UnusableInstallAnswer(issued)
 
 
 class RefusedConnectionRetryHandler(RetryHandler):

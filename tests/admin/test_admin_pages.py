@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 
+from installations.encryption.keyring import generate_key_entry
 from installations.lifecycle.saving import record_event
 from installations.models import Health, LifecycleEvent, Workspace
 from tests.support.admin import past
@@ -245,17 +246,27 @@ def test_org_wide_reinstall_link_is_the_plain_install_page(
 
 
 def test_undecryptable_token_does_not_break_any_page(
-    viewer: Client, audit_workspace: Callable
+    viewer: Client, audit_workspace: Callable, settings: Any
 ) -> None:
     ws = audit_workspace(rotation=True)
     other = audit_workspace()
+    moved = audit_workspace()
     field = Workspace._meta.get_field("bot_token")
-    # A ciphertext bound to another row: opening it here fails closed.
-    Workspace.objects.filter(pk=ws.pk).update(bot_token=field.seal("xoxb-moved", other.pk))
+    # Sealed under a key this server no longer has (another instance's, or one removed).
+    configured = settings.TOKEN_ENCRYPTION_KEYS
+    settings.TOKEN_ENCRYPTION_KEYS = f"{generate_key_entry('gone')},{configured}"
+    Workspace.objects.filter(pk=ws.pk).update(bot_token=field.seal("xoxb-gone", ws.pk))
+    settings.TOKEN_ENCRYPTION_KEYS = configured
+    # A ciphertext bound to another row: the page reads its header only and never opens it, so
+    # it cannot tell (the Bolt lookups and slack_verify, which do open it, report it).
+    Workspace.objects.filter(pk=moved.pk).update(bot_token=field.seal("xoxb-moved", other.pk))
     assert NEEDS not in page(viewer, LIST)  # the list decrypts nothing, so it cannot tell
     text = page(viewer, change_url(ws))
-    assert "UNDECRYPTABLE" in text
-    assert "xoxb-moved" not in text
+    assert "Present, key id gone" in text and "UNDECRYPTABLE" in text
+    assert "xoxb-gone" not in text
+    moved_text = page(viewer, change_url(moved))
+    assert "Present, key id test1" in moved_text and "xoxb-moved" not in moved_text
+    assert "UNDECRYPTABLE" not in moved_text
     assert "UNDECRYPTABLE" not in page(viewer, change_url(other))
 
 

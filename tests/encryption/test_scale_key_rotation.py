@@ -18,8 +18,8 @@ import pytest
 from django.core import checks
 from django.core.management import call_command
 
-from installations import conf
 from installations.checks import check_keyring, check_stored_keys_readable
+from installations.encryption import configured
 from installations.encryption.keyring import Keyring, KeyringError, generate_key_entry, kid_of
 from installations.encryption.stored_kids import stored_kids
 from installations.models import Installation, Workspace
@@ -128,11 +128,11 @@ def test_the_check_warns_when_values_use_a_key_this_configuration_lacks(settings
     assert check_stored_keys_readable(databases=["default"]) == []
 
 
-def test_conf_keyring_follows_the_setting(settings: Any) -> None:
+def test_the_configured_keyring_follows_the_setting(settings: Any) -> None:
     _as_instance(settings, f"{OLD},{NEW}", "new")
-    assert conf.keyring().active_kid == "new"
+    assert configured.keyring().active_kid == "new"
     _as_instance(settings, f"{OLD},{NEW}")
-    assert conf.keyring().active_kid == "old"
+    assert configured.keyring().active_kid == "old"
 
 
 def test_start_up_lists_an_active_key_id_that_is_not_in_the_keyring(tmp_path: Path) -> None:

@@ -163,9 +163,8 @@ def test_keys_can_come_from_a_mounted_secret_file(tmp_path: Path) -> None:
     key_file.write_text(generate_key_entry("fromfile") + "\n")  # files usually end in a newline
     env = production_env(tmp_path, TOKEN_ENCRYPTION_KEYS=None)
     env["TOKEN_ENCRYPTION_KEYS_FILE"] = str(key_file)
-    result = manage(
-        env, "shell", "-c", "from installations import conf; print(conf.keyring().kids)"
-    )
+    code = "from installations.encryption.configured import keyring; print(keyring().kids)"
+    result = manage(env, "shell", "-c", code)
     assert result.returncode == 0, result.stderr
     assert "('fromfile',)" in result.stdout
 

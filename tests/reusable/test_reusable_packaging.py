@@ -27,6 +27,7 @@ def test_the_wheel_holds_the_app_and_nothing_else(app_wheel: Path) -> None:
     tops = {name.split("/", 1)[0] for name in names}
     assert tops == {"installations", app_wheel.name.split("-")[0] + "-0.2.0.dist-info"}
     assert "installations/migrations/0001_initial.py" in names
+    assert "installations/signin/migrations/0001_initial.py" in names  # the sign-in app's table
     assert "installations/templates/installations/install.html" in names
     assert "installations/templates/installations/base.html" in names
     assert "installations/py.typed" in names
@@ -81,6 +82,7 @@ def test_host_project_installs_with_a_logged_in_user(host_venv: Path, host_dir: 
     assert found["version"] == "0.2.0"
     assert found["makemigrations_check"] == "clean"  # AutoField host: no new migration
     assert found["check"] == "ok"
+    assert found["signin_app"] is False and found["signin_table"] is False  # sign-in not listed
     assert found["install_page_status"] == 200
     assert found["host_base_template"] is True
     assert found["redirect_uri_sent"] == "https://testserver/integrations/slack/oauth_redirect"

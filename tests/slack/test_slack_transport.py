@@ -38,10 +38,9 @@ from installations.exceptions import (
     SlackRefused,
     SlackUnavailable,
     UnexpectedAnswer,
-    UnusableInstallAnswer,
 )
 from installations.slack import api as slack_api
-from installations.slack.answers import InstallAnswer
+from installations.slack.answers import InstallAnswer, UnusableInstallAnswer
 from installations.slack.client import SlackWebClient
 from installations.slack.transport import MAX_ANSWER_BYTES, parse_retry_after
 from slackstandin import SlackStandIn

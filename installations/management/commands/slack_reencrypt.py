@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from installations import conf
+from installations.encryption.configured import keyring
 from installations.encryption.reencrypt import census, reencrypt
 
 
@@ -24,7 +24,7 @@ class Command(BaseCommand):
         parser.add_argument("--batch-size", type=int, default=500, help="rows per transaction")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        active = conf.keyring().active_kid
+        active = keyring().active_kid
         if not options["check"]:
             report = reencrypt(batch_size=max(1, options["batch_size"]), progress=self._progress())
             moved = sum(report.reencrypted.values())
@@ -47,7 +47,7 @@ class Command(BaseCommand):
                 )
         leftover = self._print_census(active)
         if options["check"] and leftover:
-            raise CommandError(check_failure(leftover, conf.keyring().kids))
+            raise CommandError(check_failure(leftover, keyring().kids))
 
     @property
     def _tty(self) -> bool:
@@ -65,7 +65,7 @@ class Command(BaseCommand):
 
     def _print_census(self, active: str) -> dict[str, int]:
         counts = census()
-        configured = conf.keyring().kids
+        configured = keyring().kids
         self.stdout.write("values per key id:")
         for kid in [active, *sorted(k for k in counts if k != active)]:
             self.stdout.write(f"  {kid}{key_label(kid, active, configured)}: {counts.get(kid, 0)}")

@@ -5,6 +5,7 @@ the host project, runs migrate, makemigrations --check and check, then one insta
 logged-in user through the app mounted at /integrations/. Prints one JSON object of findings.
 """
 
+import importlib
 import json
 import os
 import re
@@ -27,6 +28,7 @@ import django  # noqa: E402
 
 django.setup()
 
+from django.apps import apps  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
@@ -40,6 +42,9 @@ from installations.signals import installation_completed  # noqa: E402
 found: dict[str, object] = {"installations_file": installations.__file__}
 found["version"] = installations.__version__
 call_command("migrate", verbosity=0)
+# The host lists no installations.signin, but code of its may still be imported (a URLconf that
+# includes its URLs, a template tag): that must not add a model to the installations app.
+importlib.import_module("installations.signin.models")
 out = StringIO()
 try:
     call_command("makemigrations", "--check", "--dry-run", stdout=out)
@@ -51,6 +56,9 @@ try:
     found["check"] = "ok"
 except Exception as exc:  # SystemCheckError: what it says matters
     found["check"] = str(exc)
+# The host lists no installations.signin: no sign-in app, no sign-in table.
+found["signin_app"] = apps.is_installed("installations.signin")
+found["signin_table"] = "installations_slackidentity" in connection.introspection.table_names()
 
 installation_completed.connect(hooks.on_completed)
 user = get_user_model().objects.create_user("host-admin", password="not-used-" + "x" * 12)

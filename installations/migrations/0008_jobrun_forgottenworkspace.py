@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('installations', '0006_installation_installed_by'),
+        ('installations', '0007_slackidentity_to_signin_app'),
     ]
 
     operations = [

@@ -5,6 +5,9 @@ Codes from docs.slack.dev/reference/methods/oauth.v2.access ("Errors"), the auth
 (docs.slack.dev/reference/methods/oauth.access), which Slack still sends on a resent code.
 A code the user can fix by starting again is a 400; a code that only an operator can fix, or a
 fault on Slack's side, is a 502.
+
+The words of ``installations.exceptions``' pages, beside it at the bottom of the app's layers:
+imports nothing of the app.
 """
 
 from __future__ import annotations

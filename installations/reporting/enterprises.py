@@ -1,0 +1,31 @@
+"""The Enterprise Grid orgs the workspace list can be narrowed to, cached for a minute.
+
+A DISTINCT over every Grid workspace grows with the table, and the admin's sidebar asks on
+every page: the answer is kept in the shared cache under the app's versioned keys.
+"""
+
+from __future__ import annotations
+
+from installations.infrastructure.shared_cache import cache_key, get_or_compute
+from installations.models import Workspace
+
+CHOICES_SHOWN = 200  # a sidebar, not a report
+CACHE_SECONDS = 60
+
+
+def enterprise_choices() -> list[tuple[str, str]]:
+    """("none", "Not on Enterprise Grid") and up to 200 (enterprise id, "name (id)") pairs."""
+    return get_or_compute(cache_key("enterprise_choices"), _choices, CACHE_SECONDS)
+
+
+def _choices() -> list[tuple[str, str]]:
+    rows = (
+        Workspace.objects.exclude(enterprise_id="")
+        .order_by("enterprise_id")
+        .values_list("enterprise_id", "enterprise_name")
+        .distinct()
+    )
+    names: dict[str, str] = {}
+    for enterprise_id, name in rows[:CHOICES_SHOWN]:
+        names.setdefault(enterprise_id, f"{name} ({enterprise_id})" if name else enterprise_id)
+    return [("none", "Not on Enterprise Grid"), *names.items()]
