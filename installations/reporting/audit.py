@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import unicodedata
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
@@ -86,13 +87,23 @@ def to_csv(rows: Iterable[dict[str, Any]]) -> str:
     writer = csv.writer(buffer)
     writer.writerow([label for _, label in COLUMNS])
     for row in rows:
-        # A leading = + - @ would make spreadsheets run the cell as a formula.
-        writer.writerow([_safe_cell(as_text(row[key])) for key, _ in COLUMNS])
+        writer.writerow([safe_cell(as_text(row[key])) for key, _ in COLUMNS])
     return buffer.getvalue()
 
 
-def _safe_cell(text: str) -> str:
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+# What makes a spreadsheet read a cell as a formula (OWASP, "CSV Injection"): these first
+# characters, also after leading whitespace, and their compatibility forms (fullwidth U+FF1D = and
+# its kin, small and super/subscript signs), which NFKC folds onto them.
+FORMULA_TRIGGERS = frozenset("=+-@")
+LEADING_CONTROLS = frozenset("\t\r\n")
+
+
+def safe_cell(text: str) -> str:
+    """The cell with a leading ``'`` when a spreadsheet could read it as a formula."""
+    folded = unicodedata.normalize("NFKC", text).lstrip()
+    if text[:1] in LEADING_CONTROLS or folded[:1] in FORMULA_TRIGGERS:
+        return "'" + text
+    return text
 
 
 TABLE_COLUMNS: tuple[tuple[str, str], ...] = (
