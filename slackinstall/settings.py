@@ -181,17 +181,19 @@ INSTALLED_APPS = [
     "installations",
 ]
 
+# The security headers first: a middleware adds its headers only to the answers of the layers
+# below it, and every answer (the NUL guard's 400, Django's 400/403/404/500 pages) must carry them.
 MIDDLEWARE = [
+    "installations.middleware.ContentSecurityPolicyMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "installations.middleware.RejectNulBytesMiddleware",
-    "installations.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "slackinstall.urls"
