@@ -103,6 +103,8 @@ SLACK_APP_DESCRIPTION = cfg.text("SLACK_APP_DESCRIPTION")
 SLACK_APP_ICON = cfg.text("SLACK_APP_ICON")
 SLACK_APP_PRIVACY_URL = cfg.text("SLACK_APP_PRIVACY_URL")
 SLACK_APP_SUPPORT_URL = cfg.text("SLACK_APP_SUPPORT_URL")
+# This project's admin is the app's: titled "<app name> installations" (a host's stays its own).
+SLACK_ADMIN_TITLES = True
 SLACK_SCOPES = cfg.text("SLACK_SCOPES", "commands,chat:write")
 SLACK_USER_SCOPES = cfg.text("SLACK_USER_SCOPES")
 SLACK_API_URL = _slack_url("SLACK_API_URL", _STANDIN_URL + "/api/", "https://slack.com/api/")
