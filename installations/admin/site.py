@@ -325,6 +325,7 @@ class WorkspaceAdmin(OfferedFiltersOnly, _WorkspaceModelAdmin):
         extra: dict[str, Any] = {"status_counts": counts, "active_label": health.ACTIVE}
         extra["title"] = "Slack workspaces: status and reinstall needs"
         extra["needs_label"] = health.NEEDS_REINSTALL
+        extra["unreadable_label"] = health.UNREADABLE
         extra["activity_chart"] = chart.activity_chart()  # one grouped query, cached
         return super().changelist_view(request, {**extra, **(extra_context or {})})
 

@@ -16,6 +16,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from installations.encryption.fields import configured_kids
 from installations.models import Workspace
 from installations.reporting import health
 
@@ -37,11 +38,12 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 
-def audit_queryset(*, needs_reinstall: bool | None = None) -> QuerySet[Workspace]:
-    """Every workspace with its status annotations, newest install first."""
+def audit_queryset(*, status: str | None = None) -> QuerySet[Workspace]:
+    """Every workspace with its status annotations, newest install first; ``status``: a key of
+    ``health.STATUS_FILTERS``."""
     queryset = health.with_health(Workspace.objects.order_by("-installed_at", "team_id"))
-    if needs_reinstall is not None:
-        queryset = health.filter_status(queryset, needs_reinstall=needs_reinstall)
+    if status is not None:
+        queryset = health.filter_status(queryset, status)
     return queryset
 
 
@@ -67,6 +69,9 @@ def audit_row(workspace: Workspace) -> dict[str, Any]:
         "token_expires_at": _when(workspace.bot_token_expires_at),
         "last_verified_at": _when(workspace.last_verified_at),
         "health": workspace.get_health_display(),
+        # Key ids only, never a value: what this process lacks to read the tokens, and has.
+        "needed_key_ids": health.needed_kids(workspace),
+        "configured_key_ids": list(configured_kids()),
     }
 
 
