@@ -11,7 +11,7 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -55,3 +55,35 @@ def redis_server(workdir: Path) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(10)
+
+
+def wait_for_port(
+    port: int, process: subprocess.Popen[bytes], log: Path, seconds: float = 60
+) -> None:
+    """Return once ``process`` listens on the loopback ``port``; fail with its log otherwise."""
+    deadline = time.monotonic() + seconds
+    while True:
+        assert process.poll() is None, log.read_text()
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        assert time.monotonic() < deadline, f"nothing listened on {port}: {log.read_text()}"
+        time.sleep(0.1)
+
+
+@contextmanager
+def serving(
+    command: Sequence[str], *, port: int, env: Mapping[str, str], cwd: Path, log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A server process of the test's own, its output in ``log``, stopped on the way out."""
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            list(command), cwd=cwd, env=dict(env), stdout=out, stderr=subprocess.STDOUT
+        )
+        try:
+            wait_for_port(port, process, log)
+            yield process
+        finally:
+            if process.poll() is None:
+                process.terminate()
+                process.wait(15)
