@@ -14,14 +14,13 @@ itself), ``X-Frame-Options: DENY`` (CSP ``frame-ancestors 'none'`` is its modern
 section 4.16) and Referrer-Policy, each unless the response has its own. Listed first in
 MIDDLEWARE, it sees every answer of the layers below it, the 400 of the NUL guard and Django's
 400/403/404/500 pages included. Django's SecurityMiddleware adds HSTS, nosniff and
-Cross-Origin-Opener-Policy.
+Cross-Origin-Opener-Policy. Our pages and the admin load scripts, styles and images from this
+origin only; styles may be inline because the install pages carry a small ``<style>`` block. The
+Add to Slack button is a plain link to Slack's authorize page, which CSP does not restrict.
 
 ``protected`` gives the app's own views (installations/urls.py, signin/urls.py) the same guard and
 headers whether or not the host project lists these middleware: the one implementation, applied
-around the view, with the view's exceptions turned into the host's error pages there. Our pages
-and the admin load scripts, styles and images from this origin only; styles may be inline
-because the install pages carry a small ``<style>`` block. The Add to Slack button is a plain
-link to Slack's authorize page, which CSP does not restrict.
+around the view, with the view's exceptions turned into the host's error pages there.
 """
 
 from __future__ import annotations

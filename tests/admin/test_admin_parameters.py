@@ -60,3 +60,21 @@ def test_real_ids_still_act(operator: Client, audit_workspace: Callable[..., Wor
 def test_a_workspace_page_for_no_id_is_no_500(operator: Client, object_id: str, page: str) -> None:
     response = operator.get(f"{LIST}{object_id}/{page}/", secure=True)
     assert response.status_code in (302, 400, 404)
+
+
+EVENTS = reverse("admin:installations_lifecycleevent_changelist")
+QUERY_NAMES = st.sampled_from(
+    ["status", "reason", "install_type", "enterprise", "user_tokens", "rotation", "q", "o", "p",
+     "e", "all", "_changelist_filters", "kind", "kind__exact", "team_id", "installed_at__gte"]
+)  # fmt: skip
+VALUES = st.text(st.characters(blacklist_characters="\x00"), max_size=40)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(params=st.dictionaries(QUERY_NAMES, VALUES, max_size=3))
+def test_any_list_query_is_a_page_never_a_500(admin_client: Client, params: dict[str, str]) -> None:
+    for url in (LIST, EVENTS):
+        response = admin_client.get(url, params, secure=True)
+        assert response.status_code in (200, 302, 400), (url, params)
