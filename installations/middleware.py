@@ -1,4 +1,4 @@
-"""Middleware of the app: request guards and security headers, for every view.
+"""Request guards and security headers: as middleware for a whole site, and per view.
 
 ``RejectNulBytesMiddleware`` refuses with 400 what no view or database can use.
 
@@ -8,24 +8,32 @@ query first touches it (admin filters and searches, the session lookup). Django'
 already refuse NUL (``ProhibitNullCharactersValidator``); raw ``request.GET`` values and cookies
 are not forms, so the rule is applied here, once, for every view.
 
-``ContentSecurityPolicyMiddleware`` sends the header Django 5.2 does not send itself: a
-Content-Security-Policy on every response.
+``ContentSecurityPolicyMiddleware`` adds the headers that keep a page from being framed or leaking
+its address (``add_security_headers``): Content-Security-Policy (which Django 5.2 does not send
+itself), ``X-Frame-Options: DENY`` (CSP ``frame-ancestors 'none'`` is its modern form, RFC 9700
+section 4.16) and Referrer-Policy, each unless the response has its own. Listed first in
+MIDDLEWARE, it sees every answer of the layers below it, the 400 of the NUL guard and Django's
+400/403/404/500 pages included. Django's SecurityMiddleware adds HSTS, nosniff and
+Cross-Origin-Opener-Policy. Our pages and the admin load scripts, styles and images from this
+origin only; styles may be inline because the install pages carry a small ``<style>`` block. The
+Add to Slack button is a plain link to Slack's authorize page, which CSP does not restrict.
 
-Django's SecurityMiddleware already sends HSTS, nosniff, Referrer-Policy and
-Cross-Origin-Opener-Policy, and XFrameOptionsMiddleware sends ``X-Frame-Options: DENY``; CSP
-``frame-ancestors 'none'`` is the modern form of the latter (RFC 9700 section 4.16). Our pages
-and the admin load scripts, styles and images from this origin only; styles may be inline
-because the install pages carry a small ``<style>`` block. The Add to Slack button is a plain
-link to Slack's authorize page, which CSP does not restrict.
+``protected`` gives the app's own views (installations/urls.py, signin/urls.py) the same guard and
+headers whether or not the host project lists these middleware: the one implementation, applied
+around the view, with the view's exceptions turned into the host's error pages there.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import BadRequest
-from django.http import HttpRequest, HttpResponse
+from django.core.handlers.exception import response_for_exception
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
 NUL = "\x00"
 
@@ -63,6 +71,14 @@ def holds_nul(request: HttpRequest) -> bool:
     return _any_nul(request.COOKIES.keys()) or _any_nul(request.COOKIES.values())
 
 
+def nul_refusal(request: HttpRequest) -> HttpResponse | None:
+    """Django's own 400 page when ``holds_nul`` finds a NUL byte, else None."""
+    if not holds_nul(request):
+        return None
+    refusal = BadRequest("a NUL byte in the path, a query parameter or a cookie")
+    return response_for_exception(request, refusal)
+
+
 class RejectNulBytesMiddleware:
     """Answers 400 (Django's own bad-request page) when ``holds_nul`` finds a NUL byte."""
 
@@ -70,9 +86,7 @@ class RejectNulBytesMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if holds_nul(request):
-            raise BadRequest("a NUL byte in the path, a query parameter or a cookie")
-        return self.get_response(request)
+        return nul_refusal(request) or self.get_response(request)
 
 
 DEFAULT_POLICY: dict[str, str] = {
@@ -87,21 +101,70 @@ DEFAULT_POLICY: dict[str, str] = {
     "form-action": "'self'",
     "frame-ancestors": "'none'",
 }
+DEFAULT_REFERRER_POLICY = "same-origin"
 
 
 def policy_header(policy: dict[str, str]) -> str:
     return "; ".join(f"{name} {value}" for name, value in policy.items())
 
 
+@dataclass(frozen=True)
+class SecurityHeaders:
+    """The header values, from the settings: ``CSP_POLICY`` (a dict, as ``DEFAULT_POLICY``) and
+    Django's own ``SECURE_REFERRER_POLICY`` (a string or a list, as SecurityMiddleware reads it)."""
+
+    csp: str
+    referrer_policy: str
+
+    @classmethod
+    def from_settings(cls) -> SecurityHeaders:
+        referrer = getattr(settings, "SECURE_REFERRER_POLICY", None) or DEFAULT_REFERRER_POLICY
+        if not isinstance(referrer, str):
+            referrer = ",".join(referrer)
+        csp = policy_header(getattr(settings, "CSP_POLICY", DEFAULT_POLICY))
+        return cls(csp=csp, referrer_policy=referrer)
+
+
+def add_security_headers(response: HttpResponseBase, headers: SecurityHeaders) -> None:
+    """CSP, X-Frame-Options and Referrer-Policy, each unless the response set its own (a view
+    marked ``xframe_options_exempt`` is left frameable, as Django's middleware leaves it)."""
+    response.headers.setdefault("Content-Security-Policy", headers.csp)
+    if not getattr(response, "xframe_options_exempt", False):
+        response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", headers.referrer_policy)
+
+
 class ContentSecurityPolicyMiddleware:
-    """Adds ``Content-Security-Policy`` unless the view set its own (``settings.CSP_POLICY``)."""
+    """Adds ``add_security_headers`` to every response (first in MIDDLEWARE: every answer)."""
 
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
-        self.header = policy_header(getattr(settings, "CSP_POLICY", DEFAULT_POLICY))
+        self.headers = SecurityHeaders.from_settings()
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         response = self.get_response(request)
-        if "Content-Security-Policy" not in response:
-            response["Content-Security-Policy"] = self.header
+        add_security_headers(response, self.headers)
         return response
+
+
+View = Callable[..., HttpResponseBase]
+
+
+def protected(view: View) -> View:
+    """The view behind the NUL guard, answering with the security headers whatever it answers.
+
+    Its exceptions become the host's error pages here (``response_for_exception``, what Django
+    does around every middleware), so those pages carry the headers too.
+    Harmless when the host lists the middleware as well: the guard finds nothing the second time,
+    and headers already set are kept."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        try:
+            response = nul_refusal(request) or view(request, *args, **kwargs)
+        except Exception as exc:
+            response = response_for_exception(request, exc)
+        add_security_headers(response, SecurityHeaders.from_settings())
+        return response
+
+    return wrapper

@@ -111,6 +111,8 @@ SLACK_APP_DESCRIPTION = cfg.text("SLACK_APP_DESCRIPTION")
 SLACK_APP_ICON = cfg.text("SLACK_APP_ICON")
 SLACK_APP_PRIVACY_URL = cfg.text("SLACK_APP_PRIVACY_URL")
 SLACK_APP_SUPPORT_URL = cfg.text("SLACK_APP_SUPPORT_URL")
+# This project's admin is the app's: titled "<app name> installations" (a host's stays its own).
+SLACK_ADMIN_TITLES = True
 SLACK_SCOPES = cfg.text("SLACK_SCOPES", "commands,chat:write")
 SLACK_USER_SCOPES = cfg.text("SLACK_USER_SCOPES")
 SLACK_API_URL = _slack_url("SLACK_API_URL", _STANDIN_URL + "/api/", "https://slack.com/api/")
@@ -199,17 +201,19 @@ INSTALLED_APPS = [
     "installations.signin",  # Sign in with Slack: its table (leave it out for none)
 ]
 
+# The security headers first: a middleware adds its headers only to the answers of the layers
+# below it, and every answer (the NUL guard's 400, Django's 400/403/404/500 pages) must carry them.
 MIDDLEWARE = [
+    "installations.middleware.ContentSecurityPolicyMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "installations.middleware.RejectNulBytesMiddleware",
-    "installations.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "slackinstall.urls"

@@ -40,7 +40,7 @@ from tests.support.browser import (
 )
 from tests.support.flow import Flow
 from tests.support.lifecycle import sign
-from tests.support.servers import redis_server
+from tests.support.servers import busy_dev_ports, redis_server
 
 
 def is_postgres() -> bool:
@@ -54,6 +54,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "postgres" in item.keywords:
             item.add_marker(skip)
+
+
+BUSY_DEV_PORTS = "SLACKINSTALL_BUSY_DEV_PORTS"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _busy_dev_ports() -> Iterator[None]:
+    """With SLACKINSTALL_BUSY_DEV_PORTS=1 (CI), 127.0.0.1:8000 and :8001 are held for the whole
+    run, as a developer's ``make run`` holds them: every test must use ports of its own."""
+    if os.environ.get(BUSY_DEV_PORTS) != "1":
+        yield
+        return
+    with busy_dev_ports():
+        yield
 
 
 @pytest.fixture

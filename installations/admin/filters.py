@@ -25,11 +25,16 @@ class StatusFilter(admin.SimpleListFilter):
     parameter_name = "status"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("active", health.ACTIVE), ("needs_reinstall", health.NEEDS_REINSTALL)]
+        return [
+            ("active", health.ACTIVE),
+            ("needs_reinstall", health.NEEDS_REINSTALL),
+            ("unreadable", health.UNREADABLE),
+        ]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Workspace]) -> QuerySet[Workspace]:
-        if self.value() in ("active", "needs_reinstall"):
-            return health.filter_status(queryset, needs_reinstall=self.value() == "needs_reinstall")
+        value = self.value()
+        if value in ("active", "needs_reinstall", "unreadable"):
+            return health.filter_status(queryset, value)
         return queryset
 
 

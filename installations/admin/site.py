@@ -11,8 +11,10 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
+from django.conf import settings
 from django.contrib import admin
-from django.contrib.admin import AdminSite
+from django.contrib.admin import AdminSite, helpers
+from django.core.exceptions import BadRequest, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -73,6 +75,19 @@ class OfferedFiltersOnly:
             else:  # a SimpleListFilter reads its own parameter and validates the value itself
                 offered.add(spec.parameter_name)
         return lookup in offered
+
+
+def refuse_unknown_selection(model: type[Any], request: HttpRequest) -> None:
+    """BadRequest (400) when an action's selected ids are not all primary keys of the model.
+
+    Django filters the queryset with them as they are; a value that is no UUID (or holds a NUL)
+    would raise ValidationError there, a 500. The admin's own pages only ever send real ids."""
+    key = model._meta.pk
+    for value in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME):
+        try:
+            key.to_python(value)
+        except ValidationError as exc:
+            raise BadRequest("an action's selected id is not an id") from exc
 
 
 @admin.register(Workspace)
@@ -177,6 +192,12 @@ class WorkspaceAdmin(OfferedFiltersOnly, _WorkspaceModelAdmin):
             matches = list(Workspace.objects.filter(ids).values_list("pk", flat=True)[:1001])
             return queryset.filter(pk__in=matches), False
         return super().get_search_results(request, queryset, search_term)
+
+    def response_action(
+        self, request: HttpRequest, queryset: QuerySet[Workspace], *args: Any, **kwargs: Any
+    ) -> HttpResponse | None:
+        refuse_unknown_selection(self.model, request)
+        return super().response_action(request, queryset, *args, **kwargs)
 
     # --- permissions: view to see, change for actions, no add/edit/delete -------------------
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -309,6 +330,7 @@ class WorkspaceAdmin(OfferedFiltersOnly, _WorkspaceModelAdmin):
         extra: dict[str, Any] = {"status_counts": counts, "active_label": health.ACTIVE}
         extra["title"] = "Slack workspaces: status and reinstall needs"
         extra["needs_label"] = health.NEEDS_REINSTALL
+        extra["unreadable_label"] = health.UNREADABLE
         extra["activity_chart"] = chart.activity_chart()  # one grouped query, cached
         return super().changelist_view(request, {**extra, **(extra_context or {})})
 
@@ -364,13 +386,25 @@ class LifecycleEventAdmin(OfferedFiltersOnly, _EventModelAdmin):
         return False
 
 
-def _admin_title() -> str:
-    return branding().admin_title
+ADMIN_TITLES_SETTING = "SLACK_ADMIN_TITLES"
 
 
-# "<app name> installations" instead of "Django administration", unless the host project set
-# its own titles. Lazy, so a changed setting shows without a restart (tests, settings reloads).
+def _titled_by_app() -> bool:
+    """Whether the host opted in (``SLACK_ADMIN_TITLES = True``) to the app naming its admin."""
+    return bool(getattr(settings, ADMIN_TITLES_SETTING, False))
+
+
+def _site_header() -> str:
+    return branding().admin_title if _titled_by_app() else str(AdminSite.site_header)
+
+
+def _site_title() -> str:
+    return branding().admin_title if _titled_by_app() else str(AdminSite.site_title)
+
+
+# The admin is the host's: its header and title stay Django's (or the host's own) unless the host
+# opts in to "<app name> installations". Lazy, so the setting is read when a page is drawn.
 if admin.site.site_header is AdminSite.site_header:
-    admin.site.site_header = lazy(_admin_title, str)()
+    admin.site.site_header = lazy(_site_header, str)()
 if admin.site.site_title is AdminSite.site_title:
-    admin.site.site_title = lazy(_admin_title, str)()
+    admin.site.site_title = lazy(_site_title, str)()

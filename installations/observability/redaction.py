@@ -17,10 +17,12 @@ SECRET_PATTERNS = re.compile(
     r"|https://hooks\.slack(?:-gov)?\.com/[^\s\"'<>]+"  # incoming-webhook URLs
 )
 
-# key: value / "key": "value" / key=value, for keys whose values are secrets in Slack's API.
+# key: value / "key": "value" / key=value, for keys whose values are secrets in Slack's API, and
+# ``state``: the OAuth state in a callback's query string (a request log line) would let whoever
+# reads the log finish that install or sign-in in their own browser's place.
 SECRET_KEYS = re.compile(
     r"""(?P<key>["']?\b(?:code|client_secret|token|access_token|refresh_token|code_verifier"""
-    r"""|signing_secret)\b["']?\s*[:=]\s*["']?)(?P<value>[^"'\s,&}]+)""",
+    r"""|signing_secret|state)\b["']?\s*[:=]\s*["']?)(?P<value>[^"'\s,&}]+)""",
     re.IGNORECASE,
 )
 
@@ -28,7 +30,7 @@ SECRET_KEYS = re.compile(
 # Every match of the two patterns above contains one of these, in any letter case: a line
 # without any (most lines: gunicorn's access log writes one per request) is returned as it is,
 # without running the two scans, which are the filter's cost.
-_CLUES = ("xox", "hooks.slack", "code", "secret", "token")
+_CLUES = ("xox", "hooks.slack", "code", "secret", "token", "state")
 
 
 def _may_hold_secret(text: str) -> bool:

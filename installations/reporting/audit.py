@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import unicodedata
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from installations.encryption.fields import configured_kids
 from installations.models import Workspace
 from installations.reporting import health
 
@@ -36,11 +38,12 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 
-def audit_queryset(*, needs_reinstall: bool | None = None) -> QuerySet[Workspace]:
-    """Every workspace with its status annotations, newest install first."""
+def audit_queryset(*, status: str | None = None) -> QuerySet[Workspace]:
+    """Every workspace with its status annotations, newest install first; ``status``: a key of
+    ``health.STATUS_FILTERS``."""
     queryset = health.with_health(Workspace.objects.order_by("-installed_at", "team_id"))
-    if needs_reinstall is not None:
-        queryset = health.filter_status(queryset, needs_reinstall=needs_reinstall)
+    if status is not None:
+        queryset = health.filter_status(queryset, status)
     return queryset
 
 
@@ -66,6 +69,9 @@ def audit_row(workspace: Workspace) -> dict[str, Any]:
         "token_expires_at": _when(workspace.bot_token_expires_at),
         "last_verified_at": _when(workspace.last_verified_at),
         "health": workspace.get_health_display(),
+        # Key ids only, never a value: what this process lacks to read the tokens, and has.
+        "needed_key_ids": health.needed_kids(workspace),
+        "configured_key_ids": list(configured_kids()),
     }
 
 
@@ -86,13 +92,23 @@ def to_csv(rows: Iterable[dict[str, Any]]) -> str:
     writer = csv.writer(buffer)
     writer.writerow([label for _, label in COLUMNS])
     for row in rows:
-        # A leading = + - @ would make spreadsheets run the cell as a formula.
-        writer.writerow([_safe_cell(as_text(row[key])) for key, _ in COLUMNS])
+        writer.writerow([safe_cell(as_text(row[key])) for key, _ in COLUMNS])
     return buffer.getvalue()
 
 
-def _safe_cell(text: str) -> str:
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+# What makes a spreadsheet read a cell as a formula (OWASP, "CSV Injection"): these first
+# characters, also after leading whitespace, and their compatibility forms (fullwidth U+FF1D = and
+# its kin, small and super/subscript signs), which NFKC folds onto them.
+FORMULA_TRIGGERS = frozenset("=+-@")
+LEADING_CONTROLS = frozenset("\t\r\n")
+
+
+def safe_cell(text: str) -> str:
+    """The cell with a leading ``'`` when a spreadsheet could read it as a formula."""
+    folded = unicodedata.normalize("NFKC", text).lstrip()
+    if text[:1] in LEADING_CONTROLS or folded[:1] in FORMULA_TRIGGERS:
+        return "'" + text
+    return text
 
 
 TABLE_COLUMNS: tuple[tuple[str, str], ...] = (

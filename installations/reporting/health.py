@@ -3,7 +3,10 @@
 Every reason is a boolean annotation, so the admin and the command filter and count in the
 database (fast at 100,000 rows) instead of looping in Python. The wanted scopes come from the
 settings at query time (``slack_config()``), so changing ``SLACK_SCOPES`` needs no data migration.
-Granted bot scopes are Slack's comma-separated list (oauth.v2.access ``scope``, and the
+A workspace whose tokens name a key id this process does not hold is shown as unreadable here
+(``reason_key_missing``): a fact about the process's TOKEN_ENCRYPTION_KEYS, not about the data,
+so it is computed at query time from the envelopes' clear key ids (nothing is decrypted) and never
+written. Granted bot scopes are Slack's comma-separated list (oauth.v2.access ``scope``, and the
 ``x-oauth-scopes`` header of auth.test; docs.slack.dev/reference/methods/oauth.v2.access):
 ``,a,b,`` contains ``,a,`` exactly when ``a`` was granted, on SQLite and PostgreSQL alike.
 """
@@ -18,6 +21,8 @@ from django.core.cache import cache
 from django.db import transaction
 from django.db.models import (
     BooleanField,
+    Case,
+    CharField,
     Count,
     Exists,
     Expression,
@@ -30,12 +35,15 @@ from django.db.models import (
     Subquery,
     TextField,
     Value,
+    When,
 )
 from django.db.models.functions import Coalesce, Concat, Now
-from django.db.models.lookups import Contains
+from django.db.models.lookups import Contains, In
 from django.db.models.signals import post_delete, post_save
 
 from installations.conf import SlackConfig, parse_scopes, slack_config
+from installations.encryption.fields import configured_kids, key_problem
+from installations.encryption.stored_kids import kid_expression
 from installations.infrastructure.shared_cache import cache_key, get_or_compute
 from installations.models import Health, Installation, LifecycleEvent, Workspace
 from installations.reporting import times
@@ -54,8 +62,15 @@ REASONS: dict[str, str] = {
     "reason_token_dead": "Token dead at last verification",
     "reason_refresh_failed": "Token refresh failed",
     "reason_expired": "Token expired, no refresh token",
+    "reason_key_missing": "Tokens unreadable with this server's keys",
 }
-ACTIVE, NEEDS_REINSTALL = "Active", "Needs reinstall"
+ACTIVE, NEEDS_REINSTALL, UNREADABLE = "Active", "Needs reinstall", "Unreadable here"
+# The workspace's encrypted columns, and the annotation naming the key id each one needs when
+# this process does not hold it (None when the value is absent or readable).
+TOKEN_COLUMNS: dict[str, str] = {
+    "bot_token": "bot_token_missing_kid",
+    "bot_refresh_token": "bot_refresh_token_missing_kid",
+}
 
 
 def _boolean(condition: Q) -> ExpressionWrapper[Any]:
@@ -109,6 +124,31 @@ def _live_token_reasons(config: SlackConfig) -> dict[str, Q]:
     }
 
 
+def _key_missing(column: str, kids: tuple[str, ...]) -> Q:
+    """The column holds a value whose envelope names a key id outside ``kids`` (or none)."""
+    held = Q(**{f"{column}__isnull": False})
+    if not kids:  # no key at all (or a malformed setting): nothing stored is readable
+        return held
+    return held & ~Q(In(kid_expression(column), list(kids)))
+
+
+def _key_annotations(kids: tuple[str, ...]) -> dict[str, Any]:
+    """``reason_key_missing`` and, per column, the key id it needs when this process lacks it."""
+    missing = {column: _key_missing(column, kids) for column in TOKEN_COLUMNS}
+    condition = Q()
+    for part in missing.values():
+        condition |= part
+    needed = {
+        name: Case(
+            When(missing[column], then=kid_expression(column)),
+            default=Value(None),
+            output_field=CharField(),
+        )
+        for column, name in TOKEN_COLUMNS.items()
+    }
+    return {"reason_key_missing": _boolean(condition), **needed}
+
+
 def needs_reinstall_condition(config: SlackConfig) -> Q:
     """True exactly when some reason is: the status without the per-row event lookups."""
     condition = _token_gone()
@@ -150,6 +190,7 @@ def with_health(queryset: QuerySet[Workspace]) -> QuerySet[Workspace]:
     }
     return queryset.alias(installer_row=_installer_row()).annotate(
         **{name: _boolean(condition) for name, condition in reasons.items()},
+        **_key_annotations(configured_kids()),
         needs_reinstall=_boolean(needs_reinstall_condition(config)),
         installer_user_scopes=installer_user_scopes(),
         staff_revoked_by=Subquery(_staff_revokes().values("actor")[:1]),
@@ -169,10 +210,20 @@ def with_user_tokens(queryset: QuerySet[Workspace]) -> QuerySet[Workspace]:
     return queryset.annotate(has_user_tokens=Exists(user_tokens))
 
 
-def filter_status(queryset: QuerySet[Workspace], *, needs_reinstall: bool) -> QuerySet[Workspace]:
-    """Keep workspaces by status; the queryset must come from ``with_health``."""
-    # with_health's annotation, which django-stubs cannot see
-    return queryset.filter(needs_reinstall=needs_reinstall)  # type: ignore[misc]
+# Status filters over ``with_health``'s annotations. "attention" is every workspace that is not
+# Active: it needs a reinstall, or this server cannot read its tokens (monitoring's question).
+STATUS_FILTERS: dict[str, Q] = {
+    "active": Q(needs_reinstall=False, reason_key_missing=False),
+    "needs_reinstall": Q(needs_reinstall=True),
+    "unreadable": Q(reason_key_missing=True),
+    "attention": Q(needs_reinstall=True) | Q(reason_key_missing=True),
+}
+
+
+def filter_status(queryset: QuerySet[Workspace], status: str) -> QuerySet[Workspace]:
+    """Keep workspaces by status (a key of STATUS_FILTERS); the queryset comes from
+    ``with_health``."""
+    return queryset.filter(STATUS_FILTERS[status])
 
 
 COUNTS_CACHE_SECONDS = 60
@@ -191,16 +242,21 @@ def status_counts(queryset: QuerySet[Workspace]) -> dict[str, int]:
         str(queryset.query),
         config.scopes,
         config.user_scopes,
+        configured_kids(),
     )
 
     def count() -> dict[str, int]:
         counts = with_health(queryset.order_by()).aggregate(
-            total=Count("pk"), needs=Count("pk", filter=Q(needs_reinstall=True))
+            total=Count("pk"),
+            needs=Count("pk", filter=STATUS_FILTERS["needs_reinstall"]),
+            unreadable=Count("pk", filter=STATUS_FILTERS["unreadable"]),
+            active=Count("pk", filter=STATUS_FILTERS["active"]),
         )
         return {
             "total": counts["total"],
             "needs_reinstall": counts["needs"],
-            "active": counts["total"] - counts["needs"],
+            "unreadable": counts["unreadable"],
+            "active": counts["active"],
         }
 
     return get_or_compute(key, count, COUNTS_CACHE_SECONDS)
@@ -287,8 +343,16 @@ def reasons(workspace: Workspace) -> list[str]:
                 missing = bot_scope_comparison(workspace).missing
             elif name == "reason_missing_user_scopes":
                 missing = user_scope_comparison(workspace).missing
+            elif name == "reason_key_missing":
+                missing = (key_problem(needed_kids(workspace)),)
             words.append(f"{label}: {', '.join(missing)}" if missing else label)
     return words
+
+
+def needed_kids(workspace: Workspace) -> list[str]:
+    """The key ids this process lacks for the workspace's tokens (``with_health``)."""
+    kids = (getattr(workspace, name, None) for name in TOKEN_COLUMNS.values())
+    return sorted({kid or "unknown" for kid in kids if kid is not None})
 
 
 @dataclass(frozen=True)
@@ -334,7 +398,11 @@ def reason_details(workspace: Workspace) -> list[Reason]:
 
 
 def status(workspace: Workspace) -> str:
-    return NEEDS_REINSTALL if getattr(workspace, "needs_reinstall", False) else ACTIVE
+    """Needs reinstall (the data says so), else unreadable here (this process lacks a key),
+    else Active."""
+    if getattr(workspace, "needs_reinstall", False):
+        return NEEDS_REINSTALL
+    return UNREADABLE if getattr(workspace, "reason_key_missing", False) else ACTIVE
 
 
 def missing_scopes(workspace: Workspace) -> list[str]:

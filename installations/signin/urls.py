@@ -9,6 +9,7 @@ sign-in switched off that template is the stock one.
 from django.contrib import admin
 from django.urls import path
 
+from installations.middleware import protected
 from installations.signin import views
 
 admin.site.login_template = "installations/signin/admin_login.html"
@@ -16,9 +17,9 @@ admin.site.login_template = "installations/signin/admin_login.html"
 app_name = "slack_signin"
 
 urlpatterns = [
-    path("slack/signin", views.signin_page, name="signin"),
-    path("slack/signin/start", views.signin_start, name="start"),
-    path("slack/signin/callback", views.signin_callback, name="callback"),
-    path("slack/signin/workspaces", views.my_workspaces, name="workspaces"),
-    path("slack/signin/logout", views.signout, name="logout"),
+    path("slack/signin", protected(views.signin_page), name="signin"),
+    path("slack/signin/start", protected(views.signin_start), name="start"),
+    path("slack/signin/callback", protected(views.signin_callback), name="callback"),
+    path("slack/signin/workspaces", protected(views.my_workspaces), name="workspaces"),
+    path("slack/signin/logout", protected(views.signout), name="logout"),
 ]

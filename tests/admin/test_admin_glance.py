@@ -180,6 +180,7 @@ def test_counts_change_with_the_change_not_a_minute_later(
     assert health.status_counts(Workspace.objects.all()) == {
         "total": 2,
         "needs_reinstall": 2,
+        "unreadable": 0,
         "active": 0,
     }
 

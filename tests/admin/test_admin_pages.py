@@ -130,7 +130,7 @@ def test_counts_by_status_above_the_list(viewer: Client, audit_workspace: Callab
     audit_workspace(health=Health.DEAD, last_verified_at=past(minutes=1))
     response = viewer.get(LIST)
     counts = response.context["status_counts"]
-    assert counts == {"total": 4, "active": 3, "needs_reinstall": 1}
+    assert counts == {"total": 4, "active": 3, "needs_reinstall": 1, "unreadable": 0}
     text = response.content.decode()
     assert 'Active: <a href="?status=active">3</a>' in text
     assert 'Needs reinstall: <a href="?status=needs_reinstall">1</a>' in text

@@ -112,3 +112,12 @@ def test_only_web_and_mail_links_are_used(settings: Any, value: str) -> None:
 def test_an_icon_from_another_site_is_replaced_by_the_default(settings: Any, value: str) -> None:
     settings.SLACK_APP_ICON = value  # the CSP allows same-origin images only
     assert branding().icon == "installations/icon.svg"
+
+
+def test_a_host_admin_keeps_its_own_titles_unless_it_opts_in(
+    branded: None, admin_client: Any, settings: Any
+) -> None:
+    settings.SLACK_ADMIN_TITLES = False
+    text = text_of(admin_client.get("/admin/"))
+    assert "Django administration" in text
+    assert "Acme Standup installations" not in text

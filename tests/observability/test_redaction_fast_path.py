@@ -29,6 +29,9 @@ PIECES = st.sampled_from(
         "client_\u017fecret",  # LATIN SMALL LETTER LONG S: IGNORECASE matches it to "s"
         "Token",
         "refresh_token",
+        "state",
+        "STATE",
+        "oauth_state",
         "\u212aey",  # KELVIN SIGN, matched to "k" under IGNORECASE
         "=",
         ": ",

@@ -46,7 +46,7 @@ from installations.store import DjangoInstallationStore
 from slackstandin import SlackStandIn
 from slackstandin.events import envelope, signed_headers
 from tests.project.test_production import get, live_database_url, opener
-from tests.support.servers import free_port
+from tests.support.servers import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [
@@ -97,19 +97,6 @@ def need(program: str) -> str:
     return found
 
 
-def wait_for(port: int, process: subprocess.Popen[bytes], log: Path, seconds: float = 60) -> None:
-    import socket
-
-    deadline = time.monotonic() + seconds
-    while True:
-        assert process.poll() is None, log.read_text()
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        assert time.monotonic() < deadline, f"nothing listens on {port}: {log.read_text()}"
-        time.sleep(0.1)
-
-
 @dataclass
 class Instance:
     name: str
@@ -133,7 +120,7 @@ class Instance:
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
-        wait_for(self.port, self.process, self.log)
+        wait_for_port(self.port, self.process, self.log)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -213,7 +200,7 @@ def cluster(
             stdout=subprocess.DEVNULL,
             stderr=(prefix / "stderr.log").open("wb"),
         )
-        wait_for(proxy_port, proxy_process, prefix / "stderr.log")
+        wait_for_port(proxy_port, proxy_process, prefix / "stderr.log")
         yield Cluster(proxy, a, b, prefix / "access.log", base_env, fleet=[(OLD, "")])
     finally:
         if proxy_process is not None:

@@ -180,15 +180,13 @@ def test_status_filter_and_counts_run_in_sql(
     ]
     queryset = health.with_health(Workspace.objects.all())
     with django_assert_num_queries(1):
-        needs = set(
-            health.filter_status(queryset, needs_reinstall=True).values_list("pk", flat=True)
-        )
+        needs = set(health.filter_status(queryset, "needs_reinstall").values_list("pk", flat=True))
     assert needs == {w.pk for w in broken}
-    active = set(health.filter_status(queryset, needs_reinstall=False).values_list("pk", flat=True))
+    active = set(health.filter_status(queryset, "active").values_list("pk", flat=True))
     assert active == {w.pk for w in healthy}
     with django_assert_num_queries(1):
         counts = health.status_counts(Workspace.objects.all())
-    assert counts == {"total": 5, "needs_reinstall": 2, "active": 3}
+    assert counts == {"total": 5, "needs_reinstall": 2, "unreadable": 0, "active": 3}
 
 
 def test_reason_annotations_are_filterable(audit_workspace: Callable) -> None:

@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.support.servers import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 VENV = Path(sys.prefix)
 COPIED_FILES = ("manage.py", "gunicorn.conf.py", "Makefile", ".env.example", "pyproject.toml")
@@ -42,12 +44,16 @@ def copy_project(destination: Path) -> Path:
 
 
 def clean_env(**values: str) -> dict[str, str]:
-    """The environment of a shell that never configured slackinstall, plus ``values``."""
+    """The environment of a shell that never configured slackinstall, plus ``values``.
+
+    The site's and the stand-in's ports are free ones of the test's own (unless ``values`` name
+    them): their defaults, 8000 and 8001, belong to the developer's ``make run``."""
     env = {
         name: value
         for name, value in os.environ.items()
         if not name.startswith(OWN_PREFIXES) and name not in OWN_NAMES
     }
+    env.update(PORT=str(free_port()), SLACK_STANDIN_PORT=str(free_port()))
     env.update(values)
     return env
 

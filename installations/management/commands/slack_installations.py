@@ -14,22 +14,25 @@ class Command(BaseCommand):
     help = (
         "List every installed workspace with its install type, status and reinstall reasons, "
         "missing scopes, install time and last verification (the admin's audit, for a terminal "
-        "or a script). Run it after changing SLACK_SCOPES, or from monitoring with "
-        "--needs-reinstall --json: with --needs-reinstall it exits with status 1 when it lists "
-        "any workspace (0 when none needs a reinstall). Never prints a token."
+        "or a script). Run it after changing SLACK_SCOPES or TOKEN_ENCRYPTION_KEYS, or from "
+        "monitoring with --needs-reinstall --json: with --needs-reinstall it exits with status 1 "
+        "when it lists any workspace (0 when every workspace is Active). Workspaces whose tokens "
+        "name a key id this server does not hold are 'Unreadable here', with the key ids needed "
+        "and configured. Never prints a token."
     )
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument(
             "--needs-reinstall",
             action="store_true",
-            help="only workspaces that need a reinstall; exit status 1 when there is any",
+            help="only workspaces that need a reinstall or whose tokens this server cannot read "
+            "(every status but Active); exit status 1 when there is any",
         )
         parser.add_argument("--json", action="store_true", help="one JSON array, for scripts")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        needs = True if options["needs_reinstall"] else None
-        rows = list(audit.audit_rows(audit.audit_queryset(needs_reinstall=needs).iterator()))
+        needs = "attention" if options["needs_reinstall"] else None
+        rows = list(audit.audit_rows(audit.audit_queryset(status=needs).iterator()))
         if options["json"]:
             self.stdout.write(json.dumps(rows, indent=2))
         else:
