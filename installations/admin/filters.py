@@ -62,6 +62,7 @@ class InstallTypeFilter(admin.SimpleListFilter):
 
 # Grid org ids: fullmatch, so "E0GRID\n" is not one (``re.match`` with "$" would say it is).
 ENTERPRISE_ID = re.compile(r"E[A-Z0-9]{2,31}")
+MAX_ENTERPRISE_CHOICES = 200  # a sidebar, not a report
 
 
 class EnterpriseFilter(admin.SimpleListFilter):
@@ -70,7 +71,19 @@ class EnterpriseFilter(admin.SimpleListFilter):
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         # A DISTINCT over every Grid workspace on each page grows with the table: kept a minute.
-        return get_or_compute(cache_key("enterprise_choices"), self._choices, 60)
+        key = cache_key("enterprise_choices")
+        return get_or_compute(key, self._choices, 60, self.valid_choices)
+
+    @staticmethod
+    def valid_choices(value: object) -> list[tuple[str, str]] | None:
+        """Cached choices as ``_choices`` returns them, or None (a wrong shape is a miss)."""
+        if not isinstance(value, list) or not 1 <= len(value) <= MAX_ENTERPRISE_CHOICES + 1:
+            return None
+        pairs = all(
+            isinstance(pair, tuple) and len(pair) == 2 and all(type(p) is str for p in pair)
+            for pair in value
+        )
+        return value if pairs and value[0][0] == "none" else None
 
     @staticmethod
     def _choices() -> list[tuple[str, str]]:
@@ -81,7 +94,7 @@ class EnterpriseFilter(admin.SimpleListFilter):
             .distinct()
         )
         names: dict[str, str] = {}
-        for enterprise_id, name in rows[:200]:  # a sidebar, not a report
+        for enterprise_id, name in rows[:MAX_ENTERPRISE_CHOICES]:  # a sidebar, not a report
             names.setdefault(enterprise_id, f"{name} ({enterprise_id})" if name else enterprise_id)
         return [("none", "Not on Enterprise Grid"), *names.items()]
 

@@ -14,7 +14,6 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.cache import cache
 from django.db import transaction
 from django.db.models import (
     BooleanField,
@@ -36,7 +35,8 @@ from django.db.models.lookups import Contains
 from django.db.models.signals import post_delete, post_save
 
 from installations.conf import SlackConfig, parse_scopes, slack_config
-from installations.infrastructure.shared_cache import cache_key, get_or_compute
+from installations.infrastructure import shared_cache
+from installations.infrastructure.shared_cache import cache_key
 from installations.models import Health, Installation, LifecycleEvent, Workspace
 from installations.reporting import times
 
@@ -185,13 +185,6 @@ def status_counts(queryset: QuerySet[Workspace]) -> dict[str, int]:
     it is cached for a minute, keyed by the wanted scopes (changing them changes the answer).
     """
     config = slack_config()
-    key = cache_key(
-        "status_counts",
-        history_generation(),
-        str(queryset.query),
-        config.scopes,
-        config.user_scopes,
-    )
 
     def count() -> dict[str, int]:
         counts = with_health(queryset.order_by()).aggregate(
@@ -203,7 +196,25 @@ def status_counts(queryset: QuerySet[Workspace]) -> dict[str, int]:
             "active": counts["total"] - counts["needs"],
         }
 
-    return get_or_compute(key, count, COUNTS_CACHE_SECONDS)
+    generation = history_generation()
+    if generation is None:  # no cache just now
+        return count()
+    key = cache_key(
+        "status_counts", generation, str(queryset.query), config.scopes, config.user_scopes
+    )
+    return shared_cache.get_or_compute(key, count, COUNTS_CACHE_SECONDS, valid_counts)
+
+
+def valid_counts(value: object) -> dict[str, int] | None:
+    """Cached counts as ``status_counts`` stores them, or None (a wrong shape is a miss)."""
+    if not isinstance(value, dict) or set(value) != {"total", "needs_reinstall", "active"}:
+        return None
+    numbers = [value["total"], value["needs_reinstall"], value["active"]]
+    if not all(type(n) is int and n >= 0 for n in numbers):
+        return None
+    if value["total"] != value["needs_reinstall"] + value["active"]:
+        return None
+    return value
 
 
 # Counts are cached under a generation number kept in the (shared) cache itself: any change to a
@@ -212,22 +223,15 @@ def status_counts(queryset: QuerySet[Workspace]) -> dict[str, int]:
 _GENERATION_KEY = cache_key("status_counts_generation")
 
 
-def history_generation() -> int:
+def history_generation() -> int | None:
     """A number that moves on with every committed change to a workspace, an installation or the
-    history, on every instance at once: part of the key of anything cached from them."""
-    try:
-        return int(cache.get_or_set(_GENERATION_KEY, 1, None) or 0)
-    except Exception:  # an unreachable cache: get_or_compute computes without it
-        return 0
+    history, on every instance at once: part of the key of anything cached from them. None while
+    the cache is unavailable (then nothing derived from the history is cached)."""
+    return shared_cache.generation(_GENERATION_KEY)
 
 
 def _bump_counts_generation() -> None:
-    try:
-        cache.incr(_GENERATION_KEY)
-    except ValueError:  # not set yet (or evicted): any new value invalidates what was cached
-        cache.add(_GENERATION_KEY, 2, None)
-    except Exception as exc:  # backend-specific errors (infrastructure/shared_cache.py)
-        logger.warning("cache unavailable (%s): status counts not invalidated", type(exc).__name__)
+    shared_cache.bump_generation(_GENERATION_KEY)
 
 
 def forget_status_counts(**kwargs: Any) -> None:

@@ -23,7 +23,7 @@ from installations.signin import jwks
 from installations.signin.conf import signin_config
 from installations.signin.errors import BadIdToken
 
-ALGORITHM = "RS256"
+ALGORITHM = jwks.ALGORITHM
 MAX_ID_TOKEN_LENGTH = 16 * 1024
 USER_ID = re.compile(r"[UW][A-Z0-9]{2,31}")
 TEAM_ID = re.compile(r"T[A-Z0-9]{2,31}")
