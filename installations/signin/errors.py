@@ -102,6 +102,15 @@ class BadIdToken(SignInError):
         super().__init__(reason=reason)
 
 
+class UnusableClaim(SignInError):
+    """A verified id_token carries text this site cannot store or show (NUL, lone surrogate)."""
+
+    reason = "unusable_claim"
+    status = 502
+    title = "Slack's answer could not be used"
+    message = "Your Slack profile holds characters this site cannot store: you were not signed in."
+
+
 class TeamNotAllowed(SignInError):
     reason = "team_not_allowed"
     status = 403
