@@ -6,7 +6,8 @@
   email: an address matching an existing account links nothing (docs/security.md).
 * First sign-in creates a user (username from the ids, unusable password, email only when Slack
   says it is verified, first and last name); later ones log into the linked user; a signed-in
-  person who signs in with Slack links that identity to themselves, unless it is someone else's.
+  person who signs in with Slack links that identity to themselves once they confirmed it
+  (``linking``), unless it is someone else's.
 * Staff through Slack is decided again at every sign-in; only staff status this module granted
   is ever taken away (a superuser or staff made by hand is left alone).
 """
@@ -21,7 +22,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from installations.signin.conf import SigninConfig, signin_config
-from installations.signin.errors import AccountDisabled, IdentityLinkedElsewhere, TeamNotAllowed
+from installations.signin.errors import (
+    AccountDisabled,
+    IdentityLinkedElsewhere,
+    LinkNotConfirmed,
+    TeamNotAllowed,
+)
 from installations.signin.id_token import SlackUser
 from installations.signin.models import SlackIdentity
 
@@ -88,25 +94,46 @@ def _find(slack_user: SlackUser) -> SlackIdentity | None:
     )
 
 
-def user_for(slack_user: SlackUser, current: User | AnonymousUser | None = None) -> User:
-    """The Django user this Slack user signs in as (created or linked as the module says)."""
+def needs_link_confirmation(slack_user: SlackUser, current: User | AnonymousUser | None) -> bool:
+    """Whether signing in would link this Slack identity to the signed-in ``current`` user (it
+    is linked to nobody yet): that waits for their confirmation (``linking``)."""
+    if current is None or not current.is_authenticated:
+        return False
+    return not SlackIdentity.objects.filter(
+        home=slack_user.home, slack_user_id=slack_user.user_id
+    ).exists()
+
+
+def user_for(
+    slack_user: SlackUser,
+    current: User | AnonymousUser | None = None,
+    *,
+    link_confirmed: bool = False,
+) -> User:
+    """The Django user this Slack user signs in as (created or linked as the module says);
+    linking to the signed-in ``current`` user needs ``link_confirmed`` (LinkNotConfirmed)."""
     config = signin_config()
     check_allowed(slack_user, config)
     try:
-        return _user_for(slack_user, current, config)
+        return _user_for(slack_user, current, config, link_confirmed)
     except IntegrityError:  # a concurrent first sign-in of the same identity won: use its row
-        return _user_for(slack_user, current, config)
+        return _user_for(slack_user, current, config, link_confirmed)
 
 
 @transaction.atomic
 def _user_for(
-    slack_user: SlackUser, current: User | AnonymousUser | None, config: SigninConfig
+    slack_user: SlackUser,
+    current: User | AnonymousUser | None,
+    config: SigninConfig,
+    link_confirmed: bool,
 ) -> User:
     signed_in = current is not None and current.is_authenticated
     identity = _find(slack_user)
     if signed_in and isinstance(current, User):
         if identity is not None and identity.user_id != current.pk:
             raise IdentityLinkedElsewhere()
+        if identity is None and not link_confirmed:
+            raise LinkNotConfirmed()
         user = current
     elif identity is not None:
         user = identity.user

@@ -125,6 +125,23 @@ class IdentityLinkedElsewhere(SignInError):
     message = "The Slack account you chose is already linked to a different account on this site."
 
 
+class LinkNotConfirmed(SignInError):
+    """Linking a Slack identity to the signed-in account waits for their confirmation."""
+
+    reason = "link_not_confirmed"
+    status = 409
+    title = "This Slack account was not linked"
+    message = (
+        "Linking a Slack account to the account you are signed in with needs your confirmation."
+    )
+
+
+class NoPendingLink(SignInError):
+    reason = "no_pending_link"
+    title = "There is nothing to link"
+    message = "No Slack account is waiting to be linked to yours, or the wait is over."
+
+
 class AccountDisabled(SignInError):
     reason = "account_disabled"
     status = 403

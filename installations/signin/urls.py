@@ -19,6 +19,7 @@ urlpatterns = [
     path("slack/signin", views.signin_page, name="signin"),
     path("slack/signin/start", views.signin_start, name="start"),
     path("slack/signin/callback", views.signin_callback, name="callback"),
+    path("slack/signin/link", views.confirm_link, name="link"),
     path("slack/signin/workspaces", views.my_workspaces, name="workspaces"),
     path("slack/signin/logout", views.signout, name="logout"),
 ]
