@@ -162,19 +162,22 @@ def _user_for(
 def _apply_staff(user: User, identity: SlackIdentity, staff: bool, config: SigninConfig) -> None:
     group = Group.objects.get_or_create(name=config.staff_group)[0] if config.staff_group else None
     if staff:
-        identity.granted_staff = True
         if not user.is_staff:
             user.is_staff = True
             user.save(update_fields=["is_staff"])
+            identity.granted_staff = True
             logger.info("staff granted through slack user=%s", user.pk)
+        elif not identity.granted_staff:
+            # Already staff: ours only when another of their identities granted it, so that
+            # staff made by hand is never marked as ours (and never taken away by us).
+            identity.granted_staff = _granted_by_another(user, identity)
         if group is not None:
             user.groups.add(group)
         return
     if not identity.granted_staff:
         return  # staff made by hand (or never staff): not ours to take away
     identity.granted_staff = False
-    others = SlackIdentity.objects.filter(user=user, granted_staff=True).exclude(pk=identity.pk)
-    if others.exists():
+    if _granted_by_another(user, identity):
         return  # another of this person's Slack identities still grants it
     if group is not None:
         user.groups.remove(group)
@@ -182,3 +185,8 @@ def _apply_staff(user: User, identity: SlackIdentity, staff: bool, config: Signi
         user.is_staff = False
         user.save(update_fields=["is_staff"])
         logger.info("staff removed through slack user=%s", user.pk)
+
+
+def _granted_by_another(user: User, identity: SlackIdentity) -> bool:
+    others = SlackIdentity.objects.filter(user=user, granted_staff=True).exclude(pk=identity.pk)
+    return others.exists()
