@@ -26,6 +26,7 @@ from installations.conf import slack_config
 from installations.signin import jwks
 from installations.signin.conf import signin_config
 from installations.signin.errors import BadIdToken, UnusableClaim
+from installations.slack.answers import storable_text
 
 ALGORITHM = jwks.ALGORITHM
 MAX_ID_TOKEN_LENGTH = 16 * 1024
@@ -115,20 +116,9 @@ def _text(claims: dict[str, Any], name: str, limit: int = 255) -> str:
     value = claims.get(name)
     if not isinstance(value, str):
         return ""
-    if not storable(value):
+    if not storable_text(value):
         raise UnusableClaim()
     return value[:limit]
-
-
-def storable(value: str) -> bool:
-    """Whether both databases, the templates and the logs can hold ``value`` as it is."""
-    if "\x00" in value:
-        return False
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate ("\ud800"), which JSON can carry
-        return False
-    return True
 
 
 def _identity(claims: dict[str, Any]) -> SlackUser:

@@ -21,8 +21,9 @@ from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 from installations.infrastructure import shared_cache
 from installations.signin import jwks
 from installations.signin.errors import UnusableClaim
-from installations.signin.id_token import CLAIM, _identity, storable
+from installations.signin.id_token import CLAIM, _identity
 from installations.signin.models import SlackIdentity
+from installations.slack.answers import storable_text
 from slackstandin import SlackStandIn
 
 pytestmark = pytest.mark.django_db
@@ -189,10 +190,10 @@ def test_every_kept_claim_is_text_the_databases_can_hold(name: str, value: str) 
     try:
         user = _identity(claims)
     except UnusableClaim:
-        assert not storable(value)
+        assert not storable_text(value)
         return
     kept = [user.email, user.name, user.given_name, user.family_name, user.team_name]
-    assert all(storable(text) for text in kept)
+    assert all(storable_text(text) for text in kept)
 
 
 @given(value=ANY_TEXT)
@@ -202,4 +203,4 @@ def test_storable_text_is_what_utf8_and_postgresql_take(value: str) -> None:
         encodable = True
     except UnicodeEncodeError:
         encodable = False
-    assert storable(value) == (encodable and "\x00" not in value)
+    assert storable_text(value) == (encodable and "\x00" not in value)
