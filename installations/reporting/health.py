@@ -10,7 +10,6 @@ Granted bot scopes are Slack's comma-separated list (oauth.v2.access ``scope``, 
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,8 +38,6 @@ from installations.infrastructure import shared_cache
 from installations.infrastructure.shared_cache import cache_key
 from installations.models import Health, Installation, LifecycleEvent, Workspace
 from installations.reporting import times
-
-logger = logging.getLogger(__name__)
 
 # Annotation name -> plain words, in the order staff read them. At most one of uninstalled,
 # revoked by staff and bot token revoked holds (how the token went), and when one does the others
