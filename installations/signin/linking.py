@@ -45,7 +45,7 @@ def pending(request: HttpRequest) -> PendingLink | None:
     if not isinstance(stored, dict) or stored.get("user") != str(request.user.pk):
         return None
     until, identity, next_url = stored.get("until"), stored.get("identity"), stored.get("next")
-    if not isinstance(until, float) or until < time.time() or not isinstance(next_url, str):
+    if not isinstance(until, float) or not until >= time.time() or not isinstance(next_url, str):
         return None
     slack_user = _slack_user(identity)
     return None if slack_user is None else PendingLink(slack_user, next_url)

@@ -4,11 +4,14 @@ a page naming both accounts, a CSRF-checked POST; cancelling leaves both as they
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
+from hypothesis import given
+from hypothesis import strategies as st
 
 from installations.signin import linking
 from installations.signin.models import SlackIdentity
@@ -94,9 +97,10 @@ def test_the_wait_ends_with_the_sign_in_link_lifetime(client_signin: Any) -> Non
     session = client.session
     waiting = session[linking.SESSION_KEY]
     assert time.time() < waiting["until"] <= time.time() + 600  # a sign-in link's lifetime
-    session[linking.SESSION_KEY] = {**waiting, "until": time.time() - 1}
-    session.save()
-    assert client.get(LINK).status_code == 400
+    for ended in (time.time() - 1, float("nan")):  # past, or no time at all
+        session[linking.SESSION_KEY] = {**waiting, "until": ended}
+        session.save()
+        assert client.get(LINK).status_code == 400
     assert not SlackIdentity.objects.exists()
 
 
@@ -126,3 +130,32 @@ def test_without_a_waiting_identity_there_is_nothing_to_confirm(signin: Any) -> 
     assert client.get(LINK).status_code == 400
     anonymous = Client().get(LINK)
     assert anonymous.status_code == 302 and anonymous["Location"].startswith("/slack/signin?")
+
+
+FIELD_VALUES = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8)
+STORED = (
+    st.fixed_dictionaries(
+        {
+            "user": st.sampled_from(["1", "2", 1]),
+            "until": st.floats(allow_nan=True) | st.integers() | st.just(time.time() + 60),
+            "identity": st.dictionaries(st.sampled_from(sorted(linking.FIELDS)), FIELD_VALUES)
+            | FIELD_VALUES,
+            "next": FIELD_VALUES,
+        }
+    )
+    | FIELD_VALUES
+)
+
+
+@given(stored=STORED)
+def test_whatever_the_session_holds_is_a_waiting_identity_or_none(stored: Any) -> None:
+    alice = SimpleNamespace(pk=1)
+    request: Any = SimpleNamespace(session={linking.SESSION_KEY: stored}, user=alice)
+    found = linking.pending(request)
+    if found is not None:
+        assert stored["user"] == "1" and isinstance(found.next_url, str)
+        assert stored["until"] >= time.time()  # not expired, and a number (NaN is not)
+        assert all(
+            isinstance(getattr(found.slack_user, name), bool if kind == "bool" else str)
+            for name, kind in linking.FIELDS.items()
+        )
