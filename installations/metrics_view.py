@@ -22,7 +22,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
-from installations.reporting.gauges import job_runs, workspace_counts
+from installations.reporting.gauges import REASON_NAMES, STATUSES, job_runs, workspace_counts
 
 
 def configured_token() -> str:
@@ -70,17 +70,16 @@ class DataCollector(Collector):
         by_status = GaugeMetricFamily(
             "slackinstall_workspaces", "Install targets by status.", labels=["status"]
         )
-        for status in ("active", "needs_reinstall"):
-            by_status.add_metric([status], counts.get(status, 0))
+        for status in STATUSES:
+            by_status.add_metric([status], counts[status])
         yield by_status
         by_reason = GaugeMetricFamily(
             "slackinstall_workspaces_needing_reinstall",
             "Install targets that need a reinstall, by reason (one may have several).",
             labels=["reason"],
         )
-        for name, value in sorted(counts.items()):
-            if name not in ("total", "active", "needs_reinstall"):
-                by_reason.add_metric([name], value)
+        for reason in REASON_NAMES:
+            by_reason.add_metric([reason], counts[reason])
         yield by_reason
         yield from _job_gauges()
 

@@ -39,6 +39,7 @@ from installations.lifecycle.saving import save_installation
 from installations.models import Workspace
 from installations.slack import api as slack_api
 from installations.slack.answers import (
+    SLACK_ID,
     InstallAnswer,
     IssuedCredentials,
     UnusableInstallAnswer,
@@ -234,7 +235,14 @@ def _known_app_id() -> str | None:
     client_id = slack_config().client_id
     key = cache_key("known_app_id", client_id)
     # None (nothing stored yet) is not kept by the cache: the next callback looks again.
-    return get_or_compute(key, lambda: _stored_app_id(client_id), KNOWN_APP_ID_SECONDS)
+    return get_or_compute(
+        key, lambda: _stored_app_id(client_id), KNOWN_APP_ID_SECONDS, _valid_app_id
+    )
+
+
+def _valid_app_id(value: object) -> str | None:
+    """A cached app id as ``_stored_app_id`` returns it, or None (a wrong shape is a miss)."""
+    return value if isinstance(value, str) and SLACK_ID.fullmatch(value) else None
 
 
 def _stored_app_id(client_id: str) -> str | None:

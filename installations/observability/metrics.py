@@ -159,7 +159,7 @@ def lifecycle_recorded(kind: str) -> None:
 
 def cache_failed(operation: str) -> None:
     """A use of the shared cache failed, or was skipped while the cache is failing."""
-    CACHE_FAILURES.labels(bounded(operation, ("get", "set", "delete", "incr", "skipped"))).inc()
+    CACHE_FAILURES.labels(bounded(operation, ("get", "set", "add", "skipped"))).inc()
 
 
 def undecryptable() -> None:

@@ -181,11 +181,28 @@ def activity_chart(now: datetime | None = None) -> Chart:
     at 100,000 events: benchmarks/admin_list.py), so its weeks are cached like the status
     counts: under the history's generation, which any change moves on at once, and this week."""
     now = now or timezone.now()
+    generation = health.history_generation()
+    if generation is None:  # no cache just now
+        return build_chart(weekly_activity(now=now))
     key = cache_key(
         "weekly_activity",
-        health.history_generation(),
+        generation,
         _monday(timezone.localtime(now).date()),
         timezone.get_current_timezone_name(),
         WEEKS,
     )
-    return build_chart(get_or_compute(key, lambda: weekly_activity(now=now), CHART_CACHE_SECONDS))
+    weeks = get_or_compute(key, lambda: weekly_activity(now=now), CHART_CACHE_SECONDS, valid_weeks)
+    return build_chart(weeks)
+
+
+def valid_weeks(value: object) -> list[Week] | None:
+    """Cached weeks as ``weekly_activity`` returns them, or None (a wrong shape is a miss)."""
+    if not isinstance(value, list) or len(value) != WEEKS:
+        return None
+    for week in value:
+        if not isinstance(week, Week) or type(getattr(week, "start", None)) is not date:
+            return None
+        counts = [getattr(week, field, None) for field, _label, _css in SERIES]
+        if not all(type(count) is int and count >= 0 for count in counts):
+            return None
+    return value

@@ -15,7 +15,18 @@ CACHE_SECONDS = 60
 
 def enterprise_choices() -> list[tuple[str, str]]:
     """("none", "Not on Enterprise Grid") and up to 200 (enterprise id, "name (id)") pairs."""
-    return get_or_compute(cache_key("enterprise_choices"), _choices, CACHE_SECONDS)
+    return get_or_compute(cache_key("enterprise_choices"), _choices, CACHE_SECONDS, valid_choices)
+
+
+def valid_choices(value: object) -> list[tuple[str, str]] | None:
+    """Cached choices as ``_choices`` returns them, or None (a wrong shape is a miss)."""
+    if not isinstance(value, list) or not 1 <= len(value) <= CHOICES_SHOWN + 1:
+        return None
+    pairs = all(
+        isinstance(pair, tuple) and len(pair) == 2 and all(type(p) is str for p in pair)
+        for pair in value
+    )
+    return value if pairs and value[0][0] == "none" else None
 
 
 def _choices() -> list[tuple[str, str]]:

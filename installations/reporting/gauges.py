@@ -12,38 +12,56 @@ from datetime import datetime
 from django.db.models import Count, Q
 
 from installations.conf import slack_config
-from installations.infrastructure.shared_cache import cache_key, get_or_compute
+from installations.encryption.fields import configured_kids
+from installations.infrastructure import shared_cache
+from installations.infrastructure.shared_cache import cache_key
 from installations.models import JobRun, Workspace
 from installations.reporting.health import (
     COUNTS_CACHE_SECONDS,
     REASONS,
+    STATUS_FILTERS,
     history_generation,
     with_health,
 )
 
+STATUSES = ("active", "needs_reinstall", "unreadable")
+REASON_NAMES = tuple(name.removeprefix("reason_") for name in REASONS)
+
 
 def workspace_counts() -> dict[str, int]:
-    """``total``, ``needs_reinstall``, ``active`` and one count per reason (``uninstalled``,
-    ``token_dead``, ...): a workspace with several reasons counts under each."""
-    config = slack_config()
-    key = cache_key("workspace_gauges", history_generation(), config.scopes, config.user_scopes)
+    """One count per status (``active``, ``needs_reinstall``, ``unreadable``) and per reason
+    (``uninstalled``, ``token_dead``, ...): a workspace with several reasons counts under each."""
 
     def count() -> dict[str, int]:
         # Aggregate names must differ from the annotations they count (with_health's).
-        per_reason = {"n_" + field: Count("pk", filter=Q(**{field: True})) for field in REASONS}
+        wanted = {f"n_{name}": STATUS_FILTERS[name] for name in STATUSES}
+        wanted.update({f"n_{field}": Q(**{field: True}) for field in REASONS})
         counts = with_health(Workspace.objects.order_by()).aggregate(
-            n_total=Count("pk"), n_needs=Count("pk", filter=Q(needs_reinstall=True)),
-            **per_reason,
-        )  # fmt: skip
-        result = {
+            **{name: Count("pk", filter=condition) for name, condition in wanted.items()}
+        )
+        return {
             name.removeprefix("n_").removeprefix("reason_"): int(value)
             for name, value in counts.items()
         }
-        result["needs_reinstall"] = result.pop("needs")
-        result["active"] = result["total"] - result["needs_reinstall"]
-        return result
 
-    return get_or_compute(key, count, COUNTS_CACHE_SECONDS)
+    generation = history_generation()
+    if generation is None:  # no cache just now
+        return count()
+    config = slack_config()
+    key = cache_key(
+        "workspace_gauges", generation, config.scopes, config.user_scopes, configured_kids()
+    )
+    return shared_cache.get_or_compute(key, count, COUNTS_CACHE_SECONDS, valid_counts)
+
+
+def valid_counts(value: object) -> dict[str, int] | None:
+    """Cached counts as ``workspace_counts`` stores them, or None (a wrong shape is a miss)."""
+    names = {*STATUSES, *REASON_NAMES}
+    if not isinstance(value, dict) or set(value) != names:
+        return None
+    if not all(type(value[name]) is int and value[name] >= 0 for name in names):
+        return None
+    return value
 
 
 def job_runs() -> list[tuple[str, datetime | None, datetime, bool]]:

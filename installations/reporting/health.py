@@ -13,11 +13,9 @@ written. Granted bot scopes are Slack's comma-separated list (oauth.v2.access ``
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.cache import cache
 from django.db import transaction
 from django.db.models import (
     BooleanField,
@@ -44,11 +42,10 @@ from django.db.models.signals import post_delete, post_save
 from installations.conf import SlackConfig, parse_scopes, slack_config
 from installations.encryption.fields import configured_kids, key_problem
 from installations.encryption.stored_kids import kid_expression
-from installations.infrastructure.shared_cache import cache_key, get_or_compute
+from installations.infrastructure import shared_cache
+from installations.infrastructure.shared_cache import cache_key
 from installations.models import Health, Installation, LifecycleEvent, Workspace
 from installations.reporting import times
-
-logger = logging.getLogger(__name__)
 
 # Annotation name -> plain words, in the order staff read them. At most one of uninstalled,
 # revoked by staff and bot token revoked holds (how the token went), and when one does the others
@@ -236,14 +233,6 @@ def status_counts(queryset: QuerySet[Workspace]) -> dict[str, int]:
     it is cached for a minute, keyed by the wanted scopes (changing them changes the answer).
     """
     config = slack_config()
-    key = cache_key(
-        "status_counts",
-        history_generation(),
-        str(queryset.query),
-        config.scopes,
-        config.user_scopes,
-        configured_kids(),
-    )
 
     def count() -> dict[str, int]:
         counts = with_health(queryset.order_by()).aggregate(
@@ -259,7 +248,30 @@ def status_counts(queryset: QuerySet[Workspace]) -> dict[str, int]:
             "active": counts["active"],
         }
 
-    return get_or_compute(key, count, COUNTS_CACHE_SECONDS)
+    generation = history_generation()
+    if generation is None:  # no cache just now
+        return count()
+    key = cache_key(
+        "status_counts",
+        generation,
+        str(queryset.query),
+        config.scopes,
+        config.user_scopes,
+        configured_kids(),
+    )
+    return shared_cache.get_or_compute(key, count, COUNTS_CACHE_SECONDS, valid_counts)
+
+
+def valid_counts(value: object) -> dict[str, int] | None:
+    """Cached counts as ``status_counts`` stores them, or None (a wrong shape is a miss)."""
+    names = {"total", "needs_reinstall", "unreadable", "active"}
+    if not isinstance(value, dict) or set(value) != names:
+        return None
+    if not all(type(value[name]) is int and value[name] >= 0 for name in names):
+        return None
+    if max(value["needs_reinstall"], value["unreadable"], value["active"]) > value["total"]:
+        return None
+    return value
 
 
 # Counts are cached under a generation number kept in the (shared) cache itself: any change to a
@@ -268,22 +280,15 @@ def status_counts(queryset: QuerySet[Workspace]) -> dict[str, int]:
 _GENERATION_KEY = cache_key("status_counts_generation")
 
 
-def history_generation() -> int:
+def history_generation() -> int | None:
     """A number that moves on with every committed change to a workspace, an installation or the
-    history, on every instance at once: part of the key of anything cached from them."""
-    try:
-        return int(cache.get_or_set(_GENERATION_KEY, 1, None) or 0)
-    except Exception:  # an unreachable cache: get_or_compute computes without it
-        return 0
+    history, on every instance at once: part of the key of anything cached from them. None while
+    the cache is unavailable (then nothing derived from the history is cached)."""
+    return shared_cache.generation(_GENERATION_KEY)
 
 
 def _bump_counts_generation() -> None:
-    try:
-        cache.incr(_GENERATION_KEY)
-    except ValueError:  # not set yet (or evicted): any new value invalidates what was cached
-        cache.add(_GENERATION_KEY, 2, None)
-    except Exception as exc:  # backend-specific errors (infrastructure/shared_cache.py)
-        logger.warning("cache unavailable (%s): status counts not invalidated", type(exc).__name__)
+    shared_cache.bump_generation(_GENERATION_KEY)
 
 
 def forget_status_counts(**kwargs: Any) -> None:

@@ -6,7 +6,8 @@
   email: an address matching an existing account links nothing (docs/security.md).
 * First sign-in creates a user (username from the ids, unusable password, email only when Slack
   says it is verified, first and last name); later ones log into the linked user; a signed-in
-  person who signs in with Slack links that identity to themselves, unless it is someone else's.
+  person who signs in with Slack links that identity to themselves once they confirmed it
+  (``linking``), unless it is someone else's.
 * Staff through Slack is decided again at every sign-in; only staff status this module granted
   is ever taken away (a superuser or staff made by hand is left alone).
 """
@@ -21,7 +22,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from installations.signin.conf import SigninConfig, signin_config
-from installations.signin.errors import AccountDisabled, IdentityLinkedElsewhere, TeamNotAllowed
+from installations.signin.errors import (
+    AccountDisabled,
+    IdentityLinkedElsewhere,
+    LinkNotConfirmed,
+    TeamNotAllowed,
+)
 from installations.signin.id_token import SlackUser
 from installations.signin.models import SlackIdentity
 
@@ -88,25 +94,46 @@ def _find(slack_user: SlackUser) -> SlackIdentity | None:
     )
 
 
-def user_for(slack_user: SlackUser, current: User | AnonymousUser | None = None) -> User:
-    """The Django user this Slack user signs in as (created or linked as the module says)."""
+def needs_link_confirmation(slack_user: SlackUser, current: User | AnonymousUser | None) -> bool:
+    """Whether signing in would link this Slack identity to the signed-in ``current`` user (it
+    is linked to nobody yet): that waits for their confirmation (``linking``)."""
+    if current is None or not current.is_authenticated:
+        return False
+    return not SlackIdentity.objects.filter(
+        home=slack_user.home, slack_user_id=slack_user.user_id
+    ).exists()
+
+
+def user_for(
+    slack_user: SlackUser,
+    current: User | AnonymousUser | None = None,
+    *,
+    link_confirmed: bool = False,
+) -> User:
+    """The Django user this Slack user signs in as (created or linked as the module says);
+    linking to the signed-in ``current`` user needs ``link_confirmed`` (LinkNotConfirmed)."""
     config = signin_config()
     check_allowed(slack_user, config)
     try:
-        return _user_for(slack_user, current, config)
+        return _user_for(slack_user, current, config, link_confirmed)
     except IntegrityError:  # a concurrent first sign-in of the same identity won: use its row
-        return _user_for(slack_user, current, config)
+        return _user_for(slack_user, current, config, link_confirmed)
 
 
 @transaction.atomic
 def _user_for(
-    slack_user: SlackUser, current: User | AnonymousUser | None, config: SigninConfig
+    slack_user: SlackUser,
+    current: User | AnonymousUser | None,
+    config: SigninConfig,
+    link_confirmed: bool,
 ) -> User:
     signed_in = current is not None and current.is_authenticated
     identity = _find(slack_user)
     if signed_in and isinstance(current, User):
         if identity is not None and identity.user_id != current.pk:
             raise IdentityLinkedElsewhere()
+        if identity is None and not link_confirmed:
+            raise LinkNotConfirmed()
         user = current
     elif identity is not None:
         user = identity.user
@@ -135,19 +162,22 @@ def _user_for(
 def _apply_staff(user: User, identity: SlackIdentity, staff: bool, config: SigninConfig) -> None:
     group = Group.objects.get_or_create(name=config.staff_group)[0] if config.staff_group else None
     if staff:
-        identity.granted_staff = True
         if not user.is_staff:
             user.is_staff = True
             user.save(update_fields=["is_staff"])
+            identity.granted_staff = True
             logger.info("staff granted through slack user=%s", user.pk)
+        elif not identity.granted_staff:
+            # Already staff: ours only when another of their identities granted it, so that
+            # staff made by hand is never marked as ours (and never taken away by us).
+            identity.granted_staff = _granted_by_another(user, identity)
         if group is not None:
             user.groups.add(group)
         return
     if not identity.granted_staff:
         return  # staff made by hand (or never staff): not ours to take away
     identity.granted_staff = False
-    others = SlackIdentity.objects.filter(user=user, granted_staff=True).exclude(pk=identity.pk)
-    if others.exists():
+    if _granted_by_another(user, identity):
         return  # another of this person's Slack identities still grants it
     if group is not None:
         user.groups.remove(group)
@@ -155,3 +185,8 @@ def _apply_staff(user: User, identity: SlackIdentity, staff: bool, config: Signi
         user.is_staff = False
         user.save(update_fields=["is_staff"])
         logger.info("staff removed through slack user=%s", user.pk)
+
+
+def _granted_by_another(user: User, identity: SlackIdentity) -> bool:
+    others = SlackIdentity.objects.filter(user=user, granted_staff=True).exclude(pk=identity.pk)
+    return others.exists()

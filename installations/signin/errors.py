@@ -102,6 +102,15 @@ class BadIdToken(SignInError):
         super().__init__(reason=reason)
 
 
+class UnusableClaim(SignInError):
+    """A verified id_token carries text this site cannot store or show (NUL, lone surrogate)."""
+
+    reason = "unusable_claim"
+    status = 502
+    title = "Slack's answer could not be used"
+    message = "Your Slack profile holds characters this site cannot store: you were not signed in."
+
+
 class TeamNotAllowed(SignInError):
     reason = "team_not_allowed"
     status = 403
@@ -114,6 +123,23 @@ class IdentityLinkedElsewhere(SignInError):
     status = 409
     title = "This Slack account belongs to another user here"
     message = "The Slack account you chose is already linked to a different account on this site."
+
+
+class LinkNotConfirmed(SignInError):
+    """Linking a Slack identity to the signed-in account waits for their confirmation."""
+
+    reason = "link_not_confirmed"
+    status = 409
+    title = "This Slack account was not linked"
+    message = (
+        "Linking a Slack account to the account you are signed in with needs your confirmation."
+    )
+
+
+class NoPendingLink(SignInError):
+    reason = "no_pending_link"
+    title = "There is nothing to link"
+    message = "No Slack account is waiting to be linked to yours, or the wait is over."
 
 
 class AccountDisabled(SignInError):

@@ -3,7 +3,8 @@
 ``installations.slack.api.single_use_client`` is the client for calls that spend a single-use
 credential (no retry that could send the code twice; the transport's deadline, size cap and
 no-redirect rule). The answer's shape is checked here; the access token it carries is not kept:
-it is revoked at once (best effort), as we need nothing but the verified id_token
+the flow revokes it at once (best effort) whatever happens next, an unusable id_token included,
+as we need nothing but the verified id_token
 (https://docs.slack.dev/reference/methods/openid.connect.token).
 """
 
@@ -18,7 +19,6 @@ from slack_sdk.errors import SlackApiError
 from installations.conf import slack_config
 from installations.exceptions import SlackInstallError, SlackRefused, SlackUnavailable
 from installations.signin.conf import signin_config
-from installations.signin.errors import BadIdToken
 from installations.slack import api as slack_api
 
 logger = logging.getLogger(__name__)
@@ -28,8 +28,8 @@ METHOD = "openid.connect.token"
 
 @dataclass(frozen=True)
 class TokenAnswer:
-    id_token: str
-    access_token: str
+    id_token: str  # "" when the answer held none that is text
+    access_token: str  # "" likewise
 
     def __repr__(self) -> str:  # never printed whole
         return "TokenAnswer(id_token=..., access_token=...)"
@@ -37,7 +37,8 @@ class TokenAnswer:
 
 @sensitive_variables("code", "response", "data")
 def exchange_code(code: str) -> TokenAnswer:
-    """Spend ``code`` at openid.connect.token; SlackRefused / SlackUnavailable / BadIdToken."""
+    """Spend ``code`` at openid.connect.token; SlackRefused / SlackUnavailable. The caller
+    revokes ``access_token`` and checks ``id_token`` (``flow.finish_signin``)."""
     config = slack_config()
     client = slack_api.single_use_client()
     try:
@@ -54,12 +55,12 @@ def exchange_code(code: str) -> TokenAnswer:
         if status >= 500:
             raise SlackUnavailable(reason="slack_http_error") from None
         raise SlackRefused(reason=str(exc.response.get("error"))) from None
-    data = response.data
-    id_token = data.get("id_token") if isinstance(data, dict) else None
-    access_token = data.get("access_token") if isinstance(data, dict) else None
-    if not isinstance(id_token, str) or not id_token:
-        raise BadIdToken("missing_id_token")
-    return TokenAnswer(id_token, access_token if isinstance(access_token, str) else "")
+    data = response.data if isinstance(response.data, dict) else {}
+    id_token, access_token = data.get("id_token"), data.get("access_token")
+    return TokenAnswer(
+        id_token if isinstance(id_token, str) else "",
+        access_token if isinstance(access_token, str) else "",
+    )
 
 
 @sensitive_variables("token")

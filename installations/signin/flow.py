@@ -127,7 +127,9 @@ def finish_signin(query: Mapping[str, str], cookie: str | None) -> SlackUser:
     if not code or len(code) > MAX_PARAM_LENGTH:
         raise errors.MissingCode()
     answer = exchange_code(code)
-    try:
+    try:  # whatever fails from here on, the user token Slack just issued is revoked
+        if not answer.id_token:
+            raise errors.BadIdToken("missing_id_token")
         return verify_id_token(answer.id_token, nonce=nonce_for(state))
     finally:
         revoke_quietly(answer.access_token)

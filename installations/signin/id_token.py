@@ -6,6 +6,10 @@ HMAC algorithms are refused before any key is looked up, so a token cannot choos
 checked) and a ``kid`` Slack publishes; the signature against that key; ``iss`` is Slack;
 ``aud`` is our client id; ``exp`` / ``iat`` with a small leeway; ``nonce`` equals the one this
 browser's flow sent. Each failure has its own reason code; no claim value is logged.
+
+A verified claim is still outside input: every text claim kept (email, names, the workspace's
+name) must be text the databases and pages can hold (no NUL, which PostgreSQL refuses; no lone
+surrogate, which no UTF-8 encoder takes), else the sign-in stops with ``unusable_claim``.
 """
 
 from __future__ import annotations
@@ -21,9 +25,10 @@ from django.views.decorators.debug import sensitive_variables
 from installations.conf import slack_config
 from installations.signin import jwks
 from installations.signin.conf import signin_config
-from installations.signin.errors import BadIdToken
+from installations.signin.errors import BadIdToken, UnusableClaim
+from installations.slack.answers import storable_text
 
-ALGORITHM = "RS256"
+ALGORITHM = jwks.ALGORITHM
 MAX_ID_TOKEN_LENGTH = 16 * 1024
 USER_ID = re.compile(r"[UW][A-Z0-9]{2,31}")
 TEAM_ID = re.compile(r"T[A-Z0-9]{2,31}")
@@ -109,7 +114,11 @@ def _decode(token: str, key: jwt.PyJWK) -> dict[str, Any]:
 
 def _text(claims: dict[str, Any], name: str, limit: int = 255) -> str:
     value = claims.get(name)
-    return value[:limit] if isinstance(value, str) else ""
+    if not isinstance(value, str):
+        return ""
+    if not storable_text(value):
+        raise UnusableClaim()
+    return value[:limit]
 
 
 def _identity(claims: dict[str, Any]) -> SlackUser:

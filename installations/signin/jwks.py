@@ -1,24 +1,29 @@
-"""Slack's signing keys (JWKS), fetched through our hardened transport and cached for a while.
+"""Slack's signing keys (JWKS), fetched through our hardened transport, checked, then cached.
 
 Fetched with ``installations.slack.transport.send`` (one deadline for the whole answer, a 1 MiB
 cap, no redirects), so a slow or hostile key endpoint cannot hold a worker or send us elsewhere.
-Cached in Django's cache for ``SLACK_SIGNIN_JWKS_CACHE_SECONDS`` (at most a day), so a key Slack
-withdrew stops being trusted within that time; an unknown ``kid`` triggers one refetch (Slack
-rotated its keys), never more per sign-in.
+What Slack answers is checked before it is kept (``signing_keys``: only RSA keys that can check
+an RS256 signature, 2048 bits or more, are kept; an answer with none is refused and not cached),
+and what the cache gives back is checked the same way, so neither a bad answer nor a bad cache
+entry can fail every sign-in for an hour. Cached through ``infrastructure.shared_cache`` for
+``SLACK_SIGNIN_JWKS_CACHE_SECONDS`` (at most a day), so a key Slack withdrew stops being trusted
+within that time; an unknown ``kid`` triggers one refetch (Slack rotated its keys), never more
+per sign-in.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import urllib.request
+from dataclasses import dataclass
 from typing import Any
 
 import jwt
-from django.core.cache import cache
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 from installations.conf import slack_config
 from installations.exceptions import SlackInstallError, UnexpectedAnswer
+from installations.infrastructure import shared_cache
 from installations.signin.conf import signin_config
 from installations.signin.errors import BadIdToken
 from installations.slack import answers as slack_answers
@@ -27,13 +32,57 @@ from installations.slack import transport as slack_transport
 logger = logging.getLogger(__name__)
 
 MAX_KEYS = 20  # Slack publishes one or two; more is not a key set we want to parse
+MIN_RSA_BITS = 2048
+ALGORITHM = "RS256"
 
 
-def _cache_key(url: str) -> str:
-    return "slackinstall:signin:jwks:" + hashlib.sha256(url.encode()).hexdigest()
+@dataclass(frozen=True)
+class SigningKeys:
+    """The usable part of a key set: ``published`` as Slack sent it (what is cached), ``keys``
+    loaded."""
+
+    published: dict[str, Any]
+    keys: tuple[jwt.PyJWK, ...]
+
+    def find(self, kid: str) -> jwt.PyJWK | None:
+        return next((key for key in self.keys if key.key_id == kid), None)
 
 
-def _fetch(url: str) -> dict[str, Any]:
+def signing_keys(data: object) -> SigningKeys | None:
+    """The keys of a key set that can check an RS256 id_token, or None when there is none.
+
+    Used on Slack's answer before it is cached and on what the cache gives back: anything else
+    (a list, ``{"keys": [{}]}``, EC or symmetric keys, short RSA keys) never reaches PyJWT's
+    checks, whose errors for such keys are not all of one family."""
+    if not isinstance(data, dict):
+        return None
+    published = data.get("keys")
+    if not isinstance(published, list) or len(published) > MAX_KEYS:
+        return None
+    usable = [(item, key) for item in published if (key := _rs256_key(item)) is not None]
+    if not usable:
+        return None
+    return SigningKeys({"keys": [item for item, _key in usable]}, tuple(k for _i, k in usable))
+
+
+def _rs256_key(item: object) -> jwt.PyJWK | None:
+    if not isinstance(item, dict) or item.get("kty") != "RSA":
+        return None
+    kid = item.get("kid")
+    if not isinstance(kid, str) or not kid or len(kid) > 200:
+        return None
+    if item.get("use", "sig") != "sig" or item.get("alg", ALGORITHM) != ALGORITHM:
+        return None
+    try:
+        key = jwt.PyJWK(item, algorithm=ALGORITHM)
+    except (jwt.PyJWTError, ValueError, TypeError, KeyError, AttributeError, OverflowError):
+        return None  # malformed numbers (base64, sizes): not a key
+    if not isinstance(key.key, RSAPublicKey) or key.key.key_size < MIN_RSA_BITS:
+        return None
+    return key
+
+
+def _fetch(url: str) -> object:
     # The transport accepts only http(s) and never follows a redirect (slack/transport.py).
     request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310
     try:
@@ -51,37 +100,27 @@ def _fetch(url: str) -> dict[str, Any]:
         data = slack_answers.parse_json_object(answer.body, answer.header("Content-Type"))
     except UnexpectedAnswer:
         raise BadIdToken("jwks_unusable") from None
-    keys = data.get("keys")
-    if not isinstance(keys, list) or not keys or len(keys) > MAX_KEYS:
-        raise BadIdToken("jwks_unusable")
-    return {"keys": keys}
-
-
-def _key_set(data: dict[str, Any]) -> jwt.PyJWKSet:
-    try:
-        return jwt.PyJWKSet.from_dict(data)
-    except jwt.PyJWKError:  # no usable key (wrong types, unknown kty)
-        raise BadIdToken("jwks_unusable") from None
+    return data
 
 
 def signing_key(kid: str) -> jwt.PyJWK:
     """The published key with this ``kid``: from the cache, else fetched (once more when the
-    cached set lacks it). BadIdToken("unknown_key") when Slack does not publish it."""
+    cached set lacks it). BadIdToken("unknown_key") when Slack does not publish it,
+    "jwks_unusable" when its answer holds no usable key (then nothing is cached)."""
     config = signin_config()
-    key = _cache_key(config.jwks_url)
-    cached = cache.get(key)
-    if isinstance(cached, dict):
-        found = _find(_key_set(cached), kid)
+    key = shared_cache.cache_key("signin_jwks", config.jwks_url)
+    if config.jwks_cache_seconds:
+        cached = shared_cache.read(key, signing_keys)
+        found = cached.find(kid) if cached is not None else None
         if found is not None:
             return found
-    fresh = _fetch(config.jwks_url)
+    fresh = signing_keys(_fetch(config.jwks_url))
+    if fresh is None:
+        logger.warning("sign-in key set holds no usable RS256 key: not kept")
+        raise BadIdToken("jwks_unusable")
     if config.jwks_cache_seconds:
-        cache.set(key, fresh, config.jwks_cache_seconds)
-    found = _find(_key_set(fresh), kid)
+        shared_cache.write(key, fresh.published, config.jwks_cache_seconds)
+    found = fresh.find(kid)
     if found is None:
         raise BadIdToken("unknown_key")
     return found
-
-
-def _find(keys: jwt.PyJWKSet, kid: str) -> jwt.PyJWK | None:
-    return next((k for k in keys.keys if k.key_id == kid), None)

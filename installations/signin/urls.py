@@ -20,6 +20,7 @@ urlpatterns = [
     path("slack/signin", protected(views.signin_page), name="signin"),
     path("slack/signin/start", protected(views.signin_start), name="start"),
     path("slack/signin/callback", protected(views.signin_callback), name="callback"),
+    path("slack/signin/link", protected(views.confirm_link), name="link"),
     path("slack/signin/workspaces", protected(views.my_workspaces), name="workspaces"),
     path("slack/signin/logout", protected(views.signout), name="logout"),
 ]

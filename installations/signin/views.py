@@ -1,11 +1,13 @@
-"""HTTP glue for Sign in with Slack: the sign-in page, the start, Slack's callback, "My
-workspaces" and sign-out. Every failure goes through the app's one renderer (``render_error``).
+"""HTTP glue for Sign in with Slack: the sign-in page, the start, Slack's callback, the link
+confirmation, "My workspaces" and sign-out. Every failure goes through the app's one renderer
+(``render_error``).
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import login, logout
@@ -16,14 +18,16 @@ from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from installations.conf import slack_config
 from installations.exceptions import SlackInstallError, render_error
 from installations.install.cookie import BROWSER_BYTES, BROWSER_VALUE, binding
-from installations.signin import accounts, errors, flow
+from installations.observability import metrics
+from installations.signin import accounts, errors, flow, linking
 from installations.signin.backends import BACKEND
 from installations.signin.conf import signin_config
+from installations.signin.id_token import SlackUser
 from installations.signin.workspaces import workspaces_of
 
 logger = logging.getLogger(__name__)
@@ -121,13 +125,31 @@ def _login_backend() -> str:
 @never_cache
 @sensitive_variables("cookie")
 def signin_callback(request: HttpRequest) -> HttpResponse:
-    """``/slack/signin/callback``: verify, sign in (or link), leave the address at once."""
+    """``/slack/signin/callback``: verify, sign in (or ask before linking), leave the address."""
     cookie = _unquoted(request.COOKIES.get(flow.COOKIE_NAME))
+    next_url = _safe_next(request, _unquoted(request.COOKIES.get(flow.NEXT_COOKIE_NAME)))
     try:
         slack_user = flow.finish_signin(request.GET, cookie)
-        user = accounts.user_for(slack_user, request.user)
+        response: HttpResponse
+        if accounts.needs_link_confirmation(slack_user, request.user):
+            accounts.check_allowed(slack_user)
+            linking.remember(request, slack_user, next_url)
+            response = HttpResponseRedirect(reverse("slack_signin:link"))
+        else:
+            user = accounts.user_for(slack_user, request.user)
+            response = _signed_in(request, user, slack_user, next_url)
     except SlackInstallError as exc:
+        metrics.signin_finished(exc.metric_reason)
         return _fail(request, exc)
+    metrics.signin_finished("ok")
+    response.delete_cookie(flow.NEXT_COOKIE_NAME, path=flow.cookie_path())
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _signed_in(
+    request: HttpRequest, user: Any, slack_user: SlackUser, next_url: str
+) -> HttpResponse:
     login(request, user, backend=_login_backend())
     logger.info(
         "signed in with slack user=%s team=%s enterprise=%s",
@@ -135,11 +157,30 @@ def signin_callback(request: HttpRequest) -> HttpResponse:
         slack_user.team_id,
         slack_user.enterprise_id or "-",
     )
-    next_url = _safe_next(request, _unquoted(request.COOKIES.get(flow.NEXT_COOKIE_NAME)))
-    response = HttpResponseRedirect(next_url or reverse("slack_signin:workspaces"))
-    response.delete_cookie(flow.NEXT_COOKIE_NAME, path=flow.cookie_path())
-    response["Referrer-Policy"] = "no-referrer"
-    return response
+    return HttpResponseRedirect(next_url or reverse("slack_signin:workspaces"))
+
+
+@require_http_methods(["GET", "POST"])
+@never_cache
+@login_required(login_url=reverse_lazy("slack_signin:signin"))
+def confirm_link(request: HttpRequest) -> HttpResponse:
+    """``/slack/signin/link``: link the Slack identity that just signed in to the signed-in
+    account (POST, CSRF-checked, ``action=link``), or leave both as they were (``cancel``)."""
+    waiting = linking.pending(request)
+    if waiting is None:
+        return _fail(request, errors.NoPendingLink())
+    if request.method == "GET":
+        context = {"slack": waiting.slack_user}
+        return render(request, "installations/signin/link.html", context)
+    linking.forget(request)
+    if request.POST.get("action") != "link":
+        logger.info("slack identity link cancelled user=%s", request.user.pk)
+        return HttpResponseRedirect(reverse("slack_signin:workspaces"))
+    try:
+        user = accounts.user_for(waiting.slack_user, request.user, link_confirmed=True)
+    except SlackInstallError as exc:
+        return _fail(request, exc)
+    return _signed_in(request, user, waiting.slack_user, waiting.next_url)
 
 
 @require_GET

@@ -160,6 +160,18 @@ class RevokeAnswer:
 Answer = InstallAnswer | RefreshAnswer | AuthTestAnswer | RevokeAnswer | Mapping[str, Any]
 
 
+def storable_text(value: str) -> bool:
+    """Whether both databases, the pages and the logs can hold ``value`` as it is: no NUL (which
+    PostgreSQL refuses) and no lone surrogate (which JSON can carry and no UTF-8 encoder takes)."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class _Reader:
     """Typed reads from one JSON object; every wrong value is noted by its field path."""
 
@@ -186,7 +198,7 @@ class _Reader:
         if (
             not isinstance(value, str)
             or len(value) > max_length
-            or "\x00" in value
+            or not storable_text(value)
             or (pattern is not None and not pattern.fullmatch(value))
         ):
             self._bad(key)

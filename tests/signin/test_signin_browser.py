@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ from django.contrib.auth import get_user_model
 from installations.models import Workspace
 from installations.signin.models import SlackIdentity
 from slackstandin import SlackStandIn
+from tests.project.test_e2e_pages import VIEWPORTS, axe_script, serious_violations  # noqa: F401
 from tests.support.factories import saved_workspace
 
 pytestmark = pytest.mark.browser
@@ -107,3 +109,48 @@ def test_a_forged_token_shows_the_error_page_with_a_fresh_start(
     page.get_by_role("link", name="Start the sign-in again").click()
     page.wait_for_url(live_signin.url + "/slack/signin")
     assert get_user_model().objects.count() == 0
+
+
+@pytest.mark.parametrize(("size", "choice"), [("1280", "Link"), ("390", "Cancel")])
+def test_linking_to_the_signed_in_account_asks_first(
+    live_signin: Any,
+    signin: SlackStandIn,
+    browser: Any,
+    request: pytest.FixtureRequest,
+    size: str,
+    choice: str,
+) -> None:
+    axe = request.getfixturevalue("axe_script")
+    password = secrets.token_urlsafe(16)
+    alice = get_user_model().objects.create_user("alice", password=password, is_staff=True)
+    context = browser.new_context(viewport=VIEWPORTS[size], bypass_csp=True)
+    context.set_default_timeout(15_000)
+    tab = context.new_page()
+    tab.goto(live_signin.url + "/admin/login/")
+    tab.get_by_label("Username").fill("alice")
+    tab.get_by_label("Password").fill(password)
+    tab.get_by_role("button", name="Log in").click()
+    tab.wait_for_url(live_signin.url + "/admin/")
+
+    tab.goto(live_signin.url + "/slack/signin")
+    sign_in(tab, signin, person="Second Person")
+    tab.wait_for_url(live_signin.url + "/slack/signin/link")
+    assert tab.get_by_role("heading", level=1).inner_text() == "Link this Slack account?"
+    text = tab.locator("main").inner_text()
+    assert "alice" in text and "Second Person" in text and "U0STANDIN2" in text
+    assert not SlackIdentity.objects.exists()
+    width = tab.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= VIEWPORTS[size]["width"], width
+    assert serious_violations(tab, axe) == []
+
+    tab.get_by_role("button", name=choice if choice == "Cancel" else "Link to alice").click()
+    tab.wait_for_url(live_signin.url + "/slack/signin/workspaces")
+    assert "Signed in as alice" in tab.content()
+    if choice == "Link":
+        assert SlackIdentity.objects.get().user == alice
+    else:
+        assert not SlackIdentity.objects.exists()
+    tab.get_by_role("button", name="Sign out").click()  # the page's other POST form
+    tab.wait_for_url(live_signin.url + "/slack/signin")
+    assert "You are signed in" not in tab.content()
+    context.close()

@@ -72,15 +72,21 @@ def test_same_email_in_another_workspace_is_another_user(client_signin: Any) -> 
     assert SlackIdentity.objects.count() == 2
 
 
-def test_a_signed_in_user_links_a_slack_identity_to_themselves(client_signin: Any) -> None:
+def test_a_signed_in_user_links_a_slack_identity_to_themselves_once_confirmed(
+    client_signin: Any,
+) -> None:
     local_user = get_user_model().objects.create_user("alice", password="x-" + "p" * 20)
     client = Client()
     client.force_login(local_user)
     response = client_signin(client, user_id="U0STANDIN2")
-    assert response.status_code == 302
+    assert response.status_code == 302 and response["Location"] == "/slack/signin/link"
+    assert not SlackIdentity.objects.exists()  # nothing linked before they say so
+    confirmed = client.post("/slack/signin/link", {"action": "link"})
+    assert confirmed.status_code == 302
     identity = SlackIdentity.objects.get()
     assert identity.user == local_user
     assert get_user_model().objects.count() == 1
+    assert client.session["_auth_user_id"] == str(local_user.pk)
 
 
 def test_an_identity_linked_to_someone_else_is_not_moved(client_signin: Any) -> None:

@@ -103,3 +103,40 @@ def test_password_login_off_has_no_effect_with_sign_in_switched_off(settings: An
     settings.SLACK_SIGNIN_PASSWORD_LOGIN = False
     get_user_model().objects.create_user("u", password="pw-" + "x" * 20)
     assert authenticate(username="u", password="pw-" + "x" * 20) is not None
+
+
+def test_a_hand_made_staff_user_keeps_staff_when_the_mapping_drops_them(
+    client_signin: Any, settings: Any
+) -> None:
+    """Staff made by hand, who link a Slack identity while the mapping names them, were staff
+    before: the identity did not grant it, so the mapping cannot take it away later."""
+    staff_settings(settings)
+    person = get_user_model().objects.create_user("ops", password="pw-" + "x" * 20, is_staff=True)
+    client = Client()
+    client.force_login(person)
+    assert client_signin(client)["Location"] == "/slack/signin/link"
+    client.post("/slack/signin/link", {"action": "link"})
+    assert not SlackIdentity.objects.get().granted_staff
+    settings.SLACK_SIGNIN_STAFF_TEAMS = ["T0SOMEWHERE"]  # the mapping no longer names them
+    assert client_signin(Client())["Location"] == "/slack/signin/workspaces"
+    person.refresh_from_db()
+    assert person.is_staff
+
+
+def test_staff_granted_by_one_identity_is_ours_for_the_next(
+    client_signin: Any, settings: Any
+) -> None:
+    staff_settings(settings, staff_teams=["T0STANDIN1", "T0SECOND"])
+    client = Client()
+    client_signin(client)  # staff through Slack
+    assert client_signin(client, team_id="T0SECOND")["Location"] == "/slack/signin/link"
+    client.post("/slack/signin/link", {"action": "link"})
+    assert SlackIdentity.objects.filter(granted_staff=True).count() == 2
+    settings.SLACK_SIGNIN_STAFF_TEAMS = ["T0ELSEWHERE"]
+    client_signin(Client())
+    client_signin(Client(), team_id="T0SECOND")
+    assert not the_user_of("T0SECOND").is_staff  # both identities stopped granting it
+
+
+def the_user_of(team_id: str) -> Any:
+    return SlackIdentity.objects.get(team_id=team_id).user

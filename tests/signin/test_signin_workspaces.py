@@ -31,7 +31,9 @@ def test_lists_only_this_persons_installs_with_reasons(client_signin: Any) -> No
     assert mine.team_id in page
     assert "xoxb" not in page and "xoxp" not in page
 
-    client_signin(client, team_id="T0MINE2")  # links the second identity to the same user
+    asked = client_signin(client, team_id="T0MINE2")  # a second identity, for the same user:
+    assert asked["Location"] == "/slack/signin/link"
+    client.post("/slack/signin/link", {"action": "link"})  # linked once confirmed
     page = client.get("/slack/signin/workspaces").content.decode()
     assert "Mine Active" in page and "Mine Broken" in page
     assert "App uninstalled" in page and "Needs reinstall" in page
