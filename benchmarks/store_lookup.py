@@ -7,17 +7,14 @@ Run: .venv/bin/python benchmarks/store_lookup.py [--workspaces 10000] [--lookups
 Loads the same installations into each store (ours encrypted; slack_sdk's in plaintext), then
 times find_bot and find_installation (with and without user_id) on every store in turn, lookup
 by lookup (a burst of load from elsewhere hits all stores alike), and prints the medians and our
-ratio to each. Every lookup of ours decrypts the tokens it returns. "ours" runs the precompiled
-lookups (installations/bolt/compiled_lookup.py), "plain" the same store with
-SLACK_COMPILED_LOOKUPS off (plain querysets: what every lookup falls back to if Django's
-internals change). SQLite: each store on its own file in one temp directory. PostgreSQL: ours and
-SQLAlchemy's in the bench database (its tables are emptied); slack_sdk's SQLite3 store has no
+ratio to each. Every lookup of ours is one ORM query (installations/bolt/store.py) and decrypts
+the tokens it returns. SQLite: each store on its own file in one temp directory. PostgreSQL: ours
+and SQLAlchemy's in the bench database (its tables are emptied); slack_sdk's SQLite3 store has no
 PostgreSQL twin. Secrets are generated for this run only.
 
 ``--profile`` splits our find_installation into the database's part and Python's: medians of the
-whole lookup, of its statement alone through Django's cursor (on PostgreSQL the prepared
-statement's EXECUTE, and the same SQL unprepared) and of ``SELECT 1`` (a bare round trip); the
-plans with their planning times (EXPLAIN ANALYZE); then the top cProfile lines of 1,000 lookups.
+whole lookup, of its SQL alone through Django's cursor and of ``SELECT 1`` (a bare round trip);
+its plan (``QuerySet.explain``); then the top cProfile lines of 1,000 lookups.
 """
 
 from __future__ import annotations
@@ -160,29 +157,20 @@ def load_sqlalchemy(data: list[Any], url: str | None) -> Any:
     return store
 
 
-def compiled_lookups(on: bool) -> None:
-    from django.conf import settings
-
-    settings.SLACK_COMPILED_LOOKUPS = on
-
-
 def interleaved_medians(
     calls: dict[str, Callable[[Any], Any]], targets: list[Any]
 ) -> dict[str, float]:
     """Median microseconds per store, timing every store on each target before the next."""
     for item in targets[:200]:  # warm caches and connections
-        for label, call in calls.items():
-            compiled_lookups(label != "plain")
+        for call in calls.values():
             call(item)
     timings: dict[str, list[int]] = {label: [] for label in calls}
     for item in targets:
         for label, call in calls.items():
-            compiled_lookups(label != "plain")
             start = time.perf_counter_ns()
             found = call(item)
             timings[label].append(time.perf_counter_ns() - start)
             assert found is not None and (found.bot_token or "").startswith("xoxb-")
-    compiled_lookups(True)
     return {label: statistics.median(times) / 1000 for label, times in timings.items()}
 
 
@@ -200,31 +188,32 @@ RECORDED = ("find_bot", "find_installation")  # the lookups Bolt runs on every r
 
 def profile(store: Any, targets: list[Any]) -> None:
     """Where our find_installation's time goes (``--profile``): database against Python."""
-    from django.db import connection, connections
+    from django.db import connection
 
-    from installations.bolt.store import LATEST
+    from installations.bolt.store import TargetKey, installation_query
 
     lookup = LOOKUPS["find_installation"](store)
-    lookup(targets[0])  # compiles, prepares (PostgreSQL) and passes the self-test
-    compiled = LATEST.compiled[connections["default"]]
 
-    def params(item: Any) -> list[Any]:
-        values = {"client_id": CLIENT_ID, "enterprise_id": "", "team_id": item.team_id}
-        return [values[name] if name else value for name, value in compiled.template]
+    def query(item: Any) -> Any:
+        return installation_query(
+            TargetKey(client_id=CLIENT_ID, enterprise_id="", team_id=item.team_id), None
+        )
 
-    def statement(sql: str) -> Callable[[Any], Any]:
-        def run(item: Any) -> Any:
-            with connection.cursor() as cursor:
-                cursor.execute(sql, params(item) if "%s" in sql else None)
-                return cursor.fetchone()
+    def statement(item: Any) -> Any:
+        with connection.cursor() as cursor:
+            cursor.execute(*query(item)[:1].query.sql_with_params())
+            return cursor.fetchone()
 
-        return run
+    def round_trip(item: Any) -> Any:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            return cursor.fetchone()
 
-    parts = {"the whole lookup (row, instances, decryption, slack_sdk objects)": lookup}
-    if compiled.prepared is not None:
-        parts["its EXECUTE alone (prepared statement)"] = statement(compiled.prepared.execute_sql)
-    parts["its SQL alone, unprepared"] = statement(compiled.sql)
-    parts["SELECT 1 (one round trip)"] = statement("SELECT 1")
+    parts = {
+        "the whole lookup (row, instances, decryption, slack_sdk objects)": lookup,
+        "its SQL alone (compiled each time, as the ORM does)": statement,
+        "SELECT 1 (one round trip)": round_trip,
+    }
     timings: dict[str, list[int]] = {label: [] for label in parts}
     for item in targets:  # taking turns, as the stores do
         for label, call in parts.items():
@@ -234,19 +223,8 @@ def profile(store: Any, targets: list[Any]) -> None:
     print("find_installation, median us:")
     for label, times in timings.items():
         print(f"  {label:66} {statistics.median(times) / 1000:8.1f}")
-    with connection.cursor() as cursor:
-        first = params(targets[0])
-        plans = [("unprepared", compiled.sql, first)]
-        if compiled.prepared is not None:
-            plans.append(("prepared", compiled.prepared.execute_sql, first))
-        for label, sql, values in plans:
-            if connection.vendor == "postgresql":
-                cursor.execute("EXPLAIN (ANALYZE, SUMMARY) " + sql, values)
-            else:
-                cursor.execute("EXPLAIN QUERY PLAN " + sql, values)
-            print(f"plan, {label}:")
-            for row in cursor.fetchall():
-                print("  ", *row)
+    options = {"analyze": True} if connection.vendor == "postgresql" else {}
+    print("plan:\n" + query(targets[0]).explain(**options))
     profiler = cProfile.Profile()
     for item in targets[:1000]:
         profiler.runcall(lookup, item)
@@ -280,21 +258,18 @@ def main() -> None:
     targets = random.Random(7).choices(data, k=args.lookups)
     print(f"{database}: {args.workspaces} workspaces, {args.lookups} lookups each; median us")
     print(
-        f"{'lookup':28} {'ours':>8} {'plain':>8} "
+        f"{'lookup':28} {'ours':>8} "
         + "".join(f" {peer:>10}" for peer in peers)
         + "".join(f" {'/' + peer:>11}" for peer in peers)
-        + f" {'plain/ours':>10}"
     )
     for name, make in LOOKUPS.items():
         calls = {label: make(store) for label, store in stores.items()}
-        calls["plain"] = make(stores["ours"])
         med = interleaved_medians(calls, targets)
         ratios = {peer: med["ours"] / med[peer] for peer in peers}
         print(
-            f"{name:28} {med['ours']:8.1f} {med['plain']:8.1f}"
+            f"{name:28} {med['ours']:8.1f}"
             + "".join(f" {med[peer]:10.1f}" for peer in peers)
             + "".join(f" {ratios[peer]:10.2f}x" for peer in peers)
-            + f" {med['plain'] / med['ours']:9.2f}x"
         )
         for peer in peers if name in RECORDED else []:
             record(

@@ -6,9 +6,10 @@ installation with the target's latest bot merged in; org-wide installs are found
 ``team_id=None, is_enterprise_install=True``; rows are scoped by ``client_id``. Unlike them,
 deletes mark rows and erase tokens (revocation.py), so the admin keeps the history.
 
-Lookups are one indexed query each and decrypt only the tokens they return. A token this process
-cannot decrypt makes the lookup raise (``opened``), never return None. Bolt's re-save after a
-token rotation never undoes a revocation that landed meanwhile (persistence.py).
+Lookups are one indexed ORM query each (``only`` the columns slack_sdk's objects need, the
+Workspace joined with ``select_related``) and decrypt only the tokens they return. A token this
+process cannot decrypt makes the lookup raise (``opened``), never return None. Bolt's re-save
+after a token rotation never undoes a revocation that landed meanwhile (persistence.py).
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from slack_sdk.oauth.installation_store import Bot, InstallationStore
 from slack_sdk.oauth.installation_store import Installation as SdkInstallation
 from slack_sdk.oauth.state_store import OAuthStateStore
 
-from installations.bolt.compiled_lookup import CompiledLookup
 from installations.conf import slack_config
 from installations.encryption.fields import EncryptedDataError
 from installations.install import state as oauth_state
@@ -101,34 +101,23 @@ def installation_query(key: TargetKey, user_id: str | None) -> QuerySet[Installa
     if user_id is not None:
         # uses installation_user_latest_idx; is_current is the user's latest flow
         rows = rows.filter(user_id=user_id, is_current=True)
-    return rows.order_by("-installed_at")[:1]
+    return rows.order_by("-installed_at")
 
 
-def _bot(*, client_id: str, enterprise_id: str, team_id: str) -> QuerySet[Workspace]:
-    return bot_query(TargetKey(client_id=client_id, enterprise_id=enterprise_id, team_id=team_id))
+def find_bot_row(key: TargetKey) -> Workspace | None:
+    return bot_query(key).first()
 
 
-def _latest(
-    *, client_id: str, enterprise_id: str, team_id: str, user_id: str | None = None
-) -> QuerySet[Installation]:
-    key = TargetKey(client_id=client_id, enterprise_id=enterprise_id, team_id=team_id)
-    return installation_query(key, user_id)
+async def afind_bot_row(key: TargetKey) -> Workspace | None:
+    return await bot_query(key).afirst()
 
 
-KEY = ("client_id", "enterprise_id", "team_id")
-BOT = CompiledLookup("find_bot", Workspace, _bot, *KEY)
-LATEST = CompiledLookup("find_installation", Installation, _latest, *KEY)
-USERS_LATEST = CompiledLookup("find_installation(user_id)", Installation, _latest, *KEY, "user_id")
+def find_installation_row(key: TargetKey, user_id: str | None) -> Installation | None:
+    return installation_query(key, user_id).first()
 
 
-def installation_lookup(
-    key: TargetKey, user_id: str | None
-) -> tuple[CompiledLookup[Installation], dict[str, str]]:
-    """Which lookup finds the installation for Bolt's arguments, and its values (both stores)."""
-    values = {name: key[name] for name in ("client_id", "enterprise_id", "team_id")}
-    if user_id is None:
-        return LATEST, values
-    return USERS_LATEST, {**values, "user_id": user_id}
+async def afind_installation_row(key: TargetKey, user_id: str | None) -> Installation | None:
+    return await installation_query(key, user_id).afirst()
 
 
 def opened(convert: Callable[[], T], key: TargetKey, lookup: str) -> T:
@@ -158,14 +147,16 @@ def opened(convert: Callable[[], T], key: TargetKey, lookup: str) -> T:
         raise
 
 
-def installation_from(rows: list[Installation], key: TargetKey) -> SdkInstallation | None:
-    if not rows:
+def installation_from(row: Installation | None, key: TargetKey) -> SdkInstallation | None:
+    """slack_sdk's Installation for a found row (decrypting its tokens), or None."""
+    if row is None:
         return None
-    return opened(lambda: to_sdk_installation(rows[0], rows[0].workspace), key, "find_installation")
+    return opened(lambda: to_sdk_installation(row, row.workspace), key, "find_installation")
 
 
-def bot_from(rows: list[Workspace], key: TargetKey) -> Bot | None:
-    return opened(lambda: to_sdk_bot(rows[0]), key, "find_bot") if rows else None
+def bot_from(row: Workspace | None, key: TargetKey) -> Bot | None:
+    """slack_sdk's Bot for a found row (decrypting its tokens), or None."""
+    return None if row is None else opened(lambda: to_sdk_bot(row), key, "find_bot")
 
 
 class DjangoInstallationStore(InstallationStore):
@@ -222,8 +213,7 @@ class DjangoInstallationStore(InstallationStore):
         is_enterprise_install: bool | None = False,
     ) -> Bot | None:
         key = self._key(enterprise_id, team_id, is_enterprise_install)
-        workspace = BOT.first(**key)
-        return bot_from([] if workspace is None else [workspace], key)
+        return bot_from(find_bot_row(key), key)
 
     def find_installation(
         self,
@@ -234,9 +224,7 @@ class DjangoInstallationStore(InstallationStore):
         is_enterprise_install: bool | None = False,
     ) -> SdkInstallation | None:
         key = self._key(enterprise_id, team_id, is_enterprise_install)
-        lookup, values = installation_lookup(key, user_id)
-        row = lookup.first(**values)
-        return installation_from([] if row is None else [row], key)
+        return installation_from(find_installation_row(key, user_id), key)
 
     # --- deletes: mark rows and erase their tokens; history stays ------------------------------
     def delete_bot(self, *, enterprise_id: str | None, team_id: str | None) -> None:

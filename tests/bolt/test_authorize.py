@@ -28,7 +28,7 @@ from installations.lifecycle import revocation
 from slackstandin import SlackStandIn
 from slackstandin.state import DEFAULT_ENTERPRISE_ID, INSTALLER_USER_ID
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("lookup_path")]
+pytestmark = pytest.mark.django_db
 
 OTHER_USER = "U0SOMEONE2"
 NOT_STORED = ("user",)  # auth.test's display name of the token's user
