@@ -13,13 +13,7 @@ tokens, rotated when they expire, without an ``auth.test`` per event), the signi
 Slack API URL from the app's settings, and no OAuth flow: installs go through our Add to Slack
 pages, never Bolt's.
 
-The listeners' ``client`` (and so ``say``, which posts with it) is a ``KeptAliveWebClient``
-(slack/kept_alive.py): slack_sdk's WebClient on our transport's kept-alive connections, one per
-server thread, instead of a new connection per API call. ``new_bolt_app()`` adds
-``KeptAliveClientMiddleware`` (bolt/kept_alive_client.py) for it, the first global middleware
-after Bolt's own; the App's own ``client`` is one too. ``respond`` is slack_sdk's WebhookClient
-on the response_url, unchanged; an ``AsyncApp`` keeps slack_sdk's ``AsyncWebClient`` (aiohttp,
-not this transport).
+The listeners' ``client`` (and so ``say``) is the one Bolt builds for each request, unchanged.
 """
 
 from __future__ import annotations
@@ -64,15 +58,14 @@ def new_bolt_app(**options: Any) -> Any:
     ``InstallationStoreAuthorize`` (our authorize reads and rotates our rows only)."""
     from slack_bolt import App
     from slack_bolt.authorization.authorize import InstallationStoreAuthorize
+    from slack_sdk import WebClient
 
     from installations.bolt.authorize import DjangoAuthorize
-    from installations.bolt.kept_alive_client import KeptAliveClientMiddleware
     from installations.bolt.store import DjangoInstallationStore
-    from installations.slack.kept_alive import KeptAliveWebClient
 
     config = slack_config()
     store = options.pop("installation_store", None) or DjangoInstallationStore()
-    client = options.pop("client", None) or KeptAliveWebClient(base_url=config.api_url)
+    client = options.pop("client", None) or WebClient(base_url=config.api_url)
     # Any: Bolt takes an Authorize object here, though App's annotation says a plain callable.
     authorize: Any = options.pop("authorize", None)
     if authorize is None and isinstance(store, DjangoInstallationStore):
@@ -96,7 +89,6 @@ def new_bolt_app(**options: Any) -> Any:
     # Bolt builds an OAuth flow by itself when SLACK_CLIENT_ID / SLACK_CLIENT_SECRET are in the
     # environment; installs go through our pages, so there is none (and no second state store).
     app._oauth_flow = None
-    app.use(KeptAliveClientMiddleware())  # the listeners' client: bolt/kept_alive_client.py
     return app
 
 
