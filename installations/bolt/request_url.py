@@ -7,13 +7,12 @@ served by that app through ``slack_bolt.adapter.django`` (an ``AsyncApp`` throug
 ``async_dispatch``). Our lifecycle handling (uninstall, token revocation, team access:
 ``lifecycle/slack_events.py``) is registered on it as Bolt listeners, so history is still kept.
 
-``new_bolt_app()`` builds an App the way this needs: our encrypted installation store, an
-``authorize`` reading it (bolt/authorize.py: each workspace's listeners get that workspace's own
-tokens, rotated when they expire, without an ``auth.test`` per event), the signing secret and
-Slack API URL from the app's settings, and no OAuth flow: installs go through our Add to Slack
-pages, never Bolt's.
-
-The listeners' ``client`` (and so ``say``) is the one Bolt builds for each request, unchanged.
+``new_bolt_app()`` builds an App the way this needs: our encrypted installation store, Bolt's
+own authorize reading it (bolt/authorize.py: each workspace's listeners get that workspace's own
+tokens, rotated through our claim protocol when they expire, with ``auth.test`` asked once per
+token), the signing secret and Slack API URL from the app's settings, and no OAuth flow:
+installs go through our Add to Slack pages, never Bolt's. The listeners' ``client`` is Bolt's,
+unchanged.
 """
 
 from __future__ import annotations
@@ -53,9 +52,9 @@ def new_bolt_app(**options: Any) -> Any:
 
     ``options`` go to ``App`` (e.g. ``process_before_response=True``); the store, authorize,
     signing secret and client default to ours. The authorize is ``DjangoAuthorize``
-    (bolt/authorize.py: the stored identity, no ``auth.test`` per event, rotation through our
+    (bolt/authorize.py: Bolt's, with ``auth.test`` once per token and rotation through our
     claim protocol); pass ``authorize=`` for another. With a store of another kind, Bolt's own
-    ``InstallationStoreAuthorize`` (our authorize reads and rotates our rows only)."""
+    ``InstallationStoreAuthorize`` (our rotation reads and rotates our rows only)."""
     from slack_bolt import App
     from slack_bolt.authorization.authorize import InstallationStoreAuthorize
     from slack_sdk import WebClient
