@@ -6,10 +6,11 @@ installation with the target's latest bot merged in; org-wide installs are found
 ``team_id=None, is_enterprise_install=True``; rows are scoped by ``client_id``. Unlike them,
 deletes mark rows and erase tokens (revocation.py), so the admin keeps the history.
 
-Lookups are one indexed ORM query each (``only`` the columns slack_sdk's objects need, the
-Workspace joined with ``select_related``) and decrypt only the tokens they return. A token this
-process cannot decrypt makes the lookup raise (``opened``), never return None. Bolt's re-save
-after a token rotation never undoes a revocation that landed meanwhile (persistence.py).
+Lookups are one indexed query each, for only the columns slack_sdk's objects need (find_bot a
+queryset; find_installation, which every event runs, one statement: latest_sql.py) and decrypt
+only the tokens they return. A token this process cannot decrypt makes the lookup raise
+(``opened``), never return None. Bolt's re-save after a token rotation never undoes a
+revocation that landed meanwhile (persistence.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypedDict, TypeVar
 
+from asgiref.sync import sync_to_async
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -25,6 +27,7 @@ from slack_sdk.oauth.installation_store import Bot, InstallationStore
 from slack_sdk.oauth.installation_store import Installation as SdkInstallation
 from slack_sdk.oauth.state_store import OAuthStateStore
 
+from installations.bolt.latest_sql import BOT_FIELDS, latest_installation
 from installations.conf import slack_config
 from installations.encryption.fields import EncryptedDataError
 from installations.install import state as oauth_state
@@ -58,50 +61,10 @@ def install_target_key(
     return TargetKey(client_id=client_id, enterprise_id=enterprise_id or "", team_id=team_id)
 
 
-# Only the columns to_sdk_bot / to_sdk_installation read: a lookup loads nothing else (and
-# reading any other column of these rows would cost a query, which the tests would catch).
-BOT_COLUMNS = (
-    "app_id", "enterprise_id", "enterprise_name", "enterprise_url", "team_id", "team_name",
-    "is_enterprise_install", "bot_token", "bot_id", "bot_user_id", "bot_scopes",
-    "bot_refresh_token", "bot_token_expires_at", "installed_at", "uninstalled_at",
-    "bot_revoked_at",
-)  # fmt: skip
-INSTALLATION_COLUMNS = (
-    "workspace", "app_id", "enterprise_id", "enterprise_name", "enterprise_url", "team_id",
-    "team_name", "is_enterprise_install", "token_type", "user_id", "user_token", "user_scopes",
-    "user_refresh_token", "user_token_expires_at", "bot_scopes", "incoming_webhook_url",
-    "incoming_webhook_channel", "incoming_webhook_channel_id",
-    "incoming_webhook_configuration_url", "installed_at", "user_token_revoked_at", "deleted_at",
-    "custom_values",
-)  # fmt: skip
-
-
 def bot_query(key: TargetKey) -> QuerySet[Workspace]:
-    """One row by the unique (client_id, enterprise_id, team_id) key."""
-    return Workspace.objects.filter(**key).only(*BOT_COLUMNS)
-
-
-def installation_query(key: TargetKey, user_id: str | None) -> QuerySet[Installation]:
-    """The latest live history row (and its Workspace in the same query).
-
-    Rows whose user token was revoked or deleted through this store are skipped, as slack_sdk's
-    stores no longer have them; an uninstalled target has no installation at all.
-    """
-    columns = [*INSTALLATION_COLUMNS, *(f"workspace__{name}" for name in BOT_COLUMNS)]
-    rows = (
-        Installation.objects.select_related("workspace")
-        .only(*columns)
-        .filter(
-            **key,
-            deleted_at__isnull=True,
-            user_token_revoked_at__isnull=True,
-            workspace__uninstalled_at__isnull=True,
-        )
-    )
-    if user_id is not None:
-        # uses installation_user_latest_idx; is_current is the user's latest flow
-        rows = rows.filter(user_id=user_id, is_current=True)
-    return rows.order_by("-installed_at")
+    """One row by the unique (client_id, enterprise_id, team_id) key, only the columns
+    slack_sdk's Bot is made of."""
+    return Workspace.objects.filter(**key).only(*BOT_FIELDS)
 
 
 def find_bot_row(key: TargetKey) -> Workspace | None:
@@ -113,11 +76,16 @@ async def afind_bot_row(key: TargetKey) -> Workspace | None:
 
 
 def find_installation_row(key: TargetKey, user_id: str | None) -> Installation | None:
-    return installation_query(key, user_id).first()
+    """The latest live history row with its Workspace (latest_sql.py: the lookup of every event).
+
+    Rows whose user token was revoked or deleted through this store are skipped, as slack_sdk's
+    stores no longer have them; an uninstalled target has no installation at all.
+    """
+    return latest_installation(**key, user_id=user_id)
 
 
 async def afind_installation_row(key: TargetKey, user_id: str | None) -> Installation | None:
-    return await installation_query(key, user_id).afirst()
+    return await sync_to_async(latest_installation)(**key, user_id=user_id)
 
 
 def opened(convert: Callable[[], T], key: TargetKey, lookup: str) -> T:
