@@ -36,7 +36,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
@@ -99,10 +99,10 @@ class AuthTestAnswers:
 
     def put(self, token: str, answer: Mapping[str, Any]) -> dict[str, Any]:
         """Remember the answer's data (never the request, which carries the token)."""
-        kept = dict(answer)
+        key, kept = self.key(token), dict(answer)
         with self._lock:
-            self.by_digest[self.key(token)] = kept
-            self.by_digest.move_to_end(self.key(token))
+            self.by_digest[key] = kept
+            self.by_digest.move_to_end(key)
             while len(self.by_digest) > self.max_size:
                 self.by_digest.popitem(last=False)
         return kept
@@ -153,10 +153,11 @@ Stored = TypeVar("Stored", SdkInstallation, Bot)
 
 @dataclass(frozen=True)
 class Pair:
-    """A token as stored: the access token, its refresh token and expiry (Unix seconds)."""
+    """A token as stored: the access token, its refresh token and expiry (Unix seconds); the
+    tokens are left out of its repr."""
 
-    token: str | None
-    refresh_token: str | None
+    token: str | None = field(repr=False)
+    refresh_token: str | None = field(repr=False)
     expires_at: int | None
 
     @classmethod
