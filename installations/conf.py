@@ -90,9 +90,6 @@ DEFAULTS: dict[str, object] = {
     "SLACK_BOLT_APP": "",
     # Dotted path to a callable(request) -> dict whose result is stored on the Installation.
     "SLACK_INSTALL_CUSTOM_VALUES": "",
-    # The Bolt stores' lookups precompiled (installations/bolt/compiled_lookup.py); False runs
-    # them as plain querysets. Either way a lookup answers the same; this only trades speed.
-    "SLACK_COMPILED_LOOKUPS": True,
 }
 REQUIRED_SETTINGS = (
     "SLACK_CLIENT_ID",

@@ -1,12 +1,11 @@
 """slackinstall's side of the events benchmark: ``SLACK_BOLT_APP=benchmarks.peers.ours.build_app``.
 
 The developer's Bolt app behind our one Request URL (installations/bolt/request_url.py), on our
-encrypted installation store and its default authorize (installations/bolt/authorize.py: the
-identity stored at install, no ``auth.test`` per event; the peer keeps Bolt's default, which
-calls it), with the same listener as the peer. ``process_before_response``
-is on for both contestants, so a 200 means the listener has run (its chat.postMessage done):
-otherwise Bolt acknowledges at once and queues the listener on a thread pool, and events/s would
-count acknowledgements while the work piles up behind them.
+encrypted installation store and its default authorize (installations/bolt/authorize.py: Bolt's
+own, auth.test once per token, the store read on every event), with the same listener as the
+peer. ``process_before_response`` is on for every side, so a 200 means the listener has run
+(its chat.postMessage done): otherwise Bolt acknowledges at once and queues the listener on a
+thread pool, and events/s would count acknowledgements while the work piles up behind them.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """The async twins of store.py, for Bolt's AsyncApp (slack_sdk's AsyncInstallationStore and
 AsyncOAuthStateStore interfaces).
 
-Lookups run the sync store's lookups (compiled_lookup.py: ``afirst``) on the thread Django's
-async ORM uses; writes hold transactions and row locks, which Django runs only in sync code, so
-they go through ``sync_to_async`` (docs.djangoproject.com/en/5.2/topics/async/#queries-the-orm).
+Lookups are the sync store's querysets run with Django's async ORM (``afirst``); writes hold
+transactions and row locks, which Django runs only in sync code, so they go through
+``sync_to_async`` (docs.djangoproject.com/en/5.2/topics/async/#queries-the-orm).
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ from slack_sdk.oauth.installation_store.async_installation_store import AsyncIns
 from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
 
 from installations.bolt.store import (
-    BOT,
     DjangoInstallationStore,
     DjangoOAuthStateStore,
+    afind_bot_row,
+    afind_installation_row,
     bot_from,
     installation_from,
-    installation_lookup,
 )
 
 
@@ -52,8 +52,7 @@ class AsyncDjangoInstallationStore(AsyncInstallationStore):
         is_enterprise_install: bool | None = False,
     ) -> Bot | None:
         key = self.sync._key(enterprise_id, team_id, is_enterprise_install)
-        workspace = await BOT.afirst(**key)
-        return bot_from([] if workspace is None else [workspace], key)
+        return bot_from(await afind_bot_row(key), key)
 
     async def async_find_installation(
         self,
@@ -64,9 +63,7 @@ class AsyncDjangoInstallationStore(AsyncInstallationStore):
         is_enterprise_install: bool | None = False,
     ) -> SdkInstallation | None:
         key = self.sync._key(enterprise_id, team_id, is_enterprise_install)
-        lookup, values = installation_lookup(key, user_id)
-        row = await lookup.afirst(**values)
-        return installation_from([] if row is None else [row], key)
+        return installation_from(await afind_installation_row(key, user_id), key)
 
     async def async_delete_bot(self, *, enterprise_id: str | None, team_id: str | None) -> None:
         await sync_to_async(self.sync.delete_bot)(enterprise_id=enterprise_id, team_id=team_id)

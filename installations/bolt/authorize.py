@@ -1,75 +1,68 @@
-"""Bolt's ``authorize`` from the identity we stored at install, without an ``auth.test`` per event.
+"""Bolt's own authorize over our stores, with a bounded ``auth.test`` cache and our rotation.
 
-Bolt's default (``InstallationStoreAuthorize``) finds the installation in the store and then calls
-``auth.test`` with its token on every request, to learn what the install already told us: the
-bot id and bot user id, the team and enterprise ids, the team's name (docs.slack.dev/reference/
-methods/auth.test). That call was a third of the work of an event. ``DjangoAuthorize`` (and
-``AsyncDjangoAuthorize`` for an ``AsyncApp``) makes the same store lookups as Bolt's, chooses the
-same tokens by the same rules (the latest install's bot; the user token only when the event's user
-installed, or has an installation of their own; a bot-only lookup when ``bot_only``), and builds
-Bolt's ``AuthorizeResult`` from the stored fields. tests/bolt/test_authorize.py compares the two
-field for field against the local Slack stand-in.
+``DjangoAuthorize`` is Bolt's ``InstallationStoreAuthorize`` (``AsyncDjangoAuthorize`` its
+``AsyncInstallationStoreAuthorize``): the same store lookups, the same choice of tokens, the same
+``AuthorizeResult``, built from Bolt's ``auth.test`` answers. Two things differ, both through
+public parts of Bolt and slack_sdk:
 
-Fields Bolt fills from ``auth.test`` that we do not store are None: ``user`` (the display name of
-the token's user) always, and ``url`` for a workspace install (we keep the org's URL, for org-wide
-installs). For an org-wide install ``team_id`` and ``team`` are the org's, as ``auth.test`` with
-an org token answers them.
+- ``auth.test`` is asked once per token, not once per event. Its answer (bot id, bot user id,
+  team, enterprise, URL, the token's user) never changes for a token, so it is remembered, keyed
+  by a SHA-256 digest of the token (no token is kept), in an LRU of ``cache_size`` entries.
+  The store is still read on every event, so a token rotated or revoked in our record is never
+  used again; the scopes and tokens always come from the store. Bolt's own ``cache_enabled``
+  is not used: it keeps whole results, tokens included, without bound, keyed by the bot token
+  alone, so the first user token it saw is handed to every later event of that workspace.
+  Bolt's authorize reads ``context.client.auth_test``: it gets the request's context with its
+  client wrapped (``RememberingClient``).
+- Token rotation goes through ``lifecycle/rotation.py``'s claim protocol, shared with the
+  scheduled ``slack_refresh_tokens``, instead of each process spending refresh tokens on its own
+  (``ClaimingTokenRotator``, set as Bolt's public ``token_rotator``): one refresh token is spent
+  once however many events and processes race for it. Bolt then saves what the rotator returns,
+  a re-save of what is already stored (persistence.py: a re-save never undoes a revocation).
+  An event that loses the race keeps the token as it stands while it is still valid, or waits
+  briefly for the winner's. An expired token that could not be refreshed: Slack refused its
+  refresh token (a reinstall is needed) is Bolt's "not installed"; anything else fails the
+  request (``TokenNotRefreshed``, HTTP 500: Slack retries it).
 
-What we give up, and why it is safe: ``auth.test`` also confirmed, per event, that the token is
-still alive. Our record is kept current without it: ``tokens_revoked`` and ``app_uninstalled``
-mark rows and erase tokens as Slack sends them (lifecycle/slack_events.py, registered on every
-app ``load_app`` serves), ``slack_verify`` tests every token on a schedule, and a token revoked
-in between makes the listener's own call fail with ``token_revoked`` (the event is handled by no
-one either way: Bolt would have answered "please reinstall").
-
-Why not Bolt's own ``cache_enabled``: it keeps every AuthorizeResult, plaintext tokens included,
-in process memory without bound (one entry per token ever seen), and keeps serving a user token
-after it was rotated or revoked, since it is keyed by the bot token. Here every request reads the
-store (one indexed query, precompiled: compiled_lookup.py), so a rotation or revocation is seen
-by the next event, and nothing outlives the request.
-
-Token rotation: a bot or user token that expires within ``SLACK_TOKEN_ROTATION_MINUTES`` is
-refreshed through lifecycle/rotation.py (``refresh_for_request``), the claim protocol of the
-scheduled job, not Bolt's TokenRotator and ``store.save``: a refresh token is spent once however
-many events and processes race for it. A request that loses the race keeps the token as it
-stands while it is still valid, or waits (briefly) for the winner's new one. A token that could
-not be refreshed and has expired: Slack refused its refresh token (a reinstall is needed) is
-"not installed", as Bolt answers; anything else fails the request (HTTP 500: Slack retries).
-
-A stored token this process cannot decrypt raises, as the store does (the request fails with a
-500 and Slack retries), never "not installed". No token is ever logged.
+A stored token this process cannot decrypt raises, as the store does (HTTP 500, Slack retries),
+never "not installed". No token is ever logged.
 """
 
 from __future__ import annotations
 
-import asyncio
+import hashlib
 import logging
+import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, TypedDict
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
-from slack_bolt.authorization.async_authorize import AsyncAuthorize
-from slack_bolt.authorization.authorize import Authorize
+from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
+from slack_bolt.authorization.authorize import InstallationStoreAuthorize
 from slack_bolt.authorization.authorize_result import AuthorizeResult
+from slack_sdk.errors import SlackApiError, SlackTokenRotationError
 from slack_sdk.oauth.installation_store import Bot
 from slack_sdk.oauth.installation_store import Installation as SdkInstallation
+from slack_sdk.oauth.token_rotation import TokenRotator
+from slack_sdk.oauth.token_rotation.async_rotator import AsyncTokenRotator
 
 from installations.bolt.async_store import AsyncDjangoInstallationStore
-from installations.bolt.store import ACTOR, DjangoInstallationStore, TargetKey, install_target_key
+from installations.bolt.store import ACTOR, DjangoInstallationStore, install_target_key
 from installations.conf import slack_config
 from installations.exceptions import SlackInstallError
 from installations.lifecycle import rotation
 
 logger = logging.getLogger(__name__)
 
+# auth.test answers remembered per process: a few hundred bytes each, one per live token.
+AUTH_TEST_CACHE_SIZE = 10_000
 # How long a request waits for another process's refresh of a token that has already expired
 # (Slack wants an answer to an event within 3 seconds).
 REFRESH_WAIT_SECONDS = 2.0
 REFRESH_POLL_SECONDS = 0.05
-# Bolt's default user-token resolution: the event's user (its other mode: "actor").
-AUTHED_USER = "authed_user"
 
 
 class TokenNotRefreshed(SlackInstallError):
@@ -81,333 +74,290 @@ class TokenNotRefreshed(SlackInstallError):
     message = "An expired token could not be refreshed yet; Slack will retry the request."
 
 
+# --- auth.test, once per token ------------------------------------------------------------------
+
+
+class AuthTestAnswers:
+    """``auth.test`` answers by token digest; the least recently used go beyond ``max_size``."""
+
+    def __init__(self, max_size: int = AUTH_TEST_CACHE_SIZE) -> None:
+        self.max_size = max_size
+        self.by_digest: OrderedDict[bytes, dict[str, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(token: str) -> bytes:
+        return hashlib.sha256(token.encode()).digest()
+
+    def get(self, token: str) -> dict[str, Any] | None:
+        key = self.key(token)
+        with self._lock:
+            answer = self.by_digest.get(key)
+            if answer is not None:
+                self.by_digest.move_to_end(key)
+            return answer
+
+    def put(self, token: str, answer: Mapping[str, Any]) -> dict[str, Any]:
+        """Remember the answer's data (never the request, which carries the token)."""
+        key, kept = self.key(token), dict(answer)
+        with self._lock:
+            self.by_digest[key] = kept
+            self.by_digest.move_to_end(key)
+            while len(self.by_digest) > self.max_size:
+                self.by_digest.popitem(last=False)
+        return kept
+
+    def __len__(self) -> int:
+        return len(self.by_digest)
+
+
+class RememberingClient:
+    """The request's WebClient as Bolt's authorize uses it: ``auth_test`` from the cache."""
+
+    def __init__(self, client: Any, answers: AuthTestAnswers) -> None:
+        self.client = client
+        self.answers = answers
+
+    def auth_test(self, *, token: str, **kwargs: Any) -> dict[str, Any]:
+        known = self.answers.get(token)
+        if known is not None:
+            return known
+        answer = self.client.auth_test(token=token, **kwargs)  # SlackApiError: not remembered
+        return self.answers.put(token, answer.data)
+
+
+class AsyncRememberingClient(RememberingClient):
+    """``RememberingClient`` for an ``AsyncWebClient``."""
+
+    async def auth_test(self, *, token: str, **kwargs: Any) -> dict[str, Any]:  # type: ignore[override]
+        known = self.answers.get(token)
+        if known is not None:
+            return known
+        answer = await self.client.auth_test(token=token, **kwargs)
+        return self.answers.put(token, answer.data)
+
+
+def remembering(context: Any, client: RememberingClient) -> Any:
+    """A copy of the request's context whose ``client`` is ``client`` (Bolt's authorize only
+    reads its context; the request keeps its own client)."""
+    view = type(context)(context)
+    view["client"] = client
+    return view
+
+
+# --- rotation through our claim protocol ---------------------------------------------------------
+
+
+Stored = TypeVar("Stored", SdkInstallation, Bot)
+
+
 @dataclass(frozen=True)
-class Lookup:
-    """The arguments Bolt's authorize receives, as one value both twins pass around."""
+class Pair:
+    """A token as stored: the access token, its refresh token and expiry (Unix seconds); the
+    tokens are left out of its repr."""
 
-    enterprise_id: str | None
-    team_id: str | None
-    user_id: str | None
-    is_enterprise_install: bool | None
-    actor_enterprise_id: str | None = None
-    actor_team_id: str | None = None
-    actor_user_id: str | None = None
+    token: str | None = field(repr=False)
+    refresh_token: str | None = field(repr=False)
+    expires_at: int | None
 
+    @classmethod
+    def of(cls, found: SdkInstallation | Bot | None, kind: str) -> Pair:
+        """The ``kind`` ("bot" or "user") token of what the store found (None: nothing)."""
+        if found is None:
+            return cls(None, None, None)
+        return cls(
+            getattr(found, f"{kind}_token"),
+            getattr(found, f"{kind}_refresh_token"),
+            getattr(found, f"{kind}_token_expires_at"),
+        )
 
-class Target(TypedDict):
-    """The install target a lookup asks the store for (Bolt's arguments)."""
+    def put_into(self, copy: Stored, kind: str) -> Stored:
+        setattr(copy, f"{kind}_token", self.token)
+        setattr(copy, f"{kind}_refresh_token", self.refresh_token)
+        setattr(copy, f"{kind}_token_expires_at", self.expires_at)
+        return copy
 
-    enterprise_id: str | None
-    team_id: str | None
-    is_enterprise_install: bool | None
-
-
-class UserTarget(Target):
-    user_id: str | None
-
-
-def target_of(lookup: Lookup) -> Target:
-    return Target(
-        enterprise_id=lookup.enterprise_id,
-        team_id=lookup.team_id,
-        is_enterprise_install=lookup.is_enterprise_install,
-    )
+    def expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= time.time()
 
 
-@dataclass(frozen=True)
-class Found:
-    """What the store answered: the target's latest installation, the event user's own one
-    (when the installer is someone else), and the target's bot (Bolt's fallback lookup)."""
-
-    latest: SdkInstallation | None = None
-    this_user: SdkInstallation | None = None
-    bot: Bot | None = None
+def due(expires_at: int | None, minutes: int) -> bool:
+    """slack_sdk's TokenRotator's rule: expiring within ``minutes``."""
+    return expires_at is not None and expires_at <= time.time() + minutes * 60
 
 
-@dataclass(frozen=True)
-class Choice:
-    """The tokens Bolt's rules pick, and whose installation each came from."""
-
-    bot_token: str | None = None
-    bot_scopes: Any = None
-    bot_from: SdkInstallation | Bot | None = None
-    user_token: str | None = None
-    user_scopes: Any = None
-    user_from: SdkInstallation | None = None
+def refused(code: str) -> SlackTokenRotationError:
+    """What Bolt's authorize reads as "rotation failed": it answers "not installed"."""
+    answer = SlackApiError(f"token not refreshed: {code}", {"error": code})  # type: ignore[no-untyped-call]
+    return SlackTokenRotationError(answer)
 
 
-def user_lookup(latest: SdkInstallation, lookup: Lookup, resolution: str) -> UserTarget | None:
-    """The arguments of the event user's own ``find_installation``, as Bolt asks it: None when
-    the latest installer is that user (or, with actor resolution, no actor is known)."""
-    if latest.user_id == lookup.user_id:
-        return None
-    if resolution == "actor":
-        if lookup.actor_enterprise_id is None and lookup.actor_team_id is None:
+def settle(
+    current: Pair,
+    outcome: rotation.TokenResult | None,
+    reread: Callable[[], Pair],
+    team: str,
+) -> Pair | None:
+    """The pair to use after our refresh ran (None: ``current`` as it stands).
+
+    A new pair in the store (ours, or another process's) is used; otherwise a still valid token
+    is kept; an expired one waits for another process's refresh, then fails the request when
+    the refresh failed for now, or is "not installed" (``refused``) when it needs a reinstall.
+    """
+    deadline = time.monotonic() + REFRESH_WAIT_SECONDS
+    while True:
+        stored = reread()
+        if stored.token is None:
+            raise refused("no_longer_installed")
+        if stored.token != current.token:
+            return stored
+        if not current.expired():
             return None
-        return UserTarget(
-            enterprise_id=lookup.actor_enterprise_id,
-            team_id=lookup.actor_team_id,
-            is_enterprise_install=None,
-            user_id=lookup.actor_user_id,
+        if outcome is not rotation.TokenRefresh.SKIPPED or time.monotonic() >= deadline:
+            break
+        time.sleep(REFRESH_POLL_SECONDS)
+    if outcome is rotation.TokenRefresh.SKIPPED:
+        raise TokenNotRefreshed()
+    code = "not_refreshed"
+    if isinstance(outcome, rotation.RefreshFailed):
+        if outcome.code not in rotation.REINSTALL_CODES:
+            raise TokenNotRefreshed()
+        code = outcome.code
+    logger.warning(
+        "an expired token of team=%s could not be refreshed (%s): not authorized", team, code
+    )
+    raise refused(code)
+
+
+class ClaimingTokenRotator(TokenRotator):
+    """slack_sdk's TokenRotator whose refreshes run ``rotation.refresh_for_request`` (the
+    scheduled job's claim protocol) and return the pair then stored. Its
+    ``perform_token_rotation`` is slack_sdk's own, composing these two."""
+
+    def __init__(self, store: DjangoInstallationStore) -> None:
+        super().__init__(client_id=store.client_id, client_secret="")  # never sent from here
+        self.store = store
+
+    def _rotated(
+        self,
+        given: SdkInstallation | Bot,
+        kind: str,
+        minutes: int,
+        find: Callable[[], SdkInstallation | Bot | None],
+        user_id: str | None = None,
+    ) -> Pair | None:
+        """The ``kind`` token's new pair, refreshed through our claim protocol when due (None:
+        use ``given``'s as it stands). ``find`` reads it again from the store."""
+        current = Pair.of(given, kind)
+        if current.refresh_token is None or not due(current.expires_at, minutes):
+            return None
+        key = install_target_key(
+            self.store.client_id, given.enterprise_id, given.team_id, given.is_enterprise_install
         )
-    return UserTarget(**target_of(lookup), user_id=lookup.user_id)
-
-
-def choose(found: Found, user_id: str | None) -> Choice:
-    """Bolt's choice of tokens (InstallationStoreAuthorize.__call__), from the store's answers."""
-    latest, mine = found.latest, found.this_user
-    choice = Choice()
-    if latest is not None:
-        choice = Choice(
-            bot_token=latest.bot_token,
-            bot_scopes=latest.bot_scopes,
-            bot_from=latest,
-            user_token=latest.user_token,
-            user_scopes=latest.user_scopes,
-            user_from=latest,
+        done = rotation.refresh_for_request(
+            **key, user_id=user_id, bot=kind == "bot", minutes=minutes, actor=ACTOR
         )
-        if latest.user_id != user_id:  # the installer is someone else: not their user token
-            choice = Choice(choice.bot_token, choice.bot_scopes, latest)
-            if mine is not None:
-                same_target = (latest.enterprise_id, latest.team_id) == (
-                    mine.enterprise_id,
-                    mine.team_id,
-                )
-                takes_bot = latest.bot_token is None and same_target
-                choice = Choice(
-                    bot_token=mine.bot_token if takes_bot else choice.bot_token,
-                    bot_scopes=mine.bot_scopes if takes_bot else choice.bot_scopes,
-                    bot_from=mine if takes_bot else latest,
-                    user_token=mine.user_token,
-                    user_scopes=mine.user_scopes,
-                    user_from=mine,
-                )
-    if found.bot is not None and choice.bot_token is None and choice.user_token is None:
-        bot = found.bot
-        choice = Choice(bot.bot_token, bot.bot_scopes, bot, None, choice.user_scopes, None)
-    return choice
+        outcome = done.bot if kind == "bot" else done.user
+        team = given.team_id or given.enterprise_id or "-"
+        return settle(current, outcome, lambda: Pair.of(find(), kind), team)
+
+    def perform_bot_token_rotation(
+        self, *, bot: Bot, minutes_before_expiration: int = 120
+    ) -> Bot | None:
+        def find() -> Bot | None:
+            return self.store.find_bot(
+                enterprise_id=bot.enterprise_id,
+                team_id=bot.team_id,
+                is_enterprise_install=bot.is_enterprise_install,
+            )
+
+        new = self._rotated(bot, "bot", minutes_before_expiration, find)
+        return None if new is None else new.put_into(Bot(**bot.to_dict_for_copying()), "bot")
+
+    def perform_user_token_rotation(
+        self, *, installation: SdkInstallation, minutes_before_expiration: int = 120
+    ) -> SdkInstallation | None:
+        user_id = installation.user_id
+        if not user_id:  # no user's token to refresh (Bolt cleared another user's)
+            return None
+
+        def find() -> SdkInstallation | None:
+            return self.store.find_installation(
+                enterprise_id=installation.enterprise_id,
+                team_id=installation.team_id,
+                user_id=user_id,
+                is_enterprise_install=installation.is_enterprise_install,
+            )
+
+        new = self._rotated(installation, "user", minutes_before_expiration, find, user_id)
+        copy = SdkInstallation(**installation.to_dict_for_copying())
+        return None if new is None else new.put_into(copy, "user")
 
 
-def needs_bot_lookup(found: Found, user_id: str | None) -> bool:
-    """Bolt asks ``find_bot`` when the installation lookups gave it no token at all."""
-    choice = choose(found, user_id)
-    return choice.bot_token is None and choice.user_token is None
+class AsyncClaimingTokenRotator(AsyncTokenRotator):
+    """``ClaimingTokenRotator`` for an ``AsyncApp``: the claim protocol holds transactions and
+    row locks, so it runs in Django's sync thread."""
+
+    def __init__(self, store: AsyncDjangoInstallationStore) -> None:
+        super().__init__(client_id=store.client_id, client_secret="")
+        self.sync = ClaimingTokenRotator(store.sync)
+
+    async def perform_bot_token_rotation(
+        self, *, bot: Bot, minutes_before_expiration: int = 120
+    ) -> Bot | None:
+        rotate = sync_to_async(self.sync.perform_bot_token_rotation)
+        return await rotate(bot=bot, minutes_before_expiration=minutes_before_expiration)
+
+    async def perform_user_token_rotation(
+        self, *, installation: SdkInstallation, minutes_before_expiration: int = 120
+    ) -> SdkInstallation | None:
+        rotate = sync_to_async(self.sync.perform_user_token_rotation)
+        return await rotate(
+            installation=installation, minutes_before_expiration=minutes_before_expiration
+        )
 
 
-def _identity(source: SdkInstallation | Bot) -> dict[str, str | None]:
-    """What ``auth.test`` with a token of this install answers about the team: an org-wide
-    token speaks for the org (its id, name and URL); a workspace's URL is not stored."""
-    if source.is_enterprise_install:
-        return {
-            "enterprise_id": source.enterprise_id,
-            "team_id": source.enterprise_id,
-            "team": source.enterprise_name,
-            "url": getattr(source, "enterprise_url", None),
-        }
+# --- the two authorizes --------------------------------------------------------------------------
+
+
+def _options(token_rotation_minutes: int | None, **options: Any) -> dict[str, Any]:
+    """The arguments both twins pass to Bolt's authorize."""
+    minutes = token_rotation_minutes
     return {
-        "enterprise_id": source.enterprise_id,
-        "team_id": source.team_id,
-        "team": source.team_name,
-        "url": None,
+        "logger": logging.getLogger("slack_bolt.authorize"),
+        "token_rotation_expiration_minutes": (
+            slack_config().token_rotation_minutes if minutes is None else minutes
+        ),
+        "cache_enabled": False,  # ours is the bounded auth.test cache (module docstring)
+        **options,
     }
 
 
-def result_of(choice: Choice) -> AuthorizeResult | None:
-    """Bolt's AuthorizeResult for the chosen tokens (``from_auth_test_response``, with the
-    stored identity in place of the answers); None when there is no token: "not installed"."""
-    if choice.bot_token is not None and choice.bot_from is not None:
-        source: SdkInstallation | Bot = choice.bot_from
-        bot_id, bot_user_id = source.bot_id or None, source.bot_user_id or None
-        owner = choice.user_from.user_id if choice.user_token and choice.user_from else None
-    elif choice.user_token is not None and choice.user_from is not None:
-        source, bot_id, bot_user_id = choice.user_from, None, None
-        owner = choice.user_from.user_id
-    else:
-        return None
-    return AuthorizeResult(
-        **_identity(source),
-        bot_id=bot_id,
-        bot_user_id=bot_user_id,
-        bot_token=choice.bot_token,
-        bot_scopes=choice.bot_scopes,
-        user_id=owner or None,
-        user=None,  # the token user's display name: auth.test's, never stored
-        user_token=choice.user_token,
-        user_scopes=choice.user_scopes,
-    )
-
-
-# --- token rotation ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Refresh:
-    """One ``rotation.refresh_for_request`` call: which install target, which tokens."""
-
-    key: TargetKey
-    user_id: str | None
-    bot: bool
-
-
-def _expires_within(expires_at: Any, seconds: float) -> bool:
-    return expires_at is not None and float(expires_at) <= time.time() + seconds
-
-
-def refreshes_due(choice: Choice, minutes: int, client_id: str) -> list[Refresh]:
-    """The refreshes the chosen tokens need: a rotating token expiring within ``minutes``."""
-    due: dict[tuple[str, str], Refresh] = {}
-    window = minutes * 60
-
-    def add(source: SdkInstallation | Bot, *, bot: bool, user_id: str | None = None) -> None:
-        key = install_target_key(
-            client_id, source.enterprise_id, source.team_id, source.is_enterprise_install
-        )
-        marker = (key["enterprise_id"], key["team_id"])
-        before = due.get(marker, Refresh(key, None, False))
-        due[marker] = Refresh(key, user_id or before.user_id, bot or before.bot)
-
-    bot_from = choice.bot_from
-    if (
-        choice.bot_token is not None
-        and bot_from is not None
-        and bot_from.bot_refresh_token is not None
-        and _expires_within(bot_from.bot_token_expires_at, window)
-    ):
-        add(bot_from, bot=True)
-    user_from = choice.user_from
-    if (
-        choice.user_token is not None
-        and user_from is not None
-        and user_from.user_refresh_token is not None
-        and _expires_within(user_from.user_token_expires_at, window)
-    ):
-        add(user_from, bot=False, user_id=user_from.user_id)
-    return list(due.values())
-
-
-def expired(choice: Choice) -> bool:
-    """Whether a chosen token is already past its expiry (unusable until refreshed)."""
-    bot, user = choice.bot_from, choice.user_from
-    return (choice.bot_token is not None and bot is not None and _expires_within(
-        bot.bot_token_expires_at, 0
-    )) or (choice.user_token is not None and user is not None and _expires_within(
-        user.user_token_expires_at, 0
-    ))  # fmt: skip
-
-
-def _outcomes(done: list[rotation.RequestRefresh]) -> list[rotation.TokenResult]:
-    return [r for refresh in done for r in (refresh.bot, refresh.user) if r is not None]
-
-
-def after_refresh(choice: Choice, done: list[rotation.RequestRefresh]) -> AuthorizeResult | None:
-    """The result once the refreshes ran and the store was read again (``choice``), when no
-    other process is still refreshing: an expired token that Slack refused to refresh (or that
-    already needed a reinstall) is Bolt's "not installed"; one that failed for a passing reason
-    fails the request, so Slack retries it."""
-    if not expired(choice):
-        return result_of(choice)
-    failures = [r for r in _outcomes(done) if isinstance(r, rotation.RefreshFailed)]
-    passing = [f.code for f in failures if f.code not in rotation.REINSTALL_CODES]
-    if passing:
-        raise TokenNotRefreshed()
-    logger.warning(
-        "an expired token of team=%s could not be refreshed (reinstall needed): not authorized",
-        _team_label(choice),
-    )
-    return None
-
-
-def another_is_refreshing(done: list[rotation.RequestRefresh]) -> bool:
-    return rotation.TokenRefresh.SKIPPED in _outcomes(done)
-
-
-def _team_label(choice: Choice) -> str:
-    source = choice.bot_from or choice.user_from
-    return (source.team_id or source.enterprise_id or "-") if source is not None else "-"
-
-
-# --- the two twins -------------------------------------------------------------------------------
-
-
-class DjangoAuthorize(Authorize):
-    """``App(authorize=DjangoAuthorize(installation_store=store))``: Bolt's authorize from our
-    stored identity (module docstring). ``new_bolt_app()`` uses it unless given ``authorize=``."""
+class DjangoAuthorize(InstallationStoreAuthorize):
+    """``App(authorize=DjangoAuthorize(installation_store=store))``: Bolt's authorize with a
+    bounded auth.test cache and our rotation (module docstring); ``new_bolt_app()``'s default."""
 
     def __init__(
         self,
         *,
         installation_store: DjangoInstallationStore,
         token_rotation_minutes: int | None = None,
-        bot_only: bool = False,
-        user_token_resolution: str = AUTHED_USER,
+        cache_size: int = AUTH_TEST_CACHE_SIZE,
+        **options: Any,
     ) -> None:
-        self.installation_store = installation_store
-        self.token_rotation_minutes = (
-            slack_config().token_rotation_minutes
-            if token_rotation_minutes is None
-            else token_rotation_minutes
+        """``options``: Bolt's (``bot_only``, ``user_token_resolution``, ``logger``)."""
+        super().__init__(
+            installation_store=installation_store, **_options(token_rotation_minutes, **options)
         )
-        self.bot_only = bot_only
-        self.user_token_resolution = user_token_resolution
+        self.token_rotator = ClaimingTokenRotator(installation_store)
+        self.auth_tests = AuthTestAnswers(cache_size)
 
-    def __call__(
-        self,
-        *,
-        context: Any,
-        enterprise_id: str | None,
-        team_id: str | None,
-        user_id: str | None,
-        actor_enterprise_id: str | None = None,
-        actor_team_id: str | None = None,
-        actor_user_id: str | None = None,
-    ) -> AuthorizeResult | None:
-        lookup = Lookup(
-            enterprise_id, team_id, user_id, context.is_enterprise_install,
-            actor_enterprise_id, actor_team_id, actor_user_id,
-        )  # fmt: skip
-        choice = choose(self.find(lookup), user_id)
-        due = refreshes_due(choice, self.token_rotation_minutes, self.installation_store.client_id)
-        if not due:
-            return result_of(choice)
-        done = [self.refresh(refresh) for refresh in due]
-        choice = choose(self.find(lookup), user_id)
-        deadline = time.monotonic() + REFRESH_WAIT_SECONDS
-        while expired(choice) and another_is_refreshing(done):
-            if time.monotonic() >= deadline:
-                raise TokenNotRefreshed()
-            time.sleep(REFRESH_POLL_SECONDS)
-            choice = choose(self.find(lookup), user_id)
-        return after_refresh(choice, done)
-
-    def refresh(self, refresh: Refresh) -> rotation.RequestRefresh:
-        return rotation.refresh_for_request(
-            client_id=refresh.key["client_id"],
-            enterprise_id=refresh.key["enterprise_id"],
-            team_id=refresh.key["team_id"],
-            user_id=refresh.user_id,
-            bot=refresh.bot,
-            minutes=self.token_rotation_minutes,
-            actor=ACTOR,
-        )
-
-    def find(self, lookup: Lookup) -> Found:
-        """The store lookups Bolt's authorize makes, in its order."""
-        store = self.installation_store
-        target = target_of(lookup)
-        if self.bot_only:
-            return Found(bot=store.find_bot(**target))
-        latest = store.find_installation(**target)
-        mine = None
-        if latest is not None:
-            args = user_lookup(latest, lookup, self.user_token_resolution)
-            mine = store.find_installation(**args) if args is not None else None
-        found = Found(latest, mine)
-        if needs_bot_lookup(found, lookup.user_id):
-            found = Found(latest, mine, store.find_bot(**target))
-        return found
+    def __call__(self, *, context: Any, **request: Any) -> AuthorizeResult | None:
+        client = RememberingClient(context.client, self.auth_tests)
+        return super().__call__(context=remembering(context, client), **request)
 
 
-class AsyncDjangoAuthorize(AsyncAuthorize):
+class AsyncDjangoAuthorize(AsyncInstallationStoreAuthorize):
     """The ``AsyncApp`` twin of DjangoAuthorize, on ``AsyncDjangoInstallationStore``."""
 
     def __init__(
@@ -415,60 +365,15 @@ class AsyncDjangoAuthorize(AsyncAuthorize):
         *,
         installation_store: AsyncDjangoInstallationStore,
         token_rotation_minutes: int | None = None,
-        bot_only: bool = False,
-        user_token_resolution: str = AUTHED_USER,
+        cache_size: int = AUTH_TEST_CACHE_SIZE,
+        **options: Any,
     ) -> None:
-        self.installation_store = installation_store
-        self.sync = DjangoAuthorize(
-            installation_store=installation_store.sync,
-            token_rotation_minutes=token_rotation_minutes,
-            bot_only=bot_only,
-            user_token_resolution=user_token_resolution,
+        super().__init__(
+            installation_store=installation_store, **_options(token_rotation_minutes, **options)
         )
+        self.token_rotator = AsyncClaimingTokenRotator(installation_store)
+        self.auth_tests = AuthTestAnswers(cache_size)
 
-    async def __call__(
-        self,
-        *,
-        context: Any,
-        enterprise_id: str | None,
-        team_id: str | None,
-        user_id: str | None,
-        actor_enterprise_id: str | None = None,
-        actor_team_id: str | None = None,
-        actor_user_id: str | None = None,
-    ) -> AuthorizeResult | None:
-        lookup = Lookup(
-            enterprise_id, team_id, user_id, context.is_enterprise_install,
-            actor_enterprise_id, actor_team_id, actor_user_id,
-        )  # fmt: skip
-        minutes = self.sync.token_rotation_minutes
-        choice = choose(await self.find(lookup), user_id)
-        due = refreshes_due(choice, minutes, self.installation_store.client_id)
-        if not due:
-            return result_of(choice)
-        # the claim protocol holds transactions and row locks: sync code, in Django's thread
-        refresh: Callable[[Refresh], rotation.RequestRefresh] = self.sync.refresh
-        done = [await sync_to_async(refresh)(each) for each in due]
-        choice = choose(await self.find(lookup), user_id)
-        deadline = time.monotonic() + REFRESH_WAIT_SECONDS
-        while expired(choice) and another_is_refreshing(done):
-            if time.monotonic() >= deadline:
-                raise TokenNotRefreshed()
-            await asyncio.sleep(REFRESH_POLL_SECONDS)
-            choice = choose(await self.find(lookup), user_id)
-        return after_refresh(choice, done)
-
-    async def find(self, lookup: Lookup) -> Found:
-        store = self.installation_store
-        target = target_of(lookup)
-        if self.sync.bot_only:
-            return Found(bot=await store.async_find_bot(**target))
-        latest = await store.async_find_installation(**target)
-        mine = None
-        if latest is not None:
-            args = user_lookup(latest, lookup, self.sync.user_token_resolution)
-            mine = await store.async_find_installation(**args) if args is not None else None
-        found = Found(latest, mine)
-        if needs_bot_lookup(found, lookup.user_id):
-            found = Found(latest, mine, await store.async_find_bot(**target))
-        return found
+    async def __call__(self, *, context: Any, **request: Any) -> AuthorizeResult | None:
+        client = AsyncRememberingClient(context.client, self.auth_tests)
+        return await super().__call__(context=remembering(context, client), **request)

@@ -7,19 +7,12 @@ served by that app through ``slack_bolt.adapter.django`` (an ``AsyncApp`` throug
 ``async_dispatch``). Our lifecycle handling (uninstall, token revocation, team access:
 ``lifecycle/slack_events.py``) is registered on it as Bolt listeners, so history is still kept.
 
-``new_bolt_app()`` builds an App the way this needs: our encrypted installation store, an
-``authorize`` reading it (bolt/authorize.py: each workspace's listeners get that workspace's own
-tokens, rotated when they expire, without an ``auth.test`` per event), the signing secret and
-Slack API URL from the app's settings, and no OAuth flow: installs go through our Add to Slack
-pages, never Bolt's.
-
-The listeners' ``client`` (and so ``say``, which posts with it) is a ``KeptAliveWebClient``
-(slack/kept_alive.py): slack_sdk's WebClient on our transport's kept-alive connections, one per
-server thread, instead of a new connection per API call. ``new_bolt_app()`` adds
-``KeptAliveClientMiddleware`` (bolt/kept_alive_client.py) for it, the first global middleware
-after Bolt's own; the App's own ``client`` is one too. ``respond`` is slack_sdk's WebhookClient
-on the response_url, unchanged; an ``AsyncApp`` keeps slack_sdk's ``AsyncWebClient`` (aiohttp,
-not this transport).
+``new_bolt_app()`` builds an App the way this needs: our encrypted installation store, Bolt's
+own authorize reading it (bolt/authorize.py: each workspace's listeners get that workspace's own
+tokens, rotated through our claim protocol when they expire, with ``auth.test`` asked once per
+token), the signing secret and Slack API URL from the app's settings, and no OAuth flow:
+installs go through our Add to Slack pages, never Bolt's. The listeners' ``client`` is Bolt's,
+unchanged.
 """
 
 from __future__ import annotations
@@ -59,20 +52,19 @@ def new_bolt_app(**options: Any) -> Any:
 
     ``options`` go to ``App`` (e.g. ``process_before_response=True``); the store, authorize,
     signing secret and client default to ours. The authorize is ``DjangoAuthorize``
-    (bolt/authorize.py: the stored identity, no ``auth.test`` per event, rotation through our
+    (bolt/authorize.py: Bolt's, with ``auth.test`` once per token and rotation through our
     claim protocol); pass ``authorize=`` for another. With a store of another kind, Bolt's own
-    ``InstallationStoreAuthorize`` (our authorize reads and rotates our rows only)."""
+    ``InstallationStoreAuthorize`` (our rotation reads and rotates our rows only)."""
     from slack_bolt import App
     from slack_bolt.authorization.authorize import InstallationStoreAuthorize
+    from slack_sdk import WebClient
 
     from installations.bolt.authorize import DjangoAuthorize
-    from installations.bolt.kept_alive_client import KeptAliveClientMiddleware
     from installations.bolt.store import DjangoInstallationStore
-    from installations.slack.kept_alive import KeptAliveWebClient
 
     config = slack_config()
     store = options.pop("installation_store", None) or DjangoInstallationStore()
-    client = options.pop("client", None) or KeptAliveWebClient(base_url=config.api_url)
+    client = options.pop("client", None) or WebClient(base_url=config.api_url)
     # Any: Bolt takes an Authorize object here, though App's annotation says a plain callable.
     authorize: Any = options.pop("authorize", None)
     if authorize is None and isinstance(store, DjangoInstallationStore):
@@ -96,7 +88,6 @@ def new_bolt_app(**options: Any) -> Any:
     # Bolt builds an OAuth flow by itself when SLACK_CLIENT_ID / SLACK_CLIENT_SECRET are in the
     # environment; installs go through our pages, so there is none (and no second state store).
     app._oauth_flow = None
-    app.use(KeptAliveClientMiddleware())  # the listeners' client: bolt/kept_alive_client.py
     return app
 
 

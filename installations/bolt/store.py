@@ -6,9 +6,11 @@ installation with the target's latest bot merged in; org-wide installs are found
 ``team_id=None, is_enterprise_install=True``; rows are scoped by ``client_id``. Unlike them,
 deletes mark rows and erase tokens (revocation.py), so the admin keeps the history.
 
-Lookups are one indexed query each and decrypt only the tokens they return. A token this process
-cannot decrypt makes the lookup raise (``opened``), never return None. Bolt's re-save after a
-token rotation never undoes a revocation that landed meanwhile (persistence.py).
+Lookups are one indexed query each, for only the columns slack_sdk's objects need (find_bot a
+queryset; find_installation, which every event runs, one statement: latest_sql.py) and decrypt
+only the tokens they return. A token this process cannot decrypt makes the lookup raise
+(``opened``), never return None. Bolt's re-save after a token rotation never undoes a
+revocation that landed meanwhile (persistence.py).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypedDict, TypeVar
 
+from asgiref.sync import sync_to_async
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -24,7 +27,7 @@ from slack_sdk.oauth.installation_store import Bot, InstallationStore
 from slack_sdk.oauth.installation_store import Installation as SdkInstallation
 from slack_sdk.oauth.state_store import OAuthStateStore
 
-from installations.bolt.compiled_lookup import CompiledLookup
+from installations.bolt.latest_sql import BOT_FIELDS, latest_installation
 from installations.conf import slack_config
 from installations.encryption.fields import EncryptedDataError
 from installations.install import state as oauth_state
@@ -59,77 +62,31 @@ def install_target_key(
     return TargetKey(client_id=client_id, enterprise_id=enterprise_id or "", team_id=team_id)
 
 
-# Only the columns to_sdk_bot / to_sdk_installation read: a lookup loads nothing else (and
-# reading any other column of these rows would cost a query, which the tests would catch).
-BOT_COLUMNS = (
-    "app_id", "enterprise_id", "enterprise_name", "enterprise_url", "team_id", "team_name",
-    "is_enterprise_install", "bot_token", "bot_id", "bot_user_id", "bot_scopes",
-    "bot_refresh_token", "bot_token_expires_at", "installed_at", "uninstalled_at",
-    "bot_revoked_at",
-)  # fmt: skip
-INSTALLATION_COLUMNS = (
-    "workspace", "app_id", "enterprise_id", "enterprise_name", "enterprise_url", "team_id",
-    "team_name", "is_enterprise_install", "token_type", "user_id", "user_token", "user_scopes",
-    "user_refresh_token", "user_token_expires_at", "bot_scopes", "incoming_webhook_url",
-    "incoming_webhook_channel", "incoming_webhook_channel_id",
-    "incoming_webhook_configuration_url", "installed_at", "user_token_revoked_at", "deleted_at",
-    "custom_values",
-)  # fmt: skip
-
-
 def bot_query(key: TargetKey) -> QuerySet[Workspace]:
-    """One row by the unique (client_id, enterprise_id, team_id) key."""
-    return Workspace.objects.filter(**key).only(*BOT_COLUMNS)
+    """One row by the unique (client_id, enterprise_id, team_id) key, only the columns
+    slack_sdk's Bot is made of."""
+    return Workspace.objects.filter(**key).only(*BOT_FIELDS)
 
 
-def installation_query(key: TargetKey, user_id: str | None) -> QuerySet[Installation]:
-    """The latest live history row (and its Workspace in the same query).
+def find_bot_row(key: TargetKey) -> Workspace | None:
+    return bot_query(key).first()
+
+
+async def afind_bot_row(key: TargetKey) -> Workspace | None:
+    return await bot_query(key).afirst()
+
+
+def find_installation_row(key: TargetKey, user_id: str | None) -> Installation | None:
+    """The latest live history row with its Workspace (latest_sql.py: the lookup of every event).
 
     Rows whose user token was revoked or deleted through this store are skipped, as slack_sdk's
     stores no longer have them; an uninstalled target has no installation at all.
     """
-    columns = [*INSTALLATION_COLUMNS, *(f"workspace__{name}" for name in BOT_COLUMNS)]
-    rows = (
-        Installation.objects.select_related("workspace")
-        .only(*columns)
-        .filter(
-            **key,
-            deleted_at__isnull=True,
-            user_token_revoked_at__isnull=True,
-            workspace__uninstalled_at__isnull=True,
-        )
-    )
-    if user_id is not None:
-        # uses installation_user_latest_idx; is_current is the user's latest flow
-        rows = rows.filter(user_id=user_id, is_current=True)
-    return rows.order_by("-installed_at")[:1]
+    return latest_installation(**key, user_id=user_id)
 
 
-def _bot(*, client_id: str, enterprise_id: str, team_id: str) -> QuerySet[Workspace]:
-    return bot_query(TargetKey(client_id=client_id, enterprise_id=enterprise_id, team_id=team_id))
-
-
-def _latest(
-    *, client_id: str, enterprise_id: str, team_id: str, user_id: str | None = None
-) -> QuerySet[Installation]:
-    key = TargetKey(client_id=client_id, enterprise_id=enterprise_id, team_id=team_id)
-    return installation_query(key, user_id)
-
-
-KEY = ("client_id", "enterprise_id", "team_id")
-BOT = CompiledLookup("find_bot", Workspace, _bot, *KEY)
-LATEST = CompiledLookup("find_installation", Installation, _latest, *KEY)
-USERS_LATEST = CompiledLookup("find_installation(user_id)", Installation, _latest, *KEY, "user_id")
-
-
-def installation_lookup(
-    key: TargetKey, user_id: str | None
-) -> tuple[CompiledLookup[Installation], dict[str, str]]:
-    """Which lookup finds the installation for Bolt's arguments, and its values (both stores)."""
-    values = {name: key[name] for name in ("client_id", "enterprise_id", "team_id")}
-    if user_id is None:
-        return LATEST, values
-    return USERS_LATEST, {**values, "user_id": user_id}
+async def afind_installation_row(key: TargetKey, user_id: str | None) -> Installation | None:
+    return await sync_to_async(latest_installation)(**key, user_id=user_id)
 
 
 def opened(convert: Callable[[], T], key: TargetKey, lookup: str) -> T:
@@ -159,14 +116,16 @@ def opened(convert: Callable[[], T], key: TargetKey, lookup: str) -> T:
         raise
 
 
-def installation_from(rows: list[Installation], key: TargetKey) -> SdkInstallation | None:
-    if not rows:
+def installation_from(row: Installation | None, key: TargetKey) -> SdkInstallation | None:
+    """slack_sdk's Installation for a found row (decrypting its tokens), or None."""
+    if row is None:
         return None
-    return opened(lambda: to_sdk_installation(rows[0], rows[0].workspace), key, "find_installation")
+    return opened(lambda: to_sdk_installation(row, row.workspace), key, "find_installation")
 
 
-def bot_from(rows: list[Workspace], key: TargetKey) -> Bot | None:
-    return opened(lambda: to_sdk_bot(rows[0]), key, "find_bot") if rows else None
+def bot_from(row: Workspace | None, key: TargetKey) -> Bot | None:
+    """slack_sdk's Bot for a found row (decrypting its tokens), or None."""
+    return None if row is None else opened(lambda: to_sdk_bot(row), key, "find_bot")
 
 
 class DjangoInstallationStore(InstallationStore):
@@ -223,8 +182,7 @@ class DjangoInstallationStore(InstallationStore):
         is_enterprise_install: bool | None = False,
     ) -> Bot | None:
         key = self._key(enterprise_id, team_id, is_enterprise_install)
-        workspace = BOT.first(**key)
-        return bot_from([] if workspace is None else [workspace], key)
+        return bot_from(find_bot_row(key), key)
 
     def find_installation(
         self,
@@ -235,9 +193,7 @@ class DjangoInstallationStore(InstallationStore):
         is_enterprise_install: bool | None = False,
     ) -> SdkInstallation | None:
         key = self._key(enterprise_id, team_id, is_enterprise_install)
-        lookup, values = installation_lookup(key, user_id)
-        row = lookup.first(**values)
-        return installation_from([] if row is None else [row], key)
+        return installation_from(find_installation_row(key, user_id), key)
 
     # --- deletes: mark rows and erase their tokens; history stays ------------------------------
     def delete_bot(self, *, enterprise_id: str | None, team_id: str | None) -> None:

@@ -3,9 +3,8 @@
 Owns: the Web API client with our transport limits and retry policy (``api``, ``transport``),
 validation of every answer's shape (``answers``), the mapping of an ``oauth.v2.access`` answer to
 slack_sdk's ``Installation`` (``install_answer``), the conversions of times and scopes between
-slack_sdk's data carriers and our columns (``sdk_mapping``), request signature checks
-(``signature``) and the developer's listeners' WebClient on our kept-alive connections
-(``kept_alive``: slack_sdk's behaviour otherwise).
+slack_sdk's data carriers and our columns (``sdk_mapping``) and request signature checks
+(``signature``).
 
 May import: slack_sdk, Django (settings, utilities), ``installations.conf``,
 ``installations.exceptions``. Never our tables (``installations.models``: our rows become

@@ -1,4 +1,4 @@
-"""Fixtures for the Bolt store tests: both lookup paths, and slack_sdk's own stores to match.
+"""Fixtures for the Bolt store tests: slack_sdk's own stores to match.
 
 Tokens are generated per run; they only look like Slack's (prefix + random hex). ``our_store`` is
 in tests/conftest.py (the lifecycle's re-save tests use it too).
@@ -19,15 +19,6 @@ from tests.support import factories
 from tests.support.store import StampedSQLite3Store
 
 # The store suites' data comes from tests/support/factories.py (store_installation, STORE_IDS, T0).
-
-
-@pytest.fixture(params=["compiled", "plain"])
-def lookup_path(request: pytest.FixtureRequest, settings: Any) -> str:
-    """Run a test with the stores' lookups precompiled, then as plain querysets
-    (SLACK_COMPILED_LOOKUPS; installations/bolt/compiled_lookup.py): both must answer alike.
-    Store test modules use it for every test: ``pytest.mark.usefixtures("lookup_path")``."""
-    settings.SLACK_COMPILED_LOOKUPS = request.param == "compiled"
-    return str(request.param)
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
-"""Token rotation inside our authorize: through lifecycle/rotation.py's claim protocol, never
-Bolt's TokenRotator and store.save; one refresh token is spent once however many events race.
+"""Token rotation inside our authorize: Bolt's own rotation steps, with the refresh itself
+through lifecycle/rotation.py's claim protocol (ClaimingTokenRotator), so one refresh token is
+spent once however many events race.
 """
 
 from __future__ import annotations
@@ -10,12 +11,16 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.utils import timezone
 from slack_bolt import BoltContext
 from slack_bolt.authorization.authorize_result import AuthorizeResult
+from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk import WebClient
+from slack_sdk.web.async_client import AsyncWebClient
 
-from installations.bolt.authorize import DjangoAuthorize, TokenNotRefreshed
+from installations.bolt.async_store import AsyncDjangoInstallationStore
+from installations.bolt.authorize import AsyncDjangoAuthorize, DjangoAuthorize, TokenNotRefreshed
 from installations.bolt.store import DjangoInstallationStore
 from installations.models import Installation, LifecycleEvent, Workspace
 from slackstandin import SlackStandIn
@@ -57,7 +62,8 @@ def test_a_token_near_expiry_is_refreshed_through_our_rotation(
     assert set(events.values_list("actor", flat=True)) == {"bolt"} and events.count() == 2
     assert authorize(standin) == result  # now fresh: nothing more is spent
     assert len(refresh_calls(standin)) == 2
-    assert standin.calls_to("auth.test") == []
+    workspace.refresh_from_db()
+    assert workspace.refresh_failed_at is None and workspace.bot_revoked_at is None
 
 
 @pytest.mark.django_db
@@ -124,3 +130,21 @@ def test_a_token_still_valid_is_used_when_its_refresh_fails(
     standin.fail_next("oauth.v2.access", status=503)
     result = authorize(standin)
     assert result is not None and result.bot_token == body["access_token"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_async_twin_refreshes_through_our_rotation(
+    standin: SlackStandIn, install: Callable[..., Any]
+) -> None:
+    workspace, body = install(rotation=True)
+    make_expired(workspace)
+    ours = AsyncDjangoAuthorize(
+        installation_store=AsyncDjangoInstallationStore(), token_rotation_minutes=60
+    )
+    context = AsyncBoltContext({"client": AsyncWebClient(base_url=standin.api_url)})
+    result = async_to_sync(ours.__call__)(context=context, **TEAM, user_id=INSTALLER_USER_ID)
+    workspace.refresh_from_db()
+    assert refresh_calls(standin) == [body["refresh_token"]]
+    assert result is not None and result.bot_token == workspace.bot_token != body["access_token"]
+    events = LifecycleEvent.objects.filter(kind=LifecycleEvent.Kind.REFRESHED)
+    assert list(events.values_list("actor", flat=True)) == ["bolt"]

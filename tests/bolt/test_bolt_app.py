@@ -28,7 +28,7 @@ from installations.models import Installation, Workspace
 from slackstandin import SlackStandIn
 from tests.support.store import MENTION, stored_envelope
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("lookup_path")]
+pytestmark = pytest.mark.django_db
 
 COOKIE = "slack-app-oauth-state"
 

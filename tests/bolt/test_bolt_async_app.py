@@ -42,7 +42,6 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
     # slack_sdk 3.48's AsyncWebClient still passes aiohttp.BasicAuth for the oauth.v2.access call
     pytest.mark.filterwarnings("ignore:BasicAuth is deprecated:DeprecationWarning"),
-    pytest.mark.usefixtures("lookup_path"),  # the async store runs the same lookups
 ]
 
 COOKIE = "slack-app-oauth-state"

@@ -1,5 +1,5 @@
-"""The developer's app from ``new_bolt_app()`` behind /slack/events: authorized from what we
-stored, so Slack sees no ``auth.test`` per event (installations/bolt/authorize.py).
+"""The developer's app from ``new_bolt_app()`` behind /slack/events: authorized by Bolt's own
+authorize over our store, asking ``auth.test`` once per token (installations/bolt/authorize.py).
 
 Events are signed like Slack's and posted to our Request URL with Django's test client; the
 listener runs before the answer (``process_before_response``), on the test's connection.
@@ -57,7 +57,7 @@ def mention(team_id: str, user: str = INSTALLER_USER_ID) -> dict[str, Any]:
     )
 
 
-def test_new_bolt_app_authorizes_without_auth_test(
+def test_new_bolt_app_asks_auth_test_once_per_token(
     standin: SlackStandIn,
     install: Callable[..., Any],
     bolt_app: Any,
@@ -69,7 +69,7 @@ def test_new_bolt_app_authorizes_without_auth_test(
     for user in (INSTALLER_USER_ID, "U0SOMEONE2", INSTALLER_USER_ID):
         response = post_event(mention("T0STANDIN1", user))
         assert response.status_code == 200 and response.content == b""
-    assert len(standin.calls_to("auth.test")) == before  # none per event
+    assert len(standin.calls_to("auth.test")) == before + 2  # the bot's and the user's token
     assert len(standin.calls_to("chat.postMessage")) == 3
     user_token = body["authed_user"]["access_token"]
     assert SEEN == [

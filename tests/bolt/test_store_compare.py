@@ -24,7 +24,7 @@ from installations.bolt.store import DjangoInstallationStore
 from tests.support.factories import T0, fake_token, store_installation
 from tests.support.store import StampedSQLite3Store
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("lookup_path")]
+pytestmark = pytest.mark.django_db
 
 # see the module docstring: after a user-only flow our Bot.installed_at is that flow's time
 USER_ONLY_FLOW = ("installed_at",)

@@ -28,7 +28,7 @@ from slackstandin import SlackStandIn
 from tests.bolt.test_bolt_app import MENTION, Bolt
 from tests.support.factories import fake_token, store_installation
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("lookup_path")]
+pytestmark = pytest.mark.django_db
 
 TEAM = {"enterprise_id": None, "team_id": "T0TEAM1"}
 OTHER_KEYS = {
