@@ -7,6 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
 
 from installations.encryption.keyring import Keyring, KeyringError
 
@@ -125,6 +126,7 @@ def check_dotted_paths(app_configs: Any = None, **kwargs: Any) -> list[checks.Ch
     """SLACK_BOLT_APP and SLACK_INSTALL_CUSTOM_VALUES name something importable."""
     from django.utils.module_loading import import_string
 
+    from installations.bolt.request_url import ASYNC_EXTRA
     from installations.conf import text_setting
 
     found: list[checks.CheckMessage] = []
@@ -134,13 +136,26 @@ def check_dotted_paths(app_configs: Any = None, **kwargs: Any) -> list[checks.Ch
             continue
         try:
             import_string(path)
-        except ImportError as exc:
+        except (ImportError, ImproperlyConfigured) as exc:
+            # Bolt's async code needs aiohttp, which only the bolt-async extra installs
+            hint = ASYNC_EXTRA if _lacks_aiohttp(exc) else None
             found.append(
                 checks.Error(
-                    f"{name}={path} cannot be imported: {exc}", id=f"installations.{error_id}"
+                    f"{name}={path} cannot be imported: {exc}",
+                    hint=hint,
+                    id=f"installations.{error_id}",
                 )
             )
     return found
+
+
+def _lacks_aiohttp(exc: BaseException | None) -> bool:
+    """Whether ``exc`` (or what caused it) is the import of aiohttp failing."""
+    while exc is not None:
+        if isinstance(exc, ImportError) and exc.name == "aiohttp":
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 @checks.register(checks.Tags.urls)
