@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
 
 from installations.bolt import request_url
@@ -130,3 +131,19 @@ def test_every_lifecycle_event_is_recorded_before_bolt_starts(bolt_path: str, ki
     response = deliver({**org_event, "event_id": org_event["event_id"] + "R"})
     assert response.status_code == 200
     assert LifecycleEvent.objects.filter(workspace=org).count() == before + 1
+
+
+def test_with_atomic_requests_the_uninstall_is_committed_before_bolt_starts(
+    bolt_path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A host project with ATOMIC_REQUESTS: the view's writes would commit only after it
+    returned, so the developer's app (an AsyncApp reads on its own connection) would start on
+    the old rows, and a failed commit would follow Bolt's answer. The events view is
+    non-atomic: its lifecycle transaction commits before Bolt starts."""
+    monkeypatch.setitem(connection.settings_dict, "ATOMIC_REQUESTS", True)
+    saved_workspace()
+
+    response = deliver(envelope({"type": "app_uninstalled"}))
+
+    assert response.status_code == 200, response.content
+    assert wait_for_listener()[0] == ("before bolt", 1)
