@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -35,22 +35,47 @@ from installations.slack.events import url_verification_challenge
 # Slack's envelopes nest four levels; even rich-text message events stay far below this.
 MAX_JSON_DEPTH = 64
 
-# The envelope's fields, by the type Slack documents for them (null is accepted unless named).
-OBJECTS = ("message", "previous_message", "item", "assistant_thread", "container", "function")
-OBJECTS_NOT_NULL = ("event", "view")
-ID_OR_OBJECT = ("enterprise", "team", "user", "channel")  # an id, or an object with its "id"
 # Ids Bolt's authorize looks up in the database: a NUL byte, a lone surrogate or a non-text value
 # would make the query itself fail. Slack's ids are short ASCII.
-IDS = ("id", "team_id", "enterprise_id", "user_id", "channel_id", "app_installed_team_id")
 ID_TEXT = re.compile(r"[ -~]{0,255}")
-# Text Bolt matches listeners' patterns against (re.search of anything else raises).
-TEXTS = ("type", "subtype", "command", "callback_id", "action_id", "block_id", "response_url")
-LISTS_OF_OBJECTS = ("authorizations", "response_urls")
-# Objects whose own fields Bolt reads as an envelope's (its extract_* helpers recurse into them).
-NESTED_ENVELOPES = (
-    *("event", "message", "previous_message", "item", "assistant_thread", "view", "function"),
-    *ID_OR_OBJECT,
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, str) and ID_TEXT.fullmatch(value) is not None
+
+
+def _objects(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(item, dict) for item in value)
+
+
+# The kinds of the envelope's fields: (whether a value is of the kind, the kind in words).
+OBJECT = (lambda v: isinstance(v, dict), "an object")
+OBJECT_OR_NULL = (lambda v: v is None or isinstance(v, dict), "an object")
+ID_OR_OBJECT = (lambda v: v is None or isinstance(v, dict) or _is_id(v), "an id or an object")
+ID = (lambda v: v is None or _is_id(v), "an id")
+TEXT = (lambda v: v is None or isinstance(v, str), "text")  # Bolt matches patterns against it
+OBJECTS = (lambda v: v is None or _objects(v), "a list of objects")
+SOME_OBJECTS = (lambda v: bool(v) and _objects(v), "a list of objects")
+# Each envelope field, by the type Slack documents for it.
+FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    **dict.fromkeys(("event", "view"), OBJECT),
+    **dict.fromkeys(("message", "previous_message", "item", "assistant_thread"), OBJECT_OR_NULL),
+    **dict.fromkeys(("container", "function"), OBJECT_OR_NULL),
+    **dict.fromkeys(("enterprise", "team", "user", "channel"), ID_OR_OBJECT),
+    **dict.fromkeys(("id", "team_id", "enterprise_id", "user_id", "channel_id"), ID),
+    "app_installed_team_id": ID,
+    **dict.fromkeys(("type", "subtype", "command", "callback_id", "action_id", "block_id"), TEXT),
+    "response_url": TEXT,
+    **dict.fromkeys(("authorizations", "response_urls"), OBJECTS),
+    "actions": SOME_OBJECTS,  # Bolt reads the first action of block_actions
+}
+# Objects whose own fields Bolt reads as an envelope's (its extract_* helpers recurse into them),
+# and lists of such objects.
+NESTED = frozenset(
+    {"event", "message", "previous_message", "item", "assistant_thread", "view", "function"}
+    | {"enterprise", "team", "user", "channel"}
 )
+NESTED_LISTS = frozenset({"authorizations", "response_urls", "actions"})
 
 
 class UnusableBody(ValueError):
@@ -108,54 +133,20 @@ def envelope_problem(payload: Mapping[str, Any]) -> str | None:
     """None when every envelope field Bolt reads has the type Slack documents; else which one
     does not. Iterative over the nested envelopes (each level is at most MAX_JSON_DEPTH deep)."""
     event = payload.get("event")
-    if isinstance(event, dict) and not isinstance(event.get("text"), str | None):
+    if isinstance(event, dict) and not TEXT[0](event.get("text")):
         return "event.text is not text"  # Bolt's message listeners search it for their keyword
     stack: list[tuple[str, Mapping[str, Any]]] = [("", payload)]
     while stack:
         path, level = stack.pop()
-        problem = _field_problem(level)
-        if problem:
-            return f"{path}{problem}"
-        for key in NESTED_ENVELOPES:
-            if isinstance(level.get(key), dict):
-                stack.append((f"{path}{key}.", level[key]))
-        for key in (*LISTS_OF_OBJECTS, "actions"):
-            stack.extend((f"{path}{key}[].", item) for item in level.get(key) or ())
+        for key, value in level.items():
+            kind = FIELDS.get(key)
+            if kind is None:
+                continue
+            is_kind, words = kind
+            if not is_kind(value):
+                return f"{path}{key} is not {words}"
+            if key in NESTED and isinstance(value, dict):
+                stack.append((f"{path}{key}.", value))
+            elif key in NESTED_LISTS and value:
+                stack.extend((f"{path}{key}[].", item) for item in value)
     return None
-
-
-def _field_problem(level: Mapping[str, Any]) -> str | None:
-    """The first field of this one object that is not of its documented type."""
-    for key in OBJECTS:
-        if not isinstance(level.get(key), dict | None):
-            return f"{key} is not an object"
-    for key in OBJECTS_NOT_NULL:
-        if key in level and not isinstance(level[key], dict):
-            return f"{key} is not an object"
-    for key in ID_OR_OBJECT:
-        value = level.get(key)
-        if not (isinstance(value, dict | None) or _is_id(value)):
-            return f"{key} is neither an id nor an object"
-    for key in IDS:
-        value = level.get(key)
-        if not (value is None or _is_id(value)):
-            return f"{key} is not an id"
-    for key in TEXTS:
-        if not isinstance(level.get(key), str | None):
-            return f"{key} is not text"
-    for key in LISTS_OF_OBJECTS:
-        if not _list_of_objects(level.get(key), allow_none=True):
-            return f"{key} is not a list of objects"
-    if "actions" in level and not (level["actions"] and _list_of_objects(level["actions"])):
-        return "actions is not a list of objects"
-    return None
-
-
-def _is_id(value: Any) -> bool:
-    return isinstance(value, str) and ID_TEXT.fullmatch(value) is not None
-
-
-def _list_of_objects(value: Any, *, allow_none: bool = False) -> bool:
-    if value is None:
-        return allow_none
-    return isinstance(value, list) and all(isinstance(item, dict) for item in value)
