@@ -95,3 +95,17 @@ def test_url_verification_is_answered_on_every_path(forget_apps: None) -> None:
     assert {status for status, _ in found.values()} == {200}
     assert found["ours"][1] == b"c0ffee"
     assert b"c0ffee" in found["sync"][1] and b"c0ffee" in found["async"][1]
+
+
+@pytest.mark.parametrize("url", ["/slack/commands", "/slack/interactions"])
+@pytest.mark.parametrize("app", ["sync", "async"])
+@pytest.mark.parametrize("body,content_type", UNUSABLE.values(), ids=UNUSABLE.keys())
+def test_the_other_bolt_urls_refuse_them_too(
+    forget_apps: None, url: str, app: str, body: bytes, content_type: str
+) -> None:
+    with override_settings(SLACK_BOLT_APP=PATHS[app]):
+        client = Client(raise_request_exception=False)
+        environ = signed_environ(body)
+        response = client.generic("POST", url, data=body, content_type=content_type, **environ)
+    assert response.status_code == 400, response.content[:200]
+    assert response.content.startswith(REFUSED)
