@@ -128,7 +128,9 @@ def test_every_lifecycle_event_is_recorded_before_bolt_starts(bolt_path: str, ki
         deliver(envelope(granted, team_id=None, enterprise_id="E0ORG1", authorizations=auth))
     before = LifecycleEvent.objects.filter(workspace=org).count()
     request_url_apps.SEEN.clear()
-    response = deliver({**org_event, "event_id": org_event["event_id"] + "R"})
+    # a new delivery, later than the grant (an older revocation would change nothing)
+    later = {"event_id": org_event["event_id"] + "R", "event_time": int(time.time()) + 1}
+    response = deliver({**org_event, **later})
     assert response.status_code == 200
     assert LifecycleEvent.objects.filter(workspace=org).count() == before + 1
 
