@@ -7,6 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
 
 from installations.encryption.keyring import Keyring, KeyringError
 
@@ -158,6 +159,10 @@ def check_signin_app(app_configs: Any = None, **kwargs: Any) -> list[checks.Chec
     ]
 
 
+# What a Bolt AsyncApp needs beyond the bolt extra (bolt/request_url.py says it too).
+ASYNC_EXTRA = 'an AsyncApp needs aiohttp: pip install "django-slackinstall[bolt-async]"'
+
+
 @checks.register()
 def check_dotted_paths(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """SLACK_BOLT_APP and SLACK_INSTALL_CUSTOM_VALUES name something importable."""
@@ -172,13 +177,26 @@ def check_dotted_paths(app_configs: Any = None, **kwargs: Any) -> list[checks.Ch
             continue
         try:
             import_string(path)
-        except ImportError as exc:
+        except (ImportError, ImproperlyConfigured) as exc:
+            # Bolt's async code needs aiohttp, which only the bolt-async extra installs
+            hint = ASYNC_EXTRA if _lacks_aiohttp(exc) else None
             found.append(
                 checks.Error(
-                    f"{name}={path} cannot be imported: {exc}", id=f"installations.{error_id}"
+                    f"{name}={path} cannot be imported: {exc}",
+                    hint=hint,
+                    id=f"installations.{error_id}",
                 )
             )
     return found
+
+
+def _lacks_aiohttp(exc: BaseException | None) -> bool:
+    """Whether ``exc`` (or what caused it) is the import of aiohttp failing."""
+    while exc is not None:
+        if isinstance(exc, ImportError) and exc.name == "aiohttp":
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 @checks.register(checks.Tags.urls)

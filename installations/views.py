@@ -7,17 +7,21 @@ body before anything is parsed; only then is ``url_verification`` answered. The 
 logged, and every input an anonymous sender controls has one answer, none of them a 500
 (docs/security.md): a body over MAX_BODY_BYTES is a 413 before it is read, a Content-Length that
 is not a number a 400, any header value or body without a valid signature a 401, a signed body
-that is not a JSON object (or nests absurdly deep) a 400, and a signed event whose fields are
-not what Slack documents is acknowledged and ignored (200), since Slack's retry would carry the
-same body.
+nothing can use (not UTF-8, not a JSON object, nesting absurdly deep, an envelope field of a type
+Slack never sends: ``slack/request_body.py``) a 400 on every path, Bolt's too, and a signed
+lifecycle event whose own fields are not what Slack documents is acknowledged and ignored (200),
+since Slack's retry would carry the same body. A lifecycle event is recorded before any answer,
+also when a Bolt app serves the URL; a database that refuses it is a 503, so Slack retries.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
+from django.db import DatabaseError, transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
@@ -39,6 +43,7 @@ from installations.install.next_page import clean_next, is_safe_next
 from installations.lifecycle import slack_events
 from installations.observability import metrics
 from installations.slack import events as slack_payloads
+from installations.slack import request_body
 from installations.slack.signature import verify_signature
 
 logger = logging.getLogger(__name__)
@@ -155,25 +160,43 @@ def _signed_body(request: HttpRequest) -> bytes | HttpResponse:
     return body
 
 
-@csrf_exempt  # Slack cannot send a CSRF token; the request signature authenticates it instead
-@require_POST
-def events(request: HttpRequest) -> HttpResponse:
-    """The Events Request URL: the developer's Bolt app when SLACK_BOLT_APP is set, else ours."""
+def _recorded_payload(request: HttpRequest) -> dict[str, Any] | HttpResponse:
+    """A signed request's payload once its lifecycle event (if it holds one) is recorded; else
+    the answer refusing it. Every URL Slack posts to goes through here before anything answers,
+    ours or the developer's Bolt app: a body nothing can use is a 400 (one reader,
+    ``slack/request_body.py``, for both), and Slack's 200 comes only after the event's effects
+    are committed, whatever the Bolt app does afterwards (Slack never resends an acknowledged
+    event). A database that refuses the write is a 503: not acknowledged, so Slack retries."""
     body = _signed_body(request)
     if isinstance(body, HttpResponse):
         return body
+    try:
+        payload = request_body.read_body(body, request.headers.get("Content-Type"))
+    except request_body.UnusableBody as exc:
+        return _text(f"unusable request: {exc.reason}", status=400)
+    if slack_payloads.event_kind(payload):
+        retry = retry_number(request.headers.get("X-Slack-Retry-Num"))
+        try:
+            slack_events.handle_event(payload, retry_num=retry)
+        except DatabaseError as exc:
+            logger.error("event not recorded (%s): answered 503, Slack retries", type(exc).__name__)
+            return _text("event not recorded: retry later", status=503)
+    return payload
+
+
+@csrf_exempt  # Slack cannot send a CSRF token; the request signature authenticates it instead
+@require_POST
+@transaction.non_atomic_requests  # recorded (committed) before the developer's code sees it
+def events(request: HttpRequest) -> HttpResponse:
+    """The Events Request URL: the developer's Bolt app when SLACK_BOLT_APP is set, else ours."""
+    payload = _recorded_payload(request)
+    if isinstance(payload, HttpResponse):
+        return payload
     if request_url.configured_app() is not None:
         return _bolt(request)
-    payload = slack_payloads.parse_payload(body)
-    if payload is None:
-        return _text("malformed event: expected a JSON object", status=400)
-    if payload.get("type") == "url_verification":
-        challenge = slack_payloads.url_verification_challenge(payload)
-        if challenge is None:
-            return _text("malformed url_verification: no challenge", status=400)
+    challenge = slack_payloads.url_verification_challenge(payload)
+    if payload.get("type") == "url_verification" and challenge:
         return _text(challenge)
-    retry = retry_number(request.headers.get("X-Slack-Retry-Num"))
-    slack_events.handle_event(payload, retry_num=retry)
     return _text("ok")
 
 
@@ -181,8 +204,8 @@ def events(request: HttpRequest) -> HttpResponse:
 
 
 def _bolt(request: HttpRequest) -> HttpResponse:
-    """A signed request, served by the developer's app (Bolt checks the signature again and
-    answers url_verification)."""
+    """A signed, readable request, its lifecycle event recorded, served by the developer's app
+    (Bolt checks the signature again and answers url_verification)."""
     if request_url.is_async():
         return request_url.serve_async(request)
     return request_url.handle(request)
@@ -190,9 +213,10 @@ def _bolt(request: HttpRequest) -> HttpResponse:
 
 @csrf_exempt  # signed by Slack, checked here and by Bolt
 @require_POST
+@transaction.non_atomic_requests
 def bolt_only(request: HttpRequest) -> HttpResponse:
     """Slash commands and interactivity: only a developer's Bolt app has listeners for them."""
     if request_url.configured_app() is None:
         raise Http404("no SLACK_BOLT_APP")
-    body = _signed_body(request)
-    return body if isinstance(body, HttpResponse) else _bolt(request)
+    payload = _recorded_payload(request)
+    return payload if isinstance(payload, HttpResponse) else _bolt(request)

@@ -4,8 +4,14 @@ A Slack app has one Events Request URL (and one for slash commands and interacti
 be the same). With ``SLACK_BOLT_APP`` set (a dotted path to a Bolt ``App`` / ``AsyncApp`` or to
 a factory returning one), ``/slack/events``, ``/slack/commands`` and ``/slack/interactions`` are
 served by that app through ``slack_bolt.adapter.django`` (an ``AsyncApp`` through its
-``async_dispatch``). Our lifecycle handling (uninstall, token revocation, team access:
-``lifecycle/slack_events.py``) is registered on it as Bolt listeners, so history is still kept.
+``async_dispatch``). Our lifecycle events (uninstall, token revocation, team access:
+``lifecycle/slack_events.py``) are recorded by the view before the app sees the request (views.py:
+Slack's 200 only for what is committed), then reach the developer's listeners as any event does;
+listeners that only acknowledge them are added after the developer's own.
+
+Bolt's async code needs aiohttp, which ``django-slackinstall[bolt]`` does not install: it is
+imported only for an ``AsyncApp`` (``new_async_bolt_app``, or the developer's own import), never
+to serve a sync ``App``.
 
 ``new_bolt_app()`` builds an App the way this needs: our encrypted installation store, Bolt's
 own authorize reading it (bolt/authorize.py: each workspace's listeners get that workspace's own
@@ -21,6 +27,7 @@ import asyncio
 import concurrent.futures
 import logging
 import os
+import sys
 import threading
 from collections.abc import Callable
 from functools import lru_cache
@@ -34,6 +41,7 @@ from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.utils.module_loading import import_string
 
+from installations.checks import ASYNC_EXTRA
 from installations.conf import slack_config, text_setting
 
 logger = logging.getLogger(__name__)
@@ -93,12 +101,17 @@ def new_bolt_app(**options: Any) -> Any:
 
 def new_async_bolt_app(**options: Any) -> Any:
     """The ``AsyncApp`` twin of ``new_bolt_app`` (needs aiohttp), on ``AsyncDjangoAuthorize``."""
-    from slack_bolt.app.async_app import AsyncApp
+    try:
+        from slack_bolt.app.async_app import AsyncApp
+    except ModuleNotFoundError as exc:
+        if exc.name != "aiohttp":
+            raise
+        raise ImproperlyConfigured(ASYNC_EXTRA) from exc
     from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
     from slack_sdk.web.async_client import AsyncWebClient
 
+    from installations.bolt.async_authorize import AsyncDjangoAuthorize
     from installations.bolt.async_store import AsyncDjangoInstallationStore
-    from installations.bolt.authorize import AsyncDjangoAuthorize
 
     config = slack_config()
     store = options.pop("installation_store", None) or AsyncDjangoInstallationStore()
@@ -125,51 +138,48 @@ def new_async_bolt_app(**options: Any) -> Any:
     return app
 
 
-def _retry_number(headers: dict[str, Any]) -> int | None:
-    values = headers.get("x-slack-retry-num") or ["0"]
-    value = values[0] if isinstance(values, list | tuple) else values
-    return int(value) if str(value).isdigit() and len(str(value)) <= 3 else None
+def _is_async_app(found: object) -> bool:
+    """Whether ``found`` is a Bolt ``AsyncApp``, without importing Bolt's async code (it needs
+    aiohttp, which a sync app's deployment may lack): an object can only be an AsyncApp once the
+    module defining it has been imported."""
+    async_app = sys.modules.get("slack_bolt.app.async_app")
+    return async_app is not None and isinstance(found, async_app.AsyncApp)
 
 
-def register_lifecycle_listeners(app: Any) -> None:
-    """Our lifecycle handling as listeners of the developer's app (sync or async)."""
-    from slack_bolt.app.async_app import AsyncApp
+def acknowledge_lifecycle_events(app: Any) -> None:
+    """Listeners that only acknowledge our lifecycle events (sync or async), after the
+    developer's own: the view has recorded the event before Bolt sees it (views.py), so an app
+    without listeners for them answers Slack's 200 rather than Bolt's 404 (which Slack retries)."""
+    if _is_async_app(app):
 
-    from installations.lifecycle import slack_events
+        async def async_listener(ack: Any) -> None:
+            await ack()
 
-    def apply(body: dict[str, Any], headers: dict[str, Any]) -> None:
-        slack_events.handle_event(body, retry_num=_retry_number(headers))
+        listener: Callable[..., Any] = async_listener
+    else:
 
+        def sync_listener(ack: Callable[[], None]) -> None:
+            ack()
+
+        listener = sync_listener
     for event in LIFECYCLE_EVENTS:
-        if isinstance(app, AsyncApp):
-            from asgiref.sync import sync_to_async
-
-            async def async_listener(body: dict[str, Any], request: Any, ack: Any) -> None:
-                await ack()
-                await sync_to_async(apply, thread_sensitive=True)(body, request.headers)
-
-            app.event(event)(async_listener)
-        else:
-
-            def listener(body: dict[str, Any], request: Any, ack: Callable[[], None]) -> None:
-                ack()
-                apply(body, request.headers)
-
-            app.event(event)(listener)
+        app.event(event)(listener)
 
 
 def load_app(path: str) -> Any:
     """The object SLACK_BOLT_APP names: an App / AsyncApp, or a factory called once."""
     from slack_bolt import App
-    from slack_bolt.app.async_app import AsyncApp
+
+    def is_app(found: object) -> bool:
+        return isinstance(found, App) or _is_async_app(found)
 
     found = import_string(path)
-    app = found if isinstance(found, App | AsyncApp) else found()
-    if not isinstance(app, App | AsyncApp):
+    app = found if is_app(found) else found()
+    if not is_app(app):
         raise TypeError(f"SLACK_BOLT_APP={path} is neither a Bolt App nor a factory of one")
     if getattr(app, "oauth_flow", None) is not None:
         logger.warning("SLACK_BOLT_APP has an OAuth flow: its install pages are not served here")
-    register_lifecycle_listeners(app)
+    acknowledge_lifecycle_events(app)
     return app
 
 
@@ -265,9 +275,7 @@ async def handle_async(request: HttpRequest) -> HttpResponse:
 
 
 def is_async() -> bool:
-    from slack_bolt.app.async_app import AsyncApp
-
-    return isinstance(configured_app(), AsyncApp)
+    return _is_async_app(configured_app())
 
 
 @receiver(setting_changed)

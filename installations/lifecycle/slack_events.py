@@ -89,11 +89,16 @@ def _apply(event: SlackEvent) -> str:
 
 
 def _first_delivery(event_id: str) -> bool:
+    """True after recording ``event_id``; False when an earlier delivery recorded it. Any other
+    refusal of the insert raises: answering "duplicate" for it would acknowledge an event that
+    was never applied (SQLite reports a trigger's or a constraint's abort as IntegrityError too)."""
     try:
         with transaction.atomic():  # savepoint: a duplicate must not poison the outer transaction
             ProcessedSlackEvent.objects.create(event_id=event_id)
     except IntegrityError:
-        return False
+        if ProcessedSlackEvent.objects.filter(event_id=event_id).exists():
+            return False
+        raise
     return True
 
 

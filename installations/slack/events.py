@@ -3,12 +3,12 @@
 docs/slack-protocol.md §6. A field of a type or form Slack does not document (``tokens.oauth`` a
 string, an id holding a NUL byte or 40 characters, ``event_time`` a list or ``1e300``) makes the
 event ``Malformed``: the caller logs and acknowledges it, never a 500 (a retry would carry the
-same body). JSON is parsed with bounded depth, and NaN or Infinity are refused.
+same body). The body was read before, once for every path (``slack.request_body``: bounded
+depth, no NaN or Infinity, the envelope's types).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import re
@@ -17,17 +17,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from installations.slack.answers import nests_deeper_than
-
 logger = logging.getLogger(__name__)
 
-# Slack's envelopes nest four levels; even rich-text message events stay far below this. Deeper JSON
-# is refused (json.loads itself raises RecursionError near Python's recursion limit).
 # The events this app applies (lifecycle/slack_events.py); any other type is acknowledged.
 LIFECYCLE_KINDS = frozenset(
     {"app_uninstalled", "tokens_revoked", "team_access_granted", "team_access_revoked"}
 )
-MAX_JSON_DEPTH = 64
 MAX_CHALLENGE_LENGTH = 1024  # Slack's url_verification challenge is about 50 characters
 SLACK_ID = re.compile(r"[A-Za-z0-9]{1,32}")  # T…, E…, U…, W…, A…: fits every id column (32)
 EVENT_ID = re.compile(r"[A-Za-z0-9]{1,64}")  # Ev…: fits ProcessedSlackEvent.event_id (64)
@@ -41,22 +36,6 @@ class Malformed(ValueError):
     def __init__(self, field: str) -> None:
         super().__init__(f"malformed {field}")
         self.field = field
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")  # NaN, Infinity: Python accepts them, RFC 8259 not
-
-
-def parse_payload(body: bytes) -> dict[str, Any] | None:
-    """The signed body as a JSON object; None when it is not one (not JSON, not UTF-8, NaN,
-    nested deeper than MAX_JSON_DEPTH, a number too long to convert)."""
-    try:
-        value = json.loads(body, parse_constant=_refuse_constant)
-    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
-        return None
-    if not isinstance(value, dict) or nests_deeper_than(value, MAX_JSON_DEPTH):
-        return None
-    return value
 
 
 def url_verification_challenge(payload: Mapping[str, Any]) -> str | None:

@@ -21,8 +21,9 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk import WebClient
 from slack_sdk.web.async_client import AsyncWebClient
 
+from installations.bolt.async_authorize import AsyncDjangoAuthorize
 from installations.bolt.async_store import AsyncDjangoInstallationStore
-from installations.bolt.authorize import AsyncDjangoAuthorize, DjangoAuthorize
+from installations.bolt.authorize import DjangoAuthorize
 from installations.bolt.store import DjangoInstallationStore
 from installations.encryption.fields import EncryptedDataError
 from installations.encryption.keyring import generate_key_entry

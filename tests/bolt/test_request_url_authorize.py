@@ -18,7 +18,8 @@ from slack_bolt.authorization.authorize import InstallationStoreAuthorize
 from slack_sdk.oauth.installation_store.sqlite3 import SQLite3InstallationStore
 
 from installations.bolt import request_url
-from installations.bolt.authorize import AsyncDjangoAuthorize, DjangoAuthorize
+from installations.bolt.async_authorize import AsyncDjangoAuthorize
+from installations.bolt.authorize import DjangoAuthorize
 from slackstandin import SlackStandIn, messaging
 from slackstandin import events as standin_events
 from slackstandin.state import INSTALLER_USER_ID

@@ -31,6 +31,7 @@ from installations import views as event_views
 from installations.conf import slack_config
 from installations.models import Installation, LifecycleEvent, OrgTeamAccess, ProcessedSlackEvent
 from installations.slack import events as slack_payloads
+from installations.slack import request_body
 from installations.slack import signature as slack_signature
 from tests.support.factories import saved_workspace
 from tests.support.lifecycle import envelope
@@ -388,8 +389,40 @@ def test_signed_event_callbacks_with_fields_of_any_type_are_acknowledged(
     response = rolled_back(lambda: post(client, body, headers, signed=True))
     if not_finite(payload):
         assert response.status_code == 400  # not JSON (RFC 8259), refused before any field is read
+    elif not documented_envelope(payload):
+        # an envelope field Bolt reads is of a type Slack never sends: nothing can use it
+        assert response.status_code == 400, response.content[:200]
+        assert response.content.startswith(b"unusable request: ")
     else:
         assert response.status_code == 200, response.content[:200]
+
+
+def documented_envelope(payload: dict[str, Any]) -> bool:
+    """Whether the envelope fields this strategy varies have the types Slack documents: ``type``
+    text, ``event`` an object with a text ``type`` (or a nested ``event`` object, as
+    team_access_* may come), ``authorizations`` a list of objects, ids printable ASCII."""
+    event = payload["event"]
+    auths = payload.get("authorizations")
+    return (
+        isinstance(payload["type"], str)
+        and all(is_id(payload.get(key)) for key in ("team_id", "enterprise_id"))
+        and isinstance(event, dict)
+        and isinstance(event.get("type"), str | None)
+        and is_id(event.get("team_id"))
+        and ("event" not in event or documented_envelope({"type": "", **event}))
+        and (auths is None or (isinstance(auths, list) and all(map(documented_auth, auths))))
+    )
+
+
+def documented_auth(auth: Any) -> bool:
+    return isinstance(auth, dict) and all(is_id(auth.get(k)) for k in ("team_id", "enterprise_id"))
+
+
+def is_id(value: Any) -> bool:
+    """None, or text of printable ASCII (Slack's ids are; a NUL or a lone surrogate is not)."""
+    return value is None or (
+        isinstance(value, str) and len(value) <= 255 and all(" " <= c <= "~" for c in value)
+    )
 
 
 def nested(depth: int, *, inner: str = "[]", opener: str = "[") -> bytes:
@@ -403,7 +436,7 @@ def nested(depth: int, *, inner: str = "[]", opener: str = "[") -> bytes:
         nested(10_000),  # json.loads raises RecursionError
         nested(10_000, opener='{"a":', inner="1"),
         nested(200),  # parses, but deeper than MAX_JSON_DEPTH
-        b'{"a": ' + nested(slack_payloads.MAX_JSON_DEPTH) + b"}",
+        b'{"a": ' + nested(request_body.MAX_JSON_DEPTH) + b"}",
         b'{"type": "event_callback", "event_time": ' + b"1" * 5000 + b"}",  # int() digit limit
         b'{"type": "event_callback", "event_time": NaN}',
         b'{"type": "url_verification", "challenge": Infinity}',
@@ -435,10 +468,22 @@ def test_json_exactly_at_the_depth_limit_is_read(
     assert post(client, json.dumps(payload).encode(), {}, signed=True).status_code == 200
 
 
+# Envelope fields Bolt reads, of a type Slack never sends: refused (400) on every path
+# (installations/slack/request_body.py), the developer's Bolt app's too.
+ENVELOPE_REFUSALS: list[dict[str, Any]] = [
+    {"team_id": "T0STANDIN1\x00"},  # PostgreSQL cannot compare text holding NUL
+    {"event": {"type": "app_uninstalled", "team_id": {"id": "T0STANDIN1"}}, "team_id": None},
+    {"authorizations": {"team_id": "T0STANDIN1"}},
+    {"event": "app_uninstalled"},
+    {"event": None},
+    {"team": 7},
+    {"type": ["event_callback"]},
+]
+
+
 @pytest.mark.parametrize(
     "overrides",
     [
-        {"team_id": "T0STANDIN1\x00"},  # PostgreSQL cannot compare text holding NUL
         {"event_id": "Ev\x00"},
         {"event_id": "Ev" + "A" * 80},  # longer than the column
         {"team_id": "T" * 40},
@@ -446,10 +491,8 @@ def test_json_exactly_at_the_depth_limit_is_read(
         {"event_time": 10**400},  # math.isfinite() of it raises OverflowError
         {"event_time": [1]},
         {"event_time": True},
-        {"authorizations": {"team_id": "T0STANDIN1"}},
         {"is_enterprise_install": "yes"},
-        {"event": "app_uninstalled"},
-        {"event": {"type": "app_uninstalled", "team_id": {"id": "T0STANDIN1"}}, "team_id": None},
+        *ENVELOPE_REFUSALS,
     ],
 )
 def test_a_signed_uninstall_with_a_malformed_field_changes_nothing(
@@ -457,7 +500,8 @@ def test_a_signed_uninstall_with_a_malformed_field_changes_nothing(
 ) -> None:
     workspace = saved_workspace()
     response = post_event({**envelope({"type": "app_uninstalled"}), **overrides})
-    assert response.status_code == 200
+    # the lifecycle event's own fields: acknowledged and ignored; the envelope's: refused
+    assert response.status_code == (400 if overrides in ENVELOPE_REFUSALS else 200)
     workspace.refresh_from_db()
     assert workspace.uninstalled_at is None and workspace.bot_token is not None
     assert not ProcessedSlackEvent.objects.exists()
@@ -521,7 +565,7 @@ def test_url_verification_without_a_text_challenge_is_a_400(
 def test_odd_retry_numbers_are_acknowledged_and_never_logged_verbatim(
     post_event: Any, logs: _Records, retry: str
 ) -> None:
-    payload = envelope({"type": "message"})
+    payload = envelope({"type": "app_uninstalled"}, team_id="T0NOBODY")  # read, logged, no write
     response = post_event(payload, headers={"HTTP_X_SLACK_RETRY_NUM": retry})
     assert response.status_code == 200
     line = next(r.getMessage() for r in reversed(logs.records) if "; retry " in r.getMessage())
