@@ -34,11 +34,6 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"re-encrypted {moved} value(s) under {active}" + (f" ({detail})" if detail else "")
             )
-            if report.changed_meanwhile:  # a refresh wrote a new token while we ran: it stays
-                self.stdout.write(
-                    f"{report.changed_meanwhile} value(s) were replaced by another writer during "
-                    "the run and left as written (run again to check)"
-                )
             if report.unreadable:
                 self._print_census(active)
                 raise CommandError(
