@@ -40,6 +40,10 @@ from installations.encryption.stored_kids import kid_expression
 
 logger = logging.getLogger(__name__)
 
+# Rows per batch at most: one transaction holds their locks, and the UPDATE lists their keys
+# (SQLite takes at most 32,766 parameters in one statement).
+MAX_BATCH = 10_000
+
 Progress = Callable[[int, int], None]  # (values re-encrypted so far, rows scanned so far)
 Row = tuple[Any, ...]  # (pk, one StoredEnvelope or None per encrypted column)
 
@@ -92,6 +96,8 @@ def census() -> Counter[str]:
 
 def reencrypt(batch_size: int = 500, progress: Progress | None = None) -> ReencryptReport:
     """Re-encrypt every value not under the active key; returns what moved and what failed."""
+    if not 1 <= batch_size <= MAX_BATCH:
+        raise ValueError(f"batch_size must be between 1 and {MAX_BATCH}, not {batch_size}")
     active_prefix = f"{FORMAT}.{conf.keyring().active_kid}."
     report = ReencryptReport()
     for model, fields in encrypted_models():

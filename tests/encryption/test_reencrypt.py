@@ -126,3 +126,9 @@ def test_keygen_prints_a_usable_entry() -> None:
     assert Keyring.parse(entry).active_kid == "2026-11"
     with pytest.raises(CommandError):
         call_command("slack_keygen", "--kid", "bad.kid", stdout=StringIO())
+
+
+@pytest.mark.parametrize("size", ["0", "-5", "10001", "ten", "2.5"])
+def test_a_batch_size_out_of_range_is_one_clear_error(size: str) -> None:
+    with pytest.raises(CommandError, match="--batch-size"):
+        run("--batch-size", size)

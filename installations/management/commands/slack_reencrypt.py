@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sys
+from argparse import ArgumentTypeError
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
 from installations import conf
-from installations.encryption.reencrypt import census, reencrypt
+from installations.encryption.reencrypt import MAX_BATCH, census, reencrypt
 
 
 class Command(BaseCommand):
@@ -21,12 +22,17 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--check", action="store_true", help="report only; fail if not done")
-        parser.add_argument("--batch-size", type=int, default=500, help="rows per transaction")
+        parser.add_argument(
+            "--batch-size",
+            type=batch_size,
+            default=500,
+            help=f"rows per transaction (1-{MAX_BATCH})",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         active = conf.keyring().active_kid
         if not options["check"]:
-            report = reencrypt(batch_size=max(1, options["batch_size"]), progress=self._progress())
+            report = reencrypt(batch_size=options["batch_size"], progress=self._progress())
             moved = sum(report.reencrypted.values())
             if self._tty:
                 self.stdout.write("")
@@ -65,6 +71,18 @@ class Command(BaseCommand):
         for kid in [active, *sorted(k for k in counts if k != active)]:
             self.stdout.write(f"  {kid}{key_label(kid, active, configured)}: {counts.get(kid, 0)}")
         return {kid: n for kid, n in counts.items() if kid != active and n}
+
+
+def batch_size(text: str) -> int:
+    """--batch-size: a whole number of rows from 1 to MAX_BATCH (a batch is one transaction
+    holding its rows' locks, and one statement listing its keys)."""
+    try:
+        size = int(text)
+    except ValueError:
+        raise ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= size <= MAX_BATCH:
+        raise ArgumentTypeError(f"{size} is not between 1 and {MAX_BATCH}")
+    return size
 
 
 def key_label(kid: str, active: str, configured: tuple[str, ...]) -> str:
