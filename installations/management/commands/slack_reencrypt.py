@@ -7,6 +7,7 @@ from argparse import ArgumentTypeError
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import NotSupportedError
 
 from installations import conf
 from installations.encryption.reencrypt import MAX_BATCH, census, reencrypt
@@ -32,7 +33,10 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         active = conf.keyring().active_kid
         if not options["check"]:
-            report = reencrypt(batch_size=options["batch_size"], progress=self._progress())
+            try:
+                report = reencrypt(batch_size=options["batch_size"], progress=self._progress())
+            except NotSupportedError as exc:  # a database without the JSON lookup it writes with
+                raise CommandError(f"nothing was re-encrypted: {exc}") from None
             moved = sum(report.reencrypted.values())
             if self._tty:
                 self.stdout.write("")
