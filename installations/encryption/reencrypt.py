@@ -135,16 +135,25 @@ def _move_batch(
             # One UPDATE for the batch: the rows with a new envelope, found through the batch's
             # key range (an index range scan) and the mapping; a column a row keeps stays as is.
             first, last = batch[0][0], batch[-1][0]
-            model._base_manager.using(alias).filter(pk__gte=first, pk__lte=last).alias(
-                moves=RowValue(new.rows)
-            ).filter(moves__isnull=False).update(
-                **{
-                    column.attname: Coalesce(
-                        RowValue(values), F(column.attname), output_field=column
-                    )
-                    for column, values in new.columns.items()
-                }
+            written = (
+                model._base_manager.using(alias)
+                .filter(pk__gte=first, pk__lte=last)
+                .alias(moves=RowValue(new.rows))
+                .filter(moves__isnull=False)
+                .update(
+                    **{
+                        column.attname: Coalesce(
+                            RowValue(values), F(column.attname), output_field=column
+                        )
+                        for column, values in new.columns.items()
+                    }
+                )
             )
+            if written != len(new.rows):  # they are locked: only a row key mismatch gets here
+                raise RuntimeError(
+                    f"{model._meta.label}: {written} of {len(new.rows)} rows matched their new "
+                    "values; the batch was rolled back"
+                )
     return batch
 
 
