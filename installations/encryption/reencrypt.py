@@ -1,40 +1,48 @@
 """Key rotation: count values per key id and move every value under the active key.
 
 Walks each encrypted column in primary-key order, a batch at a time (keyset pagination: bounded
-memory, no OFFSET scans). A batch is read and re-sealed without locks, then written in one short
-transaction: the batch's rows read again with ``select_for_update()``, and each new envelope
-written (``bulk_update``, one UPDATE per column) only where the row still holds the envelope that
-was re-sealed: a value written meanwhile (a token refreshed while the run goes on) is left as its
-writer stored it, so nothing is ever overwritten with an older token. Each batch commits on its
-own, so a run that stops halfway leaves every value readable with the old and new keys listed,
-and running again finishes the rest. Values already under the active key are left alone
-(idempotent).
+memory, no OFFSET scans). Each batch is one short transaction: its rows are read with
+``select_for_update()``, in key order as every batch and every run locks them (two runs never
+deadlock), the values not under the active key are re-sealed from what was read under the lock,
+and written with one UPDATE (``row_values``: the batch's new envelopes as one JSON parameter, one
+expression per column). The lock is the one safety mechanism: a refresh or install that writes a
+row of the batch waits for the commit and then writes its own token, so nothing is ever
+overwritten with an older token. Each batch commits on its own, so a run that stops halfway
+leaves every value readable with the old and new keys listed, and running again finishes the
+rest. Values already under the active key are left alone (idempotent); a value this process
+cannot decrypt is reported and left as it is.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.apps import apps
-from django.db import models, transaction
-from django.db.models import Count
+from django.db import connections, models, router, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Count, F
+from django.db.models.functions import Coalesce
 
 from installations.encryption import configured
 from installations.encryption.fields import (
     EncryptedDataError,
     EncryptedTextField,
-    EnvelopeToWrite,
     StoredEnvelope,
 )
 from installations.encryption.keyring import FORMAT
 from installations.encryption.models import encrypted_fields
+from installations.encryption.row_values import RowValue, row_key
 from installations.encryption.stored_kids import kid_expression
 
 logger = logging.getLogger(__name__)
+
+# Rows per batch at most: one transaction holds their locks, and the UPDATE lists their keys
+# (SQLite takes at most 32,766 parameters in one statement).
+MAX_BATCH = 10_000
 
 Progress = Callable[[int, int], None]  # (values re-encrypted so far, rows scanned so far)
 Row = tuple[Any, ...]  # (pk, one StoredEnvelope or None per encrypted column)
@@ -53,15 +61,6 @@ class ReencryptReport:
     reencrypted: Counter[str] = field(default_factory=Counter)  # by the key id they left
     unreadable: list[Unreadable] = field(default_factory=list)
     rows_scanned: int = 0
-    changed_meanwhile: int = 0  # values another writer replaced between our read and our write
-
-
-@dataclass
-class _Change:
-    """One row's new envelopes: per column, (old envelope, new envelope, key id it leaves)."""
-
-    pk: object
-    columns: dict[int, tuple[str, str, str]]
 
 
 def encrypted_models() -> list[tuple[type[models.Model], tuple[EncryptedTextField, ...]]]:
@@ -71,23 +70,6 @@ def encrypted_models() -> list[tuple[type[models.Model], tuple[EncryptedTextFiel
         if fields:
             found.append((model, fields))
     return found
-
-
-def _batches(
-    model: type[models.Model], fields: Sequence[EncryptedTextField], batch_size: int
-) -> Iterator[list[Row]]:
-    """(pk, envelopes...) rows in primary-key order, one batch at a time, nothing decrypted."""
-    names = [f.attname for f in fields]
-    last = None
-    while True:
-        query = model._base_manager.order_by("pk")
-        if last is not None:
-            query = query.filter(pk__gt=last)
-        batch = list(query.values_list("pk", *names)[:batch_size])
-        if not batch:
-            return
-        yield batch
-        last = batch[-1][0]
 
 
 def census() -> Counter[str]:
@@ -114,69 +96,103 @@ def census() -> Counter[str]:
 
 def reencrypt(batch_size: int = 500, progress: Progress | None = None) -> ReencryptReport:
     """Re-encrypt every value not under the active key; returns what moved and what failed."""
+    if not 1 <= batch_size <= MAX_BATCH:
+        raise ValueError(f"batch_size must be between 1 and {MAX_BATCH}, not {batch_size}")
     active_prefix = f"{FORMAT}.{configured.keyring().active_kid}."
     report = ReencryptReport()
     for model, fields in encrypted_models():
-        for batch in _batches(model, fields, batch_size):
-            changes = _reseal(fields, batch, active_prefix, report)
-            if changes:
-                _write(model, fields, changes, report)
+        last: object = None
+        while True:
+            batch = _move_batch(model, fields, last, batch_size, active_prefix, report)
             report.rows_scanned += len(batch)
             if progress:
                 progress(sum(report.reencrypted.values()), report.rows_scanned)
+            if len(batch) < batch_size:  # the last rows of the table
+                break
+            last = batch[-1][0]
     return report
+
+
+def _move_batch(
+    model: type[models.Model],
+    fields: Sequence[EncryptedTextField],
+    after: object,
+    batch_size: int,
+    active_prefix: str,
+    report: ReencryptReport,
+) -> list[Row]:
+    """Lock the next ``batch_size`` rows after key ``after``, write their values re-sealed under
+    the active key, commit; returns the rows as read."""
+    alias = router.db_for_write(model)
+    with transaction.atomic(using=alias):
+        # Locked in key order, as every batch and run locks them: two runs never deadlock.
+        rows = model._base_manager.using(alias).select_for_update().order_by("pk")
+        if after is not None:
+            rows = rows.filter(pk__gt=after)
+        batch = list(rows.values_list("pk", *(f.attname for f in fields))[:batch_size])
+        new = _reseal(fields, batch, active_prefix, connections[alias], report)
+        if new:
+            # One UPDATE for the batch: the rows with a new envelope, found through the batch's
+            # key range (an index range scan) and the mapping; a column a row keeps stays as is.
+            first, last = batch[0][0], batch[-1][0]
+            written = (
+                model._base_manager.using(alias)
+                .filter(pk__gte=first, pk__lte=last)
+                .alias(moves=RowValue(new.rows))
+                .filter(moves__isnull=False)
+                .update(
+                    **{
+                        column.attname: Coalesce(
+                            RowValue(values), F(column.attname), output_field=column
+                        )
+                        for column, values in new.columns.items()
+                    }
+                )
+            )
+            if written != len(new.rows):  # they are locked: only a row key mismatch gets here
+                raise RuntimeError(
+                    f"{model._meta.label}: {written} of {len(new.rows)} rows matched their new "
+                    "values; the batch was rolled back"
+                )
+    return batch
+
+
+@dataclass
+class _NewEnvelopes:
+    """A batch's re-sealed values: per column, {row key: new envelope}; and the keys of the rows
+    with at least one of them ({row key: ""}, for ``RowValue``)."""
+
+    columns: dict[EncryptedTextField, dict[str, str]] = field(default_factory=dict)
+    rows: dict[str, str] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.rows)
 
 
 def _reseal(
     fields: Sequence[EncryptedTextField],
     batch: list[Row],
     active_prefix: str,
+    connection: BaseDatabaseWrapper,
     report: ReencryptReport,
-) -> list[_Change]:
-    """The new envelopes of a batch; values that cannot be decrypted are reported, not moved."""
-    changes = []
+) -> _NewEnvelopes:
+    """The batch's values re-sealed under the active key, counted by the key id they leave;
+    values that cannot be decrypted are reported and left out."""
+    new = _NewEnvelopes()
     for pk, *values in batch:
-        columns: dict[int, tuple[str, str, str]] = {}
-        for index, (column, sealed) in enumerate(zip(fields, values, strict=True)):
+        key = None
+        for column, sealed in zip(fields, values, strict=True):
             if not isinstance(sealed, StoredEnvelope) or sealed.envelope.startswith(active_prefix):
                 continue
             try:
-                new = column.reseal(sealed, pk)
+                envelope = column.reseal(sealed, pk)
             except EncryptedDataError as exc:
                 report.unreadable.append(Unreadable(exc.label, exc.field, exc.row, exc.kid))
                 logger.error("re-encrypt: %s", exc)
                 continue
-            columns[index] = (sealed.envelope, new, sealed.kid or "unknown")
-        if columns:
-            changes.append(_Change(pk, columns))
-    return changes
-
-
-def _write(
-    model: type[models.Model],
-    fields: Sequence[EncryptedTextField],
-    changes: list[_Change],
-    report: ReencryptReport,
-) -> None:
-    """Store a batch's new envelopes, each only where the row (locked) still holds the envelope
-    that was re-sealed; count what was written by the key id it left."""
-    names = [column.attname for column in fields]
-    with transaction.atomic():
-        # In key order, as every batch and run locks them: two runs never deadlock.
-        rows = model._base_manager.select_for_update().filter(pk__in=[c.pk for c in changes])
-        locked = rows.order_by("pk")
-        held = {pk: envelopes for pk, *envelopes in locked.values_list("pk", *names)}
-        for index, name in enumerate(names):
-            moved = []
-            for change in changes:
-                if index not in change.columns:
-                    continue
-                old, new, kid = change.columns[index]
-                now = held.get(change.pk, [None] * len(names))[index]
-                if isinstance(now, StoredEnvelope) and now.envelope == old:
-                    moved.append(model(pk=change.pk, **{name: EnvelopeToWrite(new)}))
-                    report.reencrypted[kid] += 1
-                else:
-                    report.changed_meanwhile += 1
-            if moved:
-                model._base_manager.bulk_update(moved, [name])
+            if key is None:
+                key = row_key(column.model, pk, connection)
+                new.rows[key] = ""
+            new.columns.setdefault(column, {})[key] = envelope
+            report.reencrypted[sealed.kid or "unknown"] += 1
+    return new

@@ -126,3 +126,24 @@ def test_keygen_prints_a_usable_entry() -> None:
     assert Keyring.parse(entry).active_kid == "2026-11"
     with pytest.raises(CommandError):
         call_command("slack_keygen", "--kid", "bad.kid", stdout=StringIO())
+
+
+@pytest.mark.parametrize("size", ["0", "-5", "10001", "ten", "2.5"])
+def test_a_batch_size_out_of_range_is_one_clear_error(size: str) -> None:
+    with pytest.raises(CommandError, match="--batch-size"):
+        run("--batch-size", size)
+
+
+def test_a_database_without_the_json_lookup_is_one_clear_error_and_nothing_moves(
+    settings: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = generate_key_entry("old")
+    settings.TOKEN_ENCRYPTION_KEYS = old
+    made = make_rows(2)
+    settings.TOKEN_ENCRYPTION_KEYS = f"{generate_key_entry('new')},{old}"
+    with monkeypatch.context() as patch:
+        patch.setattr(connection, "vendor", "mysql")  # compiled as another database would be
+        with pytest.raises(CommandError, match=r"nothing was re-encrypted: .*PostgreSQL or SQLite"):
+            run()
+    assert kids_in_db() == {"old"}
+    assert_all_readable(made)

@@ -1,12 +1,14 @@
-"""slack_reencrypt's batched write: each batch's rows locked, then one UPDATE per column for the
-values still as read. What must not change with the speed: a value written by someone else
-between our read and our write stays theirs; what cannot be decrypted is reported and left
-alone; a batch's statements stay few.
+"""slack_reencrypt's batched write: each batch's rows locked and read, re-sealed, and written by
+one UPDATE. What must not change with the speed: a value written by someone else while a batch
+runs stays theirs; two runs at once move each value once and never deadlock; what cannot be
+decrypted is reported and left alone; a batch's statements stay few.
 """
 
 from __future__ import annotations
 
 import secrets
+import threading
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
@@ -21,6 +23,7 @@ from installations.encryption.models import encrypted_fields
 from installations.encryption.reencrypt import census, reencrypt
 from installations.encryption.stored_kids import stored_kids
 from installations.models import Installation, Workspace
+from tests.support.lifecycle import run_at_once
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -74,11 +77,11 @@ def test_every_value_moves_once_and_stays_readable(rotated: str, settings: Any) 
     with CaptureQueriesContext(connection) as queries:
         report = reencrypt(batch_size=3)  # batches of 3: several statements per model
     updates = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
-    # Workspaces: 3 batches x 2 columns; history rows: 3 batches x 1 column (user token).
-    assert len(updates) == 9, updates
+    # One UPDATE per batch, every column in it: workspaces 3 batches, history rows 3 batches.
+    assert len(updates) == 6, updates
     assert len([q for q in queries.captured_queries if q["sql"].startswith("BEGIN")]) <= 6
 
-    assert report.reencrypted == {"old": 21} and report.changed_meanwhile == 0
+    assert report.reencrypted == {"old": 21}
     assert report.rows_scanned == 14 and not report.unreadable
     assert {value.split(".")[1] for value in envelopes(Workspace) + envelopes(Installation)} == {
         "new"
@@ -87,34 +90,60 @@ def test_every_value_moves_once_and_stays_readable(rotated: str, settings: Any) 
     assert sum(reencrypt(batch_size=3).reencrypted.values()) == 0  # idempotent
 
 
-def test_a_token_written_between_our_read_and_our_write_stays_as_its_writer_stored_it(
+def test_a_token_written_while_its_batch_runs_waits_and_stays_as_its_writer_stored_it(
     rotated: str, settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A refresh lands after a batch was read and re-sealed, before it is written: the
-    conditional UPDATE must not put the older token back (nor count it as moved)."""
+    """A refresh writes a row of the batch being re-sealed: it waits for the batch's commit (the
+    rows are locked), then stores its token, which no older token ever overwrites."""
     made = make_rows(4)
     settings.TOKEN_ENCRYPTION_KEYS = f"{generate_key_entry('new')},{rotated}"
-    victim = next(iter(made))
+    victim = Workspace.objects.order_by("pk").values_list("pk", flat=True)[0]
     refreshed = fake("xoxb")
+    writer = threading.Thread(target=write_bot_token, args=(victim, refreshed))
+    waited = []
     real_reseal = reencrypt_module._reseal
 
-    def reseal_then_refresh(fields: Any, batch: Any, *args: Any) -> Any:
-        changes = real_reseal(fields, batch, *args)
-        if any(row[0] == victim for row in batch) and fields[0].model is Workspace:
-            workspace = Workspace.objects.get(pk=victim)
-            workspace.bot_token = refreshed  # sealed under "new" by the writer
-            workspace.save(update_fields=["bot_token"])
-        return changes
+    def reseal_while_a_refresh_writes(fields: Any, batch: Any, *args: Any) -> Any:
+        if fields[0].model is Workspace and not writer.is_alive() and not waited:
+            writer.start()
+            writer.join(timeout=1.0)  # time enough to write, were the row not locked
+            waited.append(writer.is_alive())
+        return real_reseal(fields, batch, *args)
 
-    monkeypatch.setattr(reencrypt_module, "_reseal", reseal_then_refresh)
+    monkeypatch.setattr(reencrypt_module, "_reseal", reseal_while_a_refresh_writes)
     report = reencrypt(batch_size=2)
+    writer.join(timeout=30)
 
+    assert waited == [True]  # the refresh waited for the batch to commit
     _, refresh, user = made[victim]
     assert stored(victim) == (refreshed, refresh, user)
-    assert report.changed_meanwhile == 1
-    assert report.reencrypted == {"old": 11}  # 12 values, one of them replaced meanwhile
+    assert report.reencrypted == {"old": 12}
     assert all(stored(pk) == tokens for pk, tokens in made.items() if pk != victim)
     assert {value.split(".")[1] for value in envelopes(Workspace)} == {"new"}
+
+
+def write_bot_token(pk: UUID, token: str) -> None:
+    """A refresh's write, from a connection of its own (a thread)."""
+    try:
+        workspace = Workspace.objects.get(pk=pk)
+        workspace.bot_token = token  # sealed under the active key by the writer
+        workspace.save(update_fields=["bot_token"])
+    finally:
+        connection.close()
+
+
+def test_two_runs_at_once_move_each_value_once(rotated: str, settings: Any) -> None:
+    """Both lock in key order: the second waits for each batch the first holds, then finds its
+    values moved; neither deadlocks, and every value is re-sealed exactly once."""
+    made = make_rows(12)
+    settings.TOKEN_ENCRYPTION_KEYS = f"{generate_key_entry('new')},{rotated}"
+
+    reports = run_at_once(2, lambda: reencrypt(batch_size=2))
+
+    assert sum((r.reencrypted for r in reports), Counter()) == {"old": 36}
+    assert not any(r.unreadable for r in reports)
+    assert all(stored(pk) == tokens for pk, tokens in made.items())
+    assert census() == {"new": 36}
 
 
 def test_unreadable_values_are_reported_and_the_rest_of_their_batch_moves(settings: Any) -> None:

@@ -92,6 +92,8 @@ def run(tmp_path: Path, script: str, *args: str, app: str) -> subprocess.Complet
 
 SYNC_APP = "tests.reusable.sync_app.build_sync_app"
 EXAMPLE = "example_app.slack_app.build_app"  # on new_bolt_app()
+
+
 @pytest.mark.parametrize("app", [SYNC_APP, EXAMPLE])
 def test_manage_py_check_passes_without_aiohttp(tmp_path: Path, app: str) -> None:
     checked = run(tmp_path, MANAGE, "check", app=app)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sys
+from argparse import ArgumentTypeError
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import NotSupportedError
 
 from installations.encryption.configured import keyring
-from installations.encryption.reencrypt import census, reencrypt
+from installations.encryption.reencrypt import MAX_BATCH, census, reencrypt
 
 
 class Command(BaseCommand):
@@ -21,12 +23,20 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--check", action="store_true", help="report only; fail if not done")
-        parser.add_argument("--batch-size", type=int, default=500, help="rows per transaction")
+        parser.add_argument(
+            "--batch-size",
+            type=batch_size,
+            default=500,
+            help=f"rows per transaction (1-{MAX_BATCH})",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         active = keyring().active_kid
         if not options["check"]:
-            report = reencrypt(batch_size=max(1, options["batch_size"]), progress=self._progress())
+            try:
+                report = reencrypt(batch_size=options["batch_size"], progress=self._progress())
+            except NotSupportedError as exc:  # a database without the JSON lookup it writes with
+                raise CommandError(f"nothing was re-encrypted: {exc}") from None
             moved = sum(report.reencrypted.values())
             if self._tty:
                 self.stdout.write("")
@@ -34,11 +44,6 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"re-encrypted {moved} value(s) under {active}" + (f" ({detail})" if detail else "")
             )
-            if report.changed_meanwhile:  # a refresh wrote a new token while we ran: it stays
-                self.stdout.write(
-                    f"{report.changed_meanwhile} value(s) were replaced by another writer during "
-                    "the run and left as written (run again to check)"
-                )
             if report.unreadable:
                 self._print_census(active)
                 raise CommandError(
@@ -70,6 +75,18 @@ class Command(BaseCommand):
         for kid in [active, *sorted(k for k in counts if k != active)]:
             self.stdout.write(f"  {kid}{key_label(kid, active, configured)}: {counts.get(kid, 0)}")
         return {kid: n for kid, n in counts.items() if kid != active and n}
+
+
+def batch_size(text: str) -> int:
+    """--batch-size: a whole number of rows from 1 to MAX_BATCH (a batch is one transaction
+    holding its rows' locks, and one statement listing its keys)."""
+    try:
+        size = int(text)
+    except ValueError:
+        raise ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= size <= MAX_BATCH:
+        raise ArgumentTypeError(f"{size} is not between 1 and {MAX_BATCH}")
+    return size
 
 
 def key_label(kid: str, active: str, configured: tuple[str, ...]) -> str:
