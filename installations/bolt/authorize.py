@@ -50,9 +50,6 @@ from dataclasses import dataclass
 from typing import Any, TypedDict
 
 from asgiref.sync import sync_to_async
-from slack_bolt.authorization.async_authorize import AsyncAuthorize
-from slack_bolt.authorization.authorize import Authorize
-from slack_bolt.authorization.authorize_result import AuthorizeResult
 from slack_sdk.oauth.installation_store import Bot
 from slack_sdk.oauth.installation_store import Installation as SdkInstallation
 
@@ -60,7 +57,13 @@ from installations.bolt.async_store import AsyncDjangoInstallationStore
 from installations.bolt.store import ACTOR, DjangoInstallationStore, TargetKey, install_target_key
 from installations.conf import slack_config
 from installations.exceptions import SlackInstallError
+from installations.extras import needs_extra
 from installations.lifecycle import rotation
+
+with needs_extra("bolt"):
+    from slack_bolt.authorization.async_authorize import AsyncAuthorize
+    from slack_bolt.authorization.authorize import Authorize
+    from slack_bolt.authorization.authorize_result import AuthorizeResult
 
 logger = logging.getLogger(__name__)
 

@@ -22,12 +22,15 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 
-from slack_bolt.middleware import Middleware
-from slack_bolt.request import BoltRequest
-from slack_bolt.response import BoltResponse
 from slack_sdk import WebClient
 
+from installations.extras import needs_extra
 from installations.slack.kept_alive import kept_alive_twin
+
+with needs_extra("bolt"):
+    from slack_bolt.middleware import Middleware
+    from slack_bolt.request import BoltRequest
+    from slack_bolt.response import BoltResponse
 
 
 class KeptAliveClientMiddleware(Middleware):
