@@ -220,6 +220,8 @@ def test_gunicorn_refuses_to_start_with_every_problem(tmp_path: Path) -> None:
     assert "Booting worker" not in result.stdout + result.stderr
 
 
+# Django 6.1's run_checks() runs the model checks against every database by default.
+@pytest.mark.django_db
 def test_configuration_problems_are_system_check_errors(settings: pytest.FixtureRequest) -> None:
     """For code that loads Django without manage.py (a host project, a custom runner)."""
     settings.CONFIGURATION_PROBLEMS = ["SLACK_CLIENT_ID is not set"]
@@ -227,6 +229,8 @@ def test_configuration_problems_are_system_check_errors(settings: pytest.Fixture
     assert [e.msg for e in errors] == ["SLACK_CLIENT_ID is not set"]
 
 
+# Django 6.1's run_checks() runs the model checks against every database by default.
+@pytest.mark.django_db
 def test_keyring_check_reports_malformed_keys(settings: pytest.FixtureRequest) -> None:
     settings.TOKEN_ENCRYPTION_KEYS = "k1:abc"
     errors = [e for e in checks.run_checks() if e.id.startswith("installations.")]
@@ -234,6 +238,8 @@ def test_keyring_check_reports_malformed_keys(settings: pytest.FixtureRequest) -
     assert "TOKEN_ENCRYPTION_KEYS" in errors[0].msg
 
 
+# Django 6.1's run_checks() runs the model checks against every database by default.
+@pytest.mark.django_db
 def test_keyring_check_refuses_the_secret_key_as_a_token_key(
     settings: pytest.FixtureRequest,
 ) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import Settings, global_settings, settings
+from django.conf import Settings, global_settings
 from django.core.management.commands.diffsettings import Command as DjangoDiffSettings
 from django.core.management.commands.diffsettings import module_to_dict
 from django.views.debug import SafeExceptionReporterFilter
@@ -23,12 +23,10 @@ class Command(DjangoDiffSettings):
     def handle(self, **options: Any) -> str:
         # As Django's handle(), but each value is cleansed (names matching API, KEY, TOKEN,
         # SECRET, PASS..., nested dicts such as DATABASES included) before it is printed.
-        cleanse = SafeExceptionReporterFilter().cleanse_setting
-        user_settings = {
-            name: repr(cleanse(name, getattr(settings, name)))
-            for name in dir(settings)  # the configured settings (LazySettings delegates dir)
-            if name.isupper()
-        }
+        # Django's own reader of every setting: a setting Django deprecated is read as Django
+        # reads it, without a deprecation warning from here.
+        safe = SafeExceptionReporterFilter().get_safe_settings()
+        user_settings = {name: repr(value) for name, value in safe.items()}
         default = options["default"]
         default_settings = module_to_dict(Settings(default) if default else global_settings)
         output = {"hash": self.output_hash, "unified": self.output_unified}[options["output"]]
