@@ -134,7 +134,11 @@ def standin() -> Iterator[SlackStandIn]:
         server.stop()
 
 
-BOLT_APPS = {"": "", "bolt": "hostsite.bolt_apps.sync_app", "bolt-async": "hostsite.bolt_apps.async_app"}  # fmt: skip
+BOLT_APPS = {
+    "": "",
+    "bolt": "hostsite.bolt_apps.sync_app",
+    "bolt-async": "hostsite.bolt_apps.async_app",
+}
 
 
 @pytest.mark.parametrize("extras", ["", "bolt", "bolt-async"])
@@ -184,9 +188,7 @@ def test_host_project_from_a_clean_install(
         assert found["event_status"] == 200
         wanted = "hello from the host's " + ("AsyncApp" if extras == "bolt-async" else "App")
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not [
-            m for m in standin.messages if m.text == wanted
-        ]:
+        while time.monotonic() < deadline and not [m for m in standin.messages if m.text == wanted]:
             time.sleep(0.1)
         posted = [m for m in standin.messages if m.text == wanted]
         assert [(m.team_id, m.channel) for m in posted] == [(found["team_id"], "C0HOST")]
