@@ -277,8 +277,10 @@ class DebugSafeExceptionReporter(ExceptionReporter):
             data["request_GET_items"] = list(query.items())
             data["request_insecure_uri"] = cleanse_url(data["request_insecure_uri"], secrets)
         for key in ("exception_value", "exception_notes", "unicode_hint"):
-            if isinstance(data.get(key), str):
-                data[key] = scrub_text(data[key], secrets)
+            # A string up to Django 6.0; Django 6.1 passes the exception object itself as
+            # exception_value (the template renders its str()): cleanse what would be rendered.
+            if data.get(key) is not None:
+                data[key] = scrub_text(str(data[key]), secrets)
         for frame in data.get("frames", []):
             if frame.get("exc_cause") is not None:
                 frame["exc_cause"] = scrub_text(str(frame["exc_cause"]), secrets)
