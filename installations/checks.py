@@ -29,7 +29,7 @@ def check_keyring(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMe
                 f"TOKEN_ENCRYPTION_ACTIVE_KEY_ID is {active!r}, which is not a key id in "
                 f"TOKEN_ENCRYPTION_KEYS (configured: {', '.join(keyring.kids)})",
                 hint="Add the key to TOKEN_ENCRYPTION_KEYS on every instance first "
-                "(decrypt-only), deploy, then promote it (docs/production.md, Key rotation).",
+                "(decrypt-only), deploy, then set TOKEN_ENCRYPTION_ACTIVE_KEY_ID to it.",
                 id="installations.E004",
             )
         ]
@@ -100,6 +100,17 @@ def check_stored_keys_readable(
 
 
 # --- the app's own settings (installations/conf.py, docs/settings.md) ---------------------------
+# What a missing required setting holds and where its value comes from (the hint of E010): said
+# in terms of the Slack app and the commands a pip user has, never a path in this repository.
+WHERE_TO_FIND = {
+    "SLACK_CLIENT_ID": "the Client ID on your Slack app's Basic Information page.",
+    "SLACK_CLIENT_SECRET": "the Client Secret on your Slack app's Basic Information page.",
+    "SLACK_SIGNING_SECRET": "the Signing Secret on your Slack app's Basic Information page.",
+    "SLACK_REDIRECT_URI": "the https:// URL of the app's oauth_redirect where you include "
+    "installations.urls, also listed under your Slack app's OAuth & Permissions, Redirect URLs.",
+    "TOKEN_ENCRYPTION_KEYS": "the kid:key line that `manage.py slack_keygen` prints (never your "
+    "SECRET_KEY).",
+}
 
 
 @checks.register()
@@ -113,7 +124,7 @@ def check_required_settings(app_configs: Any = None, **kwargs: Any) -> list[chec
     return [
         checks.Error(
             f"{name} is not set: the installations app needs it",
-            hint="See docs/settings.md for what each setting holds.",
+            hint=f"Set {name} in your Django settings: {WHERE_TO_FIND[name]}",
             id="installations.E010",
         )
         for name in REQUIRED_SETTINGS
@@ -232,3 +243,45 @@ def check_redirect_uri_path(app_configs: Any = None, **kwargs: Any) -> list[chec
             )
         ]
     return []
+
+
+# URLs that carry an OAuth code, a token or a signing key; with DEBUG off none may be plain http
+# (a stand-in on this machine excepted: loopback traffic never crosses a network).
+SECRET_BEARING_URLS = (
+    "SLACK_REDIRECT_URI",
+    "SLACK_SIGNIN_REDIRECT_URI",
+    "SLACK_API_URL",
+    "SLACK_AUTHORIZE_URL",
+    "SLACK_SIGNIN_AUTHORIZE_URL",
+    "SLACK_SIGNIN_JWKS_URL",
+)
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def check_https_urls(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """``check --deploy``: with DEBUG off, a plain ``http://`` URL among SECRET_BEARING_URLS is a
+    warning naming it (Slack refuses such a redirect URL, and codes or tokens would travel in
+    clear)."""
+    from urllib.parse import urlsplit
+
+    if settings.DEBUG:
+        return []
+    found: list[checks.CheckMessage] = []
+    for name in SECRET_BEARING_URLS:
+        value = str(getattr(settings, name, "") or "").strip()
+        try:
+            parts = urlsplit(value)
+            host = parts.hostname
+        except ValueError:  # not a URL at all: the checks of the setting's own reader say so
+            continue
+        if parts.scheme.lower() == "http" and host not in LOOPBACK_HOSTS:
+            found.append(
+                checks.Warning(
+                    f"{name} is a plain http:// URL while DEBUG is off (host {host!r})",
+                    hint=f"Set {name} to its https:// URL (a redirect URL also in your Slack "
+                    "app's OAuth & Permissions, Redirect URLs).",
+                    id="installations.W011",
+                )
+            )
+    return found

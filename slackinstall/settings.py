@@ -376,6 +376,10 @@ DEFAULT_EXCEPTION_REPORTER_FILTER = (
 DEFAULT_EXCEPTION_REPORTER = (
     "installations.observability.error_reporting.DebugSafeExceptionReporter"
 )
+# Error mails (ADMINS) through SMTP, as Django's default: named in MAILERS, the setting Django 6.1
+# reads (its EMAIL_BACKEND is deprecated there). Django 5.2 and 6.0 ignore MAILERS and use the
+# same default backend.
+MAILERS = {"default": {"BACKEND": "django.core.mail.backends.smtp.EmailBackend"}}
 SILENCED_SYSTEM_CHECKS = [
     # W021: HSTS preload is a one-way commitment for the whole domain; left to the operator.
     "security.W021",

@@ -7,11 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
-from slack_bolt.authorization.authorize_result import AuthorizeResult
 from slack_sdk.oauth.installation_store import Bot
 from slack_sdk.oauth.installation_store import Installation as SdkInstallation
-from slack_sdk.oauth.token_rotation.async_rotator import AsyncTokenRotator
 
 from installations.bolt.async_store import AsyncDjangoInstallationStore
 from installations.bolt.authorize import (
@@ -22,6 +19,12 @@ from installations.bolt.authorize import (
     bolt_options,
     remembering,
 )
+from installations.extras import needs_extra
+
+with needs_extra("bolt-async"):
+    from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
+    from slack_bolt.authorization.authorize_result import AuthorizeResult
+    from slack_sdk.oauth.token_rotation.async_rotator import AsyncTokenRotator
 
 
 class AsyncRememberingClient(RememberingClient):

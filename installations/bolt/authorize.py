@@ -39,8 +39,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from slack_bolt.authorization.authorize import InstallationStoreAuthorize
-from slack_bolt.authorization.authorize_result import AuthorizeResult
 from slack_sdk.errors import SlackApiError, SlackTokenRotationError
 from slack_sdk.oauth.installation_store import Bot
 from slack_sdk.oauth.installation_store import Installation as SdkInstallation
@@ -49,7 +47,13 @@ from slack_sdk.oauth.token_rotation import TokenRotator
 from installations.bolt.store import ACTOR, DjangoInstallationStore, install_target_key
 from installations.conf import slack_config
 from installations.exceptions import SlackInstallError
+from installations.extras import needs_extra
 from installations.lifecycle import rotation
+
+with needs_extra("bolt"):
+    from slack_bolt.authorization.authorize import InstallationStoreAuthorize
+    from slack_bolt.authorization.authorize_result import AuthorizeResult
+
 
 logger = logging.getLogger(__name__)
 

@@ -33,7 +33,6 @@ from types import FrameType
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from django.conf import settings
 from django.http import HttpRequest, QueryDict
 from django.utils.datastructures import MultiValueDict
 from django.views.debug import ExceptionReporter, SafeExceptionReporterFilter
@@ -95,12 +94,23 @@ def _strings_under_secret_names(name: str, value: Any, depth: int = 0) -> Iterat
         yield from re.split(r"[,:;\s]+", value)  # TOKEN_ENCRYPTION_KEYS: "kid:key,kid:key"
 
 
+class EverySettingAsIs(SafeExceptionReporterFilter):
+    """Django's own reader of every setting, with the values left as they are.
+
+    ``get_safe_settings()`` reads each setting from inside Django, so a setting Django has
+    deprecated (``EMAIL_HOST_PASSWORD`` on Django 6.1) is read without a deprecation warning
+    raised from this module, and is still searched for secrets while a project sets it.
+    """
+
+    def cleanse_setting(self, key: Any, value: Any) -> Any:
+        return value
+
+
 def settings_secrets() -> set[str]:
     """The values of secret settings (and their parts), to be hidden wherever they appear."""
     found: set[str] = set()
-    for name in dir(settings):
-        if name.isupper():
-            found.update(_strings_under_secret_names(name, getattr(settings, name, None)))
+    for name, value in EverySettingAsIs().get_safe_settings().items():
+        found.update(_strings_under_secret_names(name, value))
     return {s for s in found if len(s) >= MIN_SECRET_LENGTH and not DOTTED_PATH.fullmatch(s)}
 
 
@@ -267,8 +277,10 @@ class DebugSafeExceptionReporter(ExceptionReporter):
             data["request_GET_items"] = list(query.items())
             data["request_insecure_uri"] = cleanse_url(data["request_insecure_uri"], secrets)
         for key in ("exception_value", "exception_notes", "unicode_hint"):
-            if isinstance(data.get(key), str):
-                data[key] = scrub_text(data[key], secrets)
+            # A string up to Django 6.0; Django 6.1 passes the exception object itself as
+            # exception_value (the template renders its str()): cleanse what would be rendered.
+            if data.get(key) is not None:
+                data[key] = scrub_text(str(data[key]), secrets)
         for frame in data.get("frames", []):
             if frame.get("exc_cause") is not None:
                 frame["exc_cause"] = scrub_text(str(frame["exc_cause"]), secrets)

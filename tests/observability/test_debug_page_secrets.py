@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import django
 import pytest
 from django.conf import settings as django_settings
 from django.core import mail
@@ -104,7 +105,9 @@ def debug_on(settings: Any) -> Iterator[None]:
     settings.DEBUG = True
     settings.DEFAULT_EXCEPTION_REPORTER = REPORTER
     settings.DEFAULT_EXCEPTION_REPORTER_FILTER = FILTER
-    settings.ADMINS = [("Ops", "ops@example.invalid")]
+    # Django 6.0 takes plain addresses (and deprecates pairs); 5.2 takes (name, address) pairs.
+    address = "ops@example.invalid"
+    settings.ADMINS = [address] if django.VERSION >= (6, 0) else [("Ops", address)]
     debug.get_default_exception_reporter_filter.cache_clear()  # cached on first use
     mailer = AdminEmailHandler(include_html=True)
     request_logger = logging.getLogger("django.request")

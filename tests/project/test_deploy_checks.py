@@ -12,9 +12,16 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
+from django.test import override_settings
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
+from installations import checks
 from installations.encryption.keyring import generate_key_entry
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -167,3 +174,62 @@ def test_the_documented_proxy_overwrites_the_scheme_header() -> None:
     assert "proxy_set_header X-Forwarded-Proto $scheme;" in nginx
     assert "$http_x_forwarded_proto" not in nginx
     assert "proxy_pass http://127.0.0.1:8000;" in nginx  # gunicorn.conf.py's default bind
+
+
+# --- plain http:// URLs with DEBUG off (installations.W011, a host project's check --deploy) ------
+
+HTTPS_URLS = {name: "https://install.example.com/slack/x" for name in checks.SECRET_BEARING_URLS}
+
+
+@pytest.mark.parametrize("name", checks.SECRET_BEARING_URLS)
+def test_a_plain_http_url_is_a_deploy_warning_naming_it(settings: Any, name: str) -> None:
+    settings.DEBUG = False
+    for other, value in HTTPS_URLS.items():
+        setattr(settings, other, value)
+    assert checks.check_https_urls() == []
+    setattr(settings, name, "HTTP://install.example.com/slack/oauth_redirect")
+    found = checks.check_https_urls()
+    assert [(w.id, w.msg.split(" ")[0]) for w in found] == [("installations.W011", name)]
+    assert f"Set {name} to its https:// URL" in (found[0].hint or "")
+    assert "docs/" not in (found[0].hint or "")
+
+
+def test_loopback_and_debug_are_not_warned(settings: Any) -> None:
+    settings.DEBUG = False
+    for name in checks.SECRET_BEARING_URLS:
+        setattr(settings, name, "http://127.0.0.1:8001/api/")
+    assert checks.check_https_urls() == []
+    settings.SLACK_API_URL = "http://[::1]:8001/api/"
+    settings.SLACK_AUTHORIZE_URL = "http://localhost/oauth/v2/authorize"
+    assert checks.check_https_urls() == []
+    settings.DEBUG = True
+    settings.SLACK_REDIRECT_URI = "http://install.example.com/slack/oauth_redirect"
+    assert checks.check_https_urls() == []
+
+
+@hypothesis_settings(max_examples=200, deadline=None)
+@given(value=st.text(max_size=80) | st.builds("http://{}/x".format, st.text(max_size=40)))
+def test_any_redirect_uri_value_gives_a_verdict_never_an_exception(value: str) -> None:
+    with override_settings(DEBUG=False, SLACK_REDIRECT_URI=value, **{
+        name: "" for name in checks.SECRET_BEARING_URLS if name != "SLACK_REDIRECT_URI"
+    }):  # fmt: skip
+        found = checks.check_https_urls()
+    try:
+        parts = urlsplit(value.strip())
+        plain = parts.scheme.lower() == "http" and parts.hostname not in checks.LOOPBACK_HOSTS
+    except ValueError:
+        plain = False
+    assert [w.id for w in found] == (["installations.W011"] if plain else [])
+
+
+def test_required_setting_hints_name_what_to_set_not_a_repository_path(settings: Any) -> None:
+    from installations.conf import REQUIRED_SETTINGS
+
+    settings.CONFIGURATION_PROBLEMS = []
+    for name in REQUIRED_SETTINGS:
+        setattr(settings, name, "")
+    errors = checks.check_required_settings()
+    assert [e.id for e in errors] == ["installations.E010"] * len(REQUIRED_SETTINGS)
+    for name, error in zip(REQUIRED_SETTINGS, errors, strict=True):
+        assert (error.hint or "").startswith(f"Set {name} in your Django settings: ")
+        assert "docs/" not in (error.hint or "") and ".md" not in (error.hint or "")

@@ -3,7 +3,9 @@ run lists every problem (one ``configuration error:`` line each, exit status 2, 
 
 from __future__ import annotations
 
+import ast
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +15,7 @@ import pytest
 from django.core import checks
 
 from installations.encryption.keyring import generate_key_entry
+from tests.project.settings_names import names_read, names_read_under
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUIRED = [
@@ -217,6 +220,8 @@ def test_gunicorn_refuses_to_start_with_every_problem(tmp_path: Path) -> None:
     assert "Booting worker" not in result.stdout + result.stderr
 
 
+# Django 6.1's run_checks() runs the model checks against every database by default.
+@pytest.mark.django_db
 def test_configuration_problems_are_system_check_errors(settings: pytest.FixtureRequest) -> None:
     """For code that loads Django without manage.py (a host project, a custom runner)."""
     settings.CONFIGURATION_PROBLEMS = ["SLACK_CLIENT_ID is not set"]
@@ -224,6 +229,8 @@ def test_configuration_problems_are_system_check_errors(settings: pytest.Fixture
     assert [e.msg for e in errors] == ["SLACK_CLIENT_ID is not set"]
 
 
+# Django 6.1's run_checks() runs the model checks against every database by default.
+@pytest.mark.django_db
 def test_keyring_check_reports_malformed_keys(settings: pytest.FixtureRequest) -> None:
     settings.TOKEN_ENCRYPTION_KEYS = "k1:abc"
     errors = [e for e in checks.run_checks() if e.id.startswith("installations.")]
@@ -231,6 +238,8 @@ def test_keyring_check_reports_malformed_keys(settings: pytest.FixtureRequest) -
     assert "TOKEN_ENCRYPTION_KEYS" in errors[0].msg
 
 
+# Django 6.1's run_checks() runs the model checks against every database by default.
+@pytest.mark.django_db
 def test_keyring_check_refuses_the_secret_key_as_a_token_key(
     settings: pytest.FixtureRequest,
 ) -> None:
@@ -289,3 +298,43 @@ def test_the_app_replaces_no_django_command() -> None:
     ours = {name for name, app in get_commands().items() if app == "installations"}
     assert ours and all(name.startswith("slack_") for name in ours)
     assert get_commands()["diffsettings"] == "django.core"
+
+
+# --- one reference for settings: docs/settings.md and .env.example ---------------------------
+
+
+def documented_names(text: str) -> set[str]:
+    return set(re.findall(r"`([A-Z][A-Z0-9_]+)`", text))
+
+
+def env_example_names(text: str) -> set[str]:
+    return set(re.findall(r"^(?:# )?([A-Z][A-Z0-9_]+)=", text, re.MULTILINE))
+
+
+def test_every_setting_and_variable_the_code_reads_is_documented() -> None:
+    settings_read, env_read = names_read_under(ROOT / "installations", ROOT / "slackinstall")
+    assert {"SLACK_BOLT_APP", "SLACK_SIGNIN_ENABLED", "SLACK_APP_NAME"} <= settings_read
+    assert {"DJANGO_DEBUG", "SLACK_SIGNIN_STAFF_TEAMS", "SLACK_BOT_TOKEN"} <= env_read
+    documented = documented_names((ROOT / "docs" / "settings.md").read_text())
+    assert sorted((settings_read | env_read) - documented) == []
+    in_env_example = env_example_names((ROOT / ".env.example").read_text())
+    assert sorted(env_read - in_env_example) == []
+
+
+@pytest.mark.parametrize(
+    ("source", "settings_read", "env_read"),
+    [
+        ('getattr(settings, "SLACK_X", 1)', {"SLACK_X"}, set()),
+        ("settings.SLACK_Y", {"SLACK_Y"}, set()),
+        ("settings.DEBUG", set(), set()),  # Django's own
+        ('text_setting("SLACK_Z")', {"SLACK_Z"}, set()),
+        ('cfg.words("MY_LIST", default=[])', set(), {"MY_LIST"}),
+        ('os.environ.get("MY_VAR")', set(), {"MY_VAR"}),
+        ('os.environ["MY_OTHER"]', set(), {"MY_OTHER"}),
+        ('request.META.get("HTTP_COOKIE")', set(), set()),
+    ],
+)
+def test_the_collector_finds_each_kind_of_read(
+    source: str, settings_read: set[str], env_read: set[str]
+) -> None:
+    assert names_read(ast.parse(source)) == (settings_read, env_read)

@@ -28,14 +28,15 @@ PUBLIC_URL_SETTINGS = frozenset(
 )
 
 
-def shown(name: str, value: Any, cleanse: Any) -> Any:
-    """The value as printed: public Slack URLs as they are (without credentials), the rest
-    through Django's cleansing."""
+def shown(name: str, cleansed: Any) -> Any:
+    """The value as printed: public Slack URLs as they are set (unless they hold credentials),
+    the rest as Django's filter cleansed them."""
+    value = getattr(settings, name, None)
     if name in PUBLIC_URL_SETTINGS and isinstance(value, str):
         parts = urlsplit(value)
         if parts.username is None and parts.password is None:
             return value
-    return cleanse(name, value)
+    return cleansed
 
 
 class Command(DjangoDiffSettings):
@@ -47,12 +48,10 @@ class Command(DjangoDiffSettings):
     def handle(self, **options: Any) -> str:
         # As Django's handle(), but each value is cleansed (names matching API, KEY, TOKEN,
         # SECRET, PASS..., nested dicts such as DATABASES included) before it is printed.
-        cleanse = SafeExceptionReporterFilter().cleanse_setting
-        user_settings = {
-            name: repr(shown(name, getattr(settings, name), cleanse))
-            for name in dir(settings)  # the configured settings (LazySettings delegates dir)
-            if name.isupper()
-        }
+        # Django's own reader of every setting (a setting Django deprecated is read as Django
+        # reads it, without a deprecation warning from here), the public Slack URLs shown as set.
+        safe = SafeExceptionReporterFilter().get_safe_settings()
+        user_settings = {name: repr(shown(name, value)) for name, value in safe.items()}
         default = options["default"]
         default_settings = module_to_dict(Settings(default) if default else global_settings)
         output = {"hash": self.output_hash, "unified": self.output_unified}[options["output"]]

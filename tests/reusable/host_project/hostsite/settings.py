@@ -1,6 +1,8 @@
 """A minimal host project that installs django-slackinstall: only what a developer writes.
 
-The Slack values come from the environment the test sets (the stand-in's URLs, generated secrets).
+Production-shaped (DEBUG off, HTTPS only, the security middleware) so ``check --deploy`` has
+nothing to say. The Slack values come from the environment the test sets (the stand-in's URLs,
+generated secrets); HOST_BOLT_APP names the Bolt app the test wants behind /slack/events.
 """
 
 import os
@@ -17,15 +19,19 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "django.contrib.staticfiles",
     "installations",
+    "installations.signin",
     "hostsite",
 ]
 MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 ROOT_URLCONF = "hostsite.urls"
 TEMPLATES = [
@@ -47,6 +53,14 @@ DEFAULT_AUTO_FIELD = "django.db.models.AutoField"  # the host's choice: no migra
 USE_TZ = True
 STATIC_URL = "static/"
 
+# HTTPS only, as in production.
+SECURE_SSL_REDIRECT = True
+SECURE_HSTS_SECONDS = 31536000
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = True
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
+
 # --- django-slackinstall ---------------------------------------------------------------------
 SLACK_CLIENT_ID = os.environ["HOST_SLACK_CLIENT_ID"]
 SLACK_CLIENT_SECRET = os.environ["HOST_SLACK_CLIENT_SECRET"]
@@ -54,6 +68,10 @@ SLACK_SIGNING_SECRET = os.environ["HOST_SLACK_SIGNING_SECRET"]
 SLACK_REDIRECT_URI = "https://testserver/integrations/slack/oauth_redirect"
 TOKEN_ENCRYPTION_KEYS = os.environ["HOST_TOKEN_ENCRYPTION_KEYS"]
 SLACK_INSTALL_CUSTOM_VALUES = "hostsite.hooks.custom_values"
+SLACK_BOLT_APP = os.environ.get("HOST_BOLT_APP", "")
+SLACK_SIGNIN_ENABLED = True
 # Only because the test talks to the local stand-in instead of slack.com:
 SLACK_API_URL = os.environ["HOST_SLACK_API_URL"]
 SLACK_AUTHORIZE_URL = os.environ["HOST_SLACK_AUTHORIZE_URL"]
+SLACK_SIGNIN_AUTHORIZE_URL = os.environ["HOST_SLACK_SIGNIN_AUTHORIZE_URL"]
+SLACK_SIGNIN_JWKS_URL = os.environ["HOST_SLACK_JWKS_URL"]

@@ -5,5 +5,6 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("integrations/", include("installations.urls")),
+    path("integrations/", include("installations.signin.urls")),
     path("dashboard/", lambda request: HttpResponse("host dashboard")),
 ]

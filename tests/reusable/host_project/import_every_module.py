@@ -1,0 +1,28 @@
+"""Runs inside a clean venv: imports every module of the installed ``installations`` package
+(Django set up with the host's settings first, as in a project) and prints, as JSON, "ok" or
+the ImportError's message for each."""
+
+import importlib
+import json
+import os
+import pkgutil
+import sys
+
+os.environ["DJANGO_SETTINGS_MODULE"] = "hostsite.settings"
+
+import django
+
+django.setup()
+
+import installations  # noqa: E402
+
+found: dict[str, str] = {}
+names = [info.name for info in pkgutil.walk_packages(installations.__path__, "installations.")]
+for name in sorted(names):
+    try:
+        importlib.import_module(name)
+        found[name] = "ok"
+    except ImportError as exc:
+        found[name] = f"{type(exc).__name__}: {exc}"
+found["__file__"] = installations.__file__
+json.dump(found, sys.stdout)
