@@ -60,8 +60,10 @@ def databases() -> list[dict[str, str]]:
 
 @nox.session(venv_backend="none")
 def dev(session: nox.Session) -> None:
+    # The wheel-in-a-host test runs once per supported pair in ``wheel``, 3.11 with 5.2 included.
+    skip = {"PYTEST_ARGS": "--deselect tests/reusable/test_reusable_packaging.py"}
     for env in databases():
-        session.run("make", "test", external=True, env=env)
+        session.run("make", "test", external=True, env={**env, **skip})
 
 
 @nox.session(python=interpreter("3.13"))
