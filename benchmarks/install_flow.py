@@ -125,7 +125,7 @@ def report(contest: harness.Contest, measured: dict[tuple[str, int], Rounds]) ->
             "installs/s",
             rounds=ours.rates,
             target=TARGET_RATE,
-            beside=f"Bolt {median_of(peer.rates, '/s')}",
+            beside=f"Bolt {median_of(peer.rates, 'installs/s')}",
         )
         record(
             f"{what}: p99 ms, ours",

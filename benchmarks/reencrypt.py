@@ -1,6 +1,6 @@
 """slack_reencrypt at scale: values per second and peak memory at two table sizes.
 
-Run: .venv/bin/python benchmarks/reencrypt.py [--sizes 5000,25000] [--quick: 2000,10000]
+Run: .venv/bin/python benchmarks/reencrypt.py [--sizes 3000,15000] [--quick: 2000,10000]
 Three values per workspace (bot, refresh and user token). Targets (PostgreSQL): >= 20,000
 values/s at the largest size, and peak memory that does not grow with the row count (the
 largest size's peak within 1.25x of the smallest's). The default sizes keep ``make bench``
@@ -77,7 +77,7 @@ def measure(count: int) -> tuple[int, float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--sizes", default="5000,25000")
+    parser.add_argument("--sizes", default="3000,15000")
     parser.add_argument("--quick", action="store_true", help="sizes 2000,10000")
     args = parser.parse_args()
     sizes = [int(s) for s in ("2000,10000" if args.quick else args.sizes).split(",")]

@@ -56,7 +56,7 @@ class Figure:
         if self.target is None:
             return ""
         mark = "x" if self.is_ratio else ""
-        return f"{'>=' if self.direction == 'at least' else '<='} {self.target:g}{mark}"
+        return f"{'>=' if self.direction == 'at least' else '<='} {self.target:,g}{mark}"
 
     @property
     def verdict(self) -> str:
@@ -134,7 +134,7 @@ def record(
     if value is None:
         value = statistics.median(rounds)
     figure = Figure(name, value, unit, target, direction, [float(r) for r in rounds], beside)
-    goal = "" if target is None else f" (target {direction} {target:g}): {figure.verdict}"
+    goal = "" if target is None else f" (target {figure.goal}): {figure.verdict}"
     print(f"  -> {name}: {figure.shown}{goal}{'; ' + beside if beside else ''}", flush=True)
     _append({"figure": asdict(figure)})
     return figure
@@ -239,7 +239,23 @@ def markdown(path: str | Path) -> str:
     out += ["| " + " | ".join(row) + " |" for row in lines[1:]]
     cited = os.path.relpath(Path(path).resolve(), README.parent)  # the link, from the README
     source = f"From [`{Path(path).name}`]({cited}): {describe(run, path).split(': ', 1)[1]}."
-    return "\n".join([source, "", *out, "", verdicts(run) + "."])
+    return "\n".join([source, *caveats(run), "", *out, "", verdicts(run) + "."])
+
+
+def caveats(run: Run) -> list[str]:
+    """What makes a run's figures unfit to quote: smaller sizes, a busy machine, failures."""
+    found = []
+    if run.start.get("sizes") == "quick":
+        found.append("Quick sizes: a check that every script runs, not figures to quote.")
+    load, cores = run.start.get("load_average", [0.0])[0], run.start.get("cores", 1)
+    if load > cores / 2:
+        found.append(
+            f"The machine was busy (load average {load} on {cores} cores at the start): every "
+            "figure moves with the load; run again on a quiet machine."
+        )
+    if run.end.get("failed"):
+        found.append(f"Failed: {run.end['failed']}.")
+    return ["", *found] if found else []
 
 
 def write_readme(path: str | Path) -> None:

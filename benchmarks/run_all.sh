@@ -56,9 +56,11 @@ run() {  # run <script> <database url or ""> <label>
   fi
   echo
   echo "== benchmarks/$1.py on $3 $args"
+  local began=$SECONDS
   if ! BENCH_DATABASE_URL="$2" "$PY" "benchmarks/$1.py" $args; then
     failed+=("$1 on $3")
   fi
+  echo "   ($1 on $3: $((SECONDS - began)) s)"
 }
 started=$SECONDS
 for script in $SCRIPTS; do
