@@ -200,7 +200,7 @@ def load(path: str | Path) -> Run:
     return found
 
 
-def rows(run: Run) -> list[tuple[str, ...]]:
+def rows(run: Run) -> list[tuple[str, str, str, str, str]]:
     header = ("figure", "median (range of rounds)", "target", "", "made of")
     return [header] + [(f.name, f.shown, f.goal, f.verdict, f.beside) for f in run.figures]
 
