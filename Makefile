@@ -74,11 +74,11 @@ fmt: $(STAMP)
 	$(BIN)/ruff format .
 
 # Benchmarks print figures (benchmarks/README.md); they never fail on a number. On PostgreSQL, the
-# database issue 15's figures are about: BENCH_DATABASE_URL (a database of its own: its tables are
+# database the targets are about: BENCH_DATABASE_URL (a database of its own: its tables are
 # emptied), else the project's throwaway server (.ci/postgres.sh) when PostgreSQL is installed,
-# else SQLite only, said so up front. Each run writes its figures to test-artifacts/bench-*.jsonl
-# and ends with the summary table (figure, value, target, ok/MISS). BENCH_QUICK=1: smaller sizes
-# (under 10 minutes); BENCH_SCRIPTS="reencrypt store_lookup": only those.
+# else SQLite only, said so up front. Each run writes its figures to benchmarks/results/*.jsonl
+# and ends with the summary table (figure, median and range of rounds, target, ok/MISS); about a
+# quarter of an hour on 2 cores. BENCH_QUICK=1: smaller sizes; BENCH_SCRIPTS="reencrypt": only those.
 bench: $(STAMP)
 	@BENCH_QUICK=$(BENCH_QUICK) PY=$(BIN)/python benchmarks/run_all.sh
 

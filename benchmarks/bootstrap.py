@@ -58,6 +58,11 @@ def setup_django() -> str:
     return url.split("://", 1)[0]
 
 
+def database_label(vendor: str) -> str:
+    """How figures name the database ``setup_django`` returned: "PostgreSQL" or "SQLite"."""
+    return "PostgreSQL" if vendor.startswith("postgres") else "SQLite"
+
+
 def start_standin(client_id: str = "1111.2222", **environ: str) -> Any:
     """The Slack stand-in on loopback, with the app's settings pointed at it (call before
     setup_django). Extra keyword arguments are set as environment variables too."""

@@ -6,38 +6,40 @@ Every side serves the same Bolt listener (benchmarks/peers/listeners.py: answer 
 with ``say``, i.e. chat.postMessage with the workspace's bot token): ours is the developer's Bolt
 app behind ``/slack/events`` (installations/bolt/request_url.py) on our encrypted store
 (SLACK_BOLT_APP=benchmarks.peers.ours.build_app); the peer is a plain Bolt app on slack_sdk's
-SQLAlchemy store, with ``InstallationStoreAuthorize(cache_enabled=True)`` ("bolt cached", the
-peer the figures compare with: the store read on every event, auth.test once per token, as
-ours) and, on another path of the same server, Bolt's default authorize ("bolt default",
+SQLAlchemy store, with ``InstallationStoreAuthorize(cache_enabled=True)`` ("cached Bolt", the
+peer the targets compare with: the store read on every event, auth.test once per token, as
+ours) and, on another path of the same server, Bolt's default authorize ("default Bolt",
 auth.test on every event), reported beside it. Both servers run the project's gunicorn.conf.py,
 same database, same stand-in (its own process). First each server installs ``--teams``
 workspaces through its own flow; then ``--senders`` threads (one keep-alive connection each)
 POST signed app_mention events for those teams, to each side in turn, ``--rounds`` times. A
 response is counted when it is an empty 200 (Bolt's acknowledgement once the listener has run:
-process_before_response is on everywhere, see benchmarks/peers/ours.py). Prints, per side,
-events/s, p50/p99 latency and the CPU per event of its server and of PostgreSQL's backends
-(the headline: server + database CPU ms per event, against the cached peer's).
+process_before_response is on everywhere, see benchmarks/peers/ours.py). Recorded (results.py),
+round by round against the cached peer: CPU ms per event of the server and of all processes,
+events/s; and our p99.
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
-import statistics
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.bootstrap import database_label
 from benchmarks.peers import harness
-from benchmarks.results import record
+from benchmarks.peers.rounds import Rounds, compare
+from benchmarks.results import median_of, record
 from slackstandin import events as standin_events
 from slackstandin import messaging
 
-TARGET_CPU_RATIO = 1.0  # CPU ms per event, times the cached Bolt peer's, same run
-TARGET_P99_MS = 100.0
+TARGET_CPU_RATIO = 1.0  # CPU ms per event, times the cached Bolt peer's, round by round
+TARGET_P99_MS = 100.0  # with 8 senders
 
 
 @dataclass(frozen=True)
@@ -47,13 +49,6 @@ class Side:
     label: str
     contestant: harness.Contestant
     path: str = "/slack/events"
-
-
-@dataclass
-class Measured:
-    runs: list[harness.Run] = field(default_factory=list)
-    cpu_ms: list[float] = field(default_factory=list)  # server + database, per event, per run
-    server_ms: list[float] = field(default_factory=list)
 
 
 def install_teams(
@@ -110,18 +105,20 @@ def main() -> None:
     args = parser.parse_args()
     count = 300 if args.quick else args.events
     rounds = 3 if args.quick else args.rounds
+    if rounds < 3:
+        parser.error("--rounds: at least 3 (a ratio is the median of its rounds)")
     contest = harness.prepare(bolt_app="benchmarks.peers.ours.build_app")
     ours, peer = contest.ours, contest.peer
     sides = [
         Side("slackinstall", ours),
-        Side("bolt cached", peer),
-        Side("bolt default", peer, "/slack/events/default-authorize"),
+        Side("cached Bolt", peer),
+        Side("default Bolt", peer, "/slack/events/default-authorize"),
     ]
     teams = {
         ours.name: [f"TEVO{n:06d}" for n in range(args.teams)],
         peer.name: [f"TEVP{n:06d}" for n in range(args.teams)],
     }
-    measured = {side.label: Measured() for side in sides}
+    measured = {side.label: Rounds(side.label) for side in sides}
     folders = harness.profile_workers(contest, args.profile) if args.profile else {}
     try:
         with harness.serving(contest.contestants):
@@ -133,51 +130,36 @@ def main() -> None:
             print(harness.HEADER)
             for _ in range(rounds):
                 for side in sides:
-                    before = harness.cpu_snapshot(contest)
-                    run = event_runs(
-                        contest, side, args.senders, count, teams[side.contestant.name]
+                    sent_to = teams[side.contestant.name]
+                    measured[side.label].measure(
+                        contest,
+                        side.contestant.name,
+                        count,
+                        partial(event_runs, contest, side, args.senders, count, sent_to),
+                        f"{args.senders} send",
                     )
-                    after = harness.cpu_snapshot(contest)
-                    server = (after[side.contestant.name] - before[side.contestant.name]) * 1000
-                    database = (after["postgres"] - before["postgres"]) * 1000
-                    found = measured[side.label]
-                    found.runs.append(run)
-                    found.server_ms.append(server / count)
-                    found.cpu_ms.append((server + database) / count)
-                    print(run.line(f"{args.senders} send"), flush=True)
-                    print(harness.cpu_line(before, after, count), flush=True)
     finally:
         contest.standin.stop()
     if folders:  # the servers have stopped: every worker wrote its profile
-        harness.print_profiles(folders, rounds * count * 2, lines=60)
+        served = {
+            contestant.name: sum(
+                80 + rounds * count for side in sides if side.contestant is contestant
+            )
+            for contestant in contest.contestants
+        }
+        harness.print_profiles(folders, served, "event", lines=60)
         return  # a profiled run's figures are the profiler's: nothing recorded
-    print(f"Medians of {rounds} rounds, {args.senders} senders:")
-    for label, found in measured.items():
-        every = [latency for run in found.runs for latency in run.latencies]
-        print(
-            f"  {label:>13}: {statistics.median(found.cpu_ms):5.2f} CPU ms per event "
-            f"(server {statistics.median(found.server_ms):5.2f}), "
-            f"{harness.median_rate(found.runs):7.1f} events/s, "
-            f"p99 {harness.p99(every) * 1000:6.1f} ms (all {len(every)} events)"
-        )
-    cpu = {label: statistics.median(found.cpu_ms) for label, found in measured.items()}
-    ratio = cpu["slackinstall"] / cpu["bolt cached"]
-    print(
-        f"  CPU per event: {ratio:.2f}x the cached Bolt peer, "
-        f"{cpu['slackinstall'] / cpu['bolt default']:.2f}x Bolt's default"
-    )
-    pooled = [latency for run in measured["slackinstall"].runs for latency in run.latencies]
-    vendor = "PostgreSQL" if contest.vendor == "postgres" else "SQLite"
-    senders = f"{args.senders} senders, {vendor}"
+    what = f"events, {args.senders} senders, {database_label(contest.vendor)}"
+    mine, cached = measured["slackinstall"], measured["cached Bolt"]
+    compare(what, "event", mine, cached, target=TARGET_CPU_RATIO)
+    compare(what, "event", mine, measured["default Bolt"], target=None)
     record(
-        f"signed events CPU per event vs cached Bolt peer, {senders}",
-        ratio,
-        "x peer",
-        TARGET_CPU_RATIO,
-        "at most",
-    )
-    record(
-        f"signed events p99, {senders}", harness.p99(pooled) * 1000, "ms", TARGET_P99_MS, "at most"
+        f"{what}: p99 ms, ours",
+        "ms",
+        rounds=mine.p99s,
+        target=TARGET_P99_MS,
+        direction="at most",
+        beside=f"cached Bolt {median_of(cached.p99s, 'ms')}",
     )
 
 

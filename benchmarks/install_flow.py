@@ -1,33 +1,36 @@
-"""Install throughput: the whole Add to Slack flow over HTTP, slackinstall against a Bolt peer.
+"""Installs over HTTP: the whole Add to Slack flow, slackinstall against a Bolt peer.
 
 Run: BENCH_DATABASE_URL=postgres://... .venv/bin/python benchmarks/install_flow.py
-     [--installs 100,400] [--rounds 3] [--quick] [--cpu] [--profile DIR]
+     [--installs 100,400] [--rounds 3] [--quick] [--profile DIR]
 Both contestants run under gunicorn with the project's gunicorn.conf.py (DJANGO_DEBUG off) on
 the same database and the same Slack stand-in (a process of its own): slackinstall, and the
 Bolt peer (benchmarks/peers/: Bolt's own OAuth flow, slack_sdk's SQLAlchemy stores). They are
 driven alternately, us then the peer, ``--rounds`` times, with 1 and then 8 concurrent users
-(threads, each a browser with its own cookies and one keep-alive connection); the medians
-are compared. One install, as a browser does it: the install page (state cookie) -> Allow on
-the stand-in for a new team id -> the callback with the cookie -> the success page (ours is a
-redirect away; Bolt's callback renders its own). Each server calls oauth.v2.access and
-auth.test on the stand-in. Without BENCH_DATABASE_URL it runs on SQLite. How the cores are
-shared: benchmarks/peers/harness.py.
+(threads, each a browser with its own cookies and one keep-alive connection), and compared
+round by round (benchmarks/peers/rounds.py): CPU ms per install of the server and of all
+processes (the headline), installs/s and p99. One install, as a browser does it: the install
+page (state cookie) -> Allow on the stand-in for a new team id -> the callback with the cookie
+-> the success page (ours is a redirect away, so a reload never replays a spent code; Bolt's
+callback renders its own). Each server calls oauth.v2.access and auth.test on the stand-in.
+Without BENCH_DATABASE_URL it runs on SQLite. How the cores are shared: peers/harness.py.
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.bootstrap import database_label
 from benchmarks.peers import harness
-from benchmarks.results import record
+from benchmarks.peers.rounds import Rounds, compare
+from benchmarks.results import median_of, record
 
-TARGET_RATE = 100.0  # installs/s with 8 users, gunicorn + PostgreSQL (issue 15)
-TARGET_RATIO = 1.5  # times the Bolt peer's installs/s, same run
+TARGET_RATE = 100.0  # installs/s with 8 users
+TARGET_CPU_RATIO = 1.0  # CPU ms per install, times the Bolt peer's, round by round
 
 
 def install_runs(
@@ -47,7 +50,6 @@ def main() -> None:
     parser.add_argument("--installs", default="100,400", help="installs with 1 and 8 users")
     parser.add_argument("--rounds", type=int, default=3, help="alternations us/peer")
     parser.add_argument("--quick", action="store_true", help="30 and 150 installs, 3 rounds")
-    parser.add_argument("--cpu", action="store_true", help="CPU ms per install of each process")
     parser.add_argument(
         "--profile",
         metavar="DIR",
@@ -57,66 +59,80 @@ def main() -> None:
     args = parser.parse_args()
     single, eight = (30, 150) if args.quick else (int(n) for n in args.installs.split(","))
     rounds = 3 if args.quick else args.rounds
+    if rounds < 3:
+        parser.error("--rounds: at least 3 (a ratio is the median of its rounds)")
     contest = harness.prepare()
     folders = harness.profile_workers(contest, args.profile) if args.profile else {}
+    measured = {
+        (contestant.name, users): Rounds(contestant.name)
+        for contestant in contest.contestants
+        for users in (1, 8)
+    }
     try:
         with harness.serving(contest.contestants):
             print("Install flow over HTTP: " + harness.describe(contest))
             for contestant in contest.contestants:  # warm every worker before timing
                 install_runs(contest, contestant, 8, 40, "W" + contestant.name[0].upper())
             print(harness.HEADER)
-            runs: dict[tuple[str, int], list[harness.Run]] = {}
             for number in range(rounds):
                 for users, count in ((1, single), (8, eight)):
                     for contestant in contest.contestants:
                         tag = f"{contestant.name[0].upper()}{number}{users}"
-                        before = harness.cpu_snapshot(contest)
-                        run = install_runs(contest, contestant, users, count, tag)
-                        after = harness.cpu_snapshot(contest)
-                        runs.setdefault((contestant.name, users), []).append(run)
-                        print(run.line(f"{users} users"), flush=True)
-                        if args.cpu:
-                            print(harness.cpu_line(before, after, count), flush=True)
+                        measured[(contestant.name, users)].measure(
+                            contest,
+                            contestant.name,
+                            count,
+                            partial(install_runs, contest, contestant, users, count, tag),
+                            f"{users} users",
+                        )
         if folders:  # the servers have stopped: every worker wrote its profile
-            harness.print_profiles(folders, 40 + rounds * (single + eight))
+            served = 40 + rounds * (single + eight)
+            harness.print_profiles(folders, dict.fromkeys(folders, served), "install")
             return  # a profiled run's rates are the profiler's: nothing recorded
-        report(contest, runs, rounds, single, eight)
+        check_stored(contest, 40 + rounds * (single + eight))
+        report(contest, measured)
     finally:
         contest.standin.stop()
 
 
-def report(
-    contest: harness.Contest,
-    runs: dict[tuple[str, int], list[harness.Run]],
-    rounds: int,
-    single: int,
-    eight: int,
-) -> None:
+def check_stored(contest: harness.Contest, expected: int) -> None:
+    """Every install was saved, on both sides (a fast flow that saves nothing wins nothing)."""
     from benchmarks.peers.peer_stores import count_installations
     from installations.models import Workspace
 
-    print(f"Medians of {rounds} rounds (installs/s; p50 and p99 ms of one whole install):")
-    for users in (1, 8):
-        ours, peer = runs[("slackinstall", users)], runs[("bolt peer", users)]
-        ratio = harness.median_rate(ours) / harness.median_rate(peer)
-        for name, group in (("slackinstall", ours), ("bolt peer", peer)):
-            p50 = statistics.median(statistics.median(run.latencies) for run in group) * 1000
-            print(
-                f"  {name:>13}, {users} users: {harness.median_rate(group):7.1f}/s "
-                f"p50 {p50:6.1f} p99 {harness.median_p99(group):6.1f}"
-            )
-        print(f"  ratio, {users} users: {ratio:.2f}x the peer")
-    expected = 40 + rounds * (single + eight)
     stored = Workspace.objects.count()
     peer_stored = count_installations(harness.sqlalchemy_url(contest.database_url), "1111.2222")
     assert stored == expected, (stored, expected)
     assert peer_stored == expected, (peer_stored, expected)
     print(f"(installs stored: {stored} each, all distinct teams)")
-    ours_rate = harness.median_rate(runs[("slackinstall", 8)])
-    ratio = ours_rate / harness.median_rate(runs[("bolt peer", 8)])
-    if contest.vendor == "postgres":  # the targets are stated for gunicorn + PostgreSQL
-        record("install flow, 8 users, PostgreSQL", ours_rate, "installs/s", TARGET_RATE)
-        record("install flow vs Bolt peer, 8 users, PostgreSQL", ratio, "x peer", TARGET_RATIO)
+
+
+def report(contest: harness.Contest, measured: dict[tuple[str, int], Rounds]) -> None:
+    for users in (1, 8):
+        ours, peer = measured[("slackinstall", users)], measured[("bolt peer", users)]
+        peer.label = "Bolt"
+        if users == 1:  # printed, not recorded: the targets are about 8 users
+            for side in (ours, peer):
+                print(
+                    f"  1 user, {side.label}: {median_of(side.rates, 'installs/s')}, "
+                    f"server {median_of(side.server_ms, 'ms')} CPU per install"
+                )
+            continue
+        what = f"installs, 8 users, {database_label(contest.vendor)}"
+        compare(what, "install", ours, peer, target=TARGET_CPU_RATIO)
+        record(
+            f"{what}: installs/s, ours",
+            "installs/s",
+            rounds=ours.rates,
+            target=TARGET_RATE,
+            beside=f"Bolt {median_of(peer.rates, 'installs/s')}",
+        )
+        record(
+            f"{what}: p99 ms, ours",
+            "ms",
+            rounds=ours.p99s,
+            beside=f"Bolt {median_of(peer.p99s, 'ms')}",
+        )
 
 
 if __name__ == "__main__":

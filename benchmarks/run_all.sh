@@ -1,23 +1,20 @@
 #!/usr/bin/env bash
 # `make bench`: every benchmark script, one results file per run, the summary table last.
 #
-# The figures issue 15 targets are PostgreSQL ones, so this measures PostgreSQL:
-# BENCH_DATABASE_URL when set (a database of its own, "bench" in its name: its tables are
-# emptied); otherwise the project's throwaway server (.ci/postgres.sh, when PostgreSQL is
-# installed and this user may start it) and a "bench" database in it; otherwise SQLite only, and
-# it says so. The store lookups also run on SQLite, where slack_sdk's SQLite3 store lives.
-# BENCH_QUICK=1: smaller sizes. BENCH_SQLITE_ONLY=1: never touch PostgreSQL.
-# BENCH_SCRIPTS="reencrypt store_lookup": only those. Exits non-zero if a script failed; a
-# figure that misses its target is a line of the table, not a failure.
+# The targets are PostgreSQL's, so this measures PostgreSQL: BENCH_DATABASE_URL when set (a
+# database of its own, "bench" in its name: its tables are emptied); otherwise the project's
+# throwaway server (.ci/postgres.sh, when PostgreSQL is installed and this user may start it) and
+# a "bench" database in it; otherwise SQLite only, and it says so. The store lookups also run on
+# SQLite, where slack_sdk's SQLite3 store lives. Figures go to benchmarks/results/<time>.jsonl
+# (results.py; commit the run the README's summary cites). BENCH_QUICK=1: smaller sizes.
+# BENCH_SQLITE_ONLY=1: never touch PostgreSQL. BENCH_SCRIPTS="reencrypt store_lookup": only
+# those. Exits non-zero if a script failed; a figure that misses its target is a line of the
+# table, not a failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 SCRIPTS=${BENCH_SCRIPTS:-install_flow events verify refresh reencrypt store_lookup admin_list}
 QUICK=${BENCH_QUICK:+--quick}
-
-mkdir -p test-artifacts
-export BENCH_RESULTS=${BENCH_RESULTS:-test-artifacts/bench-$(date +%Y%m%d-%H%M%S).jsonl}
-: >"$BENCH_RESULTS"
 
 pg=${BENCH_DATABASE_URL:-}
 if [ -z "$pg" ] && [ -z "${BENCH_SQLITE_ONLY:-}" ]; then
@@ -40,21 +37,30 @@ if [ -n "$pg" ]; then
 else
   database=sqlite
   echo "make bench: SQLITE ONLY${BENCH_SQLITE_ONLY:+ (BENCH_SQLITE_ONLY)}. No PostgreSQL (set" \
-    "BENCH_DATABASE_URL, or install PostgreSQL so .ci/postgres.sh can start one): the figures" \
-    "issue 15 targets are PostgreSQL's."
+    "BENCH_DATABASE_URL, or install PostgreSQL so .ci/postgres.sh can start one): the targets" \
+    "are PostgreSQL's."
 fi
+
+name=$(date -u +%Y%m%d-%H%M%S)${BENCH_QUICK:+-quick}
+[ "$database" = sqlite ] && name=$name-sqlite
+mkdir -p benchmarks/results
+export BENCH_RESULTS=${BENCH_RESULTS:-benchmarks/results/$name.jsonl}
+: >"$BENCH_RESULTS"
+"$PY" benchmarks/results.py start "$database" $QUICK
 
 failed=()
 run() {  # run <script> <database url or ""> <label>
   local args=$QUICK
-  if [ -n "$QUICK" ] && [ "$1" = admin_list ]; then
-    args="--sizes 1000,20000 --repeat 3"  # its own --quick loads 100,000 (2+ minutes)
+  if [ "$1" = admin_list ]; then
+    args="--sizes 1000,20000 --repeat 3"  # no target in the table; 100,000 rows take minutes
   fi
   echo
   echo "== benchmarks/$1.py on $3 $args"
+  local began=$SECONDS
   if ! BENCH_DATABASE_URL="$2" "$PY" "benchmarks/$1.py" $args; then
     failed+=("$1 on $3")
   fi
+  echo "   ($1 on $3: $((SECONDS - began)) s)"
 }
 started=$SECONDS
 for script in $SCRIPTS; do
@@ -64,10 +70,11 @@ for script in $SCRIPTS; do
   run "$script" "$pg" "$database"
 done
 
+"$PY" benchmarks/results.py end $((SECONDS - started)) --failed "${failed[*]:-}"
 echo
-echo "== summary ($(( (SECONDS - started) / 60 )) min; figures in $BENCH_RESULTS)"
-"$PY" benchmarks/results.py "$BENCH_RESULTS"
 if [ ${#failed[@]} -gt 0 ]; then
-  echo "make bench: failed: ${failed[*]}" >&2
-  exit 1
+  echo "make bench: failed: ${failed[*]}"
 fi
+echo "== summary ($BENCH_RESULTS; benchmarks/results.py readme $BENCH_RESULTS puts it in the README)"
+"$PY" benchmarks/results.py table "$BENCH_RESULTS"
+[ ${#failed[@]} -eq 0 ]

@@ -6,14 +6,15 @@ Run: .venv/bin/python benchmarks/store_lookup.py [--workspaces 10000] [--lookups
 
 Loads the same installations into each store (ours encrypted; slack_sdk's in plaintext), then
 times find_bot and find_installation (with and without user_id) on every store in turn, lookup
-by lookup (a burst of load from elsewhere hits all stores alike), and prints the medians and our
-ratio to each. Every lookup of ours is one query and decrypts the tokens it returns; "orm" is our
-store with find_installation written as the queryset it replaces (installations/bolt/
-latest_sql.py: one statement through ``connection.cursor()``, allowed only while it is at least
-twice as fast as this best version on public APIs). SQLite: each store on its own file in one
-temp directory. PostgreSQL: ours and SQLAlchemy's in the bench database (its tables are
-emptied); slack_sdk's SQLite3 store has no PostgreSQL twin. Secrets are generated for this run
-only.
+by lookup (a burst of load from elsewhere hits all stores alike), in ``--rounds`` rounds; our
+ratio to each of slack_sdk's stores is taken per round and recorded as the rounds' median and
+range (results.py). Every lookup of ours is one query and decrypts the tokens it returns;
+"orm" is our store with find_installation written as the queryset it replaces
+(installations/bolt/latest_sql.py: one statement through ``connection.cursor()``, allowed only
+while it is at least twice as fast as this best version on public APIs). SQLite: each store on
+its own file in one temp directory. PostgreSQL: ours and SQLAlchemy's in the bench database (its
+tables are emptied); slack_sdk's SQLite3 store has no PostgreSQL twin. Secrets are generated
+for this run only.
 
 ``--profile`` splits our find_installation into the database's part and Python's: medians of the
 whole lookup, of its statement alone through Django's cursor and of ``SELECT 1`` (a bare round
@@ -40,14 +41,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bootstrap import analyze, setup_django
-from results import record
+from bootstrap import analyze, database_label, setup_django
+from results import median_of, ratios, record
 
 TMP = Path(tempfile.mkdtemp(prefix="store-bench-"))
 atexit.register(shutil.rmtree, TMP, ignore_errors=True)
 CLIENT_ID = "1111.2222"  # bootstrap's SLACK_CLIENT_ID
 # No slower than slack_sdk's own stores.
 TARGETS = {"sqlite3": 1.0, "sqlalchemy": 1.0}
+STORE_NAMES = {"sqlite3": "SQLite3", "sqlalchemy": "SQLAlchemy"}
 
 
 def fake(prefix: str) -> str:
@@ -175,20 +177,26 @@ def load_sqlalchemy(data: list[Any], url: str | None) -> Any:
 
 
 def interleaved_medians(
-    calls: dict[str, Callable[[Any], Any]], targets: list[Any]
-) -> dict[str, float]:
-    """Median microseconds per store, timing every store on each target before the next."""
+    calls: dict[str, Callable[[Any], Any]], targets: list[Any], rounds: int
+) -> dict[str, list[float]]:
+    """Median microseconds per store and round: the targets split into ``rounds`` rounds, each
+    store timed on a target before the next target (a burst of load hits every store alike)."""
     for item in targets[:200]:  # warm caches and connections
         for call in calls.values():
             call(item)
-    timings: dict[str, list[int]] = {label: [] for label in calls}
-    for item in targets:
-        for label, call in calls.items():
-            start = time.perf_counter_ns()
-            found = call(item)
-            timings[label].append(time.perf_counter_ns() - start)
-            assert found is not None and (found.bot_token or "").startswith("xoxb-")
-    return {label: statistics.median(times) / 1000 for label, times in timings.items()}
+    medians: dict[str, list[float]] = {label: [] for label in calls}
+    size = len(targets) // rounds
+    for start in range(0, size * rounds, size):
+        timings: dict[str, list[int]] = {label: [] for label in calls}
+        for item in targets[start : start + size]:
+            for label, call in calls.items():
+                began = time.perf_counter_ns()
+                found = call(item)
+                timings[label].append(time.perf_counter_ns() - began)
+                assert found is not None and (found.bot_token or "").startswith("xoxb-")
+        for label, times in timings.items():
+            medians[label].append(statistics.median(times) / 1000)
+    return medians
 
 
 LOOKUPS: dict[str, Callable[[Any], Callable[[Any], Any]]] = {
@@ -200,7 +208,6 @@ LOOKUPS: dict[str, Callable[[Any], Callable[[Any], Any]]] = {
         lambda i: s.find_installation(enterprise_id=None, team_id=i.team_id, user_id=i.user_id)
     ),
 }
-RECORDED = tuple(LOOKUPS)  # find_installation every event; find_bot when it finds none
 
 
 def profile(store: Any, targets: list[Any]) -> None:
@@ -247,13 +254,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workspaces", type=int, default=10_000)
     parser.add_argument("--lookups", type=int, default=3_000)
+    parser.add_argument("--rounds", type=int, default=3, help="rounds the lookups are split in")
     parser.add_argument("--quick", action="store_true", help="2,000 workspaces, 1,500 lookups")
     parser.add_argument("--profile", action="store_true", help="our find_installation's parts")
     args = parser.parse_args()
+    if args.rounds < 3:
+        parser.error("--rounds: at least 3 (a ratio is the median of its rounds)")
     if args.quick:
         args.workspaces, args.lookups = 2_000, 1_500
     url = os.environ.get("BENCH_DATABASE_URL") or None
-    database = "PostgreSQL" if setup_django().startswith("postgres") else "SQLite"
+    database = database_label(setup_django())
     data = installations(args.workspaces)
     stores = {"ours": load_ours(data), "orm": orm_store()}
     if args.profile:
@@ -266,28 +276,33 @@ def main() -> None:
     analyze()
     peers = [label for label in stores if label != "ours"]
     targets = random.Random(7).choices(data, k=args.lookups)
-    print(f"{database}: {args.workspaces} workspaces, {args.lookups} lookups each; median us")
+    print(f"{database}: {args.workspaces} workspaces, {args.lookups} lookups each in "
+          f"{args.rounds} rounds; median us of the rounds' medians")  # fmt: skip
     print(
         f"{'lookup':28} {'ours':>8} "
         + "".join(f" {peer:>10}" for peer in peers)
         + "".join(f" {'/' + peer:>11}" for peer in peers)
     )
+    found = {}
     for name, make in LOOKUPS.items():
         calls = {label: make(store) for label, store in stores.items()}
-        med = interleaved_medians(calls, targets)
-        ratios = {peer: med["ours"] / med[peer] for peer in peers}
+        found[name] = med = interleaved_medians(calls, targets, args.rounds)
+        middle = {label: statistics.median(times) for label, times in med.items()}
         print(
-            f"{name:28} {med['ours']:8.1f}"
-            + "".join(f" {med[peer]:10.1f}" for peer in peers)
-            + "".join(f" {ratios[peer]:10.2f}x" for peer in peers)
+            f"{name:28} {middle['ours']:8.1f}"
+            + "".join(f" {middle[peer]:10.1f}" for peer in peers)
+            + "".join(f" {middle['ours'] / middle[peer]:10.2f}x" for peer in peers)
         )
-        for peer in [p for p in peers if p in TARGETS] if name in RECORDED else []:
+    for name, med in found.items():
+        for peer in [p for p in peers if p in TARGETS]:
             record(
-                f"store {name} / slack_sdk {peer} store, {database}",
-                ratios[peer],
+                f"store {name}, {database}: ours / slack_sdk's {STORE_NAMES[peer]} store",
                 "x peer",
-                TARGETS[peer],
-                "at most",
+                rounds=ratios(med["ours"], med[peer]),
+                target=TARGETS[peer],
+                direction="at most",
+                beside=f"ours {median_of(med['ours'], 'us')}, "
+                f"{STORE_NAMES[peer]} {median_of(med[peer], 'us')}",
             )
 
 

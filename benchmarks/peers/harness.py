@@ -362,14 +362,6 @@ HEADER = "{:>13} {:>9} {:>6} {:>7} {:>8} {:>7} {:>7}".format(
 )
 
 
-def median_rate(runs: Sequence[Run]) -> float:
-    return statistics.median(run.rate for run in runs)
-
-
-def median_p99(runs: Sequence[Run]) -> float:
-    return statistics.median(p99(run.latencies) for run in runs) * 1000
-
-
 def sqlalchemy_url(django_url: str) -> str:
     """The benchmark database's URL as SQLAlchemy (psycopg 3) spells it."""
     scheme, rest = django_url.split("://", 1)
@@ -530,8 +522,11 @@ def profile_workers(contest: Contest, folder: str) -> dict[str, str]:
     return folders
 
 
-def print_profiles(folders: dict[str, str], count: int, lines: int = 45) -> None:
-    """Each server's profile (every worker and thread together), CPU ms per install."""
+def print_profiles(
+    folders: dict[str, str], counts: dict[str, int], unit: str, lines: int = 45
+) -> None:
+    """Each server's profile (every worker and thread together), CPU ms per ``unit``, of the
+    ``counts[server]`` units it served (warm-up included: it is profiled too)."""
     import pstats
 
     for name, folder in folders.items():
@@ -543,7 +538,8 @@ def print_profiles(folders: dict[str, str], count: int, lines: int = 45) -> None
         total = getattr(stats, "total_tt", 0.0)
         print(
             f"\n=== {name}: {len(files)} thread profiles in {folder}, {total:.2f} s CPU "
-            f"under cProfile (~{total * 1000 / count:.1f} ms per install, profiler included)"
+            f"under cProfile (~{total * 1000 / counts[name]:.1f} ms per {unit}, profiler "
+            "included)"
         )
         stats.sort_stats("cumulative").print_stats(lines)
 
