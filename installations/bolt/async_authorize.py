@@ -11,20 +11,21 @@ from slack_sdk.oauth.installation_store import Bot
 from slack_sdk.oauth.installation_store import Installation as SdkInstallation
 
 from installations.bolt.async_store import AsyncDjangoInstallationStore
-from installations.bolt.authorize import (
-    AUTH_TEST_CACHE_SIZE,
-    AuthTestAnswers,
-    ClaimingTokenRotator,
-    RememberingClient,
-    bolt_options,
-    remembering,
-)
 from installations.extras import needs_extra
 
-with needs_extra("bolt-async"):
+with needs_extra("bolt-async"):  # first: without it, name the extra this module needs
     from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
     from slack_bolt.authorization.authorize_result import AuthorizeResult
     from slack_sdk.oauth.token_rotation.async_rotator import AsyncTokenRotator
+
+    from installations.bolt.authorize import (
+        AUTH_TEST_CACHE_SIZE,
+        AuthTestAnswers,
+        ClaimingTokenRotator,
+        RememberingClient,
+        bolt_options,
+        remembering,
+    )
 
 
 class AsyncRememberingClient(RememberingClient):
