@@ -20,10 +20,12 @@ import logging
 import re
 from typing import Any
 
+from django.contrib import messages
 from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_variables
@@ -38,9 +40,10 @@ from installations.install.cookie import (
     set_state_cookies,
 )
 from installations.install.flow import clean_team, start_install
-from installations.install.links import page_from_link, success_url
+from installations.install.links import page_from_link, success_page, success_url
 from installations.install.next_page import clean_next, is_safe_next
 from installations.lifecycle import slack_events
+from installations.models import Workspace
 from installations.observability import metrics
 from installations.slack import events as slack_payloads
 from installations.slack import request_body
@@ -66,9 +69,8 @@ def install_page(request: HttpRequest) -> HttpResponse:
         )
     except SlackInstallError as exc:
         return render_error(request, exc)
-    response = render(
-        request, "installations/install.html", {"authorize_url": started.authorize_url}
-    )
+    context = {"authorize_url": started.authorize_url, "next_page": next_page}
+    response = render(request, "installations/install.html", context)
     set_state_cookies(request, response, browser)
     return response
 
@@ -85,6 +87,8 @@ def oauth_redirect(request: HttpRequest) -> HttpResponse:
         done = handle_callback(request.GET, cookie, request=request)
         # Checked again here: the host the callback arrives on is the one that counts.
         safe = done.next_page if is_safe_next(request, done.next_page) else ""
+        if safe:
+            _confirm_on_next_page(request, done.workspace)
         response: HttpResponse = HttpResponseRedirect(success_url(done.workspace, next_page=safe))
         metrics.install_finished("ok")
     except SlackInstallError as exc:
@@ -93,6 +97,16 @@ def oauth_redirect(request: HttpRequest) -> HttpResponse:
     response["Referrer-Policy"] = "no-referrer"
     response["Cache-Control"] = "no-store"
     return response
+
+
+def _confirm_on_next_page(request: HttpRequest, workspace: Workspace) -> None:
+    """Tell the host's ``next`` page the install worked: a Django message (success level)
+    naming the workspace as the success page would, worded by a template the host may
+    override. A page that renders ``messages`` shows it (the app's own do); a host without the
+    messages framework gets none (``fail_silently``)."""
+    context = {"name": success_page(workspace).name}
+    text = render_to_string("installations/installed_message.txt", context).strip()
+    messages.success(request, text, fail_silently=True)
 
 
 @require_GET

@@ -7,6 +7,7 @@ deferred.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -63,6 +64,41 @@ def slack_management_url(workspace: Workspace) -> str:
         team = quote(workspace.team_id, safe="")
         return f"{SLACK_APP_URL}/apps-manage/{team}/integrations/profile/{app}"
     return ""
+
+
+@dataclass(frozen=True)
+class OfferedActions:
+    """Which of the page's actions can do something for this workspace, and why others are absent.
+
+    Decided from what is stored (the envelopes' presence, never their content): verifying needs
+    the bot token, refreshing a refresh token, revoking any live token.
+    """
+
+    verify: bool
+    refresh: bool
+    revoke: bool
+
+    def absent(self, *, can_change: bool, can_revoke: bool) -> list[str]:
+        """Why each action these permissions allow is left out (one line each)."""
+        reasons = []
+        if can_change and not self.verify:
+            reasons.append("Verify now: no bot token is stored for this workspace.")
+        if can_change and not self.refresh:
+            reasons.append("Refresh tokens now: no refresh token is stored (no token rotation).")
+        if can_revoke and not self.revoke:
+            reasons.append("Revoke: no token is stored, so there is nothing to revoke.")
+        return reasons
+
+
+def offered_actions(workspace: Workspace) -> OfferedActions:
+    current = Installation.objects.filter(workspace=workspace, is_current=True)
+    bot = stored_key(workspace, "bot_token").present
+    bot_refresh = stored_key(workspace, "bot_refresh_token").present
+    return OfferedActions(
+        verify=bot,
+        refresh=bot_refresh or current.filter(user_refresh_token__isnull=False).exists(),
+        revoke=bot or current.filter(user_token__isnull=False).exists(),
+    )
 
 
 def scope_rows(workspace: Workspace) -> list[tuple[str, health.ScopeComparison]]:
@@ -129,4 +165,5 @@ def detail_context(workspace: Workspace) -> dict[str, Any]:
         "events": events,
         "event_count": event_count,
         "events_shown": EVENTS_SHOWN,
+        "offered": offered_actions(workspace),
     }

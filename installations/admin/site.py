@@ -104,6 +104,7 @@ class WorkspaceAdmin(OfferedFiltersOnly, _WorkspaceModelAdmin):
         "granted_bot_scopes",
     )
     list_display_links = ("name_and_id",)
+    empty_value_display = EMPTY  # Django's own is "-"; the app's cells say "—"
     list_filter = (
         admin_filters.StatusFilter,
         admin_filters.ReasonFilter,
@@ -348,6 +349,10 @@ class WorkspaceAdmin(OfferedFiltersOnly, _WorkspaceModelAdmin):
                 extra = admin_detail.detail_context(workspace)
         extra["can_change"] = super().has_change_permission(request)
         extra["can_revoke"] = self.has_revoke_permission(request)
+        if "offered" in extra:
+            extra["actions_absent"] = extra["offered"].absent(
+                can_change=extra["can_change"], can_revoke=extra["can_revoke"]
+            )
         return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
 
 
@@ -357,6 +362,7 @@ class LifecycleEventAdmin(OfferedFiltersOnly, _EventModelAdmin):
 
     list_display = ("occurred_when", "kind", "workspace_link", "actor", "detail")
     list_display_links = ("occurred_when",)
+    empty_value_display = EMPTY
     list_filter = ("kind",)
     search_fields = ("workspace__team_id", "workspace__enterprise_id", "actor", "slack_event_id")
     list_select_related = ("workspace",)

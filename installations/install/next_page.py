@@ -10,6 +10,8 @@ so the success redirect can never be an open redirect.
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
 from django.http import HttpRequest
 from django.utils.http import url_has_allowed_host_and_scheme
 
@@ -38,3 +40,11 @@ def clean_next(request: HttpRequest, value: str | None) -> str:
             "The page to return to after installing is not on this site.", reason="unsafe_next"
         )
     return value
+
+
+def returning_to(link: str, next_page: str) -> str:
+    """The install page's ``link`` with ``next`` set: the page then offers the way back to
+    ``next_page`` instead of the sign-in prompt, and a finished install lands there."""
+    scheme, netloc, path, query, fragment = urlsplit(link)
+    kept = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k != "next"]
+    return urlunsplit((scheme, netloc, path, urlencode([*kept, ("next", next_page)]), fragment))

@@ -28,7 +28,7 @@ from installations.signin import accounts, errors, flow, linking
 from installations.signin.backends import BACKEND
 from installations.signin.conf import signin_config
 from installations.signin.id_token import SlackUser
-from installations.signin.workspaces import workspaces_of
+from installations.signin.workspaces import install_link_back_here, workspaces_of
 
 logger = logging.getLogger(__name__)
 
@@ -191,7 +191,11 @@ def my_workspaces(request: HttpRequest) -> HttpResponse:
     if not signin_config().enabled:
         return _fail(request, errors.SignInDisabled())
     identities = list(request.user.slack_identities.all())  # type: ignore[union-attr]
-    context = {"rows": workspaces_of(identities), "identities": identities}
+    context = {
+        "rows": workspaces_of(identities),
+        "identities": identities,
+        "install_url": install_link_back_here(),
+    }
     return render(request, "installations/signin/workspaces.html", context)
 
 

@@ -12,9 +12,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db.models import Exists, OuterRef, Q
+from django.urls import reverse
 
 from installations.conf import slack_config
 from installations.install.flow import install_page_path
+from installations.install.next_page import returning_to
 from installations.models import Installation, Workspace
 from installations.reporting import health
 from installations.signin.models import SlackIdentity
@@ -72,9 +74,15 @@ def workspaces_of(identities: Iterable[SlackIdentity]) -> list[WorkspaceRow]:
     return [_row(workspace) for workspace in annotated]
 
 
+def install_link_back_here(team: str | None = None) -> str:
+    """The install page (install/flow's one builder) leading back to this page: it offers the
+    way back, and a finished install returns here with a message saying it worked."""
+    return returning_to(install_page_path(team), reverse("slack_signin:workspaces"))
+
+
 def _row(workspace: Workspace) -> WorkspaceRow:
     needs = bool(getattr(workspace, "needs_reinstall", False))
-    url = install_page_path(workspace.team_id)  # the install page's one builder (install/flow)
+    url = install_link_back_here(workspace.team_id)
     org = workspace.is_enterprise_install
     return WorkspaceRow(
         name=(workspace.enterprise_name if org else workspace.team_name) or "(unnamed)",

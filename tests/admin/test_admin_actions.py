@@ -162,7 +162,7 @@ def test_revoke_when_slack_is_down_keeps_the_tokens(
 def test_actions_from_the_workspace_page(
     operator: Client, standin: SlackStandIn, standin_install: Callable
 ) -> None:
-    ws = standin_install()
+    ws = standin_install(rotation=True)  # refreshing needs a refresh token
     page = operator.get(reverse("admin:installations_workspace_change", args=[ws.pk]))
     text = page.content.decode()
     for action in ("verify_now", "refresh_now", "revoke"):

@@ -340,5 +340,5 @@ def test_the_chart_is_svg_with_a_table_on_the_list(
     text = viewer.get(LIST).content.decode()
     assert '<figure class="ws-chart" id="activity-chart"' in text
     assert "<svg" in text and "<rect" in text
-    assert '<table class="ws-visually-hidden" id="activity-chart-table">' in text
+    assert '<div class="ws-visually-hidden"><table id="activity-chart-table">' in text
     assert "<script" not in text.split('id="activity-chart"', 1)[1].split("</figure>", 1)[0]

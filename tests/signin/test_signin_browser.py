@@ -11,7 +11,14 @@ from django.contrib.auth import get_user_model
 from installations.models import Workspace
 from installations.signin.models import SlackIdentity
 from slackstandin import SlackStandIn
-from tests.project.test_e2e_pages import VIEWPORTS, axe_script, serious_violations  # noqa: F401
+from tests.project.test_e2e_pages import (  # noqa: F401  (fixtures)
+    VIEWPORTS,
+    axe_script,
+    check_page,
+    scrollbars,
+    serious_violations,
+    sized,
+)
 from tests.support.factories import saved_workspace
 
 pytestmark = pytest.mark.browser
@@ -76,7 +83,9 @@ def test_a_workspace_that_needs_it_offers_a_reinstall(
     assert row.locator(".status").inner_text() == "Needs reinstall"
     assert "App uninstalled" in row.inner_text()
     row.get_by_role("link", name="Reinstall in Stand-in Workspace").click()
-    page.wait_for_url(live_signin.url + "/slack/install?team=T0STANDIN1")
+    page.wait_for_url(
+        live_signin.url + "/slack/install?team=T0STANDIN1&next=%2Fslack%2Fsignin%2Fworkspaces"
+    )
     assert page.get_by_role("link", name="Add to Slack").is_visible()
 
 
@@ -154,3 +163,36 @@ def test_linking_to_the_signed_in_account_asks_first(
     tab.wait_for_url(live_signin.url + "/slack/signin")
     assert "You are signed in" not in tab.content()
     context.close()
+
+
+def test_reinstall_from_my_workspaces_comes_back_with_a_confirmation(
+    live_signin: Any,
+    signin: SlackStandIn,
+    sized: tuple[str, Any],  # noqa: F811  (the fixture imported above)
+    axe_script: Any,  # noqa: F811
+) -> None:
+    from django.utils import timezone
+
+    size, tab = sized
+    workspace = saved_workspace(team_id="T0STANDIN1", user_id="U0STANDINUSR")
+    Workspace.objects.filter(pk=workspace.pk).update(uninstalled_at=timezone.now())
+    tab.goto(live_signin.url + "/slack/signin")
+    sign_in(tab, signin)
+    tab.wait_for_url(live_signin.url + "/slack/signin/workspaces")
+    sign_out = tab.get_by_role("button", name="Sign out")
+    assert sign_out.evaluate("e => getComputedStyle(e).borderRadius") == "4px"  # the page's look
+    check_page(tab, axe_script, "my-workspaces", size)
+
+    tab.get_by_role("link", name="Reinstall in Stand-in Workspace").click()
+    tab.wait_for_url(live_signin.url + "/slack/install?team=T0STANDIN1&next=**")
+    assert tab.get_by_role("link", name="Back to My workspaces").is_visible()
+    assert "Installed it already?" not in tab.content()
+    check_page(tab, axe_script, "install-from-my-workspaces", size)
+
+    tab.get_by_role("link", name="Add to Slack").click()
+    tab.get_by_role("button", name="Allow").click()
+    tab.wait_for_url(live_signin.url + "/slack/signin/workspaces")
+    status = tab.get_by_role("status")
+    assert status.inner_text() == "The app is installed in Stand-in Workspace."
+    assert tab.locator("li.workspace .status").inner_text() == "Active"
+    check_page(tab, axe_script, "my-workspaces-after-reinstall", size)

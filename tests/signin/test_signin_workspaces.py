@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from html import unescape
 from typing import Any
 
 import pytest
@@ -9,7 +10,10 @@ from django.test import Client
 from django.utils import timezone
 
 from installations.models import Workspace
+from slackstandin import SlackStandIn
+from tests.signin.conftest import local
 from tests.support.factories import saved_workspace
+from tests.support.flow import authorize_href
 
 pytestmark = pytest.mark.django_db
 
@@ -58,3 +62,38 @@ def test_grid_identity_sees_installs_across_the_org(client_signin: Any) -> None:
 def test_requires_sign_in(signin: Any, client: Client) -> None:
     response = client.get("/slack/signin/workspaces")
     assert response.status_code == 302 and response["Location"].startswith("/slack/signin?next=")
+
+
+def test_reinstall_leads_back_here_with_a_confirmation(
+    client_signin: Any, signin: SlackStandIn
+) -> None:
+    broken = saved_workspace(team_id="T0STANDIN1", team_name="Mine", user_id="U0STANDINUSR")
+    Workspace.objects.filter(pk=broken.pk).update(uninstalled_at=timezone.now())
+    client = Client()
+    client_signin(client, team_id="T0STANDIN1")
+    page = unescape(client.get("/slack/signin/workspaces").content.decode())
+    link = "/slack/install?team=T0STANDIN1&next=%2Fslack%2Fsignin%2Fworkspaces"
+    assert f'href="{link}">Reinstall in Mine</a>' in page
+
+    install_page = client.get(link)
+    text = unescape(install_page.content.decode())
+    assert "Back to My workspaces" in text and "Installed it already?" not in text
+    answer = client.get(local(signin.approve(authorize_href(install_page))))
+    assert answer.status_code == 302 and answer["Location"] == "/slack/signin/workspaces"
+    landed = unescape(client.get(answer["Location"]).content.decode())
+    assert '<li class="success">The app is installed in Stand-in Workspace.</li>' in landed
+    assert "App uninstalled" not in landed
+
+
+def test_nothing_installed_yet_the_button_also_leads_back(client_signin: Any) -> None:
+    client = Client()
+    client_signin(client, team_id="T0NOTHING")
+    page = client.get("/slack/signin/workspaces").content.decode()
+    assert 'href="/slack/install?next=%2Fslack%2Fsignin%2Fworkspaces">Add to Slack</a>' in page
+
+
+def test_sign_out_is_a_styled_button(client_signin: Any) -> None:
+    client = Client()
+    client_signin(client, team_id="T0NOTHING")
+    page = client.get("/slack/signin/workspaces").content.decode()
+    assert '<button type="submit" class="button button-secondary">Sign out</button>' in page
