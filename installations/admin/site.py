@@ -67,7 +67,7 @@ class OfferedFiltersOnly:
 
     list_filter: ClassVar[Any]
 
-    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
         offered: set[str] = set()
         for spec in self.list_filter:
             if isinstance(spec, str):  # a field filter: its exact and isnull parameters

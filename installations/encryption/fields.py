@@ -195,7 +195,7 @@ class EncryptedAttribute(DeferredAttribute):
         instance.__dict__[self.field.attname] = value
 
 
-class EncryptedExact(Exact):
+class EncryptedExact(Exact):  # type: ignore[type-arg,unused-ignore]  # generic in some stubs
     """Only ``= None`` (which Django turns into IS NULL) is allowed."""
 
     def __init__(self, lhs: Any, rhs: Any) -> None:
