@@ -27,7 +27,6 @@ run. slack_api.token_rotator() never retries a request that may have reached Sla
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -545,20 +544,18 @@ def refresh_workspace(
     actor: str,
     within_minutes: int | None = None,
     retry_failed: bool = True,
-    rotator: TokenRotator | None = None,
     users_due: bool = True,
 ) -> RefreshOutcome:
     """Refresh the bot token and each current user token due within ``within_minutes``.
 
     ``None`` refreshes every rotating token now, whatever its expiry. A token another runner
     has claimed is skipped. ``retry_failed=False`` leaves a bot token already marked as refused
-    alone (the scheduled run); staff asking for a refresh may retry it. A run passes its
-    thread's ``rotator`` (``slack_api.token_rotator()``) to reuse its client, and
+    alone (the scheduled run); staff asking for a refresh may retry it. A run passes
     ``users_due=False`` when its page query found no user token of the workspace due (one
     query less per workspace; a user token due meanwhile waits for the next run).
     """
     minutes = FORCE_MINUTES if within_minutes is None else within_minutes
-    rotator = rotator or slack_api.token_rotator()
+    rotator = slack_api.token_rotator()
     results: list[TokenResult] = []
     unreadable: list[str] = []
     bot: TokenResult
@@ -604,7 +601,6 @@ def refresh_for_request(
     bot: bool,
     minutes: int,
     actor: str,
-    rotator: TokenRotator | None = None,
 ) -> RequestRefresh:
     """Refresh, for one incoming request, what it is about to use: the install target's bot
     token (``bot``) and ``user_id``'s current user token, each when due within ``minutes``.
@@ -622,7 +618,7 @@ def refresh_for_request(
     )
     if workspace_id is None:
         return RequestRefresh()
-    rotator = rotator or slack_api.token_rotator()
+    rotator = slack_api.token_rotator()
     bot_result = (
         _refresh_bot(workspace_id, rotator, minutes, actor, retry_failed=False) if bot else None
     )
@@ -700,29 +696,21 @@ def iter_refresh_due(
 
     Threads change nothing of the protocol: each refresh token is still claimed by one
     conditional UPDATE before it is spent, so two threads (or runners, or overlapping shards)
-    never spend it twice. Each thread keeps its rotator, so its kept-alive connection to Slack.
+    never spend it twice.
     """
     minutes = slack_config().token_rotation_minutes if within_minutes is None else within_minutes
     workspaces = iter_due_workspaces(minutes, shard)
-    rotators = threading.local()
 
     def refresh(workspace: Workspace) -> RefreshOutcome:
-        rotator = getattr(rotators, "rotator", None)
-        if rotator is None:
-            rotator = rotators.rotator = slack_api.token_rotator()
         return refresh_workspace(
             workspace,
             actor=actor,
             within_minutes=minutes,
             retry_failed=False,
-            rotator=rotator,
             users_due=bool(getattr(workspace, "users_due", True)),
         )
 
-    if concurrency <= 1:
-        yield from map(refresh, workspaces)
-    else:
-        yield from in_threads(workspaces, refresh, threads=concurrency, name="slack-refresh")
+    yield from in_threads(workspaces, refresh, threads=concurrency, name="slack-refresh")
 
 
 def refresh_due(

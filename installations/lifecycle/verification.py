@@ -19,7 +19,6 @@ verdict was computed from (``_write_verdict``).
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -361,25 +360,15 @@ def iter_verify_active(
     """auth.test every active installation of ``shard``, at most ``concurrency`` at a time;
     outcomes as they come (in key order with one thread), memory flat in the number of rows.
 
-    One Slack client per thread, on that thread's kept-alive connection; each verdict is written
-    with its lifecycle event at once (``_record``): a crash loses at most the checks in flight,
-    which the next run repeats.
+    Each verdict is written with its lifecycle event at once (``_record``): a crash loses at
+    most the checks in flight, which the next run repeats.
     """
-    workspaces = active_workspaces(shard)
-    if concurrency <= 1:
-        client = _patient_client()
-        for workspace in workspaces:
-            yield verify_workspace(workspace, actor=actor, client=client, log_unchanged=False)
-        return
-    clients = threading.local()
 
     def check(workspace: Workspace) -> VerifyOutcome:
-        client = getattr(clients, "client", None)
-        if client is None:
-            client = clients.client = _patient_client()
+        client = _patient_client()
         return verify_workspace(workspace, actor=actor, client=client, log_unchanged=False)
 
-    yield from in_threads(workspaces, check, threads=concurrency, name="slack-verify")
+    yield from in_threads(active_workspaces(shard), check, threads=concurrency, name="slack-verify")
 
 
 def verify_active(

@@ -2,9 +2,9 @@
 
 Every client built here is a ``slack_client.SlackWebClient``: slack_sdk's WebClient on
 ``slack_transport`` (an overall deadline of SLACK_HTTP_TIMEOUT_SECONDS per attempt, a 1 MiB
-cap on the answer, no redirects, one kept-alive connection per thread and host, never reused
-after a fault) with each answer checked by ``slack_answers`` before anyone
-reads it, slack_sdk's TokenRotator included. A call on such a client raises only:
+cap on the answer, no redirects, a connection per call) with each answer checked by
+``slack_answers`` before anyone reads it, slack_sdk's TokenRotator included. A call on such
+a client raises only:
 - ``slack_sdk.errors.SlackApiError``: Slack answered a JSON object with ``ok: false`` and an
   error code (any HTTP status; the code made safe to log and show), or a 429;
 - ``SlackUnavailable``, a transport fault, with reason slack_timeout, slack_answer_too_large,
