@@ -27,9 +27,9 @@ import secrets
 from urllib.parse import urlsplit
 
 from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
 
 from installations.conf import slack_config
-from installations.install.flow_paths import flow_path
 
 COOKIE_NAME = "slack-app-oauth-state"
 INSTALL_COOKIE_NAME = "slack-app-oauth-browser"
@@ -43,7 +43,7 @@ def cookie_path() -> str:
 
 
 def install_cookie_path() -> str:
-    return flow_path("installations:install")
+    return reverse("installations:install")
 
 
 def binding(browser_value: str) -> str:

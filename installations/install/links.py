@@ -20,9 +20,9 @@ from urllib.parse import quote, urlencode
 
 from django.core import signing
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 
 from installations.exceptions import InvalidSuccessLink
-from installations.install.flow_paths import flow_path
 from installations.models import Workspace
 
 SALT = "installations.success"
@@ -57,7 +57,7 @@ def success_url(workspace: Workspace, *, next_page: str = "") -> str:
     if next_page:
         return next_page
     value = signing.dumps(shown_on_page(workspace), salt=SALT, compress=True)
-    return flow_path("installations:installed") + "?" + urlencode({"i": value})
+    return reverse("installations:installed") + "?" + urlencode({"i": value})
 
 
 def page_from_link(value: str | None) -> SuccessPage:
