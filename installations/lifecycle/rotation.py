@@ -36,7 +36,7 @@ from typing import Any, TypeVar
 from urllib.error import URLError
 
 from django.db import DatabaseError, transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 from slack_sdk.errors import SlackTokenRotationError
@@ -544,15 +544,12 @@ def refresh_workspace(
     actor: str,
     within_minutes: int | None = None,
     retry_failed: bool = True,
-    users_due: bool = True,
 ) -> RefreshOutcome:
     """Refresh the bot token and each current user token due within ``within_minutes``.
 
     ``None`` refreshes every rotating token now, whatever its expiry. A token another runner
     has claimed is skipped. ``retry_failed=False`` leaves a bot token already marked as refused
-    alone (the scheduled run); staff asking for a refresh may retry it. A run passes
-    ``users_due=False`` when its page query found no user token of the workspace due (one
-    query less per workspace; a user token due meanwhile waits for the next run).
+    alone (the scheduled run); staff asking for a refresh may retry it.
     """
     minutes = FORCE_MINUTES if within_minutes is None else within_minutes
     rotator = slack_api.token_rotator()
@@ -565,8 +562,7 @@ def refresh_workspace(
         bot = TokenRefresh.UNREADABLE
         unreadable.append(_log_unreadable(exc, workspace.pk, "bot"))
     rows = Installation.objects.filter(USER_DUE, workspace_id=workspace.pk)
-    row_ids = list(rows.values_list("pk", flat=True)) if users_due else []
-    for row_id in row_ids:
+    for row_id in list(rows.values_list("pk", flat=True)):
         try:
             results.append(_refresh_user(row_id, workspace.pk, rotator, minutes, actor))
         except EncryptedDataError as exc:
@@ -668,11 +664,7 @@ def iter_due_workspaces(
     """The due workspaces of ``shard`` by primary key, a keyset page at a time (each page is
     asked afresh, so a row refreshed meanwhile by another runner is no longer due)."""
 
-    def page() -> QuerySet[Workspace]:
-        users = _users_due(within_minutes).filter(workspace_id=OuterRef("pk"))
-        return _due(within_minutes).annotate(users_due=Exists(users))
-
-    return rows_by_key(page, shard, batch_size=batch_size)
+    return rows_by_key(lambda: _due(within_minutes), shard, batch_size=batch_size)
 
 
 def due_workspace_ids(within_minutes: int) -> list[Any]:
@@ -702,13 +694,7 @@ def iter_refresh_due(
     workspaces = iter_due_workspaces(minutes, shard)
 
     def refresh(workspace: Workspace) -> RefreshOutcome:
-        return refresh_workspace(
-            workspace,
-            actor=actor,
-            within_minutes=minutes,
-            retry_failed=False,
-            users_due=bool(getattr(workspace, "users_due", True)),
-        )
+        return refresh_workspace(workspace, actor=actor, within_minutes=minutes, retry_failed=False)
 
     yield from in_threads(workspaces, refresh, threads=concurrency, name="slack-refresh")
 
