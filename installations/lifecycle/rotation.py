@@ -628,7 +628,7 @@ def refresh_for_request(
 
 
 BATCH_SIZE = 500  # rows per keyset page of a run
-# Threads of a scheduled run: each refresh waits on Slack (~50 ms away) far longer than it works;
+# Threads of a scheduled run: each refresh waits on Slack far longer than it works;
 # oauth.v2.access allows 600 calls a minute per workspace (docs.slack.dev/apis/web-api/rate-limits)
 # and a run makes one or two per workspace. Each thread holds one database connection.
 DEFAULT_CONCURRENCY = 24

@@ -24,7 +24,7 @@ from the data a save has:
   per flow and rotation never changes it, so a stored NULL means uninstall or staff revoke
   erased it). What was refused is logged at INFO, by field and time, never by value;
 - a new flow (no stored row for its user and ``installed_at``) carries tokens Slack issued in a
-  new exchange: when it is the target's latest it wins and clears the marks, as it always did.
+  new exchange: when it is the target's latest it wins and clears the marks.
 
 A save decrypts one stored value only: the bot token ``apply_bot`` compares with the new one.
 When this process cannot decrypt it (its TOKEN_ENCRYPTION_KEYS lacks the key: a configuration

@@ -318,7 +318,7 @@ def _write_verdict(
 
 
 BATCH_SIZE = 500  # rows per keyset page: one query per page, a page at most in memory
-# Threads of a scheduled run. auth.test waits on Slack (~50 ms away) far longer than it works, and
+# Threads of a scheduled run. auth.test waits on Slack far longer than it works, and
 # its rate limit ("hundreds of requests per minute", docs.slack.dev/reference/methods/auth.test)
 # applies per workspace (docs.slack.dev/apis/web-api/rate-limits): calls to different workspaces
 # may run side by side. Each thread holds one database connection.

@@ -177,9 +177,9 @@ CHART_CACHE_SECONDS = health.COUNTS_CACHE_SECONDS
 
 
 def activity_chart(now: datetime | None = None) -> Chart:
-    """The chart above the workspace list. Its query reads every event of six months (~150 ms
-    at 100,000 events: benchmarks/admin_list.py), so its weeks are cached like the status
-    counts: under the history's generation, which any change moves on at once, and this week."""
+    """The chart above the workspace list. Its query reads every event of six months, so its
+    weeks are cached like the status counts: under the history's generation, which any change
+    moves on at once, and this week."""
     now = now or timezone.now()
     generation = health.history_generation()
     if generation is None:  # no cache just now
