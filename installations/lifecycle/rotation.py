@@ -1,27 +1,19 @@
 """Token rotation: refresh expiring bot and user tokens, one refresh token spent exactly once.
 
-docs.slack.dev/authentication/using-token-rotation. Bot and user tokens refresh separately (each
-has its own refresh token; the answer is flat and covers one token).
+Bot and user tokens refresh separately (each has its own refresh token). No transaction stays
+open while Slack answers (it would block other writers), so each refresh is three short steps:
 
-No transaction stays open while Slack answers: on SQLite an open write transaction blocks every
-other writer of the database (the install page included), and on PostgreSQL a row lock held
-across a slow answer blocks every write to that workspace. Each refresh is three short steps:
+1. claim: one conditional UPDATE sets the token's claim (``bot_refresh_claimed_until``,
+   ``user_refresh_claimed_until``) when it is due and unclaimed (or the claim expired), then
+   reads the refresh token. Only the claimer calls Slack; the lease outlasts any HTTP deadline.
+2. call Slack, outside any transaction (``slack_api.token_rotator()`` never retries a request
+   that may have reached Slack).
+3. lock the row and, while it still holds the spent refresh token (same install; same envelope
+   or the same value re-encrypted), write the new pair or the failure and release the claim. A
+   row that moved on meanwhile (reinstalled, revoked, replaced) is left as it is.
 
-1. claim: one conditional UPDATE sets the token's claim (``Workspace.bot_refresh_claimed_until``,
-   ``Installation.user_refresh_claimed_until``) when the token is due and unclaimed (or the claim
-   expired), then reads the refresh token. Only the claimer calls Slack, so two runners never
-   spend one refresh token twice. The lease outlasts any HTTP deadline: a claim expires only
-   when its runner died.
-2. call Slack, outside any transaction.
-3. lock the row and re-check, in one short transaction: while it still holds the refresh token
-   that was spent (same install; same envelope, or the same value re-encrypted meanwhile), write
-   the new pair, or record the failure, and release the claim. A row that moved on meanwhile
-   (reinstalled, revoked, replaced) is left as it is.
-
-A stored value this process cannot decrypt (EncryptedDataError) is a configuration error of the
-process (its TOKEN_ENCRYPTION_KEYS lacks the key), never a fact about the workspace: it is logged
-at ERROR with the key ids, nothing is written, and the token stays due for a correctly configured
-run. slack_api.token_rotator() never retries a request that may have reached Slack.
+A stored value this process cannot decrypt is a key configuration error of the process, never a
+fact about the workspace: logged at ERROR with the key ids, nothing written, the token stays due.
 """
 
 from __future__ import annotations

@@ -1,29 +1,19 @@
 """One HTTP attempt to Slack: an overall deadline, a cap on the answer's size, no redirects.
 
-Why not urllib, which slack_sdk's WebClient uses: ``urlopen``'s timeout bounds each socket
-operation, not the answer, so an answer that trickles in a byte at a time holds a worker for
-ever; it reads a body of any size into memory; and its default opener follows redirects,
-sending the request's headers again (``Authorization``: a token, or the client id and secret
-as HTTP Basic) to whatever host ``Location`` names. No well-kept library bounds the total time
-of a synchronous request either (urllib3's and httpx's timeouts are per operation too), so this
-small module drives ``http.client`` itself: every write and read gets what is left of one
-deadline, the body is read in pieces and counted, and a 3xx is only a status (``slack_api``
-refuses it). It knows nothing of Slack's JSON; ``slack_api`` judges the answer.
+urllib's ``urlopen`` (slack_sdk's default) bounds each socket operation, not the answer, reads a
+body of any size, and follows redirects with the request's ``Authorization`` header. So this
+module drives ``http.client`` itself: every write and read gets what is left of one deadline,
+the body is read in pieces and counted, and a 3xx is only a status (``slack_api`` refuses it).
+Each call opens its own connection and closes it once the answer is read or fails, so no late
+or partial answer is ever read by another call. ``https_proxy`` / ``no_proxy`` are honoured as
+urllib does (a CONNECT tunnel); plain http (the local stand-in) always goes direct.
 
-Errors: a connection that cannot be made is urllib's ``URLError`` and a connection dropped
-before any answer is ``RemoteDisconnected`` / ``ConnectionResetError``, exactly as urllib
-raises them, so slack_sdk's retry handlers recognise them. Everything else is ours:
-``SlackUnavailable`` with reason ``slack_timeout``, ``slack_answer_too_large``,
+Errors: a connection that cannot be made is urllib's ``URLError``, one dropped before any
+answer ``RemoteDisconnected`` / ``ConnectionResetError``, as slack_sdk's retry handlers expect.
+Anything else is ``SlackUnavailable`` with reason ``slack_timeout``, ``slack_answer_too_large``,
 ``slack_http_error`` (not HTTP), ``slack_unavailable`` (dropped mid-answer) or
-``slack_bad_request`` (a header or URL http.client refuses to send).
-
-``Retry-After`` is parsed here too (``parse_retry_after``): bounded, and None when unreadable.
-
-HTTPS through an outbound proxy: like urllib, the ``https_proxy`` / ``no_proxy`` environment
-variables are honoured (a CONNECT tunnel); plain http (the local stand-in) always goes direct.
-
-Each call opens its own connection and closes it once the answer is read or fails, as
-urllib does: no answer, late or partial, can ever be read by another call.
+``slack_bad_request`` (a header or URL http.client refuses to send). ``parse_retry_after``
+reads ``Retry-After``: bounded, None when unreadable.
 """
 
 from __future__ import annotations
