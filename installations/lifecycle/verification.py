@@ -1,19 +1,15 @@
 """Token health: auth.test with each workspace's bot token, and what its answer means.
 
-docs.slack.dev/reference/methods/auth.test; docs/slack-protocol.md §5. ``token_revoked`` and
-``account_inactive`` mean the token is dead; ``invalid_auth`` can be an IP allow-list refusal,
-so it makes a workspace suspect and dead only on the second failure in a row; a network error
-or a rate limit says nothing about the token (health unknown, never dead), and neither does any
-other fault of the call (a timeout, an answer of the wrong shape): it is recorded as the reason
-code and the run goes on. Granted bot scopes come from the ``x-oauth-scopes`` header of the same
-answer.
+docs/slack-protocol.md §5: ``token_revoked`` and ``account_inactive`` mean the token is dead;
+``invalid_auth`` can be an IP allow-list refusal, so it makes a workspace suspect, and dead only
+on the second failure in a row; any other fault of the call (network, rate limit, timeout, an
+odd answer) says nothing about the token: health unknown, the reason code recorded. Granted bot
+scopes come from the answer's ``x-oauth-scopes`` header.
 
-A stored token this process cannot decrypt is a configuration error of the process (its
-TOKEN_ENCRYPTION_KEYS lacks the key), never a fact about the workspace: it is logged at ERROR
-with the key ids and nothing is recorded. auth.test is called outside any transaction; the
-verdict is written afterwards with its lifecycle event, in one short transaction: one conditional
-UPDATE that lands only while the row still holds the token that was tested and the state the
-verdict was computed from (``_write_verdict``).
+A stored token this process cannot decrypt (a key configuration error) is logged at ERROR and
+nothing is recorded. auth.test runs outside any transaction; the verdict and its lifecycle event
+are written afterwards by one conditional UPDATE that lands only while the row still holds the
+tested token and the state the verdict was computed from (``_write_verdict``).
 """
 
 from __future__ import annotations

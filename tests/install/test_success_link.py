@@ -1,6 +1,6 @@
 """The success link carries what the success page shows, signed (install/links.py).
 
-The page renders without a query (issue 15), so the signed value is all it trusts: a value that
+The page renders without a query, so the signed value is all it trusts: a value that
 is not ours, or ours with another shape, is refused; a link signed by the release before (the
 workspace's id) is still looked up, so a deploy breaks no install in progress.
 """
