@@ -1,26 +1,17 @@
 """Request guards and security headers: as middleware for a whole site, and per view.
 
-``RejectNulBytesMiddleware`` refuses with 400 what no view or database can use.
+``RejectNulBytesMiddleware`` answers 400 to a NUL byte in the path, a query parameter or a
+cookie: PostgreSQL cannot store or compare text holding one, so it would otherwise be a 500
+from whichever query first touched it. (Django's form fields refuse NUL already; raw
+``request.GET`` values and cookies are not forms.)
 
-PostgreSQL cannot store or compare text holding a NUL byte (psycopg raises ``ValueError``), so a
-NUL in a query parameter, a cookie or the path would otherwise surface as a 500 from whichever
-query first touches it (admin filters and searches, the session lookup). Django's form fields
-already refuse NUL (``ProhibitNullCharactersValidator``); raw ``request.GET`` values and cookies
-are not forms, so the rule is applied here, once, for every view.
+``ContentSecurityPolicyMiddleware`` adds Content-Security-Policy, ``X-Frame-Options: DENY`` and
+Referrer-Policy (``add_security_headers``), each unless the response has its own. Listed first
+in MIDDLEWARE, it sees every answer below it, error pages included. Our pages load scripts,
+styles and images from this origin only; styles may be inline (the install pages' ``<style>``).
 
-``ContentSecurityPolicyMiddleware`` adds the headers that keep a page from being framed or leaking
-its address (``add_security_headers``): Content-Security-Policy (which Django 5.2 does not send
-itself), ``X-Frame-Options: DENY`` (CSP ``frame-ancestors 'none'`` is its modern form, RFC 9700
-section 4.16) and Referrer-Policy, each unless the response has its own. Listed first in
-MIDDLEWARE, it sees every answer of the layers below it, the 400 of the NUL guard and Django's
-400/403/404/500 pages included. Django's SecurityMiddleware adds HSTS, nosniff and
-Cross-Origin-Opener-Policy. Our pages and the admin load scripts, styles and images from this
-origin only; styles may be inline because the install pages carry a small ``<style>`` block. The
-Add to Slack button is a plain link to Slack's authorize page, which CSP does not restrict.
-
-``protected`` gives the app's own views (installations/urls.py, signin/urls.py) the same guard and
-headers whether or not the host project lists these middleware: the one implementation, applied
-around the view, with the view's exceptions turned into the host's error pages there.
+``protected`` gives the app's own views the same guard and headers whether or not the host
+lists these middleware, turning the view's exceptions into the host's error pages there.
 """
 
 from __future__ import annotations
@@ -42,29 +33,10 @@ def _any_nul(values: Iterable[str]) -> bool:
     return any(NUL in value for value in values)
 
 
-def _raw_may_hold_nul(request: HttpRequest) -> bool:
-    """Whether the raw query string or Cookie header could decode to text holding a NUL.
-
-    A parsed query parameter holds NUL only from a literal NUL or ``%00`` in the query string,
-    and a parsed cookie only from a literal NUL or a backslash escape (``"\\000"``, which
-    ``http.cookies`` unquotes). Most requests have neither, and then the parsed values need not
-    be walked (a few percent of a small page, issue 15). Values parsed already (by a middleware
-    before this one, which may have changed them) are always walked."""
-    if "GET" in request.__dict__ or "COOKIES" in request.__dict__:
-        return True
-    query = request.META.get("QUERY_STRING", "")
-    cookie = request.META.get("HTTP_COOKIE", "")
-    if not isinstance(query, str) or not isinstance(cookie, str):
-        return True
-    return NUL in query or "%00" in query or NUL in cookie or "\\" in cookie
-
-
 def holds_nul(request: HttpRequest) -> bool:
     """Whether the path, a query parameter (name or value) or a cookie holds a NUL byte."""
     if NUL in request.path:
         return True
-    if not _raw_may_hold_nul(request):
-        return False
     query = request.GET
     if _any_nul(query.keys()) or any(_any_nul(query.getlist(key)) for key in query):
         return True

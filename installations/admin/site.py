@@ -46,7 +46,7 @@ SLACK_ID = re.compile(r"(?=\S*\d)[TEUWB][A-Z0-9]{6,}")  # T0B00000777, not "TECH
 
 class CappedCountPaginator(_Paginator):
     """Counts at most CAP + 1 rows: a full COUNT(*) with the health expressions grows with the
-    table (benchmarks/admin_list.py); past the cap staff narrow the list with filters or search.
+    table; past the cap staff narrow the list with filters or search.
     The exact totals stand above the list (health.status_counts)."""
 
     CAP = 1000

@@ -1,31 +1,20 @@
 """Bolt's own authorize over our stores, with a bounded ``auth.test`` cache and our rotation.
 
-``DjangoAuthorize`` is Bolt's ``InstallationStoreAuthorize`` (``AsyncDjangoAuthorize`` its
-``AsyncInstallationStoreAuthorize``): the same store lookups, the same choice of tokens, the same
-``AuthorizeResult``, built from Bolt's ``auth.test`` answers. Two things differ, both through
-public parts of Bolt and slack_sdk:
+``DjangoAuthorize`` is Bolt's ``InstallationStoreAuthorize`` (``AsyncDjangoAuthorize`` its async
+twin): the same store lookups, token choices and ``AuthorizeResult``. Two things differ:
 
-- ``auth.test`` is asked once per token, not once per event. Its answer (bot id, bot user id,
-  team, enterprise, URL, the token's user) never changes for a token, so it is remembered, keyed
-  by a SHA-256 digest of the token (no token is kept), in an LRU of ``cache_size`` entries.
-  The store is still read on every event, so a token rotated or revoked in our record is never
-  used again; the scopes and tokens always come from the store. Bolt's own ``cache_enabled``
-  is not used: it keeps whole results, tokens included, without bound, keyed by the bot token
-  alone, so the first user token it saw is handed to every later event of that workspace.
-  Bolt's authorize reads ``context.client.auth_test``: it gets the request's context with its
-  client wrapped (``RememberingClient``).
-- Token rotation goes through ``lifecycle/rotation.py``'s claim protocol, shared with the
-  scheduled ``slack_refresh_tokens``, instead of each process spending refresh tokens on its own
-  (``ClaimingTokenRotator``, set as Bolt's public ``token_rotator``): one refresh token is spent
-  once however many events and processes race for it. Bolt then saves what the rotator returns,
-  a re-save of what is already stored (persistence.py: a re-save never undoes a revocation).
-  An event that loses the race keeps the token as it stands while it is still valid, or waits
-  briefly for the winner's. An expired token that could not be refreshed: Slack refused its
-  refresh token (a reinstall is needed) is Bolt's "not installed"; anything else fails the
-  request (``TokenNotRefreshed``, HTTP 500: Slack retries it).
+- ``auth.test`` is asked once per token, not per event: its answer never changes for a token,
+  so it is kept in an LRU of ``cache_size`` entries keyed by the token's SHA-256 (no token is
+  kept). The store is still read on every event, so tokens and scopes are always the stored
+  ones. Bolt's ``cache_enabled`` is not used: it keeps whole results, tokens included, without
+  bound, keyed by the bot token alone (handing one user's token to later events).
+- Rotation goes through ``lifecycle/rotation.py``'s claim protocol (``ClaimingTokenRotator``,
+  Bolt's public ``token_rotator``): one refresh token is spent once however many events and
+  processes race for it. A loser keeps a still valid token or waits briefly for the winner's.
+  An expired token Slack refused to refresh is Bolt's "not installed"; any other failure fails
+  the request (``TokenNotRefreshed``, Slack retries it).
 
-A stored token this process cannot decrypt raises, as the store does (HTTP 500, Slack retries),
-never "not installed". No token is ever logged.
+A stored token this process cannot decrypt raises (Slack retries), never "not installed".
 """
 
 from __future__ import annotations

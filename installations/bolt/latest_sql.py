@@ -3,10 +3,7 @@
 Bolt's authorize calls ``find_installation`` for every event (and again with the event's user
 when that user is not the installer). Written as a queryset (``only`` + ``select_related``, the
 best version on public APIs), Django builds and compiles the same join anew each time, which is
-most of the lookup's cost. That queryset against this statement (benchmarks/store_lookup.py,
-"orm" against "ours", 10,000 workspaces, medians of 3,000 lookups, a busy shared machine):
-PostgreSQL 3.13 ms against 0.93 ms (3.4x), SQLite 2.71 ms against 0.48 ms (5.6x); CPU alone on
-PostgreSQL 2.0 ms against 0.58 ms.
+most of the lookup's cost.
 
 The statement is written once per process from the models' ``_meta``: the same columns,
 conditions and order as that queryset (tests/bolt/test_latest_sql.py compares the two, and the
@@ -82,8 +79,7 @@ def statement(vendor: str, quote: Any, with_user: bool) -> str:
 def as_queryset(
     client_id: str, enterprise_id: str, team_id: str, user_id: str | None
 ) -> QuerySet[Installation]:
-    """The same lookup as a queryset: what the statement must answer alike (its tests), and
-    the speed it must keep twice over (benchmarks/store_lookup.py, "orm")."""
+    """The same lookup as a queryset: what the statement must answer alike (its tests)."""
     rows = (
         Installation.objects.select_related("workspace")
         .only(*INSTALLATION_FIELDS, *(f"workspace__{name}" for name in BOT_FIELDS))

@@ -1,24 +1,15 @@
 """The Slack app's one Request URL: the developer's Bolt app behind ``/slack/events``.
 
-A Slack app has one Events Request URL (and one for slash commands and interactivity, which may
-be the same). With ``SLACK_BOLT_APP`` set (a dotted path to a Bolt ``App`` / ``AsyncApp`` or to
-a factory returning one), ``/slack/events``, ``/slack/commands`` and ``/slack/interactions`` are
-served by that app through ``slack_bolt.adapter.django`` (an ``AsyncApp`` through its
-``async_dispatch``). Our lifecycle events (uninstall, token revocation, team access:
-``lifecycle/slack_events.py``) are recorded by the view before the app sees the request (views.py:
-Slack's 200 only for what is committed), then reach the developer's listeners as any event does;
-listeners that only acknowledge them are added after the developer's own.
+With ``SLACK_BOLT_APP`` set (a dotted path to a Bolt ``App`` / ``AsyncApp`` or a factory of
+one), ``/slack/events``, ``/slack/commands`` and ``/slack/interactions`` are served by that app
+through ``slack_bolt.adapter.django`` (an ``AsyncApp`` through ``async_dispatch``). Our
+lifecycle events (``lifecycle/slack_events.py``) are recorded by the view before the app sees
+the request (Slack's 200 only for what is committed), then reach the developer's listeners as
+any event does. aiohttp, which Bolt's async code needs, is imported only for an ``AsyncApp``.
 
-Bolt's async code needs aiohttp, which ``django-slackinstall[bolt]`` does not install: it is
-imported only for an ``AsyncApp`` (``new_async_bolt_app``, or the developer's own import), never
-to serve a sync ``App``.
-
-``new_bolt_app()`` builds an App the way this needs: our encrypted installation store, Bolt's
-own authorize reading it (bolt/authorize.py: each workspace's listeners get that workspace's own
-tokens, rotated through our claim protocol when they expire, with ``auth.test`` asked once per
-token), the signing secret and Slack API URL from the app's settings, and no OAuth flow:
-installs go through our Add to Slack pages, never Bolt's. The listeners' ``client`` is Bolt's,
-unchanged.
+``new_bolt_app()`` builds an App on our encrypted installation store and Bolt's own authorize
+over it (bolt/authorize.py), with the signing secret and Slack API URL from the settings and no
+OAuth flow: installs go through our Add to Slack pages, never Bolt's.
 """
 
 from __future__ import annotations

@@ -1,16 +1,13 @@
 """Bolt for Python stores over our models: slack_sdk's InstallationStore and OAuthStateStore.
 
-Semantics follow slack_sdk's SQLAlchemy / SQLite3 stores (docs.slack.dev/tools/bolt-python/concepts/
-authenticating-oauth): the latest install wins; a user's lookup gets that user's latest
-installation with the target's latest bot merged in; org-wide installs are found with
-``team_id=None, is_enterprise_install=True``; rows are scoped by ``client_id``. Unlike them,
-deletes mark rows and erase tokens (revocation.py), so the admin keeps the history.
+Semantics follow slack_sdk's SQLAlchemy stores: the latest install wins; a user's lookup gets
+that user's latest installation with the target's latest bot merged in; org-wide installs are
+found with ``team_id=None, is_enterprise_install=True``; rows are scoped by ``client_id``.
+Unlike them, deletes mark rows and erase tokens (revocation.py), so the admin keeps the history.
 
-Lookups are one indexed query each, for only the columns slack_sdk's objects need (find_bot a
-queryset; find_installation, which every event runs, one statement: latest_sql.py) and decrypt
-only the tokens they return. A token this process cannot decrypt makes the lookup raise
-(``opened``), never return None. Bolt's re-save after a token rotation never undoes a
-revocation that landed meanwhile (persistence.py).
+Lookups read only the columns slack_sdk's objects need (find_installation, which every event
+runs, through latest_sql.py) and decrypt only the tokens they return; a token this process
+cannot decrypt makes the lookup raise, never return None.
 """
 
 from __future__ import annotations

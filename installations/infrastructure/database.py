@@ -1,11 +1,9 @@
 """Per-session database settings, applied right after Django opens a connection.
 
-PostgreSQL's planner JIT-compiles the admin's health expressions once its row estimates get
-large, which alone cost ~0.5 s per count at 100,000 rows (benchmarks/admin_list.py). JIT is
-turned off here with ``SET jit = off`` on every new connection rather than with a startup
-parameter (``options=-c jit=off``), because connection poolers such as PgBouncer refuse startup
-parameters they do not track. Behind a pooler in transaction mode a SET may land on another
-server connection: there, prefer ``ALTER ROLE ... SET jit = off`` (docs/production.md) and set
+PostgreSQL's JIT makes the admin's health counts of a large table far slower, so ``SET jit =
+off`` runs on every new connection (not a startup parameter, which poolers such as PgBouncer
+refuse). Behind a pooler in transaction mode a SET may land on another server connection:
+there, prefer ``ALTER ROLE ... SET jit = off`` (docs/production.md) and set
 DJANGO_POSTGRES_SET_JIT_OFF=false.
 """
 

@@ -1,21 +1,15 @@
 """Every cache use of the app goes through here: versioned keys, checked values, and a cache that
 may fail, hang or hold anything.
 
-Several instances share one cache (Redis, ``CACHE_URL``; docs/production.md), and during a
-rolling deploy two releases share it at once. A key therefore names the app's release and the
-shape of what is stored under it, so a new release never reads a value an older one wrote in
-another shape (nor the other way round): bump ``CACHE_SHAPES`` when a cached value changes shape
-within a release, the version in ``installations.__version__`` moves on with every release.
-
+Instances share one cache (Redis, ``CACHE_URL``), two releases at once during a rolling deploy:
+a key names the release and ``CACHE_SHAPES``, so no release reads a value of another shape.
 The cache only saves work, it is never needed for a right answer:
 
-* Every read names a validator that turns what the cache gave back into the value to use, or
-  None when it has the wrong shape. A wrong shape, and bytes that cannot even be unpickled, count
-  as a miss: logged by key (never the value), recomputed and overwritten.
-* Any other error of the cache (refused, timed out, an error answer such as NOAUTH or OOM) opens
-  a per-process circuit breaker: for ``BREAK_SECONDS`` the cache is skipped without a call, then
-  one call tries it again. A cache that hangs thus costs one socket timeout per process per
-  interval, not one per cache call of every page. ``/readyz`` reports the cache as not ready.
+* Every read names a validator that turns what came back into the value to use, or None for a
+  wrong shape; that, and bytes that cannot be unpickled, are a miss (logged by key, recomputed).
+* Any other cache error opens a per-process circuit breaker: for ``BREAK_SECONDS`` the cache
+  is skipped, then one call tries it again, so a hanging cache costs one socket timeout per
+  interval, not one per call. ``/readyz`` reports the cache as not ready meanwhile.
 """
 
 from __future__ import annotations

@@ -2,10 +2,8 @@
 
 Owns: the authorize URL and the start of a flow (``flow``), the OAuth ``state`` (``state``) and the
 browser-binding cookie (``cookie``), the callback's checks in order (``callback``), the success
-link (``links``), the paths of its pages reversed once per process (``flow_paths``) and
-registering a single workspace's token by hand (``manual``).
+link (``links``) and registering a single workspace's token by hand (``manual``).
 
 May import: ``installations.slack``, ``installations.lifecycle.saving`` (to store a completed
-install), ``installations.models``, ``installations.conf``, ``installations.exceptions``,
-``installations.infrastructure`` (the cache: the app id known for our client id).
+install), ``installations.models``, ``installations.conf``, ``installations.exceptions``.
 """

@@ -1,18 +1,13 @@
 """Slack's redirect back to us (``GET /slack/oauth_redirect``): the checks, in order.
 
-1. Slack's ``error`` (docs.slack.dev/authentication/installing-with-oauth): ``access_denied`` is a
-   cancel, anything else a refusal; handled before ``code`` because a cancel carries none.
-2. No ``state``: an install started from Slack's own pages (docs.slack.dev/authentication/
-   installing-with-oauth, "direct install"). Never exchanged.
-3. An expired state (its signed expiry has passed: "expired", whether or not it was ever spent),
-   then one we did not issue (malformed, tampered: "invalid"). See ``oauth_state``.
-4. A missing cookie, or one that is not the browser the state was issued to. Checked *before*
-   consuming, so a forged callback cannot burn the real browser's state (docs/security.md).
-5. The state is spent by one INSERT of its hash; a state spent before (a reload, or the loser of
-   a race between two callbacks) is "already used".
-6. No ``code``. Then the code is exchanged (``oauth.complete_install``), with the PKCE verifier
-   of this state and browser when the state says its authorize URL carried a challenge
-   (``pkce.py``).
+1. Slack's ``error``: ``access_denied`` is a cancel, anything else a refusal.
+2. No ``state``: an install started from Slack's own pages ("direct install"); never exchanged.
+3. An expired state, then one we did not issue (malformed, tampered: "invalid").
+4. A missing cookie, or one of another browser than the state's. Checked *before* spending, so
+   a forged callback cannot burn the real browser's state (docs/security.md).
+5. The state is spent by one INSERT of its hash; spent before means "already used".
+6. No ``code``. Then the code is exchanged (``flow.complete_install``), with the PKCE verifier
+   of this state and browser when its authorize URL carried a challenge (``pkce``).
 """
 
 from __future__ import annotations

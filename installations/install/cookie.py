@@ -1,21 +1,15 @@
 """The cookie that binds a state to the browser that started the flow (RFC 9700 §4.7.1).
 
-The cookie holds a random per-browser value; each state carries a hash of it (``oauth_state``).
-The value is reused while present, so two install tabs in one browser are bound to the same value
-and both can finish; a callback is accepted only from the browser whose cookie hashes to the
-state's binding. Nothing about it is stored on the server.
+The cookie holds a random per-browser value, reused while present (two install tabs can both
+finish); each state carries a hash of it (``state``), and a callback is accepted only from the
+browser whose cookie hashes to the state's binding. Nothing about it is stored on the server.
 
-Two cookies carry the same value, because a cookie's Path decides which pages receive it:
-
-* ``slack-app-oauth-state`` (the name slack_sdk's ``OAuthStateUtils`` uses), Path = the
-  callback's path, read by the callback only;
-* ``slack-app-oauth-browser``, Path = the install page's path, read by the install page only, so
-  it can reuse the value (the callback's cookie never reaches it).
-
-Both are HttpOnly, SameSite=Lax (Slack's redirect back is a top-level GET, which Lax allows),
-Secure over https, and live as long as the newest state they bind (each visit renews them). The
-callback never deletes them: another tab may still be on its way back, and a spent state cannot
-be replayed anyway. Quoted values (python-slack-sdk #1647) are unquoted.
+Two cookies carry the value, as a cookie's Path decides which pages receive it:
+``slack-app-oauth-state`` (slack_sdk's name), Path = the callback's, and
+``slack-app-oauth-browser``, Path = the install page's, so that page can reuse the value. Both
+are HttpOnly, SameSite=Lax (Slack's redirect back is a top-level GET), Secure over https, and
+live as long as the newest state they bind. The callback never deletes them: another tab may
+still be on its way back. Quoted values are unquoted.
 """
 
 from __future__ import annotations
@@ -27,9 +21,9 @@ import secrets
 from urllib.parse import urlsplit
 
 from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
 
 from installations.conf import slack_config
-from installations.install.flow_paths import flow_path
 
 COOKIE_NAME = "slack-app-oauth-state"
 INSTALL_COOKIE_NAME = "slack-app-oauth-browser"
@@ -43,7 +37,7 @@ def cookie_path() -> str:
 
 
 def install_cookie_path() -> str:
-    return flow_path("installations:install")
+    return reverse("installations:install")
 
 
 def binding(browser_value: str) -> str:

@@ -19,10 +19,9 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from django.core import signing
-from django.core.exceptions import ValidationError
+from django.urls import reverse
 
 from installations.exceptions import InvalidSuccessLink
-from installations.install.flow_paths import flow_path
 from installations.models import Workspace
 
 SALT = "installations.success"
@@ -57,7 +56,7 @@ def success_url(workspace: Workspace, *, next_page: str = "") -> str:
     if next_page:
         return next_page
     value = signing.dumps(shown_on_page(workspace), salt=SALT, compress=True)
-    return flow_path("installations:installed") + "?" + urlencode({"i": value})
+    return reverse("installations:installed") + "?" + urlencode({"i": value})
 
 
 def page_from_link(value: str | None) -> SuccessPage:
@@ -68,8 +67,6 @@ def page_from_link(value: str | None) -> SuccessPage:
         shown = signing.loads(value, salt=SALT, max_age=SUCCESS_LINK_MAX_AGE)
     except signing.BadSignature:  # SignatureExpired is a subclass
         raise InvalidSuccessLink() from None
-    if isinstance(shown, str):  # signed by an earlier release: the workspace's id
-        return success_page(_workspace(shown))
     if not (
         isinstance(shown, dict)
         and all(isinstance(shown.get(key), str) for key in SHOWN_TEXT)
@@ -77,20 +74,6 @@ def page_from_link(value: str | None) -> SuccessPage:
     ):
         raise InvalidSuccessLink()
     return _page(shown)
-
-
-def _workspace(pk: str) -> Workspace:
-    try:
-        workspace = Workspace.objects.filter(pk=pk).first()
-    except ValidationError:  # not a key at all
-        raise InvalidSuccessLink() from None
-    if workspace is None:
-        raise InvalidSuccessLink()
-    return workspace
-
-
-def success_page(workspace: Workspace) -> SuccessPage:
-    return _page(shown_on_page(workspace))
 
 
 def _page(shown: dict[str, Any]) -> SuccessPage:

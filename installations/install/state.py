@@ -1,27 +1,19 @@
 """OAuth ``state`` values: signed and self-expiring when issued, recorded only once spent.
 
-Why this design (docs/security.md, "OAuth state"): the install page is anonymous, so anything it
-writes per visit can be flooded. The old design stored every issued state and dropped the oldest
-past a global cap, which let anyone evict the states of people halfway through installing. Now:
+The install page is anonymous, so anything it wrote per visit could be flooded (docs/security.md,
+"OAuth state"). So:
 
 * Issuing writes nothing. A state is ``django.core.signing`` over a small JSON payload: a random
-  nonce (so two states never collide), the issue time and expiry, the ``team`` hint, and a hash
-  of the browser's binding value (``state_cookie``). Its HMAC (keyed by ``DJANGO_SECRET_KEY``,
-  salted per use, so a state of the install page is no Bolt state and no other signed value of
-  the app) makes it unforgeable; its expiry travels with it, so an expired state reads "expired"
-  whether or not anything was ever stored about it.
+  nonce, the issue time and expiry, the ``team`` hint, and a hash of the browser's binding value
+  (``state_cookie``). Its HMAC (keyed by ``DJANGO_SECRET_KEY``, salted per use, so a state of the
+  install page is no Bolt state) makes it unforgeable; its expiry travels with it.
 * Spending is one INSERT of the state's SHA-256 into a table with a unique constraint: of two
-  callbacks carrying one state, the database lets exactly one in (RFC 6749 §10.12 / RFC 9700
-  §2.1: single use). A row lives until the state's own expiry, then is purged (by a spend, at
-  most once a minute per process, and by ``slack_purge_states``); after that the state is
-  refused as expired by its signature alone. Single use never depends on the purge: a state is
-  spent only while it is live, and a row goes only once that same state has expired.
+  callbacks carrying one state, the database lets exactly one in (RFC 9700 §2.1: single use). A
+  row lives until the state's own expiry, then is purged (by every spend and by
+  ``slack_purge_states``); single use never depends on the purge, since an expired state is
+  refused by its signature alone.
 
-A flood of install-page visits therefore costs no row and cannot touch anyone's state; each
-spent row costs an attacker a full round trip through the callback and goes when it expires.
-No rate limit is applied: one would key on an IP address, which many people can share, and it
-would then refuse real installs, while the design above has nothing left to protect with it.
-
+No rate limit is applied: one would key on an IP address, which many people share.
 ``read_state`` is the one parser of a state coming back from outside: any string at all gives a
 ``StateRead`` (``INVALID`` for anything not issued by us), never an exception.
 """
@@ -35,14 +27,11 @@ import logging
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from functools import cache
+from datetime import UTC, datetime
 from typing import Any
 
 from django.core import signing
-from django.db import IntegrityError, connections, router, transaction
-from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Field
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from installations.conf import slack_config
@@ -178,87 +167,18 @@ def is_bound_to(payload: StatePayload, browser: str) -> bool:
 
 
 def consume_state(state: str, payload: StatePayload) -> bool:
-    """Spend a LIVE state: True for exactly one caller. One INSERT; the unique hash decides."""
+    """Spend a LIVE state: True for exactly one caller (the unique hash decides); the records
+    of states that have expired anyway go in the same transaction."""
     now = timezone.now()
-    spent = OAuthState(state_hash=hash_state(state), spent_at=now, expires_at=payload.expires_at)
-    if not _insert_unless_spent(spent):
-        return False  # spent before, or a concurrent callback won the race
-    if _purge_clock.due(now):
-        purge_expired_states(now=now)
-    return True
-
-
-# PostgreSQL and SQLite (>= 3.24) both have INSERT ... ON CONFLICT DO NOTHING: a duplicate is
-# then a row count of 0 instead of an error, so no savepoint is needed inside a transaction.
-ON_CONFLICT_VENDORS = frozenset({"postgresql", "sqlite"})
-SPENT_COLUMNS = ("state_hash", "spent_at", "expires_at")  # state_hash first: the conflict
-_spend_sql: dict[str, str] = {}  # per connection alias: built once per process
-
-
-@cache  # the model's fields do not change in a process; the spend is on every callback
-def _spent_fields() -> tuple[Field[Any, Any], ...]:
-    by_name = {field.name: field for field in OAuthState._meta.concrete_fields}
-    return tuple(by_name[name] for name in SPENT_COLUMNS)
-
-
-def _spend_statement(connection: BaseDatabaseWrapper) -> str:
-    sql = _spend_sql.get(connection.alias)
-    if sql is None:
-        quote = connection.ops.quote_name
-        fields = _spent_fields()
-        columns = ", ".join(quote(str(field.column)) for field in fields)
-        table = quote(OAuthState._meta.db_table)
-        sql = _spend_sql[connection.alias] = (
-            # Identifiers only, from the model's own metadata, quoted; every value a parameter.
-            f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s) "  # noqa: S608
-            f"ON CONFLICT ({quote(str(fields[0].column))}) DO NOTHING"  # the unique state_hash
-        )
-    return sql
-
-
-def _insert_unless_spent(spent: OAuthState) -> bool:
-    """Record ``spent``; False when its hash is recorded already. Built once per process on
-    PostgreSQL and SQLite (Django compiled the same INSERT anew for every callback); the ORM's
-    INSERT, inside a savepoint when a transaction is open, on any other database."""
-    connection = connections[router.db_for_write(OAuthState)]
-    if connection.vendor in ON_CONFLICT_VENDORS:
-        values = [
-            field.get_db_prep_save(getattr(spent, field.attname), connection)
-            for field in _spent_fields()
-        ]
-        with connection.cursor() as cursor:
-            cursor.execute(_spend_statement(connection), values)
-            return bool(cursor.rowcount == 1)
     try:
-        if connection.in_atomic_block:
-            with transaction.atomic(using=connection.alias):  # savepoint: keep the caller's
-                spent.save(force_insert=True)
-        else:
-            spent.save(force_insert=True)  # autocommit: one statement, no BEGIN / COMMIT
+        with transaction.atomic():  # a savepoint inside the caller's transaction
+            OAuthState.objects.create(
+                state_hash=hash_state(state), spent_at=now, expires_at=payload.expires_at
+            )
+            purge_expired_states(now=now)
     except IntegrityError:
-        return False
+        return False  # spent before, or a concurrent callback won the race
     return True
-
-
-class PurgeClock:
-    """Says when a spend should purge expired records: at most once per ``every`` in this
-    process. Purging on every spend was half the cost of spending a state (issue 15); the
-    records only need to go eventually, and a race between two threads purges twice, harmlessly.
-    Read on the state's own clock (``timezone.now()``); a clock set back is no reason to wait."""
-
-    def __init__(self, every: timedelta) -> None:
-        self.every = every
-        self.next_at: datetime | None = None  # the first spend of a process purges
-
-    def due(self, now: datetime) -> bool:
-        if self.next_at is not None and now < self.next_at <= now + self.every:
-            return False
-        self.next_at = now + self.every
-        return True
-
-
-PURGE_EVERY = timedelta(minutes=1)
-_purge_clock = PurgeClock(PURGE_EVERY)
 
 
 def purge_expired_states(*, now: datetime | None = None) -> int:

@@ -1,33 +1,24 @@
 """Token rotation: refresh expiring bot and user tokens, one refresh token spent exactly once.
 
-docs.slack.dev/authentication/using-token-rotation. Bot and user tokens refresh separately (each
-has its own refresh token; the answer is flat and covers one token).
+Bot and user tokens refresh separately (each has its own refresh token). No transaction stays
+open while Slack answers (it would block other writers), so each refresh is three short steps:
 
-No transaction stays open while Slack answers: on SQLite an open write transaction blocks every
-other writer of the database (the install page included), and on PostgreSQL a row lock held
-across a slow answer blocks every write to that workspace. Each refresh is three short steps:
+1. claim: one conditional UPDATE sets the token's claim (``bot_refresh_claimed_until``,
+   ``user_refresh_claimed_until``) when it is due and unclaimed (or the claim expired), then
+   reads the refresh token. Only the claimer calls Slack; the lease outlasts any HTTP deadline.
+2. call Slack, outside any transaction (``slack_api.token_rotator()`` never retries a request
+   that may have reached Slack).
+3. lock the row and, while it still holds the spent refresh token (same install; same envelope
+   or the same value re-encrypted), write the new pair or the failure and release the claim. A
+   row that moved on meanwhile (reinstalled, revoked, replaced) is left as it is.
 
-1. claim: one conditional UPDATE sets the token's claim (``Workspace.bot_refresh_claimed_until``,
-   ``Installation.user_refresh_claimed_until``) when the token is due and unclaimed (or the claim
-   expired), then reads the refresh token. Only the claimer calls Slack, so two runners never
-   spend one refresh token twice. The lease outlasts any HTTP deadline: a claim expires only
-   when its runner died.
-2. call Slack, outside any transaction.
-3. lock the row and re-check, in one short transaction: while it still holds the refresh token
-   that was spent (same install; same envelope, or the same value re-encrypted meanwhile), write
-   the new pair, or record the failure, and release the claim. A row that moved on meanwhile
-   (reinstalled, revoked, replaced) is left as it is.
-
-A stored value this process cannot decrypt (EncryptedDataError) is a configuration error of the
-process (its TOKEN_ENCRYPTION_KEYS lacks the key), never a fact about the workspace: it is logged
-at ERROR with the key ids, nothing is written, and the token stays due for a correctly configured
-run. slack_api.token_rotator() never retries a request that may have reached Slack.
+A stored value this process cannot decrypt is a key configuration error of the process, never a
+fact about the workspace: logged at ERROR with the key ids, nothing written, the token stays due.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -37,7 +28,7 @@ from typing import Any, TypeVar
 from urllib.error import URLError
 
 from django.db import DatabaseError, transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 from slack_sdk.errors import SlackTokenRotationError
@@ -545,20 +536,15 @@ def refresh_workspace(
     actor: str,
     within_minutes: int | None = None,
     retry_failed: bool = True,
-    rotator: TokenRotator | None = None,
-    users_due: bool = True,
 ) -> RefreshOutcome:
     """Refresh the bot token and each current user token due within ``within_minutes``.
 
     ``None`` refreshes every rotating token now, whatever its expiry. A token another runner
     has claimed is skipped. ``retry_failed=False`` leaves a bot token already marked as refused
-    alone (the scheduled run); staff asking for a refresh may retry it. A run passes its
-    thread's ``rotator`` (``slack_api.token_rotator()``) to reuse its client, and
-    ``users_due=False`` when its page query found no user token of the workspace due (one
-    query less per workspace; a user token due meanwhile waits for the next run).
+    alone (the scheduled run); staff asking for a refresh may retry it.
     """
     minutes = FORCE_MINUTES if within_minutes is None else within_minutes
-    rotator = rotator or slack_api.token_rotator()
+    rotator = slack_api.token_rotator()
     results: list[TokenResult] = []
     unreadable: list[str] = []
     bot: TokenResult
@@ -568,8 +554,7 @@ def refresh_workspace(
         bot = TokenRefresh.UNREADABLE
         unreadable.append(_log_unreadable(exc, workspace.pk, "bot"))
     rows = Installation.objects.filter(USER_DUE, workspace_id=workspace.pk)
-    row_ids = list(rows.values_list("pk", flat=True)) if users_due else []
-    for row_id in row_ids:
+    for row_id in list(rows.values_list("pk", flat=True)):
         try:
             results.append(_refresh_user(row_id, workspace.pk, rotator, minutes, actor))
         except EncryptedDataError as exc:
@@ -604,7 +589,6 @@ def refresh_for_request(
     bot: bool,
     minutes: int,
     actor: str,
-    rotator: TokenRotator | None = None,
 ) -> RequestRefresh:
     """Refresh, for one incoming request, what it is about to use: the install target's bot
     token (``bot``) and ``user_id``'s current user token, each when due within ``minutes``.
@@ -622,7 +606,7 @@ def refresh_for_request(
     )
     if workspace_id is None:
         return RequestRefresh()
-    rotator = rotator or slack_api.token_rotator()
+    rotator = slack_api.token_rotator()
     bot_result = (
         _refresh_bot(workspace_id, rotator, minutes, actor, retry_failed=False) if bot else None
     )
@@ -636,7 +620,7 @@ def refresh_for_request(
 
 
 BATCH_SIZE = 500  # rows per keyset page of a run
-# Threads of a scheduled run: each refresh waits on Slack (~50 ms away) far longer than it works;
+# Threads of a scheduled run: each refresh waits on Slack far longer than it works;
 # oauth.v2.access allows 600 calls a minute per workspace (docs.slack.dev/apis/web-api/rate-limits)
 # and a run makes one or two per workspace. Each thread holds one database connection.
 DEFAULT_CONCURRENCY = 24
@@ -672,11 +656,7 @@ def iter_due_workspaces(
     """The due workspaces of ``shard`` by primary key, a keyset page at a time (each page is
     asked afresh, so a row refreshed meanwhile by another runner is no longer due)."""
 
-    def page() -> QuerySet[Workspace]:
-        users = _users_due(within_minutes).filter(workspace_id=OuterRef("pk"))
-        return _due(within_minutes).annotate(users_due=Exists(users))
-
-    return rows_by_key(page, shard, batch_size=batch_size)
+    return rows_by_key(lambda: _due(within_minutes), shard, batch_size=batch_size)
 
 
 def due_workspace_ids(within_minutes: int) -> list[Any]:
@@ -700,29 +680,15 @@ def iter_refresh_due(
 
     Threads change nothing of the protocol: each refresh token is still claimed by one
     conditional UPDATE before it is spent, so two threads (or runners, or overlapping shards)
-    never spend it twice. Each thread keeps its rotator, so its kept-alive connection to Slack.
+    never spend it twice.
     """
     minutes = slack_config().token_rotation_minutes if within_minutes is None else within_minutes
     workspaces = iter_due_workspaces(minutes, shard)
-    rotators = threading.local()
 
     def refresh(workspace: Workspace) -> RefreshOutcome:
-        rotator = getattr(rotators, "rotator", None)
-        if rotator is None:
-            rotator = rotators.rotator = slack_api.token_rotator()
-        return refresh_workspace(
-            workspace,
-            actor=actor,
-            within_minutes=minutes,
-            retry_failed=False,
-            rotator=rotator,
-            users_due=bool(getattr(workspace, "users_due", True)),
-        )
+        return refresh_workspace(workspace, actor=actor, within_minutes=minutes, retry_failed=False)
 
-    if concurrency <= 1:
-        yield from map(refresh, workspaces)
-    else:
-        yield from in_threads(workspaces, refresh, threads=concurrency, name="slack-refresh")
+    yield from in_threads(workspaces, refresh, threads=concurrency, name="slack-refresh")
 
 
 def refresh_due(

@@ -1,35 +1,21 @@
 """Saving installations: one transaction per completed flow, history kept, lifecycle recorded.
 
 A completed flow updates the target's Workspace row in place and appends an Installation row
-(history), in one transaction. Saving again with the same ``installed_at`` (a Bolt app re-saving
-after token rotation) updates that history row instead of adding one.
+(history). Saving again with the same ``installed_at`` (Bolt re-saving after token rotation)
+updates that history row instead.
 
-Re-saves never undo a revocation. Bolt's authorize reads an installation, rotates its tokens at
-Slack, then saves what it read with the new tokens (slack_bolt/authorization/authorize.py). An
-``app_uninstalled`` or ``tokens_revoked`` event, a Bolt ``delete_*`` or a staff revoke
-(revocation.py) may land in between; Slack revoked the rotated tokens too, so writing them back
-would show dead tokens as live and clear the marks that say why. What "issued before" means,
-from the data a save has:
+Re-saves never undo a revocation: Bolt reads an installation, rotates its tokens, then saves
+them back, and an uninstall, ``tokens_revoked``, Bolt ``delete_*`` or staff revoke may land in
+between (Slack revoked the rotated tokens too). A re-save is a save whose flow is already
+stored; a revocation at ``revoked_at`` reached its tokens when ``revoked_at`` + 1 s is later
+than the flow's ``installed_at`` (Slack's event times have whole seconds). Then the re-save
+writes no token pair over a revocation mark, clears no mark, and never writes an
+incoming-webhook URL (a stored NULL means it was erased); what was refused is logged at INFO by
+field and time. A new flow carries fresh tokens: when it is the target's latest it wins and
+clears the marks.
 
-- a re-save is a save whose flow is already stored (same user and ``installed_at``; for
-  ``save_bot``, a bot whose ``installed_at`` is the target's current install). Every token it
-  carries was issued by that flow or rotated from one that was (Bolt merges in the target's
-  current bot, which a newer flow would have replaced);
-- a revocation recorded at ``revoked_at`` reached those tokens when ``revoked_at`` + 1 s is
-  later than the flow's ``installed_at`` (Slack's ``event_time`` has whole seconds: the rule
-  revocation.py applies when it decides whether an event is older than an install);
-- such a revocation wins: the re-save writes no bot token pair over ``bot_revoked_at`` or
-  ``uninstalled_at``, no user token pair over ``user_token_revoked_at`` or ``deleted_at``, and
-  clears none of those marks; it never writes an incoming-webhook URL either (Slack issues one
-  per flow and rotation never changes it, so a stored NULL means uninstall or staff revoke
-  erased it). What was refused is logged at INFO, by field and time, never by value;
-- a new flow (no stored row for its user and ``installed_at``) carries tokens Slack issued in a
-  new exchange: when it is the target's latest it wins and clears the marks, as it always did.
-
-A save decrypts one stored value only: the bot token ``apply_bot`` compares with the new one.
-When this process cannot decrypt it (its TOKEN_ENCRYPTION_KEYS lacks the key: a configuration
-error of this process, not a fact about the workspace), the save logs ERROR with the key ids and
-stores the new token, which it holds in plain text; nothing stored is erased or flagged for it.
+A stored bot token this process cannot decrypt (a key configuration error) is logged at ERROR
+with the key ids; the new token is stored and nothing else is erased or flagged.
 """
 
 from __future__ import annotations

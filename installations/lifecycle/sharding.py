@@ -1,14 +1,10 @@
 """``--shard I/N``: split the scheduled jobs' workspaces between hosts, the same way on every host.
 
 A workspace belongs to shard ``I`` of ``N`` when its primary key (a UUID) as an integer, modulo
-``N``, is ``I - 1``. The answer depends on the key alone: no clock, no host name, no ordering, so
-N hosts started with 1/N .. N/N cover every workspace exactly once and agree without talking to
-each other. Sharding only spreads the work; it is not what makes two runners safe: refreshes
-claim their row (``rotation.py``) and a verdict lands only on the row it was computed from
-(``verification.py``), so overlapping or identical shards never spend a refresh token twice nor
-count a failed check twice.
-
-``rows_by_key`` reads a shard's rows the way every job does: by primary key, a page at a time.
+``N``, is ``I - 1``: the key alone decides, so N hosts cover every workspace once without
+talking. Sharding only spreads the work; refresh claims and verdicts on the row they were
+computed from make overlapping shards safe. ``rows_by_key`` reads a shard's rows by primary
+key, a page at a time.
 """
 
 from __future__ import annotations

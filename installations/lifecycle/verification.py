@@ -1,25 +1,20 @@
 """Token health: auth.test with each workspace's bot token, and what its answer means.
 
-docs.slack.dev/reference/methods/auth.test; docs/slack-protocol.md §5. ``token_revoked`` and
-``account_inactive`` mean the token is dead; ``invalid_auth`` can be an IP allow-list refusal,
-so it makes a workspace suspect and dead only on the second failure in a row; a network error
-or a rate limit says nothing about the token (health unknown, never dead), and neither does any
-other fault of the call (a timeout, an answer of the wrong shape): it is recorded as the reason
-code and the run goes on. Granted bot scopes come from the ``x-oauth-scopes`` header of the same
-answer.
+docs/slack-protocol.md §5: ``token_revoked`` and ``account_inactive`` mean the token is dead;
+``invalid_auth`` can be an IP allow-list refusal, so it makes a workspace suspect, and dead only
+on the second failure in a row; any other fault of the call (network, rate limit, timeout, an
+odd answer) says nothing about the token: health unknown, the reason code recorded. Granted bot
+scopes come from the answer's ``x-oauth-scopes`` header.
 
-A stored token this process cannot decrypt is a configuration error of the process (its
-TOKEN_ENCRYPTION_KEYS lacks the key), never a fact about the workspace: it is logged at ERROR
-with the key ids and nothing is recorded. auth.test is called outside any transaction; the
-verdict is written afterwards with its lifecycle event, in one short transaction: one conditional
-UPDATE that lands only while the row still holds the token that was tested and the state the
-verdict was computed from (``_write_verdict``).
+A stored token this process cannot decrypt (a key configuration error) is logged at ERROR and
+nothing is recorded. auth.test runs outside any transaction; the verdict and its lifecycle event
+are written afterwards by one conditional UPDATE that lands only while the row still holds the
+tested token and the state the verdict was computed from (``_write_verdict``).
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -319,7 +314,7 @@ def _write_verdict(
 
 
 BATCH_SIZE = 500  # rows per keyset page: one query per page, a page at most in memory
-# Threads of a scheduled run. auth.test waits on Slack (~50 ms away) far longer than it works, and
+# Threads of a scheduled run. auth.test waits on Slack far longer than it works, and
 # its rate limit ("hundreds of requests per minute", docs.slack.dev/reference/methods/auth.test)
 # applies per workspace (docs.slack.dev/apis/web-api/rate-limits): calls to different workspaces
 # may run side by side. Each thread holds one database connection.
@@ -361,25 +356,15 @@ def iter_verify_active(
     """auth.test every active installation of ``shard``, at most ``concurrency`` at a time;
     outcomes as they come (in key order with one thread), memory flat in the number of rows.
 
-    One Slack client per thread, on that thread's kept-alive connection; each verdict is written
-    with its lifecycle event at once (``_record``): a crash loses at most the checks in flight,
-    which the next run repeats.
+    Each verdict is written with its lifecycle event at once (``_record``): a crash loses at
+    most the checks in flight, which the next run repeats.
     """
-    workspaces = active_workspaces(shard)
-    if concurrency <= 1:
-        client = _patient_client()
-        for workspace in workspaces:
-            yield verify_workspace(workspace, actor=actor, client=client, log_unchanged=False)
-        return
-    clients = threading.local()
 
     def check(workspace: Workspace) -> VerifyOutcome:
-        client = getattr(clients, "client", None)
-        if client is None:
-            client = clients.client = _patient_client()
+        client = _patient_client()
         return verify_workspace(workspace, actor=actor, client=client, log_unchanged=False)
 
-    yield from in_threads(workspaces, check, threads=concurrency, name="slack-verify")
+    yield from in_threads(active_workspaces(shard), check, threads=concurrency, name="slack-verify")
 
 
 def verify_active(

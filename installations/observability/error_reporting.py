@@ -1,28 +1,21 @@
 """Exception reports without secrets: the debug 500 page, its plain-text twin, and error mails.
 
-Django's ``SafeExceptionReporterFilter`` switches itself off with DEBUG on (``is_active()`` is
-False), which is what ``make run`` uses: a crash inside signature checking or the token exchange
-would show the signing secret, the OAuth ``code``, the tokens Slack had just issued and the
-browser's cookies to whoever made the request. Even when active it only hides settings by name
-(``DATABASE_URL`` in a runserver environ slips through with its password), hides only the listed
-``@sensitive_variables`` names (library frames below them hold the same secrets under other
-names: ``auth``, ``headers``, ``body``, an ``Authorization: Basic`` header), and never touches the
-query string (``code``, ``state``), the request URL or the exception messages.
+Django's ``SafeExceptionReporterFilter`` is off with DEBUG on (``make run``), and even when on it
+hides settings and ``@sensitive_variables`` by name only (library frames hold the same secrets
+under other names), and never the query string (``code``, ``state``), the URL or exception
+messages. So, with DEBUG on or off (docs/security.md, "What is logged, and what never is"):
 
-So, with DEBUG on or off (docs/security.md, "What is logged, and what never is"):
+- ``DebugSafeExceptionFilter`` (DEFAULT_EXCEPTION_REPORTER_FILTER) is always active. In a frame
+  of a ``@sensitive_variables`` function the listed names are hidden; in every frame *called
+  from* one, every value but numbers, booleans and None. Everywhere, a value is hidden when its
+  name looks secret, or its text holds a known secret (secret settings, the request's
+  ``code``/``state``/cookies/``Authorization``), a token or webhook shape, or URL credentials.
+  Cookies show their names only.
+- ``DebugSafeExceptionReporter`` (DEFAULT_EXCEPTION_REPORTER) also cleanses the query
+  parameters, the request URL and the messages of the whole exception chain.
 
-- ``DebugSafeExceptionFilter`` (DEFAULT_EXCEPTION_REPORTER_FILTER) is always active. In a frame of
-  a ``@sensitive_variables`` function the listed names are hidden, as Django does; in every frame
-  *called from* one, every value but numbers, booleans and None is hidden. Everywhere, a variable,
-  setting or META entry is hidden when its name looks secret, or when its text holds a known
-  secret (secret settings, the request's ``code``/``state``/cookies/``Authorization``), a token
-  or webhook shape, or credentials in a URL. Cookies show their names only.
-- ``DebugSafeExceptionReporter`` (DEFAULT_EXCEPTION_REPORTER) additionally cleanses what Django
-  renders without asking the filter: the query parameters, the request URL, and the exception
-  messages of the whole chain.
-
-Known secrets shorter than MIN_SECRET_LENGTH are left to the name rules: hiding every value that
-contains a two-letter ``state`` would hide the whole page and protect nothing.
+Known secrets shorter than MIN_SECRET_LENGTH are left to the name rules (hiding every value
+holding a two-letter ``state`` would hide the whole page).
 """
 
 from __future__ import annotations

@@ -1,16 +1,13 @@
 """Installs, uninstalls and reinstall-needed per week, for the last six months, as an SVG chart.
 
 One grouped query over the lifecycle events (``weekly_activity``, cached until the history
-changes: ``activity_chart``): every change of an install is
-recorded there with its time, so the weeks are history as it happened, not today's state (a
-workspace uninstalled in March and reinstalled in May still counts in March). The chart itself is
-plain numbers turned into rectangles here, drawn by the template as inline SVG: no JavaScript,
-nothing from another site, so it works under the strict Content-Security-Policy.
+changes: ``activity_chart``), so the weeks are history as it happened, not today's state. The
+template draws the bars as inline SVG: no JavaScript, nothing from another site (strict CSP).
 
-"Reinstall needed" counts, per week, the workspaces that lost a working token for a reason other
-than an uninstall: the bot token revoked (by Slack or by staff), a refresh Slack refused for
-good, or a verification that found the token dead. The last two are told apart from passing
-failures by the detail the lifecycle services record (``rotation`` and ``verification``).
+"Reinstall needed" counts, per week, the workspaces that lost a working token other than by an
+uninstall: the bot token revoked, a refresh Slack refused for good, or a verification that found
+the token dead (told apart from passing failures by the detail ``rotation`` and
+``verification`` record).
 """
 
 from __future__ import annotations
@@ -177,9 +174,9 @@ CHART_CACHE_SECONDS = health.COUNTS_CACHE_SECONDS
 
 
 def activity_chart(now: datetime | None = None) -> Chart:
-    """The chart above the workspace list. Its query reads every event of six months (~150 ms
-    at 100,000 events: benchmarks/admin_list.py), so its weeks are cached like the status
-    counts: under the history's generation, which any change moves on at once, and this week."""
+    """The chart above the workspace list. Its query reads every event of six months, so its
+    weeks are cached like the status counts: under the history's generation, which any change
+    moves on at once, and this week."""
     now = now or timezone.now()
     generation = health.history_generation()
     if generation is None:  # no cache just now

@@ -229,8 +229,8 @@ COUNTS_CACHE_SECONDS = 60
 def status_counts(queryset: QuerySet[Workspace]) -> dict[str, int]:
     """How many workspaces are active and how many need a reinstall, in one query.
 
-    A full count costs hundreds of milliseconds at 100,000 rows (benchmarks/admin_list.py), so
-    it is cached for a minute, keyed by the wanted scopes (changing them changes the answer).
+    A full count grows with the table, so it is cached for a minute, keyed by the wanted scopes
+    (changing them changes the answer).
     """
     config = slack_config()
 

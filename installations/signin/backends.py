@@ -2,7 +2,7 @@
 
 Django's ModelBackend, except that it refuses every username/password while sign-in is on and
 password login is off: the admin login form is hidden then, and a form posted anyway is refused
-here. Users are still loaded from the session (``get_user``) and permissions work as before.
+here. Users are still loaded from the session (``get_user``) and permissions work as usual.
 """
 
 from __future__ import annotations

@@ -1,14 +1,11 @@
 """Slack's signing keys (JWKS), fetched through our hardened transport, checked, then cached.
 
-Fetched with ``installations.slack.transport.send`` (one deadline for the whole answer, a 1 MiB
-cap, no redirects), so a slow or hostile key endpoint cannot hold a worker or send us elsewhere.
-What Slack answers is checked before it is kept (``signing_keys``: only RSA keys that can check
-an RS256 signature, 2048 bits or more, are kept; an answer with none is refused and not cached),
-and what the cache gives back is checked the same way, so neither a bad answer nor a bad cache
-entry can fail every sign-in for an hour. Cached through ``infrastructure.shared_cache`` for
-``SLACK_SIGNIN_JWKS_CACHE_SECONDS`` (at most a day), so a key Slack withdrew stops being trusted
-within that time; an unknown ``kid`` triggers one refetch (Slack rotated its keys), never more
-per sign-in.
+Fetched with ``slack.transport.send`` (one deadline, a 1 MiB cap, no redirects). Only RSA keys
+that can check an RS256 signature, 2048 bits or more, are kept; an answer with none is refused
+and not cached, and what the cache gives back is checked the same way, so neither a bad answer
+nor a bad cache entry can fail every sign-in for an hour. Cached (``infrastructure.shared_cache``)
+for ``SLACK_SIGNIN_JWKS_CACHE_SECONDS`` (at most a day); an unknown ``kid`` triggers one refetch
+(Slack rotated its keys), never more per sign-in.
 """
 
 from __future__ import annotations

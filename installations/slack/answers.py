@@ -1,17 +1,13 @@
 """Every answer from Slack's Web API is checked here, types included, before anything reads it.
 
-Pure functions (no database, no HTTP). The client in ``slack_api`` runs each answer through
-them, so whoever reads an answer afterwards (our code, or slack_sdk's ``TokenRotator``) meets
-only well-typed values; anything else is ``UnexpectedAnswer`` ("Slack sent an answer we could
-not use"). An unusable answer that carried credentials still yields them, as well-typed strings,
-so that they can be revoked (``issued_credentials``, ``salvage_credentials``).
-
-Shapes: docs.slack.dev/reference/methods/oauth.v2.access (the install answer, and the flat
-refresh answer of docs.slack.dev/authentication/using-token-rotation), /auth.test, /auth.revoke;
-see docs/slack-protocol.md. Ids are Slack's upper-case ids; tokens are printable ASCII without
-spaces (each one becomes an HTTP header); ``expires_in`` is whole seconds (Slack says 43200);
-text never holds a NUL (PostgreSQL refuses one). Unknown fields are ignored. Problems are
-logged by field name, never by value.
+Pure functions (no database, no HTTP). The client (slack/client.py) runs each answer through
+them, so whoever reads it afterwards (our code, or slack_sdk's ``TokenRotator``) meets only
+well-typed values; anything else is ``UnexpectedAnswer``. An unusable answer that carried
+credentials still yields them, well-typed, so they can be revoked (``issued_credentials``,
+``salvage_credentials``). Shapes: docs/slack-protocol.md. Ids are Slack's upper-case ids; tokens
+are printable ASCII without spaces (each becomes an HTTP header); ``expires_in`` is whole
+seconds; text never holds a NUL. Unknown fields are ignored; problems are logged by field
+name, never by value.
 """
 
 from __future__ import annotations

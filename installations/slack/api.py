@@ -1,30 +1,22 @@
 """The only module that talks to Slack: clients with our retry policy, and the calls we make.
 
-Every client built here is a ``slack_client.SlackWebClient``: slack_sdk's WebClient on
-``slack_transport`` (an overall deadline of SLACK_HTTP_TIMEOUT_SECONDS per attempt, a 1 MiB
-cap on the answer, no redirects, one kept-alive connection per thread and host, never reused
-after a fault) with each answer checked by ``slack_answers`` before anyone
-reads it, slack_sdk's TokenRotator included. A call on such a client raises only:
-- ``slack_sdk.errors.SlackApiError``: Slack answered a JSON object with ``ok: false`` and an
-  error code (any HTTP status; the code made safe to log and show), or a 429;
-- ``SlackUnavailable``, a transport fault, with reason slack_timeout, slack_answer_too_large,
-  slack_redirect, slack_http_error (a 5xx or error page that is not Slack's JSON),
-  slack_unavailable (refused, reset, dropped) or slack_bad_request;
-- ``UnexpectedAnswer``: JSON of the wrong shape for that method. An install answer that
-  carried tokens raises ``UnusableInstallAnswer`` holding them, for the caller to revoke; an
-  unusable refresh answer's tokens are revoked by the client, as TokenRotator's callers never
-  see them.
-The functions below (``exchange_code``, ``auth_test``, ``revoke``) also turn SlackApiError into
-``SlackRefused`` / ``SlackUnavailable`` (ratelimited, slack_http_error).
+Every client here is a ``SlackWebClient`` (slack/client.py): slack_sdk's WebClient on
+``transport`` (a deadline per attempt, a 1 MiB cap, no redirects) with each answer checked by
+``answers`` before anyone reads it, slack_sdk's TokenRotator included. A call raises only:
+- ``SlackApiError``: Slack answered ``ok: false`` with an error code (made safe to log), or 429;
+- ``SlackUnavailable``: a transport fault (slack_timeout, slack_answer_too_large,
+  slack_redirect, slack_http_error, slack_unavailable or slack_bad_request);
+- ``UnexpectedAnswer``: JSON of the wrong shape. An install answer that carried tokens raises
+  ``UnusableInstallAnswer`` holding them, for the caller to revoke; an unusable refresh
+  answer's tokens are revoked by the client.
+``exchange_code``, ``auth_test`` and ``revoke`` also turn SlackApiError into ``SlackRefused`` /
+``SlackUnavailable``.
 
-Retries (docs.slack.dev/reference/methods/oauth.v2.access, /apis/web-api/rate-limits):
-- single-use calls (code exchange, token refresh) spend a code or refresh token that Slack
-  honours once, so they retry only when Slack surely did not see the request: a refused
-  connection, or a 429 with a short, readable Retry-After. A timeout may have reached Slack.
-- idempotent calls (auth.test, auth.revoke) also retry once on other connection errors;
-  ``patient_client`` (commands) waits out 429s of up to 30 s, a few times; never a day.
-- ``revoke`` insists: after a 429 it waits at most 3 s, whatever Slack asks, and tries again;
-  after any other unknown outcome it tries once more (auth.revoke is idempotent).
+Retries: single-use calls (code exchange, token refresh) retry only when Slack surely did not
+see the request: a refused connection, or a 429 with a short Retry-After. Idempotent calls
+(auth.test, auth.revoke) also retry once on other connection errors; ``patient_client``
+(commands) waits out 429s of up to 30 s a few times; ``revoke`` waits at most 3 s after a 429
+and tries once more after any unknown outcome.
 """
 
 from __future__ import annotations

@@ -2,23 +2,14 @@
 
 A tag rather than a context processor, so the pages work in any host project without a settings
 change, including Django's 500 page, which renders with an empty context.
-
-Every page renders it, and what it gives depends on settings only (and on the script prefix,
-through ``static()``), so it is built once per process and prefix and forgotten whenever a
-setting changes (tests): ``static()`` on every render was most of the tag's cost, about 3% of
-a page (issue 15).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from django import template
-from django.core.signals import setting_changed
-from django.dispatch import receiver
 from django.templatetags.static import static
-from django.urls import get_script_prefix
 
 from installations.conf import DEFAULT_APP_NAME
 from installations.conf import branding as configured_branding
@@ -55,24 +46,8 @@ def _url(path: str) -> str:
     return path if path.startswith("/") else static(path)
 
 
-_built: dict[str, PageBranding] = {}  # script prefix -> the page branding under it
-
-
-@receiver(setting_changed)
-def _forget_built(**kwargs: Any) -> None:
-    _built.clear()
-
-
 @register.simple_tag
 def branding() -> PageBranding:
-    prefix = get_script_prefix()
-    built = _built.get(prefix)
-    if built is None:
-        built = _built[prefix] = _page_branding()
-    return built
-
-
-def _page_branding() -> PageBranding:
     brand = configured_branding()
     return PageBranding(
         app_name=brand.app_name,

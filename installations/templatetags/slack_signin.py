@@ -4,9 +4,6 @@
 are not included), so a page can carry it without knowing whether the host wants sign-in;
 ``{% slack_signin as signin %}`` gives ``signin.enabled`` and ``signin.password_login`` (the
 admin login page uses them).
-
-The start URL is reversed once per URLconf and script prefix in a process (the install page
-renders the button on every visit) and forgotten whenever a setting changes.
 """
 
 from __future__ import annotations
@@ -14,9 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
-from django.core.signals import setting_changed
-from django.dispatch import receiver
-from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils.http import urlencode
 
 from installations.signin.conf import signin_config
@@ -24,28 +19,10 @@ from installations.signin.conf import signin_config
 register = template.Library()
 
 
-# (URLconf of the request, script prefix) -> the start path, or None: not included.
-_reversed: dict[tuple[Any, str], str | None] = {}
-
-
-@receiver(setting_changed)
-def _forget_reversed(**kwargs: Any) -> None:
-    _reversed.clear()
-
-
-def _start_path() -> str | None:
-    key = (get_urlconf(), get_script_prefix())
-    if key not in _reversed:
-        try:
-            _reversed[key] = reverse("slack_signin:start")
-        except NoReverseMatch:  # the host did not include installations.signin.urls
-            _reversed[key] = None
-    return _reversed[key]
-
-
 def _start_url(next_url: str) -> str | None:
-    url = _start_path()
-    if url is None:
+    try:
+        url = reverse("slack_signin:start")
+    except NoReverseMatch:  # the host did not include installations.signin.urls
         return None
     return url + ("?" + urlencode({"next": next_url}) if next_url else "")
 

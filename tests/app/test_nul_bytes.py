@@ -1,4 +1,4 @@
-"""Issue 11, class 9: a NUL byte anywhere a request carries text is a 400 with a readable page,
+"""A NUL byte anywhere a request carries text is a 400 with a readable page,
 never a 500 (PostgreSQL cannot store or compare text holding NUL). Runs on SQLite and, with
 DATABASE_URL set, on PostgreSQL, where the 500 happened (installations/middleware.py).
 
@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.test import Client
+from django.test import Client, RequestFactory
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -219,3 +219,15 @@ def test_lookups_nobody_offered_are_refused(
     client = Client(raise_request_exception=False)
     client.cookies = viewer.cookies
     assert client.get(f"{CHANGELIST}?{query}", secure=True).status_code == 400
+
+
+def test_an_escaped_nul_in_a_quoted_cookie_is_found() -> None:
+    assert holds_nul(RequestFactory().get("/slack/install", HTTP_COOKIE='c="a\\000b"'))
+
+
+def test_values_a_middleware_before_ours_parsed_and_changed_are_walked() -> None:
+    changed = RequestFactory().get("/slack/installed?i=abc")
+    values = changed.GET.copy()
+    values["i"] = "a\x00b"
+    changed.__dict__["GET"] = values
+    assert holds_nul(changed)

@@ -17,7 +17,7 @@ from django.core import signing
 from django.test import Client
 
 from installations.install.cookie import COOKIE_NAME
-from installations.install.links import SALT
+from installations.install.links import SALT, shown_on_page
 from installations.models import Installation, OAuthState, Workspace
 from tests.support.db_faults import refuse_writes
 from tests.support.flow import Flow, assert_nothing_from_another_origin, query_of
@@ -97,7 +97,7 @@ def test_tampered_or_old_success_links_are_refused(flow: Flow) -> None:
             return signing.b62_encode(int(time.time()) - 3600)
 
     workspace = Workspace.objects.get()
-    old = OldSigner(salt=SALT).sign_object(str(workspace.pk))
+    old = OldSigner(salt=SALT).sign_object(shown_on_page(workspace), compress=True)
     page = flow.client.get("/slack/installed", {"i": old}, secure=True)
     assert page.status_code == 400
     assert b"invalid_success_link" in page.content

@@ -20,16 +20,13 @@ from hypothesis import example, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from installations.install import state as oauth_state
 from installations.install.cookie import COOKIE_NAME, INSTALL_COOKIE_NAME, binding
 from installations.install.flow import TEAM_ID, authorize_url
 from installations.install.state import (
     BOLT_SALT,
     INSTALL_SALT,
     MAX_STATE_LENGTH,
-    PURGE_EVERY,
     SEPARATOR,
-    PurgeClock,
     StateCheck,
     consume_state,
     hash_state,
@@ -99,35 +96,18 @@ def expired_records(count: int, start: int = 0) -> None:
 
 
 @pytest.mark.django_db
-def test_spending_purges_expired_records_at_most_once_a_minute(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    clock = PurgeClock(PURGE_EVERY)  # as in a new process: its first spend purges
-    monkeypatch.setattr(oauth_state, "_purge_clock", clock)
+def test_spending_purges_expired_records() -> None:
     expired_records(20)
     assert spend(issue_state(browser=BROWSER))
     assert OAuthState.objects.count() == 1
-    expired_records(5, start=20)  # within the minute: left for the next purge
+    expired_records(5, start=20)
     assert spend(issue_state(browser=BROWSER))
-    assert OAuthState.objects.count() == 7
-    assert clock.next_at is not None
-    clock.next_at -= PURGE_EVERY  # a minute later
-    assert spend(issue_state(browser=BROWSER))
-    assert OAuthState.objects.count() == 3  # the three spent states, all live
-
-
-def test_the_purge_clock_does_not_wait_on_a_clock_set_back() -> None:
-    clock = PurgeClock(PURGE_EVERY)
-    now = timezone.now()
-    assert clock.due(now) is True
-    assert clock.due(now + PURGE_EVERY / 2) is False
-    assert clock.due(now - PURGE_EVERY * 2) is True  # set back: no wait of minutes or more
-    assert clock.due(now + PURGE_EVERY) is True
+    assert OAuthState.objects.count() == 2  # the two spent states, both live
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_spend_inside_a_transaction_leaves_it_usable_when_the_state_was_spent() -> None:
-    """INSERT ... ON CONFLICT DO NOTHING: a duplicate is no error, the caller's work goes on."""
+    """A duplicate is refused inside a savepoint: no error, the caller's work goes on."""
     state = issue_state(browser=BROWSER)
     with transaction.atomic():
         assert spend(state) is True

@@ -126,3 +126,16 @@ def test_any_callback_request_line_is_masked(code: str, state: str) -> None:
     masked = redact(line)
     assert f"code={code}" not in masked and f"state={state}" not in masked
     assert "code=[redacted]&state=[redacted]" in masked
+
+
+def test_secret_names_are_found_whatever_their_letter_case() -> None:
+    """IGNORECASE matches U+017F (long s) to "s" and U+212A (Kelvin) to "k" too."""
+    for line in (
+        "CLIENT_SECRET=plain-value",
+        "client_\u017fecret=plain-value",
+        "to\u212aen=plain-value",
+    ):
+        assert "plain-value" not in redact(line)
+    assert "xoxb-1-2" not in redact("token xoxb-1-2-abc")
+    line = '127.0.0.1 "GET /slack/installed HTTP/1.1" 302 0'
+    assert redact(line) == line

@@ -44,6 +44,7 @@ from installations.slack.answers import InstallAnswer, UnusableInstallAnswer
 from installations.slack.client import SlackWebClient
 from installations.slack.transport import MAX_ANSWER_BYTES, parse_retry_after
 from slackstandin import SlackStandIn
+from slackstandin.tokens import mint_bot
 from tests.support.standin import live_and_unkept
 
 REDIRECT_URI = "https://testserver/slack/oauth_redirect"
@@ -248,6 +249,24 @@ def test_a_dropped_connection(standin: SlackStandIn) -> None:
     token = bot_token(standin)["access_token"]
     standin.fail_next("auth.test", drop=True)
     assert slack_api.auth_test(token)["ok"] is True  # idempotent: retried once
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [{"delay": 1.5}, {"trickle": 0.3}, {"huge": 2 * 1024 * 1024}, {"drop": True, "times": 2}],
+    ids=["timeout", "trickle", "huge", "drop"],
+)
+def test_the_call_after_a_fault_reads_its_own_answer(
+    standin: SlackStandIn, fault: dict[str, Any]
+) -> None:
+    """A call cut off mid-answer leaves nothing behind: the late rest of its answer is never
+    read as the next call's."""
+    first, second = (mint_bot(standin.state, team).token for team in ("T0FIRST", "T0SECOND"))
+    standin.fail_next("auth.test", **fault)
+    with pytest.raises(SlackInstallError):
+        slack_api.auth_test(first)
+    assert slack_api.auth_test(second)["team_id"] == "T0SECOND"
+    standin.wait_idle()
 
 
 def test_a_refused_connection(settings: Any) -> None:

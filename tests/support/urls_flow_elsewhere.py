@@ -1,4 +1,4 @@
-"""A URLconf mounting the install flow under /elsewhere/ (tests/install/test_flow_paths.py)."""
+"""A URLconf mounting the install flow under /elsewhere/ (tests/install/: page paths)."""
 
 from django.urls import include, path
 

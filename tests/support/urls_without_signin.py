@@ -1,4 +1,4 @@
-"""A URLconf with the install flow but without Sign in with Slack (test_page_tags_cached.py)."""
+"""A URLconf with the install flow but without Sign in with Slack (tests of the page tags)."""
 
 from django.urls import include, path
 

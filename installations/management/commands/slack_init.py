@@ -1,10 +1,8 @@
 """manage.py slack_init: write a first .env with generated keys (`make env`).
 
-A newcomer's first production step used to be inventing a secret key and a token key by hand,
-and ``cp .env.example .env`` turned the file's inline comments into values. This writes the
-.env.example template with a generated DJANGO_SECRET_KEY and TOKEN_ENCRYPTION_KEYS entry filled
-in, leaves every other variable for the operator (empty values, comments on their own lines),
-and never overwrites an existing file. It runs with no configuration at all.
+Writes the .env.example template with a generated DJANGO_SECRET_KEY and TOKEN_ENCRYPTION_KEYS
+entry, leaves every other variable for the operator (empty values, comments on their own
+lines), and never overwrites an existing file. It runs with no configuration at all.
 """
 
 from __future__ import annotations

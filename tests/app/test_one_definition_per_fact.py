@@ -1,6 +1,6 @@
 """Names that say what they mean, one definition per fact, and behaviour that follows from them.
 
-Issue 12, items 3 and 4: a 400 of ours is Django's BadRequest too; a check someone asked for is
+A 400 of ours is Django's BadRequest too; a check someone asked for is
 logged because the caller says so, not because of how its actor is spelled; the keyring is
 validated in one place; the identity columns are defined once without a migration.
 """
