@@ -76,6 +76,11 @@ def page_from_link(value: str | None) -> SuccessPage:
     return _page(shown)
 
 
+def success_page(workspace: Workspace) -> SuccessPage:
+    """What the success page would show of ``workspace`` (the message after ``?next=`` names it)."""
+    return _page(shown_on_page(workspace))
+
+
 def _page(shown: dict[str, Any]) -> SuccessPage:
     app = quote(shown["a"], safe="")
     if shown["o"]:
