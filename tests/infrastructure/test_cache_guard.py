@@ -13,8 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from installations.infrastructure.shared_cache import CircuitBreaker
-from installations.install.flow import _valid_app_id
-from installations.reporting import chart, enterprises, health
+from installations.reporting import chart, enterprises, gauges, health
 
 # Anything a cache could hand back once unpickled: nested containers of plain values.
 ANY_VALUE = st.recursive(
@@ -57,7 +56,7 @@ VALIDATORS: list[Any] = [
     health.valid_counts,
     chart.valid_weeks,
     enterprises.valid_choices,
-    _valid_app_id,
+    gauges.valid_counts,
 ]
 
 
@@ -84,5 +83,6 @@ def test_validators_accept_what_their_use_stores() -> None:
     choices = [("none", "Not on Enterprise Grid"), ("E0ONE", "One (E0ONE)")]
     assert enterprises.valid_choices(choices) is choices
     assert enterprises.valid_choices([("E0ONE", "One")]) is None
-    assert _valid_app_id("A0STANDIN") == "A0STANDIN"
-    assert _valid_app_id("A0\n") is None
+    gauge_counts = {name: 0 for name in (*gauges.STATUSES, *gauges.REASON_NAMES)}
+    assert gauges.valid_counts(gauge_counts) is gauge_counts
+    assert gauges.valid_counts({**gauge_counts, "active": -1}) is None
