@@ -24,6 +24,7 @@ from installations.models import (
     LifecycleEvent,
     Workspace,
 )
+from installations.reporting.enterprises import enterprise_choices
 from installations.signin.models import SlackIdentity
 from slackstandin import SlackStandIn
 from tests.support.standin import is_live
@@ -270,3 +271,17 @@ def test_purge_history_follows_the_setting(saved_workspace: Any, settings: Any) 
     call_command("slack_purge_history", stdout=out)
     assert not Workspace.objects.filter(pk=workspace.pk).exists()
     assert "workspaces_forgotten=1" in out.getvalue()
+
+
+# --- what the target leaves in other rows and caches ----------------------------------------------
+
+
+def test_a_forgotten_org_leaves_the_admin_filter_at_once(saved_workspace: Any) -> None:
+    saved_workspace(enterprise_id="E0FILTERGONE", enterprise_name="Forgettable Org",
+                    team_id=None, is_enterprise_install=True)  # fmt: skip
+    assert "E0FILTERGONE" in dict(enterprise_choices())  # now cached
+
+    call_command("slack_forget_workspace", "E0FILTERGONE", "--noinput", stdout=io.StringIO())
+
+    assert "E0FILTERGONE" not in dict(enterprise_choices())
+    assert "Forgettable Org" not in repr(enterprise_choices())
