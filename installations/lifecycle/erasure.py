@@ -52,13 +52,14 @@ class ForgetOutcome:
     workspaces: int = 0
     identities: int = 0
     accounts_emptied: int = 0
+    org_mentions: int = 0
     tokens_revoked: int = 0
     revoke_problems: list[str] = field(default_factory=list)
     tombstones: list[str] = field(default_factory=list)
 
     @property
     def found(self) -> bool:
-        return bool(self.workspaces or self.identities)
+        return bool(self.workspaces or self.identities or self.org_mentions)
 
 
 def forget(target_id: str, *, actor: str, revoke: bool = True) -> ForgetOutcome:
@@ -74,8 +75,7 @@ def forget(target_id: str, *, actor: str, revoke: bool = True) -> ForgetOutcome:
     with transaction.atomic():
         erase_workspaces(list(rows.values_list("pk", flat=True)), outcome)
         _erase_identities(target_id, outcome)
-        OrgTeamAccess.objects.filter(team_id=target_id).delete()
-        LifecycleEvent.objects.filter(workspace=None, detail__contains=target_id).delete()
+        _erase_org_mentions(target_id, outcome)
     logger.info(
         "forgot a workspace or org on request of %s: %d row(s), %d identity(ies); tombstones %s",
         actor, outcome.workspaces, outcome.identities, ", ".join(outcome.tombstones) or "none",
@@ -88,7 +88,8 @@ def describe(target: str, outcome: ForgetOutcome) -> str:
     lines = [
         f"Forgot {target}: {outcome.workspaces} workspace row(s) and {outcome.identities} "
         f"Sign in with Slack identity(ies) erased; {outcome.accounts_emptied} account(s) "
-        "that sign-in created emptied and deactivated.",
+        "that sign-in created emptied and deactivated; "
+        f"{outcome.org_mentions} mention(s) in an org's records removed.",
         f"Tokens revoked at Slack: {outcome.tokens_revoked}.",
     ]
     if outcome.revoke_problems:
@@ -133,6 +134,26 @@ def _erase_admin_log(model: type[models.Model], pks: Sequence[object]) -> None:
         LogEntry.objects.filter(
             content_type=content_type, object_id__in=[str(pk) for pk in pks]
         ).delete()
+
+
+FORGOTTEN_MENTION = "(a forgotten workspace)"
+
+
+def _erase_org_mentions(target_id: str, outcome: ForgetOutcome) -> None:
+    """An org-wide install outlives the workspaces it covers: its coverage rows and the history
+    of its team access events (``"workspaces: T1, T2"``) name them. The rows go; in the history
+    the id alone is replaced, so the org's other workspaces keep their record (an entry attached
+    to no workspace goes whole). An id is matched whole: forgetting ``T0AB`` leaves ``T0ABC``."""
+    outcome.org_mentions += OrgTeamAccess.objects.filter(team_id=target_id).delete()[0]
+    mention = re.compile(rf"(?<![A-Za-z0-9]){re.escape(target_id)}(?![A-Za-z0-9])")
+    candidates = LifecycleEvent.objects.filter(detail__contains=target_id)
+    named = [(pk, d) for pk, d in candidates.values_list("pk", "detail") if mention.search(d)]
+    for pk, detail in named:
+        LifecycleEvent.objects.filter(pk=pk).update(
+            detail=mention.sub(FORGOTTEN_MENTION, detail)[:255]
+        )
+    LifecycleEvent.objects.filter(pk__in=[pk for pk, _ in named], workspace=None).delete()
+    outcome.org_mentions += len(named)
 
 
 def _identity_model() -> type[models.Model] | None:

@@ -4,6 +4,7 @@ retention purge (``slack_purge_history``): nothing of the target is left in any 
 from __future__ import annotations
 
 import io
+import re
 import secrets
 from datetime import timedelta
 from typing import Any
@@ -27,6 +28,7 @@ from installations.models import (
 from installations.reporting.enterprises import enterprise_choices
 from installations.signin.models import SlackIdentity
 from slackstandin import SlackStandIn
+from tests.support.lifecycle import envelope
 from tests.support.standin import is_live
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -274,6 +276,27 @@ def test_purge_history_follows_the_setting(saved_workspace: Any, settings: Any) 
 
 
 # --- what the target leaves in other rows and caches ----------------------------------------------
+
+
+def test_forget_a_workspace_an_org_covers_leaves_its_id_in_no_history(
+    post_event: Any, saved_workspace: Any
+) -> None:
+    org = saved_workspace(enterprise_id="E0ORGKEEP7", team_id=None, is_enterprise_install=True)
+    auth = [{"enterprise_id": "E0ORGKEEP7", "team_id": None, "is_enterprise_install": True}]
+    granted = {"type": "team_access_granted", "team_ids": ["T0GONE7", "T0GONE77"]}
+    answer = post_event(envelope(granted, team_id=None, authorizations=auth))
+    assert answer.status_code == 200
+    assert re.search(r"\bT0GONE7\b", every_table_as_text())
+
+    out = io.StringIO()
+    call_command("slack_forget_workspace", "T0GONE7", "--noinput", stdout=out)
+
+    dump = every_table_as_text()
+    assert not re.search(r"\bT0GONE7\b", dump)
+    assert "T0GONE77" in dump  # another workspace whose id merely starts the same is kept
+    assert Workspace.objects.filter(pk=org.pk).exists()
+    assert LifecycleEvent.objects.filter(workspace=org, kind="team_access_granted").exists()
+    assert "2 mention(s) in an org's records removed" in out.getvalue()  # coverage, history
 
 
 def test_a_forgotten_org_leaves_the_admin_filter_at_once(saved_workspace: Any) -> None:
