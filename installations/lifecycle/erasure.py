@@ -70,7 +70,7 @@ def forget(target_id: str, *, actor: str, revoke: bool = True) -> ForgetOutcome:
     outcome = ForgetOutcome()
     rows = Workspace.objects.filter(Q(team_id=target_id) | Q(enterprise_id=target_id))
     if revoke:
-        for workspace in rows.filter(uninstalled_at__isnull=True, bot_revoked_at__isnull=True):
+        for workspace in rows.filter(holds_tokens()).distinct():
             _revoke(workspace, actor, outcome)
     with transaction.atomic():
         erase_workspaces(list(rows.values_list("pk", flat=True)), outcome)
@@ -81,6 +81,14 @@ def forget(target_id: str, *, actor: str, revoke: bool = True) -> ForgetOutcome:
         actor, outcome.workspaces, outcome.identities, ", ".join(outcome.tombstones) or "none",
     )  # fmt: skip
     return outcome
+
+
+def holds_tokens() -> Q:
+    """Workspace rows that still hold a token Slack may honour: the bot's, or a current user's.
+    Not the row's status: a user token outlives a bot that Slack revoked (``tokens_revoked``
+    names the bot alone), and it must be revoked before its row is erased."""
+    user_tokens = Q(installations__is_current=True, installations__user_token__isnull=False)
+    return Q(bot_token__isnull=False) | user_tokens
 
 
 def describe(target: str, outcome: ForgetOutcome) -> str:

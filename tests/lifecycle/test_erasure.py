@@ -308,3 +308,19 @@ def test_a_forgotten_org_leaves_the_admin_filter_at_once(saved_workspace: Any) -
 
     assert "E0FILTERGONE" not in dict(enterprise_choices())
     assert "Forgettable Org" not in repr(enterprise_choices())
+
+
+def test_forget_revokes_user_tokens_that_outlived_the_bot(
+    standin: SlackStandIn, install: Any, post_event: Any
+) -> None:
+    workspace, body = install(user_token=True)
+    bot_gone = {"type": "tokens_revoked", "tokens": {"oauth": [], "bot": [workspace.bot_user_id]}}
+    assert post_event(envelope(bot_gone, team_id=workspace.team_id)).status_code == 200
+    user_token = body["authed_user"]["access_token"]
+    assert is_live(standin, user_token)
+
+    out = io.StringIO()
+    call_command("slack_forget_workspace", workspace.team_id, "--noinput", stdout=out)
+
+    assert not is_live(standin, user_token)
+    assert "Tokens revoked at Slack: 1." in out.getvalue()
