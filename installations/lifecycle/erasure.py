@@ -27,7 +27,7 @@ from django.contrib.admin.models import LogEntry
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.db import models, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from installations.lifecycle.staff_actions import revoke_workspace
@@ -43,6 +43,8 @@ logger = logging.getLogger(__name__)
 
 # A workspace (T…) or an Enterprise Grid org (E…) id, as Slack writes them.
 TARGET_ID = re.compile(r"[TE][A-Z0-9]{2,31}")
+# Any id a row's id column can hold that is safe to look up (no NUL, no space, no surrogate).
+LOOKUP_ID = re.compile(r"[!-~]{1,32}")
 
 
 @dataclass
@@ -65,10 +67,10 @@ class ForgetOutcome:
 def forget(target_id: str, *, actor: str, revoke: bool = True) -> ForgetOutcome:
     """Revoke (when ``revoke``) and erase everything stored about workspace or org
     ``target_id``. Raises ValueError for an id that is neither."""
-    if not TARGET_ID.fullmatch(target_id):
+    if not is_target(target_id):
         raise ValueError("not a Slack workspace (T…) or org (E…) id")
     outcome = ForgetOutcome()
-    rows = Workspace.objects.filter(Q(team_id=target_id) | Q(enterprise_id=target_id))
+    rows = _rows_of(target_id)
     if revoke:
         for workspace in rows.filter(holds_tokens()).distinct():
             _revoke(workspace, actor, outcome)
@@ -81,6 +83,19 @@ def forget(target_id: str, *, actor: str, revoke: bool = True) -> ForgetOutcome:
         actor, outcome.workspaces, outcome.identities, ", ".join(outcome.tombstones) or "none",
     )  # fmt: skip
     return outcome
+
+
+def is_target(target_id: str) -> bool:
+    """Whether ``target_id`` can be forgotten: a workspace or org id as Slack writes them, or
+    the exact id a stored row holds in another form (the store keeps what Slack or a Bolt app
+    gave it, and every stored row must be erasable, from the admin as from the command)."""
+    if TARGET_ID.fullmatch(target_id):
+        return True
+    return LOOKUP_ID.fullmatch(target_id) is not None and _rows_of(target_id).exists()
+
+
+def _rows_of(target_id: str) -> QuerySet[Workspace]:
+    return Workspace.objects.filter(Q(team_id=target_id) | Q(enterprise_id=target_id))
 
 
 def holds_tokens() -> Q:

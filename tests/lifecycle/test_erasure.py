@@ -324,3 +324,16 @@ def test_forget_revokes_user_tokens_that_outlived_the_bot(
 
     assert not is_live(standin, user_token)
     assert "Tokens revoked at Slack: 1." in out.getvalue()
+
+
+@pytest.mark.parametrize("team_id", ["T1", "X0OTHERFORM"])
+def test_the_admin_forgets_a_row_whatever_id_it_was_stored_with(
+    saved_workspace: Any, django_user_model: Any, client: Any, team_id: str
+) -> None:
+    workspace = saved_workspace(team_id=team_id, team_name="Odd id team")
+    client.force_login(django_user_model.objects.create_superuser("root", password="x" * 20))
+    post = {"action": "forget", "_selected_action": [str(workspace.pk)], "confirm": "yes"}
+    done = client.post("/admin/installations/workspace/", post, secure=True, follow=True)
+    assert done.status_code == 200 and b"Forgot " in done.content
+    assert not Workspace.objects.filter(pk=workspace.pk).exists()
+    assert "Odd id team" not in every_table_as_text()
