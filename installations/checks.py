@@ -285,3 +285,38 @@ def check_https_urls(app_configs: Any = None, **kwargs: Any) -> list[checks.Chec
                 )
             )
     return found
+
+
+# The socket timeouts each Redis backend takes in OPTIONS: Django's own, and django-redis's.
+REDIS_TIMEOUT_OPTIONS = {
+    "django.core.cache.backends.redis.RedisCache": ("socket_connect_timeout", "socket_timeout"),
+    "django_redis.cache.RedisCache": ("SOCKET_CONNECT_TIMEOUT", "SOCKET_TIMEOUT"),
+}
+
+
+@checks.register(checks.Tags.caches)
+def check_cache_timeouts(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """A Redis default cache needs socket timeouts: the app skips a cache whose calls fail (a
+    circuit breaker), but a Redis that accepts connections and never answers makes a call that
+    never ends, and with it every page that uses the cache."""
+    config = (getattr(settings, "CACHES", None) or {}).get("default") or {}
+    names = REDIS_TIMEOUT_OPTIONS.get(str(config.get("BACKEND", "")))
+    if names is None:
+        return []
+    options = config.get("OPTIONS") or {}
+    missing = [
+        name
+        for name in names
+        if not (type(options.get(name)) in (int, float) and options[name] > 0)
+    ]
+    if not missing:
+        return []
+    return [
+        checks.Warning(
+            f"the default cache (Redis) has no {' or '.join(missing)}: a Redis that stops "
+            "answering would hold every request that uses the cache for good",
+            hint=f"Set CACHES['default']['OPTIONS'] {', '.join(repr(n) for n in names)} to a "
+            "few seconds (2 is this project's own).",
+            id="installations.W012",
+        )
+    ]
