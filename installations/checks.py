@@ -151,6 +151,24 @@ def check_pkce_setting(app_configs: Any = None, **kwargs: Any) -> list[checks.Ch
 
 
 @checks.register()
+def check_retention_setting(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """SLACK_RETENTION_DAYS is unset or a whole number of days (``conf.retention_days``)."""
+    from installations.conf import retention_days
+
+    try:
+        retention_days()
+    except ValueError as exc:
+        return [
+            checks.Error(
+                str(exc),
+                hint="See docs/settings.md (SLACK_RETENTION_DAYS).",
+                id="installations.E016",
+            )
+        ]
+    return []
+
+
+@checks.register()
 def check_signin_app(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """Sign in with Slack switched on needs its app (and so its table) listed: without it the
     first sign-in would fail on a missing table instead of start-up saying what to add."""

@@ -30,6 +30,7 @@ from django.db import models, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from installations.conf import RETENTION_WORDS, valid_days
 from installations.lifecycle.staff_actions import revoke_workspace
 from installations.models import (
     ForgottenWorkspace,
@@ -236,7 +237,10 @@ def purge_history(
     """Erase what is older than ``days``: workspaces uninstalled before then (as ``forget``,
     without calling Slack: an uninstall already ended their tokens), lifecycle events, and
     installation history that a newer install replaced. Yields the running totals after each
-    batch, each committed on its own."""
+    batch, each committed on its own. ValueError (before anything is erased) when ``days`` is
+    not a whole number of days from 1 to ``MAX_RETENTION_DAYS``."""
+    if valid_days(days) is None:
+        raise ValueError(f"the retention must be {RETENTION_WORDS}")
     cutoff = (now or timezone.now()) - timedelta(days=days)
     totals = PurgeOutcome()
     gone = Workspace.objects.filter(uninstalled_at__lt=cutoff).order_by("pk")

@@ -18,6 +18,7 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django.utils import timezone
 
+from installations import checks
 from installations.lifecycle.erasure import purge_history
 from installations.models import (
     ForgottenWorkspace,
@@ -337,3 +338,24 @@ def test_the_admin_forgets_a_row_whatever_id_it_was_stored_with(
     assert done.status_code == 200 and b"Forgot " in done.content
     assert not Workspace.objects.filter(pk=workspace.pk).exists()
     assert "Odd id team" not in every_table_as_text()
+
+
+@pytest.mark.parametrize("days", [-1, -30, 0.5, "30", "thirty", True, 10**9, 999_999_999])
+def test_a_retention_setting_that_is_no_number_of_days_erases_nothing(
+    saved_workspace: Any, settings: Any, days: object
+) -> None:
+    gone = saved_workspace(team_id="T0GONEYESTERDAY")
+    Workspace.objects.filter(pk=gone.pk).update(uninstalled_at=timezone.now() - timedelta(days=1))
+    events = LifecycleEvent.objects.count()
+    settings.SLACK_RETENTION_DAYS = days
+    with pytest.raises(CommandError, match="SLACK_RETENTION_DAYS must be a whole number of days"):
+        call_command("slack_purge_history", stdout=io.StringIO())
+    assert Workspace.objects.filter(pk=gone.pk).exists()
+    assert LifecycleEvent.objects.count() == events
+    assert [e.id for e in checks.check_retention_setting()] == ["installations.E016"]
+
+
+@pytest.mark.parametrize("days", ["1000000000", "999999999", "0", "-3"])
+def test_a_days_option_out_of_range_is_one_clear_line(days: str) -> None:
+    with pytest.raises(CommandError, match="--days"):
+        call_command("slack_purge_history", f"--days={days}", stdout=io.StringIO())
