@@ -169,6 +169,19 @@ def check_retention_setting(app_configs: Any = None, **kwargs: Any) -> list[chec
 
 
 @checks.register()
+def check_number_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """The whole-number settings are whole numbers in range (``conf.NUMBER_RANGES``)."""
+    from installations.conf import NUMBER_RANGES, number_problem
+
+    found = (number_problem(name) for name in NUMBER_RANGES)
+    return [
+        checks.Error(problem, hint="See docs/settings.md.", id="installations.E017")
+        for problem in found
+        if problem
+    ]
+
+
+@checks.register()
 def check_signin_app(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """Sign in with Slack switched on needs its app (and so its table) listed: without it the
     first sign-in would fail on a missing table instead of start-up saying what to add."""

@@ -114,9 +114,35 @@ def text_setting(name: str) -> str:
     return str(setting(name) or "")
 
 
-def int_setting(name: str) -> int:
+# The whole-number settings and the values that make sense for them (inclusive).
+NUMBER_RANGES: dict[str, tuple[int, int]] = {
+    "SLACK_STATE_TTL_SECONDS": (1, 86_400),  # an install that takes a day is no install
+    "SLACK_HTTP_TIMEOUT_SECONDS": (1, 300),
+    "SLACK_TOKEN_ROTATION_MINUTES": (1, 1_440),  # Slack's rotating tokens last 12 hours
+}
+
+
+def number_problem(name: str) -> str | None:
+    """Why the host's value of whole-number setting ``name`` cannot be used; None when it can."""
     value = setting(name)
-    return int(value) if isinstance(value, int | float | str) else int(str(value))
+    low, high = NUMBER_RANGES[name]
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if type(value) is int and low <= value <= high:
+        return None
+    shown = str(value)[:40]
+    return (
+        f"{name} must be a whole number from {low} to {high}, not {type(value).__name__} {shown!r}"
+    )
+
+
+def int_setting(name: str) -> int:
+    """The whole-number setting ``name``; its documented default while the host's value is not
+    one in range (check ``installations.E017`` names it): a wrong value in a host's settings
+    must not make every install page a 500."""
+    if number_problem(name) is not None:
+        return int(str(DEFAULTS[name]))
+    return int(str(setting(name)).strip())
 
 
 # A century: longer is no retention, and its cut-off date would be out of Python's range.
