@@ -151,6 +151,37 @@ def check_pkce_setting(app_configs: Any = None, **kwargs: Any) -> list[checks.Ch
 
 
 @checks.register()
+def check_retention_setting(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """SLACK_RETENTION_DAYS is unset or a whole number of days (``conf.retention_days``)."""
+    from installations.conf import retention_days
+
+    try:
+        retention_days()
+    except ValueError as exc:
+        return [
+            checks.Error(
+                str(exc),
+                hint="See docs/settings.md (SLACK_RETENTION_DAYS).",
+                id="installations.E016",
+            )
+        ]
+    return []
+
+
+@checks.register()
+def check_number_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """The whole-number settings are whole numbers in range (``conf.NUMBER_RANGES``)."""
+    from installations.conf import NUMBER_RANGES, number_problem
+
+    found = (number_problem(name) for name in NUMBER_RANGES)
+    return [
+        checks.Error(problem, hint="See docs/settings.md.", id="installations.E017")
+        for problem in found
+        if problem
+    ]
+
+
+@checks.register()
 def check_signin_app(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """Sign in with Slack switched on needs its app (and so its table) listed: without it the
     first sign-in would fail on a missing table instead of start-up saying what to add."""
@@ -285,3 +316,38 @@ def check_https_urls(app_configs: Any = None, **kwargs: Any) -> list[checks.Chec
                 )
             )
     return found
+
+
+# The socket timeouts each Redis backend takes in OPTIONS: Django's own, and django-redis's.
+REDIS_TIMEOUT_OPTIONS = {
+    "django.core.cache.backends.redis.RedisCache": ("socket_connect_timeout", "socket_timeout"),
+    "django_redis.cache.RedisCache": ("SOCKET_CONNECT_TIMEOUT", "SOCKET_TIMEOUT"),
+}
+
+
+@checks.register(checks.Tags.caches)
+def check_cache_timeouts(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """A Redis default cache needs socket timeouts: the app skips a cache whose calls fail (a
+    circuit breaker), but a Redis that accepts connections and never answers makes a call that
+    never ends, and with it every page that uses the cache."""
+    config = (getattr(settings, "CACHES", None) or {}).get("default") or {}
+    names = REDIS_TIMEOUT_OPTIONS.get(str(config.get("BACKEND", "")))
+    if names is None:
+        return []
+    options = config.get("OPTIONS") or {}
+    missing = [
+        name
+        for name in names
+        if not (type(options.get(name)) in (int, float) and options[name] > 0)
+    ]
+    if not missing:
+        return []
+    return [
+        checks.Warning(
+            f"the default cache (Redis) has no {' or '.join(missing)}: a Redis that stops "
+            "answering would hold every request that uses the cache for good",
+            hint=f"Set CACHES['default']['OPTIONS'] {', '.join(repr(n) for n in names)} to a "
+            "few seconds (2 is this project's own).",
+            id="installations.W012",
+        )
+    ]

@@ -90,6 +90,8 @@ DEFAULTS: dict[str, object] = {
     "SLACK_BOLT_APP": "",
     # Dotted path to a callable(request) -> dict whose result is stored on the Installation.
     "SLACK_INSTALL_CUSTOM_VALUES": "",
+    # Days of history slack_purge_history keeps (retention_days); None keeps everything.
+    "SLACK_RETENTION_DAYS": None,
 }
 REQUIRED_SETTINGS = (
     "SLACK_CLIENT_ID",
@@ -112,9 +114,65 @@ def text_setting(name: str) -> str:
     return str(setting(name) or "")
 
 
-def int_setting(name: str) -> int:
+# The whole-number settings and the values that make sense for them (inclusive).
+NUMBER_RANGES: dict[str, tuple[int, int]] = {
+    "SLACK_STATE_TTL_SECONDS": (1, 86_400),  # an install that takes a day is no install
+    "SLACK_HTTP_TIMEOUT_SECONDS": (1, 300),
+    "SLACK_TOKEN_ROTATION_MINUTES": (1, 1_440),  # Slack's rotating tokens last 12 hours
+}
+
+
+def number_problem(name: str) -> str | None:
+    """Why the host's value of whole-number setting ``name`` cannot be used; None when it can."""
     value = setting(name)
-    return int(value) if isinstance(value, int | float | str) else int(str(value))
+    low, high = NUMBER_RANGES[name]
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if type(value) is int and low <= value <= high:
+        return None
+    shown = str(value)[:40]
+    return (
+        f"{name} must be a whole number from {low} to {high}, not {type(value).__name__} {shown!r}"
+    )
+
+
+def int_setting(name: str) -> int:
+    """The whole-number setting ``name``; its documented default while the host's value is not
+    one in range (check ``installations.E017`` names it): a wrong value in a host's settings
+    must not make every install page a 500."""
+    if number_problem(name) is not None:
+        return int(str(DEFAULTS[name]))
+    return int(str(setting(name)).strip())
+
+
+# A century: longer is no retention, and its cut-off date would be out of Python's range.
+MAX_RETENTION_DAYS = 36_500
+RETENTION_WORDS = f"a whole number of days from 1 to {MAX_RETENTION_DAYS}"
+
+
+def valid_days(value: object) -> int | None:
+    """``value`` when it is a whole number of days from 1 to MAX_RETENTION_DAYS, else None."""
+    if type(value) is int and 1 <= value <= MAX_RETENTION_DAYS:
+        return value
+    return None
+
+
+def retention_days() -> int | None:
+    """SLACK_RETENTION_DAYS: None when unset or 0 (everything is kept), else the days to keep.
+
+    ValueError for any other value: a retention that is not the one meant must erase nothing,
+    where a negative or fractional number would have erased every uninstalled workspace and
+    the whole history, and a huge one stopped every run with an OverflowError."""
+    value = setting("SLACK_RETENTION_DAYS")
+    if value is None or (type(value) is int and value == 0):
+        return None
+    days = valid_days(value)
+    if days is None:
+        raise ValueError(
+            f"SLACK_RETENTION_DAYS must be {RETENTION_WORDS}, not {type(value).__name__} "
+            f"{str(value)[:40]!r}"
+        )
+    return days
 
 
 @lru_cache(maxsize=1)

@@ -1,18 +1,22 @@
 """``/metrics``: the Prometheus text format, for a bearer of ``METRICS_TOKEN`` only.
 
 Unset, the URL answers 404 as if it did not exist; no or another scheme than ``Bearer`` gets
-401 with a ``WWW-Authenticate`` challenge, a wrong token 403. Counters and histograms come from
-prometheus_client (all gunicorn workers at once in its multiprocess mode, which the project's
-gunicorn.conf.py switches on); the gauges about the data are read at scrape time from the cached
-counts and the job table (reporting/gauges.py). docs/production.md lists every metric.
+401 with a ``WWW-Authenticate`` challenge, a wrong token 403; a database that refuses (the data
+gauges are read from it) 503, so the scrape fails visibly (``up`` is 0), never a 500. Counters
+and histograms come from prometheus_client (all gunicorn workers at once in its multiprocess mode,
+which the project's gunicorn.conf.py switches on); the gauges about the data are read at scrape
+time from the cached counts and the job table (reporting/gauges.py). docs/production.md lists
+every metric.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.crypto import constant_time_compare
 from django.views.decorators.cache import never_cache
@@ -23,6 +27,8 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
 from installations.reporting.gauges import REASON_NAMES, STATUSES, job_runs, workspace_counts
+
+logger = logging.getLogger(__name__)
 
 
 def configured_token() -> str:
@@ -43,7 +49,11 @@ def metrics(request: HttpRequest) -> HttpResponse:
         return response
     if not constant_time_compare(given.strip(), token):
         return HttpResponse("wrong token\n", status=403, content_type="text/plain")
-    body = generate_latest(_process_registry()) + generate_latest(_data_registry())
+    try:
+        body = generate_latest(_process_registry()) + generate_latest(_data_registry())
+    except DatabaseError as exc:  # the gauges are read from it: no partial answer
+        logger.warning("metrics not served: the database refused (%s)", type(exc).__name__)
+        return HttpResponse("the database is unavailable\n", status=503, content_type="text/plain")
     return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)
 
 

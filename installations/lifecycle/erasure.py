@@ -27,9 +27,10 @@ from django.contrib.admin.models import LogEntry
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.db import models, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from installations.conf import RETENTION_WORDS, valid_days
 from installations.lifecycle.staff_actions import revoke_workspace
 from installations.models import (
     ForgottenWorkspace,
@@ -43,6 +44,8 @@ logger = logging.getLogger(__name__)
 
 # A workspace (T…) or an Enterprise Grid org (E…) id, as Slack writes them.
 TARGET_ID = re.compile(r"[TE][A-Z0-9]{2,31}")
+# Any id a row's id column can hold that is safe to look up (no NUL, no space, no surrogate).
+LOOKUP_ID = re.compile(r"[!-~]{1,32}")
 
 
 @dataclass
@@ -52,30 +55,30 @@ class ForgetOutcome:
     workspaces: int = 0
     identities: int = 0
     accounts_emptied: int = 0
+    org_mentions: int = 0
     tokens_revoked: int = 0
     revoke_problems: list[str] = field(default_factory=list)
     tombstones: list[str] = field(default_factory=list)
 
     @property
     def found(self) -> bool:
-        return bool(self.workspaces or self.identities)
+        return bool(self.workspaces or self.identities or self.org_mentions)
 
 
 def forget(target_id: str, *, actor: str, revoke: bool = True) -> ForgetOutcome:
     """Revoke (when ``revoke``) and erase everything stored about workspace or org
     ``target_id``. Raises ValueError for an id that is neither."""
-    if not TARGET_ID.fullmatch(target_id):
+    if not is_target(target_id):
         raise ValueError("not a Slack workspace (T…) or org (E…) id")
     outcome = ForgetOutcome()
-    rows = Workspace.objects.filter(Q(team_id=target_id) | Q(enterprise_id=target_id))
+    rows = _rows_of(target_id)
     if revoke:
-        for workspace in rows.filter(uninstalled_at__isnull=True, bot_revoked_at__isnull=True):
+        for workspace in rows.filter(holds_tokens()).distinct():
             _revoke(workspace, actor, outcome)
     with transaction.atomic():
         erase_workspaces(list(rows.values_list("pk", flat=True)), outcome)
         _erase_identities(target_id, outcome)
-        OrgTeamAccess.objects.filter(team_id=target_id).delete()
-        LifecycleEvent.objects.filter(workspace=None, detail__contains=target_id).delete()
+        _erase_org_mentions(target_id, outcome)
     logger.info(
         "forgot a workspace or org on request of %s: %d row(s), %d identity(ies); tombstones %s",
         actor, outcome.workspaces, outcome.identities, ", ".join(outcome.tombstones) or "none",
@@ -83,12 +86,34 @@ def forget(target_id: str, *, actor: str, revoke: bool = True) -> ForgetOutcome:
     return outcome
 
 
+def is_target(target_id: str) -> bool:
+    """Whether ``target_id`` can be forgotten: a workspace or org id as Slack writes them, or
+    the exact id a stored row holds in another form (the store keeps what Slack or a Bolt app
+    gave it, and every stored row must be erasable, from the admin as from the command)."""
+    if TARGET_ID.fullmatch(target_id):
+        return True
+    return LOOKUP_ID.fullmatch(target_id) is not None and _rows_of(target_id).exists()
+
+
+def _rows_of(target_id: str) -> QuerySet[Workspace]:
+    return Workspace.objects.filter(Q(team_id=target_id) | Q(enterprise_id=target_id))
+
+
+def holds_tokens() -> Q:
+    """Workspace rows that still hold a token Slack may honour: the bot's, or a current user's.
+    Not the row's status: a user token outlives a bot that Slack revoked (``tokens_revoked``
+    names the bot alone), and it must be revoked before its row is erased."""
+    user_tokens = Q(installations__is_current=True, installations__user_token__isnull=False)
+    return Q(bot_token__isnull=False) | user_tokens
+
+
 def describe(target: str, outcome: ForgetOutcome) -> str:
     """The outcome in plain words, for the command and the admin."""
     lines = [
         f"Forgot {target}: {outcome.workspaces} workspace row(s) and {outcome.identities} "
         f"Sign in with Slack identity(ies) erased; {outcome.accounts_emptied} account(s) "
-        "that sign-in created emptied and deactivated.",
+        "that sign-in created emptied and deactivated; "
+        f"{outcome.org_mentions} mention(s) in an org's records removed.",
         f"Tokens revoked at Slack: {outcome.tokens_revoked}.",
     ]
     if outcome.revoke_problems:
@@ -133,6 +158,26 @@ def _erase_admin_log(model: type[models.Model], pks: Sequence[object]) -> None:
         LogEntry.objects.filter(
             content_type=content_type, object_id__in=[str(pk) for pk in pks]
         ).delete()
+
+
+FORGOTTEN_MENTION = "(a forgotten workspace)"
+
+
+def _erase_org_mentions(target_id: str, outcome: ForgetOutcome) -> None:
+    """An org-wide install outlives the workspaces it covers: its coverage rows and the history
+    of its team access events (``"workspaces: T1, T2"``) name them. The rows go; in the history
+    the id alone is replaced, so the org's other workspaces keep their record (an entry attached
+    to no workspace goes whole). An id is matched whole: forgetting ``T0AB`` leaves ``T0ABC``."""
+    outcome.org_mentions += OrgTeamAccess.objects.filter(team_id=target_id).delete()[0]
+    mention = re.compile(rf"(?<![A-Za-z0-9]){re.escape(target_id)}(?![A-Za-z0-9])")
+    candidates = LifecycleEvent.objects.filter(detail__contains=target_id)
+    named = [(pk, d) for pk, d in candidates.values_list("pk", "detail") if mention.search(d)]
+    for pk, detail in named:
+        LifecycleEvent.objects.filter(pk=pk).update(
+            detail=mention.sub(FORGOTTEN_MENTION, detail)[:255]
+        )
+    LifecycleEvent.objects.filter(pk__in=[pk for pk, _ in named], workspace=None).delete()
+    outcome.org_mentions += len(named)
 
 
 def _identity_model() -> type[models.Model] | None:
@@ -192,7 +237,10 @@ def purge_history(
     """Erase what is older than ``days``: workspaces uninstalled before then (as ``forget``,
     without calling Slack: an uninstall already ended their tokens), lifecycle events, and
     installation history that a newer install replaced. Yields the running totals after each
-    batch, each committed on its own."""
+    batch, each committed on its own. ValueError (before anything is erased) when ``days`` is
+    not a whole number of days from 1 to ``MAX_RETENTION_DAYS``."""
+    if valid_days(days) is None:
+        raise ValueError(f"the retention must be {RETENTION_WORDS}")
     cutoff = (now or timezone.now()) - timedelta(days=days)
     totals = PurgeOutcome()
     gone = Workspace.objects.filter(uninstalled_at__lt=cutoff).order_by("pk")

@@ -4,6 +4,7 @@ retention purge (``slack_purge_history``): nothing of the target is left in any 
 from __future__ import annotations
 
 import io
+import re
 import secrets
 from datetime import timedelta
 from typing import Any
@@ -17,6 +18,7 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django.utils import timezone
 
+from installations import checks
 from installations.lifecycle.erasure import purge_history
 from installations.models import (
     ForgottenWorkspace,
@@ -24,8 +26,10 @@ from installations.models import (
     LifecycleEvent,
     Workspace,
 )
+from installations.reporting.enterprises import enterprise_choices
 from installations.signin.models import SlackIdentity
 from slackstandin import SlackStandIn
+from tests.support.lifecycle import envelope
 from tests.support.standin import is_live
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -270,3 +274,88 @@ def test_purge_history_follows_the_setting(saved_workspace: Any, settings: Any) 
     call_command("slack_purge_history", stdout=out)
     assert not Workspace.objects.filter(pk=workspace.pk).exists()
     assert "workspaces_forgotten=1" in out.getvalue()
+
+
+# --- what the target leaves in other rows and caches ----------------------------------------------
+
+
+def test_forget_a_workspace_an_org_covers_leaves_its_id_in_no_history(
+    post_event: Any, saved_workspace: Any
+) -> None:
+    org = saved_workspace(enterprise_id="E0ORGKEEP7", team_id=None, is_enterprise_install=True)
+    auth = [{"enterprise_id": "E0ORGKEEP7", "team_id": None, "is_enterprise_install": True}]
+    granted = {"type": "team_access_granted", "team_ids": ["T0GONE7", "T0GONE77"]}
+    answer = post_event(envelope(granted, team_id=None, authorizations=auth))
+    assert answer.status_code == 200
+    assert re.search(r"\bT0GONE7\b", every_table_as_text())
+
+    out = io.StringIO()
+    call_command("slack_forget_workspace", "T0GONE7", "--noinput", stdout=out)
+
+    dump = every_table_as_text()
+    assert not re.search(r"\bT0GONE7\b", dump)
+    assert "T0GONE77" in dump  # another workspace whose id merely starts the same is kept
+    assert Workspace.objects.filter(pk=org.pk).exists()
+    assert LifecycleEvent.objects.filter(workspace=org, kind="team_access_granted").exists()
+    assert "2 mention(s) in an org's records removed" in out.getvalue()  # coverage, history
+
+
+def test_a_forgotten_org_leaves_the_admin_filter_at_once(saved_workspace: Any) -> None:
+    saved_workspace(enterprise_id="E0FILTERGONE", enterprise_name="Forgettable Org",
+                    team_id=None, is_enterprise_install=True)  # fmt: skip
+    assert "E0FILTERGONE" in dict(enterprise_choices())  # now cached
+
+    call_command("slack_forget_workspace", "E0FILTERGONE", "--noinput", stdout=io.StringIO())
+
+    assert "E0FILTERGONE" not in dict(enterprise_choices())
+    assert "Forgettable Org" not in repr(enterprise_choices())
+
+
+def test_forget_revokes_user_tokens_that_outlived_the_bot(
+    standin: SlackStandIn, install: Any, post_event: Any
+) -> None:
+    workspace, body = install(user_token=True)
+    bot_gone = {"type": "tokens_revoked", "tokens": {"oauth": [], "bot": [workspace.bot_user_id]}}
+    assert post_event(envelope(bot_gone, team_id=workspace.team_id)).status_code == 200
+    user_token = body["authed_user"]["access_token"]
+    assert is_live(standin, user_token)
+
+    out = io.StringIO()
+    call_command("slack_forget_workspace", workspace.team_id, "--noinput", stdout=out)
+
+    assert not is_live(standin, user_token)
+    assert "Tokens revoked at Slack: 1." in out.getvalue()
+
+
+@pytest.mark.parametrize("team_id", ["T1", "X0OTHERFORM"])
+def test_the_admin_forgets_a_row_whatever_id_it_was_stored_with(
+    saved_workspace: Any, django_user_model: Any, client: Any, team_id: str
+) -> None:
+    workspace = saved_workspace(team_id=team_id, team_name="Odd id team")
+    client.force_login(django_user_model.objects.create_superuser("root", password="x" * 20))
+    post = {"action": "forget", "_selected_action": [str(workspace.pk)], "confirm": "yes"}
+    done = client.post("/admin/installations/workspace/", post, secure=True, follow=True)
+    assert done.status_code == 200 and b"Forgot " in done.content
+    assert not Workspace.objects.filter(pk=workspace.pk).exists()
+    assert "Odd id team" not in every_table_as_text()
+
+
+@pytest.mark.parametrize("days", [-1, -30, 0.5, "30", "thirty", True, 10**9, 999_999_999])
+def test_a_retention_setting_that_is_no_number_of_days_erases_nothing(
+    saved_workspace: Any, settings: Any, days: object
+) -> None:
+    gone = saved_workspace(team_id="T0GONEYESTERDAY")
+    Workspace.objects.filter(pk=gone.pk).update(uninstalled_at=timezone.now() - timedelta(days=1))
+    events = LifecycleEvent.objects.count()
+    settings.SLACK_RETENTION_DAYS = days
+    with pytest.raises(CommandError, match="SLACK_RETENTION_DAYS must be a whole number of days"):
+        call_command("slack_purge_history", stdout=io.StringIO())
+    assert Workspace.objects.filter(pk=gone.pk).exists()
+    assert LifecycleEvent.objects.count() == events
+    assert [e.id for e in checks.check_retention_setting()] == ["installations.E016"]
+
+
+@pytest.mark.parametrize("days", ["1000000000", "999999999", "0", "-3"])
+def test_a_days_option_out_of_range_is_one_clear_line(days: str) -> None:
+    with pytest.raises(CommandError, match="--days"):
+        call_command("slack_purge_history", f"--days={days}", stdout=io.StringIO())

@@ -124,3 +124,17 @@ def test_undecryptable_values_are_counted(saved_workspace: Any, settings: Any, t
         _ = Workspace.objects.get(pk=workspace.pk).bot_token
     after = scrape(Client(), token)[key("slackinstall_undecryptable_values_total")]
     assert after - before == 1
+
+
+def test_a_scrape_while_the_database_refuses_is_a_503(client: Client, token: str) -> None:
+    from django.core.cache import cache
+    from django.db import OperationalError, connection
+
+    def refuse(*args: Any) -> Any:
+        raise OperationalError("the database refused the connection")
+
+    cache.clear()  # the counts must be read from the database
+    with connection.execute_wrapper(refuse):
+        response = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {token}", secure=True)
+    assert response.status_code == 503
+    assert b"slackinstall_" not in response.content and b"refused" not in response.content

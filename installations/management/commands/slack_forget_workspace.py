@@ -7,7 +7,7 @@ from typing import Any, TextIO
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from installations.lifecycle.erasure import TARGET_ID, describe, forget
+from installations.lifecycle.erasure import describe, forget, is_target
 
 
 class Command(BaseCommand):
@@ -28,7 +28,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         target = options["target"].strip()
-        if not TARGET_ID.fullmatch(target):
+        if not is_target(target):
             raise CommandError(f"{target[:40]!r} is not a workspace (T...) or org (E...) id")
         if options["interactive"]:
             self._confirm(target, options.get("stdin") or sys.stdin)

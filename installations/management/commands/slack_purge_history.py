@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from installations.conf import RETENTION_WORDS, retention_days, valid_days
 from installations.lifecycle.erasure import PurgeOutcome, purge_history
 from installations.management.job_summary import summary_line
 
@@ -26,12 +26,12 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         started = time.monotonic()
-        days = options["days"] or getattr(settings, "SLACK_RETENTION_DAYS", None)
-        if options["batch_size"] < 1 or (options["days"] is not None and options["days"] < 1):
-            raise CommandError("--days and --batch-size must be at least 1")
+        if options["batch_size"] < 1:
+            raise CommandError("--batch-size must be at least 1")
+        days = self._days(options["days"])
         totals = PurgeOutcome()
         if days:
-            for progress in purge_history(int(days), batch_size=options["batch_size"]):
+            for progress in purge_history(days, batch_size=options["batch_size"]):
                 totals = progress
             self.stdout.write(f"Kept {days} day(s) of history; erased what was older.")
         else:
@@ -47,3 +47,15 @@ class Command(BaseCommand):
                 installations_deleted=totals.installations_deleted,
             )
         )
+
+    def _days(self, option: int | None) -> int | None:
+        """--days for this run, else SLACK_RETENTION_DAYS; a CommandError for a value that is
+        no retention (nothing is erased then)."""
+        if option is not None:
+            if valid_days(option) is None:
+                raise CommandError(f"--days must be {RETENTION_WORDS}")
+            return option
+        try:
+            return retention_days()
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
