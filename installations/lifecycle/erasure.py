@@ -1,16 +1,9 @@
 """Forgetting a workspace or org, and the retention purge (docs/privacy.md).
 
-``forget`` answers a privacy request ("forget us"): it revokes the target's tokens at Slack
-first, best effort, then erases every row about it in one transaction: the workspace rows and
-their installations, history, lifecycle events and org coverage, the admin's log entries about
-them, and the Sign in with Slack identities of that workspace or org (an account that sign-in
-created is emptied of the Slack user's names and email and deactivated; an account made by hand
-only loses the link). What is left is one anonymous tombstone per erased row: a random id and
-the date. Slack's events for a forgotten target then find nothing stored and are acknowledged
-and ignored, as for any unknown workspace.
-
-``purge_history`` enforces ``SLACK_RETENTION_DAYS`` in bounded batches, each its own
-transaction, so it can be stopped at any point and run again to carry on.
+``forget`` revokes the target's tokens at Slack first, best effort, then erases every row about
+it in one transaction, sign-in identities and admin log entries included, leaving one anonymous
+tombstone per erased row. ``purge_history`` enforces ``SLACK_RETENTION_DAYS`` in batches, each
+its own transaction, so it can stop at any point and carry on later.
 """
 
 from __future__ import annotations
@@ -189,10 +182,8 @@ class PurgeOutcome:
 def purge_history(
     days: int, *, now: datetime | None = None, batch_size: int = 500
 ) -> Iterator[PurgeOutcome]:
-    """Erase what is older than ``days``: workspaces uninstalled before then (as ``forget``,
-    without calling Slack: an uninstall already ended their tokens), lifecycle events, and
-    installation history that a newer install replaced. Yields the running totals after each
-    batch, each committed on its own."""
+    """Erase what is older than ``days`` (uninstalled workspaces, lifecycle events, replaced
+    history), yielding the running totals after each committed batch."""
     cutoff = (now or timezone.now()) - timedelta(days=days)
     totals = PurgeOutcome()
     gone = Workspace.objects.filter(uninstalled_at__lt=cutoff).order_by("pk")

@@ -174,11 +174,8 @@ def _spent(token: str | None) -> str:
 
 @sensitive_variables("spent")
 def _holds_spent_token(instance: Row, claim: _Claim, spent: str) -> bool:
-    """Whether the locked row still holds, for the same install, the refresh token we spent.
-
-    A different envelope may be the same token re-encrypted. One this process cannot open is
-    still ours: Slack honours a refresh token once, and a reinstall changes ``installed_at``.
-    """
+    """Whether the locked row still holds, for the same install, the refresh token we spent (an
+    envelope this process cannot open is still ours: Slack honours a refresh token once)."""
     if instance.installed_at != claim.installed_at:
         return False
     envelope = _envelope_of(instance, claim.refresh_field)
@@ -400,11 +397,8 @@ def _locked(claim: _Claim) -> Row | None:
 
 @sensitive_variables("spent", "rotated")
 def _store(claim: _Claim, spent: str, rotated: Any, actor: str, *, who: str) -> TokenResult:
-    """Write the new pair, retrying a failed write; REFRESHED, CHANGED_MEANWHILE or save_failed.
-
-    The new pair is the only live one, so it is stored whenever the row still holds the spent
-    token, even if our lease ran out (a runner that took over can only be refused by Slack).
-    """
+    """Write the new pair, the only live one, whenever the row still holds the spent token, even
+    if our lease ran out; retries a failed write. REFRESHED, CHANGED_MEANWHILE or save_failed."""
     for attempt in range(1, SAVE_ATTEMPTS + 1):
         try:
             with transaction.atomic():
@@ -542,12 +536,9 @@ def refresh_for_request(
     minutes: int,
     actor: str,
 ) -> RequestRefresh:
-    """Refresh the bot token (``bot``) and ``user_id``'s user token an incoming request is about
-    to use, each when due within ``minutes``, by the same claims as the scheduled run.
-
-    Raises EncryptedDataError when a token is unreadable: the request should fail, not pass for
-    "not installed".
-    """
+    """Refresh the bot token (``bot``) and ``user_id``'s user token a request is about to use,
+    when due within ``minutes``, by the scheduled run's claims. EncryptedDataError when a token
+    is unreadable: the request should fail, not pass for "not installed"."""
     workspace_id = (
         Workspace.objects.filter(client_id=client_id, enterprise_id=enterprise_id, team_id=team_id)
         .values_list("pk", flat=True)

@@ -144,11 +144,9 @@ def save_installation(
     actor: str,
     installed_by: AbstractBaseUser | None = None,
 ) -> tuple[Workspace, Installation]:
-    """Store one completed install (or a re-save of it) for ``client_id``, in one transaction.
-
-    The target's row stays locked until the commit, and revocation.py locks it first too, so a
-    revocation lands wholly before this save (and is seen here) or wholly after it.
-    """
+    """Store one completed install (or a re-save of it) for ``client_id``, in one transaction,
+    the target's row locked first as revocation.py locks it: a revocation lands wholly before
+    this save (and is seen here) or wholly after it."""
     enterprise_id, team_id = data.enterprise_id or "", data.team_id or ""
     installed_at = as_datetime(data.installed_at) or timezone.now()
     refused: list[str] = []
