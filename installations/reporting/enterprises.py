@@ -1,8 +1,5 @@
-"""The Enterprise Grid orgs the workspace list can be narrowed to, cached for a minute.
-
-A DISTINCT over every Grid workspace grows with the table, and the admin's sidebar asks on
-every page: the answer is kept in the shared cache under the app's versioned keys.
-"""
+"""The Enterprise Grid orgs the workspace list can be narrowed to, cached for a minute (the
+sidebar asks on every page)."""
 
 from __future__ import annotations
 
