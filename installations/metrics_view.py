@@ -1,10 +1,7 @@
 """``/metrics``: the Prometheus text format, for a bearer of ``METRICS_TOKEN`` only.
 
-Unset, the URL answers 404 as if it did not exist; no or another scheme than ``Bearer`` gets
-401 with a ``WWW-Authenticate`` challenge, a wrong token 403. Counters and histograms come from
-prometheus_client (all gunicorn workers at once in its multiprocess mode, which the project's
-gunicorn.conf.py switches on); the gauges about the data are read at scrape time from the cached
-counts and the job table (reporting/gauges.py). docs/production.md lists every metric.
+Unset, the URL answers 404; no ``Bearer`` credentials 401 with a challenge, a wrong token 403.
+docs/production.md lists every metric.
 """
 
 from __future__ import annotations
