@@ -61,15 +61,7 @@ def check_stored_keys_readable(
     app_configs: Any = None, databases: Any = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
     """Warn when stored values are sealed under a key id this configuration does not hold.
-
-    No process can know the keyrings of the other instances, but the database records what they
-    did: every envelope names its key id in clear text. A key id in the data and not in this
-    keyring means another instance made it active before this one was given it (a rolling
-    rotation promoted too early), or a key was removed before ``slack_reencrypt --check``
-    passed; either way those values are unreadable here. One DISTINCT per encrypted column
-    (installations/encryption/stored_kids.py), so this is a database check: it runs with
-    ``migrate`` and ``check --database default``, never on every command.
-    """
+    One DISTINCT per encrypted column, so a database check (``migrate``, ``--database``)."""
     if not databases:
         return []
     from django.db import DatabaseError
@@ -100,8 +92,7 @@ def check_stored_keys_readable(
 
 
 # --- the app's own settings (installations/conf.py, docs/settings.md) ---------------------------
-# What a missing required setting holds and where its value comes from (the hint of E010): said
-# in terms of the Slack app and the commands a pip user has, never a path in this repository.
+# What a missing required setting holds and where its value comes from (the hint of E010).
 WHERE_TO_FIND = {
     "SLACK_CLIENT_ID": "the Client ID on your Slack app's Basic Information page.",
     "SLACK_CLIENT_SECRET": "the Client Secret on your Slack app's Basic Information page.",
@@ -115,9 +106,8 @@ WHERE_TO_FIND = {
 
 @checks.register()
 def check_required_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    """A required setting that is missing or empty is an error naming it (never an
-    AttributeError inside a request). Skipped for names the project's own configuration
-    already reported (settings.CONFIGURATION_PROBLEMS, E003)."""
+    """A required setting that is missing or empty is an error naming it, unless settings.py
+    already reported it (E003)."""
     from installations.conf import REQUIRED_SETTINGS, text_setting
 
     reported = " ".join(getattr(settings, "CONFIGURATION_PROBLEMS", []))
@@ -292,8 +282,7 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 @checks.register(checks.Tags.security, deploy=True)
 def check_https_urls(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """``check --deploy``: with DEBUG off, a plain ``http://`` URL among SECRET_BEARING_URLS is a
-    warning naming it (Slack refuses such a redirect URL, and codes or tokens would travel in
-    clear)."""
+    warning naming it (codes or tokens would travel in clear)."""
     from urllib.parse import urlsplit
 
     if settings.DEBUG:

@@ -61,10 +61,8 @@ class SlackConfig:
         return [name for name, value in pairs if not value]
 
 
-# --- the app's settings and their defaults (docs/settings.md) ---------------------------------
-# A host project sets only what it needs; everything here has a default, so a missing setting is
-# a system check error (checks.py) and never an AttributeError inside a request. The required
-# ones default to "" and are listed in REQUIRED_SETTINGS.
+# The app's settings and their defaults (docs/settings.md): a missing one is a system check
+# error (checks.py), never an AttributeError; required ones default to "".
 DEFAULTS: dict[str, object] = {
     "SLACK_CLIENT_ID": "",
     "SLACK_CLIENT_SECRET": "",
@@ -196,12 +194,9 @@ def slack_config() -> SlackConfig:
 
 @dataclass(frozen=True)
 class Branding:
-    """What the install, success and error pages and the admin call the app (all public).
-
-    ``icon`` is a static-files path or a same-origin path: the pages' Content-Security-Policy
-    allows images from this origin only. Links must be ``https://``, ``http://`` or ``mailto:``;
-    any other value is dropped, so a setting can never become a ``javascript:`` link.
-    """
+    """What the pages and the admin call the app (all public). ``icon`` is a same-origin path
+    (the CSP allows no other); a link that is not https, http or mailto is dropped, so a
+    setting can never become a ``javascript:`` link."""
 
     app_name: str
     description: str

@@ -1,13 +1,7 @@
 """Slack's error codes in plain words, with the HTTP status our pages answer with.
 
-Codes from docs.slack.dev/reference/methods/oauth.v2.access ("Errors"), the authorize step
-(docs.slack.dev/authentication/installing-with-oauth) and the legacy ``code_already_used``
-(docs.slack.dev/reference/methods/oauth.access), which Slack still sends on a resent code.
-A code the user can fix by starting again is a 400; a code that only an operator can fix, or a
-fault on Slack's side, is a 502.
-
-The words of ``installations.exceptions``' pages, beside it at the bottom of the app's layers:
-imports nothing of the app.
+A code the user can fix by starting again is a 400; one only an operator can fix, or a fault on
+Slack's side, a 502. Imports nothing of the app.
 """
 
 from __future__ import annotations

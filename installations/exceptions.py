@@ -1,10 +1,7 @@
 """One exception family for everything a user or operator can run into, and one renderer.
 
-Each error carries a stable reason code (logged, tested), an HTTP status and a plain-words
-message. Messages never contain a token, a code or a secret. Slack's own error codes
-(docs.slack.dev/reference/methods/oauth.v2.access, "Errors") are translated by ``error_words.py``.
-
-Imports nothing of the app but ``error_words``: every layer above may raise these.
+Each error carries a stable reason code, an HTTP status and a plain-words message that never
+contains a token, a code or a secret. Imports nothing of the app but ``error_words``.
 """
 
 from __future__ import annotations
@@ -65,15 +62,8 @@ class SlackInstallError(Exception):
 
 
 class InvalidInstallRequest(SlackInstallError, DjangoBadRequest):
-    """A request that cannot complete an install as sent (a link, state, cookie or token the
-    user can only replace by starting again): status 400.
-
-    Also Django's ``BadRequest``: our views catch every SlackInstallError and render this page
-    themselves, so the subclass changes nothing there; but raised anywhere Django's own handler
-    sees it (a host project's view calling ``handle_callback``), it is answered 400 and logged
-    as a bad request instead of a 500 with an error report. Not ``SuspiciousOperation``: an
-    expired or reused link is an everyday event, not one for the ``django.security`` loggers.
-    """
+    """A request that cannot complete an install as sent (the user can only start again): 400,
+    also as Django's ``BadRequest`` (an expired link is no ``SuspiciousOperation``)."""
 
     reason = "bad_request"
     status = 400

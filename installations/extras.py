@@ -1,8 +1,7 @@
 """The optional parts of the app and the extra that installs each (docs/settings.md, "Extras").
 
-A module that needs an extra imports it under ``needs_extra``: without the extra, importing the
-module fails with one ImportError that names the extra to install, instead of a bare
-``No module named ...`` that leaves the reader to work out which package brings it.
+A module that needs an extra imports it under ``needs_extra``: without it, one ImportError
+names the extra to install.
 """
 
 from __future__ import annotations

@@ -1,17 +1,10 @@
 """Request guards and security headers: as middleware for a whole site, and per view.
 
 ``RejectNulBytesMiddleware`` answers 400 to a NUL byte in the path, a query parameter or a
-cookie: PostgreSQL cannot store or compare text holding one, so it would otherwise be a 500
-from whichever query first touched it. (Django's form fields refuse NUL already; raw
-``request.GET`` values and cookies are not forms.)
-
+cookie: PostgreSQL cannot store or compare text holding one, so it would be a 500 later.
 ``ContentSecurityPolicyMiddleware`` adds Content-Security-Policy, ``X-Frame-Options: DENY`` and
-Referrer-Policy (``add_security_headers``), each unless the response has its own. Listed first
-in MIDDLEWARE, it sees every answer below it, error pages included. Our pages load scripts,
-styles and images from this origin only; styles may be inline (the install pages' ``<style>``).
-
-``protected`` gives the app's own views the same guard and headers whether or not the host
-lists these middleware, turning the view's exceptions into the host's error pages there.
+Referrer-Policy unless the response has its own; listed first, it covers error pages too.
+``protected`` gives the app's own views the same whether or not the host lists these.
 """
 
 from __future__ import annotations
@@ -123,12 +116,8 @@ View = Callable[..., HttpResponseBase]
 
 
 def protected(view: View) -> View:
-    """The view behind the NUL guard, answering with the security headers whatever it answers.
-
-    Its exceptions become the host's error pages here (``response_for_exception``, what Django
-    does around every middleware), so those pages carry the headers too.
-    Harmless when the host lists the middleware as well: the guard finds nothing the second time,
-    and headers already set are kept."""
+    """The view behind the NUL guard, answering with the security headers whatever it answers:
+    its exceptions become the host's error pages here, so those carry the headers too."""
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:

@@ -26,12 +26,8 @@ class Health(models.TextChoices):
 
 
 class InstallIdentity(EncryptedModel):
-    """What Slack says an install is of, shared by Workspace (now) and Installation (history):
-    the app, the org and the workspace, by id and name, and the kind of install.
-
-    Abstract: each model keeps these columns in its own table, in this order (the primary key
-    first), so the tables are what the migrations made.
-    """
+    """What Slack says an install is of, shared by Workspace (now) and Installation (history).
+    Abstract, with the columns in migration order."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     client_id = models.CharField(max_length=64)
@@ -71,8 +67,7 @@ class Workspace(InstallIdentity):
     last_error = models.CharField(max_length=64, blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
     refresh_failed_at = models.DateTimeField(null=True, blank=True)
-    # A refresher claims the bot's refresh token until then, so no transaction stays open while
-    # Slack answers and no second runner spends the same refresh token (rotation.py).
+    # A refresher's claim on the bot's refresh token (rotation.py).
     bot_refresh_claimed_until = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -108,10 +103,8 @@ class Workspace(InstallIdentity):
 
 
 class Installation(InstallIdentity):
-    """One completed install flow (history), and the installing user's token at that time.
-
-    ``is_current`` marks the latest row per user; a partial unique constraint keeps exactly one.
-    """
+    """One completed install flow (history) and the installer's token then; a partial unique
+    constraint keeps exactly one ``is_current`` row, the latest, per user."""
 
     class Source(models.TextChoices):
         OAUTH = "oauth", "Add to Slack"
@@ -178,11 +171,8 @@ class Installation(InstallIdentity):
 
 
 class OAuthState(models.Model):
-    """A *spent* OAuth ``state`` (issued states are signed and stored nowhere: install/state.py).
-
-    Only its SHA-256 hash is kept; the unique constraint lets exactly one callback spend it.
-    The row is needed only until the state's own expiry, then purged (``slack_purge_states``).
-    """
+    """A *spent* OAuth ``state``, by SHA-256 hash: the unique constraint lets exactly one
+    callback spend it. Purged after the state's expiry (install/state.py)."""
 
     state_hash = models.CharField(max_length=64, unique=True)
     spent_at = models.DateTimeField(default=timezone.now)

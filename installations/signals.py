@@ -1,23 +1,14 @@
-"""Hooks for the host project: Django signals sent after the change they announce is committed.
+"""Hooks for the host project: Django signals sent after the change they announce is committed
+(README.md shows a receiver).
 
-Receivers run after the transaction that made the change commits (``transaction.on_commit``), so
-a receiver that reads the database sees the change, and one that fails cannot undo it. With no
-transaction open (autocommit) they run at once. A receiver's exception is logged, never raised
-into the install flow or an event delivery: Slack would retry, and the change is already stored.
+A receiver sees the change, and one that fails cannot undo it: its exception is logged, never
+raised into the install flow or an event delivery (Slack would retry a change already stored).
 
     installation_completed  (workspace, installation, request)   an Add to Slack flow finished
     installation_uninstalled (workspace, actor, kind)            the app was removed (all tokens)
     installation_revoked    (workspace, actor, kind)             a bot or user token was revoked
     token_refreshed         (workspace, which)                   "bot" or "user" token rotated
     health_changed          (workspace, before, after)           Workspace.health changed
-
-``actor`` is who did it ("slack", "staff:<username>", "bolt", "command:<name>"); ``kind`` is the
-``LifecycleEvent.Kind`` value recorded in the history. Connect receivers in your AppConfig.ready:
-
-    from installations.signals import installation_completed
-
-    def link_account(sender, workspace, installation, request, **kwargs): ...
-    installation_completed.connect(link_account)
 """
 
 from __future__ import annotations

@@ -1,11 +1,8 @@
 """The app's URLs, namespaced ``installations:``; a host mounts them under any prefix.
 
-Every link the app makes is ``reverse("installations:...")``, so it follows the prefix; the
-redirect URI (SLACK_REDIRECT_URI) must name the same path as ``installations:oauth-redirect``.
-``/slack/events`` is the one Request URL: with SLACK_BOLT_APP set it is served by the developer's
-Bolt app (installations/bolt/request_url.py), as are the slash-command and interactivity URLs.
-Each view is ``protected`` (installations/middleware.py): the NUL guard and the security headers
-hold even in a host project that lists none of our middleware.
+SLACK_REDIRECT_URI must name the path of ``installations:oauth-redirect``. With SLACK_BOLT_APP
+set, the developer's Bolt app serves ``/slack/events`` and the command and interactivity URLs.
+Each view is ``protected`` (middleware.py), whatever middleware the host lists.
 """
 
 from django.urls import path

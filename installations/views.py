@@ -1,17 +1,11 @@
 """HTTP glue: read the request, call one service, render. No calls to Slack here.
 
-The install flow's pages (the Add to Slack page, Slack's redirect back, the success page) and
-the Request URLs (events; commands and interactions when a Bolt app is configured). Order
-matters for ``/slack/events`` (docs/slack-protocol.md §6): the signature is checked over the raw
-body before anything is parsed; only then is ``url_verification`` answered. The body is never
-logged, and every input an anonymous sender controls has one answer, none of them a 500
-(docs/security.md): a body over MAX_BODY_BYTES is a 413 before it is read, a Content-Length that
-is not a number a 400, any header value or body without a valid signature a 401, a signed body
-nothing can use (not UTF-8, not a JSON object, nesting absurdly deep, an envelope field of a type
-Slack never sends: ``slack/request_body.py``) a 400 on every path, Bolt's too, and a signed
-lifecycle event whose own fields are not what Slack documents is acknowledged and ignored (200),
-since Slack's retry would carry the same body. A lifecycle event is recorded before any answer,
-also when a Bolt app serves the URL; a database that refuses it is a 503, so Slack retries.
+The install flow's pages and the Request URLs. The signature is checked over the raw body before
+anything is parsed (docs/slack-protocol.md §6), and the body is never logged. No input an
+anonymous sender controls gets a 500 (docs/security.md): too large 413, bad length 400, bad
+signature 401, a signed body nothing can use 400, a lifecycle event of odd fields 200 (a retry
+would carry the same body). A lifecycle event is recorded before any answer, Bolt's too; a
+database that refuses it is a 503, so Slack retries.
 """
 
 from __future__ import annotations
@@ -58,9 +52,8 @@ logger = logging.getLogger(__name__)
 @never_cache
 @sensitive_variables("browser")
 def install_page(request: HttpRequest) -> HttpResponse:
-    """``/slack/install``: the Add to Slack button, with a new state bound to this browser.
-
-    Writes nothing to the database (``oauth_state``), so any number of visits is harmless."""
+    """``/slack/install``: the Add to Slack button, with a new state bound to this browser;
+    writes nothing to the database."""
     browser = browser_value_for_install(request)
     try:
         next_page = clean_next(request, request.GET.get("next"))
@@ -78,10 +71,8 @@ def install_page(request: HttpRequest) -> HttpResponse:
 @require_GET
 @sensitive_variables("cookie")
 def oauth_redirect(request: HttpRequest) -> HttpResponse:
-    """``/slack/oauth_redirect``: always leaves the address holding ``code`` right away.
-
-    The state cookie is left in place whatever happens: another tab of this browser may still
-    be on its way back with its own state (``state_cookie``)."""
+    """``/slack/oauth_redirect``: always leaves the address holding ``code`` right away; the
+    state cookie stays (another tab may be on its way back with its own state)."""
     cookie = read_state_cookie(request)
     try:
         done = handle_callback(request.GET, cookie, request=request)
@@ -100,10 +91,9 @@ def oauth_redirect(request: HttpRequest) -> HttpResponse:
 
 
 def _confirm_on_next_page(request: HttpRequest, workspace: Workspace) -> None:
-    """Tell the host's ``next`` page the install worked: a Django message (success level)
-    naming the workspace as the success page would, worded by a template the host may
-    override. A page that renders ``messages`` shows it (the app's own do); a host without the
-    messages framework gets none (``fail_silently``)."""
+    """Tell the host's ``next`` page the install worked: a success message naming the workspace
+    as the success page would, from a template the host may override (none without the
+    messages framework)."""
     context = {"name": success_page(workspace).name}
     text = render_to_string("installations/installed_message.txt", context).strip()
     messages.success(request, text, fail_silently=True)
@@ -123,8 +113,7 @@ def installed(request: HttpRequest) -> HttpResponse:
 # --- the Events API ----------------------------------------------------------------------
 
 
-# Lifecycle events are a few hundred bytes; one that lists every user of a large workspace stays
-# far below this. Django's DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB by default) is a second cap.
+# Lifecycle events are a few hundred bytes; DATA_UPLOAD_MAX_MEMORY_SIZE is a second cap.
 MAX_BODY_BYTES = 1024 * 1024
 CONTENT_LENGTH = re.compile(r"[0-9]{1,20}")
 RETRY_NUM = re.compile(r"[0-9]{1,3}")  # Slack retries three times
@@ -138,11 +127,7 @@ def _text(body: str, status: int = 200) -> HttpResponse:
 
 def _body_refusal(request: HttpRequest) -> HttpResponse | None:
     """The answer for a body we will not read (too large, unparsable length); None to read it.
-
-    Checked before ``request.body``: Django would int() a malformed Content-Length (ValueError, a
-    500) and turn one over DATA_UPLOAD_MAX_MEMORY_SIZE into RequestDataTooBig, which it logs at
-    ERROR with a traceback.
-    """
+    Checked before ``request.body``, which would raise a 500 or log a traceback on these."""
     declared = request.META.get("CONTENT_LENGTH") or ""
     if declared and not (isinstance(declared, str) and CONTENT_LENGTH.fullmatch(declared)):
         return _text("malformed Content-Length", status=400)
@@ -159,9 +144,8 @@ def retry_number(value: str | None) -> int | None:
 
 
 def _signed_body(request: HttpRequest) -> bytes | HttpResponse:
-    """The body of a request Slack signed, or the answer refusing it: every URL Slack posts to
-    checks here, before anything parses the body (ours, or a developer's Bolt app, which decodes
-    and parses before it checks the signature: docs/security.md, "Signed requests")."""
+    """The body of a request Slack signed, or the answer refusing it: checked before anything,
+    ours or a Bolt app's, parses the body (docs/security.md, "Signed requests")."""
     refusal = _body_refusal(request)
     if refusal is not None:
         return refusal
@@ -175,12 +159,9 @@ def _signed_body(request: HttpRequest) -> bytes | HttpResponse:
 
 
 def _recorded_payload(request: HttpRequest) -> dict[str, Any] | HttpResponse:
-    """A signed request's payload once its lifecycle event (if it holds one) is recorded; else
-    the answer refusing it. Every URL Slack posts to goes through here before anything answers,
-    ours or the developer's Bolt app: a body nothing can use is a 400 (one reader,
-    ``slack/request_body.py``, for both), and Slack's 200 comes only after the event's effects
-    are committed, whatever the Bolt app does afterwards (Slack never resends an acknowledged
-    event). A database that refuses the write is a 503: not acknowledged, so Slack retries."""
+    """A signed request's payload once its lifecycle event (if any) is recorded; else the
+    answer refusing it. Slack's 200 comes only after the event's effects are committed (Slack
+    never resends an acknowledged event); a database that refuses the write is a 503."""
     body = _signed_body(request)
     if isinstance(body, HttpResponse):
         return body

@@ -1,8 +1,5 @@
 """Django admin for installations: the site registration, actions, the detail page, filters.
 
-Owns: the ``ModelAdmin`` classes (``site``), the verify / refresh / revoke / export actions
-(``actions``), the read-only workspace detail (``detail``) and the list filters (``filters``).
-
 May import: ``installations.reporting`` (key ids from envelope headers: ``stored_keys``; the
 cached choices: ``enterprises``), ``installations.lifecycle.staff_actions``,
 ``installations.install`` (links), ``installations.models``, ``installations.conf``,

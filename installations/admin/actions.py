@@ -1,9 +1,7 @@
 """Admin actions on workspaces: a confirmation page first, then one lifecycle service per row.
 
-The work itself lives in ``installations.lifecycle.staff_actions`` (verify, refresh, revoke);
-this module only asks for confirmation, calls it, reports each outcome as a Django message
-and records who did what to which workspace in the admin log. Messages and log entries never
-hold a token.
+The work lives in ``lifecycle.staff_actions``; each outcome becomes a Django message and an
+admin log entry, never holding a token.
 """
 
 from __future__ import annotations

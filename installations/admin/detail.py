@@ -1,8 +1,7 @@
 """What the read-only workspace page shows besides its fields: scopes, history, events, link.
 
-Nothing here decrypts: token cells are built from the stored envelope's header (presence and
-key id, ``reporting.stored_keys``), and history rows are loaded with their encrypted columns
-deferred.
+Nothing here decrypts: token cells come from the envelope's header, and history rows are loaded
+with their encrypted columns deferred.
 """
 
 from __future__ import annotations
@@ -27,10 +26,7 @@ def token_summary(
     instance: Any, field_name: str, expires_at: Any = None, *, check: bool = False
 ) -> str:
     """ "Present, key id k1, expires …" from the stored envelope's header; never shows the token.
-
-    With ``check`` (one workspace's page, never the list) a value whose key this server lacks
-    is flagged for staff; nothing is decrypted either way.
-    """
+    With ``check`` (one workspace's page) a value whose key this server lacks is flagged."""
     stored = stored_key(instance, field_name)
     if not stored.present:
         return "Absent"
@@ -49,11 +45,8 @@ SLACK_APP_URL = "https://app.slack.com"
 
 
 def slack_management_url(workspace: Workspace) -> str:
-    """The app's page in Slack's app management for this install ("" without an app id).
-
-    Org-wide installs are managed on the org's admin pages (docs/slack-protocol.md §2b), a
-    workspace's app on that workspace's app management pages (§7).
-    """
+    """The app's page in Slack's app management for this install ("" without an app id): the
+    org's admin pages for an org-wide install (docs/slack-protocol.md §2b), else §7."""
     if not workspace.app_id:
         return ""
     app = quote(workspace.app_id, safe="")
@@ -68,11 +61,8 @@ def slack_management_url(workspace: Workspace) -> str:
 
 @dataclass(frozen=True)
 class OfferedActions:
-    """Which of the page's actions can do something for this workspace, and why others are absent.
-
-    Decided from what is stored (the envelopes' presence, never their content): verifying needs
-    the bot token, refreshing a refresh token, revoking any live token.
-    """
+    """Which of the page's actions can do something for this workspace, and why others are
+    absent, from the envelopes' presence only."""
 
     verify: bool
     refresh: bool

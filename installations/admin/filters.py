@@ -1,9 +1,7 @@
 """Sidebar filters for the workspace audit list. Each one is a WHERE clause, never a Python loop.
 
-The queryset they receive comes from ``health.with_health``, so status and reasons are columns.
-Every filter acts only on values it could have offered (a choice, or for ``enterprise`` an id of
-the right shape, matched in full); anything else in the query string leaves the list unfiltered,
-as Django does for choices it does not know. NUL bytes never get here (``middleware``).
+Every filter acts only on values it could have offered; anything else in the query string
+leaves the list unfiltered, as Django does for choices it does not know.
 """
 
 from __future__ import annotations

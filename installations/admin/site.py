@@ -30,8 +30,7 @@ from installations.install.flow import install_page_url
 from installations.models import LifecycleEvent, Workspace
 from installations.reporting import chart, health, times
 
-# django-stubs types admins and paginators by model; Django's classes cannot be subscripted at
-# run time, so the parameters exist for mypy only.
+# Generic parameters for django-stubs only: Django's classes cannot be subscripted at run time.
 if TYPE_CHECKING:
     _Paginator = Paginator[Any]
     _WorkspaceModelAdmin = admin.ModelAdmin[Workspace]
@@ -45,9 +44,8 @@ SLACK_ID = re.compile(r"(?=\S*\d)[TEUWB][A-Z0-9]{6,}")  # T0B00000777, not "TECH
 
 
 class CappedCountPaginator(_Paginator):
-    """Counts at most CAP + 1 rows: a full COUNT(*) with the health expressions grows with the
-    table; past the cap staff narrow the list with filters or search.
-    The exact totals stand above the list (health.status_counts)."""
+    """Counts at most CAP + 1 rows (a full COUNT(*) grows with the table); the exact totals
+    stand above the list (health.status_counts)."""
 
     CAP = 1000
 
@@ -58,12 +56,8 @@ class CappedCountPaginator(_Paginator):
 
 
 class OfferedFiltersOnly:
-    """Query-string lookups limited to the filters the page offers.
-
-    Django lets any lookup on a model's own fields through the changelist's query string
-    (``?team_id__regex=(``, ``?installed_at__year=99999999999``), which the database then
-    refuses with a 500. Refusing every other lookup makes Django answer 400 instead.
-    """
+    """Query-string lookups limited to the filters the page offers: any other lookup (say
+    ``?team_id__regex=(``) would reach the database and fail with a 500; Django answers 400."""
 
     list_filter: ClassVar[Any]
 
@@ -78,10 +72,8 @@ class OfferedFiltersOnly:
 
 
 def refuse_unknown_selection(model: type[Any], request: HttpRequest) -> None:
-    """BadRequest (400) when an action's selected ids are not all primary keys of the model.
-
-    Django filters the queryset with them as they are; a value that is no UUID (or holds a NUL)
-    would raise ValidationError there, a 500. The admin's own pages only ever send real ids."""
+    """BadRequest (400) when an action's selected ids are not all primary keys of the model
+    (Django would filter with them as they are: a ValidationError, a 500)."""
     key = model._meta.pk
     for value in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME):
         try:
@@ -92,8 +84,7 @@ def refuse_unknown_selection(model: type[Any], request: HttpRequest) -> None:
 
 @admin.register(Workspace)
 class WorkspaceAdmin(OfferedFiltersOnly, _WorkspaceModelAdmin):
-    # What staff ask first (which workspace, is it fine, and if not why) leads; the columns
-    # after "Last verified" are for the curious and may scroll on a phone.
+    # What staff ask first leads; the columns after "Last verified" may scroll on a phone.
     list_display = (
         "name_and_id",
         "status_and_reasons",
@@ -408,8 +399,7 @@ def _site_title() -> str:
     return branding().admin_title if _titled_by_app() else str(AdminSite.site_title)
 
 
-# The admin is the host's: its header and title stay Django's (or the host's own) unless the host
-# opts in to "<app name> installations". Lazy, so the setting is read when a page is drawn.
+# The admin's header and title stay the host's unless it opts in; read when a page is drawn.
 if admin.site.site_header is AdminSite.site_header:
     admin.site.site_header = lazy(_site_header, str)()
 if admin.site.site_title is AdminSite.site_title:

@@ -1,10 +1,5 @@
-"""The async twins of store.py, for Bolt's AsyncApp (slack_sdk's AsyncInstallationStore and
-AsyncOAuthStateStore interfaces).
-
-Lookups are the sync store's querysets run with Django's async ORM (``afirst``); writes hold
-transactions and row locks, which Django runs only in sync code, so they go through
-``sync_to_async`` (docs.djangoproject.com/en/5.2/topics/async/#queries-the-orm).
-"""
+"""The async twins of store.py, for Bolt's AsyncApp. Lookups use Django's async ORM; writes
+hold transactions and row locks, which Django runs only in sync code (``sync_to_async``)."""
 
 from __future__ import annotations
 

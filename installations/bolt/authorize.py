@@ -1,20 +1,12 @@
 """Bolt's own authorize over our stores, with a bounded ``auth.test`` cache and our rotation.
 
-``DjangoAuthorize`` is Bolt's ``InstallationStoreAuthorize`` (``AsyncDjangoAuthorize`` its async
-twin): the same store lookups, token choices and ``AuthorizeResult``. Two things differ:
-
-- ``auth.test`` is asked once per token, not per event: its answer never changes for a token,
-  so it is kept in an LRU of ``cache_size`` entries keyed by the token's SHA-256 (no token is
-  kept). The store is still read on every event, so tokens and scopes are always the stored
-  ones. Bolt's ``cache_enabled`` is not used: it keeps whole results, tokens included, without
-  bound, keyed by the bot token alone (handing one user's token to later events).
-- Rotation goes through ``lifecycle/rotation.py``'s claim protocol (``ClaimingTokenRotator``,
-  Bolt's public ``token_rotator``): one refresh token is spent once however many events and
-  processes race for it. A loser keeps a still valid token or waits briefly for the winner's.
-  An expired token Slack refused to refresh is Bolt's "not installed"; any other failure fails
-  the request (``TokenNotRefreshed``, Slack retries it).
-
-A stored token this process cannot decrypt raises (Slack retries), never "not installed".
+``DjangoAuthorize`` (and ``AsyncDjangoAuthorize``) is Bolt's ``InstallationStoreAuthorize`` with
+two differences. ``auth.test`` is asked once per token, kept in an LRU keyed by the token's
+SHA-256 (Bolt's ``cache_enabled`` keeps whole results, tokens included, unbounded, keyed by the
+bot token alone). Rotation goes through ``lifecycle/rotation.py``'s claims: a loser keeps a
+still valid token or waits briefly for the winner's; an expired token Slack refused to refresh
+is "not installed", any other failure fails the request (Slack retries). A stored token this
+process cannot decrypt raises, never "not installed".
 """
 
 from __future__ import annotations
@@ -48,8 +40,7 @@ logger = logging.getLogger(__name__)
 
 # auth.test answers remembered per process: a few hundred bytes each, one per live token.
 AUTH_TEST_CACHE_SIZE = 10_000
-# How long a request waits for another process's refresh of a token that has already expired
-# (Slack wants an answer to an event within 3 seconds).
+# How long a request waits for another process's refresh (Slack wants an answer within 3 s).
 REFRESH_WAIT_SECONDS = 2.0
 REFRESH_POLL_SECONDS = 0.05
 
@@ -176,12 +167,9 @@ def settle(
     reread: Callable[[], Pair],
     team: str,
 ) -> Pair | None:
-    """The pair to use after our refresh ran (None: ``current`` as it stands).
-
-    A new pair in the store (ours, or another process's) is used; otherwise a still valid token
-    is kept; an expired one waits for another process's refresh, then fails the request when
-    the refresh failed for now, or is "not installed" (``refused``) when it needs a reinstall.
-    """
+    """The pair to use after our refresh ran (None: ``current`` as it stands): a new stored
+    pair, else a still valid token, else another process's refresh awaited; "not installed"
+    (``refused``) when it needs a reinstall."""
     deadline = time.monotonic() + REFRESH_WAIT_SECONDS
     while True:
         stored = reread()
@@ -208,9 +196,8 @@ def settle(
 
 
 class ClaimingTokenRotator(TokenRotator):
-    """slack_sdk's TokenRotator whose refreshes run ``rotation.refresh_for_request`` (the
-    scheduled job's claim protocol) and return the pair then stored. Its
-    ``perform_token_rotation`` is slack_sdk's own, composing these two."""
+    """slack_sdk's TokenRotator whose refreshes run ``rotation.refresh_for_request`` and return
+    the pair then stored."""
 
     def __init__(self, store: DjangoInstallationStore) -> None:
         super().__init__(client_id=store.client_id, client_secret="")  # never sent from here

@@ -1,15 +1,9 @@
 """The installation lookup of every Slack event as one parameterised statement.
 
-Bolt's authorize calls ``find_installation`` for every event (and again with the event's user
-when that user is not the installer). Written as a queryset (``only`` + ``select_related``, the
-best version on public APIs), Django builds and compiles the same join anew each time, which is
-most of the lookup's cost.
-
-The statement is written once per process from the models' ``_meta``: the same columns,
-conditions and order as that queryset (tests/bolt/test_latest_sql.py compares the two, and the
-store suites compare the store with slack_sdk's). Its row becomes the two model instances with
-``Model.from_db`` after each field's ``from_db_value`` or ``to_python``, as a queryset makes
-them: encrypted fields stay sealed until read, bound to their row.
+Bolt's authorize calls ``find_installation`` for every event; as a queryset, Django compiles the
+same join anew each time. The statement is written once per process from the models' ``_meta``
+with the queryset's columns, conditions and order (tests/bolt/test_latest_sql.py compares the
+two); its row becomes model instances through ``Model.from_db``, encrypted fields still sealed.
 """
 
 from __future__ import annotations
@@ -24,8 +18,7 @@ from django.utils import timezone
 
 from installations.models import Installation, Workspace
 
-# The columns slack_sdk's Installation and Bot are made of (sdk_mapping.py): a lookup loads
-# nothing else (reading any other column would cost a query, which the tests would catch).
+# The columns slack_sdk's Installation and Bot are made of (sdk_mapping.py): nothing else loads.
 INSTALLATION_FIELDS = (
     "id", "workspace", "app_id", "enterprise_id", "enterprise_name", "enterprise_url",
     "team_id", "team_name", "is_enterprise_install", "token_type", "user_id", "user_token",
@@ -98,9 +91,7 @@ def as_queryset(
 
 
 def _loaded(field: Field[Any, Any], value: Any, connection: Any) -> Any:
-    """A column's value as the model holds it (what a queryset's converters make of it): the
-    field's ``from_db_value`` where it has one (encrypted, JSON), else its ``to_python`` (a
-    UUID that SQLite returns as text); a naive time (SQLite) is UTC, as stored."""
+    """A column's value as a queryset's converters make it; a naive time (SQLite) is UTC."""
     if value is None:
         return None
     from_db_value = getattr(field, "from_db_value", None)

@@ -1,13 +1,9 @@
 """Bolt for Python stores over our models: slack_sdk's InstallationStore and OAuthStateStore.
 
-Semantics follow slack_sdk's SQLAlchemy stores: the latest install wins; a user's lookup gets
-that user's latest installation with the target's latest bot merged in; org-wide installs are
-found with ``team_id=None, is_enterprise_install=True``; rows are scoped by ``client_id``.
-Unlike them, deletes mark rows and erase tokens (revocation.py), so the admin keeps the history.
-
-Lookups read only the columns slack_sdk's objects need (find_installation, which every event
-runs, through latest_sql.py) and decrypt only the tokens they return; a token this process
-cannot decrypt makes the lookup raise, never return None.
+Semantics follow slack_sdk's SQLAlchemy stores (the latest install wins, a user's lookup gets the
+target's latest bot merged in, rows are scoped by ``client_id``), except that deletes mark rows
+and erase tokens (revocation.py), so the admin keeps the history. A token this process cannot
+decrypt makes a lookup raise, never return None.
 """
 
 from __future__ import annotations
@@ -51,9 +47,8 @@ class TargetKey(TypedDict):
 def install_target_key(
     client_id: str, enterprise_id: str | None, team_id: str | None, org: bool | None
 ) -> TargetKey:
-    """The unique key of a Workspace row (client_id, enterprise_id, team_id) for Bolt's
-    arguments. Org-wide installs are keyed with team_id "" whatever Bolt passes, as slack_sdk's
-    stores do (``if is_enterprise_install or team_id is None: team_id = ""``)."""
+    """The unique key of a Workspace row for Bolt's arguments; org-wide installs have team_id
+    "" whatever Bolt passes, as in slack_sdk's stores."""
     if org or team_id is None:
         team_id = ""
     return TargetKey(client_id=client_id, enterprise_id=enterprise_id or "", team_id=team_id)
@@ -74,11 +69,8 @@ async def afind_bot_row(key: TargetKey) -> Workspace | None:
 
 
 def find_installation_row(key: TargetKey, user_id: str | None) -> Installation | None:
-    """The latest live history row with its Workspace (latest_sql.py: the lookup of every event).
-
-    Rows whose user token was revoked or deleted through this store are skipped, as slack_sdk's
-    stores no longer have them; an uninstalled target has no installation at all.
-    """
+    """The latest live history row with its Workspace (latest_sql.py); rows deleted or revoked
+    through this store are skipped, and an uninstalled target has none."""
     return latest_installation(**key, user_id=user_id)
 
 
@@ -87,14 +79,9 @@ async def afind_installation_row(key: TargetKey, user_id: str | None) -> Install
 
 
 def opened(convert: Callable[[], T], key: TargetKey, lookup: str) -> T:
-    """Run a lookup's conversion (which decrypts); an unreadable token is logged and re-raised.
-
-    Raise, never return None: Bolt reads None as "not installed" and answers the request with
-    its install message (an event is acked and lost), while an exception fails only this request
-    (HTTP 500, so Slack retries an event) and changes nothing. The process lacks a key (a
-    configuration error here, not a fact about the workspace): the ERROR line names the key id
-    needed and the key ids configured, never a value.
-    """
+    """Run a lookup's conversion (which decrypts); an unreadable token is logged and re-raised,
+    never None: Bolt reads None as "not installed" and acks an event that is then lost, while an
+    exception fails only this request (so Slack retries)."""
     try:
         return convert()
     except EncryptedDataError as exc:
@@ -145,11 +132,8 @@ class DjangoInstallationStore(InstallationStore):
         save_installation(installation, client_id=self.client_id, source="store", actor=ACTOR)
 
     def save_bot(self, bot: Bot) -> None:
-        """Bolt saves a rotated bot this way (bot-only apps): update the target's bot in place.
-
-        A bot whose ``installed_at`` is the target's current install is a re-save: a revocation
-        recorded since then stands (persistence.py, "Re-saves never undo a revocation").
-        """
+        """Bolt saves a rotated bot this way (bot-only apps): update the target's bot in place;
+        a revocation recorded since its install stands (saving.py)."""
         key = self._key(bot.enterprise_id, bot.team_id, bot.is_enterprise_install)
         installed_at = as_datetime(bot.installed_at) or timezone.now()
         with transaction.atomic():
@@ -215,14 +199,8 @@ class DjangoInstallationStore(InstallationStore):
 
 
 class DjangoOAuthStateStore(OAuthStateStore):
-    """slack_sdk's OAuthStateStore: signed, self-expiring, single-use states (oauth_state.py).
-
-    ``issue`` writes nothing, so Bolt's anonymous install path cannot be flooded into the
-    database; ``consume`` records the spent state with one INSERT whose unique hash decides a
-    race. Bolt binds a state to the browser itself (its ``slack-app-oauth-state`` cookie holds
-    the state and is compared before ``consume``), so these states carry no browser binding, and
-    a salt of their own keeps them apart from the install page's.
-    """
+    """slack_sdk's OAuthStateStore: signed, self-expiring, single-use states (install/state.py)
+    under a salt of their own; ``issue`` writes nothing, ``consume`` is one INSERT."""
 
     def __init__(self, expiration_seconds: int = 600, logger: logging.Logger | None = None) -> None:
         self.expiration_seconds = expiration_seconds

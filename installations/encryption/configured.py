@@ -1,9 +1,5 @@
-"""The keyring this process is configured with, parsed once and again whenever a setting changes.
-
-Lives with the encryption package (not in ``installations.conf``) so that settings stay at the
-bottom of the app's layers: ``conf`` reads settings and knows nothing of keys; this module turns
-``TOKEN_ENCRYPTION_KEYS`` into a ``Keyring``.
-"""
+"""The keyring this process is configured with, parsed once and again whenever a setting changes
+(here, not in ``conf``, which knows nothing of keys)."""
 
 from __future__ import annotations
 
@@ -18,11 +14,7 @@ from installations.encryption.keyring import ACTIVE_KEY_VARIABLE, Keyring
 
 @lru_cache(maxsize=1)
 def keyring() -> Keyring:
-    """The configured keyring; raises KeyringError when the setting is malformed.
-
-    TOKEN_ENCRYPTION_ACTIVE_KEY_ID (optional) names the key that encrypts; the others only
-    decrypt. Unset, the first entry encrypts.
-    """
+    """The configured keyring; raises KeyringError when the setting is malformed."""
     return Keyring.parse(
         text_setting("TOKEN_ENCRYPTION_KEYS"), active=text_setting(ACTIVE_KEY_VARIABLE)
     )

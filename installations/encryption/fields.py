@@ -1,18 +1,10 @@
 """EncryptedTextField: a text column that holds only AES-GCM envelopes (see keyring.py).
 
-A value is loaded as a ``StoredEnvelope`` and decrypted on first attribute access into a
-``DecryptedValue``, with the row's primary key in the associated data, so a ciphertext moved to
-another row or column fails closed. Saving a value that was loaded and not changed writes the
-stored envelope back untouched (an ``EnvelopeToWrite``): ciphertext is never mistaken for
-plaintext and never encrypted twice. ``None`` is NULL; ``""`` is encrypted.
-
-The three kinds of value, so none is mistaken for another:
-
-- ``StoredEnvelope``: the envelope as loaded from the database, not decrypted (not a str, so it
-  cannot be shown or compared as text by accident);
-- ``DecryptedValue``: the plaintext (a str) that remembers the envelope it came from, so an
-  unchanged value is written back as it was;
-- ``EnvelopeToWrite``: an envelope on its way to the database, the only str the column accepts.
+A value loads as a ``StoredEnvelope`` (not a str, so never shown as text by accident) and is
+decrypted on first access into a ``DecryptedValue``, with the row's primary key in the associated
+data, so a ciphertext moved to another row or column fails closed. An unchanged value is written
+back as its stored envelope (an ``EnvelopeToWrite``, the only str the column accepts): never
+mistaken for plaintext, never encrypted twice. ``None`` is NULL; ``""`` is encrypted.
 """
 
 from __future__ import annotations
@@ -33,12 +25,8 @@ from installations.observability import metrics
 
 
 class EncryptedDataError(Exception):
-    """A stored token cannot be read. Names model, field, row and key id, never the value.
-
-    An unreadable value is a configuration error of the process that read it (its
-    TOKEN_ENCRYPTION_KEYS lacks the key, or holds another key under that id), never a fact about
-    the workspace: callers change nothing and say so with ``key_problem`` / ``unreadable_summary``.
-    """
+    """A stored token cannot be read: a configuration error of this process's keys, never a fact
+    about the workspace. Names model, field, row and key id, never the value."""
 
     def __init__(
         self,
@@ -147,9 +135,7 @@ def _loaded_value(instance: models.Model, name: str) -> object:
 
 
 def has_stored_value(instance: models.Model, name: str) -> bool:
-    """Whether an encrypted column of ``instance`` holds a value (is not NULL), without
-    decrypting it (presence checks must work, and stay cheap, even when the value cannot be
-    decrypted by this process)."""
+    """Whether an encrypted column of ``instance`` is not NULL, without decrypting it."""
     return _loaded_value(instance, name) is not None
 
 
@@ -212,8 +198,7 @@ class EncryptedExact(Exact):  # type: ignore[type-arg,unused-ignore]  # generic 
         )
 
 
-# django-stubs types a field by what it takes and gives (generic parameters); Django's own
-# TextField cannot be subscripted at run time, so the parameters exist for mypy only.
+# Generic parameters for django-stubs only: TextField cannot be subscripted at run time.
 if TYPE_CHECKING:
     _TextField = models.TextField[str | None, str | None]
 else:

@@ -31,10 +31,8 @@ class KeyringError(ValueError):
 
 
 class EnvelopeError(Exception):
-    """A ciphertext cannot be opened: wrong key, unknown key id, tampered, or moved.
-
-    The message names the reason and the key id, never the value or the key.
-    """
+    """A ciphertext cannot be opened (wrong key, unknown key id, tampered, or moved); the
+    message names the reason and the key id, never the value or the key."""
 
     def __init__(self, reason: str, kid: str | None) -> None:
         self.reason = reason
@@ -68,14 +66,9 @@ ACTIVE_KEY_VARIABLE = "TOKEN_ENCRYPTION_ACTIVE_KEY_ID"
 
 @dataclass(frozen=True)
 class Keyring:
-    """Keys by id: the active key encrypts, every key decrypts.
-
-    The active key is ``active`` when given, else the first entry. Naming it apart from the
-    order is what makes a rolling rotation safe: a new key is first deployed everywhere as
-    decrypt-only (listed, not active), and only promoted in a second deploy, so no instance
-    ever writes a value that an instance still on the previous keyring cannot read
-    (docs/production.md, "Key rotation").
-    """
+    """Keys by id: the active key (``active``, else the first entry) encrypts, every key
+    decrypts. Naming it apart lets a new key be deployed decrypt-only first, then promoted, so
+    no instance writes what another cannot read (docs/production.md, "Key rotation")."""
 
     keys: tuple[tuple[str, bytes], ...]
     active: str = ""
@@ -94,11 +87,7 @@ class Keyring:
     def parse(
         cls, text: str, *, variable: str = "TOKEN_ENCRYPTION_KEYS", active: str = ""
     ) -> Keyring:
-        """Parse comma-separated ``kid:key`` entries; raise KeyringError naming the variable.
-
-        ``active`` (TOKEN_ENCRYPTION_ACTIVE_KEY_ID) picks the key that encrypts; empty means
-        the first entry.
-        """
+        """Parse comma-separated ``kid:key`` entries; raise KeyringError naming the variable."""
         entries = [part.strip() for part in (text or "").split(",") if part.strip()]
         if not entries:
             raise KeyringError(f"{variable} is empty: set at least one kid:key entry")

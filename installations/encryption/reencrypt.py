@@ -1,16 +1,11 @@
 """Key rotation: count values per key id and move every value under the active key.
 
-Walks each encrypted column in primary-key order, a batch at a time (keyset pagination: bounded
-memory, no OFFSET scans). Each batch is one short transaction: its rows are read with
-``select_for_update()``, in key order as every batch and every run locks them (two runs never
-deadlock), the values not under the active key are re-sealed from what was read under the lock,
-and written with one UPDATE (``row_values``: the batch's new envelopes as one JSON parameter, one
-expression per column). The lock is the one safety mechanism: a refresh or install that writes a
-row of the batch waits for the commit and then writes its own token, so nothing is ever
-overwritten with an older token. Each batch commits on its own, so a run that stops halfway
-leaves every value readable with the old and new keys listed, and running again finishes the
-rest. Values already under the active key are left alone (idempotent); a value this process
-cannot decrypt is reported and left as it is.
+Walks each encrypted column in key order, a batch per short transaction: rows locked with
+``select_for_update()`` in key order (two runs never deadlock), re-sealed from what was read
+under the lock, written with one UPDATE. The lock is the one safety mechanism: a refresh or
+install waits for the commit, so nothing is overwritten with an older token. A run that stops
+halfway leaves every value readable; running again finishes. A value this process cannot
+decrypt is reported and left as it is.
 """
 
 from __future__ import annotations
@@ -73,11 +68,7 @@ def encrypted_models() -> list[tuple[type[models.Model], tuple[EncryptedTextFiel
 
 
 def census() -> Counter[str]:
-    """How many stored values each key id protects (all models, all encrypted columns).
-
-    Counted in SQL from the envelopes' clear key-id prefix (stored_kids.py): one GROUP BY per
-    column, no value read into Python.
-    """
+    """How many stored values each key id protects, counted in SQL (stored_kids.py)."""
     counts: Counter[str] = Counter()
     for model, fields in encrypted_models():
         for column in fields:

@@ -1,13 +1,8 @@
 """A different value for each row of one UPDATE, sent as a single JSON parameter.
 
-Django's ``bulk_update`` sets N rows with ``CASE WHEN pk = ... THEN ... END`` and resolves one
-``When`` expression per row and column in Python, which costs far more than the database's work
-for a batch of short values. Here a batch's values travel as one JSON object ``{row key: value}``
-and the database looks up each row's own value: one expression per column whatever the batch
-size, built with Django's public expression API (``Func`` with a database function per vendor).
-
-PostgreSQL (``jsonb_extract_path_text``) and SQLite (``json_extract``) are supported; any other
-database gets ``NotSupportedError`` when the statement is compiled, before anything is written.
+A batch's values travel as one JSON object ``{row key: value}`` and the database looks up each
+row's own: one expression per column whatever the batch size. PostgreSQL and SQLite are
+supported; any other database gets ``NotSupportedError`` before anything is written.
 """
 
 from __future__ import annotations

@@ -1,10 +1,7 @@
 """Which key ids the stored envelopes name, read in SQL from their clear prefix.
 
-An envelope is ``v1.<kid>.<body>``: the key id is not secret and sits in clear text, so the
-database can list the distinct ids with one DISTINCT per column, without reading a single value
-into Python or decrypting anything: the cheap question a system check can afford ("is anything
-stored under a key this process does not hold?"). ``slack_reencrypt`` counts values per key id
-with the same expression (reencrypt.census: one GROUP BY per column).
+An envelope is ``v1.<kid>.<body>``: the key id sits in clear text, so one DISTINCT (or GROUP BY,
+for ``slack_reencrypt``) per column answers without reading or decrypting a value.
 """
 
 from __future__ import annotations

@@ -1,10 +1,8 @@
 """Per-session database settings, applied right after Django opens a connection.
 
-PostgreSQL's JIT makes the admin's health counts of a large table far slower, so ``SET jit =
-off`` runs on every new connection (not a startup parameter, which poolers such as PgBouncer
-refuse). Behind a pooler in transaction mode a SET may land on another server connection:
-there, prefer ``ALTER ROLE ... SET jit = off`` (docs/production.md) and set
-DJANGO_POSTGRES_SET_JIT_OFF=false.
+PostgreSQL's JIT slows the admin's health counts, so ``SET jit = off`` runs on every new
+connection (poolers refuse it as a startup parameter; behind one in transaction mode, see
+docs/production.md).
 """
 
 from __future__ import annotations

@@ -1,15 +1,10 @@
 """Every cache use of the app goes through here: versioned keys, checked values, and a cache that
 may fail, hang or hold anything.
 
-Instances share one cache (Redis, ``CACHE_URL``), two releases at once during a rolling deploy:
-a key names the release and ``CACHE_SHAPES``, so no release reads a value of another shape.
-The cache only saves work, it is never needed for a right answer:
-
-* Every read names a validator that turns what came back into the value to use, or None for a
-  wrong shape; that, and bytes that cannot be unpickled, are a miss (logged by key, recomputed).
-* Any other cache error opens a per-process circuit breaker: for ``BREAK_SECONDS`` the cache
-  is skipped, then one call tries it again, so a hanging cache costs one socket timeout per
-  interval, not one per call. ``/readyz`` reports the cache as not ready meanwhile.
+A key names the release and ``CACHE_SHAPES``, so during a rolling deploy no release reads a
+value of another shape. The cache only saves work: every read names a validator, and a wrong
+shape or unpicklable bytes are a miss; any other cache error opens a per-process circuit breaker
+for ``BREAK_SECONDS``, so a hanging cache costs one socket timeout per interval, not per call.
 """
 
 from __future__ import annotations
@@ -39,8 +34,6 @@ NAMESPACE = f"installations:{__version__}:{CACHE_SHAPES}"
 BREAK_SECONDS = 30.0
 
 # What unpickling arbitrary bytes raises: a value nobody can use, not a cache that is down.
-# (A cache backend raises its own error family, which the app cannot name without importing the
-# backend's client; none of those derive from these.)
 UNREADABLE_VALUE_ERRORS = (
     pickle.UnpicklingError,
     EOFError,
@@ -185,9 +178,8 @@ def _is_generation(value: Any) -> int | None:
 
 
 def generation(key: str) -> int | None:
-    """A number under ``key`` that ``bump_generation`` moves on, shared by every instance: part
-    of the key of anything cached from what it counts. None when there is no cache just now:
-    then nothing derived from it may be read from the cache or kept there."""
+    """A number under ``key`` that ``bump_generation`` moves on, part of the key of anything
+    cached from what it counts; None (cache nothing) when the cache is unavailable."""
     found, value = lookup(key, _is_generation)
     if found is Lookup.HIT and value is not None:
         return value
@@ -206,10 +198,8 @@ def generation(key: str) -> int | None:
 
 
 def bump_generation(key: str) -> None:
-    """A new generation under ``key``: everything cached under the old one is never read again.
-
-    A fresh random number rather than INCR: it overwrites whatever is stored (even bytes that
-    are no number), and no older generation can come back."""
+    """A new random generation under ``key`` (not INCR: it overwrites anything stored, and no
+    older generation can come back)."""
     write(key, _new_generation(), None)
 
 

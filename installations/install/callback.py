@@ -58,10 +58,7 @@ class Completed:
 def handle_callback(
     query: Mapping[str, str], cookie: str | None, *, request: HttpRequest | None = None
 ) -> Completed:
-    """The installed Workspace, or a SlackInstallError saying exactly what went wrong.
-
-    ``request`` (the callback's) links the host site's logged-in user, feeds
-    SLACK_INSTALL_CUSTOM_VALUES and reaches the ``installation_completed`` receivers."""
+    """The installed Workspace, or a SlackInstallError saying exactly what went wrong."""
     try:
         done = _handle(query, cookie, request)
     except SlackInstallError as exc:

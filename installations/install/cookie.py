@@ -1,15 +1,10 @@
 """The cookie that binds a state to the browser that started the flow (RFC 9700 §4.7.1).
 
-The cookie holds a random per-browser value, reused while present (two install tabs can both
-finish); each state carries a hash of it (``state``), and a callback is accepted only from the
-browser whose cookie hashes to the state's binding. Nothing about it is stored on the server.
-
-Two cookies carry the value, as a cookie's Path decides which pages receive it:
-``slack-app-oauth-state`` (slack_sdk's name), Path = the callback's, and
-``slack-app-oauth-browser``, Path = the install page's, so that page can reuse the value. Both
-are HttpOnly, SameSite=Lax (Slack's redirect back is a top-level GET), Secure over https, and
-live as long as the newest state they bind. The callback never deletes them: another tab may
-still be on its way back. Quoted values are unquoted.
+A random per-browser value, reused while present (two install tabs can both finish); each state
+carries its hash, and a callback is accepted only from the browser whose cookie matches. Two
+cookies carry it, one per Path (the callback's, ``slack-app-oauth-state``; the install page's,
+``slack-app-oauth-browser``); both HttpOnly, SameSite=Lax (Slack's redirect back is a top-level
+GET), Secure over https, and never deleted by the callback (another tab may be on its way back).
 """
 
 from __future__ import annotations

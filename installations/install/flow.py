@@ -99,12 +99,8 @@ def require_configured() -> None:
 
 
 def install_page_path(team: str | None = None) -> str:
-    """Our install page's path; with ``team`` a reinstall link that preselects that workspace.
-
-    Slack's authorize ``team`` parameter (docs.slack.dev/authentication/installing-with-oauth)
-    takes a workspace id; an org-wide install has none (an org admin picks the org on Slack),
-    so its link is the plain install page: pass its ``team_id`` (""), or None.
-    """
+    """Our install page's path; with ``team`` a reinstall link that preselects that workspace
+    (an org-wide install has no team id: pass "" or None for the plain page)."""
     path = reverse("installations:install")
     return path + ("?" + urlencode({"team": team}) if team else "")
 
@@ -120,12 +116,8 @@ def install_page_url(team: str | None = None) -> str:
 def start_install(
     team: str | None = None, *, browser_value: str = "", next_page: str = ""
 ) -> StartedInstall:
-    """Issue a state and build the authorize URL for it; ``team`` must be clean already.
-
-    ``browser_value`` is the browser's cookie value (``cookie.browser_value_for_install``): the
-    state carries its binding, and with SLACK_PKCE the challenge is derived from it (pkce.py).
-    Without one (``slack_install_url``) the state can be looked at but no callback will accept
-    it; its challenge then comes from a value nobody keeps."""
+    """Issue a state bound to ``browser_value`` and build the authorize URL for it (``team``
+    clean already); without one (``slack_install_url``) no callback accepts the state."""
     require_configured()
     use_pkce = slack_config().pkce
     state = issue_state(
@@ -152,10 +144,7 @@ def complete_install(
     code_verifier: str = "",
 ) -> Workspace:
     """Exchange ``code``, learn the bot id, save; revoke what Slack issued if we cannot keep it.
-
-    With the callback's ``request``: the host site's logged-in user is recorded as
-    ``installed_by``, and ``installation_completed`` is sent once the save commits.
-    ``code_verifier`` (PKCE, pkce.py) goes with the exchange when the state's flow had one."""
+    With ``request``, its user is ``installed_by`` and ``installation_completed`` is sent."""
     config = slack_config()
     try:
         answer = slack_api.exchange_code(code, code_verifier=code_verifier)
@@ -208,10 +197,7 @@ def _logged_in_user(request: HttpRequest | None) -> Any:
 
 
 def custom_values_for(request: HttpRequest) -> dict[str, Any]:
-    """What SLACK_INSTALL_CUSTOM_VALUES(request) returns, stored on the Installation row.
-
-    The callable is the host's; a value that is not a dict is refused at once (TypeError)
-    rather than lost silently."""
+    """What SLACK_INSTALL_CUSTOM_VALUES(request) returns; not a dict is a TypeError."""
     path = text_setting("SLACK_INSTALL_CUSTOM_VALUES")
     if not path:
         return {}

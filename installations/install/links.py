@@ -1,15 +1,10 @@
 """The clean success URL the callback redirects to, and the links the success page offers.
 
 The callback never renders a page whose address still holds ``code`` and ``state`` (RFC 9700
-§4.2.4, §4.3.1): it redirects to ``/slack/installed?i=<signed page>``. The signed value holds what
-the page shows, none of it secret: the workspace's (or org's) name and id and the app id, so the
-success page renders without a query (issue 15). The signature keeps anyone from making the page
-say anything else, or from reading other installs' names; it is valid for a short while only.
-A link signed by an earlier release (the workspace's id alone) is still looked up, so a deploy
-breaks no install in progress. A reload of the page is a reload of this link: no state is in it.
-Deep links follow slack_sdk's ``RedirectUriPageRenderer``: ``slack://app?team=..&id=..`` with a
-browser fallback; for org-wide installs, Slack's "add to workspaces" page
-(docs/slack-protocol.md §7).
+§4.2.4, §4.3.1): it redirects to ``/slack/installed?i=<signed page>``, a short-lived signed value
+holding what the page shows (names and ids, none secret), so the page needs no query and says
+nothing else. Deep links follow slack_sdk's ``RedirectUriPageRenderer``; org-wide installs link
+to Slack's "add to workspaces" page (docs/slack-protocol.md §7).
 """
 
 from __future__ import annotations

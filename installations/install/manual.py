@@ -1,8 +1,6 @@
 """Single-workspace apps: register a bot token obtained from the app's settings page (no OAuth).
 
-docs.slack.dev/authentication/tokens ("Installing to your own workspace"): the app's own
-workspace can be given a bot token without the OAuth flow. ``auth.test`` fills in the team, the
-bot's ids and, from the ``x-oauth-scopes`` header, the granted scopes (docs/slack-protocol.md §5).
+``auth.test`` fills in the team, the bot's ids and the granted scopes (docs/slack-protocol.md §5).
 """
 
 from __future__ import annotations

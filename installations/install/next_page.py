@@ -1,11 +1,8 @@
 """The optional page to send someone to after a successful install (``?next=`` on the install page).
 
-The value travels inside the signed state (state.py), so nobody can change it between the install
-page and the callback, and it is checked twice with Django's ``url_has_allowed_host_and_scheme``:
-when the install page is opened (an unsafe value is refused with a 400, so a crafted link shows
-an error instead of silently installing) and again before redirecting. Only this site's own
-pages qualify (ALLOWED_HOSTS-independent: the request's own host, https when the request was),
-so the success redirect can never be an open redirect.
+It travels inside the signed state and is checked with ``url_has_allowed_host_and_scheme`` when
+the install page opens (400 for an unsafe value) and again before redirecting: only this site's
+own pages qualify, so the success redirect is never an open redirect.
 """
 
 from __future__ import annotations

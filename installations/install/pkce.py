@@ -1,18 +1,10 @@
 """PKCE (RFC 7636) for the install flow: the S256 challenge and the verifier of one state.
 
-Slack takes ``code_challenge`` / ``code_challenge_method`` on ``/oauth/v2/authorize`` and
-``code_verifier`` on ``oauth.v2.access`` once PKCE is switched on in the app's settings
-(docs.slack.dev/authentication/using-pkce; docs/slack-protocol.md §1, §2). It is off unless
-SLACK_PKCE is set: switching it on at Slack marks the app a public client for good, and then
-Slack's refresh tokens expire after 30 days.
-
-The verifier is never stored and never travels in a URL. It is derived, when needed, from the
-two things only the browser that started the flow presents together: the state (signed by us)
-and the browser's HttpOnly binding value (``cookie.py``), as an HMAC-SHA256 keyed by that
-value. So issuing a state still writes nothing (``state.py``), the callback recomputes exactly
-the verifier the challenge was made from, and a state presented with another browser's cookie,
-or a code presented with another state, yields a different verifier, which Slack refuses. A
-state is spent once before any exchange, so a reused state never reaches Slack.
+Off unless SLACK_PKCE is set: switching it on at Slack marks the app a public client for good
+(docs/slack-protocol.md §1, §2). The verifier is never stored nor put in a URL: it is an
+HMAC-SHA256 of the state keyed by the browser's HttpOnly binding value (``cookie.py``), so
+issuing still writes nothing, and a state with another browser's cookie, or a code with another
+state, yields a verifier Slack refuses.
 """
 
 from __future__ import annotations

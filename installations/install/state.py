@@ -1,21 +1,12 @@
 """OAuth ``state`` values: signed and self-expiring when issued, recorded only once spent.
 
-The install page is anonymous, so anything it wrote per visit could be flooded (docs/security.md,
-"OAuth state"). So:
-
-* Issuing writes nothing. A state is ``django.core.signing`` over a small JSON payload: a random
-  nonce, the issue time and expiry, the ``team`` hint, and a hash of the browser's binding value
-  (``state_cookie``). Its HMAC (keyed by ``DJANGO_SECRET_KEY``, salted per use, so a state of the
-  install page is no Bolt state) makes it unforgeable; its expiry travels with it.
-* Spending is one INSERT of the state's SHA-256 into a table with a unique constraint: of two
-  callbacks carrying one state, the database lets exactly one in (RFC 9700 §2.1: single use). A
-  row lives until the state's own expiry, then is purged (by every spend and by
-  ``slack_purge_states``); single use never depends on the purge, since an expired state is
-  refused by its signature alone.
-
-No rate limit is applied: one would key on an IP address, which many people share.
-``read_state`` is the one parser of a state coming back from outside: any string at all gives a
-``StateRead`` (``INVALID`` for anything not issued by us), never an exception.
+The install page is anonymous, so issuing writes nothing (docs/security.md, "OAuth state"): a
+state is ``django.core.signing`` (salted per use) over a nonce, its expiry, the ``team`` hint and
+a hash of the browser's binding value. Spending is one INSERT of its SHA-256 under a unique
+constraint, so exactly one callback gets in; an expired state is refused by its signature alone,
+so single use never depends on the purge. ``read_state`` turns any string into a ``StateRead``
+(``INVALID`` for anything not ours), never an exception. No rate limit: it would key on IP
+addresses, which many people share.
 """
 
 from __future__ import annotations
@@ -43,10 +34,7 @@ INSTALL_SALT = "installations.install.state.install"
 BOLT_SALT = "installations.install.state.bolt"
 NONCE_BYTES = 16  # 128 random bits: uniqueness; unforgeability comes from the signature
 SEPARATOR = "."  # not ":" (Django's default): a state goes into URLs and cookies unencoded
-# base64url(JSON payload) "." base64url(HMAC-SHA256). A team id is at most 32 characters, so a
-# real state stays far below the ceiling; anything longer is not ours and is never decoded.
-# An optional "next" page (``x``, at most MAX_NEXT_LENGTH characters: next_page.py) makes a
-# state longer; it stays well under the length of a URL anyone truncates.
+# A real state, even with a "next" page, stays far below the ceiling; longer is never decoded.
 MAX_STATE_LENGTH = 1000
 STATE_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,950}\.[A-Za-z0-9_-]{43}")
 PAYLOAD_KEYS = frozenset({"n", "i", "e", "t", "b"})

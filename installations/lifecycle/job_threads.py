@@ -1,10 +1,7 @@
 """Worker threads for the scheduled jobs: a few Slack calls in flight, memory flat in the rows.
 
-``slack_verify`` and ``slack_refresh_tokens`` spend most of each item waiting for Slack, so they
-run several items at once on a ``ThreadPoolExecutor``. The calling thread alone advances
-``items`` (a keyset-paginated query), and only as results come back, so at most ``window`` items
-are in flight whatever the number of rows. A worker closes its database connection after each
-item: its writes are short transactions of their own (never one open while Slack answers).
+The calling thread alone advances ``items``, and only as results come back, so at most
+``window`` items are in flight. A worker closes its database connection after each item.
 """
 
 from __future__ import annotations
@@ -28,14 +25,11 @@ def in_threads(
     window: int | None = None,
     name: str = "job",
 ) -> Iterator[Result]:
-    """``work(item)`` for each item on ``threads`` worker threads, results as they finish.
+    """``work(item)`` for each item on ``threads`` worker threads, results as they finish; a
+    worker's exception stops the run and is raised here.
 
-    At most ``window`` items (default twice the threads) are taken and not yet answered. A
-    worker's exception stops the run (items not started are dropped) and is raised here.
-
-    Called inside a transaction (``atomic``), the work runs in the calling thread, one item at a
-    time: other threads' connections could neither see what that transaction wrote nor write
-    rows it holds (SQLite's one writer, a PostgreSQL row lock) until it commits.
+    Inside a transaction the work runs in the calling thread: other connections could neither
+    see what it wrote nor write rows it holds until it commits.
     """
     if threads <= 1 or connection.in_atomic_block:
         yield from map(work, items)

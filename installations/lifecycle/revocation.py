@@ -85,10 +85,8 @@ def mark_uninstalled(
     occurred_at: datetime | None = None,
     slack_event_id: str = "",
 ) -> int:
-    """The app was removed from the target: erase every token and webhook URL, keep history.
-
-    Returns how many rows changed; 0 for an unknown target, a repeat, or a stale event.
-    """
+    """The app was removed from the target: erase every token and webhook URL, keep history;
+    how many rows changed (0 for an unknown target, a repeat, or a stale event)."""
     target = _describe(enterprise_id, team_id)
     workspace = _locked_target(client_id, enterprise_id, team_id)
     if workspace is None:
@@ -158,10 +156,7 @@ def mark_users_revoked(
     occurred_at: datetime | None = None,
     slack_event_id: str = "",
 ) -> int:
-    """Users' tokens were revoked (tokens_revoked ``tokens.oauth``); ``None`` means every user.
-
-    Rows from a flow newer than the event (the user authorized again) are left alone.
-    """
+    """Users' tokens were revoked (``None``: every user); rows of a newer flow stay."""
     target = _describe(enterprise_id, team_id)
     workspace = _locked_target(client_id, enterprise_id, team_id)
     if workspace is None or (user_ids is not None and not user_ids):

@@ -1,16 +1,9 @@
 """Token rotation: refresh expiring bot and user tokens, one refresh token spent exactly once.
 
-Bot and user tokens refresh separately (each has its own refresh token). No transaction stays
-open while Slack answers (it would block other writers), so each refresh is three short steps:
-
-1. claim: one conditional UPDATE sets the token's claim (``bot_refresh_claimed_until``,
-   ``user_refresh_claimed_until``) when it is due and unclaimed (or the claim expired), then
-   reads the refresh token. Only the claimer calls Slack; the lease outlasts any HTTP deadline.
-2. call Slack, outside any transaction (``slack_api.token_rotator()`` never retries a request
-   that may have reached Slack).
-3. lock the row and, while it still holds the spent refresh token (same install; same envelope
-   or the same value re-encrypted), write the new pair or the failure and release the claim. A
-   row that moved on meanwhile (reinstalled, revoked, replaced) is left as it is.
+No transaction stays open while Slack answers, so each refresh is three short steps: claim the
+token with one conditional UPDATE (only the claimer calls Slack); call Slack outside any
+transaction, never retrying a request that may have reached it; lock the row and, while it
+still holds the spent refresh token, write the new pair or the failure and release the claim.
 
 A stored value this process cannot decrypt is a key configuration error of the process, never a
 fact about the workspace: logged at ERROR with the key ids, nothing written, the token stays due.
@@ -50,15 +43,12 @@ from installations.slack.sdk_mapping import as_datetime, as_unix
 logger = logging.getLogger(__name__)
 
 FORCE_MINUTES = 10 * 365 * 24 * 60  # "refresh now": any expiry is within ten years
-# Longer than any HTTP deadline of one refresh call, so only a dead runner's claim expires.
-CLAIM_LEASE = timedelta(minutes=2)
+CLAIM_LEASE = timedelta(minutes=2)  # outlasts any HTTP deadline: only a dead runner's expires
 # Slack refused the refresh token itself, or we lost the only live pair: a reinstall is needed.
 REINSTALL_CODES = frozenset(
     {"invalid_refresh_token", "token_revoked", "account_inactive", "save_failed"}
 )
-# RefreshOutcome.error when a stored value could not be decrypted (the reason code of
-# verification and revocation outcomes too).
-UNDECRYPTABLE = "undecryptable"
+UNDECRYPTABLE = "undecryptable"  # the error of any outcome when a stored value was unreadable
 SAVE_ATTEMPTS = 3
 
 
@@ -74,8 +64,7 @@ class TokenRefresh(Enum):
 
 @dataclass(frozen=True)
 class RefreshFailed:
-    """A refresh that failed, with the error code recorded on the workspace (Slack's, or ours:
-    ``slack_unavailable``, ``unexpected_response``, ``save_failed``)."""
+    """A refresh that failed, with the error code recorded on the workspace."""
 
     code: str
 
@@ -106,10 +95,8 @@ def _unclaimed(column: str, now: datetime) -> Q:
 
 @dataclass(frozen=True)
 class RefreshOutcome:
-    """What one refresh run did for a workspace, in plain words; never holds a token.
-
-    ``unreadable`` holds, per stored value this process could not decrypt, the key id it needs.
-    """
+    """What one refresh run did for a workspace; ``unreadable``: the key id each unreadable
+    stored value needs. Never holds a token."""
 
     workspace_id: str
     label: str
@@ -187,13 +174,8 @@ def _spent(token: str | None) -> str:
 
 @sensitive_variables("spent")
 def _holds_spent_token(instance: Row, claim: _Claim, spent: str) -> bool:
-    """Whether the locked row still holds, for the same install, the refresh token we spent.
-
-    A different envelope can be the same token re-encrypted meanwhile (slack_reencrypt): then
-    the values match. One this process cannot open was re-encrypted under a key it lacks: it is
-    still the token we spent, since nobody else can have stored a token rotated from it (Slack
-    honours a refresh token once, and a reinstall changes ``installed_at``).
-    """
+    """Whether the locked row still holds, for the same install, the refresh token we spent (an
+    envelope this process cannot open is still ours: Slack honours a refresh token once)."""
     if instance.installed_at != claim.installed_at:
         return False
     envelope = _envelope_of(instance, claim.refresh_field)
@@ -271,25 +253,18 @@ def _claim_row(
     now: datetime,
     until: datetime,
 ) -> ClaimedRow | TokenRefresh:
-    """Set the claim on row ``pk`` of ``due`` while it is unclaimed (or its claim ran out): the
-    row as it now stands, SKIPPED (another runner holds the claim) or NOT_DUE. The conditional
-    UPDATE is the claim: of two runners racing for it, one updates the row, the other none."""
+    """Claim row ``pk`` of ``due`` with one conditional UPDATE (of two racing runners, one wins):
+    the row as it now stands, SKIPPED or NOT_DUE."""
     if due.filter(_unclaimed(claim_field, now)).update(**{claim_field: until}):
         return model.objects.get(pk=pk)
     return TokenRefresh.SKIPPED if due.exists() else TokenRefresh.NOT_DUE
-
-
-# --- the bot token -------------------------------------------------------------------------------
 
 
 @sensitive_variables("bot")
 def _claim_bot(
     workspace_id: Any, minutes: int, *, retry_failed: bool
 ) -> tuple[_Claim, Bot] | TokenRefresh:
-    """Claim the bot's refresh token when due: (claim, Bot), or NOT_DUE, or SKIPPED.
-
-    Raises EncryptedDataError (the claim rolled back) when this process cannot read the token.
-    """
+    """(claim, Bot), NOT_DUE or SKIPPED; EncryptedDataError (claim undone) if unreadable."""
     now = timezone.now()
     until = now + CLAIM_LEASE
     horizon = now + timedelta(minutes=minutes)
@@ -329,9 +304,6 @@ def _refresh_bot(
     return _store(claim, _spent(bot.bot_refresh_token), rotated, actor, who="bot")
 
 
-# --- user tokens ---------------------------------------------------------------------------------
-
-
 @sensitive_variables("installation")
 def _claim_user(row_id: Any, minutes: int) -> tuple[_Claim, SdkInstallation] | TokenRefresh:
     """The user-token twin of _claim_bot."""
@@ -346,7 +318,6 @@ def _claim_user(row_id: Any, minutes: int) -> tuple[_Claim, SdkInstallation] | T
         )  # fmt: skip
         if isinstance(row, TokenRefresh):
             return row
-        # Only the user's own fields: a user refresh needs neither the bot token nor the webhook.
         installation = SdkInstallation(
             app_id=row.app_id or None,
             enterprise_id=row.enterprise_id or None,
@@ -384,9 +355,6 @@ def _refresh_user(
     if code:
         return _failed(claim, spent, code, actor, who=who)
     return _store(claim, spent, rotated, actor, who=who)
-
-
-# --- step 3: writing the answer ------------------------------------------------------------------
 
 
 def _apply(instance: Row, rotated: Any) -> list[str]:
@@ -429,14 +397,8 @@ def _locked(claim: _Claim) -> Row | None:
 
 @sensitive_variables("spent", "rotated")
 def _store(claim: _Claim, spent: str, rotated: Any, actor: str, *, who: str) -> TokenResult:
-    """Write the new pair (retrying a failed write a few times); REFRESHED or CHANGED_MEANWHILE
-    (or RefreshFailed("save_failed")).
-
-    Slack has already spent the old refresh token, so the new pair is the only live one: it is
-    stored whenever the row still holds the spent token, even if our lease ran out meanwhile
-    (a runner that took it over can only be refused by Slack). A write that keeps failing
-    leaves the token needing a reinstall.
-    """
+    """Write the new pair, the only live one, whenever the row still holds the spent token, even
+    if our lease ran out; retries a failed write. REFRESHED, CHANGED_MEANWHILE or save_failed."""
     for attempt in range(1, SAVE_ATTEMPTS + 1):
         try:
             with transaction.atomic():
@@ -470,12 +432,9 @@ def _record_refreshed(row: Row, actor: str, who: str) -> None:
 
 
 def _discard(claim: _Claim, locked: Row | None, *, who: str) -> TokenRefresh:
-    """The row changed while Slack answered (reinstalled, revoked, uninstalled, replaced, or
-    another runner is at it): keep its newer state, release our claim if it still stands.
-
-    Called inside the step-3 transaction. A token Slack issued for the replaced one is left
-    unused: it is stored nowhere, and revoking it could touch a newer install.
-    """
+    """The row changed while Slack answered: keep its newer state, release our claim if it
+    still stands. A token Slack issued meanwhile is left unused: revoking it could touch a
+    newer install."""
     if locked is not None and _release(locked, claim):
         type(locked).objects.filter(pk=claim.pk).update(**{claim.column: None})
     logger.info(
@@ -489,11 +448,7 @@ def _discard(claim: _Claim, locked: Row | None, *, who: str) -> TokenRefresh:
 @sensitive_variables("spent")
 def _failed(claim: _Claim, spent: str, code: str, actor: str, *, who: str) -> TokenResult:
     """Record a failed refresh and release the claim; CHANGED_MEANWHILE when the row moved on.
-
-    A refused refresh token (REINSTALL_CODES) marks a reinstall only while the row still holds
-    the very token Slack refused and no other runner is at it; a transport fault or an odd
-    answer is recorded against the workspace, never more.
-    """
+    A refused refresh token marks a reinstall only while the row still holds that token."""
     now = timezone.now()
     dead = code in REINSTALL_CODES
     with transaction.atomic():
@@ -509,7 +464,6 @@ def _failed(claim: _Claim, spent: str, code: str, actor: str, *, who: str) -> To
             locked.refresh_failed_at = now
             fields.append("refresh_failed_at")
         elif dead and isinstance(locked, Installation):
-            # a dead user refresh token: stop trying; the user must authorize again
             locked.user_token = locked.user_refresh_token = None
             locked.user_token_revoked_at = now
             fields += ["user_token", "user_refresh_token", "user_token_revoked_at"]
@@ -527,9 +481,6 @@ def _failed(claim: _Claim, spent: str, code: str, actor: str, *, who: str) -> To
     return RefreshFailed(code)
 
 
-# --- runs ----------------------------------------------------------------------------------------
-
-
 def refresh_workspace(
     workspace: Workspace,
     *,
@@ -537,12 +488,8 @@ def refresh_workspace(
     within_minutes: int | None = None,
     retry_failed: bool = True,
 ) -> RefreshOutcome:
-    """Refresh the bot token and each current user token due within ``within_minutes``.
-
-    ``None`` refreshes every rotating token now, whatever its expiry. A token another runner
-    has claimed is skipped. ``retry_failed=False`` leaves a bot token already marked as refused
-    alone (the scheduled run); staff asking for a refresh may retry it.
-    """
+    """Refresh the bot token and each current user token due within ``within_minutes`` (None:
+    all now). ``retry_failed=False`` leaves a bot token Slack already refused alone."""
     minutes = FORCE_MINUTES if within_minutes is None else within_minutes
     rotator = slack_api.token_rotator()
     results: list[TokenResult] = []
@@ -573,8 +520,7 @@ def refresh_workspace(
 
 @dataclass(frozen=True)
 class RequestRefresh:
-    """What ``refresh_for_request`` did: per token, its result, or None when it was not asked
-    for (or the row it lives on no longer exists)."""
+    """Per token, what ``refresh_for_request`` did; None when not asked for or not stored."""
 
     bot: TokenResult | None = None
     user: TokenResult | None = None
@@ -590,15 +536,9 @@ def refresh_for_request(
     minutes: int,
     actor: str,
 ) -> RequestRefresh:
-    """Refresh, for one incoming request, what it is about to use: the install target's bot
-    token (``bot``) and ``user_id``'s current user token, each when due within ``minutes``.
-
-    The same claim protocol as the scheduled run (one refresh token is spent once, whatever
-    the number of requests and processes racing for it: a loser gets SKIPPED and the token as
-    it stands); a bot refresh token Slack already refused is not tried again (it needs a
-    reinstall). Raises EncryptedDataError when this process cannot read a token (the claim is
-    undone; the request should fail, not pass for "not installed").
-    """
+    """Refresh the bot token (``bot``) and ``user_id``'s user token a request is about to use,
+    when due within ``minutes``, by the scheduled run's claims. EncryptedDataError when a token
+    is unreadable: the request should fail, not pass for "not installed"."""
     workspace_id = (
         Workspace.objects.filter(client_id=client_id, enterprise_id=enterprise_id, team_id=team_id)
         .values_list("pk", flat=True)
@@ -620,10 +560,7 @@ def refresh_for_request(
 
 
 BATCH_SIZE = 500  # rows per keyset page of a run
-# Threads of a scheduled run: each refresh waits on Slack far longer than it works;
-# oauth.v2.access allows 600 calls a minute per workspace (docs.slack.dev/apis/web-api/rate-limits)
-# and a run makes one or two per workspace. Each thread holds one database connection.
-DEFAULT_CONCURRENCY = 24
+DEFAULT_CONCURRENCY = 24  # refreshes mostly wait on Slack; each thread holds a DB connection
 
 
 def _users_due(within_minutes: int) -> QuerySet[Installation]:
@@ -635,8 +572,7 @@ def _users_due(within_minutes: int) -> QuerySet[Installation]:
 
 
 def _due(within_minutes: int) -> QuerySet[Workspace]:
-    """Active workspaces with a rotating bot or current user token expiring within the window
-    and not claimed by another runner."""
+    """Active workspaces with an unclaimed rotating token expiring within the window."""
     now = timezone.now()
     horizon = now + timedelta(minutes=within_minutes)
     users = _users_due(within_minutes)
@@ -653,15 +589,8 @@ def _due(within_minutes: int) -> QuerySet[Workspace]:
 def iter_due_workspaces(
     within_minutes: int, shard: Shard = EVERYTHING, *, batch_size: int = BATCH_SIZE
 ) -> Iterator[Workspace]:
-    """The due workspaces of ``shard`` by primary key, a keyset page at a time (each page is
-    asked afresh, so a row refreshed meanwhile by another runner is no longer due)."""
-
+    """The due workspaces of ``shard`` by primary key, a keyset page (asked afresh) at a time."""
     return rows_by_key(lambda: _due(within_minutes), shard, batch_size=batch_size)
-
-
-def due_workspace_ids(within_minutes: int) -> list[Any]:
-    """Primary keys of the due workspaces, in key order."""
-    return list(_due(within_minutes).order_by("pk").values_list("pk", flat=True))
 
 
 def due_workspaces(within_minutes: int) -> list[Workspace]:
@@ -675,13 +604,9 @@ def iter_refresh_due(
     shard: Shard = EVERYTHING,
     concurrency: int = DEFAULT_CONCURRENCY,
 ) -> Iterator[RefreshOutcome]:
-    """Refresh every workspace of ``shard`` due within the window (default: the configured
-    rotation window), ``concurrency`` at a time; outcomes as they come, memory flat in the rows.
-
-    Threads change nothing of the protocol: each refresh token is still claimed by one
-    conditional UPDATE before it is spent, so two threads (or runners, or overlapping shards)
-    never spend it twice.
-    """
+    """Refresh every workspace of ``shard`` due within the window, ``concurrency`` at a time;
+    outcomes as they come. Each refresh token is claimed before it is spent, so threads,
+    runners and overlapping shards never spend one twice."""
     minutes = slack_config().token_rotation_minutes if within_minutes is None else within_minutes
     workspaces = iter_due_workspaces(minutes, shard)
 
@@ -698,8 +623,7 @@ def refresh_due(
     shard: Shard = EVERYTHING,
     concurrency: int = DEFAULT_CONCURRENCY,
 ) -> list[RefreshOutcome]:
-    """``iter_refresh_due`` as a list in label order. Overlapping shards are safe: each refresh
-    token is claimed first."""
+    """``iter_refresh_due`` as a list in label order."""
     outcomes = iter_refresh_due(
         within_minutes=within_minutes, actor=actor, shard=shard, concurrency=concurrency
     )

@@ -1,21 +1,13 @@
 """Saving installations: one transaction per completed flow, history kept, lifecycle recorded.
 
-A completed flow updates the target's Workspace row in place and appends an Installation row
-(history). Saving again with the same ``installed_at`` (Bolt re-saving after token rotation)
-updates that history row instead.
+A completed flow updates the target's Workspace row and appends an Installation row (history);
+saving again with the same ``installed_at`` (Bolt re-saving after rotation) updates that row.
 
-Re-saves never undo a revocation: Bolt reads an installation, rotates its tokens, then saves
-them back, and an uninstall, ``tokens_revoked``, Bolt ``delete_*`` or staff revoke may land in
-between (Slack revoked the rotated tokens too). A re-save is a save whose flow is already
-stored; a revocation at ``revoked_at`` reached its tokens when ``revoked_at`` + 1 s is later
-than the flow's ``installed_at`` (Slack's event times have whole seconds). Then the re-save
-writes no token pair over a revocation mark, clears no mark, and never writes an
-incoming-webhook URL (a stored NULL means it was erased); what was refused is logged at INFO by
-field and time. A new flow carries fresh tokens: when it is the target's latest it wins and
-clears the marks.
-
-A stored bot token this process cannot decrypt (a key configuration error) is logged at ERROR
-with the key ids; the new token is stored and nothing else is erased or flagged.
+Re-saves never undo a revocation that landed between Bolt's read and its save: a revocation
+reached a flow's tokens when ``revoked_at`` + 1 s is later than its ``installed_at`` (Slack's
+event times have whole seconds). Such a re-save writes no token pair over the mark, clears no
+mark and writes no incoming-webhook URL; what was refused is logged at INFO. A new flow carries
+fresh tokens: when it is the target's latest it clears the marks.
 """
 
 from __future__ import annotations
@@ -41,10 +33,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# Slack's event_time has one-second resolution; installed_at has microseconds. An event in the
-# same second as an install is treated as after it (an uninstall and a reinstall within one
-# second cannot happen through the browser flow; a test that installs then uninstalls can).
-# The one definition: revocation.is_stale reads it from here.
+# Slack's event_time has whole seconds: an event in an install's own second counts as after it.
 EVENT_TIME_RESOLUTION = timedelta(seconds=1)
 
 
@@ -65,30 +54,21 @@ def record_event(
         slack_event_id=slack_event_id,
         occurred_at=occurred_at or timezone.now(),
     )
-    # Every history entry passes here, so the host's hooks (installations/signals.py) fire for
-    # whatever path changed the row: Slack's events, Bolt, staff actions, the commands.
     signals.lifecycle_recorded(workspace, str(kind), actor, detail)
     return event
 
 
 def _locked_workspace(
-    client_id: str,
-    enterprise_id: str,
-    team_id: str,
-    fill_new: Callable[[Workspace], object] | None = None,
+    client_id: str, enterprise_id: str, team_id: str, fill_new: Callable[[Workspace], object]
 ) -> tuple[Workspace, bool]:
-    """The target's row, locked for this transaction; created when missing (race-safe).
-
-    ``fill_new`` completes a row about to be created, so a new target costs one INSERT rather
-    than an INSERT of an empty row and an UPDATE of every column (tokens sealed twice).
-    """
+    """The target's row, locked for this transaction; created when missing (race-safe), filled
+    by ``fill_new`` first, so a new row is written whole and its post_save carries it."""
     key = {"client_id": client_id, "enterprise_id": enterprise_id, "team_id": team_id}
     found = Workspace.objects.select_for_update().filter(**key).first()
     if found is not None:
         return found, False
     row = Workspace(**key)
-    if fill_new is not None:
-        fill_new(row)
+    fill_new(row)
     try:
         with transaction.atomic():  # savepoint: a concurrent insert must not poison the outer one
             row.save(force_insert=True)
@@ -98,9 +78,8 @@ def _locked_workspace(
 
 
 def reached_flow(revoked_at: datetime | None, installed_at: datetime) -> bool:
-    """Whether a revocation recorded at ``revoked_at`` reached the tokens of the flow installed
-    at ``installed_at`` (and every token rotated from them): revocation.is_stale, read from the
-    tokens' side, so an event stamped in the install's own second counts as after it."""
+    """Whether a revocation at ``revoked_at`` reached the tokens of the flow installed at
+    ``installed_at`` and every token rotated from them."""
     return revoked_at is not None and revoked_at + EVENT_TIME_RESOLUTION > installed_at
 
 
@@ -111,11 +90,8 @@ def _latest_reaching(installed_at: datetime, *marks: datetime | None) -> datetim
 
 @dataclass(frozen=True)
 class Revoked:
-    """The revocations a re-save must leave standing: when each token kind was revoked, or None.
-
-    ``bot`` covers the target's bot token pair; ``user`` the re-saved row's user token pair.
-    A new flow gets ``Revoked()``: it brings tokens from a new exchange.
-    """
+    """The revocations a re-save must leave standing (bot pair, user pair); a new flow gets
+    ``Revoked()``."""
 
     bot: datetime | None = None
     user: datetime | None = None
@@ -168,12 +144,9 @@ def save_installation(
     actor: str,
     installed_by: AbstractBaseUser | None = None,
 ) -> tuple[Workspace, Installation]:
-    """Store one completed install (or a re-save of it) for ``client_id``, in one transaction.
-
-    The target's row stays locked until the commit (created when missing), and revocation.py
-    locks it first too, so a revocation lands wholly before this save (and is seen here) or
-    wholly after it.
-    """
+    """Store one completed install (or a re-save of it) for ``client_id``, in one transaction,
+    the target's row locked first as revocation.py locks it: a revocation lands wholly before
+    this save (and is seen here) or wholly after it."""
     enterprise_id, team_id = data.enterprise_id or "", data.team_id or ""
     installed_at = as_datetime(data.installed_at) or timezone.now()
     refused: list[str] = []
@@ -184,7 +157,6 @@ def save_installation(
         )
 
     workspace, created = _locked_workspace(client_id, enterprise_id, team_id, fill_new)
-    # A target created by this transaction has no history yet: nothing to look up or supersede.
     same_flow = (
         None
         if created
@@ -197,8 +169,8 @@ def save_installation(
     )
     newest = created or installed_at >= workspace.installed_at
     if not created and (newest or same_flow is not None):
-        # A re-save carries the target's current bot (Bolt merges it in before rotating), so
-        # its bot fields apply even when the user's row is older than the latest install.
+        # A re-save carries the target's current bot, so its bot fields apply even when the
+        # user's row is older than the latest install.
         refused += _apply_to_workspace(
             workspace, data, installed_at, fresh_install=same_flow is None, revoked=revoked
         )
@@ -252,13 +224,9 @@ def _apply_to_workspace(
 
 
 def _differs_from_stored_bot_token(workspace: Workspace, token: str) -> bool:
-    """Whether ``token`` is not the stored bot token.
-
-    When this process cannot decrypt the stored one, say so at ERROR and answer True: the
-    caller then clears ``refresh_failed_at``, which costs at most one more refresh attempt that
-    records the failure again, whereas keeping it could leave a live new token that the
-    refresher skips forever (rotation.py does not pick rows marked as failed).
-    """
+    """Whether ``token`` is not the stored bot token; True (logged at ERROR) when the stored one
+    is unreadable: clearing ``refresh_failed_at`` costs at most one more refresh attempt, while
+    keeping it could leave a live new token the refresher skips forever."""
     try:
         return workspace.bot_token != token
     except EncryptedDataError as exc:
@@ -278,11 +246,8 @@ def _differs_from_stored_bot_token(workspace: Workspace, token: str) -> bool:
 def apply_bot(
     workspace: Workspace, data: SdkInstallation | Bot, *, revoked: Revoked | None = None
 ) -> list[str]:
-    """Write a bot (slack_sdk's Bot, or the bot part of an Installation) onto its target.
-
-    With ``revoked.bot`` set (a re-save the bot's revocation reached) the token pair is refused;
-    returns what was refused, for ``log_refused``.
-    """
+    """Write a bot (slack_sdk's Bot, or an Installation's bot) onto its target; with
+    ``revoked.bot`` set the token pair is refused. Returns what was refused."""
     workspace.app_id = data.app_id or workspace.app_id
     workspace.enterprise_name = data.enterprise_name or workspace.enterprise_name
     workspace.team_name = data.team_name or workspace.team_name
@@ -300,8 +265,7 @@ def apply_bot(
     workspace.bot_token_expires_at = as_datetime(data.bot_token_expires_at)
     workspace.bot_revoked_at = None
     if new_token:
-        # A new live token (e.g. Bolt rotated it while our refresher lost the race for the
-        # same refresh token) disproves an earlier refresh failure.
+        # A new live token disproves an earlier refresh failure.
         workspace.refresh_failed_at = None
     return []
 
@@ -335,9 +299,8 @@ def _apply_to_installation(
         row.user_refresh_token = data.user_refresh_token
         row.user_token_expires_at = as_datetime(data.user_token_expires_at)
     row.user_scopes = join_scopes(data.user_scopes) or row.user_scopes
-    # History keeps the bot this flow granted, not today's merged-in bot. Slack issues a webhook
-    # once per flow and rotation never changes it, so a re-save keeps what is stored: a NULL
-    # there was erased by an uninstall or a staff revoke.
+    # History keeps the bot and webhook this flow granted; a re-save keeps what is stored (a
+    # NULL webhook was erased by an uninstall or a staff revoke).
     if not resave:
         row.bot_id = data.bot_id or ""
         row.bot_user_id = data.bot_user_id or ""

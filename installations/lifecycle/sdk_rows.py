@@ -1,8 +1,4 @@
-"""Our rows as slack_sdk's data carriers (Installation, Bot), for the Bolt stores and rotation.
-
-Here, above both the models and the wire layer, because it needs both: ``slack.sdk_mapping``
-holds the value conversions and knows no table.
-"""
+"""Our rows as slack_sdk's data carriers (Installation, Bot), for the Bolt stores and rotation."""
 
 from __future__ import annotations
 
@@ -14,11 +10,8 @@ from installations.slack.sdk_mapping import as_unix
 
 
 def to_sdk_bot(workspace: Workspace) -> Bot | None:
-    """The workspace's current bot as slack_sdk's Bot, or None when it has no live bot token.
-
-    The marks are checked first: a revoked or uninstalled target's bot is None without
-    decrypting anything (it holds no token anyway).
-    """
+    """The workspace's current bot as slack_sdk's Bot, or None (checked by the marks first,
+    without decrypting) when it has no live bot token."""
     if workspace.uninstalled_at or workspace.bot_revoked_at or workspace.bot_token is None:
         return None
     return Bot(

@@ -1,10 +1,8 @@
 """``--shard I/N``: split the scheduled jobs' workspaces between hosts, the same way on every host.
 
-A workspace belongs to shard ``I`` of ``N`` when its primary key (a UUID) as an integer, modulo
-``N``, is ``I - 1``: the key alone decides, so N hosts cover every workspace once without
-talking. Sharding only spreads the work; refresh claims and verdicts on the row they were
-computed from make overlapping shards safe. ``rows_by_key`` reads a shard's rows by primary
-key, a page at a time.
+A workspace belongs to shard ``I`` of ``N`` when its UUID as an integer, modulo ``N``, is
+``I - 1``, so N hosts cover every workspace once without talking. Sharding only spreads the
+work: claims and conditional verdicts make overlapping shards safe.
 """
 
 from __future__ import annotations
@@ -55,13 +53,8 @@ EVERYTHING = Shard(1, 1)
 def rows_by_key(
     query: Callable[[], QuerySet[M]], shard: Shard = EVERYTHING, *, batch_size: int
 ) -> Iterator[M]:
-    """The rows of ``query()`` that ``shard`` holds, by primary key, a page at a time.
-
-    Keyset pagination: each page starts after the last key of the one before (never at an
-    OFFSET) and is asked afresh (``query()`` per page), so a run over 100,000 rows holds one
-    page, rows added meanwhile are not read twice, and a row another runner handled meanwhile
-    drops out when the query no longer matches it.
-    """
+    """The rows of ``query()`` that ``shard`` holds, by primary key, a keyset page at a time,
+    each asked afresh, so a row another runner handled meanwhile drops out."""
     last: Any = None
     while True:
         page = query().order_by("pk")

@@ -1,10 +1,7 @@
 """Slack's lifecycle events applied to our rows: uninstall, token revocation, team access.
 
-docs.slack.dev/reference/events/app_uninstalled, /tokens_revoked, /team_access_granted,
-/team_access_revoked. The payload arrives checked and typed (``installations.slack.events``).
-Slack retries deliveries and does not order them, so each event_id is applied once
-(ProcessedSlackEvent, inserted in the same transaction as the effects), and an event older than
-the latest install changes nothing. No calls to Slack here.
+Slack retries deliveries and does not order them, so each event_id is applied once (recorded in
+the transaction of its effects), and an event older than the latest install changes nothing.
 """
 
 from __future__ import annotations

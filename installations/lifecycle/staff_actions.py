@@ -1,9 +1,7 @@
 """Lifecycle services for admin actions and commands: verify, revoke, refresh one workspace.
 
-``actor`` names who asked: "slack", "staff:<username>", "command:<name>" or "bolt"; every change
-is recorded as a LifecycleEvent with it. The work lives in verification.py, rotation.py and
-revocation.py; this module is the small surface callers use. Slack is called outside any
-transaction; only the bookkeeping afterwards takes a (short) one.
+``actor`` ("staff:<username>", "command:<name>", ...) is recorded with every change. Slack is
+called outside any transaction.
 """
 
 from __future__ import annotations
@@ -119,20 +117,15 @@ def _reinstalled(workspace: Workspace) -> bool:
     )
 
 
-# A refresh may store a new token while the old ones are being revoked; each round revokes the
-# new ones too. Rotation runs at most every few hours per token, so a third round means
-# something keeps writing tokens: stop and say so.
+# Each round also revokes tokens a refresh stored meanwhile; a third means something keeps
+# writing tokens: stop and say so.
 REVOKE_ROUNDS = 3
 
 
 @sensitive_variables("dead", "tokens", "gone")
 def revoke_workspace(workspace: Workspace, *, actor: str) -> RevokeOutcome:
-    """auth.revoke the bot token and current user tokens, then erase them (history stays).
-
-    docs.slack.dev/reference/methods/auth.revoke. When Slack cannot be reached nothing is
-    erased: a token we forget but Slack still honours could never be revoked later. For the
-    same reason, a token a refresh stored meanwhile is revoked too before anything is erased.
-    """
+    """auth.revoke the bot token and current user tokens, then erase them (history stays). When
+    Slack cannot be reached nothing is erased: a forgotten live token could never be revoked."""
     label = str(workspace)
     dead: set[str] = set()  # revoked by us, or already dead at Slack
     revoked = 0

@@ -1,15 +1,10 @@
 """Token health: auth.test with each workspace's bot token, and what its answer means.
 
-docs/slack-protocol.md §5: ``token_revoked`` and ``account_inactive`` mean the token is dead;
-``invalid_auth`` can be an IP allow-list refusal, so it makes a workspace suspect, and dead only
-on the second failure in a row; any other fault of the call (network, rate limit, timeout, an
-odd answer) says nothing about the token: health unknown, the reason code recorded. Granted bot
-scopes come from the answer's ``x-oauth-scopes`` header.
-
-A stored token this process cannot decrypt (a key configuration error) is logged at ERROR and
-nothing is recorded. auth.test runs outside any transaction; the verdict and its lifecycle event
-are written afterwards by one conditional UPDATE that lands only while the row still holds the
-tested token and the state the verdict was computed from (``_write_verdict``).
+docs/slack-protocol.md §5: ``token_revoked`` and ``account_inactive`` mean dead; ``invalid_auth``
+(maybe an IP allow-list) means suspect, dead on the second failure in a row; any other fault says
+nothing about the token. auth.test runs outside any transaction; the verdict is written by one
+conditional UPDATE that lands only while the row still holds what it was computed from. A token
+this process cannot decrypt is logged at ERROR and nothing is recorded.
 """
 
 from __future__ import annotations
@@ -137,12 +132,8 @@ def verify_workspace(
     client: WebClient | None = None,
     log_unchanged: bool = True,
 ) -> VerifyOutcome:
-    """auth.test with the bot token; records health, scopes and errors on the workspace.
-
-    A check that found the token working is logged as a lifecycle event when the health or the
-    scopes changed, or when ``log_unchanged`` (someone asked for this check). Scheduled runs
-    (``verify_active``) pass False, so the log holds changes, not one line per workspace per run.
-    """
+    """auth.test with the bot token; records health, scopes and errors on the workspace. A
+    working token gets a lifecycle event only on a change, or when ``log_unchanged``."""
     answer = _auth_test(workspace, client)
     if answer.code == "token_expired" and has_stored_value(workspace, "bot_refresh_token"):
         refreshed = rotation.refresh_workspace(workspace, actor=actor, within_minutes=None)
@@ -181,11 +172,8 @@ def _same_bot_token(stored: Workspace, tested: Workspace) -> bool:
 def _verdict(
     row: Workspace, code: str, scopes: tuple[str, ...] | None, *, about_token: bool, now: datetime
 ) -> dict[str, Any]:
-    """The fields a verdict sets on ``row`` (the state it was computed from), by name.
-
-    ``about_token`` False: a fault of the call, which says nothing about the token. Fields it
-    does not name keep whatever they hold (e.g. a working token leaves ``last_error_at``).
-    """
+    """The fields a verdict sets on ``row``, by name (``about_token`` False: a fault of the
+    call, which says nothing about the token)."""
     changes: dict[str, Any]
     if code == "ok":
         changes = {"health": Health.OK, "verify_failures": 0, "last_error": ""}
@@ -246,11 +234,8 @@ def _record(
     about_token: bool,
     log_unchanged: bool,
 ) -> VerifyOutcome:
-    """Record the verdict on the token ``tested`` holds. A row that changed while Slack answered
-    is read again: while it holds the same token (re-encrypted meanwhile, or with another
-    verdict recorded meanwhile) the verdict is decided again on it; otherwise nothing is
-    recorded (a reinstall or refresh must not be marked with the verdict on the token it
-    replaced)."""
+    """Record the verdict on the token ``tested`` holds; a row that changed meanwhile gets it
+    decided again while it holds that token, else nothing (never on a replacing token)."""
     scopes = slack_api.granted_scopes(response) if response is not None else None
     row: Workspace | None = tested
     for _ in range(VERDICT_ATTEMPTS):
@@ -281,11 +266,9 @@ def _write_verdict(
     about_token: bool,
     log_unchanged: bool,
 ) -> dict[str, Any] | None:
-    """Write the verdict computed from ``row``, with its lifecycle event, while the stored row
-    still holds what ``row`` holds: the same bot token envelope (every seal has a fresh nonce,
-    so a reinstall, refresh, revoke or re-encryption changes it) and the same health, failure
-    count and scopes (so a verdict written meanwhile is never counted twice nor rolled back).
-    The fields written, or None when the row had changed (then nothing is written)."""
+    """Write the verdict and its lifecycle event while the stored row holds the same bot token
+    envelope (every seal has a fresh nonce), health, failure count and scopes as ``row``; the
+    fields written, or None when the row had changed."""
     changes = _verdict(row, code, scopes, about_token=about_token, now=timezone.now())
     before = (row.health, row.bot_scopes)
     after = (changes.get("health", row.health), changes.get("bot_scopes", row.bot_scopes))
@@ -314,10 +297,7 @@ def _write_verdict(
 
 
 BATCH_SIZE = 500  # rows per keyset page: one query per page, a page at most in memory
-# Threads of a scheduled run. auth.test waits on Slack far longer than it works, and
-# its rate limit ("hundreds of requests per minute", docs.slack.dev/reference/methods/auth.test)
-# applies per workspace (docs.slack.dev/apis/web-api/rate-limits): calls to different workspaces
-# may run side by side. Each thread holds one database connection.
+# auth.test mostly waits on Slack and is rate-limited per workspace; a thread holds a connection.
 DEFAULT_CONCURRENCY = 32
 
 
@@ -344,21 +324,15 @@ def count_active(shard: Shard = EVERYTHING) -> int:
 
 
 def _patient_client() -> WebClient:
-    # A command may wait out Slack's 429 Retry-After (docs.slack.dev/apis/web-api/rate-limits),
-    # a request may not; a Retry-After that is unreadable or huge never crashes it nor makes it
-    # sleep for a day (slack_api.patient_client).
+    # A command may wait out Slack's 429 Retry-After (bounded: slack_api.patient_client).
     return slack_api.patient_client(retries=RATE_LIMIT_RETRIES)
 
 
 def iter_verify_active(
     *, actor: str, concurrency: int = DEFAULT_CONCURRENCY, shard: Shard = EVERYTHING
 ) -> Iterator[VerifyOutcome]:
-    """auth.test every active installation of ``shard``, at most ``concurrency`` at a time;
-    outcomes as they come (in key order with one thread), memory flat in the number of rows.
-
-    Each verdict is written with its lifecycle event at once (``_record``): a crash loses at
-    most the checks in flight, which the next run repeats.
-    """
+    """auth.test every active installation of ``shard``, ``concurrency`` at a time; outcomes
+    as they come, each verdict written at once."""
 
     def check(workspace: Workspace) -> VerifyOutcome:
         client = _patient_client()

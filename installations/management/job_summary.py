@@ -1,10 +1,7 @@
 """The one line a scheduled job ends with, for monitoring: ``<job>: key=value ... status=ok``.
 
-Scheduled jobs run unattended on several hosts (deploy/systemd, deploy/kubernetes); whatever
-watches them reads the journal or the pod log. Every job prints exactly one line in this shape as
-its last line on stdout, whether it succeeded or not, and exits non-zero on failure
-(``status=failed``), so a log query such as ``slack_verify: .* status=failed`` or a metric
-extracted from ``errors=`` needs no parsing of the human-readable lines above it.
+Every job prints exactly one such line last on stdout, whether it succeeded or not, and exits
+non-zero on failure (``status=failed``), so monitoring needs no parsing of the lines above it.
 """
 
 from __future__ import annotations

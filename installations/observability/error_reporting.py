@@ -1,21 +1,13 @@
 """Exception reports without secrets: the debug 500 page, its plain-text twin, and error mails.
 
-Django's ``SafeExceptionReporterFilter`` is off with DEBUG on (``make run``), and even when on it
-hides settings and ``@sensitive_variables`` by name only (library frames hold the same secrets
-under other names), and never the query string (``code``, ``state``), the URL or exception
-messages. So, with DEBUG on or off (docs/security.md, "What is logged, and what never is"):
-
-- ``DebugSafeExceptionFilter`` (DEFAULT_EXCEPTION_REPORTER_FILTER) is always active. In a frame
-  of a ``@sensitive_variables`` function the listed names are hidden; in every frame *called
-  from* one, every value but numbers, booleans and None. Everywhere, a value is hidden when its
-  name looks secret, or its text holds a known secret (secret settings, the request's
-  ``code``/``state``/cookies/``Authorization``), a token or webhook shape, or URL credentials.
-  Cookies show their names only.
-- ``DebugSafeExceptionReporter`` (DEFAULT_EXCEPTION_REPORTER) also cleanses the query
-  parameters, the request URL and the messages of the whole exception chain.
-
-Known secrets shorter than MIN_SECRET_LENGTH are left to the name rules (hiding every value
-holding a two-letter ``state`` would hide the whole page).
+Django's ``SafeExceptionReporterFilter`` is off with DEBUG on, hides by name only (library frames
+hold the same secrets under other names), and never touches the query string, the URL or
+exception messages. So, with DEBUG on or off (docs/security.md, "What is logged, and what never
+is"), ``DebugSafeExceptionFilter`` hides the listed names of a ``@sensitive_variables`` frame,
+every value but numbers, booleans and None in frames called from one, and everywhere a value
+whose name looks secret or whose text holds a known secret (at least MIN_SECRET_LENGTH long), a
+token or webhook shape, or URL credentials; ``DebugSafeExceptionReporter`` also cleanses the
+query parameters, the URL and the messages of the whole exception chain.
 """
 
 from __future__ import annotations
@@ -42,8 +34,7 @@ SECRET_SETTING_NAMES = re.compile(
     r"|WEBHOOK|DATABASE_URL",
     re.IGNORECASE,
 )
-# Settings whose *values* are secrets, to be found wherever else they show up. Narrower than the
-# names above: SLACK_API_URL or AUTH_USER_MODEL are hidden by name but are no secret to search for.
+# Settings whose *values* are secrets, to be found wherever else they show up.
 SECRET_VALUE_NAMES = re.compile(
     r"SECRET|PASSWORD|PASSWD|PASSPHRASE|PRIVATE|CREDENTIAL|SIGNING|DSN|API_?KEY"
     r"|(?:^|_)KEYS?(?:_|$)|(?:^|_)TOKENS?(?:_|$)",
@@ -88,12 +79,8 @@ def _strings_under_secret_names(name: str, value: Any, depth: int = 0) -> Iterat
 
 
 class EverySettingAsIs(SafeExceptionReporterFilter):
-    """Django's own reader of every setting, with the values left as they are.
-
-    ``get_safe_settings()`` reads each setting from inside Django, so a setting Django has
-    deprecated (``EMAIL_HOST_PASSWORD`` on Django 6.1) is read without a deprecation warning
-    raised from this module, and is still searched for secrets while a project sets it.
-    """
+    """Django's own reader of every setting, values left as they are (a deprecated setting is
+    read without a warning raised from here, and still searched for secrets)."""
 
     def cleanse_setting(self, key: Any, value: Any) -> Any:
         return value

@@ -1,10 +1,8 @@
 """JSON-lines log formatter: one object per line on stdout, for a log collector to parse.
 
-The redaction filter (``installations.observability.redaction``) runs on the handler before
-this formatter, so messages and tracebacks arrive masked; a traceback formatted here for the
-first time is masked again. Only plain attributes are copied: never the ``request`` object
-Django attaches, whose headers and query string (the OAuth callback's ``code``) do not belong
-in a log.
+Messages arrive masked by the redaction filter; a traceback formatted here is masked again. Only
+plain attributes are copied, never the ``request`` Django attaches (its query string holds the
+OAuth callback's ``code``).
 """
 
 from __future__ import annotations

@@ -1,14 +1,8 @@
 """Prometheus metrics an operator can alert on (docs/production.md, "Metrics and alerts").
 
-Counters and histograms are prometheus_client's own. Under gunicorn, ``PROMETHEUS_MULTIPROC_DIR``
-(set by the project's gunicorn.conf.py) makes every worker write its values to files there and a
-scrape adds them up, so any worker answers for all of them. Gauges about the data (workspaces by
-status and reason, when each job last ran) are read at scrape time from the cached counts and the
-job table: no full scan per scrape, and the same answer from every worker.
-
-Every label value comes from a fixed set (``bounded``): outcomes, reason codes this app defines,
-Slack method and event names it knows. A team id, user id, name or token never becomes a label,
-so a misbehaving Slack or visitor cannot grow the number of series.
+Counters and histograms are prometheus_client's own (multiprocess mode under gunicorn). Every
+label value comes from a fixed set (``bounded``): a team id, user id, name or token never
+becomes a label, so a misbehaving Slack or visitor cannot grow the number of series.
 """
 
 from __future__ import annotations

@@ -1,9 +1,8 @@
 """A logging filter that masks Slack tokens and webhook URLs: the second line of defence.
 
-The first line is never passing a secret to a logger at all; this catches what slips through,
-including slack_sdk's and Django's own records. slack_sdk's WebClient logs request parameters
-and whole response bodies at DEBUG (docs/security.md, "What is logged"), e.g. ``'code': '...'`` and
-``"refresh_token": "..."``, so values of secret-named keys are masked whatever they look like.
+It catches what slips through, slack_sdk's and Django's records included: slack_sdk logs request
+parameters and response bodies at DEBUG (docs/security.md, "What is logged"), so values of
+secret-named keys are masked whatever they look like.
 """
 
 from __future__ import annotations
@@ -17,9 +16,8 @@ SECRET_PATTERNS = re.compile(
     r"|https://hooks\.slack(?:-gov)?\.com/[^\s\"'<>]+"  # incoming-webhook URLs
 )
 
-# key: value / "key": "value" / key=value, for keys whose values are secrets in Slack's API, and
-# ``state``: the OAuth state in a callback's query string (a request log line) would let whoever
-# reads the log finish that install or sign-in in their own browser's place.
+# key: value / "key": "value" / key=value, for keys whose values are secrets, ``state`` included
+# (from a logged callback URL, anyone could finish that install or sign-in in their place).
 SECRET_KEYS = re.compile(
     r"""(?P<key>["']?\b(?:code|client_secret|token|access_token|refresh_token|code_verifier"""
     r"""|signing_secret|state)\b["']?\s*[:=]\s*["']?)(?P<value>[^"'\s,&}]+)""",

@@ -1,7 +1,6 @@
 """One audit row per workspace, in plain values: shared by the CSV export and the command.
 
-Rows carry ids, names, scopes, times and status only; tokens are never read (nothing here
-touches an encrypted attribute, so nothing is decrypted either).
+Rows carry ids, names, scopes, times and status only; no encrypted attribute is touched.
 """
 
 from __future__ import annotations

@@ -1,13 +1,8 @@
 """Installs, uninstalls and reinstall-needed per week, for the last six months, as an SVG chart.
 
-One grouped query over the lifecycle events (``weekly_activity``, cached until the history
-changes: ``activity_chart``), so the weeks are history as it happened, not today's state. The
-template draws the bars as inline SVG: no JavaScript, nothing from another site (strict CSP).
-
-"Reinstall needed" counts, per week, the workspaces that lost a working token other than by an
-uninstall: the bot token revoked, a refresh Slack refused for good, or a verification that found
-the token dead (told apart from passing failures by the detail ``rotation`` and
-``verification`` record).
+One grouped query over the lifecycle events, cached until the history changes, drawn as inline
+SVG (no JavaScript: strict CSP). "Reinstall needed" counts the workspaces that lost a working
+token other than by an uninstall (revoked, refresh refused for good, verified dead).
 """
 
 from __future__ import annotations

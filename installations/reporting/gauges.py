@@ -1,8 +1,7 @@
 """What ``/metrics`` reports about the data: workspaces by status and by reinstall reason, and
 when each scheduled job last ran.
 
-The workspace counts are one aggregate query, cached like the admin's counters (a minute, and
-moved on by any change to the history), so a scrape every few seconds costs no full scan.
+The workspace counts are cached like the admin's, so a scrape costs no full scan.
 """
 
 from __future__ import annotations

@@ -1,14 +1,9 @@
 """Whether a workspace needs a reinstall, and why: computed in SQL from stored facts.
 
 Every reason is a boolean annotation, so the admin and the command filter and count in the
-database (fast at 100,000 rows) instead of looping in Python. The wanted scopes come from the
-settings at query time (``slack_config()``), so changing ``SLACK_SCOPES`` needs no data migration.
-A workspace whose tokens name a key id this process does not hold is shown as unreadable here
-(``reason_key_missing``): a fact about the process's TOKEN_ENCRYPTION_KEYS, not about the data,
-so it is computed at query time from the envelopes' clear key ids (nothing is decrypted) and never
-written. Granted bot scopes are Slack's comma-separated list (oauth.v2.access ``scope``, and the
-``x-oauth-scopes`` header of auth.test; docs.slack.dev/reference/methods/oauth.v2.access):
-``,a,b,`` contains ``,a,`` exactly when ``a`` was granted, on SQLite and PostgreSQL alike.
+database. Wanted scopes are read from the settings at query time, and ``reason_key_missing``
+from the envelopes' clear key ids (nothing is decrypted, nothing written). Granted scopes are
+Slack's comma-separated list: ``,a,b,`` contains ``,a,`` exactly when ``a`` was granted.
 """
 
 from __future__ import annotations
@@ -47,9 +42,8 @@ from installations.infrastructure.shared_cache import cache_key
 from installations.models import Health, Installation, LifecycleEvent, Workspace
 from installations.reporting import times
 
-# Annotation name -> plain words, in the order staff read them. At most one of uninstalled,
-# revoked by staff and bot token revoked holds (how the token went), and when one does the others
-# stay false: a token that is gone cannot also be dead, expired or short of scopes.
+# Annotation name -> plain words, in the order staff read them. At most one of uninstalled, revoked
+# by staff and bot revoked holds, and then the others stay false (a token gone is not also dead).
 REASONS: dict[str, str] = {
     "reason_missing_bot_scopes": "Bot scopes missing",
     "reason_missing_user_scopes": "User scopes missing",
@@ -62,8 +56,7 @@ REASONS: dict[str, str] = {
     "reason_key_missing": "Tokens unreadable with this server's keys",
 }
 ACTIVE, NEEDS_REINSTALL, UNREADABLE = "Active", "Needs reinstall", "Unreadable here"
-# The workspace's encrypted columns, and the annotation naming the key id each one needs when
-# this process does not hold it (None when the value is absent or readable).
+# Each encrypted column, and the annotation naming its key id when this process lacks it.
 TOKEN_COLUMNS: dict[str, str] = {
     "bot_token": "bot_token_missing_kid",
     "bot_refresh_token": "bot_refresh_token_missing_kid",
@@ -86,11 +79,8 @@ def _missing_any(scopes_column: Expression | F, wanted: tuple[str, ...]) -> Q:
 
 
 def installer_user_scopes() -> Coalesce:
-    """The user scopes of the installer's current Installation row ("" when there is none).
-
-    Reads the ``installer_row`` join that ``with_health`` adds: a LEFT JOIN on a row the partial
-    unique constraint keeps single, instead of a correlated subquery run once per workspace.
-    """
+    """The user scopes of the installer's current Installation row ("" when there is none),
+    through the ``installer_row`` join that ``with_health`` adds."""
     return Coalesce(F("installer_row__user_scopes"), Value(""), output_field=TextField())
 
 
@@ -171,11 +161,8 @@ def _installer_row() -> FilteredRelation:
 
 
 def with_health(queryset: QuerySet[Workspace]) -> QuerySet[Workspace]:
-    """The queryset with ``needs_reinstall``, one ``reason_*`` boolean each, and helpers.
-
-    Also ``staff_revoked_by`` / ``staff_revoked_at``: who revoked the current install and when
-    (None unless staff did).
-    """
+    """The queryset with ``needs_reinstall``, one ``reason_*`` boolean each, and helpers
+    (``staff_revoked_by`` / ``staff_revoked_at``: None unless staff revoked it)."""
     config = slack_config()
     revoked = Q(uninstalled_at__isnull=True, bot_revoked_at__isnull=False)
     by_staff = Exists(_staff_revokes())
@@ -207,8 +194,7 @@ def with_user_tokens(queryset: QuerySet[Workspace]) -> QuerySet[Workspace]:
     return queryset.annotate(has_user_tokens=Exists(user_tokens))
 
 
-# Status filters over ``with_health``'s annotations. "attention" is every workspace that is not
-# Active: it needs a reinstall, or this server cannot read its tokens (monitoring's question).
+# Status filters over ``with_health``'s annotations ("attention": anything not Active).
 STATUS_FILTERS: dict[str, Q] = {
     "active": Q(needs_reinstall=False, reason_key_missing=False),
     "needs_reinstall": Q(needs_reinstall=True),
@@ -227,11 +213,8 @@ COUNTS_CACHE_SECONDS = 60
 
 
 def status_counts(queryset: QuerySet[Workspace]) -> dict[str, int]:
-    """How many workspaces are active and how many need a reinstall, in one query.
-
-    A full count grows with the table, so it is cached for a minute, keyed by the wanted scopes
-    (changing them changes the answer).
-    """
+    """How many workspaces are active and how many need a reinstall, in one query; cached for a
+    minute, keyed by the wanted scopes."""
     config = slack_config()
 
     def count() -> dict[str, int]:
@@ -274,9 +257,7 @@ def valid_counts(value: object) -> dict[str, int] | None:
     return value
 
 
-# Counts are cached under a generation number kept in the (shared) cache itself: any change to a
-# workspace, an installation or the history moves it on, on every instance at once, so a status
-# changed through one instance shows on the next admin page of any other, not a minute later.
+# Counts are cached under a generation number in the shared cache that every change moves on.
 _GENERATION_KEY = cache_key("status_counts_generation")
 
 
@@ -292,11 +273,8 @@ def _bump_counts_generation() -> None:
 
 
 def forget_status_counts(**kwargs: Any) -> None:
-    """Invalidate every cached count once the current transaction commits (a signal receiver).
-
-    After the commit, so that no instance recounts before the change is visible and caches the
-    old answer under the new generation.
-    """
+    """Invalidate every cached count once the current transaction commits, so no instance
+    caches a recount of the old state under the new generation."""
     transaction.on_commit(_bump_counts_generation)
 
 

@@ -1,8 +1,6 @@
 """Which key each stored token needs, read from its envelope's header: nothing is decrypted.
 
-The admin shows this beside every token ("Present, key id k1") and flags a value whose key this
-process lacks; it never opens an envelope (a value moved to another row is caught where it is
-used, by the Bolt lookups and ``slack_verify``).
+The admin shows it beside every token and flags a value whose key this process lacks.
 """
 
 from __future__ import annotations

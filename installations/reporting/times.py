@@ -1,8 +1,7 @@
 """Times as staff read them: to the second, with the time zone, in the site's zone.
 
-History rows of one workspace are often seconds apart (an install, its verification, a
-revoke), and staff compare them with logs and Slack's own records, so a time without seconds or
-without its zone is ambiguous. Django's default admin format shows neither.
+History rows are often seconds apart, and staff compare them with logs: Django's default admin
+format shows neither seconds nor zone.
 """
 
 from __future__ import annotations

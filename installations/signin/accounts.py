@@ -1,15 +1,10 @@
 """From a verified Slack user to a Django user: allowed workspaces, creation, linking, staff.
 
-* Which workspaces may sign in: ``SLACK_SIGNIN_ALLOWED_TEAMS`` (team or enterprise ids; empty
-  means any), checked before anything is written.
-* Linking is by Slack's ids only (``SlackIdentity``: org or workspace + user id), never by
-  email: an address matching an existing account links nothing (docs/security.md).
-* First sign-in creates a user (username from the ids, unusable password, email only when Slack
-  says it is verified, first and last name); later ones log into the linked user; a signed-in
-  person who signs in with Slack links that identity to themselves once they confirmed it
-  (``linking``), unless it is someone else's.
-* Staff through Slack is decided again at every sign-in; only staff status this module granted
-  is ever taken away (a superuser or staff made by hand is left alone).
+``SLACK_SIGNIN_ALLOWED_TEAMS`` is checked before anything is written. Linking is by Slack's ids
+only, never by email: an address matching an existing account links nothing (docs/security.md).
+A first sign-in creates a user (unusable password, email only when Slack says it is verified).
+Staff through Slack is decided again at every sign-in; only staff status granted here is ever
+taken away.
 """
 
 from __future__ import annotations

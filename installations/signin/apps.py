@@ -1,9 +1,7 @@
-"""Sign in with Slack as a Django app of its own: a host lists ``installations.signin`` in
-INSTALLED_APPS to get its table (``SlackIdentity``), and leaves it out to get none.
+"""Sign in with Slack as a Django app of its own: listed in INSTALLED_APPS, it brings its table.
 
-The label is ``slackinstall_signin`` (a plain ``signin`` could clash with a host's own app). The
-table keeps the name it had when the model belonged to the ``installations`` app, so databases
-that had it keep their identities (migrations/0001_initial.py).
+The label ``slackinstall_signin`` avoids a clash with a host's own ``signin``; the table keeps
+its earlier name, so databases that had it keep their identities.
 """
 
 from django.apps import AppConfig

@@ -1,8 +1,7 @@
 """``SLACK_SIGNIN_PASSWORD_LOGIN = False`` switches password login off, on the server side.
 
-Django's ModelBackend, except that it refuses every username/password while sign-in is on and
-password login is off: the admin login form is hidden then, and a form posted anyway is refused
-here. Users are still loaded from the session (``get_user``) and permissions work as usual.
+Django's ModelBackend, refusing every username/password while sign-in is on and password login
+off (a form posted anyway is refused here).
 """
 
 from __future__ import annotations

@@ -1,8 +1,5 @@
-"""Sign in with Slack's settings, parsed once (and again when a setting changes in tests).
-
-Every setting has a default, so a host that never heard of sign-in needs none of them: with
-``SLACK_SIGNIN_ENABLED`` unset the flow answers 404 and no button is drawn.
-"""
+"""Sign in with Slack's settings, parsed once (and again when a setting changes). Every one has
+a default: with ``SLACK_SIGNIN_ENABLED`` unset the flow answers 404 and no button is drawn."""
 
 from __future__ import annotations
 

@@ -1,8 +1,5 @@
-"""Why a sign-in failed: members of the app's one error family (``installations.exceptions``),
-rendered by its one renderer with a page of their own whose fresh start is the sign-in page.
-
-Reason codes are stable (logged, tested); messages never hold a code, a token or a claim value.
-"""
+"""Why a sign-in failed: members of the app's one error family, whose fresh start is the sign-in
+page. Messages never hold a code, a token or a claim value."""
 
 from __future__ import annotations
 

@@ -1,11 +1,7 @@
 """``openid.connect.token``: the code exchanged once, on the app's hardened Slack client.
 
-``installations.slack.api.single_use_client`` is the client for calls that spend a single-use
-credential (no retry that could send the code twice; the transport's deadline, size cap and
-no-redirect rule). The answer's shape is checked here; the access token it carries is not kept:
-the flow revokes it at once (best effort) whatever happens next, an unusable id_token included,
-as we need nothing but the verified id_token
-(https://docs.slack.dev/reference/methods/openid.connect.token).
+On ``single_use_client`` (no retry could send the code twice). The answer's shape is checked
+here; its access token is never kept: the flow revokes it at once whatever happens next.
 """
 
 from __future__ import annotations
@@ -22,8 +18,6 @@ from installations.signin.conf import signin_config
 from installations.slack import api as slack_api
 
 logger = logging.getLogger(__name__)
-
-METHOD = "openid.connect.token"
 
 
 @dataclass(frozen=True)

@@ -1,16 +1,9 @@
 """The sign-in flow: start it (a state bound to this browser, a nonce), finish it from Slack.
 
-The state is the install flow's own (``installations.install.state``: signed, self-expiring,
-spent once by one INSERT) under a salt of its own, so an install state is no sign-in state and
-the other way round; it is bound to the browser exactly as the install flow binds it (the hash
-of a random HttpOnly cookie value, ``installations.install.cookie.binding``). The OIDC ``nonce``
-is an HMAC of the state under the site's secret key: nothing to store, it names exactly one
-flow, and since the state is spent once, an id_token carrying a nonce can be accepted once.
-
-The callback's checks, in order (as ``installations.install.callback``): Slack's ``error``; the
-state (missing, expired, not ours); the cookie (missing, another browser), before spending, so a
-forged callback cannot burn the real browser's state; spend it (reload or race: used); the
-code; exchange it once; verify the id_token (``id_token``); revoke the access token Slack issued.
+The state and its browser binding are the install flow's own, under a salt of their own. The
+OIDC ``nonce`` is an HMAC of the state: nothing to store, and since the state is spent once, an
+id_token carrying it is accepted once. The callback checks in the install callback's order: the
+cookie before spending, so a forged callback cannot burn the real browser's state.
 """
 
 from __future__ import annotations

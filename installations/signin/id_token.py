@@ -1,15 +1,10 @@
 """Verify the ``id_token`` from ``openid.connect.token`` and read Slack's identity out of it.
 
-Checks (https://openid.net/specs/openid-connect-core-1_0.html §3.1.3.7, and Slack's
-https://docs.slack.dev/authentication/sign-in-with-slack): the header names RS256 (``none`` and
-HMAC algorithms are refused before any key is looked up, so a token cannot choose how it is
-checked) and a ``kid`` Slack publishes; the signature against that key; ``iss`` is Slack;
-``aud`` is our client id; ``exp`` / ``iat`` with a small leeway; ``nonce`` equals the one this
-browser's flow sent. Each failure has its own reason code; no claim value is logged.
-
-A verified claim is still outside input: every text claim kept (email, names, the workspace's
-name) must be text the databases and pages can hold (no NUL, which PostgreSQL refuses; no lone
-surrogate, which no UTF-8 encoder takes), else the sign-in stops with ``unusable_claim``.
+OIDC Core §3.1.3.7: the header names RS256 (``none`` and HMAC are refused before any key is
+looked up, so a token cannot choose how it is checked) and a ``kid`` Slack publishes; then the
+signature, ``iss``, ``aud``, ``exp`` / ``iat`` with a small leeway, and this flow's ``nonce``.
+No claim value is logged. Text claims kept must hold no NUL nor lone surrogate, else
+``unusable_claim``.
 """
 
 from __future__ import annotations

@@ -1,11 +1,8 @@
 """Slack's signing keys (JWKS), fetched through our hardened transport, checked, then cached.
 
-Fetched with ``slack.transport.send`` (one deadline, a 1 MiB cap, no redirects). Only RSA keys
-that can check an RS256 signature, 2048 bits or more, are kept; an answer with none is refused
-and not cached, and what the cache gives back is checked the same way, so neither a bad answer
-nor a bad cache entry can fail every sign-in for an hour. Cached (``infrastructure.shared_cache``)
-for ``SLACK_SIGNIN_JWKS_CACHE_SECONDS`` (at most a day); an unknown ``kid`` triggers one refetch
-(Slack rotated its keys), never more per sign-in.
+Only RSA keys of 2048 bits or more that can check RS256 are kept; an answer or cache entry with
+none is refused, so neither can fail every sign-in for an hour. An unknown ``kid`` triggers one
+refetch per sign-in, never more.
 """
 
 from __future__ import annotations
@@ -46,11 +43,8 @@ class SigningKeys:
 
 
 def signing_keys(data: object) -> SigningKeys | None:
-    """The keys of a key set that can check an RS256 id_token, or None when there is none.
-
-    Used on Slack's answer before it is cached and on what the cache gives back: anything else
-    (a list, ``{"keys": [{}]}``, EC or symmetric keys, short RSA keys) never reaches PyJWT's
-    checks, whose errors for such keys are not all of one family."""
+    """The keys of a key set that can check an RS256 id_token, or None when there is none;
+    anything else never reaches PyJWT, whose errors for such keys are not of one family."""
     if not isinstance(data, dict):
         return None
     published = data.get("keys")

@@ -1,11 +1,9 @@
 """A Slack identity waiting to be linked to the person signed in on this browser.
 
-Signing in with Slack while someone is signed in here would link that Slack identity to their
-account. It is only done after they confirm it on a page of its own (``views.confirm_link``),
-so a sign-in started by someone else on a shared browser, or a login CSRF that ends on our
-callback, links nothing by itself. Until then the verified identity waits in the session
-(server side, nothing of it in the page but names and ids), for the signed-in user who saw it,
-for as long as a sign-in link lives.
+Linking waits for the signed-in person's confirmation on a page of its own, so a sign-in
+started by someone else on a shared browser, or a login CSRF, links nothing by itself. Until
+then the verified identity waits in the (server-side) session, for that user, for as long as a
+sign-in link lives.
 """
 
 from __future__ import annotations

@@ -1,9 +1,7 @@
 """Sign in with Slack's URLs: a host includes them with one line, e.g.
 ``path("", include("installations.signin.urls"))``, and sets ``SLACK_SIGNIN_ENABLED = True``.
 
-Including them also points the admin's login page at a template that adds the Sign in with
-Slack button (and hides the password form when ``SLACK_SIGNIN_PASSWORD_LOGIN`` is false); with
-sign-in switched off that template is the stock one.
+Including them also gives the admin's login page the Sign in with Slack button.
 """
 
 from django.contrib import admin

@@ -1,9 +1,7 @@
 """ "My workspaces": the installs a signed-in person made, with status and reasons in words.
 
-Matched by Slack ids against the installation history (``Installation.user_id`` is the person
-who ran the install): in Enterprise Grid, any install in the org by that user id; elsewhere, in
-that workspace. Statuses and reasons are the admin's own (``installations.reporting.health``).
-Nothing about anybody else's installs, and no token is read (only ``with_health``'s columns).
+Matched by Slack ids against ``Installation.user_id`` (in Enterprise Grid, across the org);
+statuses and reasons are the admin's own. No token is read.
 """
 
 from __future__ import annotations

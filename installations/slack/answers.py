@@ -1,13 +1,9 @@
 """Every answer from Slack's Web API is checked here, types included, before anything reads it.
 
-Pure functions (no database, no HTTP). The client (slack/client.py) runs each answer through
-them, so whoever reads it afterwards (our code, or slack_sdk's ``TokenRotator``) meets only
-well-typed values; anything else is ``UnexpectedAnswer``. An unusable answer that carried
-credentials still yields them, well-typed, so they can be revoked (``issued_credentials``,
-``salvage_credentials``). Shapes: docs/slack-protocol.md. Ids are Slack's upper-case ids; tokens
-are printable ASCII without spaces (each becomes an HTTP header); ``expires_in`` is whole
-seconds; text never holds a NUL. Unknown fields are ignored; problems are logged by field
-name, never by value.
+Pure functions the client (slack/client.py) runs each answer through, so whoever reads it
+afterwards, slack_sdk's ``TokenRotator`` included, meets only well-typed values; anything else
+is ``UnexpectedAnswer``. An unusable answer that carried credentials still yields them, so they
+can be revoked. Shapes: docs/slack-protocol.md. Problems are logged by field name, never value.
 """
 
 from __future__ import annotations
@@ -40,11 +36,8 @@ _UNREADABLE = object()
 
 @dataclass(frozen=True)
 class IssuedCredentials:
-    """Tokens an ``oauth.v2.access`` answer carried (refresh tokens first), and whose they are.
-
-    With rotation, auth.revoke on an access token withdraws only that token, so each refresh
-    token is revoked on its own (docs.slack.dev/reference/methods/auth.revoke).
-    """
+    """Tokens an ``oauth.v2.access`` answer carried (refresh tokens first: auth.revoke on an
+    access token withdraws only that token), and whose they are."""
 
     tokens: tuple[str, ...] = ()
     team_id: str = ""
@@ -63,11 +56,8 @@ NO_CREDENTIALS = IssuedCredentials()
 
 
 class UnusableInstallAnswer(UnexpectedAnswer):
-    """An ``oauth.v2.access`` answer we cannot use that still carried credentials.
-
-    ``issued`` (well-typed token strings, masked in its repr, never in the message) is what the
-    caller must revoke: Slack issued those tokens.
-    """
+    """An ``oauth.v2.access`` answer we cannot use that still carried credentials: ``issued``
+    (masked in its repr, never in the message) is what the caller must revoke."""
 
     def __init__(self, issued: IssuedCredentials) -> None:
         self.issued = issued
@@ -280,10 +270,7 @@ def _loads(body: bytes, encoding: str) -> object:
 
 
 def nests_deeper_than(value: object, limit: int) -> bool:
-    """Whether containers nest more than ``limit`` levels (iterative: no recursion to exhaust).
-
-    Shared by every parser of JSON from outside (Slack's answers here, signed events in
-    ``slack.events``)."""
+    """Whether containers nest more than ``limit`` levels (iterative: no recursion to exhaust)."""
     stack: list[tuple[object, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()

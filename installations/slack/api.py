@@ -1,22 +1,12 @@
 """The only module that talks to Slack: clients with our retry policy, and the calls we make.
 
-Every client here is a ``SlackWebClient`` (slack/client.py): slack_sdk's WebClient on
-``transport`` (a deadline per attempt, a 1 MiB cap, no redirects) with each answer checked by
-``answers`` before anyone reads it, slack_sdk's TokenRotator included. A call raises only:
-- ``SlackApiError``: Slack answered ``ok: false`` with an error code (made safe to log), or 429;
-- ``SlackUnavailable``: a transport fault (slack_timeout, slack_answer_too_large,
-  slack_redirect, slack_http_error, slack_unavailable or slack_bad_request);
-- ``UnexpectedAnswer``: JSON of the wrong shape. An install answer that carried tokens raises
-  ``UnusableInstallAnswer`` holding them, for the caller to revoke; an unusable refresh
-  answer's tokens are revoked by the client.
-``exchange_code``, ``auth_test`` and ``revoke`` also turn SlackApiError into ``SlackRefused`` /
-``SlackUnavailable``.
+Every client is a ``SlackWebClient`` (slack/client.py) on ``transport``, each answer checked by
+``answers``. A call raises only ``SlackApiError`` (``ok: false`` or 429), ``SlackUnavailable``
+(a transport fault) or ``UnexpectedAnswer`` (``UnusableInstallAnswer`` holding the tokens to
+revoke).
 
-Retries: single-use calls (code exchange, token refresh) retry only when Slack surely did not
-see the request: a refused connection, or a 429 with a short Retry-After. Idempotent calls
-(auth.test, auth.revoke) also retry once on other connection errors; ``patient_client``
-(commands) waits out 429s of up to 30 s a few times; ``revoke`` waits at most 3 s after a 429
-and tries once more after any unknown outcome.
+Single-use calls (code exchange, token refresh) retry only when Slack surely did not see the
+request; idempotent ones (auth.test, auth.revoke) also retry once on other connection errors.
 """
 
 from __future__ import annotations
@@ -118,9 +108,8 @@ def _call(method: str, fn: Any, **kwargs: Any) -> SlackResponse:
 
 
 def exchange_code(code: str, *, code_verifier: str = "") -> slack_answers.InstallAnswer:
-    """oauth.v2.access with grant_type=authorization_code; credentials go as HTTP Basic.
-    ``code_verifier`` (PKCE) is sent only when given: Slack takes it only from apps with PKCE
-    switched on (docs/slack-protocol.md §2)."""
+    """oauth.v2.access with grant_type=authorization_code; credentials go as HTTP Basic, and
+    ``code_verifier`` only when given (docs/slack-protocol.md §2)."""
     config = slack_config()
     client = single_use_client()
     extra = {"code_verifier": code_verifier} if code_verifier else {}
@@ -142,12 +131,8 @@ def auth_test(token: str, *, client: WebClient | None = None) -> SlackResponse:
 
 
 def revoke(token: str) -> bool:
-    """auth.revoke with the token itself; True when Slack confirmed it.
-
-    auth.revoke is idempotent, so a fault that leaves the outcome unknown (a timeout, a 5xx, an
-    unusable answer, Slack's internal_error) is followed by one more try: a token we meant to
-    revoke and left live is worse than a second request.
-    """
+    """auth.revoke with the token itself; True when Slack confirmed it. Idempotent, so an
+    unknown outcome gets one more try: a token left live is worse than a second request."""
     try:
         return _revoke_once(token)
     except SlackRefused as exc:
@@ -161,8 +146,7 @@ def revoke(token: str) -> bool:
 
 
 def _revoke_once(token: str) -> bool:
-    # A token we mean to revoke should not stay live for a rate limit: wait a little whatever
-    # Slack asks (an unreadable Retry-After: 1 s; more than 3 s: 3 s), then try once more.
+    # A token to revoke should not stay live for a rate limit: wait at most 3 s, try once more.
     handler = RateLimitRetryHandler(
         max_wait_seconds=MAX_RETRY_AFTER_SECONDS,
         default_seconds=DEFAULT_RETRY_AFTER_SECONDS,

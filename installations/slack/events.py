@@ -1,10 +1,8 @@
 """Slack's Events API payloads: a signed body parsed into one typed ``SlackEvent``, in one place.
 
-docs/slack-protocol.md §6. A field of a type or form Slack does not document (``tokens.oauth`` a
-string, an id holding a NUL byte or 40 characters, ``event_time`` a list or ``1e300``) makes the
-event ``Malformed``: the caller logs and acknowledges it, never a 500 (a retry would carry the
-same body). The body was read before, once for every path (``slack.request_body``: bounded
-depth, no NaN or Infinity, the envelope's types).
+docs/slack-protocol.md §6. A field of a type or form Slack does not document makes the event
+``Malformed``: the caller logs and acknowledges it, never a 500 (a retry would carry the same
+body).
 """
 
 from __future__ import annotations

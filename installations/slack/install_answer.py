@@ -1,13 +1,8 @@
 """From a checked ``oauth.v2.access`` answer to slack_sdk's ``Installation``: is it ours, then map.
 
-``slack.answers.install_answer`` has already checked every field's type; what is left here is
-whether the answer is an install of *this* app with what we asked for (an answer for another
-app is a mix-up; see docs/security.md), and the mapping, which is Bolt's ``run_installation``:
-the bot token at the top level, the installer's token under ``authed_user``, ``team`` null for
-org-wide installs, the webhook under ``incoming_webhook``, refresh tokens and ``expires_in`` with
-rotation (docs.slack.dev/reference/methods/oauth.v2.access; docs/slack-protocol.md). The answer
-has no ``bot_id``; it comes from ``auth.test`` with the new bot token, as does the org url.
-Errors name fields only, never values.
+Types are already checked (``slack.answers``); left here: is the answer an install of *this*
+app with what we asked for (docs/security.md), and the mapping, as Bolt's ``run_installation``
+does it. ``bot_id`` and the org url come later from ``auth.test``. Errors name fields only.
 """
 
 from __future__ import annotations

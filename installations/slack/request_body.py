@@ -1,24 +1,12 @@
 """A signed request body read once, for every path behind the Request URL: ours and Bolt's.
 
-Slack posts JSON (the Events API) or a form (slash commands: text fields; interactivity: one
-``payload`` field holding JSON). The format is chosen here as Bolt chooses it (a content type of
-``application/json`` or a body starting with ``{`` is JSON; a form body that mentions ``payload``
-is that field's JSON, or nothing; any other form is its fields), so that a body that passes here
-is one Bolt parses to the same object. ``read_body`` refuses, with a short reason, what nothing can
-use: a body that is empty or not UTF-8, JSON that is malformed, not an object, holds NaN or
-Infinity or nests deeper than MAX_JSON_DEPTH (``json.loads`` raises RecursionError near Python's
-recursion limit), a ``payload`` field that is not such an object, and an object whose envelope
-fields are not of the types Slack documents.
-
-Those envelope fields are the ones Bolt reads on every request before any listener runs (it
-builds the request context from them and matches listeners on them) and that would make it raise:
-``event`` a string, ``authorizations`` an object, ``team`` a number, ``actions`` empty. They are
-checked in the objects Bolt reads them from: the top level, and recursively ``event``, ``message``,
-``previous_message``, ``item``, ``assistant_thread``, ``view``, ``function``, the objects of
-``team``, ``enterprise``, ``user`` and ``channel``, and the items of ``authorizations``,
-``actions`` and ``response_urls``. The ids among them (which Bolt's authorize looks up) must be
-short printable ASCII, as Slack's are. Anything deeper (blocks, metadata, inputs) is the
-developer's data, never checked here.
+Slack posts JSON (the Events API) or a form (slash commands; interactivity's one ``payload``
+field holding JSON). The format is chosen as Bolt chooses it, so a body that passes here is one
+Bolt parses to the same object. ``read_body`` refuses, with a short reason, what nothing can use:
+an empty or non-UTF-8 body, JSON that is malformed, not an object, holds NaN or Infinity or nests
+deeper than MAX_JSON_DEPTH, and envelope fields Bolt reads before any listener runs that are not
+of the types Slack documents (they would make Bolt raise). Deeper data (blocks, metadata,
+inputs) is the developer's, never checked here.
 """
 
 from __future__ import annotations
@@ -88,9 +76,7 @@ class UnusableBody(ValueError):
 
 
 def read_body(body: bytes, content_type: str | None) -> dict[str, Any]:
-    """The signed ``body`` as the object Bolt would parse it to; UnusableBody when it is none.
-
-    ``content_type`` is the request's Content-Type header as sent (parameters are ignored)."""
+    """The signed ``body`` as the object Bolt would parse it to; UnusableBody when it is none."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:

@@ -1,8 +1,5 @@
-"""The value conversions between slack_sdk's data carriers and our columns, both directions:
-slack_sdk carries times as Unix seconds and scopes as comma-separated text.
-
-Knows no table: the rows themselves become carriers in ``installations.lifecycle.sdk_rows``.
-"""
+"""The value conversions between slack_sdk's data carriers (times as Unix seconds, scopes as
+comma-separated text) and our columns; knows no table (rows: ``lifecycle.sdk_rows``)."""
 
 from __future__ import annotations
 

@@ -1,14 +1,10 @@
 """Slack request signatures, checked over the raw body before anything is parsed.
 
-docs/slack-protocol.md §6: HMAC-SHA256 over ``v0:<timestamp>:<raw body>`` with the signing
-secret, a five-minute replay window. We compute it ourselves over bytes instead of calling
-slack_sdk's ``SignatureVerifier``, because that verifier trusts its inputs: it ``int()``s the
-timestamp (so Arabic-Indic digits or `` 12`` pass, and a 400-digit timestamp raises
-``OverflowError`` when subtracted from the clock), decodes the body as UTF-8, and compares ``str``
-digests (``TypeError`` on non-ASCII). An anonymous request must never raise: here each header is
-first checked against a full-match pattern (ASCII digits of bounded length, ``v0=`` and 64
-lowercase hex digits), then the digest is compared as bytes with ``hmac.compare_digest``;
-whatever the headers hold, the answer is "valid" or a short reason.
+docs/slack-protocol.md §6: HMAC-SHA256 over ``v0:<timestamp>:<raw body>``, a five-minute replay
+window. Not slack_sdk's ``SignatureVerifier``, which trusts its inputs (it ``int()``s any
+digits, overflows on a huge timestamp, decodes the body, raises on non-ASCII digests): each
+header must fully match a bounded ASCII pattern, then the digest is compared as bytes, so any
+anonymous request gets "valid" or a short reason, never an exception.
 """
 
 from __future__ import annotations
@@ -51,11 +47,7 @@ def _header(headers: Mapping[str, Any], name: str) -> str | None:
 def verify_signature(
     body: bytes, headers: Mapping[str, Any], *, clock: Clock | None = None
 ) -> bool:
-    """True when ``body`` carries a valid, fresh Slack signature. Logs the reason only.
-
-    Never raises for any header value or body: see the module docstring for why this does not
-    call slack_sdk's SignatureVerifier.
-    """
+    """True when ``body`` carries a valid, fresh Slack signature; never raises. Logs the reason."""
     secret = slack_config().signing_secret
     if not secret:
         logger.error("SLACK_SIGNING_SECRET is not set: every event is refused")
@@ -77,11 +69,8 @@ def verify_signature(
 def signature_problem(
     secret: str, body: bytes, timestamp: str | None, signature: str | None, *, now: float
 ) -> str | None:
-    """None when ``signature`` is Slack's for ``timestamp`` and ``body``; else a short reason.
-
-    The reason never quotes a header: the expected digest is a valid signature for this body, and
-    header values are the sender's text.
-    """
+    """None when ``signature`` is Slack's for ``timestamp`` and ``body``; else a short reason,
+    never quoting a header."""
     if not timestamp or not signature:
         return "missing signature"
     if not TIMESTAMP.fullmatch(timestamp):

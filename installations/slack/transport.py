@@ -1,19 +1,14 @@
 """One HTTP attempt to Slack: an overall deadline, a cap on the answer's size, no redirects.
 
-urllib's ``urlopen`` (slack_sdk's default) bounds each socket operation, not the answer, reads a
-body of any size, and follows redirects with the request's ``Authorization`` header. So this
-module drives ``http.client`` itself: every write and read gets what is left of one deadline,
-the body is read in pieces and counted, and a 3xx is only a status (``slack_api`` refuses it).
-Each call opens its own connection and closes it once the answer is read or fails, so no late
-or partial answer is ever read by another call. ``https_proxy`` / ``no_proxy`` are honoured as
-urllib does (a CONNECT tunnel); plain http (the local stand-in) always goes direct.
+urllib's ``urlopen`` (slack_sdk's default) bounds each socket operation, not the answer, reads
+any size, and follows redirects with the ``Authorization`` header. So this module drives
+``http.client`` itself: one deadline for every write and read, the body counted, a 3xx only a
+status, and a connection per call, so no late answer is read by another call. ``https_proxy`` /
+``no_proxy`` are honoured as urllib does; plain http always goes direct.
 
-Errors: a connection that cannot be made is urllib's ``URLError``, one dropped before any
-answer ``RemoteDisconnected`` / ``ConnectionResetError``, as slack_sdk's retry handlers expect.
-Anything else is ``SlackUnavailable`` with reason ``slack_timeout``, ``slack_answer_too_large``,
-``slack_http_error`` (not HTTP), ``slack_unavailable`` (dropped mid-answer) or
-``slack_bad_request`` (a header or URL http.client refuses to send). ``parse_retry_after``
-reads ``Retry-After``: bounded, None when unreadable.
+A connection that cannot be made is ``URLError``, one dropped before any answer
+``RemoteDisconnected`` / ``ConnectionResetError``, as slack_sdk's retry handlers expect; anything
+else is ``SlackUnavailable``.
 """
 
 from __future__ import annotations
@@ -58,9 +53,8 @@ class RawAnswer:
 
 
 def parse_retry_after(value: object, *, now: float | None = None) -> int | None:
-    """``Retry-After`` (RFC 9110 §10.2.3: delay-seconds or an HTTP-date) as whole seconds in
-    [0, RETRY_AFTER_CAP_SECONDS]; None when it cannot be read (negative, fractional, "1e9",
-    empty, not a date). slack_sdk's own handler int()s it, which raises on all of those."""
+    """``Retry-After`` (delay-seconds or an HTTP-date) as whole seconds in
+    [0, RETRY_AFTER_CAP_SECONDS]; None when it cannot be read."""
     if not isinstance(value, str):
         return None
     text = value.strip()
@@ -103,10 +97,8 @@ class _DeadlineReader(io.RawIOBase):
 
 
 class _DeadlineSocket:
-    """What http.client holds as its socket once connected: writes and reads share one deadline
-    (http.client only calls ``sendall``, ``makefile`` and ``close`` on it). ``close`` is left to
-    ``send``: http.client closes its socket as soon as an answer says ``Connection: close``,
-    counting on socket.makefile's reference count, which this reader does not take."""
+    """What http.client holds as its socket once connected: writes and reads share one deadline.
+    ``close`` is left to ``send``, since this reader takes no makefile reference count."""
 
     def __init__(self, sock: Any, deadline: float) -> None:
         self._sock, self._deadline = sock, deadline

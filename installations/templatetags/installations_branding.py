@@ -1,7 +1,6 @@
 """``{% branding as brand %}``: the app's public name, description, icon and links for a page.
 
-A tag rather than a context processor, so the pages work in any host project without a settings
-change, including Django's 500 page, which renders with an empty context.
+A tag, not a context processor: it works in any host project, Django's 500 page included.
 """
 
 from __future__ import annotations

@@ -1,9 +1,7 @@
 """Template tags for Sign in with Slack: ``{% load slack_signin %}``.
 
-``{% slack_signin_button %}`` draws the button (nothing at all when sign-in is off or its URLs
-are not included), so a page can carry it without knowing whether the host wants sign-in;
-``{% slack_signin as signin %}`` gives ``signin.enabled`` and ``signin.password_login`` (the
-admin login page uses them).
+``{% slack_signin_button %}`` draws the button, or nothing when sign-in is off;
+``{% slack_signin as signin %}`` gives ``signin.enabled`` and ``signin.password_login``.
 """
 
 from __future__ import annotations

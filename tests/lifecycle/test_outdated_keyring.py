@@ -21,7 +21,7 @@ from django.db import connection
 
 from installations.encryption.fields import EncryptedDataError, unreadable_summary
 from installations.encryption.keyring import generate_key_entry
-from installations.lifecycle.rotation import due_workspace_ids, due_workspaces, refresh_due
+from installations.lifecycle.rotation import due_workspaces, refresh_due
 from installations.lifecycle.staff_actions import refresh_workspace, verify_workspace
 from installations.models import Health, Installation, LifecycleEvent, Workspace, encrypted_fields
 from tests.support.lifecycle import make_due, refresh_calls, stored_state
@@ -95,7 +95,7 @@ def test_outdated_refresher_changes_nothing_and_a_correct_run_refreshes_everythi
     logged = "\n".join(r.getMessage() for r in caplog.records) + out.getvalue()
     for secret in secrets_of(*(body for _, body in made)):
         assert secret not in logged
-    assert len(due_workspace_ids(120)) == 2  # still due for the next run
+    assert len(due_workspaces(120)) == 2  # still due for the next run
 
     settings.TOKEN_ENCRYPTION_KEYS = current
     call_command("slack_refresh_tokens", "--within", "120", stdout=io.StringIO())

@@ -1,8 +1,5 @@
-"""``slack_diffsettings``: Django's diffsettings, with secrets masked.
-
-A command of its own name: an app that shipped a ``diffsettings`` would silently replace
-Django's in every project that installs it (the last app in INSTALLED_APPS wins).
-"""
+"""``slack_diffsettings``: Django's diffsettings, with secrets masked (a name of its own, so
+Django's is never replaced)."""
 
 from __future__ import annotations
 
@@ -46,10 +43,8 @@ class Command(DjangoDiffSettings):
     )
 
     def handle(self, **options: Any) -> str:
-        # As Django's handle(), but each value is cleansed (names matching API, KEY, TOKEN,
-        # SECRET, PASS..., nested dicts such as DATABASES included) before it is printed.
-        # Django's own reader of every setting (a setting Django deprecated is read as Django
-        # reads it, without a deprecation warning from here), the public Slack URLs shown as set.
+        # As Django's handle(), but each value is cleansed before it is printed.
+        # Django's own reader of every setting; the public Slack URLs shown as set.
         safe = SafeExceptionReporterFilter().get_safe_settings()
         user_settings = {name: repr(shown(name, value)) for name, value in safe.items()}
         default = options["default"]

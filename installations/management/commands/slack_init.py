@@ -1,8 +1,7 @@
 """manage.py slack_init: write a first .env with generated keys (`make env`).
 
-Writes the .env.example template with a generated DJANGO_SECRET_KEY and TOKEN_ENCRYPTION_KEYS
-entry, leaves every other variable for the operator (empty values, comments on their own
-lines), and never overwrites an existing file. It runs with no configuration at all.
+The .env.example template with a generated DJANGO_SECRET_KEY and TOKEN_ENCRYPTION_KEYS entry;
+never overwrites a file, needs no configuration.
 """
 
 from __future__ import annotations

@@ -1,8 +1,5 @@
-"""Print a new token-encryption key entry. Run when adding or rotating a key.
-
-It needs no configuration at all (no system checks, no database): production runs it first, to
-create the key whose absence would otherwise stop every other command.
-"""
+"""Print a new token-encryption key entry. Needs no configuration (it makes the key every other
+command needs)."""
 
 from __future__ import annotations
 

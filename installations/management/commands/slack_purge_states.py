@@ -1,8 +1,5 @@
-"""manage.py slack_purge_states: delete the records of spent OAuth states once they expired.
-
-Issued states are signed and stored nowhere (installations/oauth_state.py); a spent one is
-recorded only until its own expiry, after which its signature alone refuses it as expired.
-"""
+"""manage.py slack_purge_states: delete the records of spent OAuth states once they expired
+(the signature alone refuses an expired state)."""
 
 from __future__ import annotations
 
