@@ -8,11 +8,15 @@ does not grow with the row count (largest size's peak within 1.25x of the smalle
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 import tracemalloc
+from pathlib import Path
 
-from bootstrap import setup_django
-from results import record
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.bootstrap import setup_django
+from benchmarks.results import record
 
 TARGET_RATE = 20_000  # values/s, PostgreSQL
 TARGET_GROWTH = 1.25  # peak memory, largest size / smallest size

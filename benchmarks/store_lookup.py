@@ -33,6 +33,7 @@ import secrets
 import shutil
 import sqlite3
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -40,8 +41,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bootstrap import analyze, setup_django
-from results import record
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.bootstrap import analyze, setup_django
+from benchmarks.results import record
 
 TMP = Path(tempfile.mkdtemp(prefix="store-bench-"))
 atexit.register(shutil.rmtree, TMP, ignore_errors=True)
