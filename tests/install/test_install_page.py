@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.http.response import HttpResponseBase
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
@@ -25,7 +26,7 @@ from tests.support.flow import assert_nothing_from_another_origin, authorize_hre
 pytestmark = pytest.mark.django_db
 
 
-def get_page(client: Client, **extra: object) -> object:
+def get_page(client: Client, **extra: Any) -> HttpResponseBase:
     return client.get("/slack/install", secure=True, **extra)
 
 

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from django.http import HttpResponse
+from django.http.response import HttpResponseBase
 from django.test import Client, override_settings
 from django.utils import timezone
 
@@ -27,7 +27,7 @@ WEBHOOK_SCOPE = "incoming-webhook"
 HREF = re.compile(r'<a class="add-to-slack" href="([^"]+)"')
 
 
-def authorize_href(page: HttpResponse) -> str:
+def authorize_href(page: HttpResponseBase) -> str:
     """The Add to Slack link's target, HTML-unescaped as a browser would read it."""
     from html import unescape
 
@@ -64,13 +64,13 @@ class Flow:
         assert page.status_code == 200, page.content[:500]
         return authorize_href(page)
 
-    def back(self, redirect_url: str, client: Client | None = None) -> HttpResponse:
+    def back(self, redirect_url: str, client: Client | None = None) -> HttpResponseBase:
         """Follow Slack's redirect to our callback (path and query only)."""
         parts = urlsplit(redirect_url)
         path = parts.path + ("?" + parts.query if parts.query else "")
         return (client or self.client).get(path, secure=True)
 
-    def install(self, **choices: Any) -> HttpResponse:
+    def install(self, **choices: Any) -> HttpResponseBase:
         """Start, approve on the stand-in with ``choices``, and come back: the callback's answer."""
         url = self.start(
             user_token=choices.get("user_token", False), webhook=choices.get("webhook", False)
