@@ -11,6 +11,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection, models, transaction
 from django.test.utils import isolate_apps
+from pytest_django import Settings
 
 from installations.encryption.fields import (
     EncryptedDataError,
@@ -79,7 +80,7 @@ def test_saving_an_unchanged_value_writes_the_same_envelope() -> None:
     assert raw("installations_workspace", "bot_token", ws.pk) == before
 
 
-def test_values_under_an_old_key_still_read(settings: pytest.FixtureRequest) -> None:
+def test_values_under_an_old_key_still_read(settings: Settings) -> None:
     old = generate_key_entry("old")
     settings.TOKEN_ENCRYPTION_KEYS = old
     token = fake_token()
@@ -92,7 +93,7 @@ def test_values_under_an_old_key_still_read(settings: pytest.FixtureRequest) -> 
     assert raw("installations_workspace", "bot_token", ws.pk).startswith("v1.new.")
 
 
-def test_wrong_key_fails_closed_with_the_named_error(settings: pytest.FixtureRequest) -> None:
+def test_wrong_key_fails_closed_with_the_named_error(settings: Settings) -> None:
     token = fake_token()
     ws = workspace_row(bot_token=token)
     settings.TOKEN_ENCRYPTION_KEYS = generate_key_entry("test1")  # same id, other key
@@ -105,7 +106,7 @@ def test_wrong_key_fails_closed_with_the_named_error(settings: pytest.FixtureReq
     assert token not in message and "v1." not in message
 
 
-def test_unknown_key_id_fails(settings: pytest.FixtureRequest) -> None:
+def test_unknown_key_id_fails(settings: Settings) -> None:
     ws = workspace_row(bot_token=fake_token())
     settings.TOKEN_ENCRYPTION_KEYS = generate_key_entry("other")
     with pytest.raises(EncryptedDataError, match="key id test1"):
@@ -138,7 +139,7 @@ def test_ciphertext_copied_to_another_column_fails() -> None:
 
 
 def test_an_unreadable_value_is_never_rewritten_by_an_unrelated_save(
-    settings: pytest.FixtureRequest,
+    settings: Settings,
 ) -> None:
     ws = workspace_row(bot_token=fake_token())
     before = raw("installations_workspace", "bot_token", ws.pk)
@@ -262,7 +263,7 @@ def test_dumpdata_then_loaddata_restores_readable_tokens(tmp_path: Path) -> None
     assert restored.installations.get().user_token == user_token
 
 
-def test_presence_checks_never_decrypt(settings: pytest.FixtureRequest) -> None:
+def test_presence_checks_never_decrypt(settings: Settings) -> None:
     from installations.encryption.fields import has_stored_value
 
     ws = workspace_row(bot_token=fake_token(), bot_refresh_token=None)

@@ -8,6 +8,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection
+from pytest_django import Settings
 
 from installations.encryption.keyring import generate_key_entry
 from installations.models import Installation, Workspace
@@ -54,7 +55,7 @@ def kids_in_db() -> set[str]:
     return {value.split(".")[1] for value in values if value}
 
 
-def test_reencrypt_converges_and_check_turns_green(settings: pytest.FixtureRequest) -> None:
+def test_reencrypt_converges_and_check_turns_green(settings: Settings) -> None:
     old = generate_key_entry("old")
     settings.TOKEN_ENCRYPTION_KEYS = old
     made = make_rows(7)
@@ -82,7 +83,7 @@ def test_reencrypt_converges_and_check_turns_green(settings: pytest.FixtureReque
 
 
 def test_interrupted_run_leaves_everything_readable_and_a_rerun_finishes(
-    settings: pytest.FixtureRequest,
+    settings: Settings,
 ) -> None:
     old = generate_key_entry("old")
     settings.TOKEN_ENCRYPTION_KEYS = old
@@ -106,7 +107,7 @@ def test_interrupted_run_leaves_everything_readable_and_a_rerun_finishes(
     assert_all_readable(made)
 
 
-def test_unreadable_values_are_reported_and_left_alone(settings: pytest.FixtureRequest) -> None:
+def test_unreadable_values_are_reported_and_left_alone(settings: Settings) -> None:
     lost = generate_key_entry("lost")
     settings.TOKEN_ENCRYPTION_KEYS = lost
     Workspace.objects.create(client_id="1111.2222", team_id="TLOST", bot_token="xoxb-test-lost")
@@ -135,7 +136,7 @@ def test_a_batch_size_out_of_range_is_one_clear_error(size: str) -> None:
 
 
 def test_a_database_without_the_json_lookup_is_one_clear_error_and_nothing_moves(
-    settings: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     old = generate_key_entry("old")
     settings.TOKEN_ENCRYPTION_KEYS = old
