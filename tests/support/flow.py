@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from django.http import HttpResponse
 from django.http.response import HttpResponseBase
 from django.test import Client, override_settings
 from django.utils import timezone
@@ -31,6 +32,7 @@ def authorize_href(page: HttpResponseBase) -> str:
     """The Add to Slack link's target, HTML-unescaped as a browser would read it."""
     from html import unescape
 
+    assert isinstance(page, HttpResponse)  # a rendered page, never a streamed one
     match = HREF.search(page.content.decode())
     assert match, "install page has no Add to Slack link"
     return unescape(match.group(1))
@@ -64,13 +66,15 @@ class Flow:
         assert page.status_code == 200, page.content[:500]
         return authorize_href(page)
 
-    def back(self, redirect_url: str, client: Client | None = None) -> HttpResponseBase:
+    def back(self, redirect_url: str, client: Client | None = None) -> HttpResponse:
         """Follow Slack's redirect to our callback (path and query only)."""
         parts = urlsplit(redirect_url)
         path = parts.path + ("?" + parts.query if parts.query else "")
-        return (client or self.client).get(path, secure=True)
+        answer = (client or self.client).get(path, secure=True)
+        assert isinstance(answer, HttpResponse)  # the callback never streams
+        return answer
 
-    def install(self, **choices: Any) -> HttpResponseBase:
+    def install(self, **choices: Any) -> HttpResponse:
         """Start, approve on the stand-in with ``choices``, and come back: the callback's answer."""
         url = self.start(
             user_token=choices.get("user_token", False), webhook=choices.get("webhook", False)
