@@ -22,7 +22,7 @@ from slack_sdk.oauth.installation_store.sqlite3 import SQLite3InstallationStore
 
 from installations.bolt.store import DjangoInstallationStore
 from tests.support.factories import T0, fake_token, store_installation
-from tests.support.store import StampedSQLite3Store
+from tests.support.store import StampedSQLite3Store, found_installation
 
 pytestmark = pytest.mark.django_db
 
@@ -158,7 +158,11 @@ def test_org_wide_install_found_with_team_none(pair: Pair) -> None:
         is_enterprise_install=True,
     )
     pair.save(org)
-    lookup = {"enterprise_id": "E0ORG", "team_id": None, "is_enterprise_install": True}
+    lookup: dict[str, Any] = {
+        "enterprise_id": "E0ORG",
+        "team_id": None,
+        "is_enterprise_install": True,
+    }
     assert pair.found("find_bot", **lookup)["bot_token"] == org.bot_token
     found = pair.found("find_installation", **lookup)
     assert found["enterprise_url"] == "https://org.enterprise.slack.com/"
@@ -217,7 +221,7 @@ def test_resave_after_rotation_updates_in_place(pair: Pair) -> None:
     }
     rotating = store_installation(**refresh)
     pair.save(rotating)
-    refreshed = pair.ours.find_installation(**TEAM)
+    refreshed = found_installation(pair.ours, **TEAM)
     refreshed.bot_token, refreshed.bot_refresh_token = (
         fake_token("xoxe.xoxb-1"),
         fake_token("xoxe-1"),
@@ -302,7 +306,11 @@ def test_unknown_targets(pair: Pair) -> None:
     assert pair.same("find_installation", enterprise_id=None, team_id="T0NOPE") is None
     assert pair.same("find_installation", **TEAM, user_id="U0STRANGER") is None
     assert pair.same("find_bot", enterprise_id="E0NOPE", team_id=None) is None
-    lookup = {"enterprise_id": "E0NOPE", "team_id": None, "is_enterprise_install": True}
+    lookup: dict[str, Any] = {
+        "enterprise_id": "E0NOPE",
+        "team_id": None,
+        "is_enterprise_install": True,
+    }
     assert pair.same("find_installation", **lookup) is None
     pair.run("delete_all", enterprise_id=None, team_id="T0NOPE")  # no error either way
 

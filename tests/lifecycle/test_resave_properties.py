@@ -33,7 +33,7 @@ from tests.support.factories import fake_token, store_installation
 
 pytestmark = pytest.mark.django_db
 
-TEAM = {"enterprise_id": None, "team_id": "T0TEAM1"}
+TEAM: dict[str, Any] = {"enterprise_id": None, "team_id": "T0TEAM1"}
 USERS = ("U0ALICE", "U0BOB")
 
 

@@ -36,5 +36,7 @@ def live_and_unkept(standin: SlackStandIn, kept: set[str]) -> list[str]:
             user.get("refresh_token"),
         ):
             if token and token not in kept and is_live(standin, token):
-                left.append(standin.token_info(token)["kind"])
+                info = standin.token_info(token)
+                assert info is not None  # live, so the stand-in knows it
+                left.append(info["kind"])
     return left
