@@ -21,6 +21,7 @@ from installations.models import Installation, Workspace
 from slackstandin import SlackStandIn
 from slackstandin.state import BOT_USER_ID, INSTALLER_USER_ID
 from tests.bolt.test_bolt_app import Bolt
+from tests.support.standin import known_token
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the live server applies the event
 
@@ -113,7 +114,7 @@ def test_uninstall_between_rotation_and_save_stands(
     bolt.send_full(MENTION, team_id=TEAM)
 
     [carried] = bolt.store.carried
-    assert standin_with_events.token_info(carried.bot_token)["revoked"] is True
+    assert known_token(standin_with_events, carried.bot_token)["revoked"] is True
     workspace = Workspace.objects.get(team_id=TEAM)
     assert workspace.uninstalled_at is not None and workspace.bot_revoked_at is not None
     assert workspace.bot_token is None and workspace.bot_refresh_token is None

@@ -21,6 +21,7 @@ from installations.install.links import SALT
 from installations.models import Installation, OAuthState, Workspace
 from tests.support.db_faults import refuse_writes
 from tests.support.flow import Flow, assert_nothing_from_another_origin, query_of
+from tests.support.standin import known_token
 
 
 def nothing_stored() -> bool:
@@ -276,7 +277,7 @@ def test_answer_for_another_app_is_refused_and_its_tokens_revoked(flow: Flow) ->
     assert Workspace.objects.count() == 1 and not Installation.objects.exists()
     bot = flow.standin.issued[0]["access_token"]
     assert [c.token for c in flow.standin.calls_to("auth.revoke")] == [bot]
-    assert flow.standin.token_info(bot)["revoked"] is True
+    assert known_token(flow.standin, bot)["revoked"] is True
 
 
 def test_first_install_answered_for_another_app_is_refused_with_slack_app_id(
@@ -287,7 +288,7 @@ def test_first_install_answered_for_another_app_is_refused_with_slack_app_id(
     assert response.status_code == 502
     assert b"unexpected_response" in response.content
     assert nothing_stored()
-    assert flow.standin.token_info(flow.standin.issued[0]["access_token"])["revoked"] is True
+    assert known_token(flow.standin, flow.standin.issued[0]["access_token"])["revoked"] is True
     settings.SLACK_APP_ID = "A0STANDIN"
     assert flow.install().status_code == 302
 
@@ -302,7 +303,7 @@ def test_answer_without_the_bot_token_we_asked_for(flow: Flow, settings: Any) ->
     assert b"unexpected_response" in response.content
     assert nothing_stored()
     user_token = flow.standin.issued[0]["authed_user"]["access_token"]
-    assert flow.standin.token_info(user_token)["revoked"] is True
+    assert known_token(flow.standin, user_token)["revoked"] is True
 
 
 def test_auth_test_failure_revokes_and_stores_nothing(flow: Flow) -> None:
@@ -310,7 +311,7 @@ def test_auth_test_failure_revokes_and_stores_nothing(flow: Flow) -> None:
     response = flow.install()
     assert response.status_code == 502
     assert nothing_stored()
-    assert flow.standin.token_info(flow.standin.issued[0]["access_token"])["revoked"] is True
+    assert known_token(flow.standin, flow.standin.issued[0]["access_token"])["revoked"] is True
 
 
 # --- storage fails after Slack issued tokens --------------------------------------------------
@@ -341,7 +342,7 @@ def test_storage_failure_rolls_back_and_revokes_the_new_tokens(flow: Flow, setti
     # With rotation auth.revoke withdraws just the token it is given, refresh tokens included
     # (docs/slack-protocol.md §5), so each of the four is revoked on its own.
     for token in tokens:
-        assert flow.standin.token_info(token)["revoked"] is True
+        assert known_token(flow.standin, token)["revoked"] is True
     for secret in flow.issued_secrets():
         assert secret not in body
 

@@ -44,7 +44,7 @@ from installations.slack.answers import InstallAnswer, UnusableInstallAnswer
 from installations.slack.client import SlackWebClient
 from installations.slack.transport import MAX_ANSWER_BYTES, parse_retry_after
 from slackstandin import SlackStandIn
-from tests.support.standin import live_and_unkept
+from tests.support.standin import known_token, live_and_unkept
 
 REDIRECT_URI = "https://testserver/slack/oauth_redirect"
 PROPERTY = settings(
@@ -563,7 +563,7 @@ def test_an_unusable_refresh_answer_is_refused_and_its_tokens_revoked(
         slack_api.token_rotator().perform_bot_token_rotation(bot=bot, minutes_before_expiration=10)
     refreshed = standin.issued[-1]
     for token in (refreshed["access_token"], refreshed["refresh_token"]):
-        assert standin.token_info(token)["revoked"] is True
+        assert known_token(standin, token)["revoked"] is True
 
 
 def _tokens(body: dict[str, Any]) -> list[str]:

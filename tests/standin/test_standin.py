@@ -21,6 +21,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from installations.conf import slack_config
 from slackstandin import AuthorizeError, SlackStandIn
+from tests.support.standin import known_token
 
 REDIRECT = "https://testserver/slack/oauth_redirect"
 ROOT = Path(__file__).resolve().parents[2]
@@ -109,7 +110,7 @@ def test_workspace_inside_a_grid_org_has_team_and_enterprise(standin: SlackStand
     test = client(standin).auth_test(token=body["access_token"])
     assert test["team_id"] == "T0STANDIN1" and test["enterprise_id"] == "E0STANDIN1"
     assert standin.uninstall("T0STANDIN1") == (0, "")  # no events_url: only revokes
-    assert standin.token_info(body["access_token"])["revoked"] is True
+    assert known_token(standin, body["access_token"])["revoked"] is True
 
 
 def test_user_scope_alone_gives_user_token_without_bot(standin: SlackStandIn) -> None:
@@ -117,7 +118,7 @@ def test_user_scope_alone_gives_user_token_without_bot(standin: SlackStandIn) ->
     body = exchange(standin, standin.approve(url)).data
     assert "access_token" not in body
     assert body["authed_user"]["access_token"].startswith("xoxp-standin-")
-    assert standin.token_info(body["authed_user"]["access_token"])["kind"] == "user"
+    assert known_token(standin, body["authed_user"]["access_token"])["kind"] == "user"
 
 
 def test_code_is_single_use(standin: SlackStandIn) -> None:
@@ -205,7 +206,7 @@ def test_auth_test_error_codes(standin: SlackStandIn) -> None:
     standin.set_token_error(tokens[2], "account_inactive")
     codes = [slack_error(lambda t=t: web.auth_test(token=t)) for t in tokens]
     assert codes == ["token_revoked", "token_expired", "account_inactive"]
-    assert standin.token_info(tokens[0])["revoked"] is True
+    assert known_token(standin, tokens[0])["revoked"] is True
     assert standin.token_info("not-issued-by-the-standin") is None
 
 
@@ -332,7 +333,7 @@ def test_uninstall_revokes_and_sends_app_uninstalled(standin: SlackStandIn, rece
     assert payload["event"] == {"type": "app_uninstalled"}
     assert payload["enterprise_id"] == "E0STANDIN1"
     assert payload["authorizations"][0]["is_enterprise_install"] is True
-    assert standin.token_info(body["access_token"])["revoked"] is True
+    assert known_token(standin, body["access_token"])["revoked"] is True
     assert "uninstalled" in _get(standin, "/")[1]
 
 
@@ -342,9 +343,9 @@ def test_demo_page_uninstall_button(standin: SlackStandIn) -> None:
     assert status == 200 and "Uninstall app" in html and "T0STANDIN1" in html
     form_key = html.split('name="form_key" value="')[1].split('"')[0]
     forged = _post_form(standin, "/uninstall", {"team_id": "T0STANDIN1", "form_key": "x"})
-    assert forged.status == 400 and standin.token_info(token)["revoked"] is False
+    assert forged.status == 400 and known_token(standin, token)["revoked"] is False
     response = _post_form(standin, "/uninstall", {"team_id": "T0STANDIN1", "form_key": form_key})
-    assert response.status == 303 and standin.token_info(token)["revoked"] is True
+    assert response.status == 303 and known_token(standin, token)["revoked"] is True
 
 
 def test_standin_is_quiet(standin: SlackStandIn, capfd: pytest.CaptureFixture[str]) -> None:
@@ -522,6 +523,6 @@ def test_auth_revoke_revokes_a_refresh_token_on_its_own(standin: SlackStandIn) -
     body = exchange(standin, standin.approve(authorize_url(standin), rotation=True)).data
     web = client(standin)
     assert web.auth_revoke(token=body["refresh_token"])["revoked"] is True
-    assert standin.token_info(body["refresh_token"])["revoked"] is True
+    assert known_token(standin, body["refresh_token"])["revoked"] is True
     assert web.auth_test(token=body["access_token"])["ok"] is True  # only that one token
     assert slack_error(lambda: web.auth_revoke(token=body["refresh_token"])) == "invalid_auth"
