@@ -6,6 +6,7 @@ import json
 import secrets
 from io import StringIO
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 from django.core.management import call_command
@@ -25,20 +26,28 @@ from tests.support.factories import fake_token, workspace_row
 pytestmark = pytest.mark.django_db
 
 
-def raw(table: str, column: str, pk: object) -> str | None:
+def raw(table: str, column: str, pk: UUID) -> str | None:
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT {column} FROM {table} WHERE id = %s",
             [pk.hex if connection.vendor == "sqlite" else pk],
         )
         row = cursor.fetchone()
-    return row[0]
+    value: str | None = row[0]
+    return value
+
+
+def stored_value(table: str, column: str, pk: UUID) -> str:
+    """``raw``, for a column that must hold something."""
+    value = raw(table, column, pk)
+    assert value is not None, f"{table}.{column} is NULL"
+    return value
 
 
 def test_raw_column_is_an_envelope_not_the_token() -> None:
     token = fake_token()
     ws = workspace_row(bot_token=token)
-    stored = raw("installations_workspace", "bot_token", ws.pk)
+    stored = stored_value("installations_workspace", "bot_token", ws.pk)
     assert stored.startswith("v1.test1.")
     assert token not in stored and "xoxb" not in stored
 
@@ -54,7 +63,7 @@ def test_round_trip_after_reload() -> None:
 def test_none_is_null_and_empty_string_is_encrypted() -> None:
     ws = workspace_row(bot_token=None, bot_refresh_token="")
     assert raw("installations_workspace", "bot_token", ws.pk) is None
-    assert raw("installations_workspace", "bot_refresh_token", ws.pk).startswith("v1.")
+    assert stored_value("installations_workspace", "bot_refresh_token", ws.pk).startswith("v1.")
     again = Workspace.objects.get(pk=ws.pk)
     assert again.bot_token is None
     assert again.bot_refresh_token == ""
@@ -90,7 +99,7 @@ def test_values_under_an_old_key_still_read(settings: Settings) -> None:
     assert loaded.bot_token == token
     loaded.bot_token = fake_token()
     loaded.save()
-    assert raw("installations_workspace", "bot_token", ws.pk).startswith("v1.new.")
+    assert stored_value("installations_workspace", "bot_token", ws.pk).startswith("v1.new.")
 
 
 def test_wrong_key_fails_closed_with_the_named_error(settings: Settings) -> None:

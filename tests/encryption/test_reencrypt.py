@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from io import StringIO
+from uuid import UUID
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -17,7 +18,7 @@ from tests.support.db_faults import refuse_writes
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def make_rows(count: int) -> dict[object, tuple[str, str, str]]:
+def make_rows(count: int) -> dict[UUID, tuple[str, str, str]]:
     """Workspaces with a bot token and refresh token, each with an installation row."""
     made = {}
     for n in range(count):
@@ -39,7 +40,7 @@ def run(*args: str) -> str:
     return out.getvalue()
 
 
-def assert_all_readable(made: dict[object, tuple[str, str, str]]) -> None:
+def assert_all_readable(made: dict[UUID, tuple[str, str, str]]) -> None:
     for pk, (bot, refresh, user) in made.items():
         ws = Workspace.objects.get(pk=pk)
         assert (ws.bot_token, ws.bot_refresh_token) == (bot, refresh)
