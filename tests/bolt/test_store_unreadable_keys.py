@@ -25,9 +25,9 @@ from installations.encryption.fields import EncryptedDataError
 from installations.encryption.keyring import generate_key_entry
 from installations.models import LifecycleEvent, Workspace
 from slackstandin import SlackStandIn
-from tests.bolt.test_bolt_app import MENTION, Bolt
+from tests.bolt.test_bolt_app import Bolt
 from tests.support.factories import fake_token, store_installation
-from tests.support.store import found_bot, found_installation
+from tests.support.store import MENTION, found_bot, found_installation
 
 pytestmark = pytest.mark.django_db
 
