@@ -22,7 +22,7 @@ from slack_sdk.oauth.installation_store.sqlite3 import SQLite3InstallationStore
 
 from installations.bolt.store import DjangoInstallationStore
 from tests.support.factories import T0, fake_token, store_installation
-from tests.support.store import StampedSQLite3Store, found_installation
+from tests.support.store import StampedSQLite3Store, found_bot, found_installation
 
 pytestmark = pytest.mark.django_db
 
@@ -182,7 +182,7 @@ def test_workspace_inside_a_grid(pair: Pair) -> None:
 
 
 def test_incoming_webhook(pair: Pair) -> None:
-    hook = {
+    hook: dict[str, Any] = {
         "incoming_webhook_url": f"https://hooks.example.invalid/services/{fake_token('T')}",
         "incoming_webhook_channel": "#general",
         "incoming_webhook_channel_id": "C0GENERAL",
@@ -215,7 +215,7 @@ def test_rotation_fields(pair: Pair) -> None:
 def test_resave_after_rotation_updates_in_place(pair: Pair) -> None:
     if isinstance(pair.reference, SQLite3InstallationStore):
         pytest.skip("the SQLite3 store inserts a re-save as a second row with the same time")
-    refresh = {
+    refresh: dict[str, Any] = {
         "bot_refresh_token": fake_token("xoxe-1"),
         "user_refresh_token": fake_token("xoxe-1"),
     }
@@ -239,13 +239,14 @@ def test_resave_after_rotation_updates_in_place(pair: Pair) -> None:
 
 def test_save_bot_after_rotation(pair: Pair) -> None:
     pair.save(store_installation(bot_refresh_token=fake_token("xoxe-1")))
-    bot = pair.ours.find_bot(**TEAM)
+    bot = found_bot(pair.ours, **TEAM)
     rotated = Bot(**{**bot.to_dict_for_copying(), "bot_token": fake_token("xoxe.xoxb-1")})
     pair.run("save_bot", rotated)
     assert pair.found("find_bot", **TEAM)["bot_token"] == rotated.bot_token
     # slack_sdk's stores keep returning the installation row's old bot token here (bolt-python
     # #664 class); ours merges the current bot, so Bolt never authorizes with a stale token.
     expected, actual = pair.both("find_installation", **TEAM)
+    assert expected is not None
     assert actual == {**expected, "bot_token": rotated.bot_token}
 
 
@@ -255,6 +256,7 @@ def test_delete_bot(pair: Pair) -> None:
     assert pair.same("find_bot", **TEAM) is None
     # Deliberate: slack_sdk's installation rows still carry the deleted bot token; ours do not.
     expected, actual = pair.both("find_installation", **TEAM)
+    assert expected is not None and actual is not None
     assert actual == {**expected, **dict.fromkeys(DEAD_BOT)}
     assert actual["user_token"] is not None  # the user's token is untouched
 
@@ -341,5 +343,5 @@ def test_every_lookup_returns_the_same_fields(
     pair.save(
         installation_factory(incoming_webhook_url=fake_token("https://hooks.example.invalid/x"))
     )
-    found = pair.same("find_installation", **TEAM)
+    found = pair.found("find_installation", **TEAM)
     assert set(found) == set(store_installation().to_dict())

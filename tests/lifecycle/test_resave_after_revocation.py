@@ -279,7 +279,7 @@ def test_a_revocation_between_rotation_and_save_stands(
         assert refused[0].levelno == logging.INFO
         assert ("bot token" in refused[0].getMessage()) == kind.bot
     for secret in (new.bot_token, new.bot_refresh_token, installed.incoming_webhook_url):
-        assert secret not in caplog.text
+        assert secret is not None and secret not in caplog.text
     if saver.carries_user:
         assert new.user_token not in caplog.text and new.user_refresh_token not in caplog.text
 
@@ -339,7 +339,7 @@ def test_a_resave_of_a_revoked_older_users_row_keeps_the_newer_users_tokens(
     Bob, who installed later, keeps his row, and the rotated bot still lands."""
     bob = store_installation(installed_at=time.time(), user_id="U0BOB")
     our_store.save(bob)
-    alice = our_store.find_installation(**TEAM, user_id=INSTALLER)
+    alice = found_installation(our_store, **TEAM, user_id=INSTALLER)
     new = rotated(alice)
     REVOCATIONS["tokens_revoked_user"].apply(our_store)
     our_store.save(new)
