@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from django.core import checks
+from django.test import Client
 from pytest_django import Settings
 
 from installations.encryption.keyring import generate_key_entry
@@ -234,7 +235,7 @@ def test_configuration_problems_are_system_check_errors(settings: Settings) -> N
 @pytest.mark.django_db
 def test_keyring_check_reports_malformed_keys(settings: Settings) -> None:
     settings.TOKEN_ENCRYPTION_KEYS = "k1:abc"
-    errors = [e for e in checks.run_checks() if e.id.startswith("installations.")]
+    errors = [e for e in checks.run_checks() if e.id and e.id.startswith("installations.")]
     assert [e.id for e in errors] == ["installations.E001"]
     assert "TOKEN_ENCRYPTION_KEYS" in errors[0].msg
 
@@ -247,11 +248,11 @@ def test_keyring_check_refuses_the_secret_key_as_a_token_key(
     entry = generate_key_entry("k1")
     settings.TOKEN_ENCRYPTION_KEYS = entry
     settings.SECRET_KEY = entry.split(":")[1]
-    errors = [e for e in checks.run_checks() if e.id.startswith("installations.")]
+    errors = [e for e in checks.run_checks() if e.id and e.id.startswith("installations.")]
     assert [e.id for e in errors] == ["installations.E002"]
 
 
-def test_healthz_answers_when_the_database_does(client: object, db: None) -> None:
+def test_healthz_answers_when_the_database_does(client: Client, db: None) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
