@@ -57,7 +57,7 @@ def exchange(standin: SlackStandIn, redirect: str, **kw: Any) -> Any:
 def slack_error(call: Any) -> str:
     with pytest.raises(SlackApiError) as info:
         call()
-    return info.value.response["error"]
+    return str(info.value.response["error"])
 
 
 def test_fixture_points_settings_at_the_standin(standin: SlackStandIn) -> None:
@@ -174,6 +174,7 @@ def test_refresh_token_works_once_and_replaces_access_token(standin: SlackStandI
         refresh_token=body["refresh_token"],
     )
     new = refresh().data
+    assert isinstance(new, dict)
     assert new["token_type"] == "bot" and new["expires_in"] == 43200
     assert new["access_token"].startswith("xoxe.xoxb-1-standin-") and "authed_user" not in new
     assert new["refresh_token"] != body["refresh_token"] and new["team"]["id"] == "T0STANDIN1"
@@ -255,8 +256,10 @@ def test_fail_next_drop_closes_connection(standin: SlackStandIn) -> None:
 def test_fail_next_delay_times_out_but_spends_the_code(standin: SlackStandIn) -> None:
     redirect = standin.approve(authorize_url(standin))
     standin.fail_next("oauth.v2.access", delay=1.5)
+    # slack_sdk annotates timeout as int; urllib honours the half second this test needs.
+    slow = WebClient(base_url=standin.api_url, timeout=0.5, retry_handlers=[])  # type: ignore[arg-type]
     with pytest.raises((TimeoutError, URLError)):
-        WebClient(base_url=standin.api_url, timeout=0.5, retry_handlers=[]).oauth_v2_access(
+        slow.oauth_v2_access(
             client_id=standin.client_id,
             client_secret=standin.client_secret,
             code=code_from(redirect),
@@ -290,11 +293,14 @@ def test_authorize_page_escapes_and_buttons_redirect(standin: SlackStandIn) -> N
     form = {"q": query, "form_key": form_key, "target": "org", "rotation": "1"}
     allowed = _post_form(standin, "/oauth/v2/authorize", {**form, "decision": "allow"})
     location = allowed.getheader("Location")
-    assert allowed.status == 302 and location.startswith(REDIRECT + "?code=")
+    assert allowed.status == 302 and location is not None
+    assert location.startswith(REDIRECT + "?code=")
     assert parse_qs(urlsplit(location).query)["state"] == ["<b>x</b>"]
     assert exchange(standin, location)["is_enterprise_install"] is True
     cancelled = _post_form(standin, "/oauth/v2/authorize", {**form, "decision": "cancel"})
-    params = parse_qs(urlsplit(cancelled.getheader("Location")).query)
+    cancelled_location = cancelled.getheader("Location")
+    assert cancelled_location is not None
+    params = parse_qs(urlsplit(cancelled_location).query)
     assert params["error"] == ["access_denied"] and params["state"] == ["<b>x</b>"]
     assert params["error_description"][0].startswith("The user has denied access")
 
@@ -461,7 +467,14 @@ def test_fail_next_html_pages_raw_bodies_and_json_values(standin: SlackStandIn) 
 
 
 def test_replacing_faults_do_no_work(standin: SlackStandIn) -> None:
-    for fault in ({"html": True}, {"body": []}, {"raw": b"x"}, {"huge": 100}, {"redirect": "/x"}):
+    faults: list[dict[str, Any]] = [
+        {"html": True},
+        {"body": []},
+        {"raw": b"x"},
+        {"huge": 100},
+        {"redirect": "/x"},
+    ]
+    for fault in faults:
         form = _code_form(standin)
         standin.fail_next("oauth.v2.access", **fault)
         _post(standin, "oauth.v2.access", form)
