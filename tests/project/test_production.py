@@ -57,8 +57,11 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def opener(*, follow: bool = True) -> urllib.request.OpenerDirector:
-    jar = http.cookiejar.CookieJar(policy=BehindTlsProxy())
+def opener(
+    *, follow: bool = True, jar: http.cookiejar.CookieJar | None = None
+) -> urllib.request.OpenerDirector:
+    if jar is None:
+        jar = http.cookiejar.CookieJar(policy=BehindTlsProxy())
     handlers: list[Any] = [urllib.request.HTTPCookieProcessor(jar)]
     if not follow:
         handlers.append(NoRedirect())
