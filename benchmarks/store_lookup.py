@@ -104,6 +104,7 @@ def load_ours(data: list[Any]) -> Any:
     workspaces, rows = [], []
     for item in data:
         when = as_datetime(item.installed_at)
+        assert when is not None  # slack_sdk's Installation always carries its install time
         ws = Workspace(client_id=CLIENT_ID, app_id=item.app_id, team_id=item.team_id,
                        team_name=item.team_name, token_type=item.token_type,
                        bot_token=item.bot_token, bot_id=item.bot_id, bot_user_id=item.bot_user_id,

@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 import pytest
 from django.conf import settings as django_settings
 from django.core import signing
+from django.http import HttpResponse
+from django.http.response import HttpResponseBase
 from django.test import Client
 
 from installations.install.cookie import COOKIE_NAME
@@ -74,14 +76,17 @@ def test_success_page_names_the_workspace_and_opens_slack(flow: Flow) -> None:
 
 def test_pages_from_the_callback_are_self_contained(flow: Flow) -> None:
     """no third-party resources; outbound links only to Slack, noreferrer."""
-    pages = [flow.client.get(flow.install()["Location"], secure=True)]
+    pages: list[HttpResponseBase] = [flow.client.get(flow.install()["Location"], secure=True)]
     pages.append(flow.back(flow.standin.cancel(flow.start())))
     pages.append(flow.client.get("/slack/oauth_redirect?code=x", secure=True))
     for page in pages:
+        assert isinstance(page, HttpResponse)  # rendered pages
         body = page.content.decode()
         assert_nothing_from_another_origin(body)
         for tag in re.findall(r"<a [^>]*>", body):
-            href = re.search(r'href="([^"]*)"', tag).group(1)
+            link = re.search(r'href="([^"]*)"', tag)
+            assert link, tag
+            href = link.group(1)
             if href.startswith("/"):
                 continue
             assert href.startswith(("slack://", "https://app.slack.com/")), href

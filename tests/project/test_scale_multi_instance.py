@@ -387,9 +387,9 @@ def test_two_refresh_runners_spend_each_refresh_token_once(
         assert max(Counter(refreshes).values()) == 1  # and no refresh token spent twice
         refreshed = 0
         for out, _ in outputs:
-            summary = re.search(r"refreshed=(\d+)", out)
-            assert summary, out
-            refreshed += int(summary.group(1))
+            found = re.search(r"refreshed=(\d+)", out)
+            assert found, out
+            refreshed += int(found.group(1))
         assert refreshed == len(teams)
     for ws in Workspace.objects.all():
         assert ws.refresh_failed_at is None and ws.bot_token

@@ -70,7 +70,7 @@ def approve(standin: SlackStandIn, **choices: Any) -> str:
 
 def bot_token(standin: SlackStandIn, **choices: Any) -> dict[str, Any]:
     """A real install answer from the stand-in, exchanged without our client."""
-    return (
+    answer = (
         WebClient(base_url=standin.api_url)
         .oauth_v2_access(
             client_id=standin.client_id,
@@ -79,7 +79,9 @@ def bot_token(standin: SlackStandIn, **choices: Any) -> dict[str, Any]:
             redirect_uri=REDIRECT_URI,
         )
         .data
-    )  # type: ignore[return-value]
+    )
+    assert isinstance(answer, dict)  # JSON, not bytes
+    return answer
 
 
 def reason_of(call: Any) -> str:
@@ -227,8 +229,8 @@ def test_retry_after_values() -> None:
     cases = {"7": 7, " 0 ": 0, "0007": 7, "86400": 300, "9" * 30: 300, http_date: 20}
     for value, seconds in cases.items():
         assert parse_retry_after(value, now=now) == seconds
-    for value in ("abc", "-5", "1e9", "", "2.5", "٣", None, 5, "Sun, 32 Foo 2015"):
-        assert parse_retry_after(value, now=now) is None
+    for unreadable in ("abc", "-5", "1e9", "", "2.5", "٣", None, 5, "Sun, 32 Foo 2015"):
+        assert parse_retry_after(unreadable, now=now) is None
 
 
 @settings(max_examples=300, deadline=None, derandomize=True)
