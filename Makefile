@@ -61,8 +61,9 @@ test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # mypy's Django plugin imports the settings: DJANGO_DEBUG=true loads them without production
-# secrets, as for `manage.py check` (config in pyproject.toml).
-MYPY_TARGETS := installations slackinstall slackstandin
+# secrets, as for `manage.py check` (config in pyproject.toml; tests and benchmarks are checked too,
+# with the few relaxations its [[tool.mypy.overrides]] name for test code).
+MYPY_TARGETS := installations slackinstall slackstandin tests benchmarks
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

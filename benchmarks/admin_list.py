@@ -16,11 +16,15 @@ import cProfile
 import io
 import pstats
 import statistics
+import sys
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from bootstrap import analyze, setup_django
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.bootstrap import analyze, setup_django
 
 SCOPES, USER_SCOPES = "commands,chat:write", "search:read"
 PAGES = {

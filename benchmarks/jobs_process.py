@@ -15,7 +15,7 @@ import sys
 import time
 from dataclasses import dataclass
 
-from bootstrap import ROOT
+from benchmarks.bootstrap import ROOT
 
 _CHILD = """
 import os, resource, sys

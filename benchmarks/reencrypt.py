@@ -10,11 +10,15 @@ within its quarter of an hour however slow a rotation is; ``--sizes 10000,100000
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 import tracemalloc
+from pathlib import Path
 
-from bootstrap import database_label, setup_django
-from results import record
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.bootstrap import database_label, setup_django
+from benchmarks.results import record
 
 TARGET_RATE = 20_000  # values/s, PostgreSQL
 TARGET_GROWTH = 1.25  # peak memory, largest size / smallest size

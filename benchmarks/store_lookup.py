@@ -34,6 +34,7 @@ import secrets
 import shutil
 import sqlite3
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -41,8 +42,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bootstrap import analyze, database_label, setup_django
-from results import median_of, ratios, record
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.bootstrap import analyze, database_label, setup_django
+from benchmarks.results import median_of, ratios, record
 
 TMP = Path(tempfile.mkdtemp(prefix="store-bench-"))
 atexit.register(shutil.rmtree, TMP, ignore_errors=True)
@@ -103,6 +106,7 @@ def load_ours(data: list[Any]) -> Any:
     workspaces, rows = [], []
     for item in data:
         when = as_datetime(item.installed_at)
+        assert when is not None  # slack_sdk's Installation always carries its install time
         ws = Workspace(client_id=CLIENT_ID, app_id=item.app_id, team_id=item.team_id,
                        team_name=item.team_name, token_type=item.token_type,
                        bot_token=item.bot_token, bot_id=item.bot_id, bot_user_id=item.bot_user_id,

@@ -21,13 +21,17 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from collections import Counter
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bootstrap import database_label, setup_django, start_standin
-from jobs_process import JobRun
-from jobs_process import run as run_job
-from results import record
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.bootstrap import database_label, setup_django, start_standin
+from benchmarks.jobs_process import JobRun
+from benchmarks.jobs_process import run as run_job
+from benchmarks.results import record
 
 if TYPE_CHECKING:
     from slackstandin import SlackStandIn

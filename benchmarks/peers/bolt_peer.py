@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Any
 
 from django.core.wsgi import get_wsgi_application
 from django.http import HttpRequest, HttpResponse
@@ -40,7 +41,9 @@ def build_app(*, cache_enabled: bool) -> App:
     client_id, client_secret = os.environ["SLACK_CLIENT_ID"], os.environ["SLACK_CLIENT_SECRET"]
     installation_store, state_store = stores(engine(), client_id)
     client = WebClient(base_url=os.environ["SLACK_API_URL"])
-    authorize = None  # Bolt's default, built from the OAuth settings
+    # None: Bolt's default, built from the OAuth settings. App takes an Authorize instance
+    # (it checks isinstance) though its annotation names a plain function, as new_bolt_app does.
+    authorize: Any = None
     if cache_enabled:
         authorize = InstallationStoreAuthorize(
             logger=logger,

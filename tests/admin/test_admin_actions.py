@@ -68,6 +68,7 @@ def test_verify_now_updates_health_and_scopes_and_logs(
 ) -> None:
     ws = standin_install()
     token = Workspace.objects.get(pk=ws.pk).bot_token
+    assert token is not None
     standin.set_scopes(token, "commands,chat:write,users:read")
     response = confirm(operator, "verify_now", ws)
     assert response.status_code == 200
@@ -90,7 +91,9 @@ def test_verify_of_a_revoked_token_shows_needs_reinstall(
     operator: Client, standin: SlackStandIn, standin_install: Callable
 ) -> None:
     ws = standin_install()
-    standin.revoke_token(Workspace.objects.get(pk=ws.pk).bot_token)
+    token = Workspace.objects.get(pk=ws.pk).bot_token
+    assert token is not None
+    standin.revoke_token(token)
     response = confirm(operator, "verify_now", ws)
     [message] = texts(response)
     assert "revoked" in message
@@ -114,7 +117,7 @@ def test_refresh_now_rotates_the_tokens(
     assert len(refreshes) == 1
     assert refreshes[0].params.get("grant_type") == "refresh_token"
     after = Workspace.objects.get(pk=ws.pk).bot_token
-    assert after != before
+    assert after is not None and after != before
     assert standin.token_info(after) is not None
     [message] = texts(response)
     assert str(ws) in message

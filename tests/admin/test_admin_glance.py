@@ -25,7 +25,7 @@ from installations.lifecycle import revocation
 from installations.lifecycle.saving import record_event
 from installations.models import Health, LifecycleEvent, Workspace
 from installations.reporting import chart, health
-from tests.support.admin import past
+from tests.support.admin import health_row, past
 
 pytestmark = pytest.mark.django_db
 
@@ -34,12 +34,8 @@ TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [A-Z][A-Za-z0-9+-]*")
 GONE = {"reason_uninstalled", "reason_revoked_by_staff", "reason_bot_revoked"}
 
 
-def annotated(workspace: Workspace) -> Workspace:
-    return health.with_health(Workspace.objects.filter(pk=workspace.pk)).get()
-
-
 def true_reasons(workspace: Workspace) -> set[str]:
-    row = annotated(workspace)
+    row = health_row(workspace)
     return {name for name in health.REASONS if getattr(row, name)}
 
 
@@ -59,7 +55,7 @@ def test_an_uninstall_is_uninstalled_not_a_dead_or_revoked_token(
     ws.refresh_from_db()
     assert ws.health == Health.DEAD and ws.bot_revoked_at is not None  # the stored facts
     assert true_reasons(ws) == {"reason_uninstalled"}
-    [reason] = health.reason_details(annotated(ws))
+    [reason] = health.reason_details(health_row(ws))
     assert reason.words == "App uninstalled"
     assert TIME.search(reason.detail)
 
@@ -70,7 +66,7 @@ def test_a_staff_revoke_says_who_and_when(audit_workspace: Callable) -> None:
         ws, actor="staff:alice", detail="1 token(s) revoked", revoked=revocation.live_tokens(ws)
     )
     assert true_reasons(ws) == {"reason_revoked_by_staff"}
-    [reason] = health.reason_details(annotated(ws))
+    [reason] = health.reason_details(health_row(ws))
     assert reason.words == "Revoked by staff"
     assert reason.detail.startswith("by alice at ")
     assert TIME.search(reason.detail)
@@ -80,7 +76,7 @@ def test_slack_revoking_the_bot_token_is_not_a_staff_revoke(audit_workspace: Cal
     ws = audit_workspace()
     revocation.mark_bot_revoked(**target(ws), actor="slack")
     assert true_reasons(ws) == {"reason_bot_revoked"}
-    assert health.reason_details(annotated(ws))[0].detail.startswith("by Slack at ")
+    assert health.reason_details(health_row(ws))[0].detail.startswith("by Slack at ")
 
 
 def test_a_staff_revoke_before_the_latest_install_no_longer_counts(
@@ -99,7 +95,7 @@ def test_dead_only_after_a_verification(audit_workspace: Callable) -> None:
     )
     assert true_reasons(never_verified) == set()
     assert true_reasons(verified) == {"reason_token_dead"}
-    [reason] = health.reason_details(annotated(verified))
+    [reason] = health.reason_details(health_row(verified))
     assert reason.detail.startswith("auth.test answered invalid_auth, ")
 
 
@@ -148,7 +144,7 @@ def test_reasons_never_contradict_each_other_or_the_facts(
     )
     if staff:
         record_event(ws, LifecycleEvent.Kind.REVOKED, "staff:carol", occurred_at=past(hours=1))
-    row = annotated(ws)
+    row = health_row(ws)
     found = {name for name in health.REASONS if getattr(row, name)}
     assert row.needs_reinstall == bool(found)  # the status and its reasons agree
     assert len(found & GONE) <= 1  # one story of how the token went

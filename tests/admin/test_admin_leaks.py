@@ -16,6 +16,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.models import LogEntry
 from django.test import Client
 from django.urls import reverse
+from pytest_django import Settings
 
 from installations.models import Health, Workspace
 from tests.support.admin import past
@@ -53,7 +54,7 @@ def assert_clean(pages: dict[str, str], secrets: list[str]) -> None:
 
 
 @pytest.fixture
-def populated(audit_workspace: Callable, settings: object) -> list[Workspace]:
+def populated(audit_workspace: Callable, settings: Settings) -> list[Workspace]:
     settings.SLACK_USER_SCOPES = "search:read"
     rows = [
         audit_workspace(user_scopes="search:read", webhook=True, rotation=True),

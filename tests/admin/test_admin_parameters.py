@@ -69,7 +69,7 @@ QUERY_NAMES = st.sampled_from(
 )  # fmt: skip
 # Any text a URL can carry (a lone surrogate has no UTF-8 form; NUL has its own tests).
 VALUES = st.text(
-    st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), max_size=40
+    st.characters(blacklist_characters="\x00", blacklist_categories=["Cs"]), max_size=40
 )
 
 

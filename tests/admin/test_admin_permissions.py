@@ -165,6 +165,7 @@ def test_actions_need_a_csrf_token(audit_staff: Callable, audit_workspace: Calla
 def test_lifecycle_events_are_read_only(audit_staff: Callable, audit_workspace: Callable) -> None:
     ws = audit_workspace()
     event = LifecycleEvent.objects.filter(workspace=ws).first()
+    assert event is not None
     staff = audit_staff("view_lifecycleevent", "change_lifecycleevent", "delete_lifecycleevent")
     url = reverse("admin:installations_lifecycleevent_change", args=[event.pk])
     assert staff.get(url).status_code == 200

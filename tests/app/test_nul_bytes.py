@@ -115,7 +115,7 @@ def test_a_nul_request_is_logged_as_a_warning_not_an_error(
 
 # --- properties ----------------------------------------------------------------------------
 
-TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=20)
+TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=20)
 
 
 @settings(

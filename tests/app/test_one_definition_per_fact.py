@@ -17,7 +17,9 @@ import pytest
 from django.core.exceptions import BadRequest
 from django.core.handlers.exception import convert_exception_to_response
 from django.core.management import call_command
+from django.db import models
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.test import RequestFactory
 
 from installations.exceptions import InvalidInstallRequest, InvalidState, SlackInstallError
@@ -38,6 +40,7 @@ def test_our_400s_are_djangos_bad_request_so_django_answers_400_where_we_do_not(
     assert issubclass(InvalidInstallRequest, SlackInstallError)
     assert issubclass(InvalidInstallRequest, BadRequest)
     response = convert_exception_to_response(host_view)(RequestFactory().get("/host"))
+    assert isinstance(response, HttpResponseBase)  # a sync view: answered, not awaited
     assert response.status_code == 400
 
 
@@ -62,7 +65,8 @@ def test_a_check_someone_asked_for_is_logged_whatever_the_actor_is_called(
     assert verified.count() == 1
     verify_workspace(Workspace.objects.get(pk=workspace.pk), actor="command:support-script")
     assert verified.count() == 2
-    assert verified.order_by("-pk").first().actor == "command:support-script"
+    latest = verified.order_by("-pk").first()
+    assert latest is not None and latest.actor == "command:support-script"
 
 
 def test_a_malformed_keyring_is_reported_once_by_the_system_checks(tmp_path: Path) -> None:
@@ -103,5 +107,6 @@ def test_the_identity_columns_are_defined_once_and_need_no_migration() -> None:
         own = {f.name: f for f in model._meta.fields}
         for name in shared:
             base = InstallIdentity._meta.get_field(name)
+            assert isinstance(base, models.Field)  # a column, not a relation's reverse side
             assert own[name].deconstruct()[1:] == base.deconstruct()[1:], (model, name)
     call_command("makemigrations", "installations", "--check", "--dry-run", verbosity=0)

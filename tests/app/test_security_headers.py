@@ -123,12 +123,14 @@ def _login_post(origin: str, password: str) -> HttpResponse:
     client = Client(enforce_csrf_checks=True)
     client.get("/admin/login/", secure=True)
     token = client.cookies["csrftoken"].value
-    return client.post(
+    answer = client.post(
         "/admin/login/?next=/admin/",
         {"username": "staffer", "password": password, "csrfmiddlewaretoken": token},
         secure=True,
         headers={"Origin": origin},
     )
+    assert isinstance(answer, HttpResponse)  # never streamed
+    return answer
 
 
 def test_admin_login_accepts_a_trusted_origin_and_refuses_another(

@@ -83,7 +83,7 @@ def assert_same(bolt: AuthorizeResult | None, ours: AuthorizeResult | None, *, o
         assert getattr(ours, name) == getattr(bolt, name)
 
 
-TEAM = {"enterprise_id": None, "team_id": "T0STANDIN1"}
+TEAM: dict[str, Any] = {"enterprise_id": None, "team_id": "T0STANDIN1"}
 
 
 @pytest.mark.parametrize("user_id", [INSTALLER_USER_ID, OTHER_USER, None])
@@ -108,7 +108,11 @@ def test_an_org_wide_install_authorizes_an_event_of_a_workspace_in_the_org(
     pair: Pair, install: Callable[..., Any]
 ) -> None:
     _, body = install(org_wide=True, user_token=True)
-    request = {"enterprise_id": DEFAULT_ENTERPRISE_ID, "team_id": "T0INORG01", "org": True}
+    request: dict[str, Any] = {
+        "enterprise_id": DEFAULT_ENTERPRISE_ID,
+        "team_id": "T0INORG01",
+        "org": True,
+    }
     for user_id in (INSTALLER_USER_ID, OTHER_USER):
         bolt, ours = pair.both(**request, user_id=user_id)
         assert_same(bolt, ours, org=True)
@@ -191,7 +195,7 @@ def test_the_async_twin_answers_the_same(pair: Pair, install: Callable[..., Any]
         again = async_to_sync(twin.__call__)(context=context, **TEAM, user_id=user_id)
         assert theirs == again == ours and pair.auth_tests() <= before + 2
     assert len(twin.auth_tests) == 2  # the bot token and the installer's user token
-    nobody = {"enterprise_id": None, "team_id": "T0NONE", "user_id": None}
+    nobody: dict[str, Any] = {"enterprise_id": None, "team_id": "T0NONE", "user_id": None}
     assert async_to_sync(twin.__call__)(context=context, **nobody) is None
 
 

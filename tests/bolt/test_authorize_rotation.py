@@ -29,7 +29,7 @@ from slackstandin.state import INSTALLER_USER_ID
 from tests.support.lifecycle import make_due, refresh_calls, run_at_once
 from tests.support.store import stored_envelope
 
-TEAM = {"enterprise_id": None, "team_id": "T0STANDIN1"}
+TEAM: dict[str, Any] = {"enterprise_id": None, "team_id": "T0STANDIN1"}
 
 
 def authorize(standin: SlackStandIn, user_id: str = INSTALLER_USER_ID) -> AuthorizeResult | None:

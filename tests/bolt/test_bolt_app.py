@@ -189,6 +189,7 @@ def test_token_near_expiry_is_refreshed_by_bolt_and_saved_encrypted(
     assert workspace.bot_token != first["access_token"]
     assert workspace.bot_refresh_token != first["refresh_token"]
     assert bolt.seen[-1]["bot_token"] == workspace.bot_token  # authorized with the new token
+    assert workspace.bot_token is not None
     assert standin.token_info(workspace.bot_token) is not None
     envelope = stored_envelope(workspace, "bot_token")
     assert envelope.startswith("v1.") and workspace.bot_token not in envelope

@@ -21,6 +21,7 @@ from installations.models import Installation, Workspace
 from slackstandin import SlackStandIn
 from slackstandin.state import BOT_USER_ID, INSTALLER_USER_ID
 from tests.bolt.test_bolt_app import Bolt
+from tests.support.standin import known_token
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the live server applies the event
 
@@ -87,6 +88,12 @@ def rotating_bolt(standin: SlackStandIn, settings: Any, *, bot_only: bool) -> Bo
     return bolt
 
 
+def store_of(bolt: Bolt) -> RevocationBeforeSave:
+    """The recording store ``rotating_bolt`` gave ``bolt``."""
+    assert isinstance(bolt.store, RevocationBeforeSave)
+    return bolt.store
+
+
 def assert_not_stored(carried: Any, *names: str) -> None:
     """None of the carried tokens is in the database, decrypted or not."""
     stored = [
@@ -108,12 +115,12 @@ def test_uninstall_between_rotation_and_save_stands(
     standin_with_events: SlackStandIn, settings: Any, bot_only: bool
 ) -> None:
     bolt = rotating_bolt(standin_with_events, settings, bot_only=bot_only)
-    bolt.store.before_save = uninstall(standin_with_events)
+    store_of(bolt).before_save = uninstall(standin_with_events)
 
     bolt.send_full(MENTION, team_id=TEAM)
 
-    [carried] = bolt.store.carried
-    assert standin_with_events.token_info(carried.bot_token)["revoked"] is True
+    [carried] = store_of(bolt).carried
+    assert known_token(standin_with_events, carried.bot_token)["revoked"] is True
     workspace = Workspace.objects.get(team_id=TEAM)
     assert workspace.uninstalled_at is not None and workspace.bot_revoked_at is not None
     assert workspace.bot_token is None and workspace.bot_refresh_token is None
@@ -132,11 +139,11 @@ def test_bot_revocation_between_rotation_and_save_stands(
     standin_with_events: SlackStandIn, settings: Any, bot_only: bool
 ) -> None:
     bolt = rotating_bolt(standin_with_events, settings, bot_only=bot_only)
-    bolt.store.before_save = tokens_revoked(standin_with_events, bot=True)
+    store_of(bolt).before_save = tokens_revoked(standin_with_events, bot=True)
 
     bolt.send_full(MENTION, team_id=TEAM)
 
-    [carried] = bolt.store.carried
+    [carried] = store_of(bolt).carried
     workspace = Workspace.objects.get(team_id=TEAM)
     assert workspace.bot_revoked_at is not None and workspace.uninstalled_at is None
     assert workspace.bot_token is None
@@ -151,11 +158,11 @@ def test_user_revocation_between_rotation_and_save_stands(
     standin_with_events: SlackStandIn, settings: Any
 ) -> None:
     bolt = rotating_bolt(standin_with_events, settings, bot_only=False)
-    bolt.store.before_save = tokens_revoked(standin_with_events, bot=False)
+    store_of(bolt).before_save = tokens_revoked(standin_with_events, bot=False)
 
     assert bolt.send_full(MENTION, team_id=TEAM).status_code == 200
 
-    [carried] = bolt.store.carried
+    [carried] = store_of(bolt).carried
     workspace = Workspace.objects.get(team_id=TEAM)
     row = Installation.objects.get(workspace=workspace)
     assert row.user_token_revoked_at is not None and row.user_token is None

@@ -66,7 +66,9 @@ def test_the_statement_makes_the_querysets_instances(our_store: DjangoInstallati
     alice = latest_installation(**KEY, user_id="U0ALICE")
     assert alice is not None and alice.custom_values["nested"] == {"a": [1, None]}
     assert alice.user_token_expires_at is not None and alice.user_token_expires_at.tzinfo
-    assert alice.user_token.startswith("xoxp-")  # opens with the row it was sealed for
+    assert alice.user_token is not None and alice.user_token.startswith(
+        "xoxp-"
+    )  # opens with the row it was sealed for
 
 
 def test_deleted_revoked_and_uninstalled_rows_are_skipped_alike(

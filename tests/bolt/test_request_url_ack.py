@@ -40,7 +40,7 @@ PATHS = {
 }
 
 
-@pytest.fixture(params=PATHS.values(), ids=PATHS.keys())
+@pytest.fixture(params=list(PATHS.values()), ids=list(PATHS))
 def bolt_path(request: pytest.FixtureRequest, settings: Any) -> Iterator[str]:
     settings.SLACK_BOLT_APP = f"tests.bolt.request_url_apps.{request.param}"
     request_url_apps.SEEN.clear()
@@ -48,7 +48,7 @@ def bolt_path(request: pytest.FixtureRequest, settings: Any) -> Iterator[str]:
     request_url_apps.SEEN.clear()
 
 
-def deliver(payload: dict[str, Any], **headers: str) -> Any:
+def deliver(payload: dict[str, Any], **headers: Any) -> Any:
     body = json.dumps(payload).encode()
     client = Client(raise_request_exception=False)
     return client.post(

@@ -30,7 +30,7 @@ SEEN: list[dict[str, Any]] = []
 
 
 def build_app() -> App:
-    app = request_url.new_bolt_app(process_before_response=True)
+    app: App = request_url.new_bolt_app(process_before_response=True)
 
     @app.event("app_mention")
     def remember(context: BoltContext, say: Any) -> None:

@@ -22,7 +22,7 @@ from slack_sdk.oauth.installation_store.sqlite3 import SQLite3InstallationStore
 
 from installations.bolt.store import DjangoInstallationStore
 from tests.support.factories import T0, fake_token, store_installation
-from tests.support.store import StampedSQLite3Store
+from tests.support.store import StampedSQLite3Store, found_bot, found_installation
 
 pytestmark = pytest.mark.django_db
 
@@ -58,17 +58,27 @@ class Pair:
     def save(self, installation: Installation) -> None:
         self.run("save", installation)
 
-    def both(self, method: str, **kwargs: Any) -> tuple[dict | None, dict | None]:
+    def both(
+        self, method: str, **kwargs: Any
+    ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
         expected = normal(getattr(self.reference, method)(**kwargs))
         actual = normal(getattr(self.ours, method)(**kwargs))
         return expected, actual
 
-    def same(self, method: str, *, ignore: tuple[str, ...] = (), **kwargs: Any) -> dict | None:
+    def same(
+        self, method: str, *, ignore: tuple[str, ...] = (), **kwargs: Any
+    ) -> dict[str, Any] | None:
         expected, actual = self.both(method, **kwargs)
         if expected and actual:
             for name in ignore:
                 expected.pop(name), actual.pop(name)
         assert actual == expected, f"{method}({kwargs})"
+        return actual
+
+    def found(self, method: str, *, ignore: tuple[str, ...] = (), **kwargs: Any) -> dict[str, Any]:
+        """``same``, for a call that must find something."""
+        actual = self.same(method, ignore=ignore, **kwargs)
+        assert actual is not None, f"{method}({kwargs}) found nothing"
         return actual
 
 
@@ -77,14 +87,14 @@ def pair(reference_store: Any, our_store: DjangoInstallationStore) -> Pair:
     return Pair(reference_store, our_store)
 
 
-TEAM = {"enterprise_id": None, "team_id": "T0TEAM1"}
+TEAM: dict[str, Any] = {"enterprise_id": None, "team_id": "T0TEAM1"}
 
 
 def test_bot_only_install(pair: Pair) -> None:
     pair.save(store_installation(user_token=None, user_scopes=""))
     bot = pair.same("find_bot", **TEAM)
     assert bot is not None and bot["bot_token"].startswith("xoxb-")
-    found = pair.same("find_installation", **TEAM)
+    found = pair.found("find_installation", **TEAM)
     assert found is not None and found["user_token"] is None
     pair.same("find_installation", **TEAM, user_id="U0INSTALL1")
 
@@ -92,7 +102,7 @@ def test_bot_only_install(pair: Pair) -> None:
 def test_bot_and_user_install(pair: Pair) -> None:
     installation = store_installation()
     pair.save(installation)
-    found = pair.same("find_installation", **TEAM)
+    found = pair.found("find_installation", **TEAM)
     assert found["user_token"] == installation.user_token
     assert found["bot_token"] == installation.bot_token
     pair.same("find_installation", **TEAM, user_id="U0INSTALL1")
@@ -104,13 +114,13 @@ def test_two_users_latest_wins_and_each_user_gets_the_latest_bot(pair: Pair) -> 
     second = store_installation(5, user_id="U0BOB", bot_scopes="commands,chat:write,users:read")
     pair.save(first)
     pair.save(second)
-    latest = pair.same("find_installation", **TEAM)
+    latest = pair.found("find_installation", **TEAM)
     assert latest["user_id"] == "U0BOB"
-    alice = pair.same("find_installation", **TEAM, user_id="U0ALICE")
+    alice = pair.found("find_installation", **TEAM, user_id="U0ALICE")
     assert alice["user_token"] == first.user_token
     assert alice["bot_token"] == second.bot_token  # the latest bot, merged in
     pair.same("find_installation", **TEAM, user_id="U0BOB")
-    assert pair.same("find_bot", **TEAM)["bot_token"] == second.bot_token
+    assert pair.found("find_bot", **TEAM)["bot_token"] == second.bot_token
 
 
 def test_user_only_authorization_after_a_bot_install(pair: Pair) -> None:
@@ -120,7 +130,7 @@ def test_user_only_authorization_after_a_bot_install(pair: Pair) -> None:
         3, user_id="U0BOB", bot_token=None, bot_id=None, bot_user_id=None, bot_scopes=""
     )
     pair.save(user_only)
-    latest = pair.same("find_installation", **TEAM)
+    latest = pair.found("find_installation", **TEAM)
     assert latest["user_id"] == "U0BOB" and latest["bot_token"] == bot_install.bot_token
     pair.same("find_installation", **TEAM, user_id="U0BOB")
     pair.same("find_bot", **TEAM, ignore=USER_ONLY_FLOW)
@@ -132,8 +142,8 @@ def test_reinstall_with_more_scopes(pair: Pair) -> None:
         10, bot_scopes="commands,chat:write,channels:read", user_scopes="a,b"
     )
     pair.save(again)
-    assert pair.same("find_bot", **TEAM)["bot_scopes"] == "commands,chat:write,channels:read"
-    found = pair.same("find_installation", **TEAM, user_id="U0INSTALL1")
+    assert pair.found("find_bot", **TEAM)["bot_scopes"] == "commands,chat:write,channels:read"
+    found = pair.found("find_installation", **TEAM, user_id="U0INSTALL1")
     assert found["user_scopes"] == "a,b" and found["user_token"] == again.user_token
     pair.same("find_installation", **TEAM)
 
@@ -148,9 +158,13 @@ def test_org_wide_install_found_with_team_none(pair: Pair) -> None:
         is_enterprise_install=True,
     )
     pair.save(org)
-    lookup = {"enterprise_id": "E0ORG", "team_id": None, "is_enterprise_install": True}
-    assert pair.same("find_bot", **lookup)["bot_token"] == org.bot_token
-    found = pair.same("find_installation", **lookup)
+    lookup: dict[str, Any] = {
+        "enterprise_id": "E0ORG",
+        "team_id": None,
+        "is_enterprise_install": True,
+    }
+    assert pair.found("find_bot", **lookup)["bot_token"] == org.bot_token
+    found = pair.found("find_installation", **lookup)
     assert found["enterprise_url"] == "https://org.enterprise.slack.com/"
     pair.same("find_installation", **lookup, user_id="U0INSTALL1")
     # with is_enterprise_install=True the team_id argument is ignored, as slack_sdk's stores do
@@ -168,14 +182,14 @@ def test_workspace_inside_a_grid(pair: Pair) -> None:
 
 
 def test_incoming_webhook(pair: Pair) -> None:
-    hook = {
+    hook: dict[str, Any] = {
         "incoming_webhook_url": f"https://hooks.example.invalid/services/{fake_token('T')}",
         "incoming_webhook_channel": "#general",
         "incoming_webhook_channel_id": "C0GENERAL",
         "incoming_webhook_configuration_url": "https://team.example.invalid/services/B0",
     }
     pair.save(store_installation(**hook))
-    found = pair.same("find_installation", **TEAM)
+    found = pair.found("find_installation", **TEAM)
     assert {k: found[k] for k in hook} == hook
     pair.same("find_installation", **TEAM, user_id="U0INSTALL1")
 
@@ -190,9 +204,9 @@ def test_rotation_fields(pair: Pair) -> None:
         user_token_expires_at=int((T0 + timedelta(hours=11)).timestamp()),
     )
     pair.save(rotating)
-    bot = pair.same("find_bot", **TEAM)
+    bot = pair.found("find_bot", **TEAM)
     assert bot["bot_refresh_token"] == rotating.bot_refresh_token
-    found = pair.same("find_installation", **TEAM, user_id="U0INSTALL1")
+    found = pair.found("find_installation", **TEAM, user_id="U0INSTALL1")
     assert found["user_refresh_token"] == rotating.user_refresh_token
     assert found["user_token_expires_at"] == T0 + timedelta(hours=11)
     pair.same("find_installation", **TEAM)
@@ -201,13 +215,13 @@ def test_rotation_fields(pair: Pair) -> None:
 def test_resave_after_rotation_updates_in_place(pair: Pair) -> None:
     if isinstance(pair.reference, SQLite3InstallationStore):
         pytest.skip("the SQLite3 store inserts a re-save as a second row with the same time")
-    refresh = {
+    refresh: dict[str, Any] = {
         "bot_refresh_token": fake_token("xoxe-1"),
         "user_refresh_token": fake_token("xoxe-1"),
     }
     rotating = store_installation(**refresh)
     pair.save(rotating)
-    refreshed = pair.ours.find_installation(**TEAM)
+    refreshed = found_installation(pair.ours, **TEAM)
     refreshed.bot_token, refreshed.bot_refresh_token = (
         fake_token("xoxe.xoxb-1"),
         fake_token("xoxe-1"),
@@ -217,21 +231,22 @@ def test_resave_after_rotation_updates_in_place(pair: Pair) -> None:
         fake_token("xoxe-1"),
     )
     pair.save(refreshed)  # what Bolt's authorize does after perform_token_rotation
-    found = pair.same("find_installation", **TEAM)
+    found = pair.found("find_installation", **TEAM)
     assert found["bot_token"] == refreshed.bot_token
     assert found["user_token"] == refreshed.user_token
-    assert pair.same("find_bot", **TEAM)["bot_token"] == refreshed.bot_token
+    assert pair.found("find_bot", **TEAM)["bot_token"] == refreshed.bot_token
 
 
 def test_save_bot_after_rotation(pair: Pair) -> None:
     pair.save(store_installation(bot_refresh_token=fake_token("xoxe-1")))
-    bot = pair.ours.find_bot(**TEAM)
+    bot = found_bot(pair.ours, **TEAM)
     rotated = Bot(**{**bot.to_dict_for_copying(), "bot_token": fake_token("xoxe.xoxb-1")})
     pair.run("save_bot", rotated)
-    assert pair.same("find_bot", **TEAM)["bot_token"] == rotated.bot_token
+    assert pair.found("find_bot", **TEAM)["bot_token"] == rotated.bot_token
     # slack_sdk's stores keep returning the installation row's old bot token here (bolt-python
     # #664 class); ours merges the current bot, so Bolt never authorizes with a stale token.
     expected, actual = pair.both("find_installation", **TEAM)
+    assert expected is not None
     assert actual == {**expected, "bot_token": rotated.bot_token}
 
 
@@ -241,6 +256,7 @@ def test_delete_bot(pair: Pair) -> None:
     assert pair.same("find_bot", **TEAM) is None
     # Deliberate: slack_sdk's installation rows still carry the deleted bot token; ours do not.
     expected, actual = pair.both("find_installation", **TEAM)
+    assert expected is not None and actual is not None
     assert actual == {**expected, **dict.fromkeys(DEAD_BOT)}
     assert actual["user_token"] is not None  # the user's token is untouched
 
@@ -254,7 +270,7 @@ def test_delete_installation_of_one_user(pair: Pair) -> None:
     )
     pair.run("delete_installation", **TEAM, user_id="U0BOB")
     assert pair.same("find_installation", **TEAM, user_id="U0BOB") is None
-    assert pair.same("find_installation", **TEAM)["user_id"] == "U0ALICE"
+    assert pair.found("find_installation", **TEAM)["user_id"] == "U0ALICE"
     pair.same("find_installation", **TEAM, user_id="U0ALICE")
     pair.same("find_bot", **TEAM, ignore=USER_ONLY_FLOW)
 
@@ -281,7 +297,7 @@ def test_reinstall_after_delete_all(pair: Pair) -> None:
     pair.run("delete_all", **TEAM)
     again = store_installation(30)
     pair.save(again)
-    assert pair.same("find_bot", **TEAM)["bot_token"] == again.bot_token
+    assert pair.found("find_bot", **TEAM)["bot_token"] == again.bot_token
     pair.same("find_installation", **TEAM)
     pair.same("find_installation", **TEAM, user_id="U0INSTALL1")
 
@@ -292,7 +308,11 @@ def test_unknown_targets(pair: Pair) -> None:
     assert pair.same("find_installation", enterprise_id=None, team_id="T0NOPE") is None
     assert pair.same("find_installation", **TEAM, user_id="U0STRANGER") is None
     assert pair.same("find_bot", enterprise_id="E0NOPE", team_id=None) is None
-    lookup = {"enterprise_id": "E0NOPE", "team_id": None, "is_enterprise_install": True}
+    lookup: dict[str, Any] = {
+        "enterprise_id": "E0NOPE",
+        "team_id": None,
+        "is_enterprise_install": True,
+    }
     assert pair.same("find_installation", **lookup) is None
     pair.run("delete_all", enterprise_id=None, team_id="T0NOPE")  # no error either way
 
@@ -309,11 +329,11 @@ def test_client_id_scoping(pair: Pair) -> None:
     theirs = store_installation(5)
     pair.save(mine)
     other.save(theirs)
-    assert pair.same("find_bot", **TEAM)["bot_token"] == mine.bot_token
-    assert other.same("find_bot", **TEAM)["bot_token"] == theirs.bot_token
+    assert pair.found("find_bot", **TEAM)["bot_token"] == mine.bot_token
+    assert other.found("find_bot", **TEAM)["bot_token"] == theirs.bot_token
     pair.same("find_installation", **TEAM, user_id="U0INSTALL1")
     other.run("delete_all", **TEAM)
-    assert pair.same("find_installation", **TEAM)["bot_token"] == mine.bot_token
+    assert pair.found("find_installation", **TEAM)["bot_token"] == mine.bot_token
     assert other.same("find_installation", **TEAM) is None
 
 
@@ -323,5 +343,5 @@ def test_every_lookup_returns_the_same_fields(
     pair.save(
         installation_factory(incoming_webhook_url=fake_token("https://hooks.example.invalid/x"))
     )
-    found = pair.same("find_installation", **TEAM)
+    found = pair.found("find_installation", **TEAM)
     assert set(found) == set(store_installation().to_dict())

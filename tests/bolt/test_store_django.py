@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+from typing import Any
+from uuid import UUID
 
 import pytest
 from asgiref.sync import async_to_sync
 from django.db import connection
+from pytest_django import DjangoAssertNumQueries
 
 from installations.bolt.async_store import AsyncDjangoInstallationStore, AsyncDjangoOAuthStateStore
 from installations.bolt.store import DjangoInstallationStore
@@ -15,10 +18,10 @@ from tests.support.factories import fake_token, store_installation
 
 pytestmark = pytest.mark.django_db
 
-TEAM = {"enterprise_id": None, "team_id": "T0TEAM1"}
+TEAM: dict[str, Any] = {"enterprise_id": None, "team_id": "T0TEAM1"}
 
 
-def raw_row(table: str, pk: object) -> dict:
+def raw_row(table: str, pk: UUID) -> dict[str, Any]:
     with connection.cursor() as cursor:
         key = pk.hex if connection.vendor == "sqlite" else pk
         cursor.execute(f"select * from {table} where id = %s", [key])
@@ -53,23 +56,26 @@ def test_save_encrypts_every_secret_and_records_history(
     ]
     dump = repr(stored)
     for secret in secrets:
-        assert secret not in dump
+        assert secret is not None and secret not in dump
     assert re.match(r"v1\.test1\.", stored["bot_token"])
 
 
 def test_lookups_are_one_query_each(
-    our_store: DjangoInstallationStore, django_assert_num_queries: object
+    our_store: DjangoInstallationStore, django_assert_num_queries: DjangoAssertNumQueries
 ) -> None:
     our_store.save(store_installation(0, user_id="U0ALICE"))
     our_store.save(store_installation(5, user_id="U0BOB"))
     with django_assert_num_queries(1):
         bot = our_store.find_bot(**TEAM)
+    assert bot is not None and bot.bot_token is not None
     assert bot.bot_token.startswith("xoxb-")
     with django_assert_num_queries(1):
         latest = our_store.find_installation(**TEAM)
+    assert latest is not None and latest.user_token is not None
     assert latest.user_id == "U0BOB" and latest.user_token.startswith("xoxp-")
     with django_assert_num_queries(1):
         alice = our_store.find_installation(**TEAM, user_id="U0ALICE")
+    assert alice is not None and alice.user_token is not None
     assert alice.user_token.startswith("xoxp-") and alice.bot_token == bot.bot_token
     with django_assert_num_queries(1):
         assert our_store.find_bot(enterprise_id=None, team_id="T0NOPE") is None
@@ -119,6 +125,7 @@ def test_lifecycle_revocation_outside_the_store_hides_the_user(
 def test_save_bot_updates_the_workspace_in_place(our_store: DjangoInstallationStore) -> None:
     our_store.save(store_installation(bot_refresh_token=fake_token("xoxe-1")))
     bot = our_store.find_bot(**TEAM)
+    assert bot is not None
     bot.bot_token, bot.bot_refresh_token = fake_token("xoxe.xoxb-1"), fake_token("xoxe-1")
     our_store.save_bot(bot)
     assert Workspace.objects.count() == 1
@@ -132,12 +139,14 @@ def test_save_bot_ignores_an_older_bot(our_store: DjangoInstallationStore) -> No
     our_store.save(current)
     older = store_installation(0).to_bot()
     our_store.save_bot(older)
-    assert our_store.find_bot(**TEAM).bot_token == current.bot_token
+    bot = our_store.find_bot(**TEAM)
+    assert bot is not None and bot.bot_token == current.bot_token
 
 
 def test_custom_values_round_trip(our_store: DjangoInstallationStore) -> None:
     our_store.save(store_installation(custom_values={"plan": "pro"}))
-    assert our_store.find_installation(**TEAM).get_custom_value("plan") == "pro"
+    found = our_store.find_installation(**TEAM)
+    assert found is not None and found.get_custom_value("plan") == "pro"
 
 
 # --- OAuth state store: signed, self-expiring states; see tests/install/test_state_flood.py -----
@@ -148,19 +157,21 @@ def test_custom_values_round_trip(our_store: DjangoInstallationStore) -> None:
 
 def test_async_store_matches_the_sync_one(our_store: DjangoInstallationStore) -> None:
     store = AsyncDjangoInstallationStore(client_id="1111.2222")
-    org = {"enterprise_id": "E0ORG", "team_id": None, "is_enterprise_install": True}
+    org: dict[str, Any] = {"enterprise_id": "E0ORG", "team_id": None, "is_enterprise_install": True}
     async_to_sync(store.async_save)(store_installation(0, user_id="U0ALICE"))
     async_to_sync(store.async_save)(
         store_installation(1, enterprise_id="E0ORG", team_id=None, is_enterprise_install=True)
     )
     for lookup in (TEAM, org):
         bot = async_to_sync(store.async_find_bot)(**lookup)
-        assert bot.to_dict() == our_store.find_bot(**lookup).to_dict()
+        our_bot = our_store.find_bot(**lookup)
+        assert bot is not None and our_bot is not None
+        assert bot.to_dict() == our_bot.to_dict()
         found = async_to_sync(store.async_find_installation)(**lookup, user_id="U0INSTALL1")
         expected = our_store.find_installation(**lookup, user_id="U0INSTALL1")
         assert (found and found.to_dict()) == (expected and expected.to_dict())
     latest = async_to_sync(store.async_find_installation)(**TEAM)
-    assert latest.user_id == "U0ALICE"
+    assert latest is not None and latest.user_id == "U0ALICE"
 
     async_to_sync(store.async_delete_installation)(**TEAM, user_id="U0ALICE")
     assert async_to_sync(store.async_find_installation)(**TEAM) is None

@@ -25,12 +25,13 @@ from installations.encryption.fields import EncryptedDataError
 from installations.encryption.keyring import generate_key_entry
 from installations.models import LifecycleEvent, Workspace
 from slackstandin import SlackStandIn
-from tests.bolt.test_bolt_app import MENTION, Bolt
+from tests.bolt.test_bolt_app import Bolt
 from tests.support.factories import fake_token, store_installation
+from tests.support.store import MENTION, found_bot, found_installation
 
 pytestmark = pytest.mark.django_db
 
-TEAM = {"enterprise_id": None, "team_id": "T0TEAM1"}
+TEAM: dict[str, Any] = {"enterprise_id": None, "team_id": "T0TEAM1"}
 OTHER_KEYS = {
     # the key id the values name is not configured here at all
     "missing_key_id": lambda: generate_key_entry("other"),
@@ -117,7 +118,7 @@ def test_save_bot_keeps_the_rotated_token_and_erases_nothing(
     caplog: pytest.LogCaptureFixture,
     keys: str,
 ) -> None:
-    bot = our_store.find_bot(**TEAM)
+    bot = found_bot(our_store, **TEAM)
     Workspace.objects.update(refresh_failed_at=timezone.now())  # our refresher lost a race
     history_before = database_rows("installations_installation")
     settings.TOKEN_ENCRYPTION_KEYS = OTHER_KEYS[keys]()
@@ -145,7 +146,7 @@ def test_a_bolt_resave_keeps_what_it_does_not_carry(
 ) -> None:
     """Bolt acting for another user re-saves without the installer's user token: the stored,
     unreadable one stays as it is, and the webhook too."""
-    latest = our_store.find_installation(**TEAM)
+    latest = found_installation(our_store, **TEAM)
     settings.TOKEN_ENCRYPTION_KEYS = generate_key_entry("other")
     latest.user_token = latest.user_refresh_token = None
     latest.bot_token, latest.bot_refresh_token = fake_token("xoxe.xoxb-1"), fake_token("xoxe-1")

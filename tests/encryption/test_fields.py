@@ -6,11 +6,13 @@ import json
 import secrets
 from io import StringIO
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 from django.core.management import call_command
 from django.db import connection, models, transaction
 from django.test.utils import isolate_apps
+from pytest_django import Settings
 
 from installations.encryption.fields import (
     EncryptedDataError,
@@ -24,20 +26,28 @@ from tests.support.factories import fake_token, workspace_row
 pytestmark = pytest.mark.django_db
 
 
-def raw(table: str, column: str, pk: object) -> str | None:
+def raw(table: str, column: str, pk: UUID) -> str | None:
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT {column} FROM {table} WHERE id = %s",
             [pk.hex if connection.vendor == "sqlite" else pk],
         )
         row = cursor.fetchone()
-    return row[0]
+    value: str | None = row[0]
+    return value
+
+
+def stored_value(table: str, column: str, pk: UUID) -> str:
+    """``raw``, for a column that must hold something."""
+    value = raw(table, column, pk)
+    assert value is not None, f"{table}.{column} is NULL"
+    return value
 
 
 def test_raw_column_is_an_envelope_not_the_token() -> None:
     token = fake_token()
     ws = workspace_row(bot_token=token)
-    stored = raw("installations_workspace", "bot_token", ws.pk)
+    stored = stored_value("installations_workspace", "bot_token", ws.pk)
     assert stored.startswith("v1.test1.")
     assert token not in stored and "xoxb" not in stored
 
@@ -53,7 +63,7 @@ def test_round_trip_after_reload() -> None:
 def test_none_is_null_and_empty_string_is_encrypted() -> None:
     ws = workspace_row(bot_token=None, bot_refresh_token="")
     assert raw("installations_workspace", "bot_token", ws.pk) is None
-    assert raw("installations_workspace", "bot_refresh_token", ws.pk).startswith("v1.")
+    assert stored_value("installations_workspace", "bot_refresh_token", ws.pk).startswith("v1.")
     again = Workspace.objects.get(pk=ws.pk)
     assert again.bot_token is None
     assert again.bot_refresh_token == ""
@@ -79,7 +89,7 @@ def test_saving_an_unchanged_value_writes_the_same_envelope() -> None:
     assert raw("installations_workspace", "bot_token", ws.pk) == before
 
 
-def test_values_under_an_old_key_still_read(settings: pytest.FixtureRequest) -> None:
+def test_values_under_an_old_key_still_read(settings: Settings) -> None:
     old = generate_key_entry("old")
     settings.TOKEN_ENCRYPTION_KEYS = old
     token = fake_token()
@@ -89,10 +99,10 @@ def test_values_under_an_old_key_still_read(settings: pytest.FixtureRequest) -> 
     assert loaded.bot_token == token
     loaded.bot_token = fake_token()
     loaded.save()
-    assert raw("installations_workspace", "bot_token", ws.pk).startswith("v1.new.")
+    assert stored_value("installations_workspace", "bot_token", ws.pk).startswith("v1.new.")
 
 
-def test_wrong_key_fails_closed_with_the_named_error(settings: pytest.FixtureRequest) -> None:
+def test_wrong_key_fails_closed_with_the_named_error(settings: Settings) -> None:
     token = fake_token()
     ws = workspace_row(bot_token=token)
     settings.TOKEN_ENCRYPTION_KEYS = generate_key_entry("test1")  # same id, other key
@@ -105,7 +115,7 @@ def test_wrong_key_fails_closed_with_the_named_error(settings: pytest.FixtureReq
     assert token not in message and "v1." not in message
 
 
-def test_unknown_key_id_fails(settings: pytest.FixtureRequest) -> None:
+def test_unknown_key_id_fails(settings: Settings) -> None:
     ws = workspace_row(bot_token=fake_token())
     settings.TOKEN_ENCRYPTION_KEYS = generate_key_entry("other")
     with pytest.raises(EncryptedDataError, match="key id test1"):
@@ -138,7 +148,7 @@ def test_ciphertext_copied_to_another_column_fails() -> None:
 
 
 def test_an_unreadable_value_is_never_rewritten_by_an_unrelated_save(
-    settings: pytest.FixtureRequest,
+    settings: Settings,
 ) -> None:
     ws = workspace_row(bot_token=fake_token())
     before = raw("installations_workspace", "bot_token", ws.pk)
@@ -262,7 +272,7 @@ def test_dumpdata_then_loaddata_restores_readable_tokens(tmp_path: Path) -> None
     assert restored.installations.get().user_token == user_token
 
 
-def test_presence_checks_never_decrypt(settings: pytest.FixtureRequest) -> None:
+def test_presence_checks_never_decrypt(settings: Settings) -> None:
     from installations.encryption.fields import has_stored_value
 
     ws = workspace_row(bot_token=fake_token(), bot_refresh_token=None)

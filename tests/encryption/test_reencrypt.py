@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import secrets
 from io import StringIO
+from uuid import UUID
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection
+from pytest_django import Settings
 
 from installations.encryption.keyring import generate_key_entry
 from installations.models import Installation, Workspace
@@ -16,7 +18,7 @@ from tests.support.db_faults import refuse_writes
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def make_rows(count: int) -> dict[object, tuple[str, str, str]]:
+def make_rows(count: int) -> dict[UUID, tuple[str, str, str]]:
     """Workspaces with a bot token and refresh token, each with an installation row."""
     made = {}
     for n in range(count):
@@ -38,7 +40,7 @@ def run(*args: str) -> str:
     return out.getvalue()
 
 
-def assert_all_readable(made: dict[object, tuple[str, str, str]]) -> None:
+def assert_all_readable(made: dict[UUID, tuple[str, str, str]]) -> None:
     for pk, (bot, refresh, user) in made.items():
         ws = Workspace.objects.get(pk=pk)
         assert (ws.bot_token, ws.bot_refresh_token) == (bot, refresh)
@@ -54,7 +56,7 @@ def kids_in_db() -> set[str]:
     return {value.split(".")[1] for value in values if value}
 
 
-def test_reencrypt_converges_and_check_turns_green(settings: pytest.FixtureRequest) -> None:
+def test_reencrypt_converges_and_check_turns_green(settings: Settings) -> None:
     old = generate_key_entry("old")
     settings.TOKEN_ENCRYPTION_KEYS = old
     made = make_rows(7)
@@ -82,7 +84,7 @@ def test_reencrypt_converges_and_check_turns_green(settings: pytest.FixtureReque
 
 
 def test_interrupted_run_leaves_everything_readable_and_a_rerun_finishes(
-    settings: pytest.FixtureRequest,
+    settings: Settings,
 ) -> None:
     old = generate_key_entry("old")
     settings.TOKEN_ENCRYPTION_KEYS = old
@@ -106,7 +108,7 @@ def test_interrupted_run_leaves_everything_readable_and_a_rerun_finishes(
     assert_all_readable(made)
 
 
-def test_unreadable_values_are_reported_and_left_alone(settings: pytest.FixtureRequest) -> None:
+def test_unreadable_values_are_reported_and_left_alone(settings: Settings) -> None:
     lost = generate_key_entry("lost")
     settings.TOKEN_ENCRYPTION_KEYS = lost
     Workspace.objects.create(client_id="1111.2222", team_id="TLOST", bot_token="xoxb-test-lost")
@@ -135,7 +137,7 @@ def test_a_batch_size_out_of_range_is_one_clear_error(size: str) -> None:
 
 
 def test_a_database_without_the_json_lookup_is_one_clear_error_and_nothing_moves(
-    settings: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     old = generate_key_entry("old")
     settings.TOKEN_ENCRYPTION_KEYS = old

@@ -100,7 +100,7 @@ def test_a_token_written_while_its_batch_runs_waits_and_stays_as_its_writer_stor
     victim = Workspace.objects.order_by("pk").values_list("pk", flat=True)[0]
     refreshed = fake("xoxb")
     writer = threading.Thread(target=write_bot_token, args=(victim, refreshed))
-    waited = []
+    waited: list[bool] = []
     real_reseal = reencrypt_module._reseal
 
     def reseal_while_a_refresh_writes(fields: Any, batch: Any, *args: Any) -> Any:

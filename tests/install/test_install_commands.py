@@ -39,7 +39,8 @@ def run(name: str, *args: str, **options: Any) -> str:
 def test_purge_deletes_expired_spent_states_and_prints_the_count() -> None:
     spent = [issue_state() for _ in range(4)]
     for state in spent:
-        assert consume_state(state, read_state(state).payload)
+        payload = read_state(state).payload
+        assert payload is not None and consume_state(state, payload)
     OAuthState.objects.filter(state_hash__in=[hash_state(s) for s in spent[1:]]).update(
         expires_at=timezone.now() - timedelta(seconds=1)
     )
@@ -60,7 +61,7 @@ def bot_token_from(standin: SlackStandIn, **choices: Any) -> str:
         code=query_of(redirect)["code"],
         redirect_uri=django_settings.SLACK_REDIRECT_URI,
     )
-    return answer["access_token"]
+    return str(answer["access_token"])
 
 
 def test_add_token_from_the_environment(standin: SlackStandIn, monkeypatch: Any) -> None:

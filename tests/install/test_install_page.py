@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.http import HttpResponse
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
@@ -25,8 +26,10 @@ from tests.support.flow import assert_nothing_from_another_origin, authorize_hre
 pytestmark = pytest.mark.django_db
 
 
-def get_page(client: Client, **extra: object) -> object:
-    return client.get("/slack/install", secure=True, **extra)
+def get_page(client: Client, **extra: Any) -> HttpResponse:
+    page = client.get("/slack/install", secure=True, **extra)
+    assert isinstance(page, HttpResponse)  # rendered, never streamed
+    return page
 
 
 def test_page_links_to_the_v2_authorize_url_with_every_value() -> None:
@@ -56,7 +59,7 @@ def test_the_page_writes_nothing_to_the_database() -> None:
 def test_the_state_expires_after_the_setting_and_is_bound_to_the_cookie() -> None:
     page = get_page(Client())
     found = read_state(query_of(authorize_href(page))["state"])
-    assert found.check is StateCheck.LIVE
+    assert found.check is StateCheck.LIVE and found.payload is not None
     ttl = found.payload.expires_at - found.payload.issued_at
     assert ttl == timedelta(seconds=settings.SLACK_STATE_TTL_SECONDS)
     assert found.payload.browser == binding(page.cookies[COOKIE_NAME].value)
@@ -79,7 +82,7 @@ def test_the_install_page_reuses_the_value_of_its_own_cookie() -> None:
     again = get_page(Client(), HTTP_COOKIE=f"{INSTALL_COOKIE_NAME}={first}")
     assert again.cookies[COOKIE_NAME].value == first
     found = read_state(query_of(authorize_href(again))["state"])
-    assert found.payload.browser == binding(first)
+    assert found.payload is not None and found.payload.browser == binding(first)
 
 
 @pytest.mark.parametrize("value", ["short", "x" * 43 + "\n", "x" * 42 + "!", ""])
@@ -140,7 +143,8 @@ def test_unknown_host_is_refused() -> None:
 def test_team_preselects_a_workspace() -> None:
     url = authorize_href(get_page(Client(), data={"team": "T0ABC123"}))
     assert query_of(url)["team"] == "T0ABC123"
-    assert read_state(query_of(url)["state"]).payload.team_hint == "T0ABC123"
+    payload = read_state(query_of(url)["state"]).payload
+    assert payload is not None and payload.team_hint == "T0ABC123"
 
 
 @pytest.mark.parametrize(

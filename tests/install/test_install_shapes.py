@@ -110,9 +110,10 @@ def test_token_rotation(flow: Flow, settings: Any) -> None:
     issued = flow.standin.issued[0]
     workspace = Workspace.objects.get()
     assert workspace.bot_token == issued["access_token"]
-    assert workspace.bot_token.startswith("xoxe.xoxb-")
+    assert workspace.bot_token is not None and workspace.bot_token.startswith("xoxe.xoxb-")
     assert workspace.bot_refresh_token == issued["refresh_token"]
     expected = timezone.now() + timedelta(seconds=issued["expires_in"])
+    assert workspace.bot_token_expires_at is not None
     assert abs(workspace.bot_token_expires_at - expected) < timedelta(seconds=30)
     row = Installation.objects.get()
     assert row.user_refresh_token == issued["authed_user"]["refresh_token"]

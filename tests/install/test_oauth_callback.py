@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 import pytest
 from django.conf import settings as django_settings
 from django.core import signing
+from django.http import HttpResponse
+from django.http.response import HttpResponseBase
 from django.test import Client
 
 from installations.install.cookie import COOKIE_NAME
@@ -21,6 +23,7 @@ from installations.install.links import SALT, shown_on_page
 from installations.models import Installation, OAuthState, Workspace
 from tests.support.db_faults import refuse_writes
 from tests.support.flow import Flow, assert_nothing_from_another_origin, query_of
+from tests.support.standin import known_token
 
 
 def nothing_stored() -> bool:
@@ -73,14 +76,17 @@ def test_success_page_names_the_workspace_and_opens_slack(flow: Flow) -> None:
 
 def test_pages_from_the_callback_are_self_contained(flow: Flow) -> None:
     """no third-party resources; outbound links only to Slack, noreferrer."""
-    pages = [flow.client.get(flow.install()["Location"], secure=True)]
+    pages: list[HttpResponseBase] = [flow.client.get(flow.install()["Location"], secure=True)]
     pages.append(flow.back(flow.standin.cancel(flow.start())))
     pages.append(flow.client.get("/slack/oauth_redirect?code=x", secure=True))
     for page in pages:
+        assert isinstance(page, HttpResponse)  # rendered pages
         body = page.content.decode()
         assert_nothing_from_another_origin(body)
         for tag in re.findall(r"<a [^>]*>", body):
-            href = re.search(r'href="([^"]*)"', tag).group(1)
+            link = re.search(r'href="([^"]*)"', tag)
+            assert link, tag
+            href = link.group(1)
             if href.startswith("/"):
                 continue
             assert href.startswith(("slack://", "https://app.slack.com/")), href
@@ -276,7 +282,7 @@ def test_answer_for_another_app_is_refused_and_its_tokens_revoked(flow: Flow) ->
     assert Workspace.objects.count() == 1 and not Installation.objects.exists()
     bot = flow.standin.issued[0]["access_token"]
     assert [c.token for c in flow.standin.calls_to("auth.revoke")] == [bot]
-    assert flow.standin.token_info(bot)["revoked"] is True
+    assert known_token(flow.standin, bot)["revoked"] is True
 
 
 def test_first_install_answered_for_another_app_is_refused_with_slack_app_id(
@@ -287,7 +293,7 @@ def test_first_install_answered_for_another_app_is_refused_with_slack_app_id(
     assert response.status_code == 502
     assert b"unexpected_response" in response.content
     assert nothing_stored()
-    assert flow.standin.token_info(flow.standin.issued[0]["access_token"])["revoked"] is True
+    assert known_token(flow.standin, flow.standin.issued[0]["access_token"])["revoked"] is True
     settings.SLACK_APP_ID = "A0STANDIN"
     assert flow.install().status_code == 302
 
@@ -302,7 +308,7 @@ def test_answer_without_the_bot_token_we_asked_for(flow: Flow, settings: Any) ->
     assert b"unexpected_response" in response.content
     assert nothing_stored()
     user_token = flow.standin.issued[0]["authed_user"]["access_token"]
-    assert flow.standin.token_info(user_token)["revoked"] is True
+    assert known_token(flow.standin, user_token)["revoked"] is True
 
 
 def test_auth_test_failure_revokes_and_stores_nothing(flow: Flow) -> None:
@@ -310,7 +316,7 @@ def test_auth_test_failure_revokes_and_stores_nothing(flow: Flow) -> None:
     response = flow.install()
     assert response.status_code == 502
     assert nothing_stored()
-    assert flow.standin.token_info(flow.standin.issued[0]["access_token"])["revoked"] is True
+    assert known_token(flow.standin, flow.standin.issued[0]["access_token"])["revoked"] is True
 
 
 # --- storage fails after Slack issued tokens --------------------------------------------------
@@ -341,7 +347,7 @@ def test_storage_failure_rolls_back_and_revokes_the_new_tokens(flow: Flow, setti
     # With rotation auth.revoke withdraws just the token it is given, refresh tokens included
     # (docs/slack-protocol.md §5), so each of the four is revoked on its own.
     for token in tokens:
-        assert flow.standin.token_info(token)["revoked"] is True
+        assert known_token(flow.standin, token)["revoked"] is True
     for secret in flow.issued_secrets():
         assert secret not in body
 

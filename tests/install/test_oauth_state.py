@@ -59,14 +59,15 @@ def test_issuing_writes_nothing_and_a_state_is_spent_once() -> None:
     assert spend(state) is False
     row = OAuthState.objects.get()
     assert row.state_hash == hash_state(state)
-    assert row.expires_at == read_state(state).payload.expires_at
+    payload = read_state(state).payload
+    assert payload is not None and row.expires_at == payload.expires_at
 
 
 @pytest.mark.django_db
 def test_a_state_carries_its_expiry_team_and_browser() -> None:
     now = timezone.now().replace(microsecond=0)
     found = read_state(issue_state("T0ABC123", browser=BROWSER, ttl_seconds=300, now=now))
-    assert found.check is StateCheck.LIVE
+    assert found.check is StateCheck.LIVE and found.payload is not None
     assert found.payload.issued_at == now
     assert found.payload.expires_at == now + timedelta(seconds=300)
     assert (found.payload.team_hint, found.payload.browser) == ("T0ABC123", BROWSER)
@@ -200,7 +201,7 @@ def test_absurd_times_never_raise(moment: int) -> None:
     raw = {"n": "nonce", "i": moment, "e": moment, "t": "", "b": BROWSER}
     found = read_state(signing.Signer(salt=INSTALL_SALT, sep=SEPARATOR).sign_object(raw))
     if found.check is StateCheck.LIVE:
-        assert found.payload.expires_at > timezone.now()
+        assert found.payload is not None and found.payload.expires_at > timezone.now()
 
 
 @hypothesis_settings(max_examples=100, deadline=None, derandomize=True)
@@ -216,7 +217,7 @@ def test_issued_states_round_trip(team: str, browser_seed: bytes, ttl: int) -> N
     assert len(state) <= MAX_STATE_LENGTH
     assert json.dumps(state).strip('"') == state  # nothing to escape: safe in URLs and cookies
     found = read_state(state, now=now)
-    assert found.check is StateCheck.LIVE
+    assert found.check is StateCheck.LIVE and found.payload is not None
     assert found.payload.team_hint == team and found.payload.browser == browser
     assert found.payload.expires_at - found.payload.issued_at == timedelta(seconds=ttl)
     assert read_state(state, now=now + timedelta(seconds=ttl)).check is StateCheck.EXPIRED

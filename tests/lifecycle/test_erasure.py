@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import re
 import secrets
+from collections.abc import Generator
 from datetime import timedelta
 from typing import Any
 
@@ -37,7 +38,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def every_table_as_text() -> str:
     """Every row of every table of the database, as text: what a dump would show."""
-    parts = []
+    parts: list[str] = []
     with connection.cursor() as cursor:
         for table in connection.introspection.table_names():
             cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")
@@ -228,6 +229,7 @@ def test_retention_erases_what_is_older_in_batches_that_can_stop_and_resume(
     )
 
     run = purge_history(30, now=now, batch_size=1)
+    assert isinstance(run, Generator)  # so it can be stopped between batches
     assert next(run).workspaces_forgotten == 1  # one batch, committed; then stopped
     run.close()
     assert Workspace.objects.filter(team_id__startswith="T0OLDGONE").count() == 2

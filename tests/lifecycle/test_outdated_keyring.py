@@ -21,9 +21,10 @@ from django.db import connection
 
 from installations.encryption.fields import EncryptedDataError, unreadable_summary
 from installations.encryption.keyring import generate_key_entry
+from installations.encryption.models import encrypted_fields
 from installations.lifecycle.rotation import due_workspaces, refresh_due
 from installations.lifecycle.staff_actions import refresh_workspace, verify_workspace
-from installations.models import Health, Installation, LifecycleEvent, Workspace, encrypted_fields
+from installations.models import Health, Installation, LifecycleEvent, Workspace
 from tests.support.lifecycle import make_due, refresh_calls, stored_state
 
 pytestmark = pytest.mark.django_db

@@ -31,11 +31,12 @@ from installations.lifecycle.slack_events import handle_event
 from installations.models import Installation, Workspace
 from slackstandin.events import envelope
 from tests.support.factories import fake_token, store_installation
+from tests.support.store import found_bot, found_installation
 
 pytestmark = pytest.mark.django_db
 
 CLIENT = "1111.2222"  # the test settings' SLACK_CLIENT_ID: handle_event finds our rows
-TEAM = {"enterprise_id": None, "team_id": "T0TEAM1"}
+TEAM: dict[str, Any] = {"enterprise_id": None, "team_id": "T0TEAM1"}
 INSTALLER = "U0INSTALL1"
 
 
@@ -278,7 +279,7 @@ def test_a_revocation_between_rotation_and_save_stands(
         assert refused[0].levelno == logging.INFO
         assert ("bot token" in refused[0].getMessage()) == kind.bot
     for secret in (new.bot_token, new.bot_refresh_token, installed.incoming_webhook_url):
-        assert secret not in caplog.text
+        assert secret is not None and secret not in caplog.text
     if saver.carries_user:
         assert new.user_token not in caplog.text and new.user_refresh_token not in caplog.text
 
@@ -295,8 +296,8 @@ def test_a_new_install_after_the_revocation_still_wins(
     our_store.save(again)
     workspace = Workspace.objects.get(team_id="T0TEAM1")
     assert workspace.uninstalled_at is None and workspace.bot_revoked_at is None
-    assert our_store.find_bot(**TEAM).bot_token == again.bot_token
-    found = our_store.find_installation(**TEAM, user_id=INSTALLER)
+    assert found_bot(our_store, **TEAM).bot_token == again.bot_token
+    found = found_installation(our_store, **TEAM, user_id=INSTALLER)
     assert found.user_token == again.user_token
     assert found.incoming_webhook_url == again.incoming_webhook_url
 
@@ -307,13 +308,13 @@ def test_a_resave_for_another_user_after_a_user_revocation_refuses_nothing(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Bolt acting for someone else re-saves the installer's row without its user token."""
-    latest = our_store.find_installation(**TEAM)
+    latest = found_installation(our_store, **TEAM)
     latest.user_token = latest.user_refresh_token = latest.user_token_expires_at = None
     new = rotated(latest)
     REVOCATIONS["tokens_revoked_user"].apply(our_store)
     caplog.set_level(logging.INFO, logger="installations")
     our_store.save(new)
-    assert our_store.find_bot(**TEAM).bot_token == new.bot_token
+    assert found_bot(our_store, **TEAM).bot_token == new.bot_token
     assert Installation.objects.get(user_id=INSTALLER).user_token is None
     assert "left revocations standing" not in caplog.text
 
@@ -338,11 +339,11 @@ def test_a_resave_of_a_revoked_older_users_row_keeps_the_newer_users_tokens(
     Bob, who installed later, keeps his row, and the rotated bot still lands."""
     bob = store_installation(installed_at=time.time(), user_id="U0BOB")
     our_store.save(bob)
-    alice = our_store.find_installation(**TEAM, user_id=INSTALLER)
+    alice = found_installation(our_store, **TEAM, user_id=INSTALLER)
     new = rotated(alice)
     REVOCATIONS["tokens_revoked_user"].apply(our_store)
     our_store.save(new)
     assert Installation.objects.get(user_id=INSTALLER).user_token is None
     assert Installation.objects.get(user_id="U0BOB").user_token == bob.user_token
-    assert our_store.find_bot(**TEAM).bot_token == new.bot_token
+    assert found_bot(our_store, **TEAM).bot_token == new.bot_token
     assert Workspace.objects.get().installer_user_id == "U0BOB"

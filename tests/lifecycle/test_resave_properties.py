@@ -33,7 +33,7 @@ from tests.support.factories import fake_token, store_installation
 
 pytestmark = pytest.mark.django_db
 
-TEAM = {"enterprise_id": None, "team_id": "T0TEAM1"}
+TEAM: dict[str, Any] = {"enterprise_id": None, "team_id": "T0TEAM1"}
 USERS = ("U0ALICE", "U0BOB")
 
 
@@ -53,7 +53,7 @@ class World:
 
     def stored(self) -> dict[str, str]:
         """Every token and webhook URL in the database, by where it is."""
-        values: dict[str, str] = {}
+        values: dict[str, str | None] = {}
         for ws in Workspace.objects.all():
             values |= {"bot_token": ws.bot_token, "bot_refresh_token": ws.bot_refresh_token}
         for row in Installation.objects.all():

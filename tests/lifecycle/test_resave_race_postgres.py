@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import pytest
@@ -100,7 +101,7 @@ def test_the_revocation_wins_in_either_order(
         new = saver.rotate(saver.read(our_store))
 
         finished = run_together(
-            after(save_delay, lambda new=new: saver.save(our_store, new)),
+            after(save_delay, partial(saver.save, our_store, new)),
             after(revocation_delay, lambda: kind.apply(our_store)),
         )
         orders.add(tuple(finished))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.core.management import call_command
@@ -26,7 +27,7 @@ from tests.support.lifecycle import stored_state
 pytestmark = pytest.mark.django_db
 
 
-def key(workspace: Workspace) -> dict[str, str]:
+def key(workspace: Workspace) -> dict[str, Any]:
     return {
         "client_id": slack_config().client_id,
         "enterprise_id": workspace.enterprise_id or None,

@@ -42,6 +42,7 @@ def test_refresh_now_rotates_bot_and_user_tokens_separately(standin, install):
     assert standin.token_info(workspace.bot_token)["kind"] == "bot"
     assert standin.token_info(row.user_token)["kind"] == "user"
     expected = timezone.now() + timedelta(hours=12)
+    assert workspace.bot_token_expires_at is not None and row.user_token_expires_at is not None
     assert abs(workspace.bot_token_expires_at - expected) < timedelta(minutes=1)
     assert abs(row.user_token_expires_at - expected) < timedelta(minutes=1)
     events = LifecycleEvent.objects.filter(kind=LifecycleEvent.Kind.REFRESHED)

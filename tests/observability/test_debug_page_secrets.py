@@ -24,6 +24,9 @@ import django
 import pytest
 from django.conf import settings as django_settings
 from django.core import mail
+from django.core.mail import EmailMultiAlternatives
+from django.http import HttpResponse
+from django.http.response import HttpResponseBase
 from django.test import Client, RequestFactory
 from django.utils.log import AdminEmailHandler
 from django.views import debug
@@ -54,7 +57,7 @@ class Browser:
         client.cookies["sessionid"] = self.session
         client.cookies["csrftoken"] = self.csrf
 
-    def environ(self) -> dict[str, str]:
+    def environ(self) -> dict[str, Any]:
         """What a request's META holds under runserver, which copies os.environ into it."""
         return {
             "HTTP_AUTHORIZATION": f"Bearer {self.bearer}",
@@ -99,6 +102,13 @@ def assert_shows_none(rendering: str, values: list[str]) -> None:
     assert not leaked, f"{len(leaked)} secret value(s) shown, e.g. one of length {len(leaked[0])}"
 
 
+def clear_cached_reporter_filter() -> None:
+    """Django caches the filter it builds from the setting (functools.lru_cache)."""
+    cached = debug.get_default_exception_reporter_filter
+    assert hasattr(cached, "cache_clear")  # django-stubs types it without the lru_cache wrapper
+    cached.cache_clear()
+
+
 @pytest.fixture
 def debug_on(settings: Any) -> Iterator[None]:
     """DEBUG as `make run` has it, with the cleansing filter and reporter; error mails captured."""
@@ -108,7 +118,7 @@ def debug_on(settings: Any) -> Iterator[None]:
     # Django 6.0 takes plain addresses (and deprecates pairs); 5.2 takes (name, address) pairs.
     address = "ops@example.invalid"
     settings.ADMINS = [address] if django.VERSION >= (6, 0) else [("Ops", address)]
-    debug.get_default_exception_reporter_filter.cache_clear()  # cached on first use
+    clear_cached_reporter_filter()  # cached on first use
     mailer = AdminEmailHandler(include_html=True)
     request_logger = logging.getLogger("django.request")
     request_logger.addHandler(mailer)
@@ -116,7 +126,7 @@ def debug_on(settings: Any) -> Iterator[None]:
         yield
     finally:
         request_logger.removeHandler(mailer)
-        debug.get_default_exception_reporter_filter.cache_clear()
+        clear_cached_reporter_filter()
 
 
 @pytest.fixture
@@ -125,24 +135,27 @@ def django_default_reporting(settings: Any) -> Iterator[None]:
     settings.DEBUG = True
     settings.DEFAULT_EXCEPTION_REPORTER = "django.views.debug.ExceptionReporter"
     settings.DEFAULT_EXCEPTION_REPORTER_FILTER = "django.views.debug.SafeExceptionReporterFilter"
-    debug.get_default_exception_reporter_filter.cache_clear()
+    clear_cached_reporter_filter()
     yield
-    debug.get_default_exception_reporter_filter.cache_clear()
+    clear_cached_reporter_filter()
 
 
-def renderings(response: Any) -> str:
+def renderings(response: HttpResponseBase) -> str:
     assert response.status_code == 500
+    assert isinstance(response, HttpResponse)  # the error page, rendered whole
     return response.content.decode()
 
 
 def mail_renderings() -> list[str]:
     assert mail.outbox, "AdminEmailHandler sent no error mail"
     message = mail.outbox[-1]
-    return [message.subject, message.body, *(body for body, _ in message.alternatives)]
+    assert isinstance(message, EmailMultiAlternatives)  # AdminEmailHandler(include_html=True)
+    alternatives = [str(body) for body, _ in message.alternatives]
+    return [str(message.subject), str(message.body), *alternatives]
 
 
 # --- A crash inside signature checking ------------------------------------------------------------
-def signed_request(body: bytes) -> tuple[dict[str, str], str]:
+def signed_request(body: bytes) -> tuple[dict[str, Any], str]:
     timestamp = str(int(time.time()))
     signed = b"v0:" + timestamp.encode() + b":" + body
     digest = hmac.new(slack_config().signing_secret.encode(), signed, hashlib.sha256).hexdigest()
@@ -158,7 +171,7 @@ def crash_in_compare_digest(monkeypatch: pytest.MonkeyPatch) -> None:
     def compare_then_crash(expected: bytes, given: bytes) -> bool:
         raise RuntimeError("forced crash while comparing signatures")
 
-    monkeypatch.setattr(slack_signature.hmac, "compare_digest", compare_then_crash)
+    monkeypatch.setattr(f"{slack_signature.__name__}.hmac.compare_digest", compare_then_crash)
 
 
 def post_signed_event(client: Client, browser: Browser, accept: str) -> tuple[Any, str]:

@@ -54,7 +54,7 @@ def test_unset_token_hides_the_url(client: Client, settings: Any) -> None:
 def test_the_token_is_asked_for(
     client: Client, token: str, header: str | None, status: int
 ) -> None:
-    extra = {} if header is None else {"HTTP_AUTHORIZATION": header}
+    extra: dict[str, Any] = {} if header is None else {"HTTP_AUTHORIZATION": header}
     response = client.get("/metrics", secure=True, **extra)
     assert response.status_code == status
     if status == 401:

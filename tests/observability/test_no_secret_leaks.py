@@ -58,7 +58,10 @@ def debug_logs() -> Iterator[Captured]:
     captured = Captured()
     root = logging.getLogger()
     console = [
-        h for h in root.handlers if any(isinstance(f, RedactSecretsFilter) for f in h.filters)
+        h
+        for h in root.handlers
+        if isinstance(h, logging.StreamHandler)
+        and any(isinstance(f, RedactSecretsFilter) for f in h.filters)
     ]
     assert console, "settings.LOGGING must put the redaction filter on the console handler"
     old_streams = [h.setStream(captured.console) for h in console]

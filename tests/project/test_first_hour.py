@@ -14,14 +14,18 @@ import stat
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from installations.encryption.keyring import Keyring
 from slackinstall import dev_secrets
-from slackstandin import dev_standin
+from slackstandin import SlackStandIn, dev_standin
 from tests.support.project_copy import ROOT, clean_env, copy_project, make, manage
 from tests.support.servers import free_port
+
+if TYPE_CHECKING:
+    from subprocess import CompletedProcess
 
 REQUIRED_IN_PRODUCTION = [
     "DJANGO_SECRET_KEY",
@@ -78,7 +82,7 @@ print(json.dumps({
 """
 
 
-def dump_settings(project: Path, env: dict[str, str]) -> dict:
+def dump_settings(project: Path, env: dict[str, str]) -> dict[str, Any]:
     import subprocess
 
     result = subprocess.run(
@@ -91,7 +95,8 @@ def dump_settings(project: Path, env: dict[str, str]) -> dict:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    dumped: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    return dumped
 
 
 # --- .env.example ------------------------------------------------------------------------------
@@ -361,7 +366,9 @@ runpy.run_path("manage.py", run_name="__main__")
 """
 
 
-def run_recording(project: Path, env: dict[str, str], log: Path, *args: str) -> object:
+def run_recording(
+    project: Path, env: dict[str, str], log: Path, *args: str
+) -> CompletedProcess[str]:
     import subprocess
 
     return subprocess.run(
@@ -400,7 +407,7 @@ def standin_plan_for(project: Path, env: dict[str, str]) -> dev_standin.StandInP
     )
 
 
-def issue_bot_token(standin: object) -> str:
+def issue_bot_token(standin: SlackStandIn) -> str:
     from slack_sdk import WebClient
     from slack_sdk.oauth import AuthorizeUrlGenerator
 
@@ -411,14 +418,16 @@ def issue_bot_token(standin: object) -> str:
         scopes=["commands", "chat:write"],
         authorization_url=standin.authorize_url,
     ).generate("state-1")
-    code = re.search(r"[?&]code=([^&]+)", standin.approve(url)).group(1)
+    approved = re.search(r"[?&]code=([^&]+)", standin.approve(url))
+    assert approved, "the stand-in's redirect carries no code"
+    code = approved.group(1)
     answer = WebClient(base_url=standin.api_url).oauth_v2_access(
         client_id=standin.client_id,
         client_secret=standin.client_secret,
         code=code,
         redirect_uri=redirect_uri,
     )
-    return answer["access_token"]
+    return str(answer["access_token"])
 
 
 def hosts_in(log: Path) -> set[str]:

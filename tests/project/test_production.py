@@ -57,8 +57,11 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def opener(*, follow: bool = True) -> urllib.request.OpenerDirector:
-    jar = http.cookiejar.CookieJar(policy=BehindTlsProxy())
+def opener(
+    *, follow: bool = True, jar: http.cookiejar.CookieJar | None = None
+) -> urllib.request.OpenerDirector:
+    if jar is None:
+        jar = http.cookiejar.CookieJar(policy=BehindTlsProxy())
     handlers: list[Any] = [urllib.request.HTTPCookieProcessor(jar)]
     if not follow:
         handlers.append(NoRedirect())
@@ -145,7 +148,9 @@ def test_install_flow_healthz_and_clean_stop_under_gunicorn(
     assert authorize_url.startswith(standin.authorize_url)
 
     callback = standin.approve(authorize_url)  # the user clicks Allow on Slack
-    code = re.search(r"[?&]code=([^&]+)", callback).group(1)
+    code_match = re.search(r"[?&]code=([^&]+)", callback)
+    assert code_match, callback
+    code = code_match.group(1)
     assert callback.startswith(gunicorn.url + "/slack/oauth_redirect?")
     status, landed, html = get(browser, callback)
     assert status == 200, html

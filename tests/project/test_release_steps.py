@@ -16,6 +16,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -113,7 +114,7 @@ PRINT_DATABASE = (
 )
 
 
-def database_settings(env: dict[str, str]) -> dict:
+def database_settings(env: dict[str, str]) -> dict[str, Any]:
     result = subprocess.run(
         [sys.executable, "manage.py", "shell", "--no-imports", "-c", PRINT_DATABASE],
         cwd=ROOT,
@@ -124,7 +125,8 @@ def database_settings(env: dict[str, str]) -> dict:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    printed: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    return printed
 
 
 def test_connections_are_reused_with_health_checks_and_no_startup_options(

@@ -45,7 +45,7 @@ from installations.models import Installation, Workspace
 from installations.store import DjangoInstallationStore
 from slackstandin import SlackStandIn
 from slackstandin.events import envelope, signed_headers
-from tests.project.test_production import get, live_database_url, opener
+from tests.project.test_production import BehindTlsProxy, get, live_database_url, opener
 from tests.support.servers import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -220,7 +220,9 @@ def install_through(
     browser = opener()
     status, _, html = get(browser, cluster.proxy + "/slack/install")
     assert status == 200, html
-    authorize_url = unescape(re.search(r'class="add-to-slack" href="([^"]+)"', html).group(1))
+    link = re.search(r'class="add-to-slack" href="([^"]+)"', html)
+    assert link, html
+    authorize_url = unescape(link.group(1))
     callback = standin.approve(authorize_url, team_id=team_id, rotation=rotation)
     status, landed, html = get(browser, callback)
     assert status == 200 and "/slack/installed?" in landed, html
@@ -231,10 +233,10 @@ def admin_browser(cluster: Cluster) -> urllib.request.OpenerDirector:
     user = get_user_model().objects.create_superuser("ops", "ops@example.com", "unused-pw-1")
     client = Client()
     client.force_login(user)
-    browser = opener()
-    jar = next(h for h in browser.handlers if hasattr(h, "cookiejar")).cookiejar
     import http.cookiejar
 
+    jar = http.cookiejar.CookieJar(policy=BehindTlsProxy())
+    browser = opener(jar=jar)
     jar.set_cookie(
         http.cookiejar.Cookie(
             0, "sessionid", client.cookies["sessionid"].value, None, False, "127.0.0.1", False,
@@ -300,15 +302,15 @@ def test_two_instances_behind_nginx_share_one_truth(
     # 2. A status change through one instance shows on the other's admin at once.
     staff = admin_browser(cluster)
     assert counts_on(staff, cluster.b) == {"active": 1, "needs_reinstall": 0}  # now cached
-    body = json.dumps(
+    event = json.dumps(
         envelope(
             {"type": "app_uninstalled"}, team_id="T0MULTI01", enterprise_id=None,
             is_enterprise_install=False, event_id="Ev0MULTI01", event_time=int(time.time()),
         )
     ).encode()  # fmt: skip
-    headers = {**signed_headers(body, settings.SLACK_SIGNING_SECRET), "X-Forwarded-Proto": "https"}
+    headers = {**signed_headers(event, settings.SLACK_SIGNING_SECRET), "X-Forwarded-Proto": "https"}
     request = urllib.request.Request(  # noqa: S310 (loopback http only)
-        cluster.a.url + "/slack/events", data=body, headers=headers, method="POST"
+        cluster.a.url + "/slack/events", data=event, headers=headers, method="POST"
     )
     with urllib.request.urlopen(request, timeout=20) as response:  # noqa: S310 (loopback)
         assert response.status == 200
@@ -345,7 +347,7 @@ def test_two_instances_behind_nginx_share_one_truth(
     stored = Workspace._meta.get_field("bot_token").stored_envelope(
         Workspace.objects.get(team_id=last)
     )
-    assert kid_of(stored) == "new"
+    assert stored is not None and kid_of(stored) == "new"
 
 
 def test_two_refresh_runners_spend_each_refresh_token_once(
@@ -383,7 +385,11 @@ def test_two_refresh_runners_spend_each_refresh_token_once(
         ]
         assert len(refreshes) == len(teams)  # every due bot token refreshed in this round
         assert max(Counter(refreshes).values()) == 1  # and no refresh token spent twice
-        refreshed = sum(int(re.search(r"refreshed=(\d+)", out).group(1)) for out, _ in outputs)
+        refreshed = 0
+        for out, _ in outputs:
+            found = re.search(r"refreshed=(\d+)", out)
+            assert found, out
+            refreshed += int(found.group(1))
         assert refreshed == len(teams)
     for ws in Workspace.objects.all():
         assert ws.refresh_failed_at is None and ws.bot_token

@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 from django.core import checks
+from django.test import Client
+from pytest_django import Settings
 
 from installations.encryption.keyring import generate_key_entry
 from tests.project.settings_names import names_read, names_read_under
@@ -222,7 +224,7 @@ def test_gunicorn_refuses_to_start_with_every_problem(tmp_path: Path) -> None:
 
 # Django 6.1's run_checks() runs the model checks against every database by default.
 @pytest.mark.django_db
-def test_configuration_problems_are_system_check_errors(settings: pytest.FixtureRequest) -> None:
+def test_configuration_problems_are_system_check_errors(settings: Settings) -> None:
     """For code that loads Django without manage.py (a host project, a custom runner)."""
     settings.CONFIGURATION_PROBLEMS = ["SLACK_CLIENT_ID is not set"]
     errors = [e for e in checks.run_checks() if e.id == "installations.E003"]
@@ -231,9 +233,9 @@ def test_configuration_problems_are_system_check_errors(settings: pytest.Fixture
 
 # Django 6.1's run_checks() runs the model checks against every database by default.
 @pytest.mark.django_db
-def test_keyring_check_reports_malformed_keys(settings: pytest.FixtureRequest) -> None:
+def test_keyring_check_reports_malformed_keys(settings: Settings) -> None:
     settings.TOKEN_ENCRYPTION_KEYS = "k1:abc"
-    errors = [e for e in checks.run_checks() if e.id.startswith("installations.")]
+    errors = [e for e in checks.run_checks() if e.id and e.id.startswith("installations.")]
     assert [e.id for e in errors] == ["installations.E001"]
     assert "TOKEN_ENCRYPTION_KEYS" in errors[0].msg
 
@@ -241,16 +243,16 @@ def test_keyring_check_reports_malformed_keys(settings: pytest.FixtureRequest) -
 # Django 6.1's run_checks() runs the model checks against every database by default.
 @pytest.mark.django_db
 def test_keyring_check_refuses_the_secret_key_as_a_token_key(
-    settings: pytest.FixtureRequest,
+    settings: Settings,
 ) -> None:
     entry = generate_key_entry("k1")
     settings.TOKEN_ENCRYPTION_KEYS = entry
     settings.SECRET_KEY = entry.split(":")[1]
-    errors = [e for e in checks.run_checks() if e.id.startswith("installations.")]
+    errors = [e for e in checks.run_checks() if e.id and e.id.startswith("installations.")]
     assert [e.id for e in errors] == ["installations.E002"]
 
 
-def test_healthz_answers_when_the_database_does(client: object, db: None) -> None:
+def test_healthz_answers_when_the_database_does(client: Client, db: None) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
@@ -258,9 +260,7 @@ def test_healthz_answers_when_the_database_does(client: object, db: None) -> Non
 
 
 @pytest.mark.parametrize("output", ["hash", "unified"])
-def test_slack_diffsettings_masks_every_secret(
-    settings: pytest.FixtureRequest, output: str
-) -> None:
+def test_slack_diffsettings_masks_every_secret(settings: Settings, output: str) -> None:
     from io import StringIO
 
     from django.core.management import call_command

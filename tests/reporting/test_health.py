@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -12,22 +13,18 @@ from django.utils import timezone
 from installations.models import Health, Installation, Workspace
 from installations.reporting import health
 from installations.reporting.health import REASONS
-from tests.support.admin import past
+from tests.support.admin import health_row, past, with_user_tokens
 
 pytestmark = pytest.mark.django_db
 
 
-def annotated(workspace: Workspace) -> Workspace:
-    return health.with_health(Workspace.objects.filter(pk=workspace.pk)).get()
-
-
 def true_reasons(workspace: Workspace) -> set[str]:
-    row = annotated(workspace)
+    row = health_row(workspace)
     return {name for name in REASONS if getattr(row, name)}
 
 
 def test_fresh_install_with_every_wanted_scope_is_active(audit_workspace: Callable) -> None:
-    ws = annotated(audit_workspace())
+    ws = health_row(audit_workspace())
     assert ws.needs_reinstall is False
     assert true_reasons(ws) == set()
     assert health.status(ws) == "Active"
@@ -57,7 +54,7 @@ def test_each_lifecycle_fact_is_a_reason(
 ) -> None:
     ws = audit_workspace(**facts)
     assert true_reasons(ws) == {reason}
-    row = annotated(ws)
+    row = health_row(ws)
     assert row.needs_reinstall is True
     assert health.status(row) == "Needs reinstall"
     assert health.reasons(row) == [words]
@@ -73,13 +70,13 @@ def test_expiry_with_a_refresh_token_is_not_a_reason(audit_workspace: Callable) 
 
 
 def test_future_expiry_is_not_a_reason(audit_workspace: Callable) -> None:
-    ws = audit_workspace(bot_token_expires_at=timezone.now() + timezone.timedelta(hours=2))
+    ws = audit_workspace(bot_token_expires_at=timezone.now() + timedelta(hours=2))
     assert true_reasons(ws) == set()
 
 
 def test_missing_bot_scope_is_named(audit_workspace: Callable, settings: Any) -> None:
     settings.SLACK_SCOPES = "commands,chat:write"
-    ws = annotated(audit_workspace(bot_scopes="commands"))
+    ws = health_row(audit_workspace(bot_scopes="commands"))
     assert ws.reason_missing_bot_scopes is True
     assert health.reasons(ws) == ["Bot scopes missing: chat:write"]
     assert health.missing_scopes(ws) == ["chat:write"]
@@ -90,13 +87,13 @@ def test_a_scope_added_to_settings_turns_active_into_needs_reinstall(
 ) -> None:
     settings.SLACK_SCOPES = "commands,chat:write"
     ws = audit_workspace(bot_scopes="commands,chat:write")
-    assert annotated(ws).needs_reinstall is False
+    assert health_row(ws).needs_reinstall is False
     settings.SLACK_SCOPES = "commands,chat:write,channels:read"  # no data migration
-    row = annotated(ws)
+    row = health_row(ws)
     assert row.needs_reinstall is True
     assert health.missing_scopes(row) == ["channels:read"]
     settings.SLACK_SCOPES = "commands"  # asking for less never needs a reinstall
-    assert annotated(ws).needs_reinstall is False
+    assert health_row(ws).needs_reinstall is False
 
 
 def test_scope_match_is_exact_not_a_substring(audit_workspace: Callable, settings: Any) -> None:
@@ -126,7 +123,7 @@ def test_missing_user_scopes_follow_the_current_installer(
 ) -> None:
     settings.SLACK_USER_SCOPES = "search:read,users:read"
     ws = audit_workspace(user_id="U0ALICE", user_scopes="search:read")
-    row = annotated(ws)
+    row = health_row(ws)
     assert true_reasons(ws) == {"reason_missing_user_scopes"}
     assert health.reasons(row) == ["User scopes missing: users:read"]
     assert health.missing_scopes(row) == ["user:users:read"]
@@ -151,7 +148,7 @@ def test_several_reasons_are_all_listed(audit_workspace: Callable, settings: Any
         bot_scopes="commands", health=Health.DEAD, last_verified_at=past(minutes=1)
     )
     assert true_reasons(ws) == {"reason_missing_bot_scopes", "reason_token_dead"}
-    assert health.reasons(annotated(ws)) == [
+    assert health.reasons(health_row(ws)) == [
         "Bot scopes missing: chat:write",
         "Token dead at last verification",
     ]
@@ -167,7 +164,7 @@ def test_an_uninstall_is_the_only_reason_it_shows(audit_workspace: Callable, set
         last_verified_at=past(hours=3),
     )
     assert true_reasons(ws) == {"reason_uninstalled"}
-    assert health.reasons(annotated(ws)) == ["App uninstalled"]
+    assert health.reasons(health_row(ws)) == ["App uninstalled"]
 
 
 def test_status_filter_and_counts_run_in_sql(
@@ -199,11 +196,10 @@ def test_reason_annotations_are_filterable(audit_workspace: Callable) -> None:
 def test_user_tokens_flag(audit_workspace: Callable) -> None:
     with_user = audit_workspace(user_scopes="search:read")
     without = audit_workspace()
-    annotated_all = health.with_user_tokens(Workspace.objects.all())
+    annotated_all = with_user_tokens(Workspace.objects.all())
     flags = dict(annotated_all.values_list("pk", "has_user_tokens"))
     assert flags == {with_user.pk: True, without.pk: False}
     Installation.objects.filter(workspace=with_user).update(user_token_revoked_at=timezone.now())
     assert (
-        health.with_user_tokens(Workspace.objects.filter(pk=with_user.pk)).get().has_user_tokens
-        is False
+        with_user_tokens(Workspace.objects.filter(pk=with_user.pk)).get().has_user_tokens is False
     )

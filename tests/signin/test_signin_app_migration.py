@@ -16,7 +16,8 @@ from django.db.migrations.executor import MigrationExecutor
 
 from installations.signin.models import SlackIdentity
 
-OLD_STATE = [("installations", "0006_installation_installed_by"), ("slackinstall_signin", None)]
+OLD_INSTALLATIONS = ("installations", "0006_installation_installed_by")
+OLD_STATE = [OLD_INSTALLATIONS, ("slackinstall_signin", None)]
 TABLE = "installations_slackidentity"
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -50,7 +51,7 @@ def back_at_the_old_state() -> Iterator[MigrationExecutor]:
 def test_an_identity_of_the_old_state_survives_the_move_to_the_signin_app(
     back_at_the_old_state: MigrationExecutor,
 ) -> None:
-    old = back_at_the_old_state.loader.project_state(OLD_STATE[0]).apps
+    old = back_at_the_old_state.loader.project_state(OLD_INSTALLATIONS).apps
     old_identity = old.get_model("installations", "SlackIdentity")
     assert old_identity._meta.db_table == TABLE
     if TABLE not in tables():  # what the previous release's 0005 created on every database
@@ -79,7 +80,7 @@ def test_a_database_that_never_had_the_table_gets_it_from_the_signin_app(
 ) -> None:
     if TABLE in tables():
         with connection.schema_editor() as editor:
-            old = back_at_the_old_state.loader.project_state(OLD_STATE[0]).apps
+            old = back_at_the_old_state.loader.project_state(OLD_INSTALLATIONS).apps
             editor.delete_model(old.get_model("installations", "SlackIdentity"))
     migrate(latest())
     assert TABLE in tables()

@@ -167,9 +167,10 @@ def test_an_install_state_is_no_sign_in_state(signin: SlackStandIn, client: Clie
 
 def test_cancel_on_slack(signin: SlackStandIn, client: Client) -> None:
     from slackstandin import oidc
+    from slackstandin.authorize import query_params
 
     start = client.get("/slack/signin/start")
-    params = oidc.query_params(start["Location"])
+    params = query_params(start["Location"])
     response = client.get(local(oidc.cancel(params, signin.client_id)))
     assert response.status_code == 200 and b"access_denied" in response.content
 

@@ -46,6 +46,7 @@ def test_the_page_names_both_accounts_and_shows_no_token(
     assert "alice" in text and "U0STANDIN2" in text and "Second Person" in text
     assert 'method="post"' in text and "csrfmiddlewaretoken" in text
     access = signin.calls_to("auth.revoke")[0].token
+    assert access is not None
     assert access not in text and "eyJ" not in text and "xox" not in text
     assert not SlackIdentity.objects.exists()
 

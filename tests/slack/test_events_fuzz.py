@@ -115,7 +115,7 @@ def reference_signature(secret: str, timestamp: str, body: bytes) -> str:
     return "v0=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-def signed_environ(body: bytes) -> dict[str, str]:
+def signed_environ(body: bytes) -> dict[str, Any]:
     timestamp = fresh_timestamp()
     return {
         "HTTP_X_SLACK_REQUEST_TIMESTAMP": timestamp,

@@ -45,7 +45,7 @@ from installations.slack.client import SlackWebClient
 from installations.slack.transport import MAX_ANSWER_BYTES, parse_retry_after
 from slackstandin import SlackStandIn
 from slackstandin.tokens import mint_bot
-from tests.support.standin import live_and_unkept
+from tests.support.standin import known_token, live_and_unkept
 
 REDIRECT_URI = "https://testserver/slack/oauth_redirect"
 PROPERTY = settings(
@@ -71,7 +71,7 @@ def approve(standin: SlackStandIn, **choices: Any) -> str:
 
 def bot_token(standin: SlackStandIn, **choices: Any) -> dict[str, Any]:
     """A real install answer from the stand-in, exchanged without our client."""
-    return (
+    answer = (
         WebClient(base_url=standin.api_url)
         .oauth_v2_access(
             client_id=standin.client_id,
@@ -80,7 +80,9 @@ def bot_token(standin: SlackStandIn, **choices: Any) -> dict[str, Any]:
             redirect_uri=REDIRECT_URI,
         )
         .data
-    )  # type: ignore[return-value]
+    )
+    assert isinstance(answer, dict)  # JSON, not bytes
+    return answer
 
 
 def reason_of(call: Any) -> str:
@@ -228,8 +230,8 @@ def test_retry_after_values() -> None:
     cases = {"7": 7, " 0 ": 0, "0007": 7, "86400": 300, "9" * 30: 300, http_date: 20}
     for value, seconds in cases.items():
         assert parse_retry_after(value, now=now) == seconds
-    for value in ("abc", "-5", "1e9", "", "2.5", "٣", None, 5, "Sun, 32 Foo 2015"):
-        assert parse_retry_after(value, now=now) is None
+    for unreadable in ("abc", "-5", "1e9", "", "2.5", "٣", None, 5, "Sun, 32 Foo 2015"):
+        assert parse_retry_after(unreadable, now=now) is None
 
 
 @settings(max_examples=300, deadline=None, derandomize=True)
@@ -582,7 +584,7 @@ def test_an_unusable_refresh_answer_is_refused_and_its_tokens_revoked(
         slack_api.token_rotator().perform_bot_token_rotation(bot=bot, minutes_before_expiration=10)
     refreshed = standin.issued[-1]
     for token in (refreshed["access_token"], refreshed["refresh_token"]):
-        assert standin.token_info(token)["revoked"] is True
+        assert known_token(standin, token)["revoked"] is True
 
 
 def _tokens(body: dict[str, Any]) -> list[str]:

@@ -97,7 +97,8 @@ def install(
     return body
 
 
-GRID = {"enterprise_id": "E0STANDIN1"}  # the examples are of a workspace inside a Grid org
+# the examples are of a workspace inside a Grid org
+GRID: dict[str, Any] = {"enterprise_id": "E0STANDIN1"}
 
 
 # --- oauth.v2.access ------------------------------------------------------------------------

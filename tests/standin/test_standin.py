@@ -21,6 +21,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from installations.conf import slack_config
 from slackstandin import AuthorizeError, SlackStandIn
+from tests.support.standin import known_token
 
 REDIRECT = "https://testserver/slack/oauth_redirect"
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,7 +57,7 @@ def exchange(standin: SlackStandIn, redirect: str, **kw: Any) -> Any:
 def slack_error(call: Any) -> str:
     with pytest.raises(SlackApiError) as info:
         call()
-    return info.value.response["error"]
+    return str(info.value.response["error"])
 
 
 def test_fixture_points_settings_at_the_standin(standin: SlackStandIn) -> None:
@@ -109,7 +110,7 @@ def test_workspace_inside_a_grid_org_has_team_and_enterprise(standin: SlackStand
     test = client(standin).auth_test(token=body["access_token"])
     assert test["team_id"] == "T0STANDIN1" and test["enterprise_id"] == "E0STANDIN1"
     assert standin.uninstall("T0STANDIN1") == (0, "")  # no events_url: only revokes
-    assert standin.token_info(body["access_token"])["revoked"] is True
+    assert known_token(standin, body["access_token"])["revoked"] is True
 
 
 def test_user_scope_alone_gives_user_token_without_bot(standin: SlackStandIn) -> None:
@@ -117,7 +118,7 @@ def test_user_scope_alone_gives_user_token_without_bot(standin: SlackStandIn) ->
     body = exchange(standin, standin.approve(url)).data
     assert "access_token" not in body
     assert body["authed_user"]["access_token"].startswith("xoxp-standin-")
-    assert standin.token_info(body["authed_user"]["access_token"])["kind"] == "user"
+    assert known_token(standin, body["authed_user"]["access_token"])["kind"] == "user"
 
 
 def test_code_is_single_use(standin: SlackStandIn) -> None:
@@ -173,6 +174,7 @@ def test_refresh_token_works_once_and_replaces_access_token(standin: SlackStandI
         refresh_token=body["refresh_token"],
     )
     new = refresh().data
+    assert isinstance(new, dict)
     assert new["token_type"] == "bot" and new["expires_in"] == 43200
     assert new["access_token"].startswith("xoxe.xoxb-1-standin-") and "authed_user" not in new
     assert new["refresh_token"] != body["refresh_token"] and new["team"]["id"] == "T0STANDIN1"
@@ -205,7 +207,7 @@ def test_auth_test_error_codes(standin: SlackStandIn) -> None:
     standin.set_token_error(tokens[2], "account_inactive")
     codes = [slack_error(lambda t=t: web.auth_test(token=t)) for t in tokens]
     assert codes == ["token_revoked", "token_expired", "account_inactive"]
-    assert standin.token_info(tokens[0])["revoked"] is True
+    assert known_token(standin, tokens[0])["revoked"] is True
     assert standin.token_info("not-issued-by-the-standin") is None
 
 
@@ -254,8 +256,10 @@ def test_fail_next_drop_closes_connection(standin: SlackStandIn) -> None:
 def test_fail_next_delay_times_out_but_spends_the_code(standin: SlackStandIn) -> None:
     redirect = standin.approve(authorize_url(standin))
     standin.fail_next("oauth.v2.access", delay=1.5)
+    # slack_sdk annotates timeout as int; urllib honours the half second this test needs.
+    slow = WebClient(base_url=standin.api_url, timeout=0.5, retry_handlers=[])  # type: ignore[arg-type]
     with pytest.raises((TimeoutError, URLError)):
-        WebClient(base_url=standin.api_url, timeout=0.5, retry_handlers=[]).oauth_v2_access(
+        slow.oauth_v2_access(
             client_id=standin.client_id,
             client_secret=standin.client_secret,
             code=code_from(redirect),
@@ -289,11 +293,14 @@ def test_authorize_page_escapes_and_buttons_redirect(standin: SlackStandIn) -> N
     form = {"q": query, "form_key": form_key, "target": "org", "rotation": "1"}
     allowed = _post_form(standin, "/oauth/v2/authorize", {**form, "decision": "allow"})
     location = allowed.getheader("Location")
-    assert allowed.status == 302 and location.startswith(REDIRECT + "?code=")
+    assert allowed.status == 302 and location is not None
+    assert location.startswith(REDIRECT + "?code=")
     assert parse_qs(urlsplit(location).query)["state"] == ["<b>x</b>"]
     assert exchange(standin, location)["is_enterprise_install"] is True
     cancelled = _post_form(standin, "/oauth/v2/authorize", {**form, "decision": "cancel"})
-    params = parse_qs(urlsplit(cancelled.getheader("Location")).query)
+    cancelled_location = cancelled.getheader("Location")
+    assert cancelled_location is not None
+    params = parse_qs(urlsplit(cancelled_location).query)
     assert params["error"] == ["access_denied"] and params["state"] == ["<b>x</b>"]
     assert params["error_description"][0].startswith("The user has denied access")
 
@@ -332,7 +339,7 @@ def test_uninstall_revokes_and_sends_app_uninstalled(standin: SlackStandIn, rece
     assert payload["event"] == {"type": "app_uninstalled"}
     assert payload["enterprise_id"] == "E0STANDIN1"
     assert payload["authorizations"][0]["is_enterprise_install"] is True
-    assert standin.token_info(body["access_token"])["revoked"] is True
+    assert known_token(standin, body["access_token"])["revoked"] is True
     assert "uninstalled" in _get(standin, "/")[1]
 
 
@@ -342,9 +349,9 @@ def test_demo_page_uninstall_button(standin: SlackStandIn) -> None:
     assert status == 200 and "Uninstall app" in html and "T0STANDIN1" in html
     form_key = html.split('name="form_key" value="')[1].split('"')[0]
     forged = _post_form(standin, "/uninstall", {"team_id": "T0STANDIN1", "form_key": "x"})
-    assert forged.status == 400 and standin.token_info(token)["revoked"] is False
+    assert forged.status == 400 and known_token(standin, token)["revoked"] is False
     response = _post_form(standin, "/uninstall", {"team_id": "T0STANDIN1", "form_key": form_key})
-    assert response.status == 303 and standin.token_info(token)["revoked"] is True
+    assert response.status == 303 and known_token(standin, token)["revoked"] is True
 
 
 def test_standin_is_quiet(standin: SlackStandIn, capfd: pytest.CaptureFixture[str]) -> None:
@@ -460,7 +467,14 @@ def test_fail_next_html_pages_raw_bodies_and_json_values(standin: SlackStandIn) 
 
 
 def test_replacing_faults_do_no_work(standin: SlackStandIn) -> None:
-    for fault in ({"html": True}, {"body": []}, {"raw": b"x"}, {"huge": 100}, {"redirect": "/x"}):
+    faults: list[dict[str, Any]] = [
+        {"html": True},
+        {"body": []},
+        {"raw": b"x"},
+        {"huge": 100},
+        {"redirect": "/x"},
+    ]
+    for fault in faults:
         form = _code_form(standin)
         standin.fail_next("oauth.v2.access", **fault)
         _post(standin, "oauth.v2.access", form)
@@ -522,6 +536,6 @@ def test_auth_revoke_revokes_a_refresh_token_on_its_own(standin: SlackStandIn) -
     body = exchange(standin, standin.approve(authorize_url(standin), rotation=True)).data
     web = client(standin)
     assert web.auth_revoke(token=body["refresh_token"])["revoked"] is True
-    assert standin.token_info(body["refresh_token"])["revoked"] is True
+    assert known_token(standin, body["refresh_token"])["revoked"] is True
     assert web.auth_test(token=body["access_token"])["ok"] is True  # only that one token
     assert slack_error(lambda: web.auth_revoke(token=body["refresh_token"])) == "invalid_auth"

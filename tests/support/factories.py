@@ -127,7 +127,7 @@ def installation_from_oauth(
         bot_scopes=body.get("scope") or "",
         bot_refresh_token=body.get("refresh_token"),
         bot_token_expires_in=body.get("expires_in"),
-        user_id=user.get("id"),
+        user_id=user["id"],  # oauth.v2.access always names the installing user
         user_token=user.get("access_token"),
         user_scopes=user.get("scope") or "",
         user_refresh_token=user.get("refresh_token"),

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from django.http import HttpResponse
+from django.http.response import HttpResponseBase
 from django.test import Client, override_settings
 from django.utils import timezone
 
@@ -27,10 +28,11 @@ WEBHOOK_SCOPE = "incoming-webhook"
 HREF = re.compile(r'<a class="add-to-slack" href="([^"]+)"')
 
 
-def authorize_href(page: HttpResponse) -> str:
+def authorize_href(page: HttpResponseBase) -> str:
     """The Add to Slack link's target, HTML-unescaped as a browser would read it."""
     from html import unescape
 
+    assert isinstance(page, HttpResponse)  # a rendered page, never a streamed one
     match = HREF.search(page.content.decode())
     assert match, "install page has no Add to Slack link"
     return unescape(match.group(1))
@@ -68,7 +70,9 @@ class Flow:
         """Follow Slack's redirect to our callback (path and query only)."""
         parts = urlsplit(redirect_url)
         path = parts.path + ("?" + parts.query if parts.query else "")
-        return (client or self.client).get(path, secure=True)
+        answer = (client or self.client).get(path, secure=True)
+        assert isinstance(answer, HttpResponse)  # the callback never streams
+        return answer
 
     def install(self, **choices: Any) -> HttpResponse:
         """Start, approve on the stand-in with ``choices``, and come back: the callback's answer."""

@@ -23,7 +23,7 @@ from installations.encryption.fields import StoredEnvelope
 from installations.models import Installation, LifecycleEvent, Workspace
 
 
-def sign(body: bytes, *, timestamp: int | None = None, secret: str | None = None) -> dict[str, str]:
+def sign(body: bytes, *, timestamp: int | None = None, secret: str | None = None) -> dict[str, Any]:
     """Slack's signature headers for ``body`` (Django test-client header names)."""
     ts = str(int(time.time()) if timestamp is None else timestamp)
     verifier = SignatureVerifier(secret or slack_config().signing_secret)

@@ -6,6 +6,7 @@ The stand-in's fixtures (``standin``, ``standin_with_events``) are in tests/conf
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from slackstandin import SlackStandIn
 
@@ -36,5 +37,12 @@ def live_and_unkept(standin: SlackStandIn, kept: set[str]) -> list[str]:
             user.get("refresh_token"),
         ):
             if token and token not in kept and is_live(standin, token):
-                left.append(standin.token_info(token)["kind"])
+                left.append(known_token(standin, token)["kind"])
     return left
+
+
+def known_token(standin: SlackStandIn, token: str) -> dict[str, Any]:
+    """What the stand-in records about ``token``, which it must have issued."""
+    info = standin.token_info(token)
+    assert info is not None, "the stand-in never issued this token"
+    return info

@@ -1,13 +1,15 @@
 """Store test helpers: slack_sdk's SQLite3 store made comparable (rows stamped with the object's
-own install time), a signed event's payload, and a workspace column as the database holds it."""
+own install time), a signed event's payload, a workspace column as the database holds it, and
+lookups that must find what the test saved."""
 
 from __future__ import annotations
 
 import sqlite3
 from datetime import UTC, datetime
+from typing import Any
 
 from django.db import connection
-from slack_sdk.oauth.installation_store import Bot, Installation
+from slack_sdk.oauth.installation_store import Bot, Installation, InstallationStore
 from slack_sdk.oauth.installation_store.sqlite3 import SQLite3InstallationStore
 
 from installations.models import Workspace
@@ -22,6 +24,20 @@ def stored_envelope(workspace: Workspace, column: str) -> str:
         key = workspace.pk.hex if connection.vendor == "sqlite" else workspace.pk
         cursor.execute(f"select {column} from installations_workspace where id = %s", [key])
         return str(cursor.fetchone()[0])
+
+
+def found_bot(store: InstallationStore, **lookup: Any) -> Bot:
+    """``store.find_bot(**lookup)`` where the test has saved that bot: it must be found."""
+    bot = store.find_bot(**lookup)
+    assert bot is not None, f"find_bot({lookup}) found nothing"
+    return bot
+
+
+def found_installation(store: InstallationStore, **lookup: Any) -> Installation:
+    """``store.find_installation(**lookup)`` where the test has saved it: it must be found."""
+    installation = store.find_installation(**lookup)
+    assert installation is not None, f"find_installation({lookup}) found nothing"
+    return installation
 
 
 class StampedSQLite3Store(SQLite3InstallationStore):

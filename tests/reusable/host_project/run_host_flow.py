@@ -48,10 +48,13 @@ def allow_on_standin(authorize_url: str) -> str:
     """What a person clicking Allow on the stand-in's page gets: the redirect back to us."""
     with urlopen(authorize_url, timeout=10) as page:  # noqa: S310 (the stand-in, loopback)
         html = page.read().decode()
-    action = re.search(r'<form method="post" action="([^"]+)"', html).group(1)
+    form_tag = re.search(r'<form method="post" action="([^"]+)"', html)
+    assert form_tag, "the stand-in's page has no form"
+    action = form_tag.group(1)
     fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', html))
     form = {name: unescape(value) for name, value in fields.items()}
     team = re.search(r'name="team_id" value="([^"]*)"', html)
+    assert team, "the stand-in's page offers no workspace"
     form.update(decision="allow", target="workspace", team_id=unescape(team.group(1)))
     origin = "{0.scheme}://{0.netloc}".format(urlsplit(authorize_url))
     request = Request(origin + action, data=urlencode(form).encode(), method="POST")  # noqa: S310
@@ -96,7 +99,9 @@ page = browser.get("/integrations/slack/install", {"next": "/dashboard/"}, secur
 found["install_page_status"] = page.status_code
 html = page.content.decode()
 found["host_base_template"] = 'id="host-site-header"' in html
-href = unescape(re.search(r'<a class="add-to-slack" href="([^"]+)"', html).group(1))
+link = re.search(r'<a class="add-to-slack" href="([^"]+)"', html)
+assert link, "the install page has no Add to Slack link"
+href = unescape(link.group(1))
 found["redirect_uri_sent"] = parse_qs(urlsplit(href).query)["redirect_uri"][0]
 answer = browser.get(local(allow_on_standin(href)), secure=True)
 found["callback_status"] = answer.status_code
