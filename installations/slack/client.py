@@ -159,15 +159,14 @@ class SlackWebClient(WebClient):
         if files:
             logger.warning("slack %s: file uploads are not supported here", api_method)
             raise SlackUnavailable(reason="slack_bad_request")
-        fields = {**(params or {}), **(data or {})}
-        request = self._build_request(api_method, fields, json, headers, auth)
+        request = self._build_request(api_method, params, data, json, headers, auth)
         try:
             status, answer_headers, answer = self._send(request)
             response = SlackResponse(
                 client=self,
                 http_verb="POST",
                 api_url=request.full_url,
-                req_args={"params": fields},
+                req_args={"params": {**(params or {}), **(data or {})}},
                 data=answer,
                 headers=answer_headers,
                 status_code=status,
@@ -193,23 +192,32 @@ class SlackWebClient(WebClient):
             raise self._unusable(api_method, grant_type, issued) from None
         return response
 
-    @sensitive_variables("fields", "body", "headers", "auth", "token", "basic")
+    @sensitive_variables("params", "data", "body", "headers", "auth", "token", "basic")
     def _build_request(
         self,
         api_method: str,
-        fields: dict[str, Any],
+        params: dict[str, Any] | None,
+        data: dict[str, Any] | None,
         body: dict[str, Any] | None,
         headers: dict[str, Any] | None,
         auth: dict[str, Any] | None,
     ) -> Request:
-        """The POST slack_sdk would send: ``token`` taken out of the fields into a Bearer
-        header (HTTP Basic instead when ``auth`` holds client_id / client_secret), fields
-        without a value dropped, the client's default fields (team_id) added."""
-        source = body if body is not None else fields
-        values = {k: _form_value(v) for k, v in source.items() if v is not None}
-        token = values.pop("token", None) or self.token
-        for name, value in self.default_params.items():
-            values.setdefault(name, value)
+        """The POST slack_sdk would send: a JSON ``body``, or ``params`` and ``data`` as one
+        form (None values dropped, True / False as "1" / "0"); a ``token`` in the params or
+        JSON moved to a Bearer header (the client's token otherwise; HTTP Basic instead when
+        ``auth`` holds client_id / client_secret); the client's default fields (team_id)."""
+        if body is not None:
+            values = dict(body)  # JSON keeps its types
+            token = values.pop("token", None)
+        else:
+            values = {k: v for k, v in (params or {}).items() if v is not None}
+            token = values.pop("token", None)
+            values.update({k: v for k, v in (data or {}).items() if v is not None})
+            values = {k: _form_value(v) for k, v in values.items()}
+        token = token or self.token
+        if not (params is None and data is None and body is None):
+            for name, value in self.default_params.items():
+                values.setdefault(name, value)
         final = {"Content-Type": "application/x-www-form-urlencoded", **self.headers}
         if token:
             final["Authorization"] = f"Bearer {token}"
