@@ -8,8 +8,9 @@ the request (Slack's 200 only for what is committed), then reach the developer's
 any event does. aiohttp, which Bolt's async code needs, is imported only for an ``AsyncApp``.
 
 ``new_bolt_app()`` builds an App on our encrypted installation store and Bolt's own authorize
-over it (bolt/authorize.py), with the signing secret and Slack API URL from the settings and no
-OAuth flow: installs go through our Add to Slack pages, never Bolt's.
+over it (bolt/authorize.py), with the signing secret and Slack API URL from the settings. Bolt
+gets OAuth settings on our stores (``our_oauth_settings``), whose pages are never served:
+installs go through our Add to Slack pages, never Bolt's.
 """
 
 from __future__ import annotations
@@ -55,11 +56,16 @@ def new_bolt_app(**options: Any) -> Any:
     claim protocol); pass ``authorize=`` for another. With a store of another kind, Bolt's own
     ``InstallationStoreAuthorize`` (our rotation reads and rotates our rows only)."""
     from slack_bolt import App
-    from slack_bolt.authorization.authorize import InstallationStoreAuthorize
+    from slack_bolt.authorization.authorize import (
+        Authorize,
+        CallableAuthorize,
+        InstallationStoreAuthorize,
+    )
+    from slack_bolt.oauth.oauth_settings import OAuthSettings
     from slack_sdk import WebClient
 
     from installations.bolt.authorize import DjangoAuthorize
-    from installations.bolt.store import DjangoInstallationStore
+    from installations.bolt.store import DjangoInstallationStore, DjangoOAuthStateStore
 
     config = slack_config()
     store = options.pop("installation_store", None) or DjangoInstallationStore()
@@ -82,12 +88,43 @@ def new_bolt_app(**options: Any) -> Any:
             token_rotation_expiration_minutes=config.token_rotation_minutes,
             bot_only=bool(options.get("installation_store_bot_only")),
         )
+    elif not isinstance(authorize, Authorize):  # a function: Bolt's wrapper, as App would
+        authorize = CallableAuthorize(
+            logger=logging.getLogger("slack_bolt.authorize"), func=authorize
+        )
     options.setdefault("signing_secret", config.signing_secret)
-    app = App(client=client, installation_store=store, authorize=authorize, **options)
-    # Bolt builds an OAuth flow by itself when SLACK_CLIENT_ID / SLACK_CLIENT_SECRET are in the
-    # environment; installs go through our pages, so there is none (and no second state store).
-    app._oauth_flow = None
-    return app
+    options.update(our_oauth_settings(OAuthSettings, DjangoOAuthStateStore(), store, options))
+    return App(client=client, installation_store=store, authorize=authorize, **options)
+
+
+def our_oauth_settings(
+    settings_class: Callable[..., Any], state_store: Any, store: Any, options: dict[str, Any]
+) -> dict[str, Any]:
+    """``oauth_settings`` on our stores and rotation minutes, for ``App`` / ``AsyncApp``.
+
+    Given no settings, Bolt builds default ones whenever SLACK_CLIENT_ID and SLACK_CLIENT_SECRET
+    are in the environment (where a deployment keeps them): an OAuth flow on file-based
+    installation and state stores, whose rotation minutes (120) it then sets on the App's
+    authorize. Settings of ours leave nothing on disk and the authorize as configured; their
+    install pages are never served (installs go through our Add to Slack pages, and only Slack's
+    POSTs reach Bolt). Nothing when the caller passed settings or a flow of their own, or when
+    no client credentials are known (Bolt then builds no flow either)."""
+    if options.get("oauth_settings") is not None or options.get("oauth_flow") is not None:
+        return {}
+    config = slack_config()
+    client_id = config.client_id or os.environ.get("SLACK_CLIENT_ID")
+    client_secret = config.client_secret or os.environ.get("SLACK_CLIENT_SECRET")
+    if client_id is None or client_secret is None:
+        return {}
+    settings = settings_class(
+        client_id=client_id,
+        client_secret=client_secret,
+        installation_store=store,
+        installation_store_bot_only=bool(options.get("installation_store_bot_only")),
+        token_rotation_expiration_minutes=config.token_rotation_minutes,
+        state_store=state_store,
+    )
+    return {"oauth_settings": settings}
 
 
 def new_async_bolt_app(**options: Any) -> Any:
@@ -98,11 +135,19 @@ def new_async_bolt_app(**options: Any) -> Any:
         if exc.name != "aiohttp":
             raise
         raise ImproperlyConfigured(ASYNC_EXTRA) from exc
-    from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
+    from slack_bolt.authorization.async_authorize import (
+        AsyncAuthorize,
+        AsyncCallableAuthorize,
+        AsyncInstallationStoreAuthorize,
+    )
+    from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
     from slack_sdk.web.async_client import AsyncWebClient
 
     from installations.bolt.async_authorize import AsyncDjangoAuthorize
-    from installations.bolt.async_store import AsyncDjangoInstallationStore
+    from installations.bolt.async_store import (
+        AsyncDjangoInstallationStore,
+        AsyncDjangoOAuthStateStore,
+    )
 
     config = slack_config()
     store = options.pop("installation_store", None) or AsyncDjangoInstallationStore()
@@ -123,10 +168,14 @@ def new_async_bolt_app(**options: Any) -> Any:
             token_rotation_expiration_minutes=config.token_rotation_minutes,
             bot_only=bool(options.get("installation_store_bot_only")),
         )
+    elif not isinstance(authorize, AsyncAuthorize):  # a function, as in new_bolt_app
+        authorize = AsyncCallableAuthorize(
+            logger=logging.getLogger("slack_bolt.authorize"), func=authorize
+        )
     options.setdefault("signing_secret", config.signing_secret)
-    app = AsyncApp(client=client, installation_store=store, authorize=authorize, **options)
-    app._async_oauth_flow = None  # as in new_bolt_app: installs go through our pages
-    return app
+    state_store = AsyncDjangoOAuthStateStore()
+    options.update(our_oauth_settings(AsyncOAuthSettings, state_store, store, options))
+    return AsyncApp(client=client, installation_store=store, authorize=authorize, **options)
 
 
 def _is_async_app(found: object) -> bool:
@@ -168,10 +217,20 @@ def load_app(path: str) -> Any:
     app = found if is_app(found) else found()
     if not is_app(app):
         raise TypeError(f"SLACK_BOLT_APP={path} is neither a Bolt App nor a factory of one")
-    if getattr(app, "oauth_flow", None) is not None:
+    if not _no_flow_or_ours(getattr(app, "oauth_flow", None)):
         logger.warning("SLACK_BOLT_APP has an OAuth flow: its install pages are not served here")
     acknowledge_lifecycle_events(app)
     return app
+
+
+def _no_flow_or_ours(flow: Any) -> bool:
+    """Whether an App's OAuth flow is absent, or the one ``our_oauth_settings`` gave it
+    (on our state store: its pages are never served, so nothing to warn about)."""
+    from installations.bolt.async_store import AsyncDjangoOAuthStateStore
+    from installations.bolt.store import DjangoOAuthStateStore
+
+    ours = (DjangoOAuthStateStore, AsyncDjangoOAuthStateStore)
+    return flow is None or isinstance(flow.settings.state_store, ours)
 
 
 _load_guard = threading.Lock()

@@ -1,14 +1,21 @@
-"""``SlackWebClient``: slack_sdk's WebClient on our transport, every answer checked; its retries.
+"""``SlackWebClient``: a slack_sdk WebClient whose every call goes through our transport and
+comes back checked, and the retry handlers it runs.
 
-Three overrides, the narrowest that do the job (slack_sdk 3.48, ``web/base_client.py``):
-- ``_perform_urllib_http_request_internal`` is one attempt: ``urlopen`` is replaced by
-  ``slack_transport.send`` (deadline, size cap, no redirects), and the answer must be a JSON
-  object (``slack_answers.parse_json_object``) before slack_sdk parses it;
-- ``_perform_urllib_http_request`` raises a fault an attempt reported, once slack_sdk's retry
-  loop is done with it (so the loop neither retries it nor logs it as an error);
-- ``api_call`` checks the answer for that method (``slack_answers.validate_answer``, keyed on
-  the method and grant_type, so TokenRotator reads only checked refresh answers) and turns
-  anything that still escaped into our error family.
+slack_sdk's own WebClient sends with ``urlopen``: a timeout per socket operation rather than
+per answer, no cap on the answer's size, and redirects followed with the request's
+credentials. So ``api_call`` (the public method every ``client.<method>()`` and slack_sdk's
+TokenRotator call) is ours, on public slack_sdk API only:
+- it builds the request as slack_sdk does (a form body, or JSON when ``json`` is given;
+  ``Authorization: Bearer`` from the token, or HTTP Basic from ``auth``; the client's headers
+  and user agent) and sends it with ``slack_transport.send`` (deadline, size cap, no redirects);
+- it runs the client's ``retry_handlers`` (slack_sdk's ``RetryHandler`` protocol: ``can_retry``
+  then ``prepare_for_next_attempt`` on a ``RetryState``) after each connection error or answer;
+  a fault the transport or the answer check raised is never retried;
+- the answer must be a JSON object (``slack_answers.parse_json_object``); it becomes a
+  ``SlackResponse(...).validate()``, then is checked for that method
+  (``slack_answers.validate_answer``, keyed on the method and grant_type, so TokenRotator reads
+  only checked refresh answers); credentials in an unusable answer are salvaged and revoked or
+  handed on; anything else that goes wrong becomes our error family.
 What a call raises is listed in ``slack_api``'s docstring.
 """
 
@@ -18,16 +25,18 @@ import json
 import logging
 import threading
 import time
+from base64 import b64encode
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from http.client import HTTPException
 from typing import Any
 from urllib.error import URLError
+from urllib.parse import urlencode
 from urllib.request import Request
 
 from django.views.decorators.debug import sensitive_variables
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry import RetryHandler
 from slack_sdk.http_retry.request import HttpRequest as RetryRequest
 from slack_sdk.http_retry.response import HttpResponse as RetryResponse
@@ -46,7 +55,7 @@ from installations.slack import transport as slack_transport
 
 logger = logging.getLogger(__name__)
 
-_FAULT = "installations.fault"  # key of a transport fault inside slack_sdk's response dict
+MAX_ATTEMPTS = 100  # a bound on the retry loop, whatever the handlers say (slack_sdk's own)
 Revoker = Callable[[Iterable[str], str], object]
 
 
@@ -66,7 +75,7 @@ def header(headers: Mapping[str, Any], name: str) -> Any:
     return None
 
 
-def _sdk_headers(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+def _answer_headers(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
     """The first value of each header; Retry-After bounded, or dropped when unreadable
     (slack_sdk's RateLimitErrorRetryHandler int()s it: "abc" raises, "86400" sleeps a day)."""
     headers: dict[str, str] = {}
@@ -81,41 +90,38 @@ def _sdk_headers(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
     return headers
 
 
-def _sdk_response(answer: slack_transport.RawAnswer) -> dict[str, Any]:
-    """One attempt's answer as slack_sdk's loop expects it, or the fault it amounts to."""
+def _answer_data(answer: slack_transport.RawAnswer) -> dict[str, Any]:
+    """One attempt's answer as a JSON object, or the fault it amounts to."""
     if 300 <= answer.status < 400:
         logger.warning("slack answered HTTP %s (a redirect): not followed", answer.status)
         raise SlackUnavailable(reason="slack_redirect")
     content_type = answer.header("Content-Type")
     try:
-        data = slack_answers.parse_json_object(answer.body, content_type)
+        return slack_answers.parse_json_object(answer.body, content_type)
     except UnexpectedAnswer:
         kind = (content_type or "no content type").split(";")[0][:64]
         logger.warning("slack answered HTTP %s, not a JSON object (%s)", answer.status, kind)
         if answer.status == 429:
-            data = {"ok": False, "error": "ratelimited"}  # still a rate limit, for the handlers
-        elif 200 <= answer.status < 300:
+            return {"ok": False, "error": "ratelimited"}  # still a rate limit, for the handlers
+        if 200 <= answer.status < 300:
             raise _UnusableBody(answer.body, content_type) from None
-        else:
-            raise SlackUnavailable(reason="slack_http_error") from None
-    return {
-        "status": answer.status,
-        "headers": _sdk_headers(answer.headers),
-        "body": json.dumps(data),
-        "parsed_body": data,
-    }
+        raise SlackUnavailable(reason="slack_http_error") from None
 
 
-def _grant_type(kwargs: Mapping[str, Any]) -> str | None:
-    for part in ("data", "params"):
-        values = kwargs.get(part)
+def _form_value(value: Any) -> Any:
+    """True / False as Slack's "1" / "0" (slack_sdk does the same)."""
+    return ("1" if value else "0") if isinstance(value, bool) else value
+
+
+def _grant_type(*parts: Mapping[str, Any] | None) -> str | None:
+    for values in parts:
         if isinstance(values, Mapping) and isinstance(values.get("grant_type"), str):
             return str(values["grant_type"])
     return None
 
 
 class SlackWebClient(WebClient):
-    """slack_sdk's WebClient over ``slack_transport``, every answer checked (module docstring).
+    """A WebClient over ``slack_transport``, every answer checked (module docstring).
 
     ``revoke`` revokes tokens an unusable refresh answer carried (``slack_api.revoke_all``).
     """
@@ -135,28 +141,37 @@ class SlackWebClient(WebClient):
         finally:
             self._expecting.token_type = previous
 
-    @sensitive_variables("req", "answer")
-    def _perform_urllib_http_request_internal(self, url: str, req: Request) -> dict[str, Any]:
+    @sensitive_variables("data", "params", "json", "headers", "auth", "request", "response")
+    def api_call(
+        self,
+        api_method: str,
+        *,
+        http_verb: str = "POST",
+        files: dict[str, Any] | None = None,
+        data: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+        json: dict[str, Any] | None = None,
+        headers: dict[str, Any] | None = None,
+        auth: dict[str, Any] | None = None,
+    ) -> SlackResponse:
+        """One Web API call (every verb is sent as POST, as slack_sdk does); see the module."""
+        grant_type = _grant_type(data, params)
+        if files:
+            logger.warning("slack %s: file uploads are not supported here", api_method)
+            raise SlackUnavailable(reason="slack_bad_request")
+        request = self._build_request(api_method, params, data, json, headers, auth)
         try:
-            answer = slack_transport.send(req, timeout=float(self.timeout), ssl_context=self.ssl)
-            return _sdk_response(answer)
-        except SlackInstallError as fault:
-            return {"status": 0, "headers": {}, "body": "", _FAULT: fault}
-
-    def _perform_urllib_http_request(
-        self, *, url: str, args: dict[str, dict[str, Any]]
-    ) -> dict[str, Any]:
-        response = super()._perform_urllib_http_request(url=url, args=args)
-        fault = response.get(_FAULT)
-        if isinstance(fault, SlackInstallError):
-            raise fault
-        return response
-
-    @sensitive_variables("kwargs", "response", "issued")
-    def api_call(self, api_method: str, **kwargs: Any) -> SlackResponse:
-        grant_type = _grant_type(kwargs)
-        try:
-            response = super().api_call(api_method, **kwargs)
+            status, answer_headers, answer = self._send(request)
+            response = SlackResponse(
+                client=self,
+                http_verb="POST",
+                api_url=request.full_url,
+                req_args={"params": {**(params or {}), **(data or {})}},
+                data=answer,
+                headers=answer_headers,
+                status_code=status,
+            )
+            response.validate()  # type: ignore[no-untyped-call]
         except _UnusableBody as exc:
             issued = slack_answers.salvage_credentials(exc.body, exc.content_type)
             raise self._unusable(api_method, grant_type, issued) from None
@@ -167,9 +182,6 @@ class SlackWebClient(WebClient):
         except (OSError, HTTPException) as exc:  # refused, reset, DNS, TLS (URLError included)
             logger.warning("slack %s unreachable: %s", api_method, type(exc).__name__)
             raise SlackUnavailable() from None
-        except SlackClientError as exc:
-            logger.warning("slack %s could not be sent: %s", api_method, type(exc).__name__)
-            raise SlackUnavailable(reason="slack_bad_request") from None
         expected = getattr(self._expecting, "token_type", None)
         try:
             slack_answers.validate_answer(
@@ -179,6 +191,93 @@ class SlackWebClient(WebClient):
             issued = slack_answers.issued_credentials(response.data)
             raise self._unusable(api_method, grant_type, issued) from None
         return response
+
+    @sensitive_variables("params", "data", "body", "headers", "auth", "token", "basic")
+    def _build_request(
+        self,
+        api_method: str,
+        params: dict[str, Any] | None,
+        data: dict[str, Any] | None,
+        body: dict[str, Any] | None,
+        headers: dict[str, Any] | None,
+        auth: dict[str, Any] | None,
+    ) -> Request:
+        """The POST slack_sdk would send: a JSON ``body``, or ``params`` and ``data`` as one
+        form (None values dropped, True / False as "1" / "0"); a ``token`` in the params or
+        JSON moved to a Bearer header (the client's token otherwise; HTTP Basic instead when
+        ``auth`` holds client_id / client_secret); the client's default fields (team_id)."""
+        if body is not None:
+            values = dict(body)  # JSON keeps its types
+            token = values.pop("token", None)
+        else:
+            values = {k: v for k, v in (params or {}).items() if v is not None}
+            token = values.pop("token", None)
+            values.update({k: v for k, v in (data or {}).items() if v is not None})
+            values = {k: _form_value(v) for k, v in values.items()}
+        token = token or self.token
+        if not (params is None and data is None and body is None):
+            for name, value in self.default_params.items():
+                values.setdefault(name, value)
+        final = {"Content-Type": "application/x-www-form-urlencoded", **self.headers}
+        if token:
+            final["Authorization"] = f"Bearer {token}"
+        final.update(headers or {})
+        if auth is not None:
+            basic = f"{auth.get('client_id')}:{auth.get('client_secret')}".encode()
+            final["Authorization"] = f"Basic {b64encode(basic).decode('ascii')}"
+        if body is not None:
+            final["Content-Type"] = "application/json;charset=utf-8"
+            payload = json.dumps(values).encode()
+        else:
+            payload = urlencode(values).encode()
+        url = self.base_url + api_method
+        # S310: never opened by urllib; the transport sends http(s) only.
+        return Request(url, data=payload, headers=final, method="POST")  # noqa: S310
+
+    @sensitive_variables("request", "answer", "data", "response")
+    def _send(self, request: Request) -> tuple[int, dict[str, str], dict[str, Any]]:
+        """Send ``request`` through the transport until an answer is final for the retry
+        handlers: its status, headers and JSON object. A connection error the handlers do not
+        retry is raised as is; the transport's faults and unusable answers at once."""
+        state = RetryState()
+        retry_request = RetryRequest.from_urllib_http_request(request)
+        for _ in range(MAX_ATTEMPTS):
+            state.next_attempt_requested = False
+            try:
+                answer = slack_transport.send(
+                    request, timeout=float(self.timeout), ssl_context=self.ssl
+                )
+            except SlackInstallError:
+                raise
+            except (OSError, HTTPException) as error:
+                if not self._retry(state, retry_request, error=error):
+                    raise
+                continue
+            data = _answer_data(answer)
+            headers = _answer_headers(answer.headers)
+            response = RetryResponse(
+                status_code=answer.status, headers={**headers}, body=data, data=answer.body
+            )
+            if not self._retry(state, retry_request, response=response):
+                return answer.status, headers, data
+        raise SlackUnavailable()
+
+    def _retry(
+        self,
+        state: RetryState,
+        request: RetryRequest,
+        *,
+        response: RetryResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        """Whether a handler asked for another attempt (and prepared it: it may sleep)."""
+        for handler in self.retry_handlers:
+            if handler.can_retry(state=state, request=request, response=response, error=error):
+                handler.prepare_for_next_attempt(
+                    state=state, request=request, response=response, error=error
+                )
+                break
+        return state.next_attempt_requested
 
     def _refused(self, method: str, grant_type: str | None, exc: SlackApiError) -> Exception:
         response = exc.response
@@ -211,7 +310,7 @@ class SlackWebClient(WebClient):
 class RefusedConnectionRetryHandler(RetryHandler):
     """Retry once when the connection was refused: the request never reached Slack."""
 
-    def _can_retry(
+    def can_retry(
         self,
         *,
         state: RetryState,
@@ -220,7 +319,8 @@ class RefusedConnectionRetryHandler(RetryHandler):
         error: Exception | None = None,
     ) -> bool:
         reason = error.reason if isinstance(error, URLError) else error
-        return isinstance(reason, ConnectionRefusedError)
+        refused = isinstance(reason, ConnectionRefusedError)
+        return refused and state.current_attempt < self.max_retry_count
 
 
 class RateLimitRetryHandler(RetryHandler):
@@ -253,7 +353,7 @@ class RateLimitRetryHandler(RetryHandler):
             return self.max_wait_seconds if self.insist else None
         return seconds
 
-    def _can_retry(
+    def can_retry(
         self,
         *,
         state: RetryState,
@@ -261,7 +361,8 @@ class RateLimitRetryHandler(RetryHandler):
         response: RetryResponse | None = None,
         error: Exception | None = None,
     ) -> bool:
-        return self._wait(response) is not None
+        waits = self._wait(response) is not None
+        return waits and state.current_attempt < self.max_retry_count
 
     def prepare_for_next_attempt(
         self,

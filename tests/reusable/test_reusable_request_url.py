@@ -16,6 +16,7 @@ from django.db import connection
 from django.test import Client
 
 from installations.bolt import request_url
+from installations.bolt.store import DjangoInstallationStore, DjangoOAuthStateStore
 from installations.models import Installation, LifecycleEvent, Workspace
 from slackstandin import SlackStandIn
 from slackstandin.messaging import fingerprint
@@ -108,7 +109,9 @@ def test_a_factory_or_an_app_object_both_load(settings: Any) -> None:
     app = request_url.load_app(EXAMPLE)
     listeners = [str(listener.matchers) for listener in app._listeners]
     assert len(listeners) >= 6  # ours (4 lifecycle events) + the example's two
-    assert app.oauth_flow is None  # Bolt's own OAuth pages stay off
+    # Bolt's own OAuth flow stays off: the one it has is on our stores, and never served
+    assert isinstance(app.oauth_flow.settings.state_store, DjangoOAuthStateStore)
+    assert isinstance(app.oauth_flow.settings.installation_store, DjangoInstallationStore)
 
 
 def test_an_async_app_answers_a_mention_with_the_workspaces_own_token(
