@@ -123,10 +123,11 @@ def test_nothing_secret_leaks_from_any_install_shape_or_failure(
     console = debug_logs.console.getvalue()
     ours = debug_logs.raw("installations")
     sdk_raw = debug_logs.raw("slack_sdk")
-    # The test can fail: slack_sdk really logged every code (its request's body_params) at DEBUG.
-    # (Answers, tokens included, no longer reach its logger: slack_api reads them itself.)
-    assert all(c in sdk_raw for c in codes)
-    assert "install failed reason=storage_error" in console
+    # The capture works (our own DEBUG records of these installs are there), and slack_sdk's
+    # logger gets neither a code nor a token: our client sends every request itself.
+    assert "install failed reason=storage_error" in console and ours
+    for secret in [*secrets, *codes]:
+        assert secret not in sdk_raw
     # ... and none of it reached the console, our own records, or a page.
     for secret in [*secrets, *codes]:
         assert secret not in console
