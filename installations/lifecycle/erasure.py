@@ -182,13 +182,10 @@ def _erase_org_mentions(target_id: str, outcome: ForgetOutcome) -> None:
 
 def _identity_model() -> type[models.Model] | None:
     """Sign in with Slack's model, when that part of the app is installed."""
-    for config in apps.get_app_configs():
-        if config.name in ("installations", "installations.signin"):
-            try:
-                return config.get_model("SlackIdentity")
-            except LookupError:
-                continue
-    return None
+    try:
+        return apps.get_model("slackinstall_signin", "SlackIdentity")
+    except LookupError:  # a host that does not list installations.signin
+        return None
 
 
 def _erase_identities(target_id: str, outcome: ForgetOutcome) -> None:
