@@ -9,9 +9,10 @@ times find_bot and find_installation (with and without user_id) on every store i
 by lookup (a burst of load from elsewhere hits all stores alike), in ``--rounds`` rounds; our
 ratio to each of slack_sdk's stores is taken per round and recorded as the rounds' median and
 range (results.py). Every lookup of ours is one query and decrypts the tokens it returns;
-"orm" is our store with find_installation written as the queryset it replaces
-(installations/bolt/latest_sql.py: one statement through ``connection.cursor()``, allowed only
-while it is at least twice as fast as this best version on public APIs). SQLite: each store on
+"orm" is our store with both lookups written as the querysets they replace
+(installations/bolt/latest_sql.py: find_bot one statement through ``Manager.raw``,
+find_installation one through ``connection.cursor()``, allowed only while it is at least twice
+as fast as the best version on public APIs). SQLite: each store on
 its own file in one temp directory. PostgreSQL: ours and SQLAlchemy's in the bench database (its
 tables are emptied); slack_sdk's SQLite3 store has no PostgreSQL twin. Secrets are generated
 for this run only.
@@ -60,11 +61,15 @@ def fake(prefix: str) -> str:
 
 
 def orm_store() -> Any:
-    """Our store with find_installation as a queryset (what latest_sql.py's statement replaces)."""
-    from installations.bolt.latest_sql import as_queryset
-    from installations.bolt.store import DjangoInstallationStore, installation_from
+    """Our store with both lookups as querysets (what latest_sql.py's statements replace)."""
+    from installations.bolt.latest_sql import as_queryset, bot_as_queryset
+    from installations.bolt.store import DjangoInstallationStore, bot_from, installation_from
 
     class OrmStore(DjangoInstallationStore):
+        def find_bot(self, **target: Any) -> Any:
+            key = self._key(target["enterprise_id"], target["team_id"], False)
+            return bot_from(bot_as_queryset(**key).first(), key)
+
         def find_installation(self, **target: Any) -> Any:
             key = self._key(target["enterprise_id"], target["team_id"], False)
             row = as_queryset(**key, user_id=target.get("user_id")).first()

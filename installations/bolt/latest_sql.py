@@ -1,9 +1,11 @@
-"""The installation lookup of every Slack event as one parameterised statement.
+"""The lookups of every Slack event, each one statement written once per process.
 
-Bolt's authorize calls ``find_installation`` for every event; as a queryset, Django compiles the
-same join anew each time. The statement is written once per process from the models' ``_meta``
-with the queryset's columns, conditions and order (tests/bolt/test_latest_sql.py compares the
-two); its row becomes model instances through ``Model.from_db``, encrypted fields still sealed.
+Bolt's authorize calls ``find_installation`` (or ``find_bot``) for every event; as a queryset,
+Django compiles the same query anew each time. Each statement is written from the models'
+``_meta`` with its queryset's columns, conditions and order (tests/bolt/test_latest_sql.py
+compares the two). The bot's row comes through ``Manager.raw``; the installation's join, which
+``raw`` cannot attach, through a cursor, its row made into instances by ``Model.from_db``.
+Encrypted fields stay sealed either way.
 """
 
 from __future__ import annotations
@@ -67,6 +69,29 @@ def statement(vendor: str, quote: Any, with_user: bool) -> str:
         f"WHERE {' AND '.join(conditions)} "
         f"ORDER BY {row}.{quote('installed_at')} DESC LIMIT 1"
     )
+
+
+@cache
+def bot_statement(quote: Any) -> str:
+    """The bot lookup's SQL: the target's one row by its unique key, the Bot's columns only."""
+    columns = ", ".join(quote(f.column) for f in _fields(Workspace, BOT_FIELDS))
+    keys = " AND ".join(f"{quote(name)} = %s" for name in ("client_id", "enterprise_id", "team_id"))
+    return f"SELECT {columns} FROM {quote(Workspace._meta.db_table)} WHERE {keys}"  # noqa: S608
+
+
+def bot_row(client_id: str, enterprise_id: str, team_id: str) -> Workspace | None:
+    """``bot_as_queryset(...).first()`` as the one statement above, through ``Manager.raw``."""
+    connection = connections[router.db_for_read(Workspace)]
+    sql = bot_statement(connection.ops.quote_name)
+    rows = Workspace.objects.using(connection.alias).raw(sql, [client_id, enterprise_id, team_id])
+    return next(iter(rows), None)
+
+
+def bot_as_queryset(client_id: str, enterprise_id: str, team_id: str) -> QuerySet[Workspace]:
+    """The bot lookup as a queryset: one row by the unique key, only the Bot's columns."""
+    return Workspace.objects.filter(
+        client_id=client_id, enterprise_id=enterprise_id, team_id=team_id
+    ).only(*BOT_FIELDS)
 
 
 def as_queryset(

@@ -14,13 +14,12 @@ from typing import Any, TypedDict, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.db import transaction
-from django.db.models import QuerySet
 from django.utils import timezone
 from slack_sdk.oauth.installation_store import Bot, InstallationStore
 from slack_sdk.oauth.installation_store import Installation as SdkInstallation
 from slack_sdk.oauth.state_store import OAuthStateStore
 
-from installations.bolt.latest_sql import BOT_FIELDS, latest_installation
+from installations.bolt.latest_sql import bot_row, latest_installation
 from installations.conf import slack_config
 from installations.encryption.fields import EncryptedDataError
 from installations.install import state as oauth_state
@@ -54,18 +53,13 @@ def install_target_key(
     return TargetKey(client_id=client_id, enterprise_id=enterprise_id or "", team_id=team_id)
 
 
-def bot_query(key: TargetKey) -> QuerySet[Workspace]:
-    """One row by the unique (client_id, enterprise_id, team_id) key, only the columns
-    slack_sdk's Bot is made of."""
-    return Workspace.objects.filter(**key).only(*BOT_FIELDS)
-
-
 def find_bot_row(key: TargetKey) -> Workspace | None:
-    return bot_query(key).first()
+    """The target's row (latest_sql.py), or None."""
+    return bot_row(**key)
 
 
 async def afind_bot_row(key: TargetKey) -> Workspace | None:
-    return await bot_query(key).afirst()
+    return await sync_to_async(bot_row)(**key)
 
 
 def find_installation_row(key: TargetKey, user_id: str | None) -> Installation | None:

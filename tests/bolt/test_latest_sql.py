@@ -83,3 +83,25 @@ def test_deleted_revoked_and_uninstalled_rows_are_skipped_alike(
     our_store.delete_all(enterprise_id=None, team_id="T0TEAM1")
     assert latest_installation(**KEY, user_id=None) is None
     assert as_queryset(None).first() is None
+
+
+def test_the_bot_statement_makes_the_querysets_instance(
+    our_store: DjangoInstallationStore,
+) -> None:
+    assert latest_sql.bot_row(**KEY) is None
+    later = timezone.now() + timedelta(days=1)
+    our_store.save(
+        store_installation(
+            0, bot_refresh_token="xoxe-1-" + "b" * 20, bot_token_expires_at=int(later.timestamp())
+        )
+    )
+    our_store.save(store_installation(5))  # the later install wins, in place
+    found = latest_sql.bot_row(**KEY)
+    expected = latest_sql.bot_as_queryset(**KEY).first()
+    assert found is not None and expected is not None
+    assert loaded(found) == loaded(expected)
+    assert found.get_deferred_fields() == expected.get_deferred_fields()
+    assert not found._state.adding and found._state.db == expected._state.db
+    assert found.bot_token is not None and found.bot_token.startswith("xoxb-")
+    assert found.installed_at.tzinfo is not None
+    assert latest_sql.bot_row(KEY["client_id"], "", "T0OTHER") is None
