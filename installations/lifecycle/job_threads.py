@@ -28,13 +28,27 @@ def in_threads(
     name: str = "job",
 ) -> Iterator[Result]:
     """``work(item)`` for each item on ``threads`` worker threads, results as they finish; a
-    worker's exception stops the run and is raised here.
+    worker's exception stops the run and is raised here."""
+    for batch in in_thread_batches(items, work, threads=threads, window=window, name=name):
+        yield from batch
+
+
+def in_thread_batches(
+    items: Iterable[Item],
+    work: Callable[[Item], Result],
+    *,
+    threads: int,
+    window: int | None = None,
+    name: str = "job",
+) -> Iterator[list[Result]]:
+    """``in_threads``, the results that finished together as one list (the caller may write
+    them in one transaction).
 
     Inside a transaction the work runs in the calling thread: other connections could neither
     see what it wrote nor write rows it holds until it commits.
     """
     if threads <= 1 or connection.in_atomic_block:
-        yield from map(work, items)
+        yield from ([work(item)] for item in items)
         return
 
     source = iter(items)
@@ -45,8 +59,7 @@ def in_threads(
         pending = {pool.submit(work, item) for item in islice(source, window)}
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                yield future.result()
+            yield [future.result() for future in done]
             pending |= {pool.submit(work, item) for item in islice(source, len(done))}
     finally:
         for future in pending:  # stopped early (an exception, or the caller stopped reading)

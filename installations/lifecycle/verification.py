@@ -28,7 +28,7 @@ from installations import signals
 from installations.encryption.fields import EncryptedDataError, has_stored_value, key_problem
 from installations.exceptions import SlackInstallError, SlackRefused
 from installations.lifecycle import rotation
-from installations.lifecycle.job_threads import in_threads
+from installations.lifecycle.job_threads import in_thread_batches
 from installations.lifecycle.saving import record_event
 from installations.lifecycle.sharding import EVERYTHING, Shard, rows_by_key
 from installations.models import Health, LifecycleEvent, Workspace
@@ -85,7 +85,7 @@ class _Answer:
     code: str  # "ok" or an error code
     response: SlackResponse | None = None
     about_token: bool = True  # False: a fault of the call, which says nothing about the token
-    needed_kid: str = ""  # set when this process cannot decrypt the stored token
+    unreadable: tuple[str, ...] = ()  # the key ids needed when this process cannot decrypt
 
 
 @sensitive_variables("token")
@@ -99,7 +99,7 @@ def _auth_test(workspace: Workspace, client: WebClient | None) -> _Answer:
             "problem (check TOKEN_ENCRYPTION_KEYS): nothing was recorded",
             workspace.pk, exc, ", ".join(exc.configured) or "none",
         )  # fmt: skip
-        return _Answer("undecryptable", needed_kid=exc.needed_kid)
+        return _Answer("undecryptable", unreadable=(exc.needed_kid,))
     if token is None:
         return _Answer("no_token")
     try:
@@ -134,16 +134,30 @@ def verify_workspace(
 ) -> VerifyOutcome:
     """auth.test with the bot token; records health, scopes and errors on the workspace. A
     working token gets a lifecycle event only on a change, or when ``log_unchanged``."""
+    answer = _ask(workspace, actor=actor, client=client)
+    return _decide(workspace, answer, actor=actor, log_unchanged=log_unchanged)
+
+
+def _ask(workspace: Workspace, *, actor: str, client: WebClient | None) -> _Answer:
+    """What Slack says of the stored bot token: the part of a check that waits on Slack. An
+    expired rotating token is refreshed first (rotation.py writes the new pair)."""
     answer = _auth_test(workspace, client)
     if answer.code == "token_expired" and has_stored_value(workspace, "bot_refresh_token"):
         refreshed = rotation.refresh_workspace(workspace, actor=actor, within_minutes=None)
         if refreshed.unreadable:  # the refresh token needs a key we lack: record nothing
-            return _unrecorded(workspace, "undecryptable", unreadable=refreshed.unreadable)
+            return _Answer("undecryptable", unreadable=refreshed.unreadable)
         if refreshed.bot_refreshed:
             workspace.refresh_from_db()
             answer = _auth_test(workspace, client)
-    if answer.needed_kid:
-        return _unrecorded(workspace, answer.code, unreadable=(answer.needed_kid,))
+    return answer
+
+
+def _decide(
+    workspace: Workspace, answer: _Answer, *, actor: str, log_unchanged: bool
+) -> VerifyOutcome:
+    """The verdict on ``answer``, recorded unless it says nothing that can be recorded."""
+    if answer.unreadable:
+        return _unrecorded(workspace, answer.code, unreadable=answer.unreadable)
     if answer.code == "no_token":
         return _unrecorded(workspace, answer.code)
     return _record(
@@ -282,7 +296,8 @@ def _write_verdict(
         verify_failures=row.verify_failures,
         bot_scopes=row.bot_scopes,
     )
-    with transaction.atomic():  # the verdict and its lifecycle event commit together
+    # The verdict and its lifecycle event commit together (in the caller's transaction if any).
+    with transaction.atomic(savepoint=False):
         if not unchanged.update(**changes):
             return None
         for name, value in changes.items():
@@ -297,7 +312,7 @@ def _write_verdict(
 
 
 BATCH_SIZE = 500  # rows per keyset page: one query per page, a page at most in memory
-# auth.test mostly waits on Slack and is rate-limited per workspace; a thread holds a connection.
+# auth.test mostly waits on Slack and is rate-limited per workspace; threads only wait on it.
 DEFAULT_CONCURRENCY = 32
 
 
@@ -332,13 +347,23 @@ def iter_verify_active(
     *, actor: str, concurrency: int = DEFAULT_CONCURRENCY, shard: Shard = EVERYTHING
 ) -> Iterator[VerifyOutcome]:
     """auth.test every active installation of ``shard``, ``concurrency`` at a time; outcomes
-    as they come, each verdict written at once."""
+    as their verdicts commit."""
+    client = _patient_client()  # one for the run: its calls share no state
 
-    def check(workspace: Workspace) -> VerifyOutcome:
-        client = _patient_client()
-        return verify_workspace(workspace, actor=actor, client=client, log_unchanged=False)
+    def ask(workspace: Workspace) -> tuple[Workspace, _Answer]:
+        return workspace, _ask(workspace, actor=actor, client=client)
 
-    yield from in_threads(active_workspaces(shard), check, threads=concurrency, name="slack-verify")
+    # The threads wait on Slack; this thread writes the verdicts of the answers that came back
+    # together in one transaction, rows in key order (two runners lock them in the same order).
+    for batch in in_thread_batches(
+        active_workspaces(shard), ask, threads=concurrency, name="slack-verify"
+    ):
+        with transaction.atomic():
+            outcomes = [
+                _decide(workspace, answer, actor=actor, log_unchanged=False)
+                for workspace, answer in sorted(batch, key=lambda asked: asked[0].pk)
+            ]
+        yield from outcomes
 
 
 def verify_active(

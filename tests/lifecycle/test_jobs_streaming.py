@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from installations.lifecycle import verification
 from installations.lifecycle.job_threads import in_threads
@@ -86,6 +87,60 @@ def test_a_threaded_verify_run_checks_each_workspace_once(standin, install) -> N
     assert {o.health for o in outcomes} == {Health.OK}
     events = LifecycleEvent.objects.filter(kind=LifecycleEvent.Kind.VERIFIED)
     assert events.count() == 12  # each verdict with its event (unknown -> ok: a change)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_threads_wait_on_slack_and_the_calling_thread_writes_each_verdict(
+    standin, install
+) -> None:
+    """Workers only ask Slack: every verdict and its event go through the calling thread's one
+    connection, the verdicts that came back together in one transaction."""
+    workspaces = [install(team_id=f"T0WRT{n}")[0] for n in range(12)]
+    standin.fail_next("auth.test", delay=0.05, times=12)
+    with CaptureQueriesContext(connection) as queries:
+        outcomes = verification.verify_active(actor="command:slack_verify", concurrency=4)
+    assert {o.health for o in outcomes} == {Health.OK}
+    written = [q["sql"] for q in queries.captured_queries]
+    assert sum(sql.startswith("UPDATE") for sql in written) == len(workspaces)
+    assert sum(sql.startswith("INSERT") for sql in written) == len(workspaces)  # the events
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_verify_runners_at_once_record_every_workspace_without_a_deadlock(
+    standin, install
+) -> None:
+    """Two slack_verify runs over the same 30 workspaces, each writing its verdicts in
+    batches: rows are locked in key order, so neither waits on the other forever."""
+    workspaces = [install(team_id=f"T0VTWO{n}")[0] for n in range(30)]
+    standin.fail_next("auth.test", delay=0.02, times=60)
+    barrier = threading.Barrier(2)
+    outputs: list[str] = []
+    errors: list[BaseException] = []
+
+    def runner() -> None:
+        out = io.StringIO()
+        try:
+            barrier.wait()
+            call_command("slack_verify", "--concurrency", "6", stdout=out)
+            outputs.append(out.getvalue().splitlines()[-1])
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=runner) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors, errors
+    assert len(outputs) == 2 and all(" ok=30 " in line for line in outputs), outputs
+    assert Counter(Workspace.objects.values_list("health", flat=True)) == {Health.OK: 30}
+    verified = LifecycleEvent.objects.filter(kind=LifecycleEvent.Kind.VERIFIED)
+    assert sorted(set(verified.values_list("workspace_id", flat=True))) == sorted(
+        w.pk for w in workspaces
+    )
 
 
 @pytest.mark.django_db(transaction=True)
