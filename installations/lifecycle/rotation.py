@@ -1,9 +1,10 @@
 """Token rotation: refresh expiring bot and user tokens, one refresh token spent exactly once.
 
-No transaction stays open while Slack answers, so each refresh is three short steps: claim the
-token with one conditional UPDATE (only the claimer calls Slack); call Slack outside any
-transaction, never retrying a request that may have reached it; lock the row and, while it
-still holds the spent refresh token, write the new pair or the failure and release the claim.
+No transaction stays open while Slack answers, so each refresh is three short steps: read and
+open the token, then claim it with one conditional UPDATE on the token read (only the claimer
+calls Slack); call Slack outside any transaction, never retrying a request that may have reached
+it; lock the row and, while it still holds the spent refresh token, write the new pair or the
+failure and release the claim.
 
 A stored value this process cannot decrypt is a key configuration error of the process, never a
 fact about the workspace: logged at ERROR with the key ids, nothing written, the token stays due.
@@ -21,7 +22,8 @@ from typing import Any, TypeVar
 from urllib.error import URLError
 
 from django.db import DatabaseError, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Value
+from django.db.models.lookups import Exact
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 from slack_sdk.errors import SlackTokenRotationError
@@ -72,6 +74,7 @@ class RefreshFailed:
 TokenResult = TokenRefresh | RefreshFailed
 Row = Workspace | Installation  # the bot's token lives on the Workspace, a user's on its row
 ClaimedRow = TypeVar("ClaimedRow", Workspace, Installation)
+Opened = TypeVar("Opened")
 
 BOT_ROTATING = Q(
     bot_token__isnull=False,
@@ -245,43 +248,54 @@ def _ask_slack(rotate: Callable[[], Any], workspace_id: Any, who: str) -> tuple[
 
 
 def _claim_row(
-    model: type[ClaimedRow],
-    pk: Any,
     due: QuerySet[ClaimedRow],
     *,
-    claim_field: str,
+    column: str,
+    refresh_field: str,
     now: datetime,
     until: datetime,
-) -> ClaimedRow | TokenRefresh:
-    """Claim row ``pk`` of ``due`` with one conditional UPDATE (of two racing runners, one wins):
-    the row as it now stands, SKIPPED or NOT_DUE."""
-    if due.filter(_unclaimed(claim_field, now)).update(**{claim_field: until}):
-        return model.objects.get(pk=pk)
-    return TokenRefresh.SKIPPED if due.exists() else TokenRefresh.NOT_DUE
+    opened: Callable[[ClaimedRow], Opened],
+) -> tuple[ClaimedRow, Opened, str] | TokenRefresh:
+    """Read the one row of ``due`` and open its tokens (``opened`` may raise EncryptedDataError:
+    nothing is claimed yet), then claim it with one conditional UPDATE that lands only while it
+    is due, unclaimed and holds the refresh token read (of two racing runners, one wins).
+    (row, what ``opened`` made, the refresh token's envelope), SKIPPED or NOT_DUE."""
+    row = due.first()
+    if row is None:
+        return TokenRefresh.NOT_DUE
+    held = getattr(row, column)
+    if held is not None and held >= now:
+        return TokenRefresh.SKIPPED
+    value = opened(row)
+    envelope = _stored_envelope(row, refresh_field)
+    # The stored envelope compared as stored text (encrypted fields refuse other lookups).
+    still = due.filter(Exact(F(refresh_field), Value(envelope)), _unclaimed(column, now))
+    if not still.update(**{column: until}):
+        return TokenRefresh.SKIPPED  # another runner, or a new token, came first
+    setattr(row, column, until)
+    return row, value, envelope
 
 
 @sensitive_variables("bot")
 def _claim_bot(
     workspace_id: Any, minutes: int, *, retry_failed: bool
 ) -> tuple[_Claim, Bot] | TokenRefresh:
-    """(claim, Bot), NOT_DUE or SKIPPED; EncryptedDataError (claim undone) if unreadable."""
+    """(claim, Bot), NOT_DUE or SKIPPED; EncryptedDataError (nothing claimed) if unreadable."""
     now = timezone.now()
     until = now + CLAIM_LEASE
     horizon = now + timedelta(minutes=minutes)
     due = Workspace.objects.filter(BOT_ROTATING, pk=workspace_id, bot_token_expires_at__lte=horizon)
     if not retry_failed:
         due = due.filter(refresh_failed_at__isnull=True)
-    with transaction.atomic():
-        workspace = _claim_row(
-            Workspace, workspace_id, due,
-            claim_field="bot_refresh_claimed_until", now=now, until=until,
-        )  # fmt: skip
-        if isinstance(workspace, TokenRefresh):
-            return workspace
-        bot = to_sdk_bot(workspace)  # opens the tokens: may raise, undoing the claim
-        if bot is None or bot.bot_refresh_token is None:  # unreachable: the claim's filter
-            raise AssertionError("a claimed bot token vanished inside its transaction")
-        envelope = _stored_envelope(workspace, "bot_refresh_token")
+    claimed = _claim_row(
+        due, column="bot_refresh_claimed_until", refresh_field="bot_refresh_token",
+        now=now, until=until, opened=to_sdk_bot,
+    )  # fmt: skip
+    if isinstance(claimed, TokenRefresh):
+        return claimed
+    workspace, bot, envelope = claimed
+    if bot is None or bot.bot_refresh_token is None:  # unreachable: the claim's filter
+        raise AssertionError("a claimed bot token vanished")
     claim = _Claim(Workspace, workspace_id, workspace_id, until, envelope, workspace.installed_at)
     return claim, bot
 
@@ -304,6 +318,22 @@ def _refresh_bot(
     return _store(claim, _spent(bot.bot_refresh_token), rotated, actor, who="bot")
 
 
+def _user_installation(row: Installation) -> SdkInstallation:
+    """What slack_sdk's TokenRotator reads of a user's installation (its tokens opened)."""
+    return SdkInstallation(
+        app_id=row.app_id or None,
+        enterprise_id=row.enterprise_id or None,
+        team_id=row.team_id or None,
+        is_enterprise_install=row.is_enterprise_install,
+        user_id=row.user_id,
+        user_token=row.user_token,
+        user_scopes=row.user_scopes,
+        user_refresh_token=row.user_refresh_token,
+        user_token_expires_at=as_unix(row.user_token_expires_at),
+        installed_at=row.installed_at.timestamp(),
+    )
+
+
 @sensitive_variables("installation")
 def _claim_user(row_id: Any, minutes: int) -> tuple[_Claim, SdkInstallation] | TokenRefresh:
     """The user-token twin of _claim_bot."""
@@ -311,26 +341,13 @@ def _claim_user(row_id: Any, minutes: int) -> tuple[_Claim, SdkInstallation] | T
     until = now + CLAIM_LEASE
     horizon = now + timedelta(minutes=minutes)
     due = Installation.objects.filter(USER_DUE, pk=row_id, user_token_expires_at__lte=horizon)
-    with transaction.atomic():
-        row = _claim_row(
-            Installation, row_id, due,
-            claim_field="user_refresh_claimed_until", now=now, until=until,
-        )  # fmt: skip
-        if isinstance(row, TokenRefresh):
-            return row
-        installation = SdkInstallation(
-            app_id=row.app_id or None,
-            enterprise_id=row.enterprise_id or None,
-            team_id=row.team_id or None,
-            is_enterprise_install=row.is_enterprise_install,
-            user_id=row.user_id,
-            user_token=row.user_token,
-            user_scopes=row.user_scopes,
-            user_refresh_token=row.user_refresh_token,
-            user_token_expires_at=as_unix(row.user_token_expires_at),
-            installed_at=row.installed_at.timestamp(),
-        )
-        envelope = _stored_envelope(row, "user_refresh_token")
+    claimed = _claim_row(
+        due, column="user_refresh_claimed_until", refresh_field="user_refresh_token",
+        now=now, until=until, opened=_user_installation,
+    )  # fmt: skip
+    if isinstance(claimed, TokenRefresh):
+        return claimed
+    row, installation, envelope = claimed
     claim = _Claim(Installation, row_id, row.workspace_id, until, envelope, row.installed_at)
     return claim, installation
 
@@ -487,9 +504,11 @@ def refresh_workspace(
     actor: str,
     within_minutes: int | None = None,
     retry_failed: bool = True,
+    users_due: bool = True,
 ) -> RefreshOutcome:
     """Refresh the bot token and each current user token due within ``within_minutes`` (None:
-    all now). ``retry_failed=False`` leaves a bot token Slack already refused alone."""
+    all now; no user token looked for when ``users_due`` is False). ``retry_failed=False``
+    leaves a bot token Slack already refused alone."""
     minutes = FORCE_MINUTES if within_minutes is None else within_minutes
     rotator = slack_api.token_rotator()
     results: list[TokenResult] = []
@@ -501,7 +520,7 @@ def refresh_workspace(
         bot = TokenRefresh.UNREADABLE
         unreadable.append(_log_unreadable(exc, workspace.pk, "bot"))
     rows = Installation.objects.filter(USER_DUE, workspace_id=workspace.pk)
-    for row_id in list(rows.values_list("pk", flat=True)):
+    for row_id in list(rows.values_list("pk", flat=True)) if users_due else []:
         try:
             results.append(_refresh_user(row_id, workspace.pk, rotator, minutes, actor))
         except EncryptedDataError as exc:
@@ -581,8 +600,10 @@ def _due(within_minutes: int) -> QuerySet[Workspace]:
         & Q(bot_token_expires_at__lte=horizon, refresh_failed_at__isnull=True)
         & _unclaimed("bot_refresh_claimed_until", now)
     )  # refresh_failed_at: needs a reinstall, trying again cannot help
-    return Workspace.objects.filter(uninstalled_at__isnull=True).filter(
-        bot_due | Q(pk__in=users.values("workspace_id"))
+    return (
+        Workspace.objects.filter(uninstalled_at__isnull=True)
+        .filter(bot_due | Q(pk__in=users.values("workspace_id")))
+        .annotate(users_due=Exists(users.filter(workspace_id=OuterRef("pk"))))
     )
 
 
@@ -611,7 +632,13 @@ def iter_refresh_due(
     workspaces = iter_due_workspaces(minutes, shard)
 
     def refresh(workspace: Workspace) -> RefreshOutcome:
-        return refresh_workspace(workspace, actor=actor, within_minutes=minutes, retry_failed=False)
+        return refresh_workspace(
+            workspace,
+            actor=actor,
+            within_minutes=minutes,
+            retry_failed=False,
+            users_due=getattr(workspace, "users_due", True),  # the page query's annotation
+        )
 
     yield from in_threads(workspaces, refresh, threads=concurrency, name="slack-refresh")
 

@@ -1,5 +1,5 @@
 """What one refresh sends to the database: the claim is one conditional UPDATE, exclusive (a
-second claim of the same token finds nothing) and rolled back when the token cannot be read;
+second claim of the same token finds nothing) and never made when the token cannot be read;
 the answer is written under the row lock with its event, releasing the claim, in a bounded
 number of statements.
 """
@@ -49,7 +49,7 @@ def test_a_claim_is_exclusive_and_reads_the_row_as_stored(standin, install):
     assert rotation._claim_bot(workspace.pk, 60, retry_failed=True) is TokenRefresh.NOT_DUE
 
 
-def test_a_claim_of_a_token_this_process_cannot_read_is_undone(standin, install, settings):
+def test_a_token_this_process_cannot_read_is_never_claimed(standin, install, settings):
     workspace, _ = install(rotation=True)
     make_due(workspace)
     settings.TOKEN_ENCRYPTION_KEYS = generate_key_entry("other")  # lacks the token's key
