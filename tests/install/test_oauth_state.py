@@ -20,13 +20,16 @@ from hypothesis import example, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from installations.install import state as state_module
 from installations.install.cookie import COOKIE_NAME, INSTALL_COOKIE_NAME, binding
 from installations.install.flow import TEAM_ID, authorize_url
 from installations.install.state import (
     BOLT_SALT,
     INSTALL_SALT,
     MAX_STATE_LENGTH,
+    PURGE_EVERY,
     SEPARATOR,
+    PurgeClock,
     StateCheck,
     consume_state,
     hash_state,
@@ -97,13 +100,37 @@ def expired_records(count: int, start: int = 0) -> None:
 
 
 @pytest.mark.django_db
-def test_spending_purges_expired_records() -> None:
+def test_spending_purges_expired_records_at_most_once_a_minute(monkeypatch: Any) -> None:
+    monkeypatch.setattr(state_module, "_purge_clock", PurgeClock(PURGE_EVERY))  # a new process
     expired_records(20)
     assert spend(issue_state(browser=BROWSER))
-    assert OAuthState.objects.count() == 1
+    assert OAuthState.objects.count() == 1  # the first spend of a process purges
     expired_records(5, start=20)
     assert spend(issue_state(browser=BROWSER))
-    assert OAuthState.objects.count() == 2  # the two spent states, both live
+    assert OAuthState.objects.count() == 7  # within the minute: left for a later purge
+    later = timezone.now() + PURGE_EVERY
+    monkeypatch.setattr(timezone, "now", lambda: later)
+    assert spend(issue_state(browser=BROWSER, now=later))
+    assert OAuthState.objects.count() == 3  # a minute on: the three spent states, all live
+
+
+@given(
+    st.lists(st.integers(min_value=-3600, max_value=3600), min_size=1, max_size=30),
+)
+@FAST
+def test_the_purge_clock_is_due_once_per_interval_and_after_a_clock_set_back(
+    offsets: list[int],
+) -> None:
+    clock = PurgeClock(PURGE_EVERY)
+    start = timezone.now()
+    last_due = None
+    for offset in offsets:
+        now = start + timedelta(seconds=offset)
+        due = clock.due(now)
+        waited = last_due is not None and timedelta(0) <= now - last_due < PURGE_EVERY
+        assert due is not waited, (last_due, now)
+        if due:
+            last_due = now
 
 
 @pytest.mark.django_db(transaction=True)
