@@ -2,11 +2,12 @@
 
 The install page writes and reads nothing, the success page none either (its signed link carries
 what it shows: install/links.py). A callback spends the state (one INSERT in autocommit; the
-purge of expired records runs at most once a minute), looks up the app id, and saves in one
-transaction whose new Workspace row is one INSERT (no INSERT-then-UPDATE of every column, no
-history lookups for a target that has none). A reinstall also finds its row, its same-flow
-history and the user's current row to supersede. Counted in autocommit (``transactional_db``),
-as a server runs, with every BEGIN, COMMIT and SAVEPOINT included: each is a round trip.
+purge of expired records runs at most once a minute), looks up the app id (cached once one is
+stored), and saves in one transaction whose new Workspace row is one INSERT (no
+INSERT-then-UPDATE of every column, no history lookups for a target that has none). A reinstall
+also finds its row, its same-flow history and the user's current row to supersede. Counted in
+autocommit (``transactional_db``), as a server runs, with every BEGIN, COMMIT and SAVEPOINT
+included: each is a round trip.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def purged_just_now(monkeypatch: pytest.MonkeyPatch) -> None:
 
 INSTALL_PAGE = 0
 NEW_TARGET_CALLBACK = 10  # the spend's INSERT, the app id (none stored yet), the save's 8
-REINSTALL_CALLBACK = 10  # the spend's INSERT, the app id, the save's 8
+REINSTALL_CALLBACK = 9  # the spend's INSERT, the save's 8 (the app id is cached by now)
 SUCCESS_PAGE = 0
 
 
