@@ -158,19 +158,20 @@ def is_bound_to(payload: StatePayload, browser: str) -> bool:
 def consume_state(state: str, payload: StatePayload) -> bool:
     """Spend a LIVE state: True for exactly one caller (the unique hash decides). One INSERT in
     autocommit (a savepoint inside a caller's transaction, so a duplicate leaves it usable);
-    the records of states that have expired anyway go at most once per ``PURGE_EVERY``."""
+    the records of states that have expired anyway go first, at most once per ``PURGE_EVERY``
+    (a purge that fails has spent nothing: the state still works)."""
     now = timezone.now()
     using = router.db_for_write(OAuthState)
     inside = transaction.get_connection(using).in_atomic_block
     try:
         with transaction.atomic(using=using) if inside else nullcontext():
+            if _purge_clock.due(now):
+                purge_expired_states(now=now)
             OAuthState.objects.create(
                 state_hash=hash_state(state), spent_at=now, expires_at=payload.expires_at
             )
     except IntegrityError:
         return False  # spent before, or a concurrent callback won the race
-    if _purge_clock.due(now):
-        purge_expired_states(now=now)
     return True
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from django.core import signing
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.test import Client
 from django.utils import timezone
 from hypothesis import example, given
@@ -112,6 +112,24 @@ def test_spending_purges_expired_records_at_most_once_a_minute(monkeypatch: Any)
     monkeypatch.setattr(timezone, "now", lambda: later)
     assert spend(issue_state(browser=BROWSER, now=later))
     assert OAuthState.objects.count() == 3  # a minute on: the three spent states, all live
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_purge_that_fails_spends_nothing(monkeypatch: Any) -> None:
+    """The purge runs before the INSERT: a database refusing it leaves the state unspent."""
+    monkeypatch.setattr(state_module, "_purge_clock", PurgeClock(PURGE_EVERY))  # purge due
+    state = issue_state(browser=BROWSER)
+
+    def refuse_purge(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if sql.startswith("DELETE"):
+            raise OperationalError("the database refused the purge")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(refuse_purge), pytest.raises(OperationalError):
+        spend(state)
+    assert not OAuthState.objects.exists()
+    monkeypatch.setattr(state_module, "_purge_clock", PurgeClock(PURGE_EVERY))
+    assert spend(state)  # the same state, once the database answers again
 
 
 @given(
