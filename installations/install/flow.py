@@ -31,6 +31,7 @@ from installations.exceptions import (
     StorageFailed,
     UnexpectedAnswer,
 )
+from installations.infrastructure.shared_cache import cache_key, get_or_compute
 from installations.install import pkce
 from installations.install.cookie import BROWSER_BYTES, binding
 from installations.install.state import issue_state
@@ -38,6 +39,7 @@ from installations.lifecycle.saving import save_installation
 from installations.models import Workspace
 from installations.slack import api as slack_api
 from installations.slack.answers import (
+    SLACK_ID,
     InstallAnswer,
     IssuedCredentials,
     UnusableInstallAnswer,
@@ -207,9 +209,25 @@ def custom_values_for(request: HttpRequest) -> dict[str, Any]:
     return values
 
 
+# A client id belongs to one Slack app for good: once an app id is stored for it, it stays the
+# answer, so it is cached (a callback then skips a query). Nothing stored yet is not cached.
+KNOWN_APP_ID_SECONDS = 3600
+
+
 def _known_app_id() -> str | None:
     """SLACK_APP_ID, else the app id already stored for our client id (one client, one app)."""
-    return slack_config().app_id or _stored_app_id(slack_config().client_id)
+    config = slack_config()
+    if config.app_id:
+        return config.app_id
+    key = cache_key("known_app_id", config.client_id)
+    return get_or_compute(
+        key, lambda: _stored_app_id(config.client_id), KNOWN_APP_ID_SECONDS, _valid_app_id
+    )
+
+
+def _valid_app_id(value: object) -> str | None:
+    """A cached app id as ``_stored_app_id`` returns it, or None (a wrong shape is a miss)."""
+    return value if isinstance(value, str) and SLACK_ID.fullmatch(value) else None
 
 
 def _stored_app_id(client_id: str) -> str | None:

@@ -17,12 +17,13 @@ import hmac
 import logging
 import re
 import secrets
+from contextlib import nullcontext
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.core import signing
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, router, transaction
 from django.utils import timezone
 
 from installations.conf import slack_config
@@ -155,18 +156,43 @@ def is_bound_to(payload: StatePayload, browser: str) -> bool:
 
 
 def consume_state(state: str, payload: StatePayload) -> bool:
-    """Spend a LIVE state: True for exactly one caller (the unique hash decides); the records
-    of states that have expired anyway go in the same transaction."""
+    """Spend a LIVE state: True for exactly one caller (the unique hash decides). One INSERT in
+    autocommit (a savepoint inside a caller's transaction, so a duplicate leaves it usable);
+    the records of states that have expired anyway go first, at most once per ``PURGE_EVERY``
+    (a purge that fails has spent nothing: the state still works)."""
     now = timezone.now()
+    using = router.db_for_write(OAuthState)
+    inside = transaction.get_connection(using).in_atomic_block
     try:
-        with transaction.atomic():  # a savepoint inside the caller's transaction
+        with transaction.atomic(using=using) if inside else nullcontext():
+            if _purge_clock.due(now):
+                purge_expired_states(now=now)
             OAuthState.objects.create(
                 state_hash=hash_state(state), spent_at=now, expires_at=payload.expires_at
             )
-            purge_expired_states(now=now)
     except IntegrityError:
         return False  # spent before, or a concurrent callback won the race
     return True
+
+
+class PurgeClock:
+    """When a spend also purges: at most once per ``every`` in this process, the first spend
+    included. Records only need to go eventually (``slack_purge_states`` runs hourly); two
+    threads racing purge twice, harmlessly. A clock set back is no reason to wait."""
+
+    def __init__(self, every: timedelta) -> None:
+        self.every = every
+        self.next_at: datetime | None = None
+
+    def due(self, now: datetime) -> bool:
+        if self.next_at is not None and now < self.next_at <= now + self.every:
+            return False
+        self.next_at = now + self.every
+        return True
+
+
+PURGE_EVERY = timedelta(minutes=1)
+_purge_clock = PurgeClock(PURGE_EVERY)
 
 
 def purge_expired_states(*, now: datetime | None = None) -> int:

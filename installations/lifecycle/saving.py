@@ -64,9 +64,10 @@ def _locked_workspace(
     """The target's row, locked for this transaction; created when missing (race-safe), filled
     by ``fill_new`` first, so a new row is written whole and its post_save carries it."""
     key = {"client_id": client_id, "enterprise_id": enterprise_id, "team_id": team_id}
-    found = Workspace.objects.select_for_update().filter(**key).first()
-    if found is not None:
-        return found, False
+    try:  # get(), not first(): the key is unique, so no ORDER BY to compile on every save
+        return Workspace.objects.select_for_update().get(**key), False
+    except Workspace.DoesNotExist:
+        pass
     row = Workspace(**key)
     fill_new(row)
     try:

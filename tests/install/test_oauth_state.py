@@ -13,20 +13,23 @@ from typing import Any
 
 import pytest
 from django.core import signing
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.test import Client
 from django.utils import timezone
 from hypothesis import example, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from installations.install import state as state_module
 from installations.install.cookie import COOKIE_NAME, INSTALL_COOKIE_NAME, binding
 from installations.install.flow import TEAM_ID, authorize_url
 from installations.install.state import (
     BOLT_SALT,
     INSTALL_SALT,
     MAX_STATE_LENGTH,
+    PURGE_EVERY,
     SEPARATOR,
+    PurgeClock,
     StateCheck,
     consume_state,
     hash_state,
@@ -97,13 +100,55 @@ def expired_records(count: int, start: int = 0) -> None:
 
 
 @pytest.mark.django_db
-def test_spending_purges_expired_records() -> None:
+def test_spending_purges_expired_records_at_most_once_a_minute(monkeypatch: Any) -> None:
+    monkeypatch.setattr(state_module, "_purge_clock", PurgeClock(PURGE_EVERY))  # a new process
     expired_records(20)
     assert spend(issue_state(browser=BROWSER))
-    assert OAuthState.objects.count() == 1
+    assert OAuthState.objects.count() == 1  # the first spend of a process purges
     expired_records(5, start=20)
     assert spend(issue_state(browser=BROWSER))
-    assert OAuthState.objects.count() == 2  # the two spent states, both live
+    assert OAuthState.objects.count() == 7  # within the minute: left for a later purge
+    later = timezone.now() + PURGE_EVERY
+    monkeypatch.setattr(timezone, "now", lambda: later)
+    assert spend(issue_state(browser=BROWSER, now=later))
+    assert OAuthState.objects.count() == 3  # a minute on: the three spent states, all live
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_purge_that_fails_spends_nothing(monkeypatch: Any) -> None:
+    """The purge runs before the INSERT: a database refusing it leaves the state unspent."""
+    monkeypatch.setattr(state_module, "_purge_clock", PurgeClock(PURGE_EVERY))  # purge due
+    state = issue_state(browser=BROWSER)
+
+    def refuse_purge(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if sql.startswith("DELETE"):
+            raise OperationalError("the database refused the purge")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(refuse_purge), pytest.raises(OperationalError):
+        spend(state)
+    assert not OAuthState.objects.exists()
+    monkeypatch.setattr(state_module, "_purge_clock", PurgeClock(PURGE_EVERY))
+    assert spend(state)  # the same state, once the database answers again
+
+
+@given(
+    st.lists(st.integers(min_value=-3600, max_value=3600), min_size=1, max_size=30),
+)
+@FAST
+def test_the_purge_clock_is_due_once_per_interval_and_after_a_clock_set_back(
+    offsets: list[int],
+) -> None:
+    clock = PurgeClock(PURGE_EVERY)
+    start = timezone.now()
+    last_due = None
+    for offset in offsets:
+        now = start + timedelta(seconds=offset)
+        due = clock.due(now)
+        waited = last_due is not None and timedelta(0) <= now - last_due < PURGE_EVERY
+        assert due is not waited, (last_due, now)
+        if due:
+            last_due = now
 
 
 @pytest.mark.django_db(transaction=True)

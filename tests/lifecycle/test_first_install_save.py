@@ -56,6 +56,8 @@ def test_a_first_install_is_one_insert_per_row_in_one_transaction() -> None:
     assert "UPDATE" not in verbs, verbs  # the new row is written whole, once
     assert verbs.count("BEGIN") == 1, verbs
     assert len(verbs) <= 8, verbs  # BEGIN, the locked read, a savepoint, three INSERTs, COMMIT
+    (locked,) = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("SELECT")]
+    assert "ORDER BY" not in locked, locked  # the key is unique: nothing to order
 
 
 def test_the_returned_rows_are_what_is_stored() -> None:
