@@ -19,20 +19,6 @@ Item = TypeVar("Item")
 Result = TypeVar("Result")
 
 
-def in_threads(
-    items: Iterable[Item],
-    work: Callable[[Item], Result],
-    *,
-    threads: int,
-    window: int | None = None,
-    name: str = "job",
-) -> Iterator[Result]:
-    """``work(item)`` for each item on ``threads`` worker threads, results as they finish; a
-    worker's exception stops the run and is raised here."""
-    for batch in in_thread_batches(items, work, threads=threads, window=window, name=name):
-        yield from batch
-
-
 def in_thread_batches(
     items: Iterable[Item],
     work: Callable[[Item], Result],
@@ -41,8 +27,9 @@ def in_thread_batches(
     window: int | None = None,
     name: str = "job",
 ) -> Iterator[list[Result]]:
-    """``in_threads``, the results that finished together as one list (the caller may write
-    them in one transaction).
+    """``work(item)`` for each item on ``threads`` worker threads; the results that finished
+    together as one list (the caller may write them in one transaction). A worker's exception
+    stops the run and is raised here.
 
     Inside a transaction the work runs in the calling thread: other connections could neither
     see what it wrote nor write rows it holds until it commits.

@@ -34,7 +34,7 @@ from slack_sdk.oauth.token_rotation import TokenRotator
 from installations.conf import slack_config
 from installations.encryption.fields import EncryptedDataError, EncryptedTextField, key_problem
 from installations.exceptions import SlackInstallError
-from installations.lifecycle.job_threads import in_threads
+from installations.lifecycle.job_threads import in_thread_batches
 from installations.lifecycle.saving import record_event
 from installations.lifecycle.sdk_rows import to_sdk_bot
 from installations.lifecycle.sharding import EVERYTHING, Shard, rows_by_key
@@ -300,22 +300,30 @@ def _claim_bot(
     return claim, bot
 
 
-@sensitive_variables("bot", "rotated")
-def _refresh_bot(
-    workspace_id: Any, rotator: TokenRotator, minutes: int, actor: str, *, retry_failed: bool
-) -> TokenResult:
+@dataclass(frozen=True)
+class _Spend:
+    """A claimed refresh token and the Slack call that spends it (outside any transaction)."""
+
+    claim: _Claim
+    who: str
+    spent: str
+    rotate: Callable[[], Any]
+
+
+@sensitive_variables("bot")
+def _claim_bot_spend(
+    workspace_id: Any, rotator: TokenRotator, minutes: int, *, retry_failed: bool
+) -> _Spend | TokenRefresh:
     claimed = _claim_bot(workspace_id, minutes, retry_failed=retry_failed)
     if isinstance(claimed, TokenRefresh):
         return claimed
     claim, bot = claimed
-    rotated, code = _ask_slack(
-        lambda: rotator.perform_bot_token_rotation(bot=bot, minutes_before_expiration=minutes),
-        workspace_id,
+    return _Spend(
+        claim,
         "bot",
+        _spent(bot.bot_refresh_token),
+        lambda: rotator.perform_bot_token_rotation(bot=bot, minutes_before_expiration=minutes),
     )
-    if code:
-        return _failed(claim, _spent(bot.bot_refresh_token), code, actor, who="bot")
-    return _store(claim, _spent(bot.bot_refresh_token), rotated, actor, who="bot")
 
 
 def _user_installation(row: Installation) -> SdkInstallation:
@@ -352,26 +360,41 @@ def _claim_user(row_id: Any, minutes: int) -> tuple[_Claim, SdkInstallation] | T
     return claim, installation
 
 
-@sensitive_variables("installation", "rotated")
-def _refresh_user(
-    row_id: Any, workspace_id: Any, rotator: TokenRotator, minutes: int, actor: str
-) -> TokenResult:
+@sensitive_variables("installation")
+def _claim_user_spend(row_id: Any, rotator: TokenRotator, minutes: int) -> _Spend | TokenRefresh:
     claimed = _claim_user(row_id, minutes)
     if isinstance(claimed, TokenRefresh):
         return claimed
     claim, installation = claimed
-    who = f"user {installation.user_id}"
-    rotated, code = _ask_slack(
+    return _Spend(
+        claim,
+        f"user {installation.user_id}",
+        _spent(installation.user_refresh_token),
         lambda: rotator.perform_user_token_rotation(
             installation=installation, minutes_before_expiration=minutes
         ),
-        workspace_id,
-        who,
     )
-    spent = _spent(installation.user_refresh_token)
+
+
+Answered = tuple[_Spend, tuple[Any, str]]  # a spent token and what Slack answered
+
+
+def _ask(spend: _Spend) -> tuple[Any, str]:
+    return _ask_slack(spend.rotate, spend.claim.workspace_id, spend.who)
+
+
+@sensitive_variables("answer")
+def _finish(spend: _Spend, answer: tuple[Any, str], actor: str) -> TokenResult:
+    """Write what Slack answered: the new pair, or the failure."""
+    rotated, code = answer
     if code:
-        return _failed(claim, spent, code, actor, who=who)
-    return _store(claim, spent, rotated, actor, who=who)
+        return _failed(spend.claim, spend.spent, code, actor, who=spend.who)
+    return _store(spend.claim, spend.spent, rotated, actor, who=spend.who)
+
+
+def _spend_here(claimed: _Spend | TokenRefresh, actor: str) -> TokenResult:
+    """Spend a claimed token in this thread: Slack, then the write."""
+    return claimed if isinstance(claimed, TokenRefresh) else _finish(claimed, _ask(claimed), actor)
 
 
 def _apply(instance: Row, rotated: Any) -> list[str]:
@@ -498,43 +521,75 @@ def _failed(claim: _Claim, spent: str, code: str, actor: str, *, who: str) -> To
     return RefreshFailed(code)
 
 
+@dataclass(frozen=True)
+class _Claims:
+    """A workspace's due tokens, each claimed (a _Spend) or why not."""
+
+    workspace: Workspace
+    tokens: list[_Spend | TokenResult]  # the bot's first
+    unreadable: list[str]  # the key id each token this process cannot decrypt needs
+
+
+def _claim_workspace(
+    workspace: Workspace,
+    rotator: TokenRotator,
+    minutes: int,
+    *,
+    retry_failed: bool,
+    users_due: bool = True,
+) -> _Claims:
+    """Claim the bot token and each current user token due within ``minutes`` (none looked for
+    when ``users_due`` is False)."""
+    unreadable: list[str] = []
+    bot: _Spend | TokenResult
+    try:
+        bot = _claim_bot_spend(workspace.pk, rotator, minutes, retry_failed=retry_failed)
+    except EncryptedDataError as exc:
+        bot = TokenRefresh.UNREADABLE
+        unreadable.append(_log_unreadable(exc, workspace.pk, "bot"))
+    users: list[_Spend | TokenResult] = []
+    rows = Installation.objects.filter(USER_DUE, workspace_id=workspace.pk)
+    for row_id in list(rows.values_list("pk", flat=True)) if users_due else []:
+        try:
+            users.append(_claim_user_spend(row_id, rotator, minutes))
+        except EncryptedDataError as exc:
+            unreadable.append(_log_unreadable(exc, workspace.pk, "user"))
+    return _Claims(workspace, [bot, *users], unreadable)
+
+
+def _asked(claims: _Claims) -> list[TokenResult | Answered]:
+    """Slack's answer for each claimed token, beside it; no database."""
+    return [(t, _ask(t)) if isinstance(t, _Spend) else t for t in claims.tokens]
+
+
+def _finished(claims: _Claims, asked: list[TokenResult | Answered], actor: str) -> RefreshOutcome:
+    """Write each answer; the workspace's outcome."""
+    bot, *users = [_finish(*item, actor) if isinstance(item, tuple) else item for item in asked]
+    errors = [r.code for r in [bot, *users] if isinstance(r, RefreshFailed)]
+    return RefreshOutcome(
+        workspace_id=str(claims.workspace.pk),
+        label=str(claims.workspace),
+        bot_refreshed=bot is TokenRefresh.REFRESHED,
+        users_refreshed=users.count(TokenRefresh.REFRESHED),
+        error=errors[0] if errors else (UNDECRYPTABLE if claims.unreadable else ""),
+        skipped=bot is TokenRefresh.SKIPPED,
+        unreadable=tuple(claims.unreadable),
+    )
+
+
 def refresh_workspace(
     workspace: Workspace,
     *,
     actor: str,
     within_minutes: int | None = None,
     retry_failed: bool = True,
-    users_due: bool = True,
 ) -> RefreshOutcome:
     """Refresh the bot token and each current user token due within ``within_minutes`` (None:
-    all now; no user token looked for when ``users_due`` is False). ``retry_failed=False``
-    leaves a bot token Slack already refused alone."""
+    all now). ``retry_failed=False`` leaves a bot token Slack already refused alone."""
     minutes = FORCE_MINUTES if within_minutes is None else within_minutes
     rotator = slack_api.token_rotator()
-    results: list[TokenResult] = []
-    unreadable: list[str] = []
-    bot: TokenResult
-    try:
-        bot = _refresh_bot(workspace.pk, rotator, minutes, actor, retry_failed=retry_failed)
-    except EncryptedDataError as exc:
-        bot = TokenRefresh.UNREADABLE
-        unreadable.append(_log_unreadable(exc, workspace.pk, "bot"))
-    rows = Installation.objects.filter(USER_DUE, workspace_id=workspace.pk)
-    for row_id in list(rows.values_list("pk", flat=True)) if users_due else []:
-        try:
-            results.append(_refresh_user(row_id, workspace.pk, rotator, minutes, actor))
-        except EncryptedDataError as exc:
-            unreadable.append(_log_unreadable(exc, workspace.pk, "user"))
-    errors = [r.code for r in [bot, *results] if isinstance(r, RefreshFailed)]
-    return RefreshOutcome(
-        workspace_id=str(workspace.pk),
-        label=str(workspace),
-        bot_refreshed=bot is TokenRefresh.REFRESHED,
-        users_refreshed=results.count(TokenRefresh.REFRESHED),
-        error=errors[0] if errors else (UNDECRYPTABLE if unreadable else ""),
-        skipped=bot is TokenRefresh.SKIPPED,
-        unreadable=tuple(unreadable),
-    )
+    claims = _claim_workspace(workspace, rotator, minutes, retry_failed=retry_failed)
+    return _finished(claims, _asked(claims), actor)
 
 
 @dataclass(frozen=True)
@@ -566,20 +621,21 @@ def refresh_for_request(
     if workspace_id is None:
         return RequestRefresh()
     rotator = slack_api.token_rotator()
-    bot_result = (
-        _refresh_bot(workspace_id, rotator, minutes, actor, retry_failed=False) if bot else None
-    )
+    bot_result = None
+    if bot:
+        claimed = _claim_bot_spend(workspace_id, rotator, minutes, retry_failed=False)
+        bot_result = _spend_here(claimed, actor)
     user_result: TokenResult | None = None
     if user_id:
         rows = Installation.objects.filter(USER_DUE, workspace_id=workspace_id, user_id=user_id)
         row_id = rows.order_by("-installed_at").values_list("pk", flat=True).first()
         if row_id is not None:
-            user_result = _refresh_user(row_id, workspace_id, rotator, minutes, actor)
+            user_result = _spend_here(_claim_user_spend(row_id, rotator, minutes), actor)
     return RequestRefresh(bot=bot_result, user=user_result)
 
 
 BATCH_SIZE = 500  # rows per keyset page of a run
-DEFAULT_CONCURRENCY = 24  # refreshes mostly wait on Slack; each thread holds a DB connection
+DEFAULT_CONCURRENCY = 24  # refreshes mostly wait on Slack; the threads only wait on it
 
 
 def _users_due(within_minutes: int) -> QuerySet[Installation]:
@@ -629,18 +685,22 @@ def iter_refresh_due(
     outcomes as they come. Each refresh token is claimed before it is spent, so threads,
     runners and overlapping shards never spend one twice."""
     minutes = slack_config().token_rotation_minutes if within_minutes is None else within_minutes
-    workspaces = iter_due_workspaces(minutes, shard)
+    rotator = slack_api.token_rotator()
 
-    def refresh(workspace: Workspace) -> RefreshOutcome:
-        return refresh_workspace(
-            workspace,
-            actor=actor,
-            within_minutes=minutes,
-            retry_failed=False,
-            users_due=getattr(workspace, "users_due", True),  # the page query's annotation
-        )
+    def claimed() -> Iterator[_Claims]:  # pulled in this thread, as the workers free up
+        for workspace in iter_due_workspaces(minutes, shard):
+            users_due = getattr(workspace, "users_due", True)  # the page query's annotation
+            yield _claim_workspace(
+                workspace, rotator, minutes, retry_failed=False, users_due=users_due
+            )
 
-    yield from in_threads(workspaces, refresh, threads=concurrency, name="slack-refresh")
+    def ask(claims: _Claims) -> tuple[_Claims, list[TokenResult | Answered]]:
+        return claims, _asked(claims)
+
+    # The threads only wait on Slack; this thread claims and writes, one connection for the run.
+    for batch in in_thread_batches(claimed(), ask, threads=concurrency, name="slack-refresh"):
+        for claims, asked in batch:
+            yield _finished(claims, asked, actor)
 
 
 def refresh_due(

@@ -19,7 +19,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from installations.lifecycle import verification
-from installations.lifecycle.job_threads import in_threads
+from installations.lifecycle.job_threads import in_thread_batches
 from installations.lifecycle.rotation import due_workspaces, iter_due_workspaces
 from installations.lifecycle.sharding import Shard
 from installations.models import Health, LifecycleEvent, Workspace
@@ -54,7 +54,7 @@ def test_a_page_is_read_only_when_the_run_gets_there(django_assert_num_queries: 
         next(stream)
 
 
-def test_in_threads_keeps_a_bounded_window_and_raises_a_workers_error() -> None:
+def test_the_threads_keep_a_bounded_window_and_raise_a_workers_error() -> None:
     taken: list[int] = []
 
     def items() -> Any:
@@ -65,7 +65,8 @@ def test_in_threads_keeps_a_bounded_window_and_raises_a_workers_error() -> None:
     def work(n: int) -> int:
         return n * 2
 
-    results = in_threads(items(), work, threads=4, window=8)
+    batches = in_thread_batches(items(), work, threads=4, window=8)
+    results = (result for batch in batches for result in batch)
     first = next(results)
     assert first % 2 == 0 and len(taken) <= 8 + 1  # not every item was read up front
     assert sorted([first, *results]) == [n * 2 for n in range(50)]
@@ -76,7 +77,7 @@ def test_in_threads_keeps_a_bounded_window_and_raises_a_workers_error() -> None:
         return n
 
     with pytest.raises(ValueError, match="worker failed"):
-        list(in_threads(range(20), fails, threads=3))
+        list(in_thread_batches(range(20), fails, threads=3))
 
 
 @pytest.mark.django_db(transaction=True)
