@@ -25,7 +25,6 @@ from installations.lifecycle.saving import record_event
 from installations.models import LifecycleEvent, OrgTeamAccess, ProcessedSlackEvent, Workspace
 from installations.observability import metrics
 from installations.slack.events import Malformed, SlackEvent, _loggable_type, parse_event
-from installations.slack.signature import signature_problem, verify_signature  # noqa: F401
 
 logger = logging.getLogger(__name__)
 
