@@ -360,13 +360,15 @@ class LifecycleEventAdmin(ReadOnlyRows, OfferedFiltersOnly, _EventModelAdmin):
         return False
 
 
-def _titled(default: str) -> str:
-    """The app's admin title if the host opted in (``SLACK_ADMIN_TITLES``), else ``default``."""
-    return branding().admin_title if getattr(settings, "SLACK_ADMIN_TITLES", False) else default
+def _titled(default: object) -> str:
+    """The app's admin title if the host opted in (``SLACK_ADMIN_TITLES``), else Django's
+    ``default`` (translated when the page is drawn)."""
+    opted_in = getattr(settings, "SLACK_ADMIN_TITLES", False)
+    return branding().admin_title if opted_in else str(default)
 
 
 # The admin's header and title stay the host's unless it opts in; read when a page is drawn.
 if admin.site.site_header is AdminSite.site_header:
-    admin.site.site_header = lazy(_titled, str)(str(AdminSite.site_header))
+    admin.site.site_header = lazy(_titled, str)(AdminSite.site_header)
 if admin.site.site_title is AdminSite.site_title:
-    admin.site.site_title = lazy(_titled, str)(str(AdminSite.site_title))
+    admin.site.site_title = lazy(_titled, str)(AdminSite.site_title)

@@ -304,7 +304,18 @@ def user_scope_comparison(workspace: Workspace) -> ScopeComparison:
 
 def reasons(workspace: Workspace) -> list[str]:
     """The reasons an annotated workspace needs a reinstall, in plain words."""
-    return [reason.words for reason in reason_details(workspace)]
+    words: list[str] = []
+    for name, label in REASONS.items():
+        if getattr(workspace, name, False):
+            missing: tuple[str, ...] = ()
+            if name == "reason_missing_bot_scopes":
+                missing = bot_scope_comparison(workspace).missing
+            elif name == "reason_missing_user_scopes":
+                missing = user_scope_comparison(workspace).missing
+            elif name == "reason_key_missing":
+                missing = (key_problem(needed_kids(workspace)),)
+            words.append(f"{label}: {', '.join(missing)}" if missing else label)
+    return words
 
 
 def needed_kids(workspace: Workspace) -> list[str]:
@@ -343,22 +354,12 @@ def _detail(workspace: Workspace, name: str) -> str:
 
 
 def reason_details(workspace: Workspace) -> list[Reason]:
-    """Each reason an annotated workspace needs a reinstall (missing scopes and keys named), with
-    who and when."""
-    found = []
-    for name, label in REASONS.items():
-        if not getattr(workspace, name, False):
-            continue
-        missing: tuple[str, ...] = ()
-        if name == "reason_missing_bot_scopes":
-            missing = bot_scope_comparison(workspace).missing
-        elif name == "reason_missing_user_scopes":
-            missing = user_scope_comparison(workspace).missing
-        elif name == "reason_key_missing":
-            missing = (key_problem(needed_kids(workspace)),)
-        words = f"{label}: {', '.join(missing)}" if missing else label
-        found.append(Reason(name, words, _detail(workspace, name)))
-    return found
+    """``reasons`` with who and when, for the admin's badge."""
+    names = [name for name in REASONS if getattr(workspace, name, False)]
+    return [
+        Reason(name, text, _detail(workspace, name))
+        for name, text in zip(names, reasons(workspace), strict=True)
+    ]
 
 
 def status(workspace: Workspace) -> str:
