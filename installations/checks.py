@@ -4,11 +4,24 @@ must have read cleanly (settings.CONFIGURATION_PROBLEMS, slackinstall/settings.p
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
+from django.apps import apps
 from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
+from django.db import DatabaseError
+from django.urls import NoReverseMatch, reverse
+from django.utils.module_loading import import_string
 
+from installations.conf import (
+    NUMBER_RANGES,
+    REQUIRED_SETTINGS,
+    number_problem,
+    retention_days,
+    setting,
+    text_setting,
+)
 from installations.encryption.keyring import Keyring, KeyringError
 
 
@@ -64,8 +77,6 @@ def check_stored_keys_readable(
     One DISTINCT per encrypted column, so a database check (``migrate``, ``--database``)."""
     if not databases:
         return []
-    from django.db import DatabaseError
-
     from installations.encryption.stored_kids import stored_kids
 
     try:
@@ -106,10 +117,7 @@ WHERE_TO_FIND = {
 
 @checks.register()
 def check_required_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    """A required setting that is missing or empty is an error naming it, unless settings.py
-    already reported it (E003)."""
-    from installations.conf import REQUIRED_SETTINGS, text_setting
-
+    """A required setting that is missing or empty, unless settings.py reported it (E003)."""
     reported = " ".join(getattr(settings, "CONFIGURATION_PROBLEMS", []))
     return [
         checks.Error(
@@ -126,8 +134,6 @@ def check_required_settings(app_configs: Any = None, **kwargs: Any) -> list[chec
 def check_pkce_setting(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """SLACK_PKCE is True or False: any other value (a host's string "false") would decide
     silently whether installs send PKCE, which Slack refuses from an app without it."""
-    from installations.conf import setting
-
     value = setting("SLACK_PKCE")
     if isinstance(value, bool):
         return []
@@ -143,8 +149,6 @@ def check_pkce_setting(app_configs: Any = None, **kwargs: Any) -> list[checks.Ch
 @checks.register()
 def check_retention_setting(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """SLACK_RETENTION_DAYS is unset or a whole number of days (``conf.retention_days``)."""
-    from installations.conf import retention_days
-
     try:
         retention_days()
     except ValueError as exc:
@@ -161,8 +165,6 @@ def check_retention_setting(app_configs: Any = None, **kwargs: Any) -> list[chec
 @checks.register()
 def check_number_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """The whole-number settings are whole numbers in range (``conf.NUMBER_RANGES``)."""
-    from installations.conf import NUMBER_RANGES, number_problem
-
     found = (number_problem(name) for name in NUMBER_RANGES)
     return [
         checks.Error(problem, hint="See docs/settings.md.", id="installations.E017")
@@ -175,11 +177,8 @@ def check_number_settings(app_configs: Any = None, **kwargs: Any) -> list[checks
 def check_signin_app(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """Sign in with Slack switched on needs its app (and so its table) listed: without it the
     first sign-in would fail on a missing table instead of start-up saying what to add."""
-    from django.apps import apps
-
-    if not getattr(settings, "SLACK_SIGNIN_ENABLED", False) or apps.is_installed(
-        "installations.signin"
-    ):
+    enabled = getattr(settings, "SLACK_SIGNIN_ENABLED", False)
+    if not enabled or apps.is_installed("installations.signin"):
         return []
     return [
         checks.Error(
@@ -198,10 +197,6 @@ ASYNC_EXTRA = 'an AsyncApp needs aiohttp: pip install "django-slackinstall[bolt-
 @checks.register()
 def check_dotted_paths(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """SLACK_BOLT_APP and SLACK_INSTALL_CUSTOM_VALUES name something importable."""
-    from django.utils.module_loading import import_string
-
-    from installations.conf import text_setting
-
     found: list[checks.CheckMessage] = []
     for name, error_id in (("SLACK_BOLT_APP", "E011"), ("SLACK_INSTALL_CUSTOM_VALUES", "E012")):
         path = text_setting(name)
@@ -210,12 +205,10 @@ def check_dotted_paths(app_configs: Any = None, **kwargs: Any) -> list[checks.Ch
         try:
             import_string(path)
         except (ImportError, ImproperlyConfigured) as exc:
-            # Bolt's async code needs aiohttp, which only the bolt-async extra installs
-            hint = ASYNC_EXTRA if _lacks_aiohttp(exc) else None
             found.append(
                 checks.Error(
                     f"{name}={path} cannot be imported: {exc}",
-                    hint=hint,
+                    hint=ASYNC_EXTRA if _lacks_aiohttp(exc) else None,  # the bolt-async extra
                     id=f"installations.{error_id}",
                 )
             )
@@ -234,12 +227,6 @@ def _lacks_aiohttp(exc: BaseException | None) -> bool:
 @checks.register(checks.Tags.urls)
 def check_redirect_uri_path(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """SLACK_REDIRECT_URI must name the callback where the host mounted the app's URLs."""
-    from urllib.parse import urlsplit
-
-    from django.urls import NoReverseMatch, reverse
-
-    from installations.conf import text_setting
-
     redirect_uri = text_setting("SLACK_REDIRECT_URI")
     if not redirect_uri:
         return []
@@ -283,8 +270,6 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 def check_https_urls(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """``check --deploy``: with DEBUG off, a plain ``http://`` URL among SECRET_BEARING_URLS is a
     warning naming it (codes or tokens would travel in clear)."""
-    from urllib.parse import urlsplit
-
     if settings.DEBUG:
         return []
     found: list[checks.CheckMessage] = []
@@ -316,19 +301,14 @@ REDIS_TIMEOUT_OPTIONS = {
 
 @checks.register(checks.Tags.caches)
 def check_cache_timeouts(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    """A Redis default cache needs socket timeouts: the app skips a cache whose calls fail (a
-    circuit breaker), but a Redis that accepts connections and never answers makes a call that
-    never ends, and with it every page that uses the cache."""
+    """A Redis default cache needs socket timeouts: the circuit breaker skips a cache whose calls
+    fail, but a Redis that accepts connections and never answers would hold every call."""
     config = (getattr(settings, "CACHES", None) or {}).get("default") or {}
     names = REDIS_TIMEOUT_OPTIONS.get(str(config.get("BACKEND", "")))
     if names is None:
         return []
     options = config.get("OPTIONS") or {}
-    missing = [
-        name
-        for name in names
-        if not (type(options.get(name)) in (int, float) and options[name] > 0)
-    ]
+    missing = [n for n in names if not (type(options.get(n)) in (int, float) and options[n] > 0)]
     if not missing:
         return []
     return [

@@ -1,7 +1,6 @@
 """One object for the app's settings; nothing else in the app reads Django settings for Slack.
 
-``slackinstall/settings.py`` reads the environment; this module turns those settings into typed,
-parsed values (scopes as tuples, the keyring) and caches them until a setting changes.
+Typed, parsed values (scopes as tuples) cached until a setting changes.
 """
 
 from __future__ import annotations
@@ -12,19 +11,16 @@ from functools import lru_cache
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+from django.templatetags.static import static
 
 
 def parse_scopes(value: str | list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
     """Comma-separated scopes (Slack's format) as a tuple without blanks or repeats, order kept."""
     if value is None:
         return ()
-    parts = value.split(",") if isinstance(value, str) else list(value)
-    seen: dict[str, None] = {}
-    for part in parts:
-        scope = part.strip()
-        if scope:
-            seen.setdefault(scope, None)
-    return tuple(seen)
+    parts = value.split(",") if isinstance(value, str) else value
+    scopes = (part.strip() for part in parts)
+    return tuple(dict.fromkeys(scope for scope in scopes if scope))
 
 
 @dataclass(frozen=True)
@@ -48,17 +44,17 @@ class SlackConfig:
 
     @property
     def is_configured(self) -> bool:
-        return bool(self.client_id and self.client_secret and self.redirect_uri)
+        return not self.missing_variables
 
     @property
     def missing_variables(self) -> list[str]:
         """Which variables an operator still has to set before installs can work."""
-        pairs = [
-            ("SLACK_CLIENT_ID", self.client_id),
-            ("SLACK_CLIENT_SECRET", self.client_secret),
-            ("SLACK_REDIRECT_URI", self.redirect_uri),
-        ]
-        return [name for name, value in pairs if not value]
+        pairs = {
+            "SLACK_CLIENT_ID": self.client_id,
+            "SLACK_CLIENT_SECRET": self.client_secret,
+            "SLACK_REDIRECT_URI": self.redirect_uri,
+        }
+        return [name for name, value in pairs.items() if not value]
 
 
 # The app's settings and their defaults (docs/settings.md): a missing one is a system check
@@ -69,8 +65,7 @@ DEFAULTS: dict[str, object] = {
     "SLACK_SIGNING_SECRET": "",
     "SLACK_REDIRECT_URI": "",
     "TOKEN_ENCRYPTION_KEYS": "",
-    # Which key of TOKEN_ENCRYPTION_KEYS encrypts; "" is the first entry
-    # (installations/encryption/configured.py).
+    # Which key of TOKEN_ENCRYPTION_KEYS encrypts; "" is the first entry.
     "TOKEN_ENCRYPTION_ACTIVE_KEY_ID": "",
     "SLACK_APP_ID": "",
     "SLACK_SCOPES": "commands,chat:write",
@@ -80,11 +75,9 @@ DEFAULTS: dict[str, object] = {
     "SLACK_STATE_TTL_SECONDS": 600,
     "SLACK_HTTP_TIMEOUT_SECONDS": 10,
     "SLACK_TOKEN_ROTATION_MINUTES": 120,
-    # PKCE on the install flow (installations/install/pkce.py). Only for an app whose PKCE
-    # switch is on at Slack: Slack refuses PKCE parameters otherwise (docs/slack-protocol.md §1).
+    # PKCE on installs: only for an app whose PKCE switch is on at Slack (slack-protocol.md §1).
     "SLACK_PKCE": False,
-    # Dotted path to the developer's Bolt App / AsyncApp, or to a factory returning one
-    # (installations/bolt/request_url.py). "" keeps the built-in lifecycle endpoint.
+    # Dotted path to the developer's Bolt App / AsyncApp or a factory of one ("": none).
     "SLACK_BOLT_APP": "",
     # Dotted path to a callable(request) -> dict whose result is stored on the Installation.
     "SLACK_INSTALL_CUSTOM_VALUES": "",
@@ -101,9 +94,8 @@ REQUIRED_SETTINGS = (
 
 
 def setting(name: str) -> object:
-    """The host's value of one of the app's settings, or its documented default.
-
-    The only getattr(settings, ...) for the app's own settings; None counts as unset."""
+    """The host's value of one of the app's settings (None counts as unset), or its default: the
+    only getattr(settings, ...) for the app's own settings."""
     value = getattr(settings, name, None)
     return DEFAULTS[name] if value is None else value
 
@@ -128,16 +120,13 @@ def number_problem(name: str) -> str | None:
         value = int(value.strip())
     if type(value) is int and low <= value <= high:
         return None
-    shown = str(value)[:40]
-    return (
-        f"{name} must be a whole number from {low} to {high}, not {type(value).__name__} {shown!r}"
-    )
+    kind, shown = type(value).__name__, str(value)[:40]
+    return f"{name} must be a whole number from {low} to {high}, not {kind} {shown!r}"
 
 
 def int_setting(name: str) -> int:
-    """The whole-number setting ``name``; its documented default while the host's value is not
-    one in range (check ``installations.E017`` names it): a wrong value in a host's settings
-    must not make every install page a 500."""
+    """The whole-number setting ``name``, or its default while the host's value is out of range
+    (E017 names it): a wrong value must not make every install page a 500."""
     if number_problem(name) is not None:
         return int(str(DEFAULTS[name]))
     return int(str(setting(name)).strip())
@@ -149,18 +138,12 @@ RETENTION_WORDS = f"a whole number of days from 1 to {MAX_RETENTION_DAYS}"
 
 
 def valid_days(value: object) -> int | None:
-    """``value`` when it is a whole number of days from 1 to MAX_RETENTION_DAYS, else None."""
-    if type(value) is int and 1 <= value <= MAX_RETENTION_DAYS:
-        return value
-    return None
+    return value if type(value) is int and 1 <= value <= MAX_RETENTION_DAYS else None
 
 
 def retention_days() -> int | None:
     """SLACK_RETENTION_DAYS: None when unset or 0 (everything is kept), else the days to keep.
-
-    ValueError for any other value: a retention that is not the one meant must erase nothing,
-    where a negative or fractional number would have erased every uninstalled workspace and
-    the whole history, and a huge one stopped every run with an OverflowError."""
+    ValueError for any other value: a retention that is not the one meant must erase nothing."""
     value = setting("SLACK_RETENTION_DAYS")
     if value is None or (type(value) is int and value == 0):
         return None
@@ -208,6 +191,28 @@ class Branding:
     def admin_title(self) -> str:
         return f"{self.app_name} installations"
 
+    @property
+    def icon_url(self) -> str:  # also the favicon
+        return self.icon if self.icon.startswith("/") else static(self.icon)
+
+    @property
+    def named(self) -> bool:
+        return self.app_name != DEFAULT_APP_NAME
+
+    @property
+    def subject(self) -> str:
+        """How a sentence names the app: its configured name, or "The app" when it has none."""
+        return self.app_name if self.named else "The app"
+
+    @property
+    def support_is_email(self) -> bool:
+        return self.support_url.lower().startswith("mailto:")
+
+    @property
+    def support_address(self) -> str:
+        """The e-mail address of a mailto: link, for a sentence that names it."""
+        return self.support_url[len("mailto:") :].split("?", 1)[0] if self.support_is_email else ""
+
 
 DEFAULT_APP_NAME = "Slack app"
 DEFAULT_ICON = "installations/icon.svg"
@@ -228,8 +233,7 @@ def _safe_icon(value: object) -> str:
 
 @lru_cache(maxsize=1)
 def branding() -> Branding:
-    """SLACK_APP_NAME, SLACK_APP_DESCRIPTION, SLACK_APP_ICON, SLACK_APP_PRIVACY_URL and
-    SLACK_APP_SUPPORT_URL, all optional."""
+    """The optional SLACK_APP_NAME, _DESCRIPTION, _ICON, _PRIVACY_URL and _SUPPORT_URL."""
     return Branding(
         app_name=str(getattr(settings, "SLACK_APP_NAME", "") or DEFAULT_APP_NAME).strip()[:80],
         description=str(getattr(settings, "SLACK_APP_DESCRIPTION", "") or "").strip()[:200],

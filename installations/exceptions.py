@@ -1,7 +1,6 @@
 """One exception family for everything a user or operator can run into, and one renderer.
 
-Each error carries a stable reason code, an HTTP status and a plain-words message that never
-contains a token, a code or a secret. Imports nothing of the app but ``error_words``.
+Each error has a stable reason code, an HTTP status and a message that never holds a secret.
 """
 
 from __future__ import annotations
@@ -42,23 +41,17 @@ class SlackInstallError(Exception):
         status: int | None = None,
         title: str | None = None,
     ) -> None:
-        if message is not None:
-            self.message = message
-        if reason is not None:
-            self.reason = reason
-        if status is not None:
-            self.status = status
-        if title is not None:
-            self.title = title
+        self.message = self.message if message is None else message
+        self.reason = self.reason if reason is None else reason
+        self.status = self.status if status is None else status
+        self.title = self.title if title is None else title
         super().__init__(f"{self.reason}: {self.message}")
 
     @property
     def metric_reason(self) -> str:
         """The reason as a metric label, from a fixed set: this error's own code, or Slack's
         when ``error_words.py`` knows it; any other code Slack sent counts under the class's."""
-        if self.reason in MESSAGE_FOR_SLACK_ERROR:
-            return self.reason
-        return type(self).reason
+        return self.reason if self.reason in MESSAGE_FOR_SLACK_ERROR else type(self).reason
 
 
 class InvalidInstallRequest(SlackInstallError, DjangoBadRequest):
@@ -84,19 +77,13 @@ class SlackRefused(SlackInstallError):
     status = 502
     title = "Slack refused the request"
 
-    def __init__(
-        self,
-        message: str | None = None,
-        *,
-        reason: str | None = None,
-        status: int | None = None,
-        title: str | None = None,
-    ) -> None:
+    def __init__(self, message: str | None = None, *, reason: str | None = None) -> None:
         code = safe_code(reason or self.reason)
         known = MESSAGE_FOR_SLACK_ERROR.get(code)
-        if known is not None:
-            message, status = known.message, status or known.status
-        super().__init__(message, reason=code, status=status, title=title)
+        if known is None:
+            super().__init__(message, reason=code)
+        else:
+            super().__init__(known.message, reason=code, status=known.status)
 
 
 class StorageFailed(SlackInstallError):

@@ -1,17 +1,16 @@
 """Request guards and security headers: as middleware for a whole site, and per view.
 
-``RejectNulBytesMiddleware`` answers 400 to a NUL byte in the path, a query parameter or a
-cookie: PostgreSQL cannot store or compare text holding one, so it would be a 500 later.
-``ContentSecurityPolicyMiddleware`` adds Content-Security-Policy, ``X-Frame-Options: DENY`` and
-Referrer-Policy unless the response has its own; listed first, it covers error pages too.
-``protected`` gives the app's own views the same whether or not the host lists these.
+``RejectNulBytesMiddleware`` answers 400 to a NUL byte (PostgreSQL cannot hold one: a 500
+later); ``ContentSecurityPolicyMiddleware`` adds CSP, X-Frame-Options and Referrer-Policy unless
+set. ``protected`` gives the app's own views both whatever the host lists.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
+from itertools import chain
 from typing import Any
 
 from django.conf import settings
@@ -22,18 +21,11 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 NUL = "\x00"
 
 
-def _any_nul(values: Iterable[str]) -> bool:
-    return any(NUL in value for value in values)
-
-
 def holds_nul(request: HttpRequest) -> bool:
     """Whether the path, a query parameter (name or value) or a cookie holds a NUL byte."""
-    if NUL in request.path:
-        return True
-    query = request.GET
-    if _any_nul(query.keys()) or any(_any_nul(query.getlist(key)) for key in query):
-        return True
-    return _any_nul(request.COOKIES.keys()) or _any_nul(request.COOKIES.values())
+    query = [text for key, values in request.GET.lists() for text in (key, *values)]
+    texts = chain([request.path], query, request.COOKIES.keys(), request.COOKIES.values())
+    return any(NUL in text for text in texts)
 
 
 def nul_refusal(request: HttpRequest) -> HttpResponse | None:
@@ -69,10 +61,6 @@ DEFAULT_POLICY: dict[str, str] = {
 DEFAULT_REFERRER_POLICY = "same-origin"
 
 
-def policy_header(policy: dict[str, str]) -> str:
-    return "; ".join(f"{name} {value}" for name, value in policy.items())
-
-
 @dataclass(frozen=True)
 class SecurityHeaders:
     """The header values, from the settings: ``CSP_POLICY`` (a dict, as ``DEFAULT_POLICY``) and
@@ -86,7 +74,8 @@ class SecurityHeaders:
         referrer = getattr(settings, "SECURE_REFERRER_POLICY", None) or DEFAULT_REFERRER_POLICY
         if not isinstance(referrer, str):
             referrer = ",".join(referrer)
-        csp = policy_header(getattr(settings, "CSP_POLICY", DEFAULT_POLICY))
+        policy = getattr(settings, "CSP_POLICY", DEFAULT_POLICY)
+        csp = "; ".join(f"{name} {value}" for name, value in policy.items())
         return cls(csp=csp, referrer_policy=referrer)
 
 

@@ -1,8 +1,5 @@
-"""Hooks for the host project: Django signals sent after the change they announce is committed
-(README.md shows a receiver).
-
-A receiver sees the change, and one that fails cannot undo it: its exception is logged, never
-raised into the install flow or an event delivery (Slack would retry a change already stored).
+"""Hooks for the host project (README.md): Django signals sent once the change they announce is
+committed. A failing receiver's exception is logged, never raised into the flow that sent it.
 
     installation_completed  (workspace, installation, request)   an Add to Slack flow finished
     installation_uninstalled (workspace, actor, kind)            the app was removed (all tokens)
@@ -58,12 +55,9 @@ def lifecycle_recorded(workspace: Any, kind: str, actor: str, detail: str) -> No
     if workspace is None:
         return
     sender = type(workspace)
-    if kind in UNINSTALL_KINDS:
-        send_after_commit(
-            installation_uninstalled, sender, workspace=workspace, actor=actor, kind=kind
-        )
-    elif kind in REVOKE_KINDS:
-        send_after_commit(installation_revoked, sender, workspace=workspace, actor=actor, kind=kind)
+    if kind in UNINSTALL_KINDS | REVOKE_KINDS:
+        signal = installation_uninstalled if kind in UNINSTALL_KINDS else installation_revoked
+        send_after_commit(signal, sender, workspace=workspace, actor=actor, kind=kind)
     elif kind in REFRESH_KINDS:
         which = "user" if detail.startswith("user") else "bot"
         send_after_commit(token_refreshed, sender, workspace=workspace, which=which)

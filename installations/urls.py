@@ -1,8 +1,7 @@
 """The app's URLs, namespaced ``installations:``; a host mounts them under any prefix.
 
-SLACK_REDIRECT_URI must name the path of ``installations:oauth-redirect``. With SLACK_BOLT_APP
-set, the developer's Bolt app serves ``/slack/events`` and the command and interactivity URLs.
-Each view is ``protected`` (middleware.py), whatever middleware the host lists.
+SLACK_REDIRECT_URI must name the path of ``installations:oauth-redirect``. Each view is
+``protected`` (middleware.py), whatever middleware the host lists.
 """
 
 from django.urls import path

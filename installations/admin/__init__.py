@@ -1,10 +1,7 @@
 """Django admin for installations: the site registration, actions, the detail page, filters.
 
-May import: ``installations.reporting`` (key ids from envelope headers: ``stored_keys``; the
-cached choices: ``enterprises``), ``installations.lifecycle.staff_actions``,
-``installations.install`` (links), ``installations.models``, ``installations.conf``,
-``installations.exceptions``. Never ``installations.encryption`` or
-``installations.infrastructure`` (``lint-imports`` checks it): it never shows or decrypts a token.
+Never imports ``installations.encryption`` or ``installations.infrastructure`` (``lint-imports``
+checks it): it never shows or decrypts a token; key ids come through ``reporting``.
 """
 
 from installations.admin import site  # noqa: F401  (importing it registers the ModelAdmins)

@@ -1,8 +1,5 @@
-"""Admin actions on workspaces: a confirmation page first, then one lifecycle service per row.
-
-The work lives in ``lifecycle.staff_actions``; each outcome becomes a Django message and an
-admin log entry, never holding a token.
-"""
+"""Admin actions on workspaces: a confirmation page first, then one lifecycle service per row
+(``lifecycle.staff_actions``); each outcome becomes a message and an admin log entry."""
 
 from __future__ import annotations
 
@@ -38,8 +35,7 @@ def actor_of(request: HttpRequest) -> str:
 
 
 def _outcome_level(outcome: lifecycle.StaffOutcome) -> int:
-    """Success without an error code; a warning with one; an error when this server cannot
-    decrypt a token (its keys need fixing, not the workspace)."""
+    """Success; a warning with an error code; an error when this server cannot decrypt a token."""
     if outcome.unreadable:
         return messages.ERROR
     if outcome.error:
@@ -187,7 +183,7 @@ def export_csv(
         action_flag=CHANGE,
         change_message="Exported as CSV (admin action; no secrets)",
     )
-    response = HttpResponse(audit.to_csv(audit.audit_rows(workspaces)), content_type="text/csv")
+    response = HttpResponse(audit.to_csv(map(audit.audit_row, workspaces)), content_type="text/csv")
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M%S")
     response["Content-Disposition"] = f'attachment; filename="slack-workspaces-{stamp}.csv"'
     response["Cache-Control"] = "no-store"
@@ -200,8 +196,7 @@ def export_csv(
 def forget(
     model_admin: admin.ModelAdmin[Workspace], request: HttpRequest, queryset: QuerySet[Workspace]
 ) -> HttpResponse | None:
-    """``slack_forget_workspace`` for each selected workspace (its whole org for an org-wide
-    install), for superusers, after a confirmation page."""
+    """``slack_forget_workspace`` for each selected workspace (an org-wide install: its org)."""
     if not _confirmed(request):
         return _confirm(
             model_admin,

@@ -1,8 +1,5 @@
 """What the read-only workspace page shows besides its fields: scopes, history, events, link.
-
-Nothing here decrypts: token cells come from the envelope's header, and history rows are loaded
-with their encrypted columns deferred.
-"""
+Nothing here decrypts: token cells come from the envelope's header."""
 
 from __future__ import annotations
 
@@ -34,8 +31,7 @@ def token_summary(
     if expires_at is not None:
         # template_localtime is Django's (as templates show times); django-stubs lacks it
         local = timezone.template_localtime(expires_at)  # type: ignore[attr-defined]
-        when = formats.localize(local)
-        parts.append(f"expires {when}")
+        parts.append(f"expires {formats.localize(local)}")
     if check and not stored.key_configured:
         parts.append("UNDECRYPTABLE with the configured keys (reinstall or restore the key)")
     return ", ".join(parts)
@@ -61,8 +57,7 @@ def slack_management_url(workspace: Workspace) -> str:
 
 @dataclass(frozen=True)
 class OfferedActions:
-    """Which of the page's actions can do something for this workspace, and why others are
-    absent, from the envelopes' presence only."""
+    """Which of the page's actions can do something for this workspace (envelopes' presence)."""
 
     verify: bool
     refresh: bool
@@ -91,24 +86,14 @@ def offered_actions(workspace: Workspace) -> OfferedActions:
     )
 
 
-def scope_rows(workspace: Workspace) -> list[tuple[str, health.ScopeComparison]]:
-    return [
-        ("Bot scopes", health.bot_scope_comparison(workspace)),
-        ("Installer's user scopes", health.user_scope_comparison(workspace)),
-    ]
-
-
 def install_history(workspace: Workspace) -> list[dict[str, Any]]:
     """Each completed flow; superseded tokens are erased, so scopes and channel tell the story."""
+    kept = ExpressionWrapper(Q(user_token__isnull=False), output_field=BooleanField())
     rows = (
         Installation.objects.filter(workspace=workspace)
         .defer("user_token", "user_refresh_token", "incoming_webhook_url")
         .select_related("installed_by")
-        .annotate(
-            user_token_kept=ExpressionWrapper(
-                Q(user_token__isnull=False), output_field=BooleanField()
-            )
-        )
+        .annotate(user_token_kept=kept)
         .order_by("-installed_at")[:HISTORY_SHOWN]
     )
     return [
@@ -142,18 +127,16 @@ def _user_token_state(row: Installation) -> str:
     return "replaced by a later install" if row.user_scopes else "none"
 
 
-def lifecycle_events(workspace: Workspace) -> tuple[list[LifecycleEvent], int]:
-    events = LifecycleEvent.objects.filter(workspace=workspace).order_by("-occurred_at", "-pk")
-    return list(events[:EVENTS_SHOWN]), events.count()
-
-
 def detail_context(workspace: Workspace) -> dict[str, Any]:
-    events, event_count = lifecycle_events(workspace)
+    events = LifecycleEvent.objects.filter(workspace=workspace).order_by("-occurred_at", "-pk")
     return {
-        "scope_rows": scope_rows(workspace),
+        "scope_rows": [
+            ("Bot scopes", health.bot_scope_comparison(workspace)),
+            ("Installer's user scopes", health.user_scope_comparison(workspace)),
+        ],
         "history": install_history(workspace),
-        "events": events,
-        "event_count": event_count,
+        "events": list(events[:EVENTS_SHOWN]),
+        "event_count": events.count(),
         "events_shown": EVENTS_SHOWN,
         "offered": offered_actions(workspace),
     }

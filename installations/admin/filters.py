@@ -1,8 +1,5 @@
-"""Sidebar filters for the workspace audit list. Each one is a WHERE clause, never a Python loop.
-
-Every filter acts only on values it could have offered; anything else in the query string
-leaves the list unfiltered, as Django does for choices it does not know.
-"""
+"""Sidebar filters for the workspace audit list: each a WHERE clause. A value a filter could not
+have offered leaves the list unfiltered, as Django does for choices it does not know."""
 
 from __future__ import annotations
 

@@ -1,14 +1,14 @@
 """Read-only staff audit of installations: status and reasons from SQL, history, actions.
 
-Slack data is never added or edited by hand: every field is read-only and the change page
-refuses POST (view-only mode). Change permission unlocks the verify and refresh actions;
-revoking needs ``installations.revoke_workspace``. Tokens are never shown, searched or
+Every field is read-only and the change page refuses POST. Change permission unlocks verify and
+refresh; revoking needs ``installations.revoke_workspace``. Tokens are never shown, searched or
 exported: the page says only whether one is stored, under which key id, until when.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from django.conf import settings
@@ -71,6 +71,26 @@ class OfferedFiltersOnly:
         return lookup in offered
 
 
+class ReadOnlyRows:
+    """Slack data is never added or deleted by hand."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+def time_column(field: str, description: str) -> Callable[[Any, Any], str]:
+    """A column of the time in ``field``, to the second and with the zone (``reporting.times``)."""
+
+    @admin.display(description=description, ordering=field)
+    def column(model_admin: Any, obj: Any) -> str:
+        return times.when_html(getattr(obj, field))
+
+    return column
+
+
 def refuse_unknown_selection(model: type[Any], request: HttpRequest) -> None:
     """BadRequest (400) when an action's selected ids are not all primary keys of the model
     (Django would filter with them as they are: a ValidationError, a 500)."""
@@ -83,7 +103,7 @@ def refuse_unknown_selection(model: type[Any], request: HttpRequest) -> None:
 
 
 @admin.register(Workspace)
-class WorkspaceAdmin(OfferedFiltersOnly, _WorkspaceModelAdmin):
+class WorkspaceAdmin(ReadOnlyRows, OfferedFiltersOnly, _WorkspaceModelAdmin):
     # What staff ask first leads; the columns after "Last verified" may scroll on a phone.
     list_display = (
         "name_and_id",
@@ -173,8 +193,7 @@ class WorkspaceAdmin(OfferedFiltersOnly, _WorkspaceModelAdmin):
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Workspace], search_term: str
     ) -> tuple[QuerySet[Workspace], bool]:
-        """A Slack id (T…, E…, U…, W…, B…) is matched exactly, through the indexes; other
-        words search the names and ids as usual."""
+        """A Slack id (T…, E…, U…, W…, B…) is matched exactly, through the indexes."""
         term = search_term.strip()
         if SLACK_ID.fullmatch(term):
             ids = Q(team_id=term) | Q(enterprise_id=term) | Q(installer_user_id=term)
@@ -192,12 +211,6 @@ class WorkspaceAdmin(OfferedFiltersOnly, _WorkspaceModelAdmin):
         return super().response_action(request, queryset, *args, **kwargs)
 
     # --- permissions: view to see, change for actions, no add/edit/delete -------------------
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         if obj is not None:
             return False  # the page is view-only; a POST to it gets 403
@@ -224,11 +237,8 @@ class WorkspaceAdmin(OfferedFiltersOnly, _WorkspaceModelAdmin):
     def enterprise(self, obj: Workspace) -> str:
         if not obj.enterprise_id:
             return EMPTY
-        return (
-            f"{obj.enterprise_name} ({obj.enterprise_id})"
-            if obj.enterprise_name
-            else obj.enterprise_id
-        )
+        name = obj.enterprise_name
+        return f"{name} ({obj.enterprise_id})" if name else obj.enterprise_id
 
     @admin.display(description="Install type", ordering="is_enterprise_install")
     def install_type_display(self, obj: Workspace) -> str:
@@ -261,34 +271,13 @@ class WorkspaceAdmin(OfferedFiltersOnly, _WorkspaceModelAdmin):
             reasons,
         )
 
-    # Times to the second, with the zone (``reporting.times``): rows seconds apart differ.
-    @admin.display(description="Installed", ordering="installed_at")
-    def installed_when(self, obj: Workspace) -> str:
-        return times.when_html(obj.installed_at)
-
-    @admin.display(description="First installed", ordering="first_installed_at")
-    def first_installed_when(self, obj: Workspace) -> str:
-        return times.when_html(obj.first_installed_at)
-
-    @admin.display(description="Last verified", ordering="last_verified_at")
-    def last_verified_when(self, obj: Workspace) -> str:
-        return times.when_html(obj.last_verified_at)
-
-    @admin.display(description="Last error at")
-    def last_error_when(self, obj: Workspace) -> str:
-        return times.when_html(obj.last_error_at)
-
-    @admin.display(description="Uninstalled at")
-    def uninstalled_when(self, obj: Workspace) -> str:
-        return times.when_html(obj.uninstalled_at)
-
-    @admin.display(description="Bot token revoked at")
-    def bot_revoked_when(self, obj: Workspace) -> str:
-        return times.when_html(obj.bot_revoked_at)
-
-    @admin.display(description="Refresh failed at")
-    def refresh_failed_when(self, obj: Workspace) -> str:
-        return times.when_html(obj.refresh_failed_at)
+    installed_when = time_column("installed_at", "Installed")
+    first_installed_when = time_column("first_installed_at", "First installed")
+    last_verified_when = time_column("last_verified_at", "Last verified")
+    last_error_when = time_column("last_error_at", "Last error at")
+    uninstalled_when = time_column("uninstalled_at", "Uninstalled at")
+    bot_revoked_when = time_column("bot_revoked_at", "Bot token revoked at")
+    refresh_failed_when = time_column("refresh_failed_at", "Refresh failed at")
 
     @admin.display(description="The app on Slack")
     def slack_management_link(self, obj: Workspace) -> str:
@@ -296,10 +285,6 @@ class WorkspaceAdmin(OfferedFiltersOnly, _WorkspaceModelAdmin):
         if not url:
             return "— (no app id recorded for this install)"
         return format_html('<a href="{}" rel="noreferrer">Manage the app on Slack</a>', url)
-
-    @admin.display(description="Missing scopes")
-    def missing_scopes(self, obj: Workspace) -> str:
-        return ", ".join(health.missing_scopes(obj)) or EMPTY
 
     # --- detail page ----------------------------------------------------------------------
     @admin.display(description="Bot token")
@@ -348,7 +333,7 @@ class WorkspaceAdmin(OfferedFiltersOnly, _WorkspaceModelAdmin):
 
 
 @admin.register(LifecycleEvent)
-class LifecycleEventAdmin(OfferedFiltersOnly, _EventModelAdmin):
+class LifecycleEventAdmin(ReadOnlyRows, OfferedFiltersOnly, _EventModelAdmin):
     """Every lifecycle event across workspaces, read-only (facts, never tokens)."""
 
     list_display = ("occurred_when", "kind", "workspace_link", "actor", "detail")
@@ -362,9 +347,7 @@ class LifecycleEventAdmin(OfferedFiltersOnly, _EventModelAdmin):
     fields = ("occurred_when", "kind", "workspace", "actor", "detail", "slack_event_id")
     readonly_fields = fields
 
-    @admin.display(description="When", ordering="occurred_at")
-    def occurred_when(self, obj: LifecycleEvent) -> str:
-        return times.when_html(obj.occurred_at)
+    occurred_when = time_column("occurred_at", "When")
 
     @admin.display(description="Workspace", ordering="workspace__team_name")
     def workspace_link(self, obj: LifecycleEvent) -> str:
@@ -373,34 +356,19 @@ class LifecycleEventAdmin(OfferedFiltersOnly, _EventModelAdmin):
         url = reverse("admin:installations_workspace_change", args=[obj.workspace.pk])
         return format_html('<a href="{}">{}</a>', url, obj.workspace)
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
-
-ADMIN_TITLES_SETTING = "SLACK_ADMIN_TITLES"
-
-
-def _titled_by_app() -> bool:
-    """Whether the host opted in (``SLACK_ADMIN_TITLES = True``) to the app naming its admin."""
-    return bool(getattr(settings, ADMIN_TITLES_SETTING, False))
-
-
-def _site_header() -> str:
-    return branding().admin_title if _titled_by_app() else str(AdminSite.site_header)
-
-
-def _site_title() -> str:
-    return branding().admin_title if _titled_by_app() else str(AdminSite.site_title)
+def _titled(default: object) -> str:
+    """The app's admin title if the host opted in (``SLACK_ADMIN_TITLES``), else Django's
+    ``default`` (translated when the page is drawn)."""
+    opted_in = getattr(settings, "SLACK_ADMIN_TITLES", False)
+    return branding().admin_title if opted_in else str(default)
 
 
 # The admin's header and title stay the host's unless it opts in; read when a page is drawn.
 if admin.site.site_header is AdminSite.site_header:
-    admin.site.site_header = lazy(_site_header, str)()
+    admin.site.site_header = lazy(_titled, str)(AdminSite.site_header)
 if admin.site.site_title is AdminSite.site_title:
-    admin.site.site_title = lazy(_site_title, str)()
+    admin.site.site_title = lazy(_titled, str)(AdminSite.site_title)

@@ -1,12 +1,10 @@
 """Bolt's own authorize over our stores, with a bounded ``auth.test`` cache and our rotation.
 
-``DjangoAuthorize`` (and ``AsyncDjangoAuthorize``) is Bolt's ``InstallationStoreAuthorize`` with
-two differences. ``auth.test`` is asked once per token, kept in an LRU keyed by the token's
-SHA-256 (Bolt's ``cache_enabled`` keeps whole results, tokens included, unbounded, keyed by the
-bot token alone). Rotation goes through ``lifecycle/rotation.py``'s claims: a loser keeps a
-still valid token or waits briefly for the winner's; an expired token Slack refused to refresh
-is "not installed", any other failure fails the request (Slack retries). A stored token this
-process cannot decrypt raises, never "not installed".
+``DjangoAuthorize`` (and ``AsyncDjangoAuthorize``) is Bolt's ``InstallationStoreAuthorize``
+with ``auth.test`` asked once per token (an LRU keyed by the token's SHA-256, where Bolt's
+``cache_enabled`` keeps tokens unbounded) and rotation through ``lifecycle/rotation.py``'s
+claims: an expired token Slack refused to refresh is "not installed", any other failure fails
+the request (Slack retries).
 """
 
 from __future__ import annotations
@@ -95,8 +93,7 @@ class RememberingClient:
     """The request's WebClient as Bolt's authorize uses it: ``auth_test`` from the cache."""
 
     def __init__(self, client: Any, answers: AuthTestAnswers) -> None:
-        self.client = client
-        self.answers = answers
+        self.client, self.answers = client, answers
 
     def auth_test(self, *, token: str, **kwargs: Any) -> dict[str, Any]:
         known = self.answers.get(token)
@@ -122,8 +119,7 @@ Stored = TypeVar("Stored", SdkInstallation, Bot)
 
 @dataclass(frozen=True)
 class Pair:
-    """A token as stored: the access token, its refresh token and expiry (Unix seconds); the
-    tokens are left out of its repr."""
+    """A token as stored: access token, refresh token and expiry (Unix seconds); tokens unshown."""
 
     token: str | None = field(repr=False)
     refresh_token: str | None = field(repr=False)
@@ -196,8 +192,7 @@ def settle(
 
 
 class ClaimingTokenRotator(TokenRotator):
-    """slack_sdk's TokenRotator whose refreshes run ``rotation.refresh_for_request`` and return
-    the pair then stored."""
+    """slack_sdk's TokenRotator whose refreshes run ``rotation.refresh_for_request``."""
 
     def __init__(self, store: DjangoInstallationStore) -> None:
         super().__init__(client_id=store.client_id, client_secret="")  # never sent from here
@@ -208,11 +203,10 @@ class ClaimingTokenRotator(TokenRotator):
         given: SdkInstallation | Bot,
         kind: str,
         minutes: int,
-        find: Callable[[], SdkInstallation | Bot | None],
         user_id: str | None = None,
     ) -> Pair | None:
         """The ``kind`` token's new pair, refreshed through our claim protocol when due (None:
-        use ``given``'s as it stands). ``find`` reads it again from the store."""
+        use ``given``'s as it stands)."""
         current = Pair.of(given, kind)
         if current.refresh_token is None or not due(current.expires_at, minutes):
             return None
@@ -223,20 +217,23 @@ class ClaimingTokenRotator(TokenRotator):
             **key, user_id=user_id, bot=kind == "bot", minutes=minutes, actor=ACTOR
         )
         outcome = done.bot if kind == "bot" else done.user
-        team = given.team_id or given.enterprise_id or "-"
-        return settle(current, outcome, lambda: Pair.of(find(), kind), team)
+        where: dict[str, Any] = {
+            "enterprise_id": given.enterprise_id,
+            "team_id": given.team_id,
+            "is_enterprise_install": given.is_enterprise_install,
+        }
+
+        def reread() -> Pair:  # the pair as stored now
+            if kind == "bot":
+                return Pair.of(self.store.find_bot(**where), kind)
+            return Pair.of(self.store.find_installation(**where, user_id=user_id), kind)
+
+        return settle(current, outcome, reread, given.team_id or given.enterprise_id or "-")
 
     def perform_bot_token_rotation(
         self, *, bot: Bot, minutes_before_expiration: int = 120
     ) -> Bot | None:
-        def find() -> Bot | None:
-            return self.store.find_bot(
-                enterprise_id=bot.enterprise_id,
-                team_id=bot.team_id,
-                is_enterprise_install=bot.is_enterprise_install,
-            )
-
-        new = self._rotated(bot, "bot", minutes_before_expiration, find)
+        new = self._rotated(bot, "bot", minutes_before_expiration)
         return None if new is None else new.put_into(Bot(**bot.to_dict_for_copying()), "bot")
 
     def perform_user_token_rotation(
@@ -245,16 +242,7 @@ class ClaimingTokenRotator(TokenRotator):
         user_id = installation.user_id
         if not user_id:  # no user's token to refresh (Bolt cleared another user's)
             return None
-
-        def find() -> SdkInstallation | None:
-            return self.store.find_installation(
-                enterprise_id=installation.enterprise_id,
-                team_id=installation.team_id,
-                user_id=user_id,
-                is_enterprise_install=installation.is_enterprise_install,
-            )
-
-        new = self._rotated(installation, "user", minutes_before_expiration, find, user_id)
+        new = self._rotated(installation, "user", minutes_before_expiration, user_id)
         copy = SdkInstallation(**installation.to_dict_for_copying())
         return None if new is None else new.put_into(copy, "user")
 
@@ -264,12 +252,11 @@ class ClaimingTokenRotator(TokenRotator):
 
 def bolt_options(token_rotation_minutes: int | None, **options: Any) -> dict[str, Any]:
     """The arguments both twins pass to Bolt's authorize."""
-    minutes = token_rotation_minutes
+    if token_rotation_minutes is None:
+        token_rotation_minutes = slack_config().token_rotation_minutes
     return {
         "logger": logging.getLogger("slack_bolt.authorize"),
-        "token_rotation_expiration_minutes": (
-            slack_config().token_rotation_minutes if minutes is None else minutes
-        ),
+        "token_rotation_expiration_minutes": token_rotation_minutes,
         "cache_enabled": False,  # ours is the bounded auth.test cache (module docstring)
         **options,
     }

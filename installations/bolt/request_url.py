@@ -1,16 +1,10 @@
 """The Slack app's one Request URL: the developer's Bolt app behind ``/slack/events``.
 
-With ``SLACK_BOLT_APP`` set (a dotted path to a Bolt ``App`` / ``AsyncApp`` or a factory of
-one), ``/slack/events``, ``/slack/commands`` and ``/slack/interactions`` are served by that app
-through ``slack_bolt.adapter.django`` (an ``AsyncApp`` through ``async_dispatch``). Our
-lifecycle events (``lifecycle/slack_events.py``) are recorded by the view before the app sees
-the request (Slack's 200 only for what is committed), then reach the developer's listeners as
-any event does. aiohttp, which Bolt's async code needs, is imported only for an ``AsyncApp``.
-
-``new_bolt_app()`` builds an App on our encrypted installation store and Bolt's own authorize
-over it (bolt/authorize.py), with the signing secret and Slack API URL from the settings. Bolt
-gets OAuth settings on our stores (``our_oauth_settings``), whose pages are never served:
-installs go through our Add to Slack pages, never Bolt's.
+With ``SLACK_BOLT_APP`` set (a Bolt ``App`` / ``AsyncApp`` or a factory of one), the events,
+commands and interactions URLs are served by that app through ``slack_bolt.adapter.django``.
+Our lifecycle events are recorded by the view first, then reach the app as any event does.
+``new_bolt_app()`` builds an App on our stores and authorize; Bolt's install pages are never
+served (installs go through our Add to Slack pages).
 """
 
 from __future__ import annotations
@@ -35,66 +29,99 @@ from django.utils.module_loading import import_string
 
 from installations.checks import ASYNC_EXTRA
 from installations.conf import slack_config, text_setting
+from installations.slack.events import LIFECYCLE_KINDS
 
 logger = logging.getLogger(__name__)
-
-# The events whose effects we keep in the history (lifecycle/slack_events.py HANDLERS).
-LIFECYCLE_EVENTS = (
-    "app_uninstalled",
-    "tokens_revoked",
-    "team_access_granted",
-    "team_access_revoked",
-)
 
 
 def new_bolt_app(**options: Any) -> Any:
     """A ``slack_bolt.App`` on our installation store, without Bolt's OAuth pages.
 
-    ``options`` go to ``App`` (e.g. ``process_before_response=True``); the store, authorize,
-    signing secret and client default to ours. The authorize is ``DjangoAuthorize``
-    (bolt/authorize.py: Bolt's, with ``auth.test`` once per token and rotation through our
-    claim protocol); pass ``authorize=`` for another. With a store of another kind, Bolt's own
-    ``InstallationStoreAuthorize`` (our rotation reads and rotates our rows only)."""
+    ``options`` go to ``App``; the store, ``authorize`` (``DjangoAuthorize``; Bolt's own for a
+    store of another kind), signing secret and client default to ours."""
     from slack_bolt import App
-    from slack_bolt.authorization.authorize import (
-        Authorize,
-        CallableAuthorize,
-        InstallationStoreAuthorize,
-    )
+    from slack_bolt.authorization import authorize as bolt_authorize
     from slack_bolt.oauth.oauth_settings import OAuthSettings
     from slack_sdk import WebClient
 
     from installations.bolt.authorize import DjangoAuthorize
     from installations.bolt.store import DjangoInstallationStore, DjangoOAuthStateStore
 
+    ours = (DjangoInstallationStore, DjangoAuthorize, DjangoOAuthStateStore, OAuthSettings)
+    bolt = (
+        bolt_authorize.Authorize,
+        bolt_authorize.CallableAuthorize,
+        bolt_authorize.InstallationStoreAuthorize,
+    )
+    return _app_on_our_stores(App, WebClient, ours, bolt, options)
+
+
+def new_async_bolt_app(**options: Any) -> Any:
+    """The ``AsyncApp`` twin of ``new_bolt_app`` (needs aiohttp), on ``AsyncDjangoAuthorize``."""
+    try:
+        from slack_bolt.app.async_app import AsyncApp
+    except ModuleNotFoundError as exc:
+        if exc.name != "aiohttp":
+            raise
+        raise ImproperlyConfigured(ASYNC_EXTRA) from exc
+    from slack_bolt.authorization import async_authorize as bolt_authorize
+    from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    from installations.bolt import async_store
+    from installations.bolt.async_authorize import AsyncDjangoAuthorize
+
+    ours = (
+        async_store.AsyncDjangoInstallationStore,
+        AsyncDjangoAuthorize,
+        async_store.AsyncDjangoOAuthStateStore,
+        AsyncOAuthSettings,
+    )
+    bolt = (
+        bolt_authorize.AsyncAuthorize,
+        bolt_authorize.AsyncCallableAuthorize,
+        bolt_authorize.AsyncInstallationStoreAuthorize,
+    )
+    return _app_on_our_stores(AsyncApp, AsyncWebClient, ours, bolt, options)
+
+
+def _app_on_our_stores(
+    app_class: Any, client_class: Any, ours: tuple[Any, ...], bolt: tuple[Any, ...], options: Any
+) -> Any:
+    """The App or AsyncApp of ``new_bolt_app`` / ``new_async_bolt_app``. ``ours``: our
+    installation store, authorize, state store and Bolt's OAuth settings class for them;
+    ``bolt``: Bolt's Authorize base, its wrapper of a function and its store authorize."""
+    store_class, authorize_class, state_store_class, settings_class = ours
+    authorize_base, callable_authorize, store_authorize = bolt
     config = slack_config()
-    store = options.pop("installation_store", None) or DjangoInstallationStore()
-    client = options.pop("client", None) or WebClient(base_url=config.api_url)
-    # Any: Bolt takes an Authorize object here, though App's annotation says a plain callable.
-    authorize: Any = options.pop("authorize", None)
-    if authorize is None and isinstance(store, DjangoInstallationStore):
-        authorize = DjangoAuthorize(
+    store = options.pop("installation_store", None) or store_class()
+    client = options.pop("client", None) or client_class(base_url=config.api_url)
+    bot_only = bool(options.get("installation_store_bot_only"))
+    # Bolt takes an Authorize object here, though App's annotation says a plain callable.
+    authorize = options.pop("authorize", None)
+    if authorize is None and isinstance(store, store_class):
+        authorize = authorize_class(
             installation_store=store,
             token_rotation_minutes=config.token_rotation_minutes,
-            bot_only=bool(options.get("installation_store_bot_only")),
+            bot_only=bot_only,
         )
     elif authorize is None:  # another store: Bolt's own authorize, which rotates through it
-        authorize = InstallationStoreAuthorize(
+        authorize = store_authorize(
             installation_store=store,
             client_id=config.client_id,
             client_secret=config.client_secret,
             logger=logging.getLogger("slack_bolt.authorize"),
             client=client,
             token_rotation_expiration_minutes=config.token_rotation_minutes,
-            bot_only=bool(options.get("installation_store_bot_only")),
+            bot_only=bot_only,
         )
-    elif not isinstance(authorize, Authorize):  # a function: Bolt's wrapper, as App would
-        authorize = CallableAuthorize(
+    elif not isinstance(authorize, authorize_base):  # a function: Bolt's wrapper, as App would
+        authorize = callable_authorize(
             logger=logging.getLogger("slack_bolt.authorize"), func=authorize
         )
     options.setdefault("signing_secret", config.signing_secret)
-    options.update(our_oauth_settings(OAuthSettings, DjangoOAuthStateStore(), store, options))
-    return App(client=client, installation_store=store, authorize=authorize, **options)
+    options.update(our_oauth_settings(settings_class, state_store_class(), store, options))
+    return app_class(client=client, installation_store=store, authorize=authorize, **options)
 
 
 def our_oauth_settings(
@@ -102,13 +129,10 @@ def our_oauth_settings(
 ) -> dict[str, Any]:
     """``oauth_settings`` on our stores and rotation minutes, for ``App`` / ``AsyncApp``.
 
-    Given no settings, Bolt builds default ones whenever SLACK_CLIENT_ID and SLACK_CLIENT_SECRET
-    are in the environment (where a deployment keeps them): an OAuth flow on file-based
-    installation and state stores, whose rotation minutes (120) it then sets on the App's
-    authorize. Settings of ours leave nothing on disk and the authorize as configured; their
-    install pages are never served (installs go through our Add to Slack pages, and only Slack's
-    POSTs reach Bolt). Nothing when the caller passed settings or a flow of their own, or when
-    no client credentials are known (Bolt then builds no flow either)."""
+    Given none, Bolt builds file-based stores whenever SLACK_CLIENT_ID and SLACK_CLIENT_SECRET are
+    in the environment, and sets their rotation minutes on the authorize. Ours leave nothing on
+    disk; their pages are never served. Nothing when the caller passed settings or a flow, or
+    when no client credentials are known (Bolt then builds no flow either)."""
     if options.get("oauth_settings") is not None or options.get("oauth_flow") is not None:
         return {}
     config = slack_config()
@@ -127,82 +151,25 @@ def our_oauth_settings(
     return {"oauth_settings": settings}
 
 
-def new_async_bolt_app(**options: Any) -> Any:
-    """The ``AsyncApp`` twin of ``new_bolt_app`` (needs aiohttp), on ``AsyncDjangoAuthorize``."""
-    try:
-        from slack_bolt.app.async_app import AsyncApp
-    except ModuleNotFoundError as exc:
-        if exc.name != "aiohttp":
-            raise
-        raise ImproperlyConfigured(ASYNC_EXTRA) from exc
-    from slack_bolt.authorization.async_authorize import (
-        AsyncAuthorize,
-        AsyncCallableAuthorize,
-        AsyncInstallationStoreAuthorize,
-    )
-    from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
-    from slack_sdk.web.async_client import AsyncWebClient
-
-    from installations.bolt.async_authorize import AsyncDjangoAuthorize
-    from installations.bolt.async_store import (
-        AsyncDjangoInstallationStore,
-        AsyncDjangoOAuthStateStore,
-    )
-
-    config = slack_config()
-    store = options.pop("installation_store", None) or AsyncDjangoInstallationStore()
-    client = options.pop("client", None) or AsyncWebClient(base_url=config.api_url)
-    authorize: Any = options.pop("authorize", None)
-    if authorize is None and isinstance(store, AsyncDjangoInstallationStore):
-        authorize = AsyncDjangoAuthorize(
-            installation_store=store,
-            token_rotation_minutes=config.token_rotation_minutes,
-            bot_only=bool(options.get("installation_store_bot_only")),
-        )
-    elif authorize is None:  # another store: Bolt's own authorize, as in new_bolt_app
-        authorize = AsyncInstallationStoreAuthorize(
-            installation_store=store,
-            client_id=config.client_id,
-            client_secret=config.client_secret,
-            logger=logging.getLogger("slack_bolt.authorize"),
-            token_rotation_expiration_minutes=config.token_rotation_minutes,
-            bot_only=bool(options.get("installation_store_bot_only")),
-        )
-    elif not isinstance(authorize, AsyncAuthorize):  # a function, as in new_bolt_app
-        authorize = AsyncCallableAuthorize(
-            logger=logging.getLogger("slack_bolt.authorize"), func=authorize
-        )
-    options.setdefault("signing_secret", config.signing_secret)
-    state_store = AsyncDjangoOAuthStateStore()
-    options.update(our_oauth_settings(AsyncOAuthSettings, state_store, store, options))
-    return AsyncApp(client=client, installation_store=store, authorize=authorize, **options)
-
-
 def _is_async_app(found: object) -> bool:
     """Whether ``found`` is a Bolt ``AsyncApp``, without importing Bolt's async code (it needs
-    aiohttp, which a sync app's deployment may lack): an object can only be an AsyncApp once the
-    module defining it has been imported."""
+    aiohttp, which a sync app's deployment may lack)."""
     async_app = sys.modules.get("slack_bolt.app.async_app")
     return async_app is not None and isinstance(found, async_app.AsyncApp)
 
 
 def acknowledge_lifecycle_events(app: Any) -> None:
-    """Listeners that only acknowledge our lifecycle events (sync or async), after the
-    developer's own: the view has recorded the event before Bolt sees it (views.py), so an app
-    without listeners for them answers Slack's 200 rather than Bolt's 404 (which Slack retries)."""
-    if _is_async_app(app):
+    """Listeners that only acknowledge our lifecycle events, after the developer's own: the view
+    has recorded the event, so an app without listeners for them answers 200, not Bolt's 404."""
 
-        async def async_listener(ack: Any) -> None:
-            await ack()
+    async def async_listener(ack: Any) -> None:
+        await ack()
 
-        listener: Callable[..., Any] = async_listener
-    else:
+    def sync_listener(ack: Callable[[], None]) -> None:
+        ack()
 
-        def sync_listener(ack: Callable[[], None]) -> None:
-            ack()
-
-        listener = sync_listener
-    for event in LIFECYCLE_EVENTS:
+    listener: Callable[..., Any] = async_listener if _is_async_app(app) else sync_listener
+    for event in LIFECYCLE_KINDS:
         app.event(event)(listener)
 
 
@@ -224,8 +191,7 @@ def load_app(path: str) -> Any:
 
 
 def _no_flow_or_ours(flow: Any) -> bool:
-    """Whether an App's OAuth flow is absent, or the one ``our_oauth_settings`` gave it
-    (on our state store: its pages are never served, so nothing to warn about)."""
+    """Whether an App's OAuth flow is absent, or the one ``our_oauth_settings`` gave it."""
     from installations.bolt.async_store import AsyncDjangoOAuthStateStore
     from installations.bolt.store import DjangoOAuthStateStore
 

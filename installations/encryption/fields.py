@@ -1,10 +1,8 @@
 """EncryptedTextField: a text column that holds only AES-GCM envelopes (see keyring.py).
 
-A value loads as a ``StoredEnvelope`` (not a str, so never shown as text by accident) and is
-decrypted on first access into a ``DecryptedValue``, with the row's primary key in the associated
-data, so a ciphertext moved to another row or column fails closed. An unchanged value is written
-back as its stored envelope (an ``EnvelopeToWrite``, the only str the column accepts): never
-mistaken for plaintext, never encrypted twice. ``None`` is NULL; ``""`` is encrypted.
+A value loads as a ``StoredEnvelope`` (never shown as text by accident) and is decrypted on first
+access, with the row's key in the associated data, so a ciphertext moved elsewhere fails closed.
+An unchanged value is written back as its stored envelope, never encrypted twice.
 """
 
 from __future__ import annotations
@@ -89,8 +87,7 @@ class StoredEnvelope:
     __slots__ = ("envelope", "row")
 
     def __init__(self, envelope: str, row: object = None) -> None:
-        self.envelope = envelope
-        self.row = row
+        self.envelope, self.row = envelope, row
 
     @property
     def kid(self) -> str | None:
@@ -109,8 +106,7 @@ class DecryptedValue(str):
 
     def __new__(cls, plaintext: str, envelope: str, row: object) -> DecryptedValue:
         value = super().__new__(cls, plaintext)
-        value.envelope = envelope
-        value.row = row
+        value.envelope, value.row = envelope, row
         return value
 
     def __repr__(self) -> str:
@@ -123,8 +119,7 @@ class EnvelopeToWrite(str):
 
 
 def _loaded_value(instance: models.Model, name: str) -> object:
-    """What an encrypted column of ``instance`` holds right now, loading a deferred column as
-    its envelope; never decrypts."""
+    """What an encrypted column of ``instance`` holds (a deferred one loaded); never decrypts."""
     field = instance._meta.get_field(name)
     if not isinstance(field, EncryptedTextField):
         raise EncryptedFieldUsageError(f"{instance._meta.label}.{name} is not encrypted")
@@ -163,8 +158,7 @@ def reading_envelopes_only() -> Iterator[None]:
 
 
 class EncryptedAttribute(DeferredAttribute):
-    """Decrypts a StoredEnvelope on first access and keeps the DecryptedValue for the
-    instance."""
+    """Decrypts a StoredEnvelope on first access and keeps the DecryptedValue."""
 
     field: EncryptedTextField
 
@@ -217,10 +211,7 @@ class EncryptedTextField(_TextField):
                 raise EncryptedFieldUsageError(
                     f"EncryptedTextField cannot be {option}: ciphertexts are randomized"
                 )
-        kwargs.setdefault("null", True)
-        kwargs.setdefault("blank", True)
-        kwargs.setdefault("editable", False)
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, **{"null": True, "blank": True, "editable": False, **kwargs})
 
     # --- sealing and opening -------------------------------------------------------------
     def context(self, row: object) -> str:
@@ -241,18 +232,9 @@ class EncryptedTextField(_TextField):
         return DecryptedValue(plaintext, sealed.envelope, row)
 
     def reseal(self, sealed: StoredEnvelope, row: object) -> EnvelopeToWrite:
-        """The same value sealed again under the active key, for the same row (key rotation):
-        one associated-data context for both steps, no DecryptedValue kept."""
+        """The same value sealed again under the active key, for the same row (key rotation)."""
         row = sealed.row if sealed.row is not None else row
-        context = self.context(row)
-        keyring = configured.keyring()
-        try:
-            plaintext = keyring.decrypt(sealed.envelope, context)
-        except EnvelopeError as exc:
-            raise EncryptedDataError(
-                self.model._meta.label, self.name, row, exc.kid, exc.reason, keyring.kids
-            ) from None
-        return EnvelopeToWrite(keyring.encrypt(plaintext, context))
+        return self.seal(str(self.open(sealed, row)), row)
 
     def stored_envelope(self, instance: models.Model) -> str | None:
         """The envelope this instance would store, without decrypting anything unneeded."""

@@ -1,15 +1,12 @@
-"""The token keyring: AES-256-GCM envelopes with key ids.
+"""The token keyring: AES-256-GCM envelopes ``v1.<kid>.<base64url(nonce|ciphertext|tag)>``.
 
-Knows nothing of Django models. An envelope is ``v1.<kid>.<base64url(nonce|ciphertext|tag)>``;
-the format version pins the algorithm and the key id picks the key, so there is never any trial
-decryption. Associated data binds each ciphertext to its format, key id and a caller-given
-context (model, field, row), so a value copied elsewhere fails to open.
+The format pins the algorithm and the key id picks the key (no trial decryption); associated
+data binds each ciphertext to its format, key id and a caller's context (model, field, row).
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
 import os
 import re
 from dataclasses import dataclass, field
@@ -35,8 +32,7 @@ class EnvelopeError(Exception):
     message names the reason and the key id, never the value or the key."""
 
     def __init__(self, reason: str, kid: str | None) -> None:
-        self.reason = reason
-        self.kid = kid
+        self.reason, self.kid = reason, kid
         super().__init__(f"{reason} (key id {kid or 'unknown'})")
 
 
@@ -67,8 +63,7 @@ ACTIVE_KEY_VARIABLE = "TOKEN_ENCRYPTION_ACTIVE_KEY_ID"
 @dataclass(frozen=True)
 class Keyring:
     """Keys by id: the active key (``active``, else the first entry) encrypts, every key
-    decrypts. Naming it apart lets a new key be deployed decrypt-only first, then promoted, so
-    no instance writes what another cannot read (docs/production.md, "Key rotation")."""
+    decrypts, so a new key is deployed decrypt-only first, then promoted (docs/production.md)."""
 
     keys: tuple[tuple[str, bytes], ...]
     active: str = ""
@@ -99,21 +94,17 @@ class Keyring:
                     f"{variable} entry {position} is not 'kid:key' "
                     "(kid: 1-32 letters, digits, '-' or '_')"
                 )
+            where = f"{variable} entry {position} ({kid})"
             try:
                 key = _b64decode(encoded.strip())
-            except (binascii.Error, ValueError):
-                raise KeyringError(
-                    f"{variable} entry {position} ({kid}) is not url-safe base64"
-                ) from None
+            except ValueError:  # binascii.Error included
+                raise KeyringError(f"{where} is not url-safe base64") from None
             if len(key) != KEY_BYTES:
-                raise KeyringError(
-                    f"{variable} entry {position} ({kid}) must decode to {KEY_BYTES} bytes, "
-                    f"got {len(key)}"
-                )
+                raise KeyringError(f"{where} must decode to {KEY_BYTES} bytes, got {len(key)}")
             if any(kid == seen for seen, _ in keys):
                 raise KeyringError(f"{variable} has the key id {kid!r} more than once")
             if any(key == seen_key for _, seen_key in keys):
-                raise KeyringError(f"{variable} entry {position} ({kid}) repeats another key")
+                raise KeyringError(f"{where} repeats another key")
             keys.append((kid, key))
         return cls(tuple(keys), active=(active or "").strip())
 
@@ -133,9 +124,6 @@ class Keyring:
         """The key ids that open values but seal none (old keys, or new ones not promoted)."""
         return tuple(kid for kid in self.kids if kid != self.active_kid)
 
-    def _cipher(self, kid: str) -> AESGCM | None:
-        return self._ciphers.get(kid)
-
     @staticmethod
     def _aad(kid: str, context: str) -> bytes:
         return f"{FORMAT}|{kid}|{context}".encode()
@@ -154,12 +142,12 @@ class Keyring:
         if not match:
             raise EnvelopeError("not an encrypted value of a known format", None)
         kid, body = match.groups()
-        cipher = self._cipher(kid)
+        cipher = self._ciphers.get(kid)
         if cipher is None:
             raise EnvelopeError("no key with this id is configured", kid)
         try:
             raw = _b64decode(body)
-        except (binascii.Error, ValueError):
+        except ValueError:  # binascii.Error included
             raise EnvelopeError("damaged envelope", kid) from None
         if len(raw) < NONCE_BYTES + TAG_BYTES:
             raise EnvelopeError("damaged envelope", kid)

@@ -1,8 +1,7 @@
 """The abstract base for models with encrypted columns, and the queryset that guards them.
 
-``EncryptedModel`` binds each loaded envelope to its row (the row's key is part of the associated
-data, docs/security.md) and reloads rows without decrypting anything; ``EncryptedQuerySet``
-refuses to order by an encrypted column.
+``EncryptedModel`` binds each loaded envelope to its row and reloads rows without decrypting;
+``EncryptedQuerySet`` refuses to order by an encrypted column.
 """
 
 from __future__ import annotations
@@ -45,13 +44,10 @@ _ENCRYPTED_FIELDS: WeakKeyDictionary[type[models.Model], tuple[EncryptedTextFiel
 
 def encrypted_fields(model: type[models.Model]) -> tuple[EncryptedTextField, ...]:
     """The model's encrypted columns; looked up once per model (every loaded row asks)."""
-    found = _ENCRYPTED_FIELDS.get(model)
-    if found is None:
-        concrete = model._meta.concrete_fields
-        found = _ENCRYPTED_FIELDS[model] = tuple(
-            f for f in concrete if isinstance(f, EncryptedTextField)
-        )
-    return found
+    if model not in _ENCRYPTED_FIELDS:
+        fields = model._meta.concrete_fields
+        _ENCRYPTED_FIELDS[model] = tuple(f for f in fields if isinstance(f, EncryptedTextField))
+    return _ENCRYPTED_FIELDS[model]
 
 
 class EncryptedModel(models.Model):

@@ -1,11 +1,9 @@
 """Key rotation: count values per key id and move every value under the active key.
 
-Walks each encrypted column in key order, a batch per short transaction: rows locked with
-``select_for_update()`` in key order (two runs never deadlock), re-sealed from what was read
-under the lock, written with one UPDATE. The lock is the one safety mechanism: a refresh or
-install waits for the commit, so nothing is overwritten with an older token. A run that stops
-halfway leaves every value readable; running again finishes. A value this process cannot
-decrypt is reported and left as it is.
+A batch per short transaction: rows locked in key order (two runs never deadlock), re-sealed from
+what was read under the lock (a refresh or install waits for the commit, so nothing is overwritten
+with an older token), written with one UPDATE. A run that stops halfway leaves every value
+readable; a value this process cannot decrypt is reported and left as it is.
 """
 
 from __future__ import annotations
@@ -19,7 +17,7 @@ from typing import Any
 from django.apps import apps
 from django.db import connections, models, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Count, F
+from django.db.models import F
 from django.db.models.functions import Coalesce
 
 from installations.encryption import configured
@@ -31,7 +29,7 @@ from installations.encryption.fields import (
 from installations.encryption.keyring import FORMAT
 from installations.encryption.models import encrypted_fields
 from installations.encryption.row_values import RowValue, row_key
-from installations.encryption.stored_kids import kid_expression
+from installations.encryption.stored_kids import kid_counts
 
 logger = logging.getLogger(__name__)
 
@@ -59,29 +57,15 @@ class ReencryptReport:
 
 
 def encrypted_models() -> list[tuple[type[models.Model], tuple[EncryptedTextField, ...]]]:
-    found = []
-    for model in apps.get_app_config("installations").get_models():
-        fields = encrypted_fields(model)
-        if fields:
-            found.append((model, fields))
-    return found
+    app_models = apps.get_app_config("installations").get_models()
+    return [(model, fields) for model in app_models if (fields := encrypted_fields(model))]
 
 
 def census() -> Counter[str]:
     """How many stored values each key id protects, counted in SQL (stored_kids.py)."""
     counts: Counter[str] = Counter()
-    for model, fields in encrypted_models():
-        for column in fields:
-            rows = (
-                model._base_manager.filter(**{f"{column.attname}__isnull": False})
-                .annotate(stored_kid=kid_expression(column.attname))
-                .order_by()
-                .values("stored_kid")
-                .annotate(n=Count("*"))
-                .values_list("stored_kid", "n")
-            )
-            for kid, n in rows:
-                counts[kid or "unknown"] += n
+    for kid, n in kid_counts().items():
+        counts[kid or "unknown"] += n
     return counts
 
 
@@ -112,34 +96,26 @@ def _move_batch(
     active_prefix: str,
     report: ReencryptReport,
 ) -> list[Row]:
-    """Lock the next ``batch_size`` rows after key ``after``, write their values re-sealed under
-    the active key, commit; returns the rows as read."""
+    """Lock the next rows after key ``after``, re-seal their values, commit; the rows as read."""
     alias = router.db_for_write(model)
+    rows = model._base_manager.using(alias)
     with transaction.atomic(using=alias):
         # Locked in key order, as every batch and run locks them: two runs never deadlock.
-        rows = model._base_manager.using(alias).select_for_update().order_by("pk")
+        locked = rows.select_for_update().order_by("pk")
         if after is not None:
-            rows = rows.filter(pk__gt=after)
-        batch = list(rows.values_list("pk", *(f.attname for f in fields))[:batch_size])
+            locked = locked.filter(pk__gt=after)
+        batch = list(locked.values_list("pk", *(f.attname for f in fields))[:batch_size])
         new = _reseal(fields, batch, active_prefix, connections[alias], report)
         if new:
             # One UPDATE for the batch: the rows with a new envelope, found through the batch's
             # key range (an index range scan) and the mapping; a column a row keeps stays as is.
+            changes = {
+                column.attname: Coalesce(RowValue(values), F(column.attname), output_field=column)
+                for column, values in new.columns.items()
+            }
             first, last = batch[0][0], batch[-1][0]
-            written = (
-                model._base_manager.using(alias)
-                .filter(pk__gte=first, pk__lte=last)
-                .alias(moves=RowValue(new.rows))
-                .filter(moves__isnull=False)
-                .update(
-                    **{
-                        column.attname: Coalesce(
-                            RowValue(values), F(column.attname), output_field=column
-                        )
-                        for column, values in new.columns.items()
-                    }
-                )
-            )
+            moving = rows.filter(pk__gte=first, pk__lte=last).alias(moves=RowValue(new.rows))
+            written = moving.filter(moves__isnull=False).update(**changes)
             if written != len(new.rows):  # they are locked: only a row key mismatch gets here
                 raise RuntimeError(
                     f"{model._meta.label}: {written} of {len(new.rows)} rows matched their new "
@@ -167,8 +143,7 @@ def _reseal(
     connection: BaseDatabaseWrapper,
     report: ReencryptReport,
 ) -> _NewEnvelopes:
-    """The batch's values re-sealed under the active key, counted by the key id they leave;
-    values that cannot be decrypted are reported and left out."""
+    """The batch's values re-sealed under the active key; unreadable ones reported, left out."""
     new = _NewEnvelopes()
     for pk, *values in batch:
         key = None

@@ -1,8 +1,7 @@
 """A different value for each row of one UPDATE, sent as a single JSON parameter.
 
-A batch's values travel as one JSON object ``{row key: value}`` and the database looks up each
-row's own: one expression per column whatever the batch size. PostgreSQL and SQLite are
-supported; any other database gets ``NotSupportedError`` before anything is written.
+``{row key: value}`` is looked up per row by the database: one expression per column whatever
+the batch size. PostgreSQL and SQLite only; others get ``NotSupportedError`` before any write.
 """
 
 from __future__ import annotations

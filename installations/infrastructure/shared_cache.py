@@ -1,10 +1,9 @@
 """Every cache use of the app goes through here: versioned keys, checked values, and a cache that
 may fail, hang or hold anything.
 
-A key names the release and ``CACHE_SHAPES``, so during a rolling deploy no release reads a
-value of another shape. The cache only saves work: every read names a validator, and a wrong
-shape or unpicklable bytes are a miss; any other cache error opens a per-process circuit breaker
-for ``BREAK_SECONDS``, so a hanging cache costs one socket timeout per interval, not per call.
+Keys name the release and ``CACHE_SHAPES``, so no release reads another's values; a value
+``validate`` refuses or that cannot be unpickled is a miss; any other error opens a per-process
+circuit breaker, so a hanging cache costs one socket timeout per ``BREAK_SECONDS``.
 """
 
 from __future__ import annotations
@@ -192,14 +191,11 @@ def generation(key: str) -> int | None:
     outcome, added = _call("add", key, lambda: cache.add(key, fresh, None))
     if outcome is not Lookup.HIT:
         return None
-    if added:
-        return fresh
-    return read(key, _is_generation)  # another instance added one first: use theirs
+    return fresh if added else read(key, _is_generation)  # else another instance's, added first
 
 
 def bump_generation(key: str) -> None:
-    """A new random generation under ``key`` (not INCR: it overwrites anything stored, and no
-    older generation can come back)."""
+    """A new random generation under ``key`` (not INCR: no older generation can come back)."""
     write(key, _new_generation(), None)
 
 

@@ -1,16 +1,8 @@
 """Forgetting a workspace or org, and the retention purge (docs/privacy.md).
 
-``forget`` answers a privacy request ("forget us"): it revokes the target's tokens at Slack
-first, best effort, then erases every row about it in one transaction: the workspace rows and
-their installations, history, lifecycle events and org coverage, the admin's log entries about
-them, and the Sign in with Slack identities of that workspace or org (an account that sign-in
-created is emptied of the Slack user's names and email and deactivated; an account made by hand
-only loses the link). What is left is one anonymous tombstone per erased row: a random id and
-the date. Slack's events for a forgotten target then find nothing stored and are acknowledged
-and ignored, as for any unknown workspace.
-
-``purge_history`` enforces ``SLACK_RETENTION_DAYS`` in bounded batches, each its own
-transaction, so it can be stopped at any point and run again to carry on.
+``forget`` revokes the target's tokens at Slack (best effort), then erases every row about it in
+one transaction, sign-in identities and the admin's log included, leaving one anonymous
+tombstone per workspace row. ``purge_history`` erases in batches, so it can be rerun.
 """
 
 from __future__ import annotations
@@ -87,9 +79,8 @@ def forget(target_id: str, *, actor: str, revoke: bool = True) -> ForgetOutcome:
 
 
 def is_target(target_id: str) -> bool:
-    """Whether ``target_id`` can be forgotten: a workspace or org id as Slack writes them, or
-    the exact id a stored row holds in another form (the store keeps what Slack or a Bolt app
-    gave it, and every stored row must be erasable, from the admin as from the command)."""
+    """Whether ``target_id`` can be forgotten: a workspace or org id as Slack writes them, or the
+    exact id a stored row holds in another form (every stored row must be erasable)."""
     if TARGET_ID.fullmatch(target_id):
         return True
     return LOOKUP_ID.fullmatch(target_id) is not None and _rows_of(target_id).exists()
@@ -231,11 +222,9 @@ class PurgeOutcome:
 def purge_history(
     days: int, *, now: datetime | None = None, batch_size: int = 500
 ) -> Iterator[PurgeOutcome]:
-    """Erase what is older than ``days``: workspaces uninstalled before then (as ``forget``,
-    without calling Slack: an uninstall already ended their tokens), lifecycle events, and
-    installation history that a newer install replaced. Yields the running totals after each
-    batch, each committed on its own. ValueError (before anything is erased) when ``days`` is
-    not a whole number of days from 1 to ``MAX_RETENTION_DAYS``."""
+    """Erase what is older than ``days``: workspaces uninstalled before then (as ``forget``, without
+    calling Slack), lifecycle events, and replaced installation history. Yields the running
+    totals after each committed batch; ValueError, before anything is erased, for a bad ``days``."""
     if valid_days(days) is None:
         raise ValueError(f"the retention must be {RETENTION_WORDS}")
     cutoff = (now or timezone.now()) - timedelta(days=days)

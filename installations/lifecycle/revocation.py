@@ -1,9 +1,7 @@
 """The one place that marks tokens dead: uninstall, bot revocation, user revocation, staff revoke.
 
-Tokens are erased (set to NULL), history rows stay. Slack's lifecycle events may arrive late, out
-of order and more than once (docs.slack.dev/reference/events/app_uninstalled, /tokens_revoked):
-every function here is idempotent, and an event older than the target's latest install is a
-no-op, so a delayed retry never undoes a newer reinstall.
+Tokens are erased, history rows stay. Slack's events may arrive late, out of order and more than
+once: every function is idempotent, and an event older than the latest install is a no-op.
 """
 
 from __future__ import annotations
@@ -29,11 +27,8 @@ HAS_USER_TOKEN = Q(user_token__isnull=False) | Q(user_refresh_token__isnull=Fals
 def _locked_target(
     client_id: str, enterprise_id: str | None, team_id: str | None
 ) -> Workspace | None:
-    return (
-        Workspace.objects.select_for_update()
-        .filter(client_id=client_id, enterprise_id=enterprise_id or "", team_id=team_id or "")
-        .first()
-    )
+    rows = Workspace.objects.select_for_update().filter(client_id=client_id)
+    return rows.filter(enterprise_id=enterprise_id or "", team_id=team_id or "").first()
 
 
 def is_stale(occurred_at: datetime | None, installed_at: datetime) -> bool:
@@ -54,9 +49,7 @@ def _erase_installations(workspace: Workspace, when: datetime, *, delete: bool) 
     ids = list(rows.values_list("pk", flat=True))
     if not ids:
         return 0
-    Installation.objects.filter(pk__in=ids).filter(HAS_USER_TOKEN).update(
-        user_token_revoked_at=when
-    )
+    Installation.objects.filter(HAS_USER_TOKEN, pk__in=ids).update(user_token_revoked_at=when)
     erase = {"user_token": None, "user_refresh_token": None, "incoming_webhook_url": None}
     Installation.objects.filter(pk__in=ids).update(**erase)
     if delete:
@@ -68,8 +61,7 @@ def _erase_bot(workspace: Workspace, when: datetime) -> bool:
     """Erase the bot token pair on the (locked) row; True when anything changed."""
     changed = workspace.bot_revoked_at is None or has_stored_value(workspace, "bot_token")
     changed = changed or has_stored_value(workspace, "bot_refresh_token")
-    workspace.bot_token = None
-    workspace.bot_refresh_token = None
+    workspace.bot_token = workspace.bot_refresh_token = None
     workspace.bot_revoked_at = workspace.bot_revoked_at or when
     workspace.health = Health.DEAD
     return changed
@@ -188,9 +180,8 @@ def mark_users_revoked(
 
 
 class TokensChangedMeanwhile(Exception):
-    """The row now holds a token that was not revoked at Slack: a refresh stored it while the
-    old ones were being revoked. Erasing it would leave a token Slack honours that nobody can
-    revoke any more, so nothing is erased; the caller revokes the new one and tries again."""
+    """The row holds a token not revoked at Slack (a refresh stored it meanwhile): erasing it
+    would leave a live token nobody can revoke, so the caller revokes it and tries again."""
 
 
 @sensitive_variables("tokens")
@@ -210,9 +201,8 @@ def live_tokens(workspace: Workspace) -> list[str]:
 def mark_revoked_by_staff(
     workspace: Workspace, *, actor: str, detail: str, revoked: Collection[str]
 ) -> int:
-    """After auth.revoke of ``revoked``: erase the bot pair, user tokens and webhook URLs;
-    history stays. Raises TokensChangedMeanwhile, erasing nothing, when the row holds a token
-    that is not among ``revoked``."""
+    """After auth.revoke of ``revoked``: erase the bot pair, user tokens and webhook URLs, or
+    raise TokensChangedMeanwhile, erasing nothing, when the row holds another token."""
     locked = Workspace.objects.select_for_update().get(pk=workspace.pk)
     if locked.installed_at != workspace.installed_at:
         # Reinstalled while Slack was revoking the old tokens: the new ones are not ours to

@@ -1,13 +1,13 @@
 """Slack's lifecycle events applied to our rows: uninstall, token revocation, team access.
 
-Slack retries deliveries and does not order them, so each event_id is applied once (recorded in
-the transaction of its effects), and an event older than the latest install changes nothing.
+Each event_id is applied once (recorded with its effects); an event older than the latest
+install changes nothing.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -25,7 +25,6 @@ from installations.lifecycle.saving import record_event
 from installations.models import LifecycleEvent, OrgTeamAccess, ProcessedSlackEvent, Workspace
 from installations.observability import metrics
 from installations.slack.events import Malformed, SlackEvent, _loggable_type, parse_event
-from installations.slack.signature import signature_problem, verify_signature  # noqa: F401
 
 logger = logging.getLogger(__name__)
 
@@ -35,8 +34,7 @@ USER_ID_BATCH = 500  # one `user_id IN (...)` per batch stays under every databa
 
 
 def handle_event(payload: Mapping[str, Any], *, retry_num: int | None = 0) -> str:
-    """Apply one event_callback; returns what happened ("applied", "duplicate", "ignored",
-    "malformed"...). Never raises for the payload's shape."""
+    """Apply one event_callback; what happened ("applied", "duplicate", "ignored"...)."""
     try:
         parsed = parse_event(payload)
     except Malformed as exc:
@@ -79,16 +77,14 @@ def _apply(event: SlackEvent) -> str:
             logger.info("%s %s already processed (a retry)", event.kind, event.event_id)
             return "duplicate"
         HANDLERS[event.kind](workspace, event)
-    ProcessedSlackEvent.objects.filter(
-        received_at__lt=timezone.now() - PROCESSED_EVENT_TTL
-    ).delete()
+    cutoff = timezone.now() - PROCESSED_EVENT_TTL
+    ProcessedSlackEvent.objects.filter(received_at__lt=cutoff).delete()
     return "applied"
 
 
 def _first_delivery(event_id: str) -> bool:
     """True after recording ``event_id``; False when an earlier delivery recorded it. Any other
-    refusal of the insert raises: answering "duplicate" for it would acknowledge an event that
-    was never applied (SQLite reports a trigger's or a constraint's abort as IntegrityError too)."""
+    refusal of the insert raises: "duplicate" would acknowledge an event never applied."""
     try:
         with transaction.atomic():  # savepoint: a duplicate must not poison the outer transaction
             ProcessedSlackEvent.objects.create(event_id=event_id)
@@ -108,11 +104,6 @@ def _key(workspace: Workspace) -> dict[str, str]:
     }
 
 
-def _batches(items: tuple[str, ...], size: int) -> Iterator[list[str]]:
-    for start in range(0, len(items), size):
-        yield list(items[start : start + size])
-
-
 def _uninstalled(ws: Workspace, event: SlackEvent) -> int:
     return mark_uninstalled(
         **_key(ws), occurred_at=event.occurred_at, slack_event_id=event.event_id
@@ -122,7 +113,8 @@ def _uninstalled(ws: Workspace, event: SlackEvent) -> int:
 def _tokens_revoked(ws: Workspace, event: SlackEvent) -> int:
     when, event_id = event.occurred_at, event.event_id
     changed = 0
-    for users in _batches(event.user_ids, USER_ID_BATCH):
+    for start in range(0, len(event.user_ids), USER_ID_BATCH):
+        users = list(event.user_ids[start : start + USER_ID_BATCH])
         changed += mark_users_revoked(
             **_key(ws), user_ids=users, occurred_at=when, slack_event_id=event_id
         )

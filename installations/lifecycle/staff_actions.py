@@ -1,14 +1,11 @@
 """Lifecycle services for admin actions and commands: verify, revoke, refresh one workspace.
-
-``actor`` ("staff:<username>", "command:<name>", ...) is recorded with every change. Slack is
-called outside any transaction.
-"""
+``actor`` is recorded with every change; Slack is called outside any transaction."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.error import URLError
 
 from django.views.decorators.debug import sensitive_variables
@@ -110,11 +107,8 @@ def _refused_unreadable(workspace: Workspace, exc: EncryptedDataError) -> Revoke
 
 
 def _reinstalled(workspace: Workspace) -> bool:
-    return (
-        Workspace.objects.filter(pk=workspace.pk)
-        .exclude(installed_at=workspace.installed_at)
-        .exists()
-    )
+    rows = Workspace.objects.filter(pk=workspace.pk)
+    return rows.exclude(installed_at=workspace.installed_at).exists()
 
 
 # Each round also revokes tokens a refresh stored meanwhile; a third means something keeps
@@ -129,6 +123,10 @@ def revoke_workspace(workspace: Workspace, *, actor: str) -> RevokeOutcome:
     label = str(workspace)
     dead: set[str] = set()  # revoked by us, or already dead at Slack
     revoked = 0
+
+    def outcome(**fields: Any) -> RevokeOutcome:  # with the tokens revoked so far
+        return RevokeOutcome(str(workspace.pk), label, tokens_revoked=revoked, **fields)
+
     for _round in range(REVOKE_ROUNDS):
         try:
             tokens = live_tokens(workspace)
@@ -139,11 +137,8 @@ def revoke_workspace(workspace: Workspace, *, actor: str) -> RevokeOutcome:
         revoked += count
         if error:
             logger.warning("revoke of workspace %s stopped: %s", workspace.pk, error)
-            return RevokeOutcome(
-                str(workspace.pk),
-                label,
+            return outcome(
                 revoked=False,
-                tokens_revoked=revoked,
                 error=error,
                 message=f"Slack did not confirm the revocation ({error}); nothing was erased. "
                 "Try again later.",
@@ -162,19 +157,10 @@ def revoke_workspace(workspace: Workspace, *, actor: str) -> RevokeOutcome:
                 f"{revoked} old token(s) revoked at Slack; reinstalled meanwhile, new tokens kept"
             )
         workspace.refresh_from_db()
-        return RevokeOutcome(
-            str(workspace.pk),
-            label,
-            revoked=True,
-            tokens_revoked=revoked,
-            message=detail[:1].upper() + detail[1:] + ".",
-        )
+        return outcome(revoked=True, message=detail[:1].upper() + detail[1:] + ".")
     logger.warning("revoke of workspace %s stopped: tokens kept changing", workspace.pk)
-    return RevokeOutcome(
-        str(workspace.pk),
-        label,
+    return outcome(
         revoked=False,
-        tokens_revoked=revoked,
         error="tokens_changing",
         message=f"{revoked} token(s) were revoked at Slack, but new tokens kept being "
         "stored meanwhile (a token refresh running?); nothing was erased. Try again.",

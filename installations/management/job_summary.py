@@ -1,8 +1,5 @@
-"""The one line a scheduled job ends with, for monitoring: ``<job>: key=value ... status=ok``.
-
-Every job prints exactly one such line last on stdout, whether it succeeded or not, and exits
-non-zero on failure (``status=failed``), so monitoring needs no parsing of the lines above it.
-"""
+"""The one line a scheduled job ends with, for monitoring: ``<job>: key=value ... status=ok``,
+printed last whether the job succeeded or not (non-zero exit and ``status=failed`` on failure)."""
 
 from __future__ import annotations
 
@@ -29,7 +26,14 @@ def shard_argument(text: str) -> Shard:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def add_shard_option(parser: argparse.ArgumentParser) -> None:
+def add_job_options(parser: argparse.ArgumentParser, *, concurrency: int, calls: str) -> None:
+    """``--concurrency`` (how many ``calls`` at once) and ``--shard``."""
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=concurrency,
+        help=f"{calls} at once (default {concurrency}; one database connection each)",
+    )
     parser.add_argument(
         "--shard",
         type=shard_argument,
@@ -68,9 +72,8 @@ def record_run(job: str, *, failed: bool) -> None:
 
 
 def finish(command: BaseCommand, problems: list[str], summary: Callable[[bool], str]) -> None:
-    """End a job: every problem but the last on stderr, then the summary line (``failed`` when
-    there is any problem) on stdout, then the last problem, the one an operator must act on, as
-    the command's one error line (non-zero exit)."""
+    """End a job: problems on stderr, the summary line on stdout, then the last problem (the one
+    an operator must act on) as the command's one error line (non-zero exit)."""
     for line in problems[:-1]:
         command.stderr.write(line)
     command.stdout.write(summary(bool(problems)))

@@ -1,13 +1,10 @@
 """Exception reports without secrets: the debug 500 page, its plain-text twin, and error mails.
 
-Django's ``SafeExceptionReporterFilter`` is off with DEBUG on, hides by name only (library frames
-hold the same secrets under other names), and never touches the query string, the URL or
-exception messages. So, with DEBUG on or off (docs/security.md, "What is logged, and what never
-is"), ``DebugSafeExceptionFilter`` hides the listed names of a ``@sensitive_variables`` frame,
-every value but numbers, booleans and None in frames called from one, and everywhere a value
-whose name looks secret or whose text holds a known secret (at least MIN_SECRET_LENGTH long), a
-token or webhook shape, or URL credentials; ``DebugSafeExceptionReporter`` also cleanses the
-query parameters, the URL and the messages of the whole exception chain.
+Django's ``SafeExceptionReporterFilter`` is off with DEBUG on, hides by name only and never
+touches the query string, the URL or exception messages. ``DebugSafeExceptionFilter`` is always
+on and also hides every non-scalar value in frames called from a ``@sensitive_variables`` one,
+and any value holding a known secret, a token shape or URL credentials;
+``DebugSafeExceptionReporter`` also cleanses the query, the URL and the exception messages.
 """
 
 from __future__ import annotations
@@ -103,8 +100,7 @@ def request_secrets(request: HttpRequest | None) -> set[str]:
     for key in ("HTTP_AUTHORIZATION", "HTTP_COOKIE", "HTTP_X_SLACK_SIGNATURE"):
         value = meta.get(key)
         if isinstance(value, str):
-            found.add(value)
-            found.update(value.split())
+            found.update([value, *value.split()])
     found.update(v for v in getattr(request, "COOKIES", {}).values() if isinstance(v, str))
     for params in (getattr(request, "GET", None), getattr(request, "_post", None)):
         if isinstance(params, MultiValueDict):
@@ -137,23 +133,15 @@ def reveals(value: Any, secrets: Iterable[str]) -> bool:
     )
 
 
-def cleanse_query(query: str, secrets: Iterable[str]) -> str:
-    """A query string with the values of secret-named parameters, and known secrets, masked."""
+def cleanse_url(url: str, secrets: Iterable[str]) -> str:
+    """A URL with known secrets, and the values of secret-named query parameters, masked."""
+    head, mark, query = url.partition("?")
     pairs = [
         (key, CLEANSED if SECRET_VARIABLE_NAMES.search(key) else value)
         for key, value in parse_qsl(query, keep_blank_values=True)
     ]
-    return scrub_text(urlencode(pairs, safe="*/:"), secrets)
-
-
-def cleanse_url(url: str, secrets: Iterable[str]) -> str:
-    head, mark, query = url.partition("?")
-    return scrub_text(head, secrets) + mark + (cleanse_query(query, secrets) if mark else "")
-
-
-def describe_request(request: HttpRequest) -> str:
-    """A request as a frame variable: method and path, never the query string."""
-    return f"<{type(request).__name__}: {request.method} {request.path!r}>"
+    query = scrub_text(urlencode(pairs, safe="*/:"), secrets) if mark else ""
+    return scrub_text(head, secrets) + mark + query
 
 
 def _distance_to_sensitive_wrapper(frame: FrameType) -> int | None:
@@ -208,8 +196,7 @@ class DebugSafeExceptionFilter(SafeExceptionReporterFilter):
         return self.cleanse_parameters(request, super().get_post_parameters(request))
 
     def cleanse_parameters(self, request: HttpRequest | None, params: Any) -> Any:
-        """A copy of a QueryDict / MultiValueDict with secret-named or secret-holding values
-        masked."""
+        """A copy of a QueryDict / MultiValueDict with secret-named or -holding values masked."""
         if not isinstance(params, MultiValueDict):
             return params
         secrets = request_secrets(request)
@@ -222,8 +209,8 @@ class DebugSafeExceptionFilter(SafeExceptionReporterFilter):
         return cleansed
 
     def cleanse_special_types(self, request: HttpRequest | None, value: Any) -> Any:
-        if isinstance(value, HttpRequest):
-            return describe_request(value)
+        if isinstance(value, HttpRequest):  # method and path, never the query string
+            return f"<{type(value).__name__}: {value.method} {value.path!r}>"
         if isinstance(value, MultiValueDict):
             return self.cleanse_parameters(request, value)
         return super().cleanse_special_types(request, value)
@@ -253,7 +240,10 @@ class DebugSafeExceptionReporter(ExceptionReporter):
         data = super().get_traceback_data()
         secrets = request_secrets(self.request)
         if self.request is not None:
-            query = self.filter_for_text().cleanse_parameters(self.request, self.request.GET)
+            text_filter = self.filter
+            if not isinstance(text_filter, DebugSafeExceptionFilter):
+                text_filter = DebugSafeExceptionFilter()
+            query = text_filter.cleanse_parameters(self.request, self.request.GET)
             data["request_GET_items"] = list(query.items())
             data["request_insecure_uri"] = cleanse_url(data["request_insecure_uri"], secrets)
         for key in ("exception_value", "exception_notes", "unicode_hint"):
@@ -265,8 +255,3 @@ class DebugSafeExceptionReporter(ExceptionReporter):
             if frame.get("exc_cause") is not None:
                 frame["exc_cause"] = scrub_text(str(frame["exc_cause"]), secrets)
         return data
-
-    def filter_for_text(self) -> DebugSafeExceptionFilter:
-        if isinstance(self.filter, DebugSafeExceptionFilter):
-            return self.filter
-        return DebugSafeExceptionFilter()

@@ -1,8 +1,7 @@
 """JSON-lines log formatter: one object per line on stdout, for a log collector to parse.
 
-Messages arrive masked by the redaction filter; a traceback formatted here is masked again. Only
-plain attributes are copied, never the ``request`` Django attaches (its query string holds the
-OAuth callback's ``code``).
+Only plain attributes are copied, never the ``request`` Django attaches (its query string holds
+the OAuth callback's ``code``); a traceback formatted here is masked again.
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
 """Prometheus metrics an operator can alert on (docs/production.md, "Metrics and alerts").
 
-Counters and histograms are prometheus_client's own (multiprocess mode under gunicorn). Every
-label value comes from a fixed set (``bounded``): a team id, user id, name or token never
-becomes a label, so a misbehaving Slack or visitor cannot grow the number of series.
+Every label value comes from a fixed set (``bounded``): no id, name or token becomes a label, so
+neither Slack nor a visitor can grow the number of series.
 """
 
 from __future__ import annotations

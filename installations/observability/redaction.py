@@ -1,8 +1,7 @@
 """A logging filter that masks Slack tokens and webhook URLs: the second line of defence.
 
-It catches what slips through, slack_sdk's and Django's records included: slack_sdk logs request
-parameters and response bodies at DEBUG (docs/security.md, "What is logged"), so values of
-secret-named keys are masked whatever they look like.
+It catches what slips through, slack_sdk's and Django's records included (docs/security.md,
+"What is logged"): values of secret-named keys are masked whatever they look like.
 """
 
 from __future__ import annotations
@@ -36,6 +35,5 @@ class RedactSecretsFilter(logging.Filter):
         if cleaned != message:
             record.msg, record.args = cleaned, ()
         if record.exc_info and record.exc_info[1] is not None:
-            text = logging.Formatter().formatException(record.exc_info)
-            record.exc_text = redact(text)
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
         return True

@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -38,12 +38,9 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 
 
 def audit_queryset(*, status: str | None = None) -> QuerySet[Workspace]:
-    """Every workspace with its status annotations, newest install first; ``status``: a key of
-    ``health.STATUS_FILTERS``."""
+    """Every workspace with its status annotations, newest first (``status``: STATUS_FILTERS)."""
     queryset = health.with_health(Workspace.objects.order_by("-installed_at", "team_id"))
-    if status is not None:
-        queryset = health.filter_status(queryset, status)
-    return queryset
+    return queryset if status is None else health.filter_status(queryset, status)
 
 
 def _when(value: datetime | None) -> str:
@@ -74,11 +71,6 @@ def audit_row(workspace: Workspace) -> dict[str, Any]:
     }
 
 
-def audit_rows(queryset: Iterable[Workspace]) -> Iterator[dict[str, Any]]:
-    for workspace in queryset:
-        yield audit_row(workspace)
-
-
 def as_text(value: Any) -> str:
     """A cell for a table or CSV: lists joined with commas."""
     if isinstance(value, (list, tuple)):
@@ -90,8 +82,7 @@ def to_csv(rows: Iterable[dict[str, Any]]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow([label for _, label in COLUMNS])
-    for row in rows:
-        writer.writerow([safe_cell(as_text(row[key])) for key, _ in COLUMNS])
+    writer.writerows([safe_cell(as_text(row[key])) for key, _ in COLUMNS] for row in rows)
     return buffer.getvalue()
 
 
@@ -125,10 +116,8 @@ def to_table(rows: Iterable[dict[str, Any]]) -> list[str]:
     cells = [[label for _, label in TABLE_COLUMNS]]
     for row in rows:
         reasons = "; ".join(row["reasons"])
-        row = {
-            **row,
-            "status_and_reasons": f"{row['status']} ({reasons})" if reasons else row["status"],
-        }
+        status = f"{row['status']} ({reasons})" if reasons else row["status"]
+        row = {**row, "status_and_reasons": status}
         cells.append([as_text(row[key]) or "-" for key, _ in TABLE_COLUMNS])
     widths = [max(len(line[i]) for line in cells) for i in range(len(TABLE_COLUMNS))]
     return [

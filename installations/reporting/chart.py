@@ -1,8 +1,7 @@
 """Installs, uninstalls and reinstall-needed per week, for the last six months, as an SVG chart.
 
-One grouped query over the lifecycle events, cached until the history changes, drawn as inline
-SVG (no JavaScript: strict CSP). "Reinstall needed" counts the workspaces that lost a working
-token other than by an uninstall (revoked, refresh refused for good, verified dead).
+One grouped query, cached until the history changes, drawn as inline SVG (no JavaScript).
+"Reinstall needed" counts workspaces that lost a working token other than by an uninstall.
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ from django.db.models import Count, Q
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
-from installations.infrastructure.shared_cache import cache_key, get_or_compute
 from installations.models import LifecycleEvent
 from installations.reporting import health
 
@@ -165,25 +163,13 @@ def build_chart(weeks: list[Week]) -> Chart:
     return Chart(weeks=weeks, bars=bars, y_ticks=y_ticks, x_ticks=x_ticks, series=SERIES)
 
 
-CHART_CACHE_SECONDS = health.COUNTS_CACHE_SECONDS
-
-
 def activity_chart(now: datetime | None = None) -> Chart:
-    """The chart above the workspace list. Its query reads every event of six months, so its
-    weeks are cached like the status counts: under the history's generation, which any change
-    moves on at once, and this week."""
+    """The chart above the workspace list; its weeks cached like the status counts."""
     now = now or timezone.now()
-    generation = health.history_generation()
-    if generation is None:  # no cache just now
-        return build_chart(weekly_activity(now=now))
-    key = cache_key(
-        "weekly_activity",
-        generation,
-        _monday(timezone.localtime(now).date()),
-        timezone.get_current_timezone_name(),
-        WEEKS,
+    parts = (_monday(timezone.localtime(now).date()), timezone.get_current_timezone_name(), WEEKS)
+    weeks = health.cached_with_history(
+        "weekly_activity", parts, lambda: weekly_activity(now=now), valid_weeks
     )
-    weeks = get_or_compute(key, lambda: weekly_activity(now=now), CHART_CACHE_SECONDS, valid_weeks)
     return build_chart(weeks)
 
 

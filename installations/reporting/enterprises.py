@@ -1,28 +1,20 @@
 """The Enterprise Grid orgs the workspace list can be narrowed to, cached.
 
-A DISTINCT over every Grid workspace grows with the table, and the admin's sidebar asks on
-every page: the answer is kept in the shared cache under the history's generation, like the
-status counts, so that an org installed, uninstalled or forgotten through any instance shows (or
-is gone, name and id) on the next page of every other, not a minute later.
+The DISTINCT grows with the table and the sidebar asks on every page: it is cached under the
+history's generation, like the status counts, so every instance sees a change on its next page.
 """
 
 from __future__ import annotations
 
-from installations.infrastructure.shared_cache import cache_key, get_or_compute
 from installations.models import Workspace
-from installations.reporting.health import history_generation
+from installations.reporting.health import cached_with_history
 
 CHOICES_SHOWN = 200  # a sidebar, not a report
-CACHE_SECONDS = 60
 
 
 def enterprise_choices() -> list[tuple[str, str]]:
     """("none", "Not on Enterprise Grid") and up to 200 (enterprise id, "name (id)") pairs."""
-    generation = history_generation()
-    if generation is None:  # no cache just now
-        return _choices()
-    key = cache_key("enterprise_choices", generation)
-    return get_or_compute(key, _choices, CACHE_SECONDS, valid_choices)
+    return cached_with_history("enterprise_choices", (), _choices, valid_choices)
 
 
 def valid_choices(value: object) -> list[tuple[str, str]] | None:

@@ -1,8 +1,5 @@
-"""What ``/metrics`` reports about the data: workspaces by status and by reinstall reason, and
-when each scheduled job last ran.
-
-The workspace counts are cached like the admin's, so a scrape costs no full scan.
-"""
+"""What ``/metrics`` reports about the data: workspaces by status and by reinstall reason
+(cached like the admin's counts), and when each scheduled job last ran."""
 
 from __future__ import annotations
 
@@ -12,14 +9,11 @@ from django.db.models import Count, Q
 
 from installations.conf import slack_config
 from installations.encryption.fields import configured_kids
-from installations.infrastructure import shared_cache
-from installations.infrastructure.shared_cache import cache_key
 from installations.models import JobRun, Workspace
 from installations.reporting.health import (
-    COUNTS_CACHE_SECONDS,
     REASONS,
     STATUS_FILTERS,
-    history_generation,
+    cached_with_history,
     with_health,
 )
 
@@ -43,14 +37,9 @@ def workspace_counts() -> dict[str, int]:
             for name, value in counts.items()
         }
 
-    generation = history_generation()
-    if generation is None:  # no cache just now
-        return count()
     config = slack_config()
-    key = cache_key(
-        "workspace_gauges", generation, config.scopes, config.user_scopes, configured_kids()
-    )
-    return shared_cache.get_or_compute(key, count, COUNTS_CACHE_SECONDS, valid_counts)
+    parts = (config.scopes, config.user_scopes, configured_kids())
+    return cached_with_history("workspace_gauges", parts, count, valid_counts)
 
 
 def valid_counts(value: object) -> dict[str, int] | None:

@@ -1,15 +1,17 @@
 """Whether a workspace needs a reinstall, and why: computed in SQL from stored facts.
 
 Every reason is a boolean annotation, so the admin and the command filter and count in the
-database. Wanted scopes are read from the settings at query time, and ``reason_key_missing``
-from the envelopes' clear key ids (nothing is decrypted, nothing written). Granted scopes are
-Slack's comma-separated list: ``,a,b,`` contains ``,a,`` exactly when ``a`` was granted.
+database; nothing is decrypted. Granted scopes are Slack's comma-separated list: ``,a,b,``
+contains ``,a,`` exactly when ``a`` was granted.
 """
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from functools import reduce
+from typing import Any, TypeVar
 
 from django.db import transaction
 from django.db.models import (
@@ -38,7 +40,7 @@ from installations.conf import SlackConfig, parse_scopes, slack_config
 from installations.encryption.fields import configured_kids, key_problem
 from installations.encryption.stored_kids import kid_expression
 from installations.infrastructure import shared_cache
-from installations.infrastructure.shared_cache import cache_key
+from installations.infrastructure.shared_cache import Validator, cache_key
 from installations.models import Health, Installation, LifecycleEvent, Workspace
 from installations.reporting import times
 
@@ -56,6 +58,7 @@ REASONS: dict[str, str] = {
     "reason_key_missing": "Tokens unreadable with this server's keys",
 }
 ACTIVE, NEEDS_REINSTALL, UNREADABLE = "Active", "Needs reinstall", "Unreadable here"
+T = TypeVar("T")
 # Each encrypted column, and the annotation naming its key id when this process lacks it.
 TOKEN_COLUMNS: dict[str, str] = {
     "bot_token": "bot_token_missing_kid",
@@ -72,10 +75,7 @@ def _missing_any(scopes_column: Expression | F, wanted: tuple[str, ...]) -> Q:
     if not wanted:
         return Q(pk__isnull=True)  # never true: nothing is wanted
     padded = Concat(Value(","), scopes_column, Value(","), output_field=TextField())
-    missing = Q()
-    for scope in wanted:
-        missing |= ~Q(Contains(padded, f",{scope},"))
-    return missing
+    return reduce(operator.or_, (~Q(Contains(padded, f",{scope},")) for scope in wanted))
 
 
 def installer_user_scopes() -> Coalesce:
@@ -122,9 +122,7 @@ def _key_missing(column: str, kids: tuple[str, ...]) -> Q:
 def _key_annotations(kids: tuple[str, ...]) -> dict[str, Any]:
     """``reason_key_missing`` and, per column, the key id it needs when this process lacks it."""
     missing = {column: _key_missing(column, kids) for column in TOKEN_COLUMNS}
-    condition = Q()
-    for part in missing.values():
-        condition |= part
+    condition = reduce(operator.or_, missing.values())
     needed = {
         name: Case(
             When(missing[column], then=kid_expression(column)),
@@ -138,10 +136,7 @@ def _key_annotations(kids: tuple[str, ...]) -> dict[str, Any]:
 
 def needs_reinstall_condition(config: SlackConfig) -> Q:
     """True exactly when some reason is: the status without the per-row event lookups."""
-    condition = _token_gone()
-    for reason in _live_token_reasons(config).values():
-        condition |= reason
-    return condition
+    return reduce(operator.or_, _live_token_reasons(config).values(), _token_gone())
 
 
 def _staff_revokes() -> QuerySet[LifecycleEvent]:
@@ -204,8 +199,7 @@ STATUS_FILTERS: dict[str, Q] = {
 
 
 def filter_status(queryset: QuerySet[Workspace], status: str) -> QuerySet[Workspace]:
-    """Keep workspaces by status (a key of STATUS_FILTERS); the queryset comes from
-    ``with_health``."""
+    """Keep ``with_health`` workspaces by status (a key of STATUS_FILTERS)."""
     return queryset.filter(STATUS_FILTERS[status])
 
 
@@ -213,8 +207,7 @@ COUNTS_CACHE_SECONDS = 60
 
 
 def status_counts(queryset: QuerySet[Workspace]) -> dict[str, int]:
-    """How many workspaces are active and how many need a reinstall, in one query; cached for a
-    minute, keyed by the wanted scopes."""
+    """How many workspaces are in each status, in one query, cached (``cached_with_history``)."""
     config = slack_config()
 
     def count() -> dict[str, int]:
@@ -223,26 +216,12 @@ def status_counts(queryset: QuerySet[Workspace]) -> dict[str, int]:
             needs=Count("pk", filter=STATUS_FILTERS["needs_reinstall"]),
             unreadable=Count("pk", filter=STATUS_FILTERS["unreadable"]),
             active=Count("pk", filter=STATUS_FILTERS["active"]),
-        )
-        return {
-            "total": counts["total"],
-            "needs_reinstall": counts["needs"],
-            "unreadable": counts["unreadable"],
-            "active": counts["active"],
-        }
+        )  # "needs": an aggregate may not take the name of with_health's annotation
+        counts["needs_reinstall"] = counts.pop("needs")
+        return counts
 
-    generation = history_generation()
-    if generation is None:  # no cache just now
-        return count()
-    key = cache_key(
-        "status_counts",
-        generation,
-        str(queryset.query),
-        config.scopes,
-        config.user_scopes,
-        configured_kids(),
-    )
-    return shared_cache.get_or_compute(key, count, COUNTS_CACHE_SECONDS, valid_counts)
+    parts = (str(queryset.query), config.scopes, config.user_scopes, configured_kids())
+    return cached_with_history("status_counts", parts, count, valid_counts)
 
 
 def valid_counts(value: object) -> dict[str, int] | None:
@@ -262,20 +241,27 @@ _GENERATION_KEY = cache_key("status_counts_generation")
 
 
 def history_generation() -> int | None:
-    """A number that moves on with every committed change to a workspace, an installation or the
-    history, on every instance at once: part of the key of anything cached from them. None while
-    the cache is unavailable (then nothing derived from the history is cached)."""
+    """A number that moves on with every committed change to the workspaces, installations or
+    history, on every instance at once; None while the cache is unavailable."""
     return shared_cache.generation(_GENERATION_KEY)
 
 
-def _bump_counts_generation() -> None:
-    shared_cache.bump_generation(_GENERATION_KEY)
+def cached_with_history(
+    name: str, parts: tuple[Any, ...], compute: Callable[[], T], validate: Validator[T]
+) -> T:
+    """``compute()``, cached for a minute under the history's generation and ``parts`` (so a
+    change shows at once on every instance); computed afresh while the cache is unavailable."""
+    generation = history_generation()
+    if generation is None:
+        return compute()
+    key = cache_key(name, generation, *parts)
+    return shared_cache.get_or_compute(key, compute, COUNTS_CACHE_SECONDS, validate)
 
 
 def forget_status_counts(**kwargs: Any) -> None:
     """Invalidate every cached count once the current transaction commits, so no instance
     caches a recount of the old state under the new generation."""
-    transaction.on_commit(_bump_counts_generation)
+    transaction.on_commit(lambda: shared_cache.bump_generation(_GENERATION_KEY))
 
 
 for _model in (Workspace, Installation, LifecycleEvent):
@@ -347,16 +333,13 @@ class Reason:
     detail: str = ""
 
 
-def _actor_name(actor: str | None) -> str:
-    return (actor or "").removeprefix("staff:") or "unknown"
-
-
 def _detail(workspace: Workspace, name: str) -> str:
     """Who and when, from the facts the reason stands on (``with_health`` annotations)."""
     if name == "reason_uninstalled":
         return f"at {times.when(workspace.uninstalled_at)}"
     if name == "reason_revoked_by_staff":
-        by = _actor_name(getattr(workspace, "staff_revoked_by", None))
+        actor = getattr(workspace, "staff_revoked_by", None) or ""
+        by = actor.removeprefix("staff:") or "unknown"
         return f"by {by} at {times.when(getattr(workspace, 'staff_revoked_at', None))}"
     if name == "reason_bot_revoked":
         return f"by Slack at {times.when(workspace.bot_revoked_at)}"
@@ -372,17 +355,15 @@ def _detail(workspace: Workspace, name: str) -> str:
 
 def reason_details(workspace: Workspace) -> list[Reason]:
     """``reasons`` with who and when, for the admin's badge."""
-    words = reasons(workspace)
     names = [name for name in REASONS if getattr(workspace, name, False)]
     return [
         Reason(name, text, _detail(workspace, name))
-        for name, text in zip(names, words, strict=True)
+        for name, text in zip(names, reasons(workspace), strict=True)
     ]
 
 
 def status(workspace: Workspace) -> str:
-    """Needs reinstall (the data says so), else unreadable here (this process lacks a key),
-    else Active."""
+    """Needs reinstall, else unreadable here (this process lacks a key), else Active."""
     if getattr(workspace, "needs_reinstall", False):
         return NEEDS_REINSTALL
     return UNREADABLE if getattr(workspace, "reason_key_missing", False) else ACTIVE

@@ -1,7 +1,5 @@
-"""Which key each stored token needs, read from its envelope's header: nothing is decrypted.
-
-The admin shows it beside every token and flags a value whose key this process lacks.
-"""
+"""Which key each stored token needs, read from its envelope's header (nothing is decrypted), for
+the admin to show beside every token."""
 
 from __future__ import annotations
 

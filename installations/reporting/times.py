@@ -1,8 +1,5 @@
-"""Times as staff read them: to the second, with the time zone, in the site's zone.
-
-History rows are often seconds apart, and staff compare them with logs: Django's default admin
-format shows neither seconds nor zone.
-"""
+"""Times as staff read them: to the second, with the time zone, in the site's zone (history rows
+are often seconds apart, and Django's admin format shows neither seconds nor zone)."""
 
 from __future__ import annotations
 
@@ -18,9 +15,7 @@ FORMAT = "%Y-%m-%d %H:%M:%S %Z"
 
 def when(moment: datetime | None) -> str:
     """``2026-05-01 14:03:07 CEST`` in the current time zone; ``—`` for no time."""
-    if moment is None:
-        return EMPTY
-    return timezone.localtime(moment).strftime(FORMAT)
+    return EMPTY if moment is None else timezone.localtime(moment).strftime(FORMAT)
 
 
 def when_html(moment: datetime | None) -> SafeString:

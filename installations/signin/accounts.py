@@ -1,10 +1,8 @@
 """From a verified Slack user to a Django user: allowed workspaces, creation, linking, staff.
 
-``SLACK_SIGNIN_ALLOWED_TEAMS`` is checked before anything is written. Linking is by Slack's ids
-only, never by email: an address matching an existing account links nothing (docs/security.md).
-A first sign-in creates a user (unusable password, email only when Slack says it is verified).
-Staff through Slack is decided again at every sign-in; only staff status granted here is ever
-taken away.
+Linking is by Slack's ids only, never by email (docs/security.md). A first sign-in creates a
+user with an unusable password. Staff through Slack is decided again at every sign-in; only
+staff status granted here is ever taken away.
 """
 
 from __future__ import annotations
@@ -51,9 +49,8 @@ def is_staff_by_settings(slack_user: SlackUser, config: SigninConfig | None = No
     if slack_user.user_id in config.staff_users:
         return True
     domain = slack_user.email.rsplit("@", 1)[-1].lower() if "@" in slack_user.email else ""
-    return bool(config.staff_email_domain and slack_user.email_verified and domain) and (
-        domain == config.staff_email_domain
-    )
+    wanted = config.staff_email_domain
+    return bool(wanted) and slack_user.email_verified and domain == wanted
 
 
 def username_for(slack_user: SlackUser) -> str:
@@ -81,12 +78,8 @@ def _new_user(slack_user: SlackUser) -> User:
 
 
 def _find(slack_user: SlackUser) -> SlackIdentity | None:
-    return (
-        SlackIdentity.objects.select_for_update()
-        .select_related("user")
-        .filter(home=slack_user.home, slack_user_id=slack_user.user_id)
-        .first()
-    )
+    identities = SlackIdentity.objects.select_for_update().select_related("user")
+    return identities.filter(home=slack_user.home, slack_user_id=slack_user.user_id).first()
 
 
 def needs_link_confirmation(slack_user: SlackUser, current: User | AnonymousUser | None) -> bool:

@@ -1,8 +1,5 @@
 """Sign in with Slack as a Django app of its own: listed in INSTALLED_APPS, it brings its table.
-
-The label ``slackinstall_signin`` avoids a clash with a host's own ``signin``; the table keeps
-its earlier name, so databases that had it keep their identities.
-"""
+The label ``slackinstall_signin`` avoids a clash with a host's own ``signin``."""
 
 from django.apps import AppConfig
 

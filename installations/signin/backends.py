@@ -1,8 +1,5 @@
-"""``SLACK_SIGNIN_PASSWORD_LOGIN = False`` switches password login off, on the server side.
-
-Django's ModelBackend, refusing every username/password while sign-in is on and password login
-off (a form posted anyway is refused here).
-"""
+"""``SLACK_SIGNIN_PASSWORD_LOGIN = False`` switches password login off, on the server side:
+Django's ModelBackend, refusing every username/password while sign-in is on."""
 
 from __future__ import annotations
 
@@ -17,11 +14,6 @@ from installations.signin.conf import signin_config
 BACKEND = "installations.signin.backends.PasswordSwitchModelBackend"
 
 
-def password_login_allowed() -> bool:
-    config = signin_config()
-    return not config.enabled or config.password_login
-
-
 class PasswordSwitchModelBackend(ModelBackend):
     def authenticate(  # type: ignore[override]
         self,
@@ -30,6 +22,7 @@ class PasswordSwitchModelBackend(ModelBackend):
         password: str | None = None,
         **kwargs: Any,
     ) -> AbstractBaseUser | None:
-        if not password_login_allowed():
+        config = signin_config()
+        if config.enabled and not config.password_login:
             return None
         return super().authenticate(request, username=username, password=password, **kwargs)

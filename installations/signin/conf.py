@@ -14,9 +14,8 @@ from django.urls import NoReverseMatch, reverse
 
 from installations.conf import slack_config
 
-SLACK_ISSUER = (
-    "https://slack.com"  # id_token "iss" (https://slack.com/.well-known/openid-configuration)
-)
+# id_token "iss" (https://slack.com/.well-known/openid-configuration)
+SLACK_ISSUER = "https://slack.com"
 SCOPES = ("openid", "email", "profile")
 MAX_JWKS_CACHE_SECONDS = 24 * 3600  # a key Slack withdrew stops being trusted within a day
 

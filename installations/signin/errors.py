@@ -5,15 +5,13 @@ from __future__ import annotations
 
 from installations.exceptions import SlackInstallError
 
-TEMPLATE = "installations/signin/error.html"
-
 
 class SignInError(SlackInstallError):
     reason = "signin_error"
     status = 400
     title = "Sign-in failed"
     message = "You were not signed in. Please start again."
-    template = TEMPLATE
+    template = "installations/signin/error.html"
 
 
 class SignInDisabled(SignInError):

@@ -1,7 +1,6 @@
-"""``openid.connect.token``: the code exchanged once, on the app's hardened Slack client.
+"""``openid.connect.token``: the code exchanged once, on the hardened ``single_use_client``.
 
-On ``single_use_client`` (no retry could send the code twice). The answer's shape is checked
-here; its access token is never kept: the flow revokes it at once whatever happens next.
+The answer's shape is checked here; its access token is never kept (the flow revokes it at once).
 """
 
 from __future__ import annotations

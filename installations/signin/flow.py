@@ -1,9 +1,8 @@
 """The sign-in flow: start it (a state bound to this browser, a nonce), finish it from Slack.
 
-The state and its browser binding are the install flow's own, under a salt of their own. The
-OIDC ``nonce`` is an HMAC of the state: nothing to store, and since the state is spent once, an
-id_token carrying it is accepted once. The callback checks in the install callback's order: the
-cookie before spending, so a forged callback cannot burn the real browser's state.
+The install flow's state and browser binding, under a salt of their own; the OIDC ``nonce`` is
+an HMAC of the state (spent once, so an id_token is accepted once). The callback checks the
+cookie before spending the state, so a forged callback cannot burn the real browser's state.
 """
 
 from __future__ import annotations
@@ -11,7 +10,6 @@ from __future__ import annotations
 import logging
 import posixpath
 from collections.abc import Mapping
-from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
 from django.urls import reverse
@@ -44,12 +42,6 @@ NEXT_COOKIE_NAME = "slack-signin-next"
 MAX_PARAM_LENGTH = 512
 
 
-@dataclass(frozen=True)
-class StartedSignIn:
-    state: str
-    authorize_url: str
-
-
 def require_available() -> None:
     config = signin_config()
     if not config.enabled:
@@ -67,17 +59,15 @@ def cookie_path() -> str:
     """The deepest path that holds both the start page and the callback (the browser cookie is
     read by both: the start reuses it, so two tabs of one browser can both finish)."""
     callback = urlsplit(signin_config().redirect_uri).path or "/"
-    start = reverse("slack_signin:start")
-    common = posixpath.commonpath([callback, start])
-    return common or "/"
+    return posixpath.commonpath([callback, reverse("slack_signin:start")]) or "/"
 
 
 def _enc(value: str) -> str:
     return quote(value, safe="")
 
 
-def start_signin(*, browser: str) -> StartedSignIn:
-    """A new state bound to ``browser`` (the binding hash) and Slack's authorize URL for it."""
+def start_signin(*, browser: str) -> str:
+    """Slack's authorize URL for a new state bound to ``browser`` (the binding hash)."""
     require_available()
     state = issue_state(browser=browser, salt=SIGNIN_SALT)
     generator = OpenIDConnectAuthorizeUrlGenerator(
@@ -86,8 +76,7 @@ def start_signin(*, browser: str) -> StartedSignIn:
         scopes=list(SCOPES),
         authorization_url=signin_config().authorize_url,
     )
-    url = generator.generate(state=_enc(state), nonce=_enc(nonce_for(state)))
-    return StartedSignIn(state=state, authorize_url=url)
+    return generator.generate(state=_enc(state), nonce=_enc(nonce_for(state)))
 
 
 @sensitive_variables("query", "cookie", "state", "code", "answer")

@@ -1,10 +1,8 @@
 """Verify the ``id_token`` from ``openid.connect.token`` and read Slack's identity out of it.
 
-OIDC Core §3.1.3.7: the header names RS256 (``none`` and HMAC are refused before any key is
-looked up, so a token cannot choose how it is checked) and a ``kid`` Slack publishes; then the
-signature, ``iss``, ``aud``, ``exp`` / ``iat`` with a small leeway, and this flow's ``nonce``.
-No claim value is logged. Text claims kept must hold no NUL nor lone surrogate, else
-``unusable_claim``.
+OIDC Core §3.1.3.7: RS256 only (``none`` and HMAC refused before any key is looked up) under a
+``kid`` Slack publishes; then signature, ``iss``, ``aud``, ``exp`` / ``iat`` with a small leeway
+and this flow's ``nonce``. No claim value is logged; unstorable text is ``unusable_claim``.
 """
 
 from __future__ import annotations
@@ -69,8 +67,7 @@ def verify_id_token(token: object, *, nonce: str) -> SlackUser:
     kid = header.get("kid")
     if not isinstance(kid, str) or not kid or len(kid) > 200:
         raise BadIdToken("unknown_key")
-    key = jwks.signing_key(kid)
-    claims = _decode(token, key)
+    claims = _decode(token, jwks.signing_key(kid))
     expected = claims.get("nonce")
     if not isinstance(expected, str) or not hmac.compare_digest(
         expected.encode("utf-8", "replace"), nonce.encode()
@@ -120,11 +117,9 @@ def _identity(claims: dict[str, Any]) -> SlackUser:
     user_id = _text(claims, CLAIM + "user_id")
     team_id = _text(claims, CLAIM + "team_id")
     enterprise_id = _text(claims, CLAIM + "enterprise_id")
-    if not USER_ID.fullmatch(user_id) or claims.get("sub") != user_id:
-        raise BadIdToken("invalid_id_token")
-    if not TEAM_ID.fullmatch(team_id):
-        raise BadIdToken("invalid_id_token")
-    if enterprise_id and not ENTERPRISE_ID.fullmatch(enterprise_id):
+    user_ok = USER_ID.fullmatch(user_id) and claims.get("sub") == user_id
+    enterprise_ok = not enterprise_id or ENTERPRISE_ID.fullmatch(enterprise_id)
+    if not (user_ok and TEAM_ID.fullmatch(team_id) and enterprise_ok):
         raise BadIdToken("invalid_id_token")
     return SlackUser(
         user_id=user_id,

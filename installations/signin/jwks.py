@@ -1,8 +1,7 @@
 """Slack's signing keys (JWKS), fetched through our hardened transport, checked, then cached.
 
-Only RSA keys of 2048 bits or more that can check RS256 are kept; an answer or cache entry with
-none is refused, so neither can fail every sign-in for an hour. An unknown ``kid`` triggers one
-refetch per sign-in, never more.
+Only RSA keys of 2048 bits or more for RS256 are kept; an answer with none is refused. An unknown
+``kid`` triggers at most one refetch per sign-in.
 """
 
 from __future__ import annotations
@@ -32,8 +31,7 @@ ALGORITHM = "RS256"
 
 @dataclass(frozen=True)
 class SigningKeys:
-    """The usable part of a key set: ``published`` as Slack sent it (what is cached), ``keys``
-    loaded."""
+    """A key set's usable keys: ``published`` as Slack sent them (cached), ``keys`` loaded."""
 
     published: dict[str, Any]
     keys: tuple[jwt.PyJWK, ...]
@@ -88,16 +86,14 @@ def _fetch(url: str) -> object:
         logger.warning("sign-in key set answered HTTP %s", answer.status)
         raise BadIdToken("jwks_unavailable")
     try:
-        data = slack_answers.parse_json_object(answer.body, answer.header("Content-Type"))
+        return slack_answers.parse_json_object(answer.body, answer.header("Content-Type"))
     except UnexpectedAnswer:
         raise BadIdToken("jwks_unusable") from None
-    return data
 
 
 def signing_key(kid: str) -> jwt.PyJWK:
     """The published key with this ``kid``: from the cache, else fetched (once more when the
-    cached set lacks it). BadIdToken("unknown_key") when Slack does not publish it,
-    "jwks_unusable" when its answer holds no usable key (then nothing is cached)."""
+    cached set lacks it); BadIdToken when Slack does not publish it or holds no usable key."""
     config = signin_config()
     key = shared_cache.cache_key("signin_jwks", config.jwks_url)
     if config.jwks_cache_seconds:

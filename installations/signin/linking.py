@@ -1,9 +1,7 @@
-"""A Slack identity waiting to be linked to the person signed in on this browser.
+"""A Slack identity waiting, in the server-side session, to be linked to the person signed in.
 
-Linking waits for the signed-in person's confirmation on a page of its own, so a sign-in
-started by someone else on a shared browser, or a login CSRF, links nothing by itself. Until
-then the verified identity waits in the (server-side) session, for that user, for as long as a
-sign-in link lives.
+Linking waits for that person's confirmation on a page of its own, so a sign-in started by
+someone else on a shared browser, or a login CSRF, links nothing by itself.
 """
 
 from __future__ import annotations

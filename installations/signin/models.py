@@ -1,14 +1,8 @@
 """``SlackIdentity``: one Slack user, as Sign in with Slack proves it, linked to one Django user.
 
-Keyed on Slack's own ids, never on email (docs/security.md, "Sign in with Slack"): an email is
-whatever a workspace's admin let a member type, in any workspace, so matching on it would let a
-stranger's workspace take an account over. In Enterprise Grid a user id is the same in every
-workspace of the org, so the key is the org (``enterprise_id``) when there is one, else the
-workspace: ``home`` + ``slack_user_id``. ``team_id``, email and names are as last seen.
-
-The model of the ``installations.signin`` app (label ``slackinstall_signin``): a host that does
-not list that app has no such table. The table keeps its first name, ``installations_slackidentity``
-(from when the ``installations`` app held it), so existing identities stay where they are.
+Keyed on Slack's own ids, never on email (any workspace's member can type any email): ``home``
+(the Grid org when there is one, else the workspace) + ``slack_user_id``. ``team_id``, email and
+names are as last seen. The table keeps its first name, ``installations_slackidentity``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,5 @@
-"""Sign in with Slack's URLs: a host includes them with one line, e.g.
-``path("", include("installations.signin.urls"))``, and sets ``SLACK_SIGNIN_ENABLED = True``.
-
-Including them also gives the admin's login page the Sign in with Slack button.
+"""Sign in with Slack's URLs: ``path("", include("installations.signin.urls"))`` with
+``SLACK_SIGNIN_ENABLED = True``; they also give the admin's login page the button.
 """
 
 from django.contrib import admin

@@ -64,9 +64,7 @@ def _safe_next(request: HttpRequest, value: str | None) -> str:
 
 
 def _unquoted(value: str | None) -> str | None:
-    if value and len(value) >= 2 and value[0] == value[-1] == '"':
-        return value[1:-1]
-    return value
+    return value[1:-1] if value and len(value) >= 2 and value[0] == value[-1] == '"' else value
 
 
 @require_GET
@@ -86,17 +84,14 @@ def signin_page(request: HttpRequest) -> HttpResponse:
 @sensitive_variables("browser")
 def signin_start(request: HttpRequest) -> HttpResponse:
     """``/slack/signin/start``: a state bound to this browser, then off to Slack."""
-    existing = _unquoted(request.COOKIES.get(flow.COOKIE_NAME))
-    browser = (
-        existing
-        if existing and BROWSER_VALUE.fullmatch(existing)
-        else secrets.token_urlsafe(BROWSER_BYTES)
-    )
+    browser = _unquoted(request.COOKIES.get(flow.COOKIE_NAME))
+    if not browser or not BROWSER_VALUE.fullmatch(browser):
+        browser = secrets.token_urlsafe(BROWSER_BYTES)
     try:
-        started = flow.start_signin(browser=binding(browser))
+        authorize_url = flow.start_signin(browser=binding(browser))
     except SlackInstallError as exc:
         return _fail(request, exc)
-    response = HttpResponseRedirect(started.authorize_url)
+    response = HttpResponseRedirect(authorize_url)
     response["Referrer-Policy"] = "no-referrer"
     options = {
         "max_age": slack_config().state_ttl_seconds,
@@ -170,8 +165,7 @@ def confirm_link(request: HttpRequest) -> HttpResponse:
     if waiting is None:
         return _fail(request, errors.NoPendingLink())
     if request.method == "GET":
-        context = {"slack": waiting.slack_user}
-        return render(request, "installations/signin/link.html", context)
+        return render(request, "installations/signin/link.html", {"slack": waiting.slack_user})
     linking.forget(request)
     if request.POST.get("action") != "link":
         logger.info("slack identity link cancelled user=%s", request.user.pk)

@@ -1,7 +1,5 @@
-""" "My workspaces": the installs a signed-in person made, with status and reasons in words.
-
-Matched by Slack ids against ``Installation.user_id`` (in Enterprise Grid, across the org);
-statuses and reasons are the admin's own. No token is read.
+""" "My workspaces": the installs a signed-in person made (matched by Slack ids, across a Grid
+org), with the admin's own statuses and reasons. No token is read.
 """
 
 from __future__ import annotations

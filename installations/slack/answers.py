@@ -1,9 +1,8 @@
 """Every answer from Slack's Web API is checked here, types included, before anything reads it.
 
-Pure functions the client (slack/client.py) runs each answer through, so whoever reads it
-afterwards, slack_sdk's ``TokenRotator`` included, meets only well-typed values; anything else
-is ``UnexpectedAnswer``. An unusable answer that carried credentials still yields them, so they
-can be revoked. Shapes: docs/slack-protocol.md. Problems are logged by field name, never value.
+Whoever reads an answer afterwards, slack_sdk's ``TokenRotator`` included, meets only well-typed
+values; anything else is ``UnexpectedAnswer``, and an unusable answer that carried credentials
+still yields them for revocation. Shapes: docs/slack-protocol.md. Logs name fields, never values.
 """
 
 from __future__ import annotations
@@ -31,8 +30,6 @@ UTF8 = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})
 # Encodings a mislabelled answer may be read in to find (and revoke) what it carried.
 SALVAGE_ENCODINGS = frozenset({"utf-8", "utf-16", "utf-16-le", "utf-16-be", "utf-32", "latin-1"})
 
-_UNREADABLE = object()
-
 
 @dataclass(frozen=True)
 class IssuedCredentials:
@@ -50,9 +47,6 @@ class IssuedCredentials:
             f"IssuedCredentials({len(self.tokens)} token(s), team={self.team_id or '-'}, "
             f"enterprise={self.enterprise_id or '-'}, user={self.user_id or '-'})"
         )
-
-
-NO_CREDENTIALS = IssuedCredentials()
 
 
 class UnusableInstallAnswer(UnexpectedAnswer):
@@ -206,10 +200,11 @@ class _Reader:
             if required:
                 self._bad(key)
             return None
-        if not isinstance(value, int) or isinstance(value, bool):
-            self._bad(key)
-            return None
-        if not low <= value <= MAX_EXPIRES_IN:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            or not low <= value <= MAX_EXPIRES_IN
+        ):
             self._bad(key)
             return None
         return value
@@ -251,9 +246,7 @@ def _ok_object(data: object, method: str) -> Mapping[str, Any]:
 
 def _media_type(content_type: str | None) -> tuple[str, str | None]:
     """(type/subtype in lower case, charset in lower case or None) of a Content-Type value."""
-    if not content_type:
-        return "", None
-    kind, *params = content_type.split(";")
+    kind, *params = (content_type or "").split(";")
     charset = None
     for param in params:
         name, _, value = param.partition("=")
@@ -266,7 +259,7 @@ def _loads(body: bytes, encoding: str) -> object:
     try:
         return json.loads(body.decode(encoding))
     except (UnicodeError, ValueError, RecursionError, LookupError):
-        return _UNREADABLE  # ValueError covers JSONDecodeError and 4,300-digit integers
+        return None  # ValueError covers JSONDecodeError and 4,300-digit integers
 
 
 def nests_deeper_than(value: object, limit: int) -> bool:
@@ -308,7 +301,7 @@ def salvage_credentials(body: bytes, content_type: str | None) -> IssuedCredenti
         value = _loads(body, encoding)
         if isinstance(value, dict) and not nests_deeper_than(value, MAX_DEPTH):
             return issued_credentials(value)
-    return NO_CREDENTIALS
+    return IssuedCredentials()
 
 
 def _matches(pattern: re.Pattern[str], value: object) -> str:
@@ -318,17 +311,13 @@ def _matches(pattern: re.Pattern[str], value: object) -> str:
 def issued_credentials(data: object) -> IssuedCredentials:
     """Every credential an answer of any shape carries, as well-typed strings (never raises)."""
     if not isinstance(data, Mapping):
-        return NO_CREDENTIALS
+        return IssuedCredentials()
     user = data.get("authed_user")
     user = user if isinstance(user, Mapping) else {}
     team = data.get("team")
     enterprise = data.get("enterprise")
-    values = (
-        data.get("refresh_token"),
-        user.get("refresh_token"),
-        data.get("access_token"),
-        user.get("access_token"),
-    )
+    # Refresh tokens first, the app's before the installer's.
+    values = [item.get(key) for key in ("refresh_token", "access_token") for item in (data, user)]
     return IssuedCredentials(
         tokens=tuple(dict.fromkeys(t for t in (_matches(TOKEN, v) for v in values) if t)),
         team_id=_matches(SLACK_ID, team.get("id")) if isinstance(team, Mapping) else "",
@@ -406,9 +395,8 @@ def refresh_answer(data: object, *, expected_token_type: str | None = None) -> R
     refresh_token = read.token("refresh_token", required=True)
     expires_in = read.seconds("expires_in", required=True)
     token_type = read.text("token_type", max_length=16, required=True)
-    if token_type is not None and token_type != (expected_token_type or token_type):
-        problems.append("token_type")  # a bot refresh answered for a user token, or the reverse
-    if token_type is not None and token_type not in ("bot", "user"):
+    # Neither bot nor user, or a bot refresh answered for a user token (or the reverse).
+    if token_type not in (None, "bot", "user") or token_type != (expected_token_type or token_type):
         problems.append("token_type")
     if problems or not (access_token and refresh_token and expires_in and token_type):
         raise _unusable("oauth.v2.access refresh", problems)

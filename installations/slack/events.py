@@ -1,8 +1,7 @@
-"""Slack's Events API payloads: a signed body parsed into one typed ``SlackEvent``, in one place.
+"""Slack's Events API payloads: a signed body parsed into one typed ``SlackEvent``.
 
 docs/slack-protocol.md §6. A field of a type or form Slack does not document makes the event
-``Malformed``: the caller logs and acknowledges it, never a 500 (a retry would carry the same
-body).
+``Malformed``: logged and acknowledged, never a 500 (a retry would carry the same body).
 """
 
 from __future__ import annotations
@@ -93,10 +92,8 @@ def _flag(source: Mapping[str, Any], key: str) -> bool:
 
 def _object(source: Mapping[str, Any], key: str) -> dict[str, Any]:
     value = source.get(key)
-    if value is None:
-        return {}
-    if isinstance(value, dict):
-        return value
+    if value is None or isinstance(value, dict):
+        return value or {}
     raise Malformed(key)
 
 

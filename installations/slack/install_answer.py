@@ -1,8 +1,7 @@
 """From a checked ``oauth.v2.access`` answer to slack_sdk's ``Installation``: is it ours, then map.
 
-Types are already checked (``slack.answers``); left here: is the answer an install of *this*
-app with what we asked for (docs/security.md), and the mapping, as Bolt's ``run_installation``
-does it. ``bot_id`` and the org url come later from ``auth.test``. Errors name fields only.
+Types are checked already (``slack.answers``); here: is it an install of *this* app with what we
+asked for (docs/security.md), then the mapping as Bolt's ``run_installation`` does it.
 """
 
 from __future__ import annotations
@@ -23,26 +22,19 @@ def ensure_answer_is_our_install(
 ) -> None:
     """Raise UnexpectedAnswer unless ``answer`` is an install of our app, with what we asked
     for (a bot token when we ask for bot scopes, the installer, the team or the org)."""
-    problems: list[str] = []
-    if answer.app_id is None or (known_app_id and answer.app_id != known_app_id):
-        problems.append("app_id")
-    if wants_bot:
-        if answer.access_token is None:
-            problems.append("access_token")
-        if answer.token_type != "bot":  # noqa: S105 (a token kind, not a secret)
-            problems.append("token_type")
-        if answer.bot_user_id is None:
-            problems.append("bot_user_id")
     user = answer.authed_user or AuthedUser(id=None)
-    if user.id is None:
-        problems.append("authed_user.id")
-    if not wants_bot and user.access_token is None:
-        problems.append("authed_user.access_token")
-    if answer.is_enterprise_install:
-        if answer.enterprise_id is None:
-            problems.append("enterprise")
-    elif answer.team_id is None:
-        problems.append("team")
+    org_wide = answer.is_enterprise_install
+    failed = {
+        "app_id": answer.app_id is None or bool(known_app_id and answer.app_id != known_app_id),
+        "access_token": wants_bot and answer.access_token is None,
+        "token_type": wants_bot and answer.token_type != "bot",  # noqa: S105 (a kind of token)
+        "bot_user_id": wants_bot and answer.bot_user_id is None,
+        "authed_user.id": user.id is None,
+        "authed_user.access_token": not wants_bot and user.access_token is None,
+        "enterprise": org_wide and answer.enterprise_id is None,
+        "team": not org_wide and answer.team_id is None,
+    }
+    problems = [field for field, bad in failed.items() if bad]
     if problems:
         logger.warning(
             "unusable oauth.v2.access answer: fields %s", ",".join(sorted(set(problems)))
@@ -54,8 +46,7 @@ def ensure_answer_is_our_install(
 def sdk_installation_from_answer(
     answer: InstallAnswer, *, bot_id: str | None, enterprise_url: str | None
 ) -> SdkInstallation:
-    """slack_sdk's Installation for an answer that passed ``ensure_answer_is_our_install``;
-    granted scopes are what Slack returned."""
+    """slack_sdk's Installation for an answer that passed ``ensure_answer_is_our_install``."""
     user = answer.authed_user or AuthedUser(id=None)
     webhook = answer.incoming_webhook or IncomingWebhook()
     is_org = answer.is_enterprise_install

@@ -1,12 +1,9 @@
 """A signed request body read once, for every path behind the Request URL: ours and Bolt's.
 
-Slack posts JSON (the Events API) or a form (slash commands; interactivity's one ``payload``
-field holding JSON). The format is chosen as Bolt chooses it, so a body that passes here is one
-Bolt parses to the same object. ``read_body`` refuses, with a short reason, what nothing can use:
-an empty or non-UTF-8 body, JSON that is malformed, not an object, holds NaN or Infinity or nests
-deeper than MAX_JSON_DEPTH, and envelope fields Bolt reads before any listener runs that are not
-of the types Slack documents (they would make Bolt raise). Deeper data (blocks, metadata,
-inputs) is the developer's, never checked here.
+JSON (the Events API) or a form (slash commands; interactivity's ``payload`` field), chosen as
+Bolt chooses, so a body that passes here is one Bolt parses to the same object. ``read_body``
+refuses what nothing can use: a body that is not UTF-8 JSON or form within MAX_JSON_DEPTH, and
+envelope fields Bolt reads before any listener runs that are not of Slack's documented types.
 """
 
 from __future__ import annotations

@@ -1,10 +1,8 @@
 """Slack request signatures, checked over the raw body before anything is parsed.
 
-docs/slack-protocol.md §6: HMAC-SHA256 over ``v0:<timestamp>:<raw body>``, a five-minute replay
-window. Not slack_sdk's ``SignatureVerifier``, which trusts its inputs (it ``int()``s any
-digits, overflows on a huge timestamp, decodes the body, raises on non-ASCII digests): each
-header must fully match a bounded ASCII pattern, then the digest is compared as bytes, so any
-anonymous request gets "valid" or a short reason, never an exception.
+docs/slack-protocol.md §6. Not slack_sdk's ``SignatureVerifier``, which trusts its inputs (a
+huge timestamp overflows, non-ASCII digests raise): each header must fully match a bounded ASCII
+pattern first, so any request gets "valid" or a short reason, never an exception.
 """
 
 from __future__ import annotations
@@ -38,9 +36,7 @@ def _header(headers: Mapping[str, Any], name: str) -> str | None:
     value = headers.get(name)
     if value is None:
         value = next((v for k, v in headers.items() if str(k).lower() == name), None)
-    if value is None:
-        return None
-    return value if isinstance(value, str) else ""
+    return value if value is None or isinstance(value, str) else ""
 
 
 @sensitive_variables("secret")
@@ -52,13 +48,8 @@ def verify_signature(
     if not secret:
         logger.error("SLACK_SIGNING_SECRET is not set: every event is refused")
         return False
-    problem = signature_problem(
-        secret,
-        body,
-        _header(headers, TIMESTAMP_HEADER),
-        _header(headers, SIGNATURE_HEADER),
-        now=(clock or Clock()).now(),
-    )
+    timestamp, signature = _header(headers, TIMESTAMP_HEADER), _header(headers, SIGNATURE_HEADER)
+    problem = signature_problem(secret, body, timestamp, signature, now=(clock or Clock()).now())
     if problem:
         logger.warning("refused an event: %s", problem)
         return False
@@ -69,8 +60,7 @@ def verify_signature(
 def signature_problem(
     secret: str, body: bytes, timestamp: str | None, signature: str | None, *, now: float
 ) -> str | None:
-    """None when ``signature`` is Slack's for ``timestamp`` and ``body``; else a short reason,
-    never quoting a header."""
+    """None when ``signature`` is Slack's for ``timestamp`` and ``body``, else a short reason."""
     if not timestamp or not signature:
         return "missing signature"
     if not TIMESTAMP.fullmatch(timestamp):

@@ -1,7 +1,6 @@
-"""Template tags for Sign in with Slack: ``{% load slack_signin %}``.
-
-``{% slack_signin_button %}`` draws the button, or nothing when sign-in is off;
-``{% slack_signin as signin %}`` gives ``signin.enabled`` and ``signin.password_login``.
+"""Template tags for Sign in with Slack: ``{% slack_signin_button %}`` draws the button (or
+nothing when sign-in is off); ``{% slack_signin as signin %}`` gives ``enabled`` and
+``password_login``.
 """
 
 from __future__ import annotations

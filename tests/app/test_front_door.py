@@ -8,9 +8,12 @@ import html
 from typing import Any
 
 import pytest
+from django.contrib import admin
+from django.contrib.admin import AdminSite
 from django.contrib.staticfiles import finders
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 
 from installations.conf import branding
 
@@ -121,3 +124,11 @@ def test_a_host_admin_keeps_its_own_titles_unless_it_opts_in(
     text = text_of(admin_client.get("/admin/"))
     assert "Django administration" in text
     assert "Acme Standup installations" not in text
+
+
+def test_a_host_admin_title_is_translated_when_the_page_is_drawn(settings: Any) -> None:
+    settings.SLACK_ADMIN_TITLES = False
+    with translation.override("de"):
+        header, title = str(admin.site.site_header), str(admin.site.site_title)
+        assert (header, title) == (str(AdminSite.site_header), str(AdminSite.site_title))
+        assert header != "Django administration"  # Django's German words, not English ones

@@ -122,6 +122,17 @@ def test_another_store_keeps_bolts_own_authorize(tmp_path: Any) -> None:
     assert isinstance(app._authorize, InstallationStoreAuthorize)
 
 
+@pytest.mark.parametrize("new_app", [request_url.new_bolt_app, request_url.new_async_bolt_app])
+def test_bolts_own_authorize_over_another_store_refreshes_at_the_configured_slack_api(
+    new_app: Callable[..., Any], tmp_path: Any, settings: Any
+) -> None:
+    settings.SLACK_API_URL = "http://127.0.0.1:9/api/"  # not Slack's default
+    store = SQLite3InstallationStore(database=str(tmp_path / "s.db"), client_id="1111.2222")
+    app = new_app(installation_store=store)
+    authorize: Any = app._async_authorize if isinstance(app, AsyncApp) else app._authorize
+    assert authorize.token_rotator.client.base_url == "http://127.0.0.1:9/api/"
+
+
 def test_new_async_bolt_app_uses_the_async_twin() -> None:
     app = request_url.new_async_bolt_app()
     assert isinstance(app, AsyncApp) and isinstance(app._async_authorize, AsyncDjangoAuthorize)

@@ -43,8 +43,7 @@ class Command(DjangoDiffSettings):
     )
 
     def handle(self, **options: Any) -> str:
-        # As Django's handle(), but each value is cleansed before it is printed.
-        # Django's own reader of every setting; the public Slack URLs shown as set.
+        # As Django's handle(), printing Django's cleansed settings (public Slack URLs as set).
         safe = SafeExceptionReporterFilter().get_safe_settings()
         user_settings = {name: repr(shown(name, value)) for name, value in safe.items()}
         default = options["default"]

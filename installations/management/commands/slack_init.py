@@ -1,8 +1,5 @@
-"""manage.py slack_init: write a first .env with generated keys (`make env`).
-
-The .env.example template with a generated DJANGO_SECRET_KEY and TOKEN_ENCRYPTION_KEYS entry;
-never overwrites a file, needs no configuration.
-"""
+"""manage.py slack_init: write a first .env with generated keys (`make env`), from the
+.env.example template; never overwrites a file, needs no configuration."""
 
 from __future__ import annotations
 
@@ -58,12 +55,8 @@ def fill(template: str, values: dict[str, str]) -> str:
 
 def still_to_fill(text: str) -> list[str]:
     """Variables the written file leaves empty."""
-    names = []
-    for line in text.splitlines():
-        match = _ASSIGNMENT.match(line)
-        if match and not match.group(2).strip():
-            names.append(match.group(1))
-    return names
+    matches = (_ASSIGNMENT.match(line) for line in text.splitlines())
+    return [match.group(1) for match in matches if match and not match.group(2).strip()]
 
 
 def development_installs(database: Path) -> int:

@@ -32,7 +32,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         needs = "attention" if options["needs_reinstall"] else None
-        rows = list(audit.audit_rows(audit.audit_queryset(status=needs).iterator()))
+        rows = [audit.audit_row(row) for row in audit.audit_queryset(status=needs).iterator()]
         if options["json"]:
             self.stdout.write(json.dumps(rows, indent=2))
         else:

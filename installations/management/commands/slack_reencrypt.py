@@ -38,7 +38,7 @@ class Command(BaseCommand):
             except NotSupportedError as exc:  # a database without the JSON lookup it writes with
                 raise CommandError(f"nothing was re-encrypted: {exc}") from None
             moved = sum(report.reencrypted.values())
-            if self._tty:
+            if sys.stdout.isatty():
                 self.stdout.write("")
             detail = ", ".join(f"{n} from {kid}" for kid, n in sorted(report.reencrypted.items()))
             self.stdout.write(
@@ -54,12 +54,8 @@ class Command(BaseCommand):
         if options["check"] and leftover:
             raise CommandError(check_failure(leftover, keyring().kids))
 
-    @property
-    def _tty(self) -> bool:
-        return sys.stdout.isatty()
-
     def _progress(self) -> Any:
-        if not self._tty:
+        if not sys.stdout.isatty():
             return None
 
         def show(moved: int, scanned: int) -> None:

@@ -17,7 +17,7 @@ from installations.lifecycle.rotation import (
     RefreshOutcome,
     iter_refresh_due,
 )
-from installations.management.job_summary import add_shard_option, finish, summary_line
+from installations.management.job_summary import add_job_options, finish, summary_line
 
 
 class Command(BaseCommand):
@@ -42,19 +42,12 @@ class Command(BaseCommand):
             help="refresh tokens expiring within this many minutes "
             "(default SLACK_TOKEN_ROTATION_MINUTES, 120)",
         )
-        parser.add_argument(
-            "--concurrency",
-            type=int,
-            default=DEFAULT_CONCURRENCY,
-            help=f"refreshes at once (default {DEFAULT_CONCURRENCY}; one database connection each)",
-        )
-        add_shard_option(parser)
+        add_job_options(parser, concurrency=DEFAULT_CONCURRENCY, calls="refreshes")
 
     def handle(self, *args: Any, **options: Any) -> None:
         started = time.monotonic()
         within = options["within"]
-        if within is None:
-            within = slack_config().token_rotation_minutes
+        within = slack_config().token_rotation_minutes if within is None else within
         if within < 0:
             raise CommandError("--within must be 0 or more minutes")
         if options["concurrency"] < 1:

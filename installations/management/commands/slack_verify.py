@@ -16,7 +16,7 @@ from installations.lifecycle.verification import (
     count_active,
     iter_verify_active,
 )
-from installations.management.job_summary import add_shard_option, finish, summary_line
+from installations.management.job_summary import add_job_options, finish, summary_line
 from installations.models import Health
 
 
@@ -33,14 +33,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument(
-            "--concurrency",
-            type=int,
-            default=DEFAULT_CONCURRENCY,
-            help=f"auth.test calls at once (default {DEFAULT_CONCURRENCY}; one database "
-            "connection each)",
-        )
-        add_shard_option(parser)
+        add_job_options(parser, concurrency=DEFAULT_CONCURRENCY, calls="auth.test calls")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["concurrency"] < 1:
