@@ -83,7 +83,8 @@ def get(
 
 
 @pytest.fixture
-def gunicorn(standin: SlackStandIn, settings: Any, tmp_path: Path) -> Any:
+def gunicorn(standin: SlackStandIn, settings: Any, tmp_path: Path, redis_url: str) -> Any:
+    """gunicorn as production runs it: two workers sharing one Redis cache (CACHE_URL)."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "SLACK_"))}
@@ -104,6 +105,7 @@ def gunicorn(standin: SlackStandIn, settings: Any, tmp_path: Path) -> Any:
             "HOST": "127.0.0.1",
             "PORT": str(port),
             "WEB_CONCURRENCY": "2",
+            "CACHE_URL": redis_url,  # per-process caches would each keep their own counts
             "METRICS_TOKEN": METRICS_TOKEN,
             "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
         }
