@@ -18,6 +18,7 @@ from django.db import connections, router
 from django.db.models import DateTimeField, Field, Model, QuerySet
 from django.utils import timezone
 
+from installations.lifecycle.sdk_rows import BOT_FIELDS
 from installations.models import Installation, Workspace
 
 # The columns slack_sdk's Installation and Bot are made of (sdk_mapping.py): nothing else loads.
@@ -28,12 +29,6 @@ INSTALLATION_FIELDS = (
     "incoming_webhook_url", "incoming_webhook_channel", "incoming_webhook_channel_id",
     "incoming_webhook_configuration_url", "installed_at", "user_token_revoked_at", "deleted_at",
     "custom_values",
-)  # fmt: skip
-BOT_FIELDS = (
-    "id", "app_id", "enterprise_id", "enterprise_name", "enterprise_url", "team_id",
-    "team_name", "is_enterprise_install", "bot_token", "bot_id", "bot_user_id", "bot_scopes",
-    "bot_refresh_token", "bot_token_expires_at", "installed_at", "uninstalled_at",
-    "bot_revoked_at",
 )  # fmt: skip
 
 

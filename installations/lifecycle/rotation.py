@@ -36,7 +36,7 @@ from installations.encryption.fields import EncryptedDataError, EncryptedTextFie
 from installations.exceptions import SlackInstallError
 from installations.lifecycle.job_threads import in_thread_batches
 from installations.lifecycle.saving import record_event
-from installations.lifecycle.sdk_rows import to_sdk_bot
+from installations.lifecycle.sdk_rows import BOT_FIELDS, to_sdk_bot
 from installations.lifecycle.sharding import EVERYTHING, Shard, rows_by_key
 from installations.models import Installation, LifecycleEvent, Workspace
 from installations.slack import api as slack_api
@@ -288,7 +288,8 @@ def _claim_bot(
     if not retry_failed:
         due = due.filter(refresh_failed_at__isnull=True)
     claimed = _claim_row(
-        due, column="bot_refresh_claimed_until", refresh_field="bot_refresh_token",
+        due.only(*BOT_FIELDS, "bot_refresh_claimed_until"),
+        column="bot_refresh_claimed_until", refresh_field="bot_refresh_token",
         now=now, until=until, opened=to_sdk_bot,
     )  # fmt: skip
     if isinstance(claimed, TokenRefresh):
@@ -326,6 +327,13 @@ def _claim_bot_spend(
     )
 
 
+# The Installation columns _user_installation reads: a claim loads nothing else.
+USER_FIELDS = (
+    "id", "app_id", "enterprise_id", "team_id", "is_enterprise_install", "user_id",
+    "user_token", "user_scopes", "user_refresh_token", "user_token_expires_at", "installed_at",
+)  # fmt: skip
+
+
 def _user_installation(row: Installation) -> SdkInstallation:
     """What slack_sdk's TokenRotator reads of a user's installation (its tokens opened)."""
     return SdkInstallation(
@@ -350,7 +358,8 @@ def _claim_user(row_id: Any, minutes: int) -> tuple[_Claim, SdkInstallation] | T
     horizon = now + timedelta(minutes=minutes)
     due = Installation.objects.filter(USER_DUE, pk=row_id, user_token_expires_at__lte=horizon)
     claimed = _claim_row(
-        due, column="user_refresh_claimed_until", refresh_field="user_refresh_token",
+        due.only(*USER_FIELDS, "workspace", "user_refresh_claimed_until"),
+        column="user_refresh_claimed_until", refresh_field="user_refresh_token",
         now=now, until=until, opened=_user_installation,
     )  # fmt: skip
     if isinstance(claimed, TokenRefresh):
@@ -429,10 +438,17 @@ def _still_live(instance: Row) -> bool:
     )
 
 
+# What a store or a failure reads of the locked row (and refresh_failed_at, which it sets).
+LOCKED_FIELDS = {
+    Workspace: ("uninstalled_at", "bot_revoked_at", "refresh_failed_at"),
+    Installation: ("workspace", "is_current", "deleted_at", "user_token_revoked_at"),
+}
+
+
 def _locked(claim: _Claim) -> Row | None:
-    if claim.model is Workspace:
-        return Workspace.objects.select_for_update().filter(pk=claim.pk).first()
-    return Installation.objects.select_for_update().filter(pk=claim.pk).first()
+    """The claimed row, locked, with the fields a store or a failure reads."""
+    fields = ("installed_at", claim.refresh_field, claim.column, *LOCKED_FIELDS[claim.model])
+    return claim.model.objects.select_for_update().only(*fields).filter(pk=claim.pk).first()
 
 
 @sensitive_variables("spent", "rotated")

@@ -8,6 +8,14 @@ from slack_sdk.oauth.installation_store import Installation as SdkInstallation
 from installations.models import Installation, Workspace
 from installations.slack.sdk_mapping import as_unix
 
+# The Workspace columns slack_sdk's Bot is made of (to_sdk_bot): a lookup loads nothing else.
+BOT_FIELDS = (
+    "id", "app_id", "enterprise_id", "enterprise_name", "enterprise_url", "team_id",
+    "team_name", "is_enterprise_install", "bot_token", "bot_id", "bot_user_id", "bot_scopes",
+    "bot_refresh_token", "bot_token_expires_at", "installed_at", "uninstalled_at",
+    "bot_revoked_at",
+)  # fmt: skip
+
 
 def to_sdk_bot(workspace: Workspace) -> Bot | None:
     """The workspace's current bot as slack_sdk's Bot, or None (checked by the marks first,
