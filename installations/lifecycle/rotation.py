@@ -27,8 +27,6 @@ from django.db.models.lookups import Exact
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 from slack_sdk.errors import SlackTokenRotationError
-from slack_sdk.oauth.installation_store import Bot
-from slack_sdk.oauth.installation_store import Installation as SdkInstallation
 from slack_sdk.oauth.token_rotation import TokenRotator
 
 from installations.conf import slack_config
@@ -36,11 +34,16 @@ from installations.encryption.fields import EncryptedDataError, EncryptedTextFie
 from installations.exceptions import SlackInstallError
 from installations.lifecycle.job_threads import in_thread_batches
 from installations.lifecycle.saving import record_event
-from installations.lifecycle.sdk_rows import BOT_FIELDS, to_sdk_bot
+from installations.lifecycle.sdk_rows import (
+    BOT_FIELDS,
+    USER_FIELDS,
+    to_sdk_bot,
+    to_sdk_user_installation,
+)
 from installations.lifecycle.sharding import EVERYTHING, Shard, rows_by_key
 from installations.models import Installation, LifecycleEvent, Workspace
 from installations.slack import api as slack_api
-from installations.slack.sdk_mapping import as_datetime, as_unix
+from installations.slack.sdk_mapping import as_datetime
 
 logger = logging.getLogger(__name__)
 
@@ -276,11 +279,22 @@ def _claim_row(
     return row, value, envelope
 
 
+@dataclass(frozen=True)
+class _Spend:
+    """A claimed refresh token and the Slack call that spends it (outside any transaction)."""
+
+    claim: _Claim
+    who: str
+    spent: str
+    rotate: Callable[[], Any]
+
+
 @sensitive_variables("bot")
 def _claim_bot(
-    workspace_id: Any, minutes: int, *, retry_failed: bool
-) -> tuple[_Claim, Bot] | TokenRefresh:
-    """(claim, Bot), NOT_DUE or SKIPPED; EncryptedDataError (nothing claimed) if unreadable."""
+    workspace_id: Any, rotator: TokenRotator, minutes: int, *, retry_failed: bool
+) -> _Spend | TokenRefresh:
+    """The bot token claimed (a _Spend), NOT_DUE or SKIPPED; EncryptedDataError (nothing
+    claimed) if unreadable."""
     now = timezone.now()
     until = now + CLAIM_LEASE
     horizon = now + timedelta(minutes=minutes)
@@ -295,30 +309,9 @@ def _claim_bot(
     if isinstance(claimed, TokenRefresh):
         return claimed
     workspace, bot, envelope = claimed
-    if bot is None or bot.bot_refresh_token is None:  # unreachable: the claim's filter
+    if bot is None:  # unreachable: the claim's filter
         raise AssertionError("a claimed bot token vanished")
     claim = _Claim(Workspace, workspace_id, workspace_id, until, envelope, workspace.installed_at)
-    return claim, bot
-
-
-@dataclass(frozen=True)
-class _Spend:
-    """A claimed refresh token and the Slack call that spends it (outside any transaction)."""
-
-    claim: _Claim
-    who: str
-    spent: str
-    rotate: Callable[[], Any]
-
-
-@sensitive_variables("bot")
-def _claim_bot_spend(
-    workspace_id: Any, rotator: TokenRotator, minutes: int, *, retry_failed: bool
-) -> _Spend | TokenRefresh:
-    claimed = _claim_bot(workspace_id, minutes, retry_failed=retry_failed)
-    if isinstance(claimed, TokenRefresh):
-        return claimed
-    claim, bot = claimed
     return _Spend(
         claim,
         "bot",
@@ -327,31 +320,8 @@ def _claim_bot_spend(
     )
 
 
-# The Installation columns _user_installation reads: a claim loads nothing else.
-USER_FIELDS = (
-    "id", "app_id", "enterprise_id", "team_id", "is_enterprise_install", "user_id",
-    "user_token", "user_scopes", "user_refresh_token", "user_token_expires_at", "installed_at",
-)  # fmt: skip
-
-
-def _user_installation(row: Installation) -> SdkInstallation:
-    """What slack_sdk's TokenRotator reads of a user's installation (its tokens opened)."""
-    return SdkInstallation(
-        app_id=row.app_id or None,
-        enterprise_id=row.enterprise_id or None,
-        team_id=row.team_id or None,
-        is_enterprise_install=row.is_enterprise_install,
-        user_id=row.user_id,
-        user_token=row.user_token,
-        user_scopes=row.user_scopes,
-        user_refresh_token=row.user_refresh_token,
-        user_token_expires_at=as_unix(row.user_token_expires_at),
-        installed_at=row.installed_at.timestamp(),
-    )
-
-
 @sensitive_variables("installation")
-def _claim_user(row_id: Any, minutes: int) -> tuple[_Claim, SdkInstallation] | TokenRefresh:
+def _claim_user(row_id: Any, rotator: TokenRotator, minutes: int) -> _Spend | TokenRefresh:
     """The user-token twin of _claim_bot."""
     now = timezone.now()
     until = now + CLAIM_LEASE
@@ -360,21 +330,12 @@ def _claim_user(row_id: Any, minutes: int) -> tuple[_Claim, SdkInstallation] | T
     claimed = _claim_row(
         due.only(*USER_FIELDS, "workspace", "user_refresh_claimed_until"),
         column="user_refresh_claimed_until", refresh_field="user_refresh_token",
-        now=now, until=until, opened=_user_installation,
+        now=now, until=until, opened=to_sdk_user_installation,
     )  # fmt: skip
     if isinstance(claimed, TokenRefresh):
         return claimed
     row, installation, envelope = claimed
     claim = _Claim(Installation, row_id, row.workspace_id, until, envelope, row.installed_at)
-    return claim, installation
-
-
-@sensitive_variables("installation")
-def _claim_user_spend(row_id: Any, rotator: TokenRotator, minutes: int) -> _Spend | TokenRefresh:
-    claimed = _claim_user(row_id, minutes)
-    if isinstance(claimed, TokenRefresh):
-        return claimed
-    claim, installation = claimed
     return _Spend(
         claim,
         f"user {installation.user_id}",
@@ -559,7 +520,7 @@ def _claim_workspace(
     unreadable: list[str] = []
     bot: _Spend | TokenResult
     try:
-        bot = _claim_bot_spend(workspace.pk, rotator, minutes, retry_failed=retry_failed)
+        bot = _claim_bot(workspace.pk, rotator, minutes, retry_failed=retry_failed)
     except EncryptedDataError as exc:
         bot = TokenRefresh.UNREADABLE
         unreadable.append(_log_unreadable(exc, workspace.pk, "bot"))
@@ -567,7 +528,7 @@ def _claim_workspace(
     rows = Installation.objects.filter(USER_DUE, workspace_id=workspace.pk)
     for row_id in list(rows.values_list("pk", flat=True)) if users_due else []:
         try:
-            users.append(_claim_user_spend(row_id, rotator, minutes))
+            users.append(_claim_user(row_id, rotator, minutes))
         except EncryptedDataError as exc:
             unreadable.append(_log_unreadable(exc, workspace.pk, "user"))
     return _Claims(workspace, [bot, *users], unreadable)
@@ -639,14 +600,14 @@ def refresh_for_request(
     rotator = slack_api.token_rotator()
     bot_result = None
     if bot:
-        claimed = _claim_bot_spend(workspace_id, rotator, minutes, retry_failed=False)
+        claimed = _claim_bot(workspace_id, rotator, minutes, retry_failed=False)
         bot_result = _spend_here(claimed, actor)
     user_result: TokenResult | None = None
     if user_id:
         rows = Installation.objects.filter(USER_DUE, workspace_id=workspace_id, user_id=user_id)
         row_id = rows.order_by("-installed_at").values_list("pk", flat=True).first()
         if row_id is not None:
-            user_result = _spend_here(_claim_user_spend(row_id, rotator, minutes), actor)
+            user_result = _spend_here(_claim_user(row_id, rotator, minutes), actor)
     return RequestRefresh(bot=bot_result, user=user_result)
 
 

@@ -15,6 +15,11 @@ BOT_FIELDS = (
     "bot_refresh_token", "bot_token_expires_at", "installed_at", "uninstalled_at",
     "bot_revoked_at",
 )  # fmt: skip
+# The Installation columns to_sdk_user_installation reads: a refresh claim loads nothing else.
+USER_FIELDS = (
+    "id", "app_id", "enterprise_id", "team_id", "is_enterprise_install", "user_id",
+    "user_token", "user_scopes", "user_refresh_token", "user_token_expires_at", "installed_at",
+)  # fmt: skip
 
 
 def to_sdk_bot(workspace: Workspace) -> Bot | None:
@@ -69,4 +74,21 @@ def to_sdk_installation(row: Installation, workspace: Workspace) -> SdkInstallat
         token_type=row.token_type or None,
         installed_at=row.installed_at.timestamp(),
         custom_values=row.custom_values or None,
+    )
+
+
+def to_sdk_user_installation(row: Installation) -> SdkInstallation:
+    """A history row's user token as slack_sdk's Installation, what its TokenRotator reads (no
+    bot merged in: a user token's refresh needs none)."""
+    return SdkInstallation(
+        app_id=row.app_id or None,
+        enterprise_id=row.enterprise_id or None,
+        team_id=row.team_id or None,
+        is_enterprise_install=row.is_enterprise_install,
+        user_id=row.user_id,
+        user_token=row.user_token,
+        user_scopes=row.user_scopes,
+        user_refresh_token=row.user_refresh_token,
+        user_token_expires_at=as_unix(row.user_token_expires_at),
+        installed_at=row.installed_at.timestamp(),
     )

@@ -12,6 +12,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from slack_sdk.oauth.token_rotation import TokenRotator
 
 from installations.encryption.fields import EncryptedDataError
 from installations.encryption.keyring import generate_key_entry
@@ -23,30 +24,33 @@ from tests.support.lifecycle import make_due
 
 pytestmark = pytest.mark.django_db
 
+# A claim only builds the Slack call that spends it; these tests never make it.
+ROTATOR = TokenRotator(client_id="1111.2222", client_secret="not-used")
+
 
 def test_a_claim_is_exclusive_and_reads_the_row_as_stored(standin, install):
     workspace, _ = install(rotation=True, user_token=True)
     make_due(workspace)
     row = Installation.objects.get(workspace=workspace)
-    bot_claim = rotation._claim_bot(workspace.pk, 60, retry_failed=True)
-    user_claim = rotation._claim_user(row.pk, 60)
+    bot_claim = rotation._claim_bot(workspace.pk, ROTATOR, 60, retry_failed=True)
+    user_claim = rotation._claim_user(row.pk, ROTATOR, 60)
     assert not isinstance(bot_claim, TokenRefresh) and not isinstance(user_claim, TokenRefresh)
-    (claim, bot), (user, installation) = bot_claim, user_claim
+    claim, user = bot_claim.claim, user_claim.claim
     stored = Workspace.objects.get(pk=workspace.pk)
     assert stored.bot_refresh_claimed_until == claim.until
-    assert bot.bot_refresh_token == stored.bot_refresh_token
+    assert bot_claim.spent == stored.bot_refresh_token
     assert claim.envelope == Workspace._meta.get_field("bot_refresh_token").stored_envelope(stored)
     stored_row = Installation.objects.get(pk=row.pk)
     assert stored_row.user_refresh_claimed_until == user.until
-    assert installation.user_refresh_token == stored_row.user_refresh_token
+    assert user_claim.spent == stored_row.user_refresh_token
     # Claimed: a second claim of either token finds it taken.
-    assert rotation._claim_bot(workspace.pk, 60, retry_failed=True) is TokenRefresh.SKIPPED
-    assert rotation._claim_user(row.pk, 60) is TokenRefresh.SKIPPED
+    assert rotation._claim_bot(workspace.pk, ROTATOR, 60, retry_failed=True) is TokenRefresh.SKIPPED
+    assert rotation._claim_user(row.pk, ROTATOR, 60) is TokenRefresh.SKIPPED
     # A token not due is not claimed at all.
     Workspace.objects.filter(pk=workspace.pk).update(
         bot_refresh_claimed_until=None, bot_token_expires_at=timezone.now() + timedelta(days=1)
     )
-    assert rotation._claim_bot(workspace.pk, 60, retry_failed=True) is TokenRefresh.NOT_DUE
+    assert rotation._claim_bot(workspace.pk, ROTATOR, 60, retry_failed=True) is TokenRefresh.NOT_DUE
 
 
 def test_a_token_this_process_cannot_read_is_never_claimed(standin, install, settings):
@@ -54,7 +58,7 @@ def test_a_token_this_process_cannot_read_is_never_claimed(standin, install, set
     make_due(workspace)
     settings.TOKEN_ENCRYPTION_KEYS = generate_key_entry("other")  # lacks the token's key
     with pytest.raises(EncryptedDataError):
-        rotation._claim_bot(workspace.pk, 60, retry_failed=True)
+        rotation._claim_bot(workspace.pk, ROTATOR, 60, retry_failed=True)
     stored = Workspace.objects.filter(pk=workspace.pk).values("bot_refresh_claimed_until").get()
     assert stored["bot_refresh_claimed_until"] is None  # still due for a run with the key
 
