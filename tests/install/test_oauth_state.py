@@ -7,7 +7,6 @@ same rules through the callback.
 from __future__ import annotations
 
 import json
-import threading
 from datetime import timedelta
 from typing import Any
 
@@ -39,6 +38,7 @@ from installations.install.state import (
 )
 from installations.models import Installation, OAuthState, Workspace
 from tests.support.flow import Flow, StateClock, authorize_href, query_of
+from tests.support.lifecycle import run_at_once
 
 FAST = hypothesis_settings(max_examples=200, deadline=None, derandomize=True)
 BROWSER = binding("b" * 43)
@@ -271,21 +271,7 @@ def test_issued_states_round_trip(team: str, browser_seed: bytes, ttl: int) -> N
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_spends_have_exactly_one_winner() -> None:
     state = issue_state(browser=BROWSER)
-    barrier = threading.Barrier(6)
-    results: list[bool] = []
-
-    def worker() -> None:
-        try:
-            barrier.wait()
-            results.append(spend(state))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = run_at_once(6, lambda: spend(state))
     assert sorted(results) == [False] * 5 + [True]
     assert OAuthState.objects.count() == 1
 
@@ -455,23 +441,13 @@ def test_two_callbacks_with_one_state_at_once(flow_tx: Flow) -> None:
     flow_tx.standin.fail_next("oauth.v2.access", delay=0.3)  # keep the winner busy at Slack
     redirect = flow_tx.standin.approve(flow_tx.start())
     cookie = flow_tx.state_cookie()
-    barrier = threading.Barrier(2)
-    statuses: list[int] = []
 
-    def browser() -> None:
+    def browser() -> int:  # a browser of its own, holding the same state cookie
         client = Client()
         client.cookies[COOKIE_NAME] = cookie or ""
-        try:
-            barrier.wait()
-            statuses.append(flow_tx.back(redirect, client=client).status_code)
-        finally:
-            connection.close()
+        return flow_tx.back(redirect, client=client).status_code
 
-    threads = [threading.Thread(target=browser) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    statuses = run_at_once(2, browser)
     assert sorted(statuses) == [302, 400]
     assert len(flow_tx.standin.calls_to("oauth.v2.access")) == 1
     assert Workspace.objects.count() == 1

@@ -9,7 +9,6 @@ runners at once (PostgreSQL).
 from __future__ import annotations
 
 import io
-import threading
 from collections import Counter
 from typing import Any
 
@@ -24,7 +23,7 @@ from installations.lifecycle.rotation import due_workspaces, iter_due_workspaces
 from installations.lifecycle.sharding import Shard
 from installations.models import Health, LifecycleEvent, Workspace
 from tests.support.factories import workspace_row
-from tests.support.lifecycle import make_due, refresh_calls
+from tests.support.lifecycle import make_due, refresh_calls, run_at_once
 
 
 @pytest.mark.django_db
@@ -106,32 +105,11 @@ def test_the_threads_wait_on_slack_and_the_calling_thread_writes_each_verdict(
     assert sum(sql.startswith("INSERT") for sql in written) == len(workspaces)  # the events
 
 
-def two_runners_at_once(*command: str) -> list[str]:
-    """Run ``manage.py <command>`` twice at once, each in a thread with its own connection;
-    the summary line of each (a runner's error fails the test)."""
-    barrier = threading.Barrier(2)
-    outputs: list[str] = []
-    errors: list[BaseException] = []
-
-    def runner() -> None:
-        out = io.StringIO()
-        try:
-            barrier.wait()
-            call_command(*command, stdout=out)
-            outputs.append(out.getvalue().splitlines()[-1])
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=runner) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert not errors, errors
-    assert len(outputs) == 2, outputs
-    return outputs
+def summary_of(*command: str) -> str:
+    """``manage.py <command>``'s last line (its summary)."""
+    out = io.StringIO()
+    call_command(*command, stdout=out)
+    return out.getvalue().splitlines()[-1]
 
 
 @pytest.mark.postgres
@@ -143,7 +121,7 @@ def test_two_verify_runners_at_once_record_every_workspace_without_a_deadlock(
     batches: rows are locked in key order, so neither waits on the other forever."""
     workspaces = [install(team_id=f"T0VTWO{n}")[0] for n in range(30)]
     standin.fail_next("auth.test", delay=0.02, times=60)
-    outputs = two_runners_at_once("slack_verify", "--concurrency", "6")
+    outputs = run_at_once(2, lambda: summary_of("slack_verify", "--concurrency", "6"))
     assert all(" ok=30 " in line for line in outputs), outputs
     assert Counter(Workspace.objects.values_list("health", flat=True)) == {Health.OK: 30}
     verified = LifecycleEvent.objects.filter(kind=LifecycleEvent.Kind.VERIFIED)
@@ -206,7 +184,9 @@ def test_two_threaded_runners_at_once_spend_each_refresh_token_once(standin, ins
     threads each, every answer held 50 ms at Slack: each token is claimed, so sent, once."""
     workspaces = rotating(install, 24, "T0TWO")
     standin.fail_next("oauth.v2.access", delay=0.05, times=48)
-    outputs = two_runners_at_once("slack_refresh_tokens", "--within", "120", "--concurrency", "4")
+    outputs = run_at_once(
+        2, lambda: summary_of("slack_refresh_tokens", "--within", "120", "--concurrency", "4")
+    )
     refreshed = sum(int(line.split(" refreshed=")[1].split()[0]) for line in outputs)
     assert refreshed == 24  # each workspace by exactly one runner
     assert all(" failed=0 " in line for line in outputs), outputs
