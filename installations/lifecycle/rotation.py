@@ -22,7 +22,16 @@ from typing import Any, TypeVar
 from urllib.error import URLError
 
 from django.db import DatabaseError, transaction
-from django.db.models import Exists, F, OuterRef, Q, QuerySet, Value
+from django.db.models import (
+    BooleanField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+)
 from django.db.models.lookups import Exact
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
@@ -62,7 +71,7 @@ class TokenRefresh(Enum):
 
     NOT_DUE = "not_due"
     REFRESHED = "refreshed"
-    SKIPPED = "skipped"  # another runner holds the claim
+    SKIPPED = "skipped"  # another runner holds the claim, or the row moved on since it was read
     CHANGED_MEANWHILE = "changed_meanwhile"  # reinstalled, revoked or replaced meanwhile
     UNREADABLE = "unreadable"  # this process cannot decrypt the token: nothing was changed
 
@@ -258,12 +267,14 @@ def _claim_row(
     now: datetime,
     until: datetime,
     opened: Callable[[ClaimedRow], Opened],
+    read: ClaimedRow | None = None,
 ) -> tuple[ClaimedRow, Opened, str] | TokenRefresh:
-    """Read the one row of ``due`` and open its tokens (``opened`` may raise EncryptedDataError:
-    nothing is claimed yet), then claim it with one conditional UPDATE that lands only while it
-    is due, unclaimed and holds the refresh token read (of two racing runners, one wins).
+    """Read the one row of ``due`` (or take ``read``, the row a run's page read) and open its
+    tokens (``opened`` may raise EncryptedDataError: nothing is claimed yet), then claim it with
+    one conditional UPDATE that lands only while it is due, unclaimed and holds the refresh
+    token read (of two racing runners, one wins; a row read earlier that moved on since loses).
     (row, what ``opened`` made, the refresh token's envelope), SKIPPED or NOT_DUE."""
-    row = due.first()
+    row = due.first() if read is None else read
     if row is None:
         return TokenRefresh.NOT_DUE
     held = getattr(row, column)
@@ -291,10 +302,15 @@ class _Spend:
 
 @sensitive_variables("bot")
 def _claim_bot(
-    workspace_id: Any, rotator: TokenRotator, minutes: int, *, retry_failed: bool
+    workspace_id: Any,
+    rotator: TokenRotator,
+    minutes: int,
+    *,
+    retry_failed: bool,
+    read: Workspace | None = None,
 ) -> _Spend | TokenRefresh:
     """The bot token claimed (a _Spend), NOT_DUE or SKIPPED; EncryptedDataError (nothing
-    claimed) if unreadable."""
+    claimed) if unreadable. ``read``: the workspace as a run's page read it, due then."""
     now = timezone.now()
     until = now + CLAIM_LEASE
     horizon = now + timedelta(minutes=minutes)
@@ -304,7 +320,7 @@ def _claim_bot(
     claimed = _claim_row(
         due.only(*BOT_FIELDS, "bot_refresh_claimed_until"),
         column="bot_refresh_claimed_until", refresh_field="bot_refresh_token",
-        now=now, until=until, opened=to_sdk_bot,
+        now=now, until=until, opened=to_sdk_bot, read=read,
     )  # fmt: skip
     if isinstance(claimed, TokenRefresh):
         return claimed
@@ -513,14 +529,19 @@ def _claim_workspace(
     minutes: int,
     *,
     retry_failed: bool,
-    users_due: bool = True,
+    from_page: bool = False,
 ) -> _Claims:
-    """Claim the bot token and each current user token due within ``minutes`` (none looked for
-    when ``users_due`` is False)."""
+    """Claim the bot token and each current user token due within ``minutes``. ``from_page``:
+    ``workspace`` is a row of ``_due``'s page, whose annotations say which tokens were due
+    when it was read; the bot is then claimed on that row, without reading it again."""
     unreadable: list[str] = []
-    bot: _Spend | TokenResult
+    bot: _Spend | TokenResult = TokenRefresh.NOT_DUE
+    bot_due = getattr(workspace, "bot_due", True) if from_page else True
+    users_due = getattr(workspace, "users_due", True) if from_page else True
     try:
-        bot = _claim_bot(workspace.pk, rotator, minutes, retry_failed=retry_failed)
+        if bot_due:
+            read = workspace if from_page else None
+            bot = _claim_bot(workspace.pk, rotator, minutes, retry_failed=retry_failed, read=read)
     except EncryptedDataError as exc:
         bot = TokenRefresh.UNREADABLE
         unreadable.append(_log_unreadable(exc, workspace.pk, "bot"))
@@ -636,7 +657,10 @@ def _due(within_minutes: int) -> QuerySet[Workspace]:
     return (
         Workspace.objects.filter(uninstalled_at__isnull=True)
         .filter(bot_due | Q(pk__in=users.values("workspace_id")))
-        .annotate(users_due=Exists(users.filter(workspace_id=OuterRef("pk"))))
+        .annotate(
+            bot_due=ExpressionWrapper(bot_due, output_field=BooleanField()),
+            users_due=Exists(users.filter(workspace_id=OuterRef("pk"))),
+        )
     )
 
 
@@ -666,10 +690,7 @@ def iter_refresh_due(
 
     def claimed() -> Iterator[_Claims]:  # pulled in this thread, as the workers free up
         for workspace in iter_due_workspaces(minutes, shard):
-            users_due = getattr(workspace, "users_due", True)  # the page query's annotation
-            yield _claim_workspace(
-                workspace, rotator, minutes, retry_failed=False, users_due=users_due
-            )
+            yield _claim_workspace(workspace, rotator, minutes, retry_failed=False, from_page=True)
 
     def ask(claims: _Claims) -> tuple[_Claims, list[TokenResult | Answered]]:
         return claims, _asked(claims)

@@ -82,3 +82,43 @@ def test_a_refresh_claims_then_writes_under_the_lock_in_few_statements(standin, 
     workspace.refresh_from_db()
     assert workspace.bot_refresh_claimed_until is None
     assert LifecycleEvent.objects.filter(kind=LifecycleEvent.Kind.REFRESHED).count() == 1
+
+
+def _workspace_reads(queries: CaptureQueriesContext) -> list[str]:
+    table = Workspace._meta.db_table
+    return [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].startswith("SELECT") and f'FROM "{table}"' in q["sql"]
+    ]
+
+
+def test_a_run_claims_each_bot_on_the_row_its_page_read(standin, install):
+    for number in range(3):
+        workspace, _ = install(rotation=True, team_id=f"T0PAGE{number}")
+        make_due(workspace)
+    with CaptureQueriesContext(connection) as queries:
+        outcomes = rotation.refresh_due(within_minutes=120, actor="command:t", concurrency=1)
+    assert sum(outcome.bot_refreshed for outcome in outcomes) == 3
+    # The page, then each bot's locked read before its write: no read of its own per claim.
+    reads = _workspace_reads(queries)
+    assert len(reads) == 1 + 3, reads
+    assert len([s for s in reads if "bot_due" in s]) == 1
+
+
+def test_a_page_row_that_moved_on_before_its_claim_is_skipped_and_nothing_is_spent(
+    standin, install
+):
+    workspace, _ = install(rotation=True)
+    make_due(workspace)
+    [page_row] = rotation.due_workspaces(120)
+    refresh_workspace(workspace, actor="command:other", within_minutes=120)  # another runner
+    stored = Workspace.objects.get(pk=workspace.pk)
+    claims = rotation._claim_workspace(
+        page_row, ROTATOR, 120, retry_failed=False, from_page=True
+    )
+    assert claims.tokens == [TokenRefresh.SKIPPED]
+    after = Workspace.objects.get(pk=workspace.pk)
+    assert after.bot_refresh_claimed_until is None
+    assert after.bot_refresh_token == stored.bot_refresh_token  # the newer pair stands
+    assert standin.token_info(after.bot_refresh_token)["used"] is False
