@@ -114,9 +114,7 @@ def test_a_page_row_that_moved_on_before_its_claim_is_skipped_and_nothing_is_spe
     [page_row] = rotation.due_workspaces(120)
     refresh_workspace(workspace, actor="command:other", within_minutes=120)  # another runner
     stored = Workspace.objects.get(pk=workspace.pk)
-    claims = rotation._claim_workspace(
-        page_row, ROTATOR, 120, retry_failed=False, from_page=True
-    )
+    claims = rotation._claim_workspace(page_row, ROTATOR, 120, retry_failed=False, from_page=True)
     assert claims.tokens == [TokenRefresh.SKIPPED]
     after = Workspace.objects.get(pk=workspace.pk)
     assert after.bot_refresh_claimed_until is None
