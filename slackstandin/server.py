@@ -24,6 +24,9 @@ logger = logging.getLogger(__name__)
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's backlog of 5 overflows when a job's threads connect at once, and the kernel
+    # then resets connections slack.com would have accepted.
+    request_queue_size = 128
     standin: SlackStandIn
 
     def handle_error(self, request: Any, client_address: Any) -> None:
