@@ -268,6 +268,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"transaction_mode": "IMMEDIATE", "timeout": 20}
     )
+# PostgreSQL: parameters bound by the server, and a statement a connection runs five times
+# prepared there (psycopg's prepare_threshold): the same lookups every event and install makes
+# are neither quoted in Python nor parsed and planned again. Behind PgBouncer in transaction mode
+# older than 1.21 (or without max_prepared_statements), set DJANGO_POSTGRES_PREPARED_STATEMENTS
+# =false (docs/production.md).
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and cfg.boolean(
+    "DJANGO_POSTGRES_PREPARED_STATEMENTS", default=True
+):
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"server_side_binding": True, "prepare_threshold": 5}
+    )
 # PostgreSQL: JIT compilation is turned off per session after connecting
 # (installations/infrastructure/database.py), not with a startup `options` parameter, which
 # connection poolers such as PgBouncer refuse. DJANGO_POSTGRES_SET_JIT_OFF=false when the role

@@ -23,6 +23,7 @@ from django.db import connection
 
 from installations.encryption.keyring import generate_key_entry
 from installations.infrastructure.database import turn_off_jit
+from installations.models import Workspace
 from tests.support.project_copy import ROOT, clean_env, copy_project, make, make_command
 from tests.support.servers import free_port
 
@@ -129,20 +130,24 @@ def database_settings(env: dict[str, str]) -> dict[str, Any]:
     return printed
 
 
+PREPARED = {"server_side_binding": True, "prepare_threshold": 5}
+
+
 def test_connections_are_reused_with_health_checks_and_no_startup_options(
     tmp_path: Path,
 ) -> None:
     postgres = "postgres://user:password@127.0.0.1:1/slackinstall"  # never connected to
     production = database_settings(production_env(tmp_path, DATABASE_URL=postgres))
-    assert production == {"age": 60, "checks": True, "options": {}, "jit": True}
+    assert production == {"age": 60, "checks": True, "options": PREPARED, "jit": True}
 
-    tuned = production_env(
+    pooled = production_env(
         tmp_path,
         DATABASE_URL=postgres,
         DJANGO_CONN_MAX_AGE="0",
         DJANGO_POSTGRES_SET_JIT_OFF="false",
+        DJANGO_POSTGRES_PREPARED_STATEMENTS="false",
     )
-    assert database_settings(tuned) == {"age": 0, "checks": True, "options": {}, "jit": False}
+    assert database_settings(pooled) == {"age": 0, "checks": True, "options": {}, "jit": False}
 
     debug = clean_env(DJANGO_DEBUG="true", DATABASE_URL=f"sqlite:///{tmp_path / 'dev.sqlite3'}")
     assert database_settings(debug)["age"] == 0
@@ -164,6 +169,19 @@ def test_jit_is_off_in_every_postgresql_session() -> None:
             cursor.execute("SHOW jit")
             assert cursor.fetchone()[0] == "off"
         connection.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)  # closes the connection: no test transaction around it
+def test_a_lookup_run_five_times_is_prepared_once_by_postgresql() -> None:
+    connection.close()  # a new session: no statement prepared yet
+    for _ in range(7):
+        list(Workspace.objects.filter(team_id="T0PREPARED").values_list("pk", flat=True))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert len([s for s in prepared if "T0PREPARED" not in s and "team_id" in s]) == 1, prepared
+    connection.close()
 
 
 def test_production_docs_give_the_alter_role_alternative_and_release_steps() -> None:
