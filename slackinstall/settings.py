@@ -270,9 +270,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
 # PostgreSQL: parameters bound by the server, and a statement a connection runs five times
 # prepared there (psycopg's prepare_threshold): the same lookups every event and install makes
-# are neither quoted in Python nor parsed and planned again. Behind PgBouncer in transaction mode
-# older than 1.21 (or without max_prepared_statements), set DJANGO_POSTGRES_PREPARED_STATEMENTS
-# =false (docs/production.md).
+# are neither quoted in Python nor parsed and planned again. DJANGO_POSTGRES_PREPARED_STATEMENTS=
+# false behind a pooler that cannot keep them, such as PgBouncer before 1.21 in transaction mode
+# (docs/production.md).
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and cfg.boolean(
     "DJANGO_POSTGRES_PREPARED_STATEMENTS", default=True
 ):
