@@ -534,24 +534,23 @@ def _claim_workspace(
     """Claim the bot token and each current user token due within ``minutes``. ``from_page``:
     ``workspace`` is a row of ``_due``'s page, whose annotations say which tokens were due
     when it was read; the bot is then claimed on that row, without reading it again."""
+    read = workspace if from_page else None
     unreadable: list[str] = []
     bot: _Spend | TokenResult = TokenRefresh.NOT_DUE
-    bot_due = getattr(workspace, "bot_due", True) if from_page else True
-    users_due = getattr(workspace, "users_due", True) if from_page else True
-    try:
-        if bot_due:
-            read = workspace if from_page else None
-            bot = _claim_bot(workspace.pk, rotator, minutes, retry_failed=retry_failed, read=read)
-    except EncryptedDataError as exc:
-        bot = TokenRefresh.UNREADABLE
-        unreadable.append(_log_unreadable(exc, workspace.pk, "bot"))
-    users: list[_Spend | TokenResult] = []
-    rows = Installation.objects.filter(USER_DUE, workspace_id=workspace.pk)
-    for row_id in list(rows.values_list("pk", flat=True)) if users_due else []:
+    if getattr(read, "bot_due", True):
         try:
-            users.append(_claim_user(row_id, rotator, minutes))
+            bot = _claim_bot(workspace.pk, rotator, minutes, retry_failed=retry_failed, read=read)
         except EncryptedDataError as exc:
-            unreadable.append(_log_unreadable(exc, workspace.pk, "user"))
+            bot = TokenRefresh.UNREADABLE
+            unreadable.append(_log_unreadable(exc, workspace.pk, "bot"))
+    users: list[_Spend | TokenResult] = []
+    if getattr(read, "users_due", True):  # a bot-only page row builds no user query at all
+        rows = Installation.objects.filter(USER_DUE, workspace_id=workspace.pk)
+        for row_id in list(rows.values_list("pk", flat=True)):
+            try:
+                users.append(_claim_user(row_id, rotator, minutes))
+            except EncryptedDataError as exc:
+                unreadable.append(_log_unreadable(exc, workspace.pk, "user"))
     return _Claims(workspace, [bot, *users], unreadable)
 
 

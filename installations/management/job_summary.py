@@ -32,7 +32,7 @@ def add_job_options(parser: argparse.ArgumentParser, *, concurrency: int, calls:
         "--concurrency",
         type=int,
         default=concurrency,
-        help=f"{calls} at once (default {concurrency}; one database connection each)",
+        help=f"{calls} at once (default {concurrency})",
     )
     parser.add_argument(
         "--shard",
