@@ -1,7 +1,7 @@
 """Installs over HTTP: the whole Add to Slack flow, slackinstall against a Bolt peer.
 
 Run: BENCH_DATABASE_URL=postgres://... .venv/bin/python benchmarks/install_flow.py
-     [--installs 100,400] [--rounds 3] [--quick] [--profile DIR]
+     [--installs 100,400] [--rounds 3] [--quick] [--profile DIR] [--peer-stores django]
 Both contestants run under gunicorn with the project's gunicorn.conf.py (DJANGO_DEBUG off) on
 the same database and the same Slack stand-in (a process of its own): slackinstall, and the
 Bolt peer (benchmarks/peers/: Bolt's own OAuth flow, slack_sdk's SQLAlchemy stores). They are
@@ -12,6 +12,8 @@ processes (the headline), installs/s and p99. One install, as a browser does it:
 page (state cookie) -> Allow on the stand-in for a new team id -> the callback with the cookie
 -> the success page (ours is a redirect away, so a reload never replays a spent code; Bolt's
 callback renders its own). Each server calls oauth.v2.access and auth.test on the stand-in.
+``--peer-stores django`` runs the peer as bolt-python's examples/django has it (its Django-model
+stores and middleware: peers/bolt_settings.py), reported beside the headline without a target.
 Without BENCH_DATABASE_URL it runs on SQLite. How the cores are shared: peers/harness.py.
 """
 
@@ -51,6 +53,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="alternations us/peer")
     parser.add_argument("--quick", action="store_true", help="30 and 150 installs, 3 rounds")
     parser.add_argument(
+        "--peer-stores",
+        choices=("sqlalchemy", "django"),
+        default="sqlalchemy",
+        help="the peer's stores: slack_sdk's SQLAlchemy ones (the headline, with the targets), "
+        "or bolt-python's examples/django Django-model ones, wired as that example (reported "
+        "beside, no target)",
+    )
+    parser.add_argument(
         "--profile",
         metavar="DIR",
         help="cProfile every worker thread of both servers (CPU clock) into DIR/<contestant>/ "
@@ -61,7 +71,7 @@ def main() -> None:
     rounds = 3 if args.quick else args.rounds
     if rounds < 3:
         parser.error("--rounds: at least 3 (a ratio is the median of its rounds)")
-    contest = harness.prepare()
+    contest = harness.prepare(peer_stores=args.peer_stores)
     folders = harness.profile_workers(contest, args.profile) if args.profile else {}
     measured = {
         (contestant.name, users): Rounds(contestant.name)
@@ -89,28 +99,37 @@ def main() -> None:
             served = 40 + rounds * (single + eight)
             harness.print_profiles(folders, dict.fromkeys(folders, served), "install")
             return  # a profiled run's rates are the profiler's: nothing recorded
-        check_stored(contest, 40 + rounds * (single + eight))
-        report(contest, measured)
+        check_stored(contest, 40 + rounds * (single + eight), args.peer_stores)
+        report(contest, measured, args.peer_stores)
     finally:
         contest.standin.stop()
 
 
-def check_stored(contest: harness.Contest, expected: int) -> None:
+def check_stored(contest: harness.Contest, expected: int, peer_stores: str) -> None:
     """Every install was saved, on both sides (a fast flow that saves nothing wins nothing)."""
+    from django.db import connection
+
     from benchmarks.peers.peer_stores import count_installations
     from installations.models import Workspace
 
     stored = Workspace.objects.count()
-    peer_stored = count_installations(harness.sqlalchemy_url(contest.database_url), "1111.2222")
+    if peer_stores == "django":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM example_app_slackinstallation")
+            peer_stored = cursor.fetchone()[0]
+    else:
+        peer_stored = count_installations(harness.sqlalchemy_url(contest.database_url), "1111.2222")
     assert stored == expected, (stored, expected)
     assert peer_stored == expected, (peer_stored, expected)
     print(f"(installs stored: {stored} each, all distinct teams)")
 
 
-def report(contest: harness.Contest, measured: dict[tuple[str, int], Rounds]) -> None:
+def report(
+    contest: harness.Contest, measured: dict[tuple[str, int], Rounds], peer_stores: str
+) -> None:
     for users in (1, 8):
         ours, peer = measured[("slackinstall", users)], measured[("bolt peer", users)]
-        peer.label = "Bolt"
+        peer.label = "Bolt" if peer_stores == "sqlalchemy" else "Bolt with example Django stores"
         if users == 1:  # printed, not recorded: the targets are about 8 users
             for side in (ours, peer):
                 print(
@@ -119,6 +138,9 @@ def report(contest: harness.Contest, measured: dict[tuple[str, int], Rounds]) ->
                 )
             continue
         what = f"installs, 8 users, {database_label(contest.vendor)}"
+        if peer_stores == "django":  # beside the headline: the ratios only, no target
+            compare(what, "install", ours, peer, target=None)
+            continue
         compare(what, "install", ours, peer, target=TARGET_CPU_RATIO)
         record(
             f"{what}: installs/s, ours",

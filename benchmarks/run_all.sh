@@ -8,12 +8,12 @@
 # SQLite, where slack_sdk's SQLite3 store lives. Figures go to benchmarks/results/<time>.jsonl
 # (results.py; commit the run the README's summary cites). BENCH_QUICK=1: smaller sizes.
 # BENCH_SQLITE_ONLY=1: never touch PostgreSQL. BENCH_SCRIPTS="reencrypt store_lookup": only
-# those. Exits non-zero if a script failed; a figure that misses its target is a line of the
-# table, not a failure.
+# those (install_flow_example: install_flow.py --peer-stores django). Exits non-zero if a
+# script failed; a figure that misses its target is a line of the table, not a failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
-SCRIPTS=${BENCH_SCRIPTS:-install_flow events verify refresh reencrypt store_lookup admin_list}
+SCRIPTS=${BENCH_SCRIPTS:-install_flow install_flow_example events verify refresh reencrypt store_lookup admin_list}
 QUICK=${BENCH_QUICK:+--quick}
 
 pg=${BENCH_DATABASE_URL:-}
@@ -50,14 +50,17 @@ export BENCH_RESULTS=${BENCH_RESULTS:-benchmarks/results/$name.jsonl}
 
 failed=()
 run() {  # run <script> <database url or ""> <label>
-  local args=$QUICK
+  local args=$QUICK script=$1
   if [ "$1" = admin_list ]; then
     args="--sizes 1000,20000 --repeat 3"  # no target in the table; 100,000 rows take minutes
+  elif [ "$1" = install_flow_example ]; then  # the peer as bolt-python's Django example has it
+    script=install_flow
+    args="$args --peer-stores django"
   fi
   echo
-  echo "== benchmarks/$1.py on $3 $args"
+  echo "== benchmarks/$script.py on $3 $args"
   local began=$SECONDS
-  if ! BENCH_DATABASE_URL="$2" "$PY" "benchmarks/$1.py" $args; then
+  if ! BENCH_DATABASE_URL="$2" "$PY" "benchmarks/$script.py" $args; then
     failed+=("$1 on $3")
   fi
   echo "   ($1 on $3: $((SECONDS - began)) s)"

@@ -3,7 +3,8 @@
 gunicorn --config gunicorn.conf.py benchmarks.peers.bolt_peer:application
 (with DJANGO_SETTINGS_MODULE=benchmarks.peers.bolt_settings, PEER_DATABASE_URL a SQLAlchemy URL,
 SLACK_* pointing at the stand-in). Wired as bolt-python's examples/django/oauth_app does it,
-with slack_sdk's SQLAlchemy stores in place of the example's Django-model ones:
+with slack_sdk's SQLAlchemy stores in place of the example's Django-model ones (or, with
+``PEER_STORES=django``, those, as the example has them: bolt_settings.py):
 ``/slack/install`` renders Bolt's install page and sets its state cookie,
 ``/slack/oauth_redirect`` checks cookie and state, spends the state, calls oauth.v2.access and
 auth.test, saves, and renders Bolt's success page; ``/slack/events`` is ``App.dispatch``.
@@ -30,16 +31,33 @@ from slack_bolt.adapter.django import SlackRequestHandler
 from slack_bolt.authorization.authorize import InstallationStoreAuthorize
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk import WebClient
+from slack_sdk.oauth import InstallationStore, OAuthStateStore
 
 from benchmarks.peers.listeners import register
-from benchmarks.peers.peer_stores import engine, stores
+from benchmarks.peers.peer_stores import STATE_EXPIRATION_SECONDS, engine, stores
 
 logger = logging.getLogger(__name__)
 
 
+def peer_stores(client_id: str) -> tuple[InstallationStore, OAuthStateStore]:
+    """slack_sdk's SQLAlchemy stores, or with ``PEER_STORES=django`` the Django-model ones of
+    bolt-python's examples/django (bolt_settings.py)."""
+    if os.environ.get("PEER_STORES") == "django":
+        from benchmarks.peers.example_app.stores import (
+            DjangoInstallationStore,
+            DjangoOAuthStateStore,
+        )
+
+        return (
+            DjangoInstallationStore(client_id=client_id, logger=logger),
+            DjangoOAuthStateStore(expiration_seconds=STATE_EXPIRATION_SECONDS, logger=logger),
+        )
+    return stores(engine(), client_id)
+
+
 def build_app(*, cache_enabled: bool) -> App:
     client_id, client_secret = os.environ["SLACK_CLIENT_ID"], os.environ["SLACK_CLIENT_SECRET"]
-    installation_store, state_store = stores(engine(), client_id)
+    installation_store, state_store = peer_stores(client_id)
     client = WebClient(base_url=os.environ["SLACK_API_URL"])
     # None: Bolt's default, built from the OAuth settings. App takes an Authorize instance
     # (it checks isinstance) though its annotation names a plain function, as new_bolt_app does.
@@ -72,6 +90,7 @@ def build_app(*, cache_enabled: bool) -> App:
     return app
 
 
+application = get_wsgi_application()  # Django set up first: the example's stores are models
 handler = SlackRequestHandler(build_app(cache_enabled=True))
 default_authorize_handler = SlackRequestHandler(build_app(cache_enabled=False))
 
@@ -104,5 +123,3 @@ urlpatterns = [
     path("slack/oauth_redirect", slack_oauth_handler, name="oauth_redirect"),
     path("healthz", healthz),
 ]
-
-application = get_wsgi_application()

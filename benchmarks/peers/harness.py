@@ -445,10 +445,11 @@ class Contest:
         return self.ours, self.peer
 
 
-def prepare(*, bolt_app: str = "") -> Contest:
+def prepare(*, bolt_app: str = "", peer_stores: str = "sqlalchemy") -> Contest:
     """Fresh database (bootstrap.py), the peer's tables, the stand-in; servers not started yet.
 
-    ``bolt_app``: SLACK_BOLT_APP for our side (the events benchmark)."""
+    ``bolt_app``: SLACK_BOLT_APP for our side (the events benchmark). ``peer_stores``: the
+    peer's PEER_STORES (bolt_settings.py)."""
     import secrets
 
     from benchmarks.bootstrap import setup_django
@@ -496,7 +497,17 @@ def prepare(*, bolt_app: str = "") -> Contest:
         PEER_SECRET_KEY=secrets.token_urlsafe(50),
         PEER_DATABASE_URL=sqlalchemy_url(database_url),
         PEER_REDIRECT_URI=f"http://127.0.0.1:{peer_port}/slack/oauth_redirect",
+        PEER_STORES=peer_stores,
+        PEER_DJANGO_DATABASE_URL=database_url,
     )
+    if peer_stores == "django":  # the example's tables, anew: our flush does not know them
+        for target in (["example_app", "zero"], ["example_app"]):
+            subprocess.run(
+                [sys.executable, "-m", "django", "migrate", *target, "--verbosity=0"],
+                cwd=ROOT,
+                env={**peer_env, "PYTHONPATH": ROOT},
+                check=True,
+            )
     peer = Contestant(
         "bolt peer", peer_port, peer_env, app="benchmarks.peers.bolt_peer:application"
     )
