@@ -18,11 +18,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def setup_django() -> str:
-    """Configure and migrate; returns a short description of the database in use."""
-    sys.path.insert(0, str(ROOT))
-    from installations.encryption.keyring import generate_key_entry
-
+def bench_database_url() -> str:
+    """BENCH_DATABASE_URL (its name must say "bench": its tables are emptied), or a fresh
+    temporary SQLite file."""
     url = os.environ.get("BENCH_DATABASE_URL")
     if url and "bench" not in url.rsplit("/", 1)[-1]:
         # Its tables are emptied: refuse anything that is not obviously a benchmark database.
@@ -31,6 +29,15 @@ def setup_django() -> str:
         folder = tempfile.mkdtemp(prefix="slackinstall-bench-")
         atexit.register(shutil.rmtree, folder, ignore_errors=True)
         url = f"sqlite:///{folder}/bench.sqlite3"
+    return url
+
+
+def setup_django() -> str:
+    """Configure and migrate; returns a short description of the database in use."""
+    sys.path.insert(0, str(ROOT))
+    from installations.encryption.keyring import generate_key_entry
+
+    url = bench_database_url()
     defaults = {
         "DJANGO_SETTINGS_MODULE": "slackinstall.settings",
         "DJANGO_DEBUG": "false",
