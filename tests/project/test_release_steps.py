@@ -25,7 +25,7 @@ from installations.encryption.keyring import generate_key_entry
 from installations.infrastructure.database import turn_off_jit
 from installations.models import Workspace
 from tests.support.project_copy import ROOT, clean_env, copy_project, make, make_command
-from tests.support.servers import free_port
+from tests.support.servers import free_port, pgbouncer_server
 
 
 def production_env(tmp_path: Path, **changes: str) -> dict[str, str]:
@@ -182,6 +182,72 @@ def test_a_lookup_run_five_times_is_prepared_once_by_postgresql() -> None:
         prepared = [row[0] for row in cursor.fetchall()]
     assert len([s for s in prepared if "T0PREPARED" not in s and "team_id" in s]) == 1, prepared
     connection.close()
+
+
+# Two threads, each with its own connection, run one lookup in step, past psycopg's
+# prepare_threshold: behind a pooler that hands both the same server connection, the second to
+# prepare it collides with the first. Prints "ok" or the first failure.
+LOOKUPS_IN_STEP = """
+import threading
+from django.db import connection
+from installations.models import Workspace
+
+step = threading.Barrier(2)
+failures = []
+
+def look_up():
+    try:
+        for _ in range(8):
+            step.wait(30)
+            Workspace.objects.filter(team_id="T0POOLED").exists()
+    except threading.BrokenBarrierError:
+        pass
+    except Exception as exc:
+        failures.append(f"{type(exc).__name__}: {exc}")
+        step.abort()
+    finally:
+        connection.close()
+
+threads = [threading.Thread(target=look_up) for _ in range(2)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+print(failures[0] if failures else "ok")
+"""
+
+
+def lookups_in_step(env: dict[str, str]) -> str:
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "--no-imports", "-c", LOOKUPS_IN_STEP],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_behind_pgbouncer_in_transaction_mode_the_documented_settings_keep_queries_working(
+    tmp_path: Path,
+) -> None:
+    with pgbouncer_server(tmp_path, connection.settings_dict) as url:
+        pooled = production_env(
+            tmp_path,
+            DATABASE_URL=url,
+            DJANGO_CONN_MAX_AGE="0",
+            DJANGO_DISABLE_SERVER_SIDE_CURSORS="true",
+            DJANGO_POSTGRES_SET_JIT_OFF="false",
+        )
+        documented = lookups_in_step(pooled | {"DJANGO_POSTGRES_PREPARED_STATEMENTS": "false"})
+        prepared = lookups_in_step(pooled)  # the default: what docs/production.md warns of
+    assert documented == "ok"
+    assert "prepared statement" in prepared and "already exists" in prepared, prepared
 
 
 def test_production_docs_give_the_alter_role_alternative_and_release_steps() -> None:

@@ -4,8 +4,9 @@ No test may use the ports of the developer's ``make run`` (8000 for the site, 80
 stand-in): ``busy_dev_ports`` holds them for a whole run (SLACKINSTALL_BUSY_DEV_PORTS=1, set in
 CI) so a test that reaches for them fails at once.
 
-Several test folders start real processes (gunicorn, nginx, Redis) on ports of their own; this
-is the one place that picks those ports and starts Redis, so the folders do not copy it.
+Several test folders start real processes (gunicorn, nginx, Redis, PgBouncer) on ports of their
+own; this is the one place that picks those ports and starts Redis and PgBouncer, so the folders
+do not copy it.
 """
 
 from __future__ import annotations
@@ -61,6 +62,40 @@ def redis_server(workdir: Path) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(10)
+
+
+@contextmanager
+def pgbouncer_server(workdir: Path, database: Mapping[str, object]) -> Iterator[str]:
+    """A PgBouncer of the caller's own in front of ``database`` (Django's settings_dict of a
+    PostgreSQL database): loopback, a free port, transaction pooling, one server connection, so
+    every client shares it. Its URL, to be the app's DATABASE_URL.
+
+    CI installs Debian's pgbouncer; without it the test is skipped locally and fails in CI. As
+    root it runs as the ``postgres`` user (PgBouncer refuses root)."""
+    server = shutil.which("pgbouncer") or shutil.which("/usr/sbin/pgbouncer")
+    if server is None:
+        if os.environ.get("CI"):
+            pytest.fail("pgbouncer is missing (CI installs Debian's pgbouncer)")
+        pytest.skip("pgbouncer is not installed")
+    port, name = free_port(), str(database["NAME"])
+    folder = workdir / "pgbouncer"
+    folder.mkdir(mode=0o755)
+    config = folder / "pgbouncer.ini"
+    config.write_text(
+        "[databases]\n"
+        f"{name} = host={database['HOST']} port={database['PORT']} dbname={name} "
+        f"user={database['USER']} password={database['PASSWORD']}\n"
+        "[pgbouncer]\n"
+        f"listen_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n"
+        "auth_type = any\npool_mode = transaction\ndefault_pool_size = 1\n"
+    )
+    config.chmod(0o644)
+    as_postgres = ["-u", "postgres"] if os.geteuid() == 0 else []
+    log = folder / "pgbouncer.log"
+    with serving(
+        [server, *as_postgres, str(config)], port=port, env=os.environ, cwd=folder, log=log
+    ):
+        yield f"postgres://{database['USER']}:{database['PASSWORD']}@127.0.0.1:{port}/{name}"
 
 
 def wait_for_port(
