@@ -115,18 +115,23 @@ PRINT_DATABASE = (
 )
 
 
-def database_settings(env: dict[str, str]) -> dict[str, Any]:
+def shell_printed(env: dict[str, str], code: str) -> str:
+    """The last line ``code`` prints, run by ``manage.py shell`` under ``env``."""
     result = subprocess.run(
-        [sys.executable, "manage.py", "shell", "--no-imports", "-c", PRINT_DATABASE],
+        [sys.executable, "manage.py", "shell", "--no-imports", "-c", code],
         cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    printed: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    return result.stdout.strip().splitlines()[-1]
+
+
+def database_settings(env: dict[str, str]) -> dict[str, Any]:
+    printed: dict[str, Any] = json.loads(shell_printed(env, PRINT_DATABASE))
     return printed
 
 
@@ -217,20 +222,6 @@ print(failures[0] if failures else "ok")
 """
 
 
-def lookups_in_step(env: dict[str, str]) -> str:
-    result = subprocess.run(
-        [sys.executable, "manage.py", "shell", "--no-imports", "-c", LOOKUPS_IN_STEP],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip().splitlines()[-1]
-
-
 @pytest.mark.postgres
 @pytest.mark.django_db
 def test_behind_pgbouncer_in_transaction_mode_the_documented_settings_keep_queries_working(
@@ -244,8 +235,9 @@ def test_behind_pgbouncer_in_transaction_mode_the_documented_settings_keep_queri
             DJANGO_DISABLE_SERVER_SIDE_CURSORS="true",
             DJANGO_POSTGRES_SET_JIT_OFF="false",
         )
-        documented = lookups_in_step(pooled | {"DJANGO_POSTGRES_PREPARED_STATEMENTS": "false"})
-        prepared = lookups_in_step(pooled)  # the default: what docs/production.md warns of
+        off = pooled | {"DJANGO_POSTGRES_PREPARED_STATEMENTS": "false"}
+        documented = shell_printed(off, LOOKUPS_IN_STEP)
+        prepared = shell_printed(pooled, LOOKUPS_IN_STEP)  # the default, as the docs warn
     assert documented == "ok"
     assert "prepared statement" in prepared and "already exists" in prepared, prepared
 
