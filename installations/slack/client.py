@@ -161,7 +161,7 @@ class SlackWebClient(WebClient):
             raise SlackUnavailable(reason="slack_bad_request")
         request = self._build_request(api_method, params, data, json, headers, auth)
         try:
-            status, answer_headers, answer = self._send(request)
+            status, answer_headers, answer = self._send_attempts(request)
             response = SlackResponse(
                 client=self,
                 http_verb="POST",
@@ -235,7 +235,7 @@ class SlackWebClient(WebClient):
         return Request(url, data=payload, headers=final, method="POST")  # noqa: S310
 
     @sensitive_variables("request", "answer", "data", "response")
-    def _send(self, request: Request) -> tuple[int, dict[str, str], dict[str, Any]]:
+    def _send_attempts(self, request: Request) -> tuple[int, dict[str, str], dict[str, Any]]:
         """Send ``request`` through the transport until an answer is final for the retry
         handlers: its status, headers and JSON object. A connection error the handlers do not
         retry is raised as is; the transport's faults and unusable answers at once."""
