@@ -99,26 +99,19 @@ def main() -> None:
             served = 40 + rounds * (single + eight)
             harness.print_profiles(folders, dict.fromkeys(folders, served), "install")
             return  # a profiled run's rates are the profiler's: nothing recorded
-        check_stored(contest, 40 + rounds * (single + eight), args.peer_stores)
+        check_stored(contest, 40 + rounds * (single + eight))
         report(contest, measured, args.peer_stores)
     finally:
         contest.standin.stop()
 
 
-def check_stored(contest: harness.Contest, expected: int, peer_stores: str) -> None:
+def check_stored(contest: harness.Contest, expected: int) -> None:
     """Every install was saved, on both sides (a fast flow that saves nothing wins nothing)."""
-    from django.db import connection
-
     from benchmarks.peers.peer_stores import count_installations
     from installations.models import Workspace
 
     stored = Workspace.objects.count()
-    if peer_stores == "django":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM example_app_slackinstallation")
-            peer_stored = cursor.fetchone()[0]
-    else:
-        peer_stored = count_installations(harness.sqlalchemy_url(contest.database_url), "1111.2222")
+    peer_stored = count_installations(contest.peer.env)
     assert stored == expected, (stored, expected)
     assert peer_stored == expected, (peer_stored, expected)
     print(f"(installs stored: {stored} each, all distinct teams)")

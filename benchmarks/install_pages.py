@@ -42,7 +42,6 @@ def setup_peer(stores: str) -> str:
     import secrets
 
     import django
-    from django.core.management import call_command
 
     from benchmarks.peers.harness import sqlalchemy_url
     from benchmarks.peers.peer_stores import reset_tables
@@ -57,12 +56,8 @@ def setup_peer(stores: str) -> str:
         PEER_REDIRECT_URI=REDIRECT_URI,
         PEER_STORES=stores,
     )
+    reset_tables(os.environ)
     django.setup()
-    if stores == "django":
-        call_command("migrate", "example_app", "zero", verbosity=0)
-        call_command("migrate", "example_app", verbosity=0)
-    else:
-        reset_tables(sqlalchemy_url(url), os.environ["SLACK_CLIENT_ID"])
     return f"Bolt peer ({stores} stores), " + url.split("://", 1)[0]
 
 

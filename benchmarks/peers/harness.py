@@ -483,7 +483,6 @@ def prepare(*, bolt_app: str = "", peer_stores: str = "sqlalchemy") -> Contest:
         os.environ["SLACK_BOLT_APP"] = bolt_app
     vendor = setup_django()
     database_url = os.environ["DATABASE_URL"]
-    reset_tables(sqlalchemy_url(database_url), client_id)
     ours = Contestant("slackinstall", ours_port, dict(os.environ))
     peer_env = {
         key: value
@@ -500,14 +499,7 @@ def prepare(*, bolt_app: str = "", peer_stores: str = "sqlalchemy") -> Contest:
         PEER_STORES=peer_stores,
         PEER_DJANGO_DATABASE_URL=database_url,
     )
-    if peer_stores == "django":  # the example's tables, anew: our flush does not know them
-        for target in (["example_app", "zero"], ["example_app"]):
-            subprocess.run(
-                [sys.executable, "-m", "django", "migrate", *target, "--verbosity=0"],
-                cwd=ROOT,
-                env={**peer_env, "PYTHONPATH": ROOT},
-                check=True,
-            )
+    reset_tables(peer_env)
     peer = Contestant(
         "bolt peer", peer_port, peer_env, app="benchmarks.peers.bolt_peer:application"
     )

@@ -1,9 +1,13 @@
-"""The peer's stores and their tables: slack_sdk's SQLAlchemy ones, on the benchmark database."""
+"""The peer's stores and their tables on the benchmark database: slack_sdk's SQLAlchemy ones, and
+with ``PEER_STORES=django`` those of bolt-python's Django example (example_app/)."""
 
 from __future__ import annotations
 
 import logging
 import os
+import subprocess
+import sys
+from collections.abc import Mapping
 
 import sqlalchemy
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
@@ -28,21 +32,35 @@ def stores(
     return installation_store, state_store
 
 
-def reset_tables(url: str, client_id: str) -> None:
-    """Drop and create the peer's tables (they are not Django's: ``flush`` leaves them)."""
-    db = engine(url)
-    for store in stores(db, client_id):
+def reset_tables(env: Mapping[str, str]) -> None:
+    """The peer's tables, empty, for the peer environment ``env`` (PEER_DATABASE_URL,
+    SLACK_CLIENT_ID, PEER_STORES): SQLAlchemy's dropped and created (they are not Django's:
+    ``flush`` leaves them), the example's migrated to zero and back (ours does not know them)."""
+    db = engine(env["PEER_DATABASE_URL"])
+    for store in stores(db, env["SLACK_CLIENT_ID"]):
         store.metadata.drop_all(db)
         store.metadata.create_all(db)
     db.dispose()
+    if env.get("PEER_STORES") == "django":
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        for target in (["example_app", "zero"], ["example_app"]):
+            subprocess.run(
+                [sys.executable, "-m", "django", "migrate", *target, "--verbosity=0"],
+                cwd=root,
+                env={**env, "PYTHONPATH": root},
+                check=True,
+            )
 
 
-def count_installations(url: str, client_id: str) -> int:
-    db = engine(url)
-    installation_store, _ = stores(db, client_id)
+def count_installations(env: Mapping[str, str]) -> int:
+    """The installations the peer of ``env`` stored, in whichever stores it runs."""
+    db = engine(env["PEER_DATABASE_URL"])
+    if env.get("PEER_STORES") == "django":
+        table = sqlalchemy.table("example_app_slackinstallation")
+    else:
+        table = stores(db, env["SLACK_CLIENT_ID"])[0].installations
+    query = sqlalchemy.select(sqlalchemy.func.count()).select_from(table)
     with db.connect() as connection:
-        table = installation_store.installations
-        query = sqlalchemy.select(sqlalchemy.func.count()).select_from(table)
         found = int(connection.execute(query).scalar_one())
     db.dispose()
     return found

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import re
 import secrets
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -15,16 +14,14 @@ import pytest
 from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.support.servers import installed_program
+
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "deploy" / "prometheus"
 
 
 def promtool() -> str:
-    found = shutil.which("promtool")
-    if found is None:
-        assert not os.environ.get("CI"), "CI installs Debian's prometheus package for promtool"
-        pytest.skip("promtool is not installed (apt-get install prometheus)")
-    return found
+    return installed_program("promtool")  # Debian's prometheus package
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,6 @@ import io
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -46,7 +45,7 @@ from installations.store import DjangoInstallationStore
 from slackstandin import SlackStandIn
 from slackstandin.events import envelope, signed_headers
 from tests.project.test_production import BehindTlsProxy, get, live_database_url, opener
-from tests.support.servers import free_port, wait_for_port
+from tests.support.servers import free_port, installed_program, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [
@@ -86,15 +85,6 @@ http {{
     }}
 }}
 """
-
-
-def need(program: str) -> str:
-    found = shutil.which(program) or shutil.which(program, path="/usr/sbin:/sbin")
-    if found is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{program} is missing (CI installs it: .ci/run)")
-        pytest.skip(f"{program} is not installed")
-    return found
 
 
 @dataclass
@@ -159,7 +149,7 @@ def cluster(
     tmp_path: Path,
     redis_url: str,
 ) -> Iterator[Cluster]:
-    nginx = need("nginx")
+    nginx = installed_program("nginx")
     proxy_port, port_a, port_b = free_port(), free_port(), free_port()
     proxy = f"http://127.0.0.1:{proxy_port}"
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "SLACK_"))}

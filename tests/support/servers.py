@@ -32,17 +32,22 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def installed_program(name: str) -> str:
+    """The path of ``name`` (on PATH, or in /usr/sbin and /sbin where Debian puts daemons). CI
+    installs it (.ci/run): missing, the test fails in CI (CI=true) and is skipped locally, so a
+    missing install step cannot pass unnoticed."""
+    found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
+    if found is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{name} is missing (CI installs it: .ci/run)")
+        pytest.skip(f"{name} is not installed")
+    return found
+
+
 @contextmanager
 def redis_server(workdir: Path) -> Iterator[str]:
-    """A redis-server of the caller's own (loopback, a free port, no persistence): its URL.
-
-    CI installs Debian's redis-server; without it the test is skipped locally and fails in CI
-    (CI=true), so a missing install step cannot pass unnoticed."""
-    server = shutil.which("redis-server")
-    if server is None:
-        if os.environ.get("CI"):
-            pytest.fail("redis-server is missing (CI installs Debian's redis-server)")
-        pytest.skip("redis-server is not installed")
+    """A redis-server of the caller's own (loopback, a free port, no persistence): its URL."""
+    server = installed_program("redis-server")
     port = free_port()
     process = subprocess.Popen(
         [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
@@ -68,15 +73,9 @@ def redis_server(workdir: Path) -> Iterator[str]:
 def pgbouncer_server(workdir: Path, database: Mapping[str, object]) -> Iterator[str]:
     """A PgBouncer of the caller's own in front of ``database`` (Django's settings_dict of a
     PostgreSQL database): loopback, a free port, transaction pooling, one server connection, so
-    every client shares it. Its URL, to be the app's DATABASE_URL.
-
-    CI installs Debian's pgbouncer; without it the test is skipped locally and fails in CI. As
-    root it runs as the ``postgres`` user (PgBouncer refuses root)."""
-    server = shutil.which("pgbouncer") or shutil.which("/usr/sbin/pgbouncer")
-    if server is None:
-        if os.environ.get("CI"):
-            pytest.fail("pgbouncer is missing (CI installs Debian's pgbouncer)")
-        pytest.skip("pgbouncer is not installed")
+    every client shares it. Its URL, to be the app's DATABASE_URL. As root it runs as the
+    ``postgres`` user (PgBouncer refuses root)."""
+    server = installed_program("pgbouncer")
     port, name = free_port(), str(database["NAME"])
     folder = workdir / "pgbouncer"
     folder.mkdir(mode=0o755)
