@@ -181,13 +181,13 @@ def save_installation(
     if same_flow is None and installed_by is not None and installed_by.pk is not None:
         row.installed_by_id = installed_by.pk  # the host site's user who ran the flow
     refused += _apply_to_installation(row, data, client_id, installed_at, revoked=revoked)
-    if same_flow is None:
-        superseded = workspace.installations.filter(user_id=row.user_id, is_current=True)
-        if newest and not created:
-            # The user's older tokens are replaced by this flow's; history keeps scopes and times.
-            superseded.update(is_current=False, user_token=None, user_refresh_token=None)
-        elif not newest:
-            row.is_current = False  # an older flow finishing late never displaces a newer one
+    if same_flow is None and newest and not created:
+        # The user's older tokens are replaced by this flow's; history keeps scopes and times.
+        workspace.installations.filter(user_id=row.user_id, is_current=True).update(
+            is_current=False, user_token=None, user_refresh_token=None
+        )
+    elif same_flow is None and not newest:
+        row.is_current = False  # an older flow finishing late never displaces a newer one
     row.save()
 
     if same_flow is None:
