@@ -14,6 +14,8 @@ page (state cookie) -> Allow on the stand-in for a new team id -> the callback w
 callback renders its own). Each server calls oauth.v2.access and auth.test on the stand-in.
 ``--peer-stores django`` runs the peer as bolt-python's examples/django has it (its Django-model
 stores and middleware: peers/bolt_settings.py), reported beside the headline without a target.
+Beside the headline too, each round with 8 users: ours with the redirect not followed (install
+page and callback, the two requests Bolt's flow makes), to show what the third request costs.
 Without BENCH_DATABASE_URL it runs on SQLite. How the cores are shared: peers/harness.py.
 """
 
@@ -29,19 +31,27 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.bootstrap import database_label
 from benchmarks.peers import harness
 from benchmarks.peers.rounds import Rounds, compare
-from benchmarks.results import median_of, record
+from benchmarks.results import median_of, ratios, record
 
 TARGET_RATE = 100.0  # installs/s with 8 users
 TARGET_CPU_RATIO = 1.0  # CPU ms per install, times the Bolt peer's, round by round
 
 
+UNFOLLOWED = "slackinstall, redirect not followed"
+
+
 def install_runs(
-    contest: harness.Contest, contestant: harness.Contestant, users: int, count: int, tag: str
+    contest: harness.Contest,
+    contestant: harness.Contestant,
+    users: int,
+    count: int,
+    tag: str,
+    follow: bool = True,
 ) -> harness.Run:
     teams = [f"T{tag}{n:07d}" for n in range(count)]
 
     def work(browser: harness.Browser, team_id: str) -> float:
-        return harness.install_once(browser, contest.standin, team_id)
+        return harness.install_once(browser, contest.standin, team_id, follow=follow)
 
     seconds, latencies = harness.drive(users, teams, work, contestant.port)
     return harness.Run(contestant.name, count, seconds, latencies)
@@ -78,6 +88,9 @@ def main() -> None:
         for contestant in contest.contestants
         for users in (1, 8)
     }
+    ours = contest.ours
+    # Beside the headline: ours stopping at the redirect, the two requests Bolt's flow makes.
+    unfollowed = Rounds(UNFOLLOWED) if args.peer_stores == "sqlalchemy" and not folders else None
     try:
         with harness.serving(contest.contestants):
             print("Install flow over HTTP: " + harness.describe(contest))
@@ -95,26 +108,46 @@ def main() -> None:
                             partial(install_runs, contest, contestant, users, count, tag),
                             f"{users} users",
                         )
+                if unfollowed is not None:
+                    unfollowed.measure(
+                        contest,
+                        ours.name,
+                        eight,
+                        partial(install_runs, contest, ours, 8, eight, f"N{number}8", False),
+                        "8 users, redirect not followed",
+                    )
         if folders:  # the servers have stopped: every worker wrote its profile
             served = 40 + rounds * (single + eight)
             harness.print_profiles(folders, dict.fromkeys(folders, served), "install")
             return  # a profiled run's rates are the profiler's: nothing recorded
-        check_stored(contest, 40 + rounds * (single + eight))
+        expected = 40 + rounds * (single + eight)
+        check_stored(contest, expected, expected + (rounds * eight if unfollowed else 0))
         report(contest, measured, args.peer_stores)
+        if unfollowed is not None:
+            peer = measured[("bolt peer", 8)]
+            record(
+                f"installs, 8 users, {database_label(contest.vendor)}: CPU ms per install, "
+                "server, ours with the redirect not followed / Bolt",
+                "x peer",
+                rounds=ratios(unfollowed.server_ms, peer.server_ms),
+                direction="at most",
+                beside=f"ours {median_of(unfollowed.server_ms, 'ms')}, "
+                f"Bolt {median_of(peer.server_ms, 'ms')}",
+            )
     finally:
         contest.standin.stop()
 
 
-def check_stored(contest: harness.Contest, expected: int) -> None:
+def check_stored(contest: harness.Contest, peer_expected: int, ours_expected: int) -> None:
     """Every install was saved, on both sides (a fast flow that saves nothing wins nothing)."""
     from benchmarks.peers.peer_stores import count_installations
     from installations.models import Workspace
 
     stored = Workspace.objects.count()
     peer_stored = count_installations(contest.peer.env)
-    assert stored == expected, (stored, expected)
-    assert peer_stored == expected, (peer_stored, expected)
-    print(f"(installs stored: {stored} each, all distinct teams)")
+    assert stored == ours_expected, (stored, ours_expected)
+    assert peer_stored == peer_expected, (peer_stored, peer_expected)
+    print(f"(installs stored, all distinct teams: ours {stored}, the peer {peer_stored})")
 
 
 def report(

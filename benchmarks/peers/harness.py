@@ -255,11 +255,12 @@ def local_target(url: str) -> str:
     return parts.path + ("?" + parts.query if parts.query else "")
 
 
-def install_once(browser: Browser, standin: StandIn, team_id: str) -> float:
+def install_once(browser: Browser, standin: StandIn, team_id: str, *, follow: bool = True) -> float:
     """One whole Add to Slack flow as a browser does it; its wall time in seconds.
 
     Install page -> (Allow on the stand-in) -> callback -> whatever the callback answers: ours
-    redirects to its success page (followed), Bolt's renders its success page itself."""
+    redirects to its success page (followed unless ``follow`` is false: then the flow stops at
+    the redirect, the two requests Bolt's flow makes), Bolt's renders its success page itself."""
     started = time.perf_counter()
     status, _, page = browser.get("/slack/install")
     found = AUTHORIZE_HREF.search(page.decode())
@@ -267,6 +268,10 @@ def install_once(browser: Browser, standin: StandIn, team_id: str) -> float:
         raise RuntimeError(f"install page: HTTP {status}, no authorize link")
     callback = standin.approve(unescape_href(found.group(1)), team_id)
     status, response, body = browser.get(local_target(callback))
+    if not follow:
+        if status != 302 or "/slack/installed?i=" not in (response.getheader("Location") or ""):
+            raise RuntimeError(f"install of {team_id}: HTTP {status}, not the success redirect")
+        return time.perf_counter() - started
     if status in (301, 302, 303):
         status, response, body = browser.get(local_target(response.getheader("Location") or ""))
     if status != 200 or team_id.encode() not in body:
