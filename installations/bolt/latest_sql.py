@@ -10,7 +10,7 @@ Encrypted fields stay sealed either way.
 The cursor statement is the one exception to public querysets the architecture allows (a read
 every event takes): it stays while it takes at most half its queryset's time. Measured with
 ``benchmarks/store_lookup.py`` ("our statement / the queryset it replaces"): find_installation
-0.26x on SQLite, 0.36x on PostgreSQL; find_bot through ``Manager.raw`` 0.45x and 0.60x.
+0.24x on SQLite, 0.35x on PostgreSQL; find_bot through ``Manager.raw`` 0.44x and 0.59x.
 """
 
 from __future__ import annotations
