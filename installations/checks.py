@@ -17,8 +17,10 @@ from django.utils.module_loading import import_string
 from installations.conf import (
     NUMBER_RANGES,
     REQUIRED_SETTINGS,
+    SCOPE_SETTINGS,
     number_problem,
     retention_days,
+    scopes_problem,
     setting,
     text_setting,
 )
@@ -168,6 +170,17 @@ def check_number_settings(app_configs: Any = None, **kwargs: Any) -> list[checks
     found = (number_problem(name) for name in NUMBER_RANGES)
     return [
         checks.Error(problem, hint="See docs/settings.md.", id="installations.E017")
+        for problem in found
+        if problem
+    ]
+
+
+@checks.register()
+def check_scope_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """SLACK_SCOPES and SLACK_USER_SCOPES hold scope names Slack can be asked for."""
+    found = (scopes_problem(name, setting(name)) for name in SCOPE_SETTINGS)
+    return [
+        checks.Error(problem, hint="See docs/settings.md.", id="installations.E018")
         for problem in found
         if problem
     ]

@@ -5,6 +5,7 @@ Typed, parsed values (scopes as tuples) cached until a setting changes.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -23,6 +24,37 @@ def parse_scopes(value: str | list[str] | tuple[str, ...] | None) -> tuple[str, 
     return tuple(dict.fromkeys(scope for scope in scopes if scope))
 
 
+# Slack's scope names: lower-case words joined by ".", ":", "_" or "-" (chat:write.public,
+# incoming-webhook). Never a space: Slack separates scopes with commas.
+SCOPE_NAME = re.compile(r"[a-z][a-z0-9._:-]*")
+SCOPE_SETTINGS = ("SLACK_SCOPES", "SLACK_USER_SCOPES")
+
+
+def scopes_problem(name: str, value: object) -> str | None:
+    """Why ``value`` of scope setting ``name`` is not scope names Slack can be asked for (a
+    comma-separated string or a list of strings); None when it is. Slack would answer an
+    authorize URL holding anything else with an error page, so installs are refused instead."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        parts: list[object] = list(value.split(","))
+    elif isinstance(value, list | tuple):
+        parts = list(value)
+    else:
+        kind = type(value).__name__
+        return f"{name} must be comma-separated scope names or a list of them, not {kind}"
+    for part in parts:
+        if not isinstance(part, str):
+            return f"{name} must list scope names as text, not {type(part).__name__}"
+        scope = part.strip()
+        if scope and not SCOPE_NAME.fullmatch(scope):
+            return (
+                f"{name} holds {scope[:40]!r}, which is not a Slack scope name: separate scopes "
+                "with commas, e.g. commands,chat:write"
+            )
+    return None
+
+
 @dataclass(frozen=True)
 class SlackConfig:
     client_id: str
@@ -38,6 +70,7 @@ class SlackConfig:
     http_timeout_seconds: int
     token_rotation_minutes: int
     pkce: bool = False  # SLACK_PKCE: send a PKCE challenge and verifier (install/pkce.py)
+    unusable: tuple[str, ...] = ()  # settings whose value cannot be used (scopes_problem)
 
     def __repr__(self) -> str:  # secrets stay out of debug pages and logs
         return f"SlackConfig(client_id={self.client_id!r}, api_url={self.api_url!r})"
@@ -48,13 +81,13 @@ class SlackConfig:
 
     @property
     def missing_variables(self) -> list[str]:
-        """Which variables an operator still has to set before installs can work."""
+        """Which variables an operator still has to set, or fix, before installs can work."""
         pairs = {
             "SLACK_CLIENT_ID": self.client_id,
             "SLACK_CLIENT_SECRET": self.client_secret,
             "SLACK_REDIRECT_URI": self.redirect_uri,
         }
-        return [name for name, value in pairs.items() if not value]
+        return [name for name, value in pairs.items() if not value] + list(self.unusable)
 
 
 # The app's settings and their defaults (docs/settings.md): a missing one is a system check
@@ -172,6 +205,7 @@ def slack_config() -> SlackConfig:
         http_timeout_seconds=int_setting("SLACK_HTTP_TIMEOUT_SECONDS"),
         token_rotation_minutes=int_setting("SLACK_TOKEN_ROTATION_MINUTES"),
         pkce=setting("SLACK_PKCE") is True,
+        unusable=tuple(name for name in SCOPE_SETTINGS if scopes_problem(name, setting(name))),
     )
 
 

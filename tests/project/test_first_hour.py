@@ -10,6 +10,7 @@ import json
 import os
 import re
 import socket
+import sqlite3
 import stat
 import sys
 from collections.abc import Iterator
@@ -137,6 +138,21 @@ def test_an_inline_comment_in_dotenv_is_refused_naming_the_variable(project: Pat
     assert result.returncode == 2
     lines = problems(result.stderr)
     assert len(lines) == 1 and "SLACK_APP_ID" in lines[0] and "comment" in lines[0]
+
+
+def test_space_separated_scopes_stop_migrate_and_check_naming_the_setting(project: Path) -> None:
+    """`make run` migrates first: a scope setting Slack cannot take stops it before serving."""
+    (project / ".env").write_text("SLACK_SCOPES=commands chat:write\n")
+    for command in (["check"], ["migrate", "--noinput"]):
+        result = manage(project, clean_env(DJANGO_DEBUG="true"), *command)
+        assert result.returncode == 1, result.stderr
+        assert "Traceback" not in result.stderr
+        flagged = [line for line in result.stderr.splitlines() if "installations.E018" in line]
+        assert len(flagged) == 1 and "SLACK_SCOPES holds 'commands chat:write'" in flagged[0]
+    database = project / "db.sqlite3"  # the checks may open it; nothing was migrated into it
+    if database.exists():
+        with sqlite3.connect(database) as conn:
+            assert conn.execute("SELECT name FROM sqlite_master").fetchall() == []
 
 
 # --- no configuration at all -------------------------------------------------------------------
