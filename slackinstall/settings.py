@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import secrets
 import tempfile
+import warnings
 import zoneinfo
 from pathlib import Path
 from typing import Any
@@ -238,7 +239,9 @@ _SQLITE_DEFAULT = f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
 
 
 def _database(url: str) -> dict[str, Any]:
-    config: dict[str, Any] = env.db_url_config(url)
+    with warnings.catch_warnings():  # django-environ warns of an unknown scheme: said below
+        warnings.simplefilter("ignore", UserWarning)
+        config: dict[str, Any] = env.db_url_config(url)
     if "." not in config.get("ENGINE", ""):  # django-environ passes unknown schemes through
         raise ValueError("DATABASE_URL has an unknown scheme (postgres://, sqlite:///, ...)")
     return config

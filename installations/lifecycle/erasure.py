@@ -71,6 +71,9 @@ def forget(target_id: str, *, actor: str, revoke: bool = True) -> ForgetOutcome:
         erase_workspaces(list(rows.values_list("pk", flat=True)), outcome)
         _erase_identities(target_id, outcome)
         _erase_org_mentions(target_id, outcome)
+    if not outcome.found:
+        logger.info("asked to forget a workspace or org by %s: nothing was stored", actor)
+        return outcome
     logger.info(
         "forgot a workspace or org on request of %s: %d row(s), %d identity(ies); tombstones %s",
         actor, outcome.workspaces, outcome.identities, ", ".join(outcome.tombstones) or "none",

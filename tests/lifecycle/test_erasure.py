@@ -4,6 +4,7 @@ retention purge (``slack_purge_history``): nothing of the target is left in any 
 from __future__ import annotations
 
 import io
+import logging
 import re
 import secrets
 from collections.abc import Generator
@@ -162,10 +163,14 @@ def test_forget_refuses_what_is_not_an_id(target: str) -> None:
         call_command("slack_forget_workspace", target, "--noinput", stdout=io.StringIO())
 
 
-def test_forget_of_an_unknown_id_says_so() -> None:
+def test_forget_of_an_unknown_id_says_so(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="installations.lifecycle.erasure")
     with pytest.raises(CommandError, match="nothing is stored about T0NOBODY"):
         call_command("slack_forget_workspace", "T0NOBODY", "--noinput", stdout=io.StringIO())
     assert not ForgottenWorkspace.objects.exists()
+    said = [record.getMessage() for record in caplog.records]
+    assert said == ["asked to forget a workspace or org by command:slack_forget_workspace: "
+                    "nothing was stored"]  # fmt: skip
 
 
 def test_forget_erases_when_slack_cannot_be_reached(

@@ -155,6 +155,27 @@ def test_space_separated_scopes_stop_migrate_and_check_naming_the_setting(projec
             assert conn.execute("SELECT name FROM sqlite_master").fetchall() == []
 
 
+def test_a_database_that_cannot_be_used_is_one_line_not_a_traceback(project: Path) -> None:
+    nobody_listens = f"postgres://nobody@127.0.0.1:{free_port()}/nothing"
+    cases = {
+        nobody_listens: ("migrate", "--noinput"),
+        f"sqlite:///{project / 'never-migrated.sqlite3'}": ("slack_installations",),
+        f"sqlite:///{project / 'no-such-folder' / 'db.sqlite3'}": ("migrate", "--noinput"),
+    }
+    for url, command in cases.items():
+        result = manage(project, clean_env(DJANGO_DEBUG="true", DATABASE_URL=url), *command)
+        assert result.returncode == 1, (url, result.stderr)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("database error: "), (url, lines)
+    verbose = manage(
+        project,
+        clean_env(DJANGO_DEBUG="true", DATABASE_URL=nobody_listens),
+        "migrate",
+        "--traceback",
+    )
+    assert verbose.returncode == 1 and "Traceback" in verbose.stderr
+
+
 # --- no configuration at all -------------------------------------------------------------------
 HELP_OF_EVERY_COMMAND = """
 import contextlib, io, json, sys

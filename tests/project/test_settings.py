@@ -106,6 +106,8 @@ def test_one_run_lists_every_missing_variable(tmp_path: Path) -> None:
         ({"DJANGO_HSTS_SECONDS": "-1"}, "DJANGO_HSTS_SECONDS"),
         ({"DJANGO_SECURE_SSL_REDIRECT": "ture"}, "DJANGO_SECURE_SSL_REDIRECT"),
         ({"DATABASE_URL": "mysqll://db/x"}, "DATABASE_URL"),
+        ({"DATABASE_URL": "garbage"}, "DATABASE_URL"),
+        ({"DATABASE_URL": "postgress://app:fake-password-4711@db/x"}, "DATABASE_URL"),
         ({"DJANGO_TIME_ZONE": "Mars/Olympus"}, "DJANGO_TIME_ZONE"),
         ({"DJANGO_LOG_LEVEL": "LOUD"}, "DJANGO_LOG_LEVEL"),
         ({"DJANGO_CONN_MAX_AGE": "forever"}, "DJANGO_CONN_MAX_AGE"),
@@ -118,6 +120,9 @@ def test_malformed_values_stop_start_up_naming_the_variable(
     assert result.returncode == 2
     lines = problem_lines(result.stderr)
     assert len(lines) == 1 and named in lines[0], result.stderr
+    # The one line, nothing a library printed before it (django-environ's warning of an unknown
+    # scheme would show the URL's password).
+    assert "Warning" not in result.stderr and "fake-password" not in result.stderr
 
 
 def test_missing_and_malformed_variables_are_all_listed_in_one_run(tmp_path: Path) -> None:
