@@ -1,31 +1,26 @@
 """``GET /readyz``: may a load balancer send this instance traffic? (``/healthz``: is it alive?)
 
 ``/healthz`` stays cheap (the database answers ``SELECT 1``) so a liveness probe never restarts
-an instance for a problem a restart cannot fix. Readiness also asks what this instance needs to
-serve correctly next to the others: the shared cache takes a write and gives it back (a cache per
-instance would still "work" and silently disagree), and the database has no migration this
-release expects but was not applied (``make migrate`` not run yet: keep the old instances in
-rotation). The answer is 200 or 503 with a bare status and nothing else: which check failed,
-and why, goes to the log only (the endpoint is public behind the proxy).
+an instance for a problem a restart cannot fix. Readiness also asks whether the database has
+every migration this release expects (``make migrate`` not run yet: keep the old instances in
+rotation). The shared cache is not asked: pages work without it (values are computed afresh),
+and an outage reaches every instance at once, so counting it here would take the whole site out
+of rotation for what costs only speed (its failures are counted in /metrics and alerted on).
+The answer is 200 or 503 with a bare status and nothing else: which check failed, and why, goes
+to the log only (the endpoint is public behind the proxy).
 """
 
 from __future__ import annotations
 
 import logging
-import secrets
 
-from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from installations.infrastructure.shared_cache import cache_key
-
 logger = logging.getLogger(__name__)
-
-_PROBE_SECONDS = 10
 
 
 def database_ready() -> bool:
@@ -35,22 +30,6 @@ def database_ready() -> bool:
             cursor.fetchone()
     except Exception as exc:  # any database failure: not ready; detail in the log only
         logger.error("readiness: the database did not answer (%s)", type(exc).__name__)
-        return False
-    return True
-
-
-def cache_ready() -> bool:
-    """A unique value written and read back: proves the configured cache takes writes."""
-    key, value = cache_key("readiness_probe", secrets.token_hex(8)), secrets.token_hex(8)
-    try:
-        cache.set(key, value, _PROBE_SECONDS)
-        answered = cache.get(key)
-        cache.delete(key)
-    except Exception as exc:  # backend-specific errors (infrastructure/shared_cache.py)
-        logger.error("readiness: the cache failed (%s)", type(exc).__name__)
-        return False
-    if answered != value:
-        logger.error("readiness: the cache did not return what was just stored")
         return False
     return True
 
@@ -83,9 +62,7 @@ def migrations_applied() -> bool:
 @require_GET
 @never_cache
 def readyz(request: HttpRequest) -> JsonResponse:
-    """200 {"status": "ready"} when database, cache and migrations are; else 503, no details."""
-    # All three run every time, so the log names every problem at once.
-    checks = [database_ready(), cache_ready(), migrations_applied()]
-    if all(checks):
+    """200 {"status": "ready"} when the database answers and is migrated; else 503, no details."""
+    if database_ready() and migrations_applied():
         return JsonResponse({"status": "ready"})
     return JsonResponse({"status": "unavailable"}, status=503)
