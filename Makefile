@@ -40,7 +40,7 @@ migrate: $(RUNTIME)
 
 serve: export DJANGO_DEBUG = false
 serve: $(RUNTIME)
-	@$(BIN)/python manage.py check --deploy --fail-level WARNING || { \
+	@$(BIN)/python manage.py check --deploy --database default --fail-level WARNING || { \
 	  echo "make serve: not starting: fix what is listed above (docs/production.md)" >&2; exit 1; }
 	@$(BIN)/python manage.py migrate --check || { \
 	  echo "make serve: not starting: the database has unapplied migrations (run make migrate" \

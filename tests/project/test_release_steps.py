@@ -64,6 +64,37 @@ def test_make_serve_refuses_unapplied_migrations_in_one_line(project: Path, tmp_
         assert sock.connect_ex(("127.0.0.1", int(env["PORT"]))) != 0
 
 
+STORE_A_TOKEN = (
+    "from installations.models import Workspace\n"
+    "Workspace.objects.create(client_id='1111.2222', team_id='T0KEYS001', team_name='Keys',"
+    " bot_token='xoxb-fake-' + '0' * 12)\n"
+)
+
+
+def test_make_serve_refuses_when_stored_tokens_need_a_key_it_lacks(
+    project: Path, tmp_path: Path
+) -> None:
+    """The key the stored tokens were sealed under was dropped before re-encrypting: W005 stops
+    the start, as any warning of check --deploy does, and nothing is written."""
+    env = production_env(tmp_path)
+    assert make(project, env, "migrate").returncode == 0
+    stored = subprocess.run(
+        [sys.executable, "manage.py", "shell", "--no-imports", "-c", STORE_A_TOKEN],
+        cwd=project, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert stored.returncode == 0, stored.stderr
+    before = (tmp_path / "db.sqlite3").read_bytes()
+
+    without_old_key = {**env, "TOKEN_ENCRYPTION_KEYS": generate_key_entry("prod2")}
+    result = make(project, without_old_key, "serve")
+    assert result.returncode != 0
+    assert "installations.W005" in result.stderr and "prod1" in result.stderr, result.stderr
+    assert "make serve: not starting" in result.stderr and "Traceback" not in result.stderr
+    with socket.socket() as sock:
+        assert sock.connect_ex(("127.0.0.1", int(env["PORT"]))) != 0
+    assert (tmp_path / "db.sqlite3").read_bytes() == before
+
+
 def wait_for_port(port: int, process: subprocess.Popen, seconds: float = 60) -> None:
     deadline = time.monotonic() + seconds
     while True:
