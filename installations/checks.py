@@ -205,6 +205,9 @@ def check_signin_app(app_configs: Any = None, **kwargs: Any) -> list[checks.Chec
 
 # What a Bolt AsyncApp needs beyond the bolt extra (bolt/request_url.py says it too).
 ASYNC_EXTRA = 'an AsyncApp needs aiohttp: pip install "django-slackinstall[bolt-async]"'
+BOLT_EXTRA = 'a Bolt app needs slack_bolt: pip install "django-slackinstall[bolt]"'
+# The hint for a module an extra brings, when importing a dotted path failed for its lack.
+EXTRA_HINTS = {"aiohttp": ASYNC_EXTRA, "slack_bolt": BOLT_EXTRA}
 
 
 @checks.register()
@@ -221,20 +224,21 @@ def check_dotted_paths(app_configs: Any = None, **kwargs: Any) -> list[checks.Ch
             found.append(
                 checks.Error(
                     f"{name}={path} cannot be imported: {exc}",
-                    hint=ASYNC_EXTRA if _lacks_aiohttp(exc) else None,  # the bolt-async extra
+                    hint=_extra_hint(exc),
                     id=f"installations.{error_id}",
                 )
             )
     return found
 
 
-def _lacks_aiohttp(exc: BaseException | None) -> bool:
-    """Whether ``exc`` (or what caused it) is the import of aiohttp failing."""
+def _extra_hint(exc: BaseException | None) -> str | None:
+    """The extra to install when ``exc`` (or what caused it) is the import of a module an extra
+    brings (EXTRA_HINTS) failing; None otherwise."""
     while exc is not None:
-        if isinstance(exc, ImportError) and exc.name == "aiohttp":
-            return True
+        if isinstance(exc, ImportError) and (exc.name or "").split(".")[0] in EXTRA_HINTS:
+            return EXTRA_HINTS[(exc.name or "").split(".")[0]]
         exc = exc.__cause__ or exc.__context__
-    return False
+    return None
 
 
 @checks.register(checks.Tags.urls)

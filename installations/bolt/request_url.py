@@ -29,6 +29,7 @@ from django.utils.module_loading import import_string
 
 from installations.checks import ASYNC_EXTRA
 from installations.conf import slack_config, text_setting
+from installations.extras import needs_extra
 from installations.slack.events import LIFECYCLE_KINDS
 
 logger = logging.getLogger(__name__)
@@ -39,7 +40,8 @@ def new_bolt_app(**options: Any) -> Any:
 
     ``options`` go to ``App``; the store, ``authorize`` (``DjangoAuthorize``; Bolt's own for a
     store of another kind), signing secret and client default to ours."""
-    from slack_bolt import App
+    with needs_extra("bolt"):  # without slack_bolt, an ImportError naming the extra
+        from slack_bolt import App
     from slack_bolt.authorization import authorize as bolt_authorize
     from slack_bolt.oauth.oauth_settings import OAuthSettings
     from slack_sdk import WebClient

@@ -119,6 +119,16 @@ def test_every_module_imports_or_names_its_extra(
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     found = json.loads(done.stdout.strip().splitlines()[-1])
     assert str(python.parent.parent) in found.pop("__file__")  # the wheel's copy
+    called, hint = (
+        found.pop("call new_bolt_app()"),
+        found.pop("check of a module importing slack_bolt"),
+    )
+    if extras:
+        assert (called, hint) == ("ok", "ok")
+    else:  # the factory and the check both say which extra to install
+        assert called.startswith("ImportError: slack_bolt is not installed"), called
+        for said in (called, hint):
+            assert 'pip install "django-slackinstall[bolt]"' in said, said
     assert len(found) > 50
     failed = {name: message for name, message in found.items() if message != "ok"}
     installed = {"": set(), "bolt": {"bolt"}, "bolt-async": {"bolt", "bolt-async"}}[extras]

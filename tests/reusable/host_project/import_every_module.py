@@ -25,4 +25,19 @@ for name in sorted(names):
     except ImportError as exc:
         found[name] = f"{type(exc).__name__}: {exc}"
 found["__file__"] = installations.__file__
+
+# Calling the Bolt factory, and the system check of a host module that imports slack_bolt.
+from django.conf import settings  # noqa: E402
+
+from installations import checks  # noqa: E402
+from installations.bolt.request_url import new_bolt_app  # noqa: E402
+
+try:
+    new_bolt_app()
+    found["call new_bolt_app()"] = "ok"
+except Exception as exc:
+    found["call new_bolt_app()"] = f"{type(exc).__name__}: {exc}"
+settings.SLACK_BOLT_APP = "hostsite.bolt_direct.app"
+hints = [str(message.hint) for message in checks.check_dotted_paths()]
+found["check of a module importing slack_bolt"] = " ".join(hints) or "ok"
 json.dump(found, sys.stdout)
