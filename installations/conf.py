@@ -38,7 +38,7 @@ def scopes_problem(name: str, value: object) -> str | None:
         return None
     if isinstance(value, str):
         parts: list[object] = list(value.split(","))
-    elif isinstance(value, list | tuple):
+    elif isinstance(value, list | tuple | set | frozenset):
         parts = list(value)
     else:
         kind = type(value).__name__

@@ -36,6 +36,8 @@ def test_real_scope_names_are_fine() -> None:
     for name in SCOPE_SETTINGS:
         assert scopes_problem(name, ",".join(REAL_SCOPES)) is None
         assert scopes_problem(name, list(REAL_SCOPES)) is None
+        assert scopes_problem(name, tuple(REAL_SCOPES)) is None
+        assert scopes_problem(name, frozenset(REAL_SCOPES)) is None  # a set works as before
         assert scopes_problem(name, "") is None and scopes_problem(name, None) is None
 
 
