@@ -235,8 +235,10 @@ def _extra_hint(exc: BaseException | None) -> str | None:
     """The extra to install when ``exc`` (or what caused it) is the import of a module an extra
     brings (EXTRA_HINTS) failing; None otherwise."""
     while exc is not None:
-        if isinstance(exc, ImportError) and (exc.name or "").split(".")[0] in EXTRA_HINTS:
-            return EXTRA_HINTS[(exc.name or "").split(".")[0]]
+        module = (exc.name or "") if isinstance(exc, ImportError) else ""
+        hint = EXTRA_HINTS.get(module.split(".")[0])
+        if hint:
+            return hint
         exc = exc.__cause__ or exc.__context__
     return None
 
