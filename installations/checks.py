@@ -25,6 +25,7 @@ from installations.conf import (
     text_setting,
 )
 from installations.encryption.keyring import Keyring, KeyringError
+from installations.extras import extra_bringing, missing_extra_message
 
 
 @checks.register(checks.Tags.security)
@@ -205,9 +206,6 @@ def check_signin_app(app_configs: Any = None, **kwargs: Any) -> list[checks.Chec
 
 # What a Bolt AsyncApp needs beyond the bolt extra (bolt/request_url.py says it too).
 ASYNC_EXTRA = 'an AsyncApp needs aiohttp: pip install "django-slackinstall[bolt-async]"'
-BOLT_EXTRA = 'a Bolt app needs slack_bolt: pip install "django-slackinstall[bolt]"'
-# The hint for a module an extra brings, when importing a dotted path failed for its lack.
-EXTRA_HINTS = {"aiohttp": ASYNC_EXTRA, "slack_bolt": BOLT_EXTRA}
 
 
 @checks.register()
@@ -233,12 +231,12 @@ def check_dotted_paths(app_configs: Any = None, **kwargs: Any) -> list[checks.Ch
 
 def _extra_hint(exc: BaseException | None) -> str | None:
     """The extra to install when ``exc`` (or what caused it) is the import of a module an extra
-    brings (EXTRA_HINTS) failing; None otherwise."""
+    brings (extras.py) failing; None otherwise."""
     while exc is not None:
-        module = (exc.name or "") if isinstance(exc, ImportError) else ""
-        hint = EXTRA_HINTS.get(module.split(".")[0])
-        if hint:
-            return hint
+        module = (exc.name or "").split(".")[0] if isinstance(exc, ImportError) else ""
+        extra = extra_bringing(module)
+        if extra:
+            return missing_extra_message(extra, module)
         exc = exc.__cause__ or exc.__context__
     return None
 

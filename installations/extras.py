@@ -18,6 +18,11 @@ EXTRA_MODULES: dict[str, tuple[str, ...]] = {
 }
 
 
+def extra_bringing(module: str) -> str | None:
+    """The smallest extra that brings top-level ``module`` (the first listed); None if none."""
+    return next((extra for extra, brought in EXTRA_MODULES.items() if module in brought), None)
+
+
 def missing_extra_message(extra: str, module: str) -> str:
     return (
         f"{module} is not installed: this part of django-slackinstall needs the [{extra}] extra "

@@ -24,7 +24,7 @@ from django.db import connection
 from installations.encryption.keyring import generate_key_entry
 from installations.infrastructure.database import turn_off_jit
 from installations.models import Workspace
-from tests.support.project_copy import ROOT, clean_env, copy_project, make, make_command
+from tests.support.project_copy import ROOT, clean_env, copy_project, make, make_command, manage
 from tests.support.servers import free_port, pgbouncer_server
 
 
@@ -78,10 +78,7 @@ def test_make_serve_refuses_when_stored_tokens_need_a_key_it_lacks(
     the start, as any warning of check --deploy does, and nothing is written."""
     env = production_env(tmp_path)
     assert make(project, env, "migrate").returncode == 0
-    stored = subprocess.run(
-        [sys.executable, "manage.py", "shell", "--no-imports", "-c", STORE_A_TOKEN],
-        cwd=project, env=env, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+    stored = manage(project, env, "shell", "--no-imports", "-c", STORE_A_TOKEN)
     assert stored.returncode == 0, stored.stderr
     before = (tmp_path / "db.sqlite3").read_bytes()
 
