@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socketserver
+import threading
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
@@ -367,3 +369,27 @@ def site(live_server: Any, standin: Any, settings: Any) -> Any:
     (http on loopback is allowed for tests). Returns the live server."""
     settings.SLACK_REDIRECT_URI = live_server.url + "/slack/oauth_redirect"
     return live_server
+
+
+@pytest.fixture
+def elsewhere() -> Iterator[tuple[str, list[bytes]]]:
+    """(base URL, what arrived): a server on another port that records every connection, so a
+    test can tell that a client followed no redirect to it."""
+    received: list[bytes] = []
+
+    class Record(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            self.request.settimeout(1)
+            try:
+                received.append(self.request.recv(65536))
+            except OSError:
+                received.append(b"(connected)")
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Record)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", received
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -29,14 +29,15 @@ with needs_extra("bolt-async"):  # first: without it, name the extra this module
 
 
 class AsyncRememberingClient(RememberingClient):
-    """``RememberingClient`` for an ``AsyncWebClient``."""
+    """``RememberingClient`` awaited by Bolt's async authorize: a miss makes the same checked
+    call, in a worker thread."""
 
     async def auth_test(self, *, token: str, **kwargs: Any) -> dict[str, Any]:  # type: ignore[override]
         known = self.answers.get(token)
         if known is not None:
             return known
-        answer = await self.client.auth_test(token=token, **kwargs)
-        return self.answers.put(token, answer.data)
+        ask = sync_to_async(super().auth_test, thread_sensitive=False)
+        return await ask(token=token, **kwargs)
 
 
 class AsyncClaimingTokenRotator(AsyncTokenRotator):
@@ -80,5 +81,5 @@ class AsyncDjangoAuthorize(AsyncInstallationStoreAuthorize):
         self.auth_tests = AuthTestAnswers(cache_size)
 
     async def __call__(self, *, context: Any, **request: Any) -> AuthorizeResult | None:
-        client = AsyncRememberingClient(context.client, self.auth_tests)
+        client = AsyncRememberingClient(self.auth_tests)
         return await super().__call__(context=remembering(context, client), **request)

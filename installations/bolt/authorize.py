@@ -16,7 +16,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from slack_sdk.errors import SlackApiError, SlackTokenRotationError
 from slack_sdk.oauth.installation_store import Bot
@@ -28,6 +28,7 @@ from installations.conf import slack_config
 from installations.exceptions import SlackInstallError
 from installations.extras import needs_extra
 from installations.lifecycle import rotation
+from installations.slack import api as slack_api
 
 with needs_extra("bolt"):
     from slack_bolt.authorization.authorize import InstallationStoreAuthorize
@@ -90,17 +91,20 @@ class AuthTestAnswers:
 
 
 class RememberingClient:
-    """The request's WebClient as Bolt's authorize uses it: ``auth_test`` from the cache."""
+    """The client Bolt's authorize calls ``auth_test`` on: the answer from the cache, else from
+    our checked client (one deadline, a size cap, no redirect followed with the token), never
+    from the request's WebClient, which is slack_sdk's own, made for the developer's listeners."""
 
-    def __init__(self, client: Any, answers: AuthTestAnswers) -> None:
-        self.client, self.answers = client, answers
+    def __init__(self, answers: AuthTestAnswers) -> None:
+        self.answers = answers
 
     def auth_test(self, *, token: str, **kwargs: Any) -> dict[str, Any]:
         known = self.answers.get(token)
         if known is not None:
             return known
-        answer = self.client.auth_test(token=token, **kwargs)  # SlackApiError: not remembered
-        return self.answers.put(token, answer.data)
+        # A refusal is Bolt's SlackApiError, not remembered; a fault is ours (SlackUnavailable).
+        answer = slack_api.idempotent_client().auth_test(token=token, **kwargs)
+        return self.answers.put(token, cast(dict[str, Any], answer.data))  # a JSON object
 
 
 def remembering(context: Any, client: RememberingClient) -> Any:
@@ -282,5 +286,5 @@ class DjangoAuthorize(InstallationStoreAuthorize):
         self.auth_tests = AuthTestAnswers(cache_size)
 
     def __call__(self, *, context: Any, **request: Any) -> AuthorizeResult | None:
-        client = RememberingClient(context.client, self.auth_tests)
+        client = RememberingClient(self.auth_tests)
         return super().__call__(context=remembering(context, client), **request)

@@ -234,3 +234,64 @@ def signed_request(payload: dict[str, Any]) -> AsyncBoltRequest:
         "x-slack-signature": str(signature),
     }
     return AsyncBoltRequest(body=body, headers=headers)
+
+
+# --- the authorize's auth.test when Slack misbehaves ---------------------------------------------
+# The authorize's auth.test is our own call: one deadline, a size cap, no redirect followed with
+# the token. The listener never runs on a token that auth.test did not confirm.
+
+AUTH_TEST_FAULTS: dict[str, Callable[[str], dict[str, Any]]] = {
+    "redirect elsewhere": lambda elsewhere: {"redirect": f"{elsewhere}/api/auth.test"},
+    "trickle": lambda _: {"trickle": 0.05},
+}
+DEADLINE_SECONDS = 1
+
+
+@pytest.mark.parametrize("fault", list(AUTH_TEST_FAULTS))
+@pytest.mark.django_db(transaction=True)
+def test_the_authorize_asks_auth_test_with_a_deadline_and_follows_no_redirect(
+    fault: str,
+    standin: SlackStandIn,
+    install: Callable[..., Any],
+    bolt_app: Any,
+    post_event: Callable[..., Any],
+    elsewhere: tuple[str, list[bytes]],
+    settings: Any,
+) -> None:
+    settings.SLACK_HTTP_TIMEOUT_SECONDS = DEADLINE_SECONDS
+    install(auth_test=False)
+    elsewhere_url, received = elsewhere
+    standin.fail_next("auth.test", **AUTH_TEST_FAULTS[fault](elsewhere_url))
+    started = time.monotonic()
+    response = post_event(mention("T0STANDIN1"))
+    assert time.monotonic() - started < DEADLINE_SECONDS + 2
+    assert response.status_code != 200  # not acknowledged: Slack sends the event again
+    assert received == [] and SEEN == []
+    assert standin.calls_to("chat.postMessage") == []
+
+
+@pytest.mark.parametrize("fault", list(AUTH_TEST_FAULTS))
+@pytest.mark.django_db(transaction=True)
+def test_the_async_authorize_asks_auth_test_the_same_way(
+    fault: str,
+    standin: SlackStandIn,
+    install: Callable[..., Any],
+    elsewhere: tuple[str, list[bytes]],
+    settings: Any,
+) -> None:
+    settings.SLACK_HTTP_TIMEOUT_SECONDS = DEADLINE_SECONDS
+    app = request_url.new_async_bolt_app(process_before_response=True)
+    seen: list[str | None] = []
+
+    @app.event("app_mention")
+    async def remember(context: AsyncBoltContext) -> None:
+        seen.append(context.bot_token)
+
+    install(auth_test=False)
+    elsewhere_url, received = elsewhere
+    standin.fail_next("auth.test", **AUTH_TEST_FAULTS[fault](elsewhere_url))
+    started = time.monotonic()
+    response = run(app.async_dispatch(signed_request(mention("T0STANDIN1"))))
+    assert time.monotonic() - started < DEADLINE_SECONDS + 2
+    assert response.status != 200 and seen == []
+    assert received == []
