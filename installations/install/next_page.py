@@ -2,11 +2,14 @@
 
 It travels inside the signed state and is checked with ``url_has_allowed_host_and_scheme`` when
 the install page opens (400 for an unsafe value) and again before redirecting: only this site's
-own pages qualify, so the success redirect is never an open redirect.
+own pages qualify, so the success redirect is never an open redirect. Its length is counted as
+the state carries it (JSON, so ``é`` takes six characters and ``"`` two): a page accepted here
+always fits in a state the callback reads back (``state.MAX_STATE_LENGTH``).
 """
 
 from __future__ import annotations
 
+import json
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.http import HttpRequest
@@ -14,12 +17,17 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from installations.exceptions import InvalidInstallRequest
 
-MAX_NEXT_LENGTH = 300
+MAX_NEXT_LENGTH = 300  # characters as the state's JSON carries them
+
+
+def length_in_state(value: str) -> int:
+    """How many characters ``value`` takes inside the state's JSON, quotes left out."""
+    return len(json.dumps(value)) - 2
 
 
 def is_safe_next(request: HttpRequest, value: str) -> bool:
     return (
-        0 < len(value) <= MAX_NEXT_LENGTH
+        0 < length_in_state(value) <= MAX_NEXT_LENGTH
         and value.isprintable()
         and url_has_allowed_host_and_scheme(
             value, allowed_hosts={request.get_host()}, require_https=request.is_secure()

@@ -5,14 +5,18 @@ the confirmation the next page receives as a Django message."""
 from __future__ import annotations
 
 import html
+import secrets
 from typing import Any
 
 import pytest
-from django.test import Client
-from hypothesis import given
+from django.test import Client, RequestFactory
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from installations.install.next_page import returning_to
+from installations.exceptions import InvalidInstallRequest
+from installations.install.cookie import binding
+from installations.install.next_page import clean_next, returning_to
+from installations.install.state import StateCheck, issue_state, read_state
 from tests.support.flow import Flow, authorize_href, query_of
 
 BACK = "/slack/signin/workspaces"
@@ -100,3 +104,39 @@ def test_returning_to_sets_next_once_and_keeps_the_rest(
 @pytest.mark.django_db
 def test_a_client_without_next_sees_no_back_link(client: Client) -> None:
     assert 'class="back"' not in text_of(client.get("/slack/install", secure=True))
+
+
+# --- a next page always fits in the state that carries it --------------------------------------
+
+LONGEST_TEAM = "T" + "Z" * 31
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    path=st.text(alphabet=st.characters(exclude_categories=["Cs"]), min_size=0, max_size=400),
+    wide=st.sampled_from(["", "é", '"', "\\", "€", "\U0001f600"]),
+    repeat=st.integers(min_value=0, max_value=300),
+)
+def test_every_next_page_the_install_page_accepts_comes_back_whole_in_its_state(
+    path: str, wide: str, repeat: int
+) -> None:
+    request = RequestFactory().get("/slack/install", secure=True)
+    value = "/" + (wide * repeat) + path
+    try:
+        accepted = clean_next(request, value)
+    except InvalidInstallRequest:
+        return
+    state = issue_state(
+        LONGEST_TEAM, browser=binding(secrets.token_urlsafe(32)), next_page=accepted, pkce=True
+    )
+    read = read_state(state)
+    assert read.check is StateCheck.LIVE and read.payload is not None
+    assert read.payload.next_page == accepted
+
+
+def test_a_next_page_too_long_once_escaped_is_refused_on_the_install_page(client: Client) -> None:
+    fits = client.get("/slack/install", {"next": "/" + "é" * 40}, secure=True)
+    assert fits.status_code == 200
+    too_long = client.get("/slack/install", {"next": "/" + "é" * 150}, secure=True)
+    assert too_long.status_code == 400
+    assert "not on this site" in html.unescape(too_long.content.decode())
