@@ -23,7 +23,7 @@ from django.template.loader import render_to_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_variables
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_POST, require_safe
 
 from installations.bolt import request_url
 from installations.exceptions import SlackInstallError, render_error
@@ -48,7 +48,7 @@ logger = logging.getLogger(__name__)
 # --- the Add to Slack flow ----------------------------------------------------------------------
 
 
-@require_GET
+@require_safe  # GET, and HEAD for link checkers and probes (a state is issued, nothing written)
 @never_cache
 @sensitive_variables("browser")
 def install_page(request: HttpRequest) -> HttpResponse:
@@ -68,7 +68,7 @@ def install_page(request: HttpRequest) -> HttpResponse:
     return response
 
 
-@require_GET
+@require_GET  # not HEAD: a probe must never spend a code
 @sensitive_variables("cookie")
 def oauth_redirect(request: HttpRequest) -> HttpResponse:
     """``/slack/oauth_redirect``: always leaves the address holding ``code`` right away; the
@@ -99,7 +99,7 @@ def _confirm_on_next_page(request: HttpRequest, workspace: Workspace) -> None:
     messages.success(request, text, fail_silently=True)
 
 
-@require_GET
+@require_safe
 @never_cache
 def installed(request: HttpRequest) -> HttpResponse:
     """``/slack/installed``: names the workspace and opens Slack."""

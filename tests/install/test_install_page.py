@@ -190,6 +190,19 @@ def test_only_get_is_allowed() -> None:
     assert Client().post("/slack/install", secure=True).status_code == 405
 
 
+@pytest.mark.parametrize("path", ["/slack/install", "/healthz", "/readyz"])
+def test_head_answers_as_get_without_a_body(path: str) -> None:
+    """Link checkers and load balancers probe with HEAD."""
+    answer = Client().head(path, secure=True)
+    assert answer.status_code == 200 and answer.content == b""
+
+
+def test_head_never_reaches_the_callback(standin: SlackStandIn) -> None:
+    answer = Client().head("/slack/oauth_redirect?code=x&state=y", secure=True)
+    assert answer.status_code == 405
+    assert standin.calls_to("oauth.v2.access") == []
+
+
 def test_the_button_leads_to_the_stand_ins_consent_page(standin: SlackStandIn) -> None:
     """The link a browser would click is one the stand-in (playing Slack) accepts."""
     url = authorize_href(get_page(Client()))
