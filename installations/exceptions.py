@@ -63,11 +63,31 @@ class InvalidInstallRequest(SlackInstallError, DjangoBadRequest):
     title = "This link can't be used"
 
 
+# What each way of not getting a usable answer says (the reason codes the transport raises).
+UNAVAILABLE_WORDS = {
+    "slack_timeout": "Slack did not answer in time.",
+    "slack_unavailable": "Slack could not be reached.",
+    "slack_http_error": "Slack answered with an error of its own.",
+    "slack_redirect": "Slack's answer could not be used.",
+    "slack_answer_too_large": "Slack's answer could not be used.",
+    "slack_bad_request": "The request to Slack could not be sent.",
+    "ratelimited": "Slack is busy right now.",
+}
+
+
 class SlackUnavailable(SlackInstallError):
+    """No usable answer from Slack; the message names which way it failed (``reason``)."""
+
     reason = "slack_unavailable"
     status = 502
     title = "Slack could not be reached"
-    message = "Slack did not answer in time. Nothing was installed; please try again."
+    message = "Slack could not be reached. Nothing was installed; please try again."
+
+    def __init__(self, message: str | None = None, *, reason: str | None = None) -> None:
+        words = UNAVAILABLE_WORDS.get(reason or self.reason)
+        if message is None and words is not None:
+            message = f"{words} Nothing was installed; please try again."
+        super().__init__(message, reason=reason)
 
 
 class SlackRefused(SlackInstallError):

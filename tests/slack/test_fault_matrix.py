@@ -18,6 +18,7 @@ The deadline is 1 s here, so the trickling answers end quickly.
 
 from __future__ import annotations
 
+import html
 import logging
 import threading
 import time
@@ -316,3 +317,29 @@ def test_an_unusable_answer_shows_its_page_and_what_was_issued_is_revoked(
     assert live_and_unkept(flow.standin, set()) == []
     for secret in flow.issued_secrets():
         assert secret not in page
+
+
+@pytest.mark.parametrize(
+    ("fault", "words"),
+    [
+        ({"delay": 1.5}, "Slack did not answer in time."),
+        ({"status": 500}, "Slack answered with an error of its own."),
+        ({"status": 503, "html": True}, "Slack answered with an error of its own."),
+        (
+            {"redirect": "http://127.0.0.1:9/api/oauth.v2.access"},
+            "Slack's answer could not be used.",
+        ),
+        ({"huge": MAX_ANSWER_BYTES + 4096}, "Slack's answer could not be used."),
+        ({"drop": True}, "Slack could not be reached."),
+    ],
+)
+@pytest.mark.django_db(transaction=True)
+def test_the_install_page_says_which_way_slack_failed(
+    flow: Flow, settings: Any, fault: dict[str, Any], words: str
+) -> None:
+    settings.SLACK_HTTP_TIMEOUT_SECONDS = 1
+    flow.standin.fail_next("oauth.v2.access", **fault)
+    response = flow.install()
+    assert response.status_code == 502
+    page = html.unescape(response.content.decode())
+    assert words in page and "Nothing was installed" in page
