@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from installations.exceptions import SlackInstallError
 from installations.lifecycle import staff_actions as lifecycle
-from installations.lifecycle.erasure import describe
+from installations.lifecycle.erasure import ForgetRefused, describe
 from installations.lifecycle.erasure import forget as forget_target
 from installations.models import Workspace
 from installations.reporting import audit
@@ -212,7 +212,11 @@ def forget(
     actor = actor_of(request)
     targets = {ws.enterprise_id if ws.is_enterprise_install else ws.team_id for ws in queryset}
     for target in sorted(t for t in targets if t)[:MAX_PER_ACTION]:
-        outcome = forget_target(target, actor=actor)
+        try:
+            outcome = forget_target(target, actor=actor)
+        except ForgetRefused as exc:
+            model_admin.message_user(request, str(exc), messages.ERROR)
+            continue
         level = messages.WARNING if outcome.revoke_problems else messages.SUCCESS
         model_admin.message_user(request, describe(target, outcome), level)
     return None

@@ -2,7 +2,11 @@
 
 ``forget`` revokes the target's tokens at Slack (best effort), then erases every row about it in
 one transaction, sign-in identities and the admin's log included, leaving one anonymous
-tombstone per workspace row. ``purge_history`` erases in batches, so it can be rerun.
+tombstone per workspace row. The rows are locked for the erase and checked again: tokens that an
+install stored after the revocations are revoked in another round, never erased unrevoked. A
+process that cannot decrypt a stored token erases nothing (ForgetRefused): a token forgotten here
+but still honoured by Slack could never be revoked later. ``purge_history`` erases in batches,
+each batch locked and checked again, so a workspace reinstalled meanwhile stays; it can be rerun.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from installations.conf import RETENTION_WORDS, valid_days
+from installations.encryption.fields import EncryptedDataError
+from installations.lifecycle.revocation import live_tokens
 from installations.lifecycle.staff_actions import revoke_workspace
 from installations.models import (
     ForgottenWorkspace,
@@ -57,20 +63,41 @@ class ForgetOutcome:
         return bool(self.workspaces or self.identities or self.org_mentions)
 
 
+class ForgetRefused(Exception):
+    """Nothing was erased; the message says why in one line."""
+
+
+# Each round revokes what an install stored since the last one; a third means installs keep
+# arriving: stop and say so.
+FORGET_ROUNDS = 3
+
+
 def forget(target_id: str, *, actor: str, revoke: bool = True) -> ForgetOutcome:
     """Revoke (when ``revoke``) and erase everything stored about workspace or org
-    ``target_id``. Raises ValueError for an id that is neither."""
+    ``target_id``. Raises ValueError for an id that is neither, ForgetRefused (nothing erased)
+    when a stored token cannot be decrypted here or installs keep arriving."""
     if not is_target(target_id):
         raise ValueError("not a Slack workspace (T…) or org (E…) id")
     outcome = ForgetOutcome()
     rows = _rows_of(target_id)
-    if revoke:
-        for workspace in rows.filter(holds_tokens()).distinct():
-            _revoke(workspace, actor, outcome)
-    with transaction.atomic():
-        erase_workspaces(list(rows.values_list("pk", flat=True)), outcome)
-        _erase_identities(target_id, outcome)
-        _erase_org_mentions(target_id, outcome)
+    tried: dict[uuid.UUID, datetime] = {}  # each row's install whose tokens were revoked
+    for _ in range(FORGET_ROUNDS):
+        if revoke:
+            _revoke_new_installs(rows, tried, actor, outcome)
+        with transaction.atomic():
+            locked = dict(rows.select_for_update().values_list("pk", "installed_at"))
+            holding = set(rows.filter(holds_tokens()).values_list("pk", flat=True))
+            arrived = [pk for pk in holding if revoke and tried.get(pk) != locked.get(pk)]
+            if not arrived:
+                erase_workspaces(list(locked), outcome)
+                _erase_identities(target_id, outcome)
+                _erase_org_mentions(target_id, outcome)
+                break
+    else:
+        raise ForgetRefused(
+            f"{target_id} was installed again each time its tokens were revoked: nothing was "
+            "erased; run it again"
+        )
     if not outcome.found:
         logger.info("asked to forget a workspace or org by %s: nothing was stored", actor)
         return outcome
@@ -119,6 +146,28 @@ def describe(target: str, outcome: ForgetOutcome) -> str:
         )
     lines.append(f"Tombstone(s): {', '.join(outcome.tombstones) or 'none'}.")
     return "\n".join(lines)
+
+
+def _revoke_new_installs(
+    rows: QuerySet[Workspace], tried: dict[uuid.UUID, datetime], actor: str, outcome: ForgetOutcome
+) -> None:
+    """Revoke the tokens of every row holding some whose install was not revoked yet; first
+    check that this process can read them all (ForgetRefused, before any call to Slack)."""
+    due = [
+        ws for ws in rows.filter(holds_tokens()).distinct() if tried.get(ws.pk) != ws.installed_at
+    ]
+    for workspace in due:
+        try:
+            live_tokens(workspace)
+        except EncryptedDataError as exc:
+            raise ForgetRefused(
+                f"a stored token of {workspace.team_id or workspace.enterprise_id} cannot be "
+                f"decrypted with this server's keys ({exc.key_problem}): nothing was revoked or "
+                "erased; fix TOKEN_ENCRYPTION_KEYS and run it again"
+            ) from None
+    for workspace in due:
+        tried[workspace.pk] = workspace.installed_at  # as read: revoking may read the row anew
+        _revoke(workspace, actor, outcome)
 
 
 def _revoke(workspace: Workspace, actor: str, outcome: ForgetOutcome) -> None:
@@ -235,8 +284,9 @@ def purge_history(
     gone = Workspace.objects.filter(uninstalled_at__lt=cutoff).order_by("pk")
     while batch := list(gone.values_list("pk", flat=True)[:batch_size]):
         outcome = ForgetOutcome()
-        with transaction.atomic():
-            erase_workspaces(batch, outcome)
+        with transaction.atomic():  # locked and checked again: a reinstall clears uninstalled_at
+            still_gone = gone.select_for_update().filter(pk__in=batch)
+            erase_workspaces(list(still_gone.values_list("pk", flat=True)), outcome)
         totals.workspaces_forgotten += outcome.workspaces
         yield totals
     old_events = LifecycleEvent.objects.filter(occurred_at__lt=cutoff).order_by("pk")

@@ -7,7 +7,9 @@ import io
 import logging
 import re
 import secrets
-from collections.abc import Generator
+import threading
+import time
+from collections.abc import Callable, Generator
 from datetime import timedelta
 from typing import Any
 
@@ -17,11 +19,12 @@ from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from installations import checks
-from installations.lifecycle.erasure import purge_history
+from installations.encryption.keyring import generate_key_entry
+from installations.lifecycle.erasure import PurgeOutcome, purge_history
 from installations.models import (
     ForgottenWorkspace,
     Installation,
@@ -32,7 +35,7 @@ from installations.reporting.enterprises import enterprise_choices
 from installations.signin.models import SlackIdentity
 from slackstandin import SlackStandIn
 from tests.support.lifecycle import envelope
-from tests.support.standin import is_live
+from tests.support.standin import is_live, live_and_unkept
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -366,3 +369,100 @@ def test_a_retention_setting_that_is_no_number_of_days_erases_nothing(
 def test_a_days_option_out_of_range_is_one_clear_line(days: str) -> None:
     with pytest.raises(CommandError, match="--days"):
         call_command("slack_purge_history", f"--days={days}", stdout=io.StringIO())
+
+
+# --- forget and purge against what arrives meanwhile ---------------------------------------------
+
+
+def test_forget_by_a_process_missing_a_key_erases_nothing_and_says_so(
+    standin: SlackStandIn, install: Any, settings: Any
+) -> None:
+    """A key this process lacks is its own configuration error: nothing revoked or erased, so
+    the tokens can still be revoked by a process that has the key."""
+    workspace, body = install(user_token=True)
+    settings.TOKEN_ENCRYPTION_KEYS = generate_key_entry("other")
+    with pytest.raises(CommandError) as refused:
+        call_command("slack_forget_workspace", workspace.team_id, "--noinput", stdout=io.StringIO())
+    assert "cannot be decrypted" in str(refused.value) and "nothing was revoked or erased" in str(
+        refused.value
+    )
+    assert "\n" not in str(refused.value)
+    assert Workspace.objects.filter(pk=workspace.pk).exists()
+    assert standin.calls_to("auth.revoke") == []
+    assert is_live(standin, body["access_token"])
+
+
+def until(condition: Callable[[], bool], seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+@pytest.mark.postgres
+def test_forget_revokes_an_install_that_arrived_while_it_revoked(
+    standin: SlackStandIn, install: Any
+) -> None:
+    """The install's tokens were stored between the revocations and the erase: they are
+    revoked in another round, never erased while Slack still honours them."""
+    workspace, _ = install(user_token=True)
+    standin.fail_next("auth.revoke", delay=1.0)  # the first revocation is slow
+    out = io.StringIO()
+
+    def forget() -> None:
+        try:
+            call_command("slack_forget_workspace", workspace.team_id, "--noinput", stdout=out)
+        finally:
+            connection.close()
+
+    forgetting = threading.Thread(target=forget)
+    forgetting.start()
+    until(lambda: len(standin.calls_to("auth.revoke")) > 0)
+    again, _ = install(user_token=True)  # the same team, installed again meanwhile
+    assert again.pk == workspace.pk
+    forgetting.join(30)
+    assert not Workspace.objects.filter(team_id=workspace.team_id).exists()
+    assert live_and_unkept(standin, set()) == []
+    assert "Tokens revoked at Slack: 4." in out.getvalue()
+
+
+@pytest.mark.postgres
+def test_the_purge_keeps_a_workspace_reinstalled_while_it_ran(
+    standin: SlackStandIn, install: Any
+) -> None:
+    """The reinstall holds the row while the purge waits for it: once it commits, the row is no
+    longer an old uninstall, and the purge leaves it."""
+    workspace, _ = install()
+    long_ago = timezone.now() - timedelta(days=40)
+    Workspace.objects.filter(pk=workspace.pk).update(uninstalled_at=long_ago, bot_token=None)
+    purged: list[PurgeOutcome] = []
+
+    def purge() -> None:
+        try:
+            purged.extend(purge_history(30))
+        finally:
+            connection.close()
+
+    purging = threading.Thread(target=purge)
+    with transaction.atomic():
+        Workspace.objects.select_for_update().get(pk=workspace.pk)  # a reinstall under way
+        purging.start()
+        until(lambda: waiting_for_a_lock() > 0 or not purging.is_alive())
+        _, fresh = install()  # runs inside this transaction: saving locks the same row
+    purging.join(30)
+    assert Workspace.objects.filter(pk=workspace.pk).exists()
+    kept = Workspace.objects.get(pk=workspace.pk)
+    assert kept.uninstalled_at is None and kept.bot_token == fresh["access_token"]
+    assert purged[-1].workspaces_forgotten == 0
+
+
+def waiting_for_a_lock() -> int:
+    """Backends of this database waiting for a row or table lock (PostgreSQL). Inside a
+    transaction PostgreSQL keeps showing its first view of the activity unless told not to."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return int(cursor.fetchone()[0])

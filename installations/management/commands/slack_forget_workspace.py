@@ -7,7 +7,7 @@ from typing import Any, TextIO
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from installations.lifecycle.erasure import describe, forget, is_target
+from installations.lifecycle.erasure import ForgetRefused, describe, forget, is_target
 
 
 class Command(BaseCommand):
@@ -32,7 +32,10 @@ class Command(BaseCommand):
             raise CommandError(f"{target[:40]!r} is not a workspace (T...) or org (E...) id")
         if options["interactive"]:
             self._confirm(target, options.get("stdin") or sys.stdin)
-        outcome = forget(target, actor="command:slack_forget_workspace")
+        try:
+            outcome = forget(target, actor="command:slack_forget_workspace")
+        except ForgetRefused as exc:
+            raise CommandError(str(exc)) from None
         if not outcome.found:
             raise CommandError(f"nothing is stored about {target}: nothing was erased")
         self.stdout.write(describe(target, outcome))
