@@ -15,7 +15,6 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse, reverse_lazy
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -24,7 +23,7 @@ from installations.conf import slack_config
 from installations.exceptions import SlackInstallError, render_error
 from installations.install.cookie import BROWSER_BYTES, BROWSER_VALUE, binding
 from installations.observability import metrics
-from installations.signin import accounts, errors, flow, linking
+from installations.signin import accounts, errors, flow, linking, next_page
 from installations.signin.backends import BACKEND
 from installations.signin.conf import signin_config
 from installations.signin.id_token import SlackUser
@@ -53,16 +52,6 @@ def _fail(request: HttpRequest, exc: SlackInstallError) -> HttpResponse:
     return response
 
 
-def _safe_next(request: HttpRequest, value: str | None) -> str:
-    """A local path to land on after signing in, or "" (never another site)."""
-    if not value or len(value) > 1000 or not value.startswith("/") or value.startswith("//"):
-        return ""
-    allowed = url_has_allowed_host_and_scheme(
-        value, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    )
-    return value if allowed else ""
-
-
 def _unquoted(value: str | None) -> str | None:
     return value[1:-1] if value and len(value) >= 2 and value[0] == value[-1] == '"' else value
 
@@ -75,7 +64,7 @@ def signin_page(request: HttpRequest) -> HttpResponse:
         flow.require_available()
     except SlackInstallError as exc:
         return _fail(request, exc)
-    context = {"next": _safe_next(request, request.GET.get("next"))}
+    context = {"next": next_page.safe_next(request, request.GET.get("next"))}
     return render(request, "installations/signin/signin.html", context)
 
 
@@ -101,9 +90,10 @@ def signin_start(request: HttpRequest) -> HttpResponse:
         "samesite": "Lax",  # Slack's redirect back is a top-level GET, which Lax allows
     }
     response.set_cookie(flow.COOKIE_NAME, browser, **options)  # type: ignore[arg-type]
-    next_url = _safe_next(request, request.GET.get("next"))
+    next_url = next_page.safe_next(request, request.GET.get("next"))
     if next_url:
-        response.set_cookie(flow.NEXT_COOKIE_NAME, next_url, **options)  # type: ignore[arg-type]
+        cookie = next_page.as_cookie(next_url)
+        response.set_cookie(flow.NEXT_COOKIE_NAME, cookie, **options)  # type: ignore[arg-type]
     else:
         response.delete_cookie(flow.NEXT_COOKIE_NAME, path=flow.cookie_path())
     return response
@@ -122,7 +112,8 @@ def _login_backend() -> str:
 def signin_callback(request: HttpRequest) -> HttpResponse:
     """``/slack/signin/callback``: verify, sign in (or ask before linking), leave the address."""
     cookie = _unquoted(request.COOKIES.get(flow.COOKIE_NAME))
-    next_url = _safe_next(request, _unquoted(request.COOKIES.get(flow.NEXT_COOKIE_NAME)))
+    next_cookie = _unquoted(request.COOKIES.get(flow.NEXT_COOKIE_NAME))
+    next_url = next_page.safe_next(request, next_page.from_cookie(next_cookie))
     try:
         slack_user = flow.finish_signin(request.GET, cookie)
         response: HttpResponse
