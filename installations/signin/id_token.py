@@ -2,7 +2,9 @@
 
 OIDC Core §3.1.3.7: RS256 only (``none`` and HMAC refused before any key is looked up) under a
 ``kid`` Slack publishes; then signature, ``iss``, ``aud``, ``exp`` / ``iat`` with a small leeway
-and this flow's ``nonce``. No claim value is logged; unstorable text is ``unusable_claim``.
+and this flow's ``nonce``. No claim value is logged; unstorable text is ``unusable_claim``. A
+claim is never cut: one longer than the column that keeps it is not kept (a cut email is another
+address, at another domain), and an email that is not a whole valid address is no email.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import jwt
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.views.decorators.debug import sensitive_variables
 
 from installations.conf import slack_config
@@ -28,6 +32,10 @@ TEAM_ID = re.compile(r"T[A-Z0-9]{2,31}")
 ENTERPRISE_ID = re.compile(r"E[A-Z0-9]{2,31}")
 CLAIM = "https://slack.com/"
 REQUIRED = ["iss", "sub", "aud", "exp", "iat", "nonce"]
+# The columns that keep the claims: SlackIdentity's email and names, the user model's names.
+MAX_TEXT = 255
+MAX_EMAIL = 254
+MAX_PERSON_NAME = 150
 
 
 @dataclass(frozen=True)
@@ -104,13 +112,26 @@ def _decode(token: str, key: jwt.PyJWK) -> dict[str, Any]:
     return claims
 
 
-def _text(claims: dict[str, Any], name: str, limit: int = 255) -> str:
+def _text(claims: dict[str, Any], name: str, limit: int = MAX_TEXT) -> str:
+    """The claim as Slack sent it, or "" when it is absent, not text or over ``limit``
+    characters (never cut); UnusableClaim for text no database can hold."""
     value = claims.get(name)
     if not isinstance(value, str):
         return ""
     if not storable_text(value):
         raise UnusableClaim()
-    return value[:limit]
+    return value if len(value) <= limit else ""
+
+
+def _email(claims: dict[str, Any]) -> tuple[str, bool]:
+    """The email and whether Slack verified it; ("", False) unless the claim is one whole, valid
+    address: only such an email is stored or matched against SLACK_SIGNIN_STAFF_EMAIL_DOMAIN."""
+    email = _text(claims, "email", MAX_EMAIL)
+    try:
+        validate_email(email)
+    except ValidationError:
+        return "", False
+    return email, claims.get("email_verified") is True
 
 
 def _identity(claims: dict[str, Any]) -> SlackUser:
@@ -121,14 +142,15 @@ def _identity(claims: dict[str, Any]) -> SlackUser:
     enterprise_ok = not enterprise_id or ENTERPRISE_ID.fullmatch(enterprise_id)
     if not (user_ok and TEAM_ID.fullmatch(team_id) and enterprise_ok):
         raise BadIdToken("invalid_id_token")
+    email, email_verified = _email(claims)
     return SlackUser(
         user_id=user_id,
         team_id=team_id,
         enterprise_id=enterprise_id,
-        email=_text(claims, "email", 254),
-        email_verified=claims.get("email_verified") is True,
+        email=email,
+        email_verified=email_verified,
         name=_text(claims, "name"),
-        given_name=_text(claims, "given_name", 150),
-        family_name=_text(claims, "family_name", 150),
+        given_name=_text(claims, "given_name", MAX_PERSON_NAME),
+        family_name=_text(claims, "family_name", MAX_PERSON_NAME),
         team_name=_text(claims, CLAIM + "team_name"),
     )

@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.test import Client
 from hypothesis import given
 from hypothesis import strategies as st
@@ -179,15 +181,14 @@ TEXT_CLAIMS = ["email", "name", "given_name", "family_name", CLAIM + "team_name"
 ANY_TEXT = st.text(st.characters(blacklist_categories=())) | st.text("a\x00\ud800\udfff")
 
 
+PROP_CLAIMS = {"sub": "U0PROP", CLAIM + "user_id": "U0PROP", CLAIM + "team_id": "T0PROP"}
+FIELD_OF = {"name": "name", "given_name": "given_name", "family_name": "family_name"}
+FIELD_OF[CLAIM + "team_name"] = "team_name"
+
+
 @given(name=st.sampled_from(TEXT_CLAIMS), value=ANY_TEXT)
 def test_every_kept_claim_is_text_the_databases_can_hold(name: str, value: str) -> None:
-    claims = {
-        "sub": "U0PROP",
-        CLAIM + "user_id": "U0PROP",
-        CLAIM + "team_id": "T0PROP",
-        "email_verified": True,
-        name: value,
-    }
+    claims = {**PROP_CLAIMS, "email_verified": True, name: value}
     try:
         user = _identity(claims)
     except UnusableClaim:
@@ -205,3 +206,30 @@ def test_storable_text_is_what_utf8_and_postgresql_take(value: str) -> None:
     except UnicodeEncodeError:
         encodable = False
     assert storable_text(value) == (encodable and "\x00" not in value)
+
+
+NAME_LIMITS = {"name": 255, "given_name": 150, "family_name": 150, CLAIM + "team_name": 255}
+STORABLE = st.characters(codec="utf-8", exclude_characters="\x00")  # unusable_claim otherwise
+LONG_TEXT = st.text(STORABLE, min_size=140)
+
+
+@given(name=st.sampled_from(sorted(NAME_LIMITS)), value=LONG_TEXT | st.text(STORABLE, max_size=8))
+def test_a_name_claim_is_kept_whole_or_not_at_all(name: str, value: str) -> None:
+    kept = getattr(_identity({**PROP_CLAIMS, name: value}), FIELD_OF[name])
+    assert kept == (value if len(value) <= NAME_LIMITS[name] else "")
+
+
+EMAILS = st.emails() | st.builds(
+    lambda local, domain: f"{local}@{domain}", LONG_TEXT, st.sampled_from(["corp.example", "x"])
+)
+
+
+@given(email=EMAILS | st.text(STORABLE, max_size=300), verified=st.booleans())
+def test_an_email_claim_is_kept_whole_and_valid_or_not_at_all(email: str, verified: bool) -> None:
+    user = _identity({**PROP_CLAIMS, "email": email, "email_verified": verified})
+    try:
+        validate_email(email)
+        valid = len(email) <= 254
+    except ValidationError:
+        valid = False
+    assert (user.email, user.email_verified) == ((email, verified) if valid else ("", False))

@@ -140,3 +140,18 @@ def test_staff_granted_by_one_identity_is_ours_for_the_next(
 
 def the_user_of(team_id: str) -> Any:
     return SlackIdentity.objects.get(team_id=team_id).user
+
+
+LOOKALIKE = "a" * 241 + "@corp.example.attacker.example"  # 271 characters: over the column's 254
+
+
+@pytest.mark.parametrize("email", [LOOKALIKE, "a" * 312, "ops@corp.example@evil.example"])
+def test_an_email_that_is_no_whole_address_is_never_kept_nor_matched_for_staff(
+    client_signin: Any, settings: Any, email: str
+) -> None:
+    staff_settings(settings, staff_email_domain="corp.example")
+    response = client_signin(Client(), email=email)
+    assert response.status_code == 302 and response["Location"] == "/slack/signin/workspaces"
+    identity = SlackIdentity.objects.get()
+    assert not identity.user.is_staff and not identity.granted_staff
+    assert identity.email == "" and identity.user.email == ""
