@@ -1,6 +1,8 @@
 """``openid.connect.token``: the code exchanged once, on the hardened ``single_use_client``.
 
 The answer's shape is checked here; its access token is never kept (the flow revokes it at once).
+An answer the client cannot use at all (not JSON, not HTTP 200, ``ok`` not true) is
+``UnexpectedAnswer``, and the client has revoked whatever token it carried.
 """
 
 from __future__ import annotations

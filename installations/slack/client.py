@@ -57,6 +57,8 @@ logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 100  # a bound on the retry loop, whatever the handlers say (slack_sdk's own)
 Revoker = Callable[[Iterable[str], str], object]
+# Methods whose answers issue tokens: an unusable answer's tokens are revoked or handed on.
+ISSUING_METHODS = frozenset({"oauth.v2.access", "openid.connect.token"})
 
 
 class _UnusableBody(UnexpectedAnswer):
@@ -123,7 +125,8 @@ def _grant_type(*parts: Mapping[str, Any] | None) -> str | None:
 class SlackWebClient(WebClient):
     """A WebClient over ``slack_transport``, every answer checked (module docstring).
 
-    ``revoke`` revokes tokens an unusable refresh answer carried (``slack_api.revoke_all``).
+    ``revoke`` revokes tokens an unusable refresh or ``openid.connect.token`` answer carried
+    (``slack_api.revoke_all``).
     """
 
     def __init__(self, *, revoke: Revoker, **kwargs: Any) -> None:
@@ -298,13 +301,17 @@ class SlackWebClient(WebClient):
     def _unusable(
         self, method: str, grant_type: str | None, issued: slack_answers.IssuedCredentials
     ) -> UnexpectedAnswer:
-        if method != "oauth.v2.access" or not issued.tokens:
+        """The error for an unusable answer of ``method``; the tokens it carried are handed to
+        the install flow (which keeps a reinstall's live tokens) or revoked here."""
+        if method not in ISSUING_METHODS or not issued.tokens:
             return UnexpectedAnswer()
-        if grant_type == "refresh_token":
-            # TokenRotator's callers never see these tokens: revoked here, or they stay live.
-            self._revoke(issued.tokens, f"refresh team={issued.team_id or '-'}")
-            return UnexpectedAnswer()
-        return slack_answers.UnusableInstallAnswer(issued)
+        if method == "oauth.v2.access" and grant_type != "refresh_token":
+            return slack_answers.UnusableInstallAnswer(issued)
+        # TokenRotator's callers and the sign-in never see these tokens: revoked here, or they
+        # stay live.
+        kind = "refresh" if method == "oauth.v2.access" else "sign-in"
+        self._revoke(issued.tokens, f"{kind} team={issued.team_id or '-'}")
+        return UnexpectedAnswer()
 
 
 class RefusedConnectionRetryHandler(RetryHandler):

@@ -27,6 +27,7 @@ from installations.signin.id_token import CLAIM, _identity
 from installations.signin.models import SlackIdentity
 from installations.slack.answers import storable_text
 from slackstandin import SlackStandIn
+from tests.support.standin import is_live
 
 pytestmark = pytest.mark.django_db
 
@@ -160,6 +161,47 @@ def test_an_unusable_token_answer_still_revokes_the_user_token(
     assert len(revoked) == 1 and revoked[0].token is not None
     assert revoked[0].token.startswith("xoxp-")
     assert get_user_model().objects.count() == 0
+
+
+def sign_in_tokens(standin: SlackStandIn) -> list[str]:
+    """The user tokens the stand-in issued at openid.connect.token."""
+    with standin.state.lock:
+        return [t for t, r in standin.state.tokens.items() if r.scopes == "openid,email,profile"]
+
+
+# The real answer, issued tokens and all, in a form the client refuses before any check.
+UNUSABLE_TOKEN_ANSWERS: dict[str, dict[str, Any]] = {
+    "text/plain": {"content_type": "text/plain"},
+    "labelled HTML": {"content_type": "text/html; charset=utf-8"},
+    "a charset not UTF-8": {"charset": "utf-16"},
+    "ok as text": {"patch": {"ok": "true"}},
+    "ok missing": {"patch": {"ok": None}},
+}
+
+
+@pytest.mark.parametrize("fault", sorted(UNUSABLE_TOKEN_ANSWERS))
+def test_a_token_answer_that_cannot_be_read_still_revokes_the_user_token(
+    signin: SlackStandIn, client_signin: Any, fault: str
+) -> None:
+    signin.fail_next("openid.connect.token", **UNUSABLE_TOKEN_ANSWERS[fault])
+    response = client_signin(Client())
+    assert response.status_code == 502 and b"<code>unexpected_response</code>" in response.content
+    issued = sign_in_tokens(signin)
+    assert len(issued) == 1 and not is_live(signin, issued[0])
+    assert [call.token for call in signin.calls_to("auth.revoke")] == issued
+    assert get_user_model().objects.count() == 0
+
+
+@pytest.mark.parametrize("status", [201, 202, 500])
+def test_a_token_answer_with_another_status_than_200_still_revokes_its_token(
+    signin: SlackStandIn, client_signin: Any, status: int
+) -> None:
+    token = "xoxp-standin-oidc-other-status"
+    body = {"ok": True, "access_token": token, "token_type": "Bearer", "id_token": "e30.e30.e30"}
+    signin.fail_next("openid.connect.token", status=status, body=body)
+    response = client_signin(Client())
+    assert response.status_code == 502 and token.encode() not in response.content
+    assert [call.token for call in signin.calls_to("auth.revoke")] == [token]
 
 
 # --- the claims ---------------------------------------------------------------------------
