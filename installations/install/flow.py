@@ -42,8 +42,11 @@ from installations.slack.answers import (
     SLACK_ID,
     InstallAnswer,
     IssuedCredentials,
+    TokenOwner,
     UnusableInstallAnswer,
     auth_test_answer,
+    foreign_fields,
+    owner_unsaid,
 )
 from installations.slack.install_answer import (
     ensure_answer_is_our_install,
@@ -242,12 +245,26 @@ def _stored_app_id(client_id: str) -> str | None:
 
 @sensitive_variables("answer", "token")
 def _auth_test(answer: InstallAnswer) -> tuple[str | None, str | None]:
-    """bot_id and (org-wide installs) the org url, from auth.test with the new token."""
+    """bot_id and (org-wide installs) the org url, from auth.test with the new token, which
+    must be a token of the app, workspace or org that oauth.v2.access named."""
     user_token = answer.authed_user.access_token if answer.authed_user else None
     token = answer.access_token or user_token
     if token is None:  # ensure_answer_is_our_install asks for one of them: never here
         raise UnexpectedAnswer()
     tested = auth_test_answer(slack_api.auth_test(token).data)
+    owner = TokenOwner(
+        app_id=answer.app_id,
+        team_id=answer.team_id,
+        enterprise_id=answer.enterprise_id,
+        is_enterprise_install=answer.is_enterprise_install,
+    )
+    problems = owner_unsaid(tested, org_wide=owner.is_enterprise_install)
+    problems += foreign_fields(tested, owner)
+    if problems:  # a token of another install than oauth.v2.access said: keep none of it
+        logger.warning(
+            "unexpected auth.test answer for a new install: fields %s", ",".join(problems)
+        )
+        raise UnexpectedAnswer()
     bot_id = tested.bot_id if answer.access_token else None
     url = tested.url if answer.is_enterprise_install else None
     if (answer.access_token and bot_id is None) or (answer.is_enterprise_install and url is None):

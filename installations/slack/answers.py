@@ -133,6 +133,17 @@ class AuthTestAnswer:
 
 
 @dataclass(frozen=True)
+class TokenOwner:
+    """Whose a token should be: an app, and a workspace or (org-wide) an org; None or "" where
+    that is not known."""
+
+    app_id: str | None
+    team_id: str | None
+    enterprise_id: str | None
+    is_enterprise_install: bool
+
+
+@dataclass(frozen=True)
 class RevokeAnswer:
     revoked: bool
 
@@ -422,6 +433,35 @@ def auth_test_answer(data: object) -> AuthTestAnswer:
     if problems:
         raise _unusable("auth.test", problems)
     return answer
+
+
+def owner_unsaid(tested: AuthTestAnswer, *, org_wide: bool) -> list[str]:
+    """The field an auth.test answer leaves out that says whose the token is: the org for an
+    org-wide token, the workspace for any other (docs/slack-protocol.md §5)."""
+    if org_wide:
+        return [] if tested.enterprise_id else ["enterprise_id"]
+    return [] if tested.team_id else ["team_id"]
+
+
+def foreign_fields(tested: AuthTestAnswer, owner: TokenOwner) -> list[str]:
+    """The fields in which auth.test names another owner than ``owner``: another app, another
+    workspace, another org, or a workspace token where an org-wide one belongs (and the
+    reverse). A field left out on either side is not compared. An org-wide token answers with
+    the org: its ``team_id`` is the org's id when present (docs/slack-protocol.md §5)."""
+    different: list[str] = []
+    if owner.app_id and tested.app_id and tested.app_id != owner.app_id:
+        different.append("app_id")
+    if owner.enterprise_id and tested.enterprise_id and tested.enterprise_id != owner.enterprise_id:
+        different.append("enterprise_id")
+    if owner.is_enterprise_install:
+        names_a_workspace = tested.team_id not in (None, owner.enterprise_id, tested.enterprise_id)
+        if not tested.is_enterprise_install and names_a_workspace:
+            different.append("team_id")
+    elif tested.is_enterprise_install:
+        different.append("is_enterprise_install")
+    elif owner.team_id and tested.team_id and tested.team_id != owner.team_id:
+        different.append("team_id")
+    return different
 
 
 def revoke_answer(data: object) -> RevokeAnswer:

@@ -298,6 +298,32 @@ def test_first_install_answered_for_another_app_is_refused_with_slack_app_id(
     assert flow.install().status_code == 302
 
 
+@pytest.mark.parametrize(
+    ("choices", "patch"),
+    [
+        ({}, {"team_id": "T0ELSEWHERE"}),
+        ({}, {"app_id": "A0OTHERAPP"}),
+        ({}, {"team_id": None}),
+        ({}, {"is_enterprise_install": True, "enterprise_id": "E0STANDIN1"}),
+        ({"enterprise_id": "E0GRID"}, {"enterprise_id": "E0OTHERORG"}),
+        ({"org_wide": True}, {"enterprise_id": "E0OTHERORG", "team_id": "E0OTHERORG"}),
+        ({"org_wide": True}, {"is_enterprise_install": False, "team_id": "T0INSIDE"}),
+    ],
+)
+def test_auth_test_for_another_install_than_the_code_is_refused_and_revoked(
+    flow: Flow, choices: dict[str, Any], patch: dict[str, Any]
+) -> None:
+    """auth.test with the new token must name the app, workspace or org oauth.v2.access named
+    (docs/slack-protocol.md §5): another's answer is unusable, and what was issued is revoked."""
+    flow.standin.fail_next("auth.test", patch=patch)
+    response = flow.install(**choices)
+    assert response.status_code == 502
+    assert b"unexpected_response" in response.content
+    assert nothing_stored()
+    bot = flow.standin.issued[0]["access_token"]
+    assert known_token(flow.standin, bot)["revoked"] is True
+
+
 def test_answer_without_the_bot_token_we_asked_for(flow: Flow, settings: Any) -> None:
     settings.SLACK_SCOPES = ""
     settings.SLACK_USER_SCOPES = "search:read"
