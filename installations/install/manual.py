@@ -1,6 +1,7 @@
 """Single-workspace apps: register a bot token obtained from the app's settings page (no OAuth).
 
-``auth.test`` fills in the team, the bot's ids and the granted scopes (docs/slack-protocol.md §5).
+``auth.test`` fills in the team, the bot's ids and the granted scopes (docs/slack-protocol.md §5);
+a token it does not show to be a bot of this app, in a workspace or org it names, is refused.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from django.views.decorators.debug import sensitive_variables
 from slack_sdk.oauth.installation_store import Installation as SdkInstallation
 
 from installations.conf import slack_config
-from installations.exceptions import InvalidInstallRequest
+from installations.exceptions import InvalidInstallRequest, UnexpectedAnswer
+from installations.install.flow import _known_app_id
 from installations.lifecycle.saving import save_installation
 from installations.models import Workspace
 from installations.slack import api as slack_api
+from installations.slack.answers import AuthTestAnswer, auth_test_answer, owner_unsaid
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +66,29 @@ class TokenRejected(InvalidInstallRequest):
     title = "This token cannot be registered"
 
 
-@sensitive_variables("token", "answer")
+def ensure_our_bot(answer: AuthTestAnswer, *, known_app_id: str | None) -> None:
+    """Refuse, in one line, a token auth.test does not show to be a bot of this app in a named
+    workspace or org: the checks the Add to Slack flow makes on its oauth.v2.access answer."""
+    if not answer.bot_id:
+        raise TokenRejected("Slack says this token does not belong to a bot.")
+    unsaid = owner_unsaid(answer, org_wide=answer.is_enterprise_install)
+    if answer.app_id is None:
+        unsaid.append("app_id")
+    if unsaid:
+        logger.warning("unusable auth.test answer for a manual token: fields %s", ",".join(unsaid))
+        raise UnexpectedAnswer(
+            f"Slack's answer about this token leaves out {', '.join(unsaid)}, so whose token "
+            "it is cannot be told. Nothing was saved."
+        )
+    if known_app_id and answer.app_id != known_app_id:
+        raise TokenRejected(
+            f"This is a token of another Slack app ({answer.app_id}), not of this one "
+            f"({known_app_id}). Nothing was saved. Copy the Bot User OAuth Token from this "
+            "app's OAuth & Permissions page."
+        )
+
+
+@sensitive_variables("token", "answer", "response")
 def register_bot_token(token: str, *, actor: str) -> Workspace:
     """auth.test the token, then save it as a manual installation of its workspace."""
     config = slack_config()
@@ -81,21 +106,21 @@ def register_bot_token(token: str, *, actor: str) -> Workspace:
             "Permissions page. Rotating tokens (xoxe.xoxb-) need the Add to Slack flow, which "
             "also stores their refresh token."
         )
-    answer = slack_api.auth_test(token)
-    if not answer.get("bot_id"):
-        raise TokenRejected("Slack says this token does not belong to a bot.")
-    is_org = answer.get("is_enterprise_install") is True
-    scopes = slack_api.granted_scopes(answer)
+    response = slack_api.auth_test(token)
+    answer = auth_test_answer(response.data)
+    ensure_our_bot(answer, known_app_id=_known_app_id())
+    is_org = answer.is_enterprise_install
+    scopes = slack_api.granted_scopes(response)
     installation = SdkInstallation(
-        app_id=answer.get("app_id"),
-        enterprise_id=answer.get("enterprise_id") or None,
-        enterprise_url=answer.get("url") if is_org else None,
-        team_id=None if is_org else answer.get("team_id"),
-        team_name=None if is_org else answer.get("team"),
-        enterprise_name=answer.get("team") if is_org else None,
+        app_id=answer.app_id,
+        enterprise_id=answer.enterprise_id,
+        enterprise_url=answer.url if is_org else None,
+        team_id=None if is_org else answer.team_id,
+        team_name=None if is_org else answer.team,
+        enterprise_name=answer.team if is_org else None,
         bot_token=token,
-        bot_id=answer.get("bot_id"),
-        bot_user_id=answer.get("user_id"),
+        bot_id=answer.bot_id,
+        bot_user_id=answer.user_id,
         bot_scopes=",".join(scopes or ()),
         user_id="",
         is_enterprise_install=is_org,

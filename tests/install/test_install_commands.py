@@ -132,6 +132,68 @@ def test_add_token_reports_slacks_refusal(standin: SlackStandIn, monkeypatch: An
     assert not Workspace.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("choices", "fault", "words"),
+    [
+        ({}, {"patch": {"team_id": None}}, "leaves out team_id"),
+        ({}, {"patch": {"app_id": None}}, "leaves out app_id"),
+        ({"org_wide": True}, {"patch": {"enterprise_id": None}}, "leaves out enterprise_id"),
+        ({}, {"patch": {"is_enterprise_install": True}}, "leaves out enterprise_id"),
+    ],
+)
+def test_add_token_refuses_an_answer_that_does_not_say_whose_token_it_is(
+    standin: SlackStandIn,
+    monkeypatch: Any,
+    choices: dict[str, Any],
+    fault: dict[str, Any],
+    words: str,
+) -> None:
+    token = bot_token_from(standin, **choices)
+    monkeypatch.setenv("SLACK_BOT_TOKEN", token)
+    standin.fail_next("auth.test", **fault)
+    with pytest.raises(CommandError, match=words) as caught:
+        run("slack_add_token")
+    assert "\n" not in str(caught.value) and token not in str(caught.value)
+    assert not Workspace.objects.exists() and not Installation.objects.exists()
+
+
+def test_add_token_refuses_an_answer_without_the_fields_at_all(
+    standin: SlackStandIn, monkeypatch: Any
+) -> None:
+    """An answer that lacks the keys altogether, as a body of its own (not set to null)."""
+    monkeypatch.setenv("SLACK_BOT_TOKEN", bot_token_from(standin))
+    bare = {"ok": True, "url": "https://x.slack.com/", "user_id": "U0BOT", "bot_id": "B0BOT"}
+    standin.fail_next("auth.test", body=bare)
+    with pytest.raises(CommandError, match="leaves out team_id, app_id"):
+        run("slack_add_token")
+    assert not Workspace.objects.exists()
+
+
+def test_add_token_refuses_another_apps_token(
+    standin: SlackStandIn, monkeypatch: Any, settings: Any
+) -> None:
+    settings.SLACK_APP_ID = "A0STANDIN"
+    monkeypatch.setenv("SLACK_BOT_TOKEN", bot_token_from(standin))
+    standin.fail_next("auth.test", patch={"app_id": "A0OTHERAPP"})
+    with pytest.raises(CommandError, match="another Slack app \\(A0OTHERAPP\\)"):
+        run("slack_add_token")
+    assert not Workspace.objects.exists()
+
+
+def test_add_token_refuses_a_token_of_another_app_than_the_one_stored(
+    standin: SlackStandIn, monkeypatch: Any
+) -> None:
+    """Without SLACK_APP_ID, the app id already stored for our client id is ours."""
+    monkeypatch.setenv("SLACK_BOT_TOKEN", bot_token_from(standin))
+    run("slack_add_token")
+    other = bot_token_from(standin, team_id="T0SECOND")
+    monkeypatch.setenv("SLACK_BOT_TOKEN", other)
+    standin.fail_next("auth.test", patch={"app_id": "A0OTHERAPP"})
+    with pytest.raises(CommandError, match="token_rejected"):
+        run("slack_add_token")
+    assert list(Workspace.objects.values_list("team_id", flat=True)) == ["T0STANDIN1"]
+
+
 # --- slack_install_url -------------------------------------------------------------------------
 
 
