@@ -1,10 +1,13 @@
 """Token health: auth.test with each workspace's bot token, and what its answer means.
 
 docs/slack-protocol.md §5: ``token_revoked`` and ``account_inactive`` mean dead; ``invalid_auth``
-(maybe an IP allow-list) means suspect, dead on the second failure in a row; any other fault says
-nothing about the token. auth.test runs outside any transaction; the verdict is written by one
-conditional UPDATE that lands only while the row still holds what it was computed from. A token
-this process cannot decrypt is logged at ERROR and nothing is recorded.
+(maybe an IP allow-list) means suspect, dead on the second in a row; a policy or migration code
+means the token is alive; a rate limit, Slack's own fault or any other code says nothing about
+the token (``what_code_says`` sorts them, the one place that does). A working token that Slack
+says is another workspace's or app's is dead for this one. auth.test runs outside any
+transaction; the verdict is written by one conditional UPDATE that lands only while the row
+still holds what it was computed from. A token this process cannot decrypt is logged at ERROR
+and nothing is recorded.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 from typing import Any
 from urllib.error import URLError
 
@@ -26,19 +30,62 @@ from slack_sdk.web import SlackResponse
 
 from installations import signals
 from installations.encryption.fields import EncryptedDataError, has_stored_value, key_problem
-from installations.exceptions import SlackInstallError, SlackRefused
+from installations.exceptions import SlackInstallError
 from installations.lifecycle import rotation
 from installations.lifecycle.job_threads import in_thread_batches
 from installations.lifecycle.saving import record_event
 from installations.lifecycle.sharding import EVERYTHING, Shard, rows_by_key
 from installations.models import Health, LifecycleEvent, Workspace
 from installations.slack import api as slack_api
+from installations.slack.answers import TokenOwner, auth_test_answer, foreign_fields, owner_unsaid
 
 logger = logging.getLogger(__name__)
 
 DEAD_CODES = frozenset({"token_revoked", "account_inactive"})
 SUSPECT_CODES = frozenset({"invalid_auth"})
+EXPIRED_CODES = frozenset({"token_expired"})
+# The token authenticated; a policy, a missing grant or an org migration stops the call.
+ALIVE_CODES = frozenset(
+    {
+        "no_permission",
+        "ekm_access_denied",
+        "org_login_required",
+        "team_added_to_org",
+        "missing_scope",
+        "team_access_not_granted",
+    }
+)
+# Ours, not Slack's: auth.test worked, for another workspace, org or app than the row's.
+FOREIGN_TOKEN = "foreign_token"  # noqa: S105 (a verdict's code, not a secret)
 RATE_LIMIT_RETRIES = 3
+
+
+class TokenSays(Enum):
+    """What one auth.test outcome says about the token it was called with."""
+
+    WORKS = "works"
+    DEAD = "dead"  # revoked, its workspace or installer gone, or not this workspace's token
+    REFUSED = "refused"  # invalid_auth: dead, or an IP allow-list: dead the second time in a row
+    EXPIRED = "expired"  # a rotating token past its time that could not be refreshed
+    ALIVE = "alive"  # the token authenticated; something else stops it
+    NOTHING = "nothing"  # a rate limit, Slack's fault, no usable answer, a code we do not know
+
+
+def what_code_says(code: str) -> TokenSays:
+    """The one classification of auth.test outcomes: only the codes that speak of the token
+    count against it; every other code, known or not, says nothing about it."""
+    if code == "ok":
+        return TokenSays.WORKS
+    if code in DEAD_CODES or code == FOREIGN_TOKEN:
+        return TokenSays.DEAD
+    if code in SUSPECT_CODES:
+        return TokenSays.REFUSED
+    if code in EXPIRED_CODES:
+        return TokenSays.EXPIRED
+    if code in ALIVE_CODES:
+        return TokenSays.ALIVE
+    return TokenSays.NOTHING
+
 
 MESSAGES = {
     "ok": "The bot token works.",
@@ -50,9 +97,13 @@ MESSAGES = {
     "undecryptable": "Not verified: the stored token cannot be decrypted with this server's keys. "
     "A key configuration problem (check TOKEN_ENCRYPTION_KEYS), not a problem with the "
     "workspace; nothing was changed.",
+    FOREIGN_TOKEN: "Slack says the stored token is another workspace's or another app's, not "
+    "this one's: it cannot act here; reinstall needed.",
     "ratelimited": "Slack rate-limited the check; health unknown until the next run.",
     "slack_unavailable": "Slack could not be reached; health unknown until the next run.",
     "slack_http_error": "Slack answered with a server error; health unknown until the next run.",
+    "unexpected_response": "Slack sent an answer we could not use; health unknown until the "
+    "next run.",
     "changed_meanwhile": "The token changed while it was checked (a reinstall or refresh): "
     "nothing recorded; check again.",
 }
@@ -77,14 +128,21 @@ class VerifyOutcome:
 
 
 def _message(code: str) -> str:
-    return MESSAGES.get(code) or f"Slack answered {code}."
+    known = MESSAGES.get(code)
+    if known:
+        return known
+    says = what_code_says(code)
+    if says is TokenSays.ALIVE:
+        return f"Slack answered {code}: the token is alive; a policy, grant or migration stops it."
+    if says is TokenSays.NOTHING:
+        return f"Slack answered {code}, which says nothing about the token; health unknown."
+    return f"Slack answered {code}."
 
 
 @dataclass(frozen=True)
 class _Answer:
-    code: str  # "ok" or an error code
+    code: str  # "ok", Slack's error code, FOREIGN_TOKEN, or the reason a call failed
     response: SlackResponse | None = None
-    about_token: bool = True  # False: a fault of the call, which says nothing about the token
     unreadable: tuple[str, ...] = ()  # the key ids needed when this process cannot decrypt
 
 
@@ -103,14 +161,37 @@ def _auth_test(workspace: Workspace, client: WebClient | None) -> _Answer:
     if token is None:
         return _Answer("no_token")
     try:
-        return _Answer("ok", slack_api.auth_test(token, client=client))
-    except SlackRefused as exc:
+        response = slack_api.auth_test(token, client=client)
+    except SlackInstallError as exc:  # a refusal, unreachable, an answer we cannot use
         return _Answer(exc.reason)
-    except SlackInstallError as exc:  # unreachable, rate-limited, an answer we cannot use
-        return _Answer(exc.reason, about_token=False)
     except (URLError, OSError) as exc:
         logger.warning("auth.test for %s unreachable: %s", workspace.pk, type(exc).__name__)
-        return _Answer("slack_unavailable", about_token=False)
+        return _Answer("slack_unavailable")
+    return _Answer(_whose(workspace, response), response)
+
+
+def _whose(workspace: Workspace, response: SlackResponse) -> str:
+    """What a working auth.test says of whose the token is: "ok" for the row's app and
+    workspace or org, FOREIGN_TOKEN for another, "unexpected_response" when it does not say."""
+    try:
+        tested = auth_test_answer(response.data)
+    except SlackInstallError as exc:
+        return exc.reason
+    owner = TokenOwner(
+        app_id=workspace.app_id,
+        team_id=workspace.team_id,
+        enterprise_id=workspace.enterprise_id,
+        is_enterprise_install=workspace.is_enterprise_install,
+    )
+    unsaid = owner_unsaid(tested, org_wide=owner.is_enterprise_install)
+    if unsaid:
+        logger.warning("auth.test for %s does not say %s", workspace.pk, ",".join(unsaid))
+        return "unexpected_response"
+    foreign = foreign_fields(tested, owner)
+    if foreign:
+        logger.warning("auth.test for %s names another %s", workspace.pk, ",".join(foreign))
+        return FOREIGN_TOKEN
+    return "ok"
 
 
 def _unrecorded(
@@ -161,12 +242,7 @@ def _decide(
     if answer.code == "no_token":
         return _unrecorded(workspace, answer.code)
     return _record(
-        workspace,
-        answer.code,
-        answer.response,
-        actor=actor,
-        about_token=answer.about_token,
-        log_unchanged=log_unchanged,
+        workspace, answer.code, answer.response, actor=actor, log_unchanged=log_unchanged
     )
 
 
@@ -184,26 +260,27 @@ def _same_bot_token(stored: Workspace, tested: Workspace) -> bool:
 
 
 def _verdict(
-    row: Workspace, code: str, scopes: tuple[str, ...] | None, *, about_token: bool, now: datetime
+    row: Workspace, code: str, scopes: tuple[str, ...] | None, *, now: datetime
 ) -> dict[str, Any]:
-    """The fields a verdict sets on ``row``, by name (``about_token`` False: a fault of the
-    call, which says nothing about the token)."""
+    """The fields a verdict sets on ``row``, by name. Only a code that speaks of the token
+    counts against it (``what_code_says``); ``verify_failures`` counts those in a row."""
     changes: dict[str, Any]
-    if code == "ok":
+    says = what_code_says(code)
+    if says is TokenSays.WORKS:
         changes = {"health": Health.OK, "verify_failures": 0, "last_error": ""}
         changes["last_verified_at"] = now
         if scopes is not None:
             changes["bot_scopes"] = ",".join(scopes)
-    elif not about_token:
-        changes = {"health": Health.UNKNOWN}  # says nothing about the token itself
+    elif says is TokenSays.NOTHING:
+        changes = {"health": Health.UNKNOWN}  # the count and the last verification stand
+    elif says is TokenSays.ALIVE:  # alive, so a run of refusals is broken; not working either
+        changes = {"verify_failures": 0, "last_verified_at": now, "health": Health.UNKNOWN}
     else:
         failures = row.verify_failures + 1
-        if code in DEAD_CODES or (code in SUSPECT_CODES and failures >= 2):
+        if says is TokenSays.DEAD or (says is TokenSays.REFUSED and failures >= 2):
             health = Health.DEAD
-        elif code in SUSPECT_CODES or code == "token_expired":
+        else:  # refused once, or expired and not refreshed
             health = Health.SUSPECT
-        else:  # a policy or migration answer (no_permission, org_login_required...): not dead
-            health = Health.UNKNOWN
         changes = {"verify_failures": failures, "last_verified_at": now, "health": health}
     if code != "ok":
         changes["last_error"], changes["last_error_at"] = code, now
@@ -224,9 +301,7 @@ def _event(
     return None
 
 
-def _outcome(
-    workspace: Workspace, code: str, scopes: tuple[str, ...] | None, reachable: bool
-) -> VerifyOutcome:
+def _outcome(workspace: Workspace, code: str, scopes: tuple[str, ...] | None) -> VerifyOutcome:
     logger.info("verified workspace %s: %s (health %s)", workspace.pk, code, workspace.health)
     return VerifyOutcome(
         workspace_id=str(workspace.pk),
@@ -235,7 +310,7 @@ def _outcome(
         error="" if code == "ok" else code,
         scopes=scopes,
         message=_message(code),
-        reachable=reachable,
+        reachable=what_code_says(code) is not TokenSays.NOTHING,
     )
 
 
@@ -245,23 +320,20 @@ def _record(
     response: SlackResponse | None,
     *,
     actor: str,
-    about_token: bool,
     log_unchanged: bool,
 ) -> VerifyOutcome:
     """Record the verdict on the token ``tested`` holds; a row that changed meanwhile gets it
     decided again while it holds that token, else nothing (never on a replacing token)."""
-    scopes = slack_api.granted_scopes(response) if response is not None else None
+    scopes = None if code != "ok" or response is None else slack_api.granted_scopes(response)
     row: Workspace | None = tested
     for _ in range(VERDICT_ATTEMPTS):
         if row is None or not _same_bot_token(row, tested):
             break
-        changes = _write_verdict(
-            row, code, scopes, actor=actor, about_token=about_token, log_unchanged=log_unchanged
-        )
+        changes = _write_verdict(row, code, scopes, actor=actor, log_unchanged=log_unchanged)
         if changes is not None:
             for name, value in changes.items():
                 setattr(tested, name, value)
-            return _outcome(tested, code, scopes, about_token)
+            return _outcome(tested, code, scopes)
         row = Workspace.objects.filter(pk=tested.pk).first()
     logger.info("verify of workspace %s: token changed meanwhile, not recorded", tested.pk)
     current = row or tested
@@ -277,13 +349,12 @@ def _write_verdict(
     scopes: tuple[str, ...] | None,
     *,
     actor: str,
-    about_token: bool,
     log_unchanged: bool,
 ) -> dict[str, Any] | None:
     """Write the verdict and its lifecycle event while the stored row holds the same bot token
     envelope (every seal has a fresh nonce), health, failure count and scopes as ``row``; the
     fields written, or None when the row had changed."""
-    changes = _verdict(row, code, scopes, about_token=about_token, now=timezone.now())
+    changes = _verdict(row, code, scopes, now=timezone.now())
     before = (row.health, row.bot_scopes)
     after = (changes.get("health", row.health), changes.get("bot_scopes", row.bot_scopes))
     event = _event(code, before, after, log_unchanged=log_unchanged)
