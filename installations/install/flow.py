@@ -158,7 +158,7 @@ def complete_install(
         raise
     try:
         ensure_answer_is_our_install(
-            answer, wants_bot=bool(config.scopes), known_app_id=_known_app_id()
+            answer, wants_bot=bool(config.scopes), known_app_id=known_app_id()
         )
         bot_id, enterprise_url = _auth_test(answer)
         installation = sdk_installation_from_answer(
@@ -217,7 +217,7 @@ def custom_values_for(request: HttpRequest) -> dict[str, Any]:
 KNOWN_APP_ID_SECONDS = 3600
 
 
-def _known_app_id() -> str | None:
+def known_app_id() -> str | None:
     """SLACK_APP_ID, else the app id already stored for our client id (one client, one app)."""
     config = slack_config()
     if config.app_id:

@@ -15,7 +15,7 @@ from slack_sdk.oauth.installation_store import Installation as SdkInstallation
 
 from installations.conf import slack_config
 from installations.exceptions import InvalidInstallRequest, UnexpectedAnswer
-from installations.install.flow import _known_app_id
+from installations.install.flow import known_app_id
 from installations.lifecycle.saving import save_installation
 from installations.models import Workspace
 from installations.slack import api as slack_api
@@ -66,24 +66,23 @@ class TokenRejected(InvalidInstallRequest):
     title = "This token cannot be registered"
 
 
-def ensure_our_bot(answer: AuthTestAnswer, *, known_app_id: str | None) -> None:
-    """Refuse, in one line, a token auth.test does not show to be a bot of this app in a named
-    workspace or org: the checks the Add to Slack flow makes on its oauth.v2.access answer."""
+def ensure_our_bot(answer: AuthTestAnswer, *, ours: str | None) -> None:
+    """Refuse, in one line, a token auth.test does not show to be a bot in a named workspace or
+    org, or shows to be another app's than ``ours`` (the flow's checks on oauth.v2.access). Slack's
+    own example answer for a bot token has no ``app_id``: then there is nothing to compare."""
     if not answer.bot_id:
         raise TokenRejected("Slack says this token does not belong to a bot.")
     unsaid = owner_unsaid(answer, org_wide=answer.is_enterprise_install)
-    if answer.app_id is None:
-        unsaid.append("app_id")
     if unsaid:
         logger.warning("unusable auth.test answer for a manual token: fields %s", ",".join(unsaid))
         raise UnexpectedAnswer(
             f"Slack's answer about this token leaves out {', '.join(unsaid)}, so whose token "
             "it is cannot be told. Nothing was saved."
         )
-    if known_app_id and answer.app_id != known_app_id:
+    if ours and answer.app_id and answer.app_id != ours:
         raise TokenRejected(
             f"This is a token of another Slack app ({answer.app_id}), not of this one "
-            f"({known_app_id}). Nothing was saved. Copy the Bot User OAuth Token from this "
+            f"({ours}). Nothing was saved. Copy the Bot User OAuth Token from this "
             "app's OAuth & Permissions page."
         )
 
@@ -108,11 +107,12 @@ def register_bot_token(token: str, *, actor: str) -> Workspace:
         )
     response = slack_api.auth_test(token)
     answer = auth_test_answer(response.data)
-    ensure_our_bot(answer, known_app_id=_known_app_id())
+    ours = known_app_id()
+    ensure_our_bot(answer, ours=ours)
     is_org = answer.is_enterprise_install
     scopes = slack_api.granted_scopes(response)
     installation = SdkInstallation(
-        app_id=answer.app_id,
+        app_id=answer.app_id or ours,
         enterprise_id=answer.enterprise_id,
         enterprise_url=answer.url if is_org else None,
         team_id=None if is_org else answer.team_id,

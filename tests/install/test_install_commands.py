@@ -136,7 +136,6 @@ def test_add_token_reports_slacks_refusal(standin: SlackStandIn, monkeypatch: An
     ("choices", "fault", "words"),
     [
         ({}, {"patch": {"team_id": None}}, "leaves out team_id"),
-        ({}, {"patch": {"app_id": None}}, "leaves out app_id"),
         ({"org_wide": True}, {"patch": {"enterprise_id": None}}, "leaves out enterprise_id"),
         ({}, {"patch": {"is_enterprise_install": True}}, "leaves out enterprise_id"),
     ],
@@ -164,9 +163,21 @@ def test_add_token_refuses_an_answer_without_the_fields_at_all(
     monkeypatch.setenv("SLACK_BOT_TOKEN", bot_token_from(standin))
     bare = {"ok": True, "url": "https://x.slack.com/", "user_id": "U0BOT", "bot_id": "B0BOT"}
     standin.fail_next("auth.test", body=bare)
-    with pytest.raises(CommandError, match="leaves out team_id, app_id"):
+    with pytest.raises(CommandError, match="leaves out team_id"):
         run("slack_add_token")
     assert not Workspace.objects.exists()
+
+
+def test_add_token_takes_an_answer_without_an_app_id_as_slacks_example_has_it(
+    standin: SlackStandIn, monkeypatch: Any, settings: Any
+) -> None:
+    """auth.test's documented answer for a bot token names no app: nothing to compare, and the
+    row gets the app id this server knows."""
+    settings.SLACK_APP_ID = "A0STANDIN"
+    monkeypatch.setenv("SLACK_BOT_TOKEN", bot_token_from(standin))
+    standin.fail_next("auth.test", patch={"app_id": None})
+    run("slack_add_token")
+    assert Workspace.objects.get().app_id == "A0STANDIN"
 
 
 def test_add_token_refuses_another_apps_token(
