@@ -121,11 +121,16 @@ def _rows_of(target_id: str) -> QuerySet[Workspace]:
 
 
 def holds_tokens() -> Q:
-    """Workspace rows that still hold a token Slack may honour: the bot's, or a current user's.
-    Not the row's status: a user token outlives a bot that Slack revoked (``tokens_revoked``
-    names the bot alone), and it must be revoked before its row is erased."""
-    user_tokens = Q(installations__is_current=True, installations__user_token__isnull=False)
-    return Q(bot_token__isnull=False) | user_tokens
+    """Workspace rows that still hold a token Slack may honour: the bot's access or refresh
+    token, or a current user's. Not the row's status: a user token outlives a bot that Slack
+    revoked (``tokens_revoked`` names the bot alone), and a refresh token outlives its expired
+    access token; each must be revoked before its row is erased."""
+    current = Q(installations__is_current=True)
+    users = current & (
+        Q(installations__user_token__isnull=False)
+        | Q(installations__user_refresh_token__isnull=False)
+    )
+    return Q(bot_token__isnull=False) | Q(bot_refresh_token__isnull=False) | users
 
 
 def describe(target: str, outcome: ForgetOutcome) -> str:

@@ -21,6 +21,8 @@ from installations.models import Health, Installation, LifecycleEvent, Workspace
 
 logger = logging.getLogger(__name__)
 
+# What auth.revoke answers for a token already dead at Slack: erasing our copy is then safe.
+ALREADY_DEAD = frozenset({"token_revoked", "invalid_auth", "account_inactive", "token_expired"})
 HAS_USER_TOKEN = Q(user_token__isnull=False) | Q(user_refresh_token__isnull=False)
 
 
@@ -184,16 +186,25 @@ class TokensChangedMeanwhile(Exception):
     would leave a live token nobody can revoke, so the caller revokes it and tries again."""
 
 
-@sensitive_variables("tokens")
+@sensitive_variables("tokens", "values", "users")
 def live_tokens(workspace: Workspace) -> list[str]:
-    """The bot token and current users' tokens; raises EncryptedDataError before any call."""
-    tokens: list[str] = []
-    if workspace.bot_token is not None:
-        tokens.append(workspace.bot_token)
-    for row in workspace.installations.filter(is_current=True, user_token__isnull=False):
-        if row.user_token is not None:  # the filter says so; the type cannot
-            tokens.append(row.user_token)
-    return tokens
+    """Every token of the target Slack may still honour, refresh tokens first: the bot's refresh
+    token, current users' refresh tokens, then the bot token and current users' tokens.
+
+    With rotation auth.revoke ends only the one token it is called with (docs/slack-protocol.md
+    §5), so each is revoked on its own; a refresh token outlives its access token (an expired
+    access token is dead, its refresh token still mints new pairs), and revoking it first leaves
+    nothing that could mint a pair while the rest is revoked. Raises EncryptedDataError before
+    any call when one cannot be decrypted."""
+    users = list(workspace.installations.filter(HAS_USER_TOKEN, is_current=True).order_by("pk"))
+    values = [
+        workspace.bot_refresh_token,
+        *(row.user_refresh_token for row in users),
+        workspace.bot_token,
+        *(row.user_token for row in users),
+    ]
+    tokens = [token for token in values if token is not None]
+    return list(dict.fromkeys(tokens))
 
 
 @sensitive_variables("revoked")

@@ -13,6 +13,7 @@ from django.views.decorators.debug import sensitive_variables
 from installations.encryption.fields import EncryptedDataError
 from installations.exceptions import SlackInstallError, SlackRefused
 from installations.lifecycle.revocation import (
+    ALREADY_DEAD,
     TokensChangedMeanwhile,
     live_tokens,
     mark_revoked_by_staff,
@@ -36,9 +37,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-# Answers that mean the token is already dead at Slack: erasing our copy is then safe.
-ALREADY_DEAD = frozenset({"token_revoked", "invalid_auth", "account_inactive", "token_expired"})
-
 
 @dataclass(frozen=True)
 class RevokeOutcome:
@@ -47,7 +45,8 @@ class RevokeOutcome:
     workspace_id: str
     label: str
     revoked: bool
-    tokens_revoked: int = 0
+    tokens_revoked: int = 0  # tokens Slack confirmed it revoked, refresh tokens included
+    tokens_already_dead: int = 0  # tokens Slack said were dead already
     error: str = ""
     message: str = ""
     unreadable: tuple[str, ...] = ()  # the key id a token this process cannot decrypt needs
@@ -64,26 +63,39 @@ class StaffService(Protocol):
     def __call__(self, workspace: Workspace, *, actor: str) -> StaffOutcome: ...
 
 
+@dataclass
+class _Counts:
+    """What auth.revoke answered so far, for a truthful outcome."""
+
+    revoked: int = 0  # Slack confirmed it revoked the token
+    already_dead: int = 0  # Slack answered the token was dead already (ALREADY_DEAD)
+
+
 @sensitive_variables("tokens", "token", "gone")
-def _revoke_at_slack(tokens: list[str], workspace_id: object) -> tuple[list[str], int, str]:
-    """auth.revoke each token in turn: (the tokens now dead at Slack, how many this call
-    revoked, the first blocking error)."""
+def _revoke_at_slack(
+    tokens: list[str], workspace_id: object, counts: _Counts
+) -> tuple[list[str], str]:
+    """auth.revoke each token in turn, in the order given (refresh tokens first): (the tokens now
+    dead at Slack, the first blocking error). ``counts`` adds up what Slack answered."""
     gone: list[str] = []
-    revoked = 0
     for token in tokens:
         try:
-            slack_api.revoke(token)
-            revoked += 1
+            confirmed = slack_api.revoke(token)
         except SlackRefused as exc:
             if exc.reason not in ALREADY_DEAD:
-                return gone, revoked, exc.reason
+                return gone, exc.reason
+            counts.already_dead += 1
         except SlackInstallError as exc:  # unreachable, rate-limited, an answer we cannot use
-            return gone, revoked, exc.reason
+            return gone, exc.reason
         except (URLError, OSError) as exc:
             logger.warning("auth.revoke for %s unreachable: %s", workspace_id, type(exc).__name__)
-            return gone, revoked, "slack_unavailable"
+            return gone, "slack_unavailable"
+        else:
+            if not confirmed:  # ok, but "revoked": false: the token was not ended
+                return gone, "not_revoked"
+            counts.revoked += 1
         gone.append(token)
-    return gone, revoked, ""
+    return gone, ""
 
 
 def _refused_unreadable(workspace: Workspace, exc: EncryptedDataError) -> RevokeOutcome:
@@ -116,34 +128,48 @@ def _reinstalled(workspace: Workspace) -> bool:
 REVOKE_ROUNDS = 3
 
 
+def _revoked_words(counts: _Counts) -> str:
+    """How many tokens Slack confirmed revoked, and how many it said were dead already."""
+    words = f"{counts.revoked} token(s) revoked at Slack"
+    if counts.already_dead:
+        words += f", {counts.already_dead} already dead there"
+    return words
+
+
 @sensitive_variables("dead", "tokens", "gone")
 def revoke_workspace(workspace: Workspace, *, actor: str) -> RevokeOutcome:
-    """auth.revoke the bot token and current user tokens, then erase them (history stays). When
-    Slack cannot be reached nothing is erased: a forgotten live token could never be revoked."""
+    """auth.revoke every token Slack may still honour, refresh tokens first (``live_tokens``),
+    then erase them (history stays). When Slack cannot be reached nothing is erased: a
+    forgotten live token could never be revoked."""
     label = str(workspace)
     dead: set[str] = set()  # revoked by us, or already dead at Slack
-    revoked = 0
+    counts = _Counts()
 
     def outcome(**fields: Any) -> RevokeOutcome:  # with the tokens revoked so far
-        return RevokeOutcome(str(workspace.pk), label, tokens_revoked=revoked, **fields)
+        return RevokeOutcome(
+            str(workspace.pk),
+            label,
+            tokens_revoked=counts.revoked,
+            tokens_already_dead=counts.already_dead,
+            **fields,
+        )
 
     for _round in range(REVOKE_ROUNDS):
         try:
             tokens = live_tokens(workspace)
         except EncryptedDataError as exc:
             return _refused_unreadable(workspace, exc)
-        gone, count, error = _revoke_at_slack([t for t in tokens if t not in dead], workspace.pk)
+        gone, error = _revoke_at_slack([t for t in tokens if t not in dead], workspace.pk, counts)
         dead.update(gone)
-        revoked += count
         if error:
             logger.warning("revoke of workspace %s stopped: %s", workspace.pk, error)
             return outcome(
                 revoked=False,
                 error=error,
-                message=f"Slack did not confirm the revocation ({error}); nothing was erased. "
-                "Try again later.",
+                message=f"Slack did not confirm the revocation ({error}); nothing was erased "
+                f"({_revoked_words(counts)} so far). Try again later.",
             )
-        detail = f"{revoked} token(s) revoked at Slack; tokens erased"
+        detail = f"{_revoked_words(counts)}; tokens erased"
         try:
             erased = mark_revoked_by_staff(workspace, actor=actor, detail=detail, revoked=dead)
         except TokensChangedMeanwhile:
@@ -154,7 +180,7 @@ def revoke_workspace(workspace: Workspace, *, actor: str) -> RevokeOutcome:
             return _refused_unreadable(workspace, exc)
         if not erased and _reinstalled(workspace):
             detail = (
-                f"{revoked} old token(s) revoked at Slack; reinstalled meanwhile, new tokens kept"
+                f"{_revoked_words(counts)} (old tokens); reinstalled meanwhile, new tokens kept"
             )
         workspace.refresh_from_db()
         return outcome(revoked=True, message=detail[:1].upper() + detail[1:] + ".")
@@ -162,6 +188,6 @@ def revoke_workspace(workspace: Workspace, *, actor: str) -> RevokeOutcome:
     return outcome(
         revoked=False,
         error="tokens_changing",
-        message=f"{revoked} token(s) were revoked at Slack, but new tokens kept being "
-        "stored meanwhile (a token refresh running?); nothing was erased. Try again.",
+        message=f"{_revoked_words(counts)}, but new tokens kept being stored meanwhile (a token "
+        "refresh running?); nothing was erased. Try again.",
     )

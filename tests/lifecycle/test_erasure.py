@@ -35,7 +35,7 @@ from installations.reporting.enterprises import enterprise_choices
 from installations.signin.models import SlackIdentity
 from slackstandin import SlackStandIn
 from tests.support.lifecycle import envelope
-from tests.support.standin import is_live, live_and_unkept
+from tests.support.standin import is_live, known_token, live_and_unkept
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -334,6 +334,43 @@ def test_forget_revokes_user_tokens_that_outlived_the_bot(
     call_command("slack_forget_workspace", workspace.team_id, "--noinput", stdout=out)
 
     assert not is_live(standin, user_token)
+    assert "Tokens revoked at Slack: 1." in out.getvalue()
+
+
+def every_token(body: dict[str, Any]) -> list[str]:
+    user = body.get("authed_user") or {}
+    values = [body.get("refresh_token"), user.get("refresh_token")]
+    values += [body.get("access_token"), user.get("access_token")]
+    return [token for token in values if token]
+
+
+def test_forget_revokes_refresh_tokens_whose_access_tokens_expired(
+    standin: SlackStandIn, install: Any
+) -> None:
+    """An expired access token is dead at Slack, its refresh token is not: forgetting the
+    workspace revokes the refresh tokens, so nothing it stored can mint new tokens."""
+    workspace, body = install(rotation=True, user_token=True)
+    standin.expire_token(body["access_token"])
+    assert [is_live(standin, token) for token in every_token(body)] == [True, True, False, True]
+
+    out = io.StringIO()
+    call_command("slack_forget_workspace", workspace.team_id, "--noinput", stdout=out)
+
+    assert [is_live(standin, token) for token in every_token(body)] == [False] * 4
+    assert "Tokens revoked at Slack: 3." in out.getvalue()
+    assert [c.token for c in standin.calls_to("auth.revoke")] == every_token(body)
+
+
+def test_forget_revokes_a_refresh_token_stored_without_its_access_token(
+    standin: SlackStandIn, install: Any
+) -> None:
+    workspace, body = install(rotation=True)
+    Workspace.objects.filter(pk=workspace.pk).update(bot_token=None)
+
+    out = io.StringIO()
+    call_command("slack_forget_workspace", workspace.team_id, "--noinput", stdout=out)
+
+    assert known_token(standin, body["refresh_token"])["revoked"] is True
     assert "Tokens revoked at Slack: 1." in out.getvalue()
 
 

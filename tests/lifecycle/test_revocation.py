@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.utils import timezone
+from slack_sdk.errors import SlackApiError
 
 from installations.conf import slack_config
 from installations.encryption.keyring import generate_key_entry
@@ -22,6 +23,7 @@ from installations.lifecycle.revocation import (
 )
 from installations.lifecycle.staff_actions import revoke_workspace
 from installations.models import Health, Installation, LifecycleEvent, Workspace
+from installations.slack import api as slack_api
 from tests.support.lifecycle import stored_state
 
 pytestmark = pytest.mark.django_db
@@ -103,6 +105,74 @@ def test_revoke_workspace_revokes_at_slack_then_erases(standin, install):
     event = LifecycleEvent.objects.get(kind=LifecycleEvent.Kind.REVOKED)
     assert event.actor == "staff:alice" and "xox" not in event.detail
     assert "xox" not in outcome.message
+
+
+def refresh_with(refresh_token: str) -> str:
+    """What Slack answers a refresh with ``refresh_token``: "" when it issued a new pair."""
+    try:
+        slack_api.single_use_client().oauth_v2_access(
+            client_id=slack_config().client_id,
+            client_secret=slack_config().client_secret,
+            grant_type="refresh_token",
+            refresh_token=refresh_token,
+        )
+    except SlackApiError as exc:
+        return str(exc.response["error"])
+    return ""
+
+
+def test_revoke_workspace_revokes_refresh_tokens_first_then_access_tokens(standin, install):
+    """With rotation auth.revoke ends only the token it is called with: the refresh tokens
+    (which mint new pairs) are revoked one by one, before the access tokens."""
+    workspace, body = install(rotation=True, user_token=True)
+    user = body["authed_user"]
+    outcome = revoke_workspace(workspace, actor="staff:alice")
+    assert outcome.revoked and not outcome.error
+    assert [c.token for c in standin.calls_to("auth.revoke")] == [
+        body["refresh_token"], user["refresh_token"], body["access_token"], user["access_token"],
+    ]  # fmt: skip
+    assert (outcome.tokens_revoked, outcome.tokens_already_dead) == (4, 0)
+    assert outcome.message == "4 token(s) revoked at Slack; tokens erased."
+    for token in (body["refresh_token"], user["refresh_token"]):
+        assert standin.token_info(token)["revoked"] is True
+        assert refresh_with(token) == "invalid_refresh_token"
+    workspace.refresh_from_db()
+    assert workspace.bot_token is None and workspace.bot_refresh_token is None
+    row = Installation.objects.get(workspace=workspace)
+    assert row.user_token is None and row.user_refresh_token is None
+
+
+def test_revoke_workspace_revokes_refresh_tokens_whose_access_tokens_expired(standin, install):
+    """An expired access token is dead (token_expired), its refresh token is not: it still
+    mints new pairs until it is revoked."""
+    workspace, body = install(rotation=True, user_token=True)
+    user = body["authed_user"]
+    standin.expire_token(body["access_token"])
+    standin.expire_token(user["access_token"])
+    outcome = revoke_workspace(workspace, actor="staff:alice")
+    assert outcome.revoked and not outcome.error
+    assert (outcome.tokens_revoked, outcome.tokens_already_dead) == (2, 2)
+    assert "2 token(s) revoked at Slack, 2 already dead there" in outcome.message
+    for token in (body["refresh_token"], user["refresh_token"]):
+        assert standin.token_info(token)["revoked"] is True
+        assert refresh_with(token) == "invalid_refresh_token"
+    event = LifecycleEvent.objects.get(kind=LifecycleEvent.Kind.REVOKED)
+    assert event.detail.startswith("2 token(s) revoked at Slack, 2 already dead there")
+    workspace.refresh_from_db()
+    assert workspace.bot_refresh_token is None
+
+
+def test_revoke_workspace_stops_when_a_refresh_token_is_not_revoked(standin, install):
+    """Slack did not confirm the refresh token's revocation: nothing is erased, and the count
+    says what Slack did confirm."""
+    workspace, body = install(rotation=True)
+    standin.fail_next("auth.revoke", status=500, times=5)
+    outcome = revoke_workspace(workspace, actor="staff:alice")
+    assert not outcome.revoked and outcome.tokens_revoked == 0
+    assert "nothing was erased (0 token(s) revoked at Slack so far)" in outcome.message
+    workspace.refresh_from_db()
+    assert workspace.bot_refresh_token == body["refresh_token"]
+    assert refresh_with(body["refresh_token"]) == ""  # still live: still ours to revoke
 
 
 def test_revoke_workspace_erases_tokens_slack_already_killed(standin, install):
