@@ -4,7 +4,11 @@ No transaction stays open while Slack answers, so each refresh is three short st
 open the token, then claim it with one conditional UPDATE on the token read (only the claimer
 calls Slack); call Slack outside any transaction, never retrying a request that may have reached
 it; lock the row and, while it still holds the spent refresh token, write the new pair or the
-failure and release the claim.
+failure and release the claim. A new pair the row no longer takes (uninstalled, revoked, deleted,
+reinstalled or replaced while Slack answered) is revoked at Slack once the transaction is over,
+refresh token first: with rotation auth.revoke ends only the token it is called with, never a
+newer install's (docs/slack-protocol.md §5). An unusable answer that carried new tokens spent the
+refresh token: the workspace needs a reinstall at once, as when Slack refuses the token.
 
 A stored value this process cannot decrypt is a key configuration error of the process, never a
 fact about the workspace: logged at ERROR with the key ids, nothing written, the token stays due.
@@ -40,8 +44,9 @@ from slack_sdk.oauth.token_rotation import TokenRotator
 
 from installations.conf import slack_config
 from installations.encryption.fields import EncryptedDataError, EncryptedTextField, key_problem
-from installations.exceptions import SlackInstallError
+from installations.exceptions import SlackInstallError, SlackRefused
 from installations.lifecycle.job_threads import in_thread_batches
+from installations.lifecycle.revocation import ALREADY_DEAD
 from installations.lifecycle.saving import record_event
 from installations.lifecycle.sdk_rows import (
     BOT_FIELDS,
@@ -58,11 +63,28 @@ logger = logging.getLogger(__name__)
 
 FORCE_MINUTES = 10 * 365 * 24 * 60  # "refresh now": any expiry is within ten years
 CLAIM_LEASE = timedelta(minutes=2)  # outlasts any HTTP deadline: only a dead runner's expires
-# Slack refused the refresh token itself, or we lost the only live pair: a reinstall is needed.
+# Slack spent the refresh token in an answer we cannot use (the client revoked what it carried).
+UNUSABLE_REFRESH_ANSWER = slack_api.SpentRefreshAnswer.reason
+# Slack refused the refresh token itself, or spent it and we lost the only live pair: a
+# reinstall is needed.
 REINSTALL_CODES = frozenset(
-    {"invalid_refresh_token", "token_revoked", "account_inactive", "save_failed"}
+    {
+        "invalid_refresh_token",
+        "token_revoked",
+        "account_inactive",
+        "save_failed",
+        UNUSABLE_REFRESH_ANSWER,
+    }
 )
+# Plain words for staff, beside the code, where the code alone does not say what happened.
+REINSTALL_WORDS = {
+    UNUSABLE_REFRESH_ANSWER: "Slack spent the refresh token but answered with tokens that "
+    "could not be used; they were revoked",
+    "save_failed": "Slack spent the refresh token but the new tokens could not be saved",
+}
 UNDECRYPTABLE = "undecryptable"  # the error of any outcome when a stored value was unreadable
+# A discarded new pair that Slack did not confirm revoked: it may still be live, unstored.
+DISCARD_NOT_REVOKED = "discarded_tokens_not_revoked"
 SAVE_ATTEMPTS = 3
 
 
@@ -83,7 +105,16 @@ class RefreshFailed:
     code: str
 
 
-TokenResult = TokenRefresh | RefreshFailed
+@dataclass(frozen=True)
+class RefreshDiscarded:
+    """Slack issued a new pair, but the row no longer took it (uninstalled, revoked, deleted,
+    reinstalled or replaced while Slack answered): the pair was revoked at Slack, refresh token
+    first. ``problem``: why Slack did not confirm a revocation ("" when it confirmed all)."""
+
+    problem: str = ""
+
+
+TokenResult = TokenRefresh | RefreshFailed | RefreshDiscarded
 Row = Workspace | Installation  # the bot's token lives on the Workspace, a user's on its row
 ClaimedRow = TypeVar("ClaimedRow", Workspace, Installation)
 Opened = TypeVar("Opened")
@@ -120,6 +151,8 @@ class RefreshOutcome:
     error: str = ""
     skipped: bool = False
     unreadable: tuple[str, ...] = ()
+    discarded: int = 0  # new pairs Slack issued that the row no longer took (RefreshDiscarded)
+    discard_problem: str = ""  # why Slack did not confirm revoking one ("" when it did)
 
     @property
     def refreshed(self) -> bool:
@@ -132,13 +165,23 @@ class RefreshOutcome:
             parts.append("bot token refreshed")
         if self.users_refreshed:
             parts.append(f"{self.users_refreshed} user token(s) refreshed")
+        if self.discarded:
+            fate = (
+                f"they could not be revoked ({self.discard_problem}) and may still be live"
+                if self.discard_problem
+                else "revoked at Slack"
+            )
+            parts.append(
+                f"{self.discarded} refresh(es) discarded: the workspace was revoked, removed or "
+                f"reinstalled while Slack answered, so the new tokens were not stored; {fate}"
+            )
         if self.unreadable:
             parts.append(
                 f"not refreshed: {len(self.unreadable)} stored value(s) cannot be decrypted with "
                 f"this process's keys ({key_problem(self.unreadable)}); a key configuration "
                 "problem (check TOKEN_ENCRYPTION_KEYS), nothing was changed"
             )
-        if self.error and self.error != UNDECRYPTABLE:
+        if self.error and self.error not in (UNDECRYPTABLE, DISCARD_NOT_REVOKED):
             reinstall = " (reinstall needed)" if self.error in REINSTALL_CODES else ""
             parts.append(f"refresh failed: {self.error}{reinstall}")
         return "; ".join(parts) or "nothing was due"
@@ -415,10 +458,11 @@ def _still_live(instance: Row) -> bool:
     )
 
 
-# What a store or a failure reads of the locked row (and refresh_failed_at, which it sets).
+# What a store or a failure reads of the locked row (and refresh_failed_at, which it sets). The
+# access token too: a new pair is never revoked while the row holds one of its tokens.
 LOCKED_FIELDS = {
-    Workspace: ("uninstalled_at", "bot_revoked_at", "refresh_failed_at"),
-    Installation: ("workspace", "is_current", "deleted_at", "user_token_revoked_at"),
+    Workspace: ("bot_token", "uninstalled_at", "bot_revoked_at", "refresh_failed_at"),
+    Installation: ("user_token", "workspace", "is_current", "deleted_at", "user_token_revoked_at"),
 }
 
 
@@ -428,29 +472,114 @@ def _locked(claim: _Claim) -> Row | None:
     return claim.model.objects.select_for_update().only(*fields).filter(pk=claim.pk).first()
 
 
-@sensitive_variables("spent", "rotated")
+@sensitive_variables("rotated")
+def _issued(claim: _Claim, rotated: Any) -> tuple[str, ...]:
+    """The new pair Slack issued, refresh token first (auth.revoke ends one token only)."""
+    if claim.model is Workspace:
+        pair = (rotated.bot_refresh_token, rotated.bot_token)
+    else:
+        pair = (rotated.user_refresh_token, rotated.user_token)
+    return tuple(token for token in pair if isinstance(token, str) and token)
+
+
+@sensitive_variables("issued", "held")
+def _not_held(locked: Row | None, claim: _Claim, issued: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The tokens of ``issued`` the locked row does not hold, safe to revoke: whatever the row
+    holds stays live (a runner whose lease ran out may have stored this very pair). None when
+    the row holds a token this process cannot decrypt: it might be one of them, so none is
+    revoked (an unstored live pair is better than a stored dead one)."""
+    if locked is None or not issued:
+        return issued
+    access = "bot_token" if claim.model is Workspace else "user_token"
+    try:
+        held = {getattr(locked, claim.refresh_field), getattr(locked, access)}
+    except EncryptedDataError as exc:
+        logger.error(
+            "cannot tell whether workspace %s holds a discarded new token: %s; this process's "
+            "keys: %s. The new tokens were not revoked",
+            claim.workspace_id, exc, ", ".join(exc.configured) or "none",
+        )  # fmt: skip
+        return None
+    return tuple(token for token in issued if token not in held)
+
+
+@sensitive_variables("tokens", "token")
+def _revoke_discarded(tokens: tuple[str, ...], claim: _Claim, *, who: str) -> str:
+    """auth.revoke each token of a new pair that was not stored, refresh token first, outside
+    any transaction; with rotation that ends only these tokens, never a newer install's. Every
+    token is tried; the first problem Slack's answers showed ("" when all ended)."""
+    problem = ""
+    for token in tokens:
+        try:
+            ended = slack_api.revoke(token)
+        except SlackRefused as exc:
+            ended = exc.reason in ALREADY_DEAD
+            problem = problem or ("" if ended else exc.reason)
+        except SlackInstallError as exc:
+            problem = problem or exc.reason
+        except (URLError, OSError) as exc:
+            logger.warning("auth.revoke unreachable: %s", type(exc).__name__)
+            problem = problem or "slack_unavailable"
+        else:
+            problem = problem or ("" if ended else "not_revoked")
+    if problem:
+        logger.error(
+            "%s refresh of workspace %s: the new tokens were not stored and Slack did not confirm "
+            "their revocation (%s): they may stay live until the app is removed",
+            who, claim.workspace_id, problem,
+        )  # fmt: skip
+    elif tokens:
+        logger.warning(
+            "%s refresh of workspace %s: the new tokens were not stored; %d revoked at Slack",
+            who, claim.workspace_id, len(tokens),
+        )  # fmt: skip
+    return problem
+
+
+@sensitive_variables("spent", "rotated", "issued")
+def _write(
+    claim: _Claim, spent: str, rotated: Any, actor: str, *, who: str
+) -> tuple[TokenRefresh, tuple[str, ...] | None]:
+    """In one transaction, store the new pair while the row is live and still holds the spent
+    token: (REFRESHED, ()); else leave the row's newer state: (CHANGED_MEANWHILE, the tokens of
+    the new pair to revoke once the transaction is over, or None: see ``_not_held``)."""
+    with transaction.atomic():
+        locked = _locked(claim)
+        if (
+            locked is None
+            or not _still_live(locked)
+            or not _holds_spent_token(locked, claim, spent)
+        ):
+            issued = _issued(claim, rotated)
+            return _discard(claim, locked, who=who), _not_held(locked, claim, issued)
+        locked.save(update_fields=_apply(locked, rotated) + _release(locked, claim))
+        _record_refreshed(locked, actor, who)
+    return TokenRefresh.REFRESHED, ()
+
+
+@sensitive_variables("spent", "rotated", "unstored")
 def _store(claim: _Claim, spent: str, rotated: Any, actor: str, *, who: str) -> TokenResult:
     """Write the new pair, the only live one, whenever the row still holds the spent token, even
-    if our lease ran out; retries a failed write. REFRESHED, CHANGED_MEANWHILE or save_failed."""
+    if our lease ran out; retries a failed write. A pair the row no longer takes is revoked after
+    the transaction (no Slack call under a row lock). REFRESHED, RefreshDiscarded or
+    save_failed."""
     for attempt in range(1, SAVE_ATTEMPTS + 1):
         try:
-            with transaction.atomic():
-                locked = _locked(claim)
-                if (
-                    locked is None
-                    or not _still_live(locked)
-                    or not _holds_spent_token(locked, claim, spent)
-                ):
-                    return _discard(claim, locked, who=who)
-                locked.save(update_fields=_apply(locked, rotated) + _release(locked, claim))
-                _record_refreshed(locked, actor, who)
-            return TokenRefresh.REFRESHED
+            result, unstored = _write(claim, spent, rotated, actor, who=who)
         except DatabaseError as exc:
             logger.warning(
                 "saving refreshed %s token of workspace %s failed (try %d of %d): %s",
                 who, claim.workspace_id, attempt, SAVE_ATTEMPTS, type(exc).__name__,
             )  # fmt: skip
             time.sleep(0.05 * attempt)
+            continue
+        if result is TokenRefresh.REFRESHED:
+            return result
+        if unstored is None:
+            return RefreshDiscarded(UNDECRYPTABLE)
+        if not unstored:  # the row holds the very pair Slack gave us: stored, by another runner
+            return TokenRefresh.CHANGED_MEANWHILE
+        return RefreshDiscarded(_revoke_discarded(unstored, claim, who=who))
     logger.error(
         "refreshed %s token of workspace %s could not be saved; the old refresh token is spent: "
         "reinstall needed",
@@ -466,8 +595,7 @@ def _record_refreshed(row: Row, actor: str, who: str) -> None:
 
 def _discard(claim: _Claim, locked: Row | None, *, who: str) -> TokenRefresh:
     """The row changed while Slack answered: keep its newer state, release our claim if it
-    still stands. A token Slack issued meanwhile is left unused: revoking it could touch a
-    newer install."""
+    still stands. A new pair Slack issued meanwhile is the caller's to revoke (``_not_held``)."""
     if locked is not None and _release(locked, claim):
         type(locked).objects.filter(pk=claim.pk).update(**{claim.column: None})
     logger.info(
@@ -476,6 +604,14 @@ def _discard(claim: _Claim, locked: Row | None, *, who: str) -> TokenRefresh:
         claim.workspace_id,
     )
     return TokenRefresh.CHANGED_MEANWHILE
+
+
+def _failure_detail(who: str, code: str) -> str:
+    """The REFRESH_FAILED event's words: the code, and for a reinstall, why in plain words."""
+    if code not in REINSTALL_CODES:
+        return f"{who}: {code}"
+    words = REINSTALL_WORDS.get(code)
+    return f"{who}: {code}{f' ({words})' if words else ''}; reinstall needed"
 
 
 @sensitive_variables("spent")
@@ -505,10 +641,9 @@ def _failed(claim: _Claim, spent: str, code: str, actor: str, *, who: str) -> To
         Workspace.objects.filter(pk=claim.workspace_id).update(
             last_error=code, last_error_at=now, updated_at=now
         )
-        reinstall = "; reinstall needed" if dead else ""
         record_event(
             _workspace_of(locked), LifecycleEvent.Kind.REFRESH_FAILED, actor,
-            f"{who}: {code}{reinstall}",
+            _failure_detail(who, code),
         )  # fmt: skip
     logger.warning("token refresh for workspace %s (%s) failed: %s", claim.workspace_id, who, code)
     return RefreshFailed(code)
@@ -563,6 +698,10 @@ def _finished(claims: _Claims, asked: list[TokenResult | Answered], actor: str) 
     """Write each answer; the workspace's outcome."""
     bot, *users = [_finish(*item, actor) if isinstance(item, tuple) else item for item in asked]
     errors = [r.code for r in [bot, *users] if isinstance(r, RefreshFailed)]
+    discarded = [r for r in [bot, *users] if isinstance(r, RefreshDiscarded)]
+    problems = [r.problem for r in discarded if r.problem]
+    if problems:  # a live token nobody stores: as much a failure of the run as a refused one
+        errors.append(DISCARD_NOT_REVOKED)
     return RefreshOutcome(
         workspace_id=str(claims.workspace.pk),
         label=str(claims.workspace),
@@ -571,6 +710,8 @@ def _finished(claims: _Claims, asked: list[TokenResult | Answered], actor: str) 
         error=errors[0] if errors else (UNDECRYPTABLE if claims.unreadable else ""),
         skipped=bot is TokenRefresh.SKIPPED,
         unreadable=tuple(claims.unreadable),
+        discarded=len(discarded),
+        discard_problem=problems[0] if problems else "",
     )
 
 

@@ -17,6 +17,8 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
+from installations.conf import slack_config
+from installations.lifecycle.revocation import mark_uninstalled
 from installations.lifecycle.staff_actions import (
     refresh_workspace,
     revoke_workspace,
@@ -127,3 +129,33 @@ def test_revoke_holds_no_transaction_while_slack_answers(standin, install):
     )
     assert max(timings) < QUICK, timings
     assert outcome.revoked and standin.token_info(body["access_token"])["revoked"] is True
+
+
+def test_revoking_a_discarded_refresh_holds_no_transaction(standin, install):
+    """The workspace is removed while Slack answers a refresh: the new pair the row no longer
+    takes is revoked after the row's transaction, not under its lock."""
+    workspace, body = install(rotation=True)
+    standin.fail_next("oauth.v2.access", delay=1.0)
+
+    def uninstall() -> None:
+        try:
+            mark_uninstalled(
+                client_id=slack_config().client_id, enterprise_id=None,
+                team_id=workspace.team_id, actor="slack",
+            )  # fmt: skip
+        finally:
+            connection.close()
+
+    def refresh_while_removed() -> Any:
+        threading.Timer(0.3, uninstall).start()
+        return refresh_workspace(workspace, actor="command:t", within_minutes=None)
+
+    outcome, timings = run_while_slack_holds(
+        standin, "auth.revoke", refresh_while_removed, workspace
+    )
+    assert max(timings) < QUICK, timings
+    assert outcome.discarded == 1 and not outcome.error, outcome.message
+    [refreshed] = standin.issued[-1:]
+    assert standin.token_info(refreshed["refresh_token"])["revoked"] is True
+    assert standin.token_info(refreshed["access_token"])["revoked"] is True
+    assert refreshed["refresh_token"] != body["refresh_token"]

@@ -6,6 +6,7 @@ and 7; docs/security.md.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import threading
 import time
@@ -22,6 +23,7 @@ from installations.lifecycle.staff_actions import refresh_workspace
 from installations.models import Installation, LifecycleEvent, Workspace
 from tests.support.db_faults import refuse_writes
 from tests.support.lifecycle import make_due, refresh_calls, run_at_once
+from tests.support.standin import is_live
 
 pytestmark = pytest.mark.django_db
 
@@ -399,3 +401,76 @@ def test_a_runner_whose_lease_ran_out_stores_its_answer_but_marks_nothing(
     assert outcome.bot_refreshed is not refused
     changed = workspace.bot_refresh_token != body["refresh_token"]
     assert changed is not refused
+
+
+def needs_reinstall_line(team_id: str) -> str:
+    """The workspace's line in ``slack_installations --needs-reinstall`` ("" when not listed)."""
+    out = io.StringIO()
+    with contextlib.suppress(SystemExit):  # exit status 1 when a workspace is listed
+        call_command("slack_installations", "--needs-reinstall", stdout=out)
+    return next((line for line in out.getvalue().splitlines() if team_id in line), "")
+
+
+@pytest.mark.parametrize(
+    "patch",
+    [{"expires_in": "43200"}, {"expires_in": 43200.0}, {"ok": "true"}, {"refresh_token": None}],
+    ids=["expires_in-text", "expires_in-float", "ok-text", "refresh_token-null"],
+)
+def test_an_unusable_answer_that_spent_the_refresh_token_marks_a_reinstall_at_once(
+    standin, install, patch
+):
+    """Slack answered the refresh with new tokens (so the refresh token sent is spent), in an
+    answer we cannot use: the tokens it carried are revoked, and the workspace needs a
+    reinstall now, as when Slack refuses the refresh token, not after the next run."""
+    workspace, body = install(rotation=True)
+    make_due(workspace)
+    assert "Token refresh failed" not in needs_reinstall_line(workspace.team_id)
+    standin.fail_next("oauth.v2.access", patch=patch)
+    [outcome] = refresh_due(within_minutes=120, actor="command:t")
+    assert outcome.error == "unusable_refresh_answer" and "(reinstall needed)" in outcome.message
+    issued = standin.issued[-1]
+    for name in ("access_token", "refresh_token"):
+        if name not in patch:  # a token the answer did not carry cannot be revoked
+            assert not is_live(standin, issued[name])
+    assert not is_live(standin, body["refresh_token"])  # spent by the refresh
+    workspace.refresh_from_db()
+    assert workspace.refresh_failed_at is not None
+    assert workspace.last_error == "unusable_refresh_answer"
+    assert workspace.bot_refresh_claimed_until is None
+    event = LifecycleEvent.objects.get(kind=LifecycleEvent.Kind.REFRESH_FAILED)
+    assert "Slack spent the refresh token" in event.detail and "reinstall needed" in event.detail
+    assert "Token refresh failed" in needs_reinstall_line(workspace.team_id)
+    assert refresh_due(within_minutes=120, actor="command:t") == []  # not tried again
+    assert len(refresh_calls(standin)) == 1
+
+
+def test_an_unusable_user_refresh_answer_ends_that_users_tokens(standin, install):
+    workspace, body = install(rotation=True, user_token=True)
+    standin.fail_next("oauth.v2.access")  # the bot's refresh: an error that spends nothing
+    standin.fail_next("oauth.v2.access", patch={"expires_in": "43200"})
+    outcome = refresh_workspace(workspace, actor="command:t")
+    assert not outcome.bot_refreshed and outcome.error == "internal_error"
+    row = Installation.objects.get(workspace=workspace)
+    assert row.user_token is None and row.user_refresh_token is None
+    assert row.user_token_revoked_at is not None
+    workspace.refresh_from_db()
+    assert workspace.refresh_failed_at is None  # the bot's refresh token is still good
+    assert workspace.bot_refresh_token == body["refresh_token"]
+    failed = LifecycleEvent.objects.filter(kind=LifecycleEvent.Kind.REFRESH_FAILED)
+    assert [e.detail.split(":")[0] for e in failed.order_by("pk")] == [
+        "bot",
+        f"user {body['authed_user']['id']}",
+    ]
+
+
+def test_an_unusable_answer_that_carried_no_token_spent_nothing(standin, install):
+    """A refresh answer that carried no token (here: not a JSON object) says nothing about the
+    refresh token: recorded, not a reinstall, tried again."""
+    workspace, body = install(rotation=True)
+    make_due(workspace)
+    standin.fail_next("oauth.v2.access", body={"ok": True})
+    [outcome] = refresh_due(within_minutes=120, actor="command:t")
+    assert outcome.error == "unexpected_response" and "reinstall" not in outcome.message
+    workspace.refresh_from_db()
+    assert workspace.refresh_failed_at is None
+    assert is_live(standin, body["refresh_token"])
