@@ -461,16 +461,3 @@ def test_an_unusable_user_refresh_answer_ends_that_users_tokens(standin, install
         "bot",
         f"user {body['authed_user']['id']}",
     ]
-
-
-def test_an_unusable_answer_that_carried_no_token_spent_nothing(standin, install):
-    """A refresh answer that carried no token (here: not a JSON object) says nothing about the
-    refresh token: recorded, not a reinstall, tried again."""
-    workspace, body = install(rotation=True)
-    make_due(workspace)
-    standin.fail_next("oauth.v2.access", body={"ok": True})
-    [outcome] = refresh_due(within_minutes=120, actor="command:t")
-    assert outcome.error == "unexpected_response" and "reinstall" not in outcome.message
-    workspace.refresh_from_db()
-    assert workspace.refresh_failed_at is None
-    assert is_live(standin, body["refresh_token"])
