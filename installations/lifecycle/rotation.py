@@ -57,6 +57,7 @@ from installations.lifecycle.sdk_rows import (
 from installations.lifecycle.sharding import EVERYTHING, Shard, rows_by_key
 from installations.models import Installation, LifecycleEvent, Workspace
 from installations.slack import api as slack_api
+from installations.slack.client import SpentRefreshAnswer
 from installations.slack.sdk_mapping import as_datetime
 
 logger = logging.getLogger(__name__)
@@ -64,7 +65,7 @@ logger = logging.getLogger(__name__)
 FORCE_MINUTES = 10 * 365 * 24 * 60  # "refresh now": any expiry is within ten years
 CLAIM_LEASE = timedelta(minutes=2)  # outlasts any HTTP deadline: only a dead runner's expires
 # Slack spent the refresh token in an answer we cannot use (the client revoked what it carried).
-UNUSABLE_REFRESH_ANSWER = slack_api.SpentRefreshAnswer.reason
+UNUSABLE_REFRESH_ANSWER = SpentRefreshAnswer.reason
 # Slack refused the refresh token itself, or spent it and we lost the only live pair: a
 # reinstall is needed.
 REINSTALL_CODES = frozenset(

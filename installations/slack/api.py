@@ -12,30 +12,22 @@ request; idempotent ones (auth.test, auth.revoke) also retry once on other conne
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from collections.abc import Iterable
+from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry import ConnectionErrorRetryHandler, RetryHandler
-from slack_sdk.oauth.installation_store import Bot, Installation
 from slack_sdk.oauth.token_rotation import TokenRotator
 from slack_sdk.web import SlackResponse
 
 from installations.conf import parse_scopes, slack_config
-from installations.exceptions import (
-    SlackInstallError,
-    SlackRefused,
-    SlackUnavailable,
-    UnexpectedAnswer,
-)
+from installations.exceptions import SlackInstallError, SlackRefused, SlackUnavailable
 from installations.slack import answers as slack_answers
 from installations.slack.client import (
     CheckedTokenRotator,
     RateLimitRetryHandler,
     RefusedConnectionRetryHandler,
-    Revoker,
     SlackWebClient,
     header,
 )
@@ -46,7 +38,6 @@ MAX_RETRY_AFTER_SECONDS = 3  # a request thread waits this long at most for one 
 PATIENT_RETRY_AFTER_SECONDS = 30  # a command waits this long at most for one 429
 PATIENT_RETRIES = 3
 DEFAULT_RETRY_AFTER_SECONDS = 1  # a 429 without a readable Retry-After (slack_sdk's default)
-T = TypeVar("T")
 # Refusals that say nothing about the token: auth.revoke is tried once more after them.
 TRANSIENT_REFUSALS = frozenset({"internal_error", "fatal_error", "request_timeout"})
 
@@ -64,26 +55,20 @@ def granted_scopes(response: SlackResponse) -> tuple[str, ...] | None:
     return parse_scopes(value) if isinstance(value, str) else None
 
 
-def _client(
-    token: str | None, retry_handlers: list[RetryHandler], revoke: Revoker | None = None
-) -> SlackWebClient:
+def _client(token: str | None, retry_handlers: list[RetryHandler]) -> SlackWebClient:
     config = slack_config()
     return SlackWebClient(
         token=token,
         base_url=config.api_url,
         timeout=config.http_timeout_seconds,
         retry_handlers=retry_handlers,
-        revoke=revoke or (lambda tokens, label: revoke_all(tokens, label=label)),
+        revoke=lambda tokens, label: revoke_all(tokens, label=label),
     )
-
-
-def _single_use_client(revoke: Revoker | None = None) -> SlackWebClient:
-    return _client(None, [RefusedConnectionRetryHandler(), ShortRateLimitRetryHandler()], revoke)
 
 
 def single_use_client() -> WebClient:
     """For calls that spend a single-use credential: no retry that could spend it twice."""
-    return _single_use_client()
+    return _client(None, [RefusedConnectionRetryHandler(), ShortRateLimitRetryHandler()])
 
 
 def idempotent_client(token: str | None = None, *, rate_limit_handler: Any = None) -> WebClient:
@@ -185,64 +170,12 @@ def revoke_all(tokens: Iterable[str], *, label: str) -> int:
     return revoked
 
 
-class SpentRefreshAnswer(UnexpectedAnswer):
-    """A token refresh answered with new tokens, in an answer we cannot use: the client revoked
-    them, and the refresh token sent is spent (docs/slack-protocol.md §4), so only a reinstall
-    brings the token back. An unusable answer that carried no token says nothing about it."""
-
-    reason = "unusable_refresh_answer"
-
-
-class _IssuedInThisCall(threading.local):
-    issued = False
-
-
-class SpendingTokenRotator(CheckedTokenRotator):
-    """``CheckedTokenRotator`` that raises ``SpentRefreshAnswer`` for an unusable refresh answer
-    that carried tokens: its client hands them to ``_revoke_issued``, which revokes them and
-    notes it for this thread (one rotator serves a run's threads)."""
-
-    def __init__(self, *, client_id: str, client_secret: str) -> None:
-        self._issued = _IssuedInThisCall()
-        client = _single_use_client(revoke=self._revoke_issued)
-        super().__init__(client_id=client_id, client_secret=client_secret, client=client)
-
-    def _revoke_issued(self, tokens: Iterable[str], label: str) -> None:
-        self._issued.issued = True
-        revoke_all(tokens, label=label)
-
-    def _spend(self, rotate: Callable[[], T]) -> T:
-        self._issued.issued = False
-        try:
-            return rotate()
-        except UnexpectedAnswer:
-            if self._issued.issued:
-                raise SpentRefreshAnswer() from None
-            raise
-        finally:
-            self._issued.issued = False
-
-    def perform_bot_token_rotation(
-        self, *, bot: Bot, minutes_before_expiration: int = 120
-    ) -> Bot | None:
-        parent = super().perform_bot_token_rotation
-        return self._spend(
-            lambda: parent(bot=bot, minutes_before_expiration=minutes_before_expiration)
-        )
-
-    def perform_user_token_rotation(
-        self, *, installation: Installation, minutes_before_expiration: int = 120
-    ) -> Installation | None:
-        parent = super().perform_user_token_rotation
-        return self._spend(
-            lambda: parent(
-                installation=installation, minutes_before_expiration=minutes_before_expiration
-            )
-        )
-
-
 def token_rotator() -> TokenRotator:
     """slack_sdk's rotator on a single-use client: a refresh token is never sent twice, and an
     unusable answer that spent it is ``SpentRefreshAnswer``."""
     config = slack_config()
-    return SpendingTokenRotator(client_id=config.client_id, client_secret=config.client_secret)
+    return CheckedTokenRotator(
+        client_id=config.client_id,
+        client_secret=config.client_secret,
+        client=single_use_client(),
+    )

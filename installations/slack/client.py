@@ -61,6 +61,14 @@ Revoker = Callable[[Iterable[str], str], object]
 ISSUING_METHODS = frozenset({"oauth.v2.access", "openid.connect.token"})
 
 
+class SpentRefreshAnswer(UnexpectedAnswer):
+    """A token refresh answered with new tokens, in an answer we cannot use: the client revoked
+    them, and the refresh token sent is spent (docs/slack-protocol.md §4), so only a reinstall
+    brings the token back. An unusable answer that carried no token says nothing about it."""
+
+    reason = "unusable_refresh_answer"
+
+
 class _UnusableBody(UnexpectedAnswer):
     """A 2xx answer that is not a JSON object; api_call looks inside it for credentials."""
 
@@ -309,9 +317,10 @@ class SlackWebClient(WebClient):
             return slack_answers.UnusableInstallAnswer(issued)
         # TokenRotator's callers and the sign-in never see these tokens: revoked here, or they
         # stay live.
-        kind = "refresh" if method == "oauth.v2.access" else "sign-in"
+        refresh = method == "oauth.v2.access"
+        kind = "refresh" if refresh else "sign-in"
         self._revoke(issued.tokens, f"{kind} team={issued.team_id or '-'}")
-        return UnexpectedAnswer()
+        return SpentRefreshAnswer() if refresh else UnexpectedAnswer()
 
 
 class RefusedConnectionRetryHandler(RetryHandler):
