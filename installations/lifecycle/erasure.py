@@ -122,13 +122,12 @@ def _rows_of(target_id: str) -> QuerySet[Workspace]:
 
 def holds_tokens() -> Q:
     """Workspace rows that still hold a token Slack may honour: the bot's access or refresh
-    token, or a current user's. Not the row's status: a user token outlives a bot that Slack
-    revoked (``tokens_revoked`` names the bot alone), and a refresh token outlives its expired
-    access token; each must be revoked before its row is erased."""
-    current = Q(installations__is_current=True)
-    users = current & (
-        Q(installations__user_token__isnull=False)
-        | Q(installations__user_refresh_token__isnull=False)
+    token, or a user's on any history row (``revocation.live_tokens``). Not the row's status:
+    a user token outlives a bot that Slack revoked (``tokens_revoked`` names the bot alone), and
+    a refresh token outlives its expired access token; each must be revoked before its row is
+    erased."""
+    users = Q(installations__user_token__isnull=False) | Q(
+        installations__user_refresh_token__isnull=False
     )
     return Q(bot_token__isnull=False) | Q(bot_refresh_token__isnull=False) | users
 
@@ -298,7 +297,14 @@ def purge_history(
     while event_pks := list(old_events.values_list("pk", flat=True)[:batch_size]):
         totals.events_deleted += LifecycleEvent.objects.filter(pk__in=event_pks).delete()[0]
         yield totals
-    replaced = Installation.objects.filter(is_current=False, installed_at__lt=cutoff)
+    # A replaced row that still holds a user's tokens (a flow that finished late) is kept until
+    # they are revoked: erasing them here would leave them live at Slack, out of reach.
+    replaced = Installation.objects.filter(
+        is_current=False,
+        installed_at__lt=cutoff,
+        user_token__isnull=True,
+        user_refresh_token__isnull=True,
+    )
     while batch := list(replaced.order_by("pk").values_list("pk", flat=True)[:batch_size]):
         with transaction.atomic():
             _erase_admin_log(Installation, batch)

@@ -189,14 +189,16 @@ class TokensChangedMeanwhile(Exception):
 @sensitive_variables("tokens", "values", "users")
 def live_tokens(workspace: Workspace) -> list[str]:
     """Every token of the target Slack may still honour, refresh tokens first: the bot's refresh
-    token, current users' refresh tokens, then the bot token and current users' tokens.
+    token, users' refresh tokens, then the bot token and users' tokens. Every history row that
+    holds one counts, not the current ones alone: a flow that finished after a newer one of the
+    same user keeps its own tokens on its (not current) row.
 
     With rotation auth.revoke ends only the one token it is called with (docs/slack-protocol.md
     §5), so each is revoked on its own; a refresh token outlives its access token (an expired
     access token is dead, its refresh token still mints new pairs), and revoking it first leaves
     nothing that could mint a pair while the rest is revoked. Raises EncryptedDataError before
     any call when one cannot be decrypted."""
-    users = list(workspace.installations.filter(HAS_USER_TOKEN, is_current=True).order_by("pk"))
+    users = list(workspace.installations.filter(HAS_USER_TOKEN).order_by("pk"))
     values = [
         workspace.bot_refresh_token,
         *(row.user_refresh_token for row in users),

@@ -25,6 +25,7 @@ from django.utils import timezone
 from installations import checks
 from installations.encryption.keyring import generate_key_entry
 from installations.lifecycle.erasure import PurgeOutcome, purge_history
+from installations.lifecycle.staff_actions import revoke_workspace
 from installations.models import (
     ForgottenWorkspace,
     Installation,
@@ -232,8 +233,11 @@ def test_retention_erases_what_is_older_in_batches_that_can_stop_and_resume(
     LifecycleEvent.objects.filter(workspace=active).update(occurred_at=now - timedelta(days=31))
     fresh = LifecycleEvent.objects.create(workspace=active, kind="verified", actor="test")
     first = Installation.objects.get(workspace=active)
-    Installation.objects.filter(pk=first.pk).update(
-        is_current=False, installed_at=now - timedelta(days=35)
+    Installation.objects.filter(pk=first.pk).update(  # replaced by a newer flow, as saving does
+        is_current=False,
+        installed_at=now - timedelta(days=35),
+        user_token=None,
+        user_refresh_token=None,
     )
 
     run = purge_history(30, now=now, batch_size=1)
@@ -503,3 +507,35 @@ def waiting_for_a_lock() -> int:
             "WHERE datname = current_database() AND wait_event_type = 'Lock'"
         )
         return int(cursor.fetchone()[0])
+
+
+def late_flow_of_the_same_user(install: Any) -> tuple[Workspace, dict[str, Any]]:
+    """Two flows of one user: the newer saved first, the older finishing late. The late one's
+    token is live at Slack and stored on its own, not current, history row."""
+    started = timezone.now() - timedelta(minutes=10)
+    workspace, _ = install(user_token=True, installed_at=started + timedelta(minutes=5))
+    _, late = install(user_token=True, installed_at=started)
+    row = Installation.objects.get(is_current=False)
+    assert row.user_token == late["authed_user"]["access_token"]
+    return workspace, late
+
+
+def test_forget_revokes_the_token_of_a_flow_that_finished_late(
+    standin: SlackStandIn, install: Any
+) -> None:
+    workspace, late = late_flow_of_the_same_user(install)
+    call_command("slack_forget_workspace", workspace.team_id, "--noinput", stdout=io.StringIO())
+    assert not is_live(standin, late["authed_user"]["access_token"])
+    assert "user" not in live_and_unkept(standin, set())
+
+
+def test_the_purge_keeps_a_replaced_row_until_its_tokens_are_revoked(
+    standin: SlackStandIn, install: Any
+) -> None:
+    workspace, late = late_flow_of_the_same_user(install)
+    list(purge_history(1, now=timezone.now() + timedelta(days=5)))
+    assert Installation.objects.filter(is_current=False).exists()
+    revoke_workspace(Workspace.objects.get(pk=workspace.pk), actor="staff:t")
+    assert not is_live(standin, late["authed_user"]["access_token"])
+    list(purge_history(1, now=timezone.now() + timedelta(days=5)))
+    assert not Installation.objects.filter(is_current=False).exists()

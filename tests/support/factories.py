@@ -147,6 +147,7 @@ def install_through_standin(
     scopes: Sequence[str] = ("commands", "chat:write"),
     user_scopes: Sequence[str] | None = None,
     auth_test: bool = True,
+    installed_at: datetime | None = None,
     **choices: Any,
 ) -> tuple[Workspace, dict[str, Any]]:
     """One completed install flow against the stand-in, the way Bolt's run_installation does
@@ -181,4 +182,7 @@ def install_through_standin(
     if auth_test and body.get("access_token"):
         tested = client.auth_test(token=body["access_token"]).data
     assert isinstance(tested, dict)
-    return save(installation_from_oauth(body, tested)), body
+    installation = installation_from_oauth(body, tested)
+    if installed_at is not None:  # a flow that started then (one finishing late, say)
+        installation.installed_at = installed_at.timestamp()
+    return save(installation), body
