@@ -252,12 +252,7 @@ def _auth_test(answer: InstallAnswer) -> tuple[str | None, str | None]:
     if token is None:  # ensure_answer_is_our_install asks for one of them: never here
         raise UnexpectedAnswer()
     tested = auth_test_answer(slack_api.auth_test(token).data)
-    owner = TokenOwner(
-        app_id=answer.app_id,
-        team_id=answer.team_id,
-        enterprise_id=answer.enterprise_id,
-        is_enterprise_install=answer.is_enterprise_install,
-    )
+    owner = TokenOwner.of(answer)
     problems = owner_unsaid(tested, org_wide=owner.is_enterprise_install)
     problems += foreign_fields(tested, owner)
     if problems:  # a token of another install than oauth.v2.access said: keep none of it

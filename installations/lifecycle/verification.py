@@ -177,12 +177,7 @@ def _whose(workspace: Workspace, response: SlackResponse) -> str:
         tested = auth_test_answer(response.data)
     except SlackInstallError as exc:
         return exc.reason
-    owner = TokenOwner(
-        app_id=workspace.app_id,
-        team_id=workspace.team_id,
-        enterprise_id=workspace.enterprise_id,
-        is_enterprise_install=workspace.is_enterprise_install,
-    )
+    owner = TokenOwner.of(workspace)
     unsaid = owner_unsaid(tested, org_wide=owner.is_enterprise_install)
     if unsaid:
         logger.warning("auth.test for %s does not say %s", workspace.pk, ",".join(unsaid))

@@ -142,6 +142,16 @@ class TokenOwner:
     enterprise_id: str | None
     is_enterprise_install: bool
 
+    @classmethod
+    def of(cls, source: Any) -> TokenOwner:
+        """The owner that an install answer, or a stored row, names: its four fields."""
+        return cls(
+            app_id=source.app_id,
+            team_id=source.team_id,
+            enterprise_id=source.enterprise_id,
+            is_enterprise_install=bool(source.is_enterprise_install),
+        )
+
 
 @dataclass(frozen=True)
 class RevokeAnswer:
