@@ -17,6 +17,7 @@ fact about the workspace: logged at ERROR with the key ids, nothing written, the
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from enum import Enum
 from typing import Any, TypeVar
 from urllib.error import URLError
 
-from django.db import DatabaseError, transaction
+from django.db import Error, InterfaceError, OperationalError, connection, transaction
 from django.db.models import (
     BooleanField,
     Exists,
@@ -55,7 +56,7 @@ from installations.lifecycle.sdk_rows import (
     to_sdk_user_installation,
 )
 from installations.lifecycle.sharding import EVERYTHING, Shard, rows_by_key
-from installations.models import Installation, LifecycleEvent, Workspace
+from installations.models import Health, Installation, LifecycleEvent, Workspace
 from installations.slack import api as slack_api
 from installations.slack.client import SpentRefreshAnswer
 from installations.slack.sdk_mapping import as_datetime
@@ -86,7 +87,14 @@ REINSTALL_WORDS = {
 UNDECRYPTABLE = "undecryptable"  # the error of any outcome when a stored value was unreadable
 # A discarded new pair that Slack did not confirm revoked: it may still be live, unstored.
 DISCARD_NOT_REVOKED = "discarded_tokens_not_revoked"
-SAVE_ATTEMPTS = 3
+SAVE_ATTEMPTS = 3  # a write the database refused (a constraint, a trigger): tried this often
+# A database out of reach (restarted, failed over, connections refused): a write is tried again
+# for this long, backing off; see ``_retry_pause``.
+SAVE_PATIENCE_SECONDS = 60.0
+SAVE_MAX_PAUSE_SECONDS = 5.0
+# A command waits out Slack's 429 this many times (slack_api.PATIENT_RETRY_AFTER_SECONDS at most
+# each): with the HTTP deadline of each try, well inside CLAIM_LEASE.
+RATE_LIMIT_RETRIES = 2
 
 
 class TokenRefresh(Enum):
@@ -97,6 +105,7 @@ class TokenRefresh(Enum):
     SKIPPED = "skipped"  # another runner holds the claim, or the row moved on since it was read
     CHANGED_MEANWHILE = "changed_meanwhile"  # reinstalled, revoked or replaced meanwhile
     UNREADABLE = "unreadable"  # this process cannot decrypt the token: nothing was changed
+    STOPPED = "stopped"  # the run was stopped before it was sent to Slack: claim released
 
 
 @dataclass(frozen=True)
@@ -154,6 +163,7 @@ class RefreshOutcome:
     unreadable: tuple[str, ...] = ()
     discarded: int = 0  # new pairs Slack issued that the row no longer took (RefreshDiscarded)
     discard_problem: str = ""  # why Slack did not confirm revoking one ("" when it did)
+    left: int = 0  # tokens not sent to Slack because the run was stopped (STOPPED)
 
     @property
     def refreshed(self) -> bool:
@@ -182,6 +192,8 @@ class RefreshOutcome:
                 f"this process's keys ({key_problem(self.unreadable)}); a key configuration "
                 "problem (check TOKEN_ENCRYPTION_KEYS), nothing was changed"
             )
+        if self.left:
+            parts.append(f"{self.left} token(s) left for the next run: the run was stopped")
         if self.error and self.error not in (UNDECRYPTABLE, DISCARD_NOT_REVOKED):
             reinstall = " (reinstall needed)" if self.error in REINSTALL_CODES else ""
             parts.append(f"refresh failed: {self.error}{reinstall}")
@@ -406,20 +418,27 @@ def _claim_user(row_id: Any, rotator: TokenRotator, minutes: int) -> _Spend | To
     )
 
 
-Answered = tuple[_Spend, tuple[Any, str]]  # a spent token and what Slack answered
-
-
 def _ask(spend: _Spend) -> tuple[Any, str]:
     return _ask_slack(spend.rotate, spend.claim.workspace_id, spend.who)
 
 
 @sensitive_variables("answer")
-def _finish(spend: _Spend, answer: tuple[Any, str], actor: str) -> TokenResult:
-    """Write what Slack answered: the new pair, or the failure."""
+def _finish(spend: _Spend, answer: tuple[Any, str] | None, actor: str) -> TokenResult:
+    """Write what Slack answered: the new pair, or the failure. None: never sent (the run was
+    stopped): the claim is released, the token stays due for the next run."""
+    if answer is None:
+        return _unsent(spend.claim)
     rotated, code = answer
     if code:
         return _failed(spend.claim, spend.spent, code, actor, who=spend.who)
     return _store(spend.claim, spend.spent, rotated, actor, who=spend.who)
+
+
+def _unsent(claim: _Claim) -> TokenResult:
+    """Release the claim of a token never sent to Slack (only ours: the lease still runs)."""
+    claimed = claim.model.objects.filter(pk=claim.pk, **{claim.column: claim.until})
+    _patiently(lambda: claimed.update(**{claim.column: None}), "releasing a claim", claim.pk)
+    return TokenRefresh.STOPPED
 
 
 def _spend_here(claimed: _Spend | TokenRefresh, actor: str) -> TokenResult:
@@ -437,12 +456,24 @@ def _apply(instance: Row, rotated: Any) -> list[str]:
         instance.last_error = ""
         return [
             "bot_token", "bot_refresh_token", "bot_token_expires_at", "refresh_failed_at",
-            "last_error", "updated_at",
+            "last_error", "updated_at", *_forget_refusals(instance),
         ]  # fmt: skip
     instance.user_token = rotated.user_token
     instance.user_refresh_token = rotated.user_refresh_token
     instance.user_token_expires_at = as_datetime(rotated.user_token_expires_at)
     return ["user_token", "user_refresh_token", "user_token_expires_at"]
+
+
+def _forget_refusals(workspace: Workspace) -> list[str]:
+    """A verification's refusals were of the old bot token (the refresh revoked it): with a new
+    one stored, its health is not known yet, and no refusal counts against it. A verdict that
+    the token works stands (Slack just issued a working one). The fields changed."""
+    if workspace.health in (Health.OK, Health.UNKNOWN) and not workspace.verify_failures:
+        return []
+    if workspace.health != Health.OK:
+        workspace.health = Health.UNKNOWN
+    workspace.verify_failures = 0
+    return ["health", "verify_failures"]
 
 
 def _workspace_of(instance: Row) -> Workspace:
@@ -459,10 +490,18 @@ def _still_live(instance: Row) -> bool:
     )
 
 
-# What a store or a failure reads of the locked row (and refresh_failed_at, which it sets). The
-# access token too: a new pair is never revoked while the row holds one of its tokens.
+# What a store or a failure reads of the locked row (and refresh_failed_at and health, which they
+# may set). The access token too: a new pair is never revoked while the row holds one of its
+# tokens.
 LOCKED_FIELDS = {
-    Workspace: ("bot_token", "uninstalled_at", "bot_revoked_at", "refresh_failed_at"),
+    Workspace: (
+        "bot_token",
+        "uninstalled_at",
+        "bot_revoked_at",
+        "refresh_failed_at",
+        "health",
+        "verify_failures",
+    ),
     Installation: ("user_token", "workspace", "is_current", "deleted_at", "user_token_revoked_at"),
 }
 
@@ -558,36 +597,81 @@ def _write(
     return TokenRefresh.REFRESHED, ()
 
 
+Written = TypeVar("Written")
+
+
+def _unreachable(exc: Error) -> bool:
+    """Whether a failed write says the database is out of reach (a connection lost, refused or
+    closed under us), not that it refused this write: the former passes in seconds."""
+    return isinstance(exc, (OperationalError, InterfaceError))
+
+
+def _retry_pause(exc: Error, attempt: int, started: float) -> float | None:
+    """Seconds to wait before trying a failed write again, or None to give up.
+
+    A database out of reach is tried again for SAVE_PATIENCE_SECONDS, backing off, each try on
+    a new connection (the old one may be dead: even the first query after an outage fails on
+    it): a restart or a failover takes seconds, and the new pair Slack issued is the only live
+    one. The bound stays well inside CLAIM_LEASE, so while we wait no other runner spends the
+    token, and a run whose database stays away ends instead of waiting on every pair. Inside a
+    caller's transaction a lost connection cannot be replaced, and a write the database refused
+    (a constraint, a trigger) is tried SAVE_ATTEMPTS times, briefly."""
+    if _unreachable(exc) and not connection.in_atomic_block:
+        waited = time.monotonic() - started
+        if waited >= SAVE_PATIENCE_SECONDS:
+            return None
+        connection.close()
+        backoff: float = 0.1 * 2 ** (attempt - 1)
+        return min(backoff, SAVE_MAX_PAUSE_SECONDS, SAVE_PATIENCE_SECONDS - waited)
+    return 0.05 * attempt if attempt < SAVE_ATTEMPTS else None
+
+
+def _patiently(write: Callable[[], Written], what: str, workspace_id: Any) -> Written:
+    """``write()``, tried again after a failure as ``_retry_pause`` says; its last error."""
+    started = time.monotonic()
+    attempt = 1
+    while True:
+        try:
+            return write()
+        except Error as exc:
+            pause = _retry_pause(exc, attempt, started)
+            logger.warning(
+                "%s of workspace %s failed (try %d): %s",
+                what, workspace_id, attempt, type(exc).__name__,
+            )  # fmt: skip
+            if pause is None:
+                raise
+        time.sleep(pause)
+        attempt += 1
+
+
 @sensitive_variables("spent", "rotated", "unstored")
 def _store(claim: _Claim, spent: str, rotated: Any, actor: str, *, who: str) -> TokenResult:
     """Write the new pair, the only live one, whenever the row still holds the spent token, even
-    if our lease ran out; retries a failed write. A pair the row no longer takes is revoked after
-    the transaction (no Slack call under a row lock). REFRESHED, RefreshDiscarded or
-    save_failed."""
-    for attempt in range(1, SAVE_ATTEMPTS + 1):
-        try:
-            result, unstored = _write(claim, spent, rotated, actor, who=who)
-        except DatabaseError as exc:
-            logger.warning(
-                "saving refreshed %s token of workspace %s failed (try %d of %d): %s",
-                who, claim.workspace_id, attempt, SAVE_ATTEMPTS, type(exc).__name__,
-            )  # fmt: skip
-            time.sleep(0.05 * attempt)
-            continue
-        if result is TokenRefresh.REFRESHED:
-            return result
-        if unstored is None:
-            return RefreshDiscarded(UNDECRYPTABLE)
-        if not unstored:  # the row holds the very pair Slack gave us: stored, by another runner
-            return TokenRefresh.CHANGED_MEANWHILE
-        return RefreshDiscarded(_revoke_discarded(unstored, claim, who=who))
-    logger.error(
-        "refreshed %s token of workspace %s could not be saved; the old refresh token is spent: "
-        "reinstall needed",
-        who,
-        claim.workspace_id,
-    )
-    return _failed(claim, spent, "save_failed", actor, who=who)
+    if our lease ran out; a failed write is tried again (``_patiently``). A pair the row no
+    longer takes is revoked after the transaction (no Slack call under a row lock). REFRESHED,
+    RefreshDiscarded or save_failed."""
+    try:
+        result, unstored = _patiently(
+            lambda: _write(claim, spent, rotated, actor, who=who),
+            f"saving the refreshed {who} token",
+            claim.workspace_id,
+        )
+    except Error:
+        logger.error(
+            "refreshed %s token of workspace %s could not be saved; the old refresh token is "
+            "spent: reinstall needed",
+            who,
+            claim.workspace_id,
+        )
+        return _failed(claim, spent, "save_failed", actor, who=who)
+    if result is TokenRefresh.REFRESHED:
+        return result
+    if unstored is None:
+        return RefreshDiscarded(UNDECRYPTABLE)
+    if not unstored:  # the row holds the very pair Slack gave us: stored, by another runner
+        return TokenRefresh.CHANGED_MEANWHILE
+    return RefreshDiscarded(_revoke_discarded(unstored, claim, who=who))
 
 
 def _record_refreshed(row: Row, actor: str, who: str) -> None:
@@ -618,7 +702,21 @@ def _failure_detail(who: str, code: str) -> str:
 @sensitive_variables("spent")
 def _failed(claim: _Claim, spent: str, code: str, actor: str, *, who: str) -> TokenResult:
     """Record a failed refresh and release the claim; CHANGED_MEANWHILE when the row moved on.
-    A refused refresh token marks a reinstall only while the row still holds that token."""
+    A refused refresh token marks a reinstall only while the row still holds that token. A
+    database out of reach is waited for as by a store (``_patiently``), except after a store
+    that already waited for it: then a failed write ends the run."""
+
+    def record() -> TokenResult:
+        return _write_failure(claim, spent, code, actor, who=who)
+
+    if code == "save_failed":
+        return record()
+    return _patiently(record, f"recording a failed {who} refresh", claim.workspace_id)
+
+
+@sensitive_variables("spent")
+def _write_failure(claim: _Claim, spent: str, code: str, actor: str, *, who: str) -> TokenResult:
+    """``_failed``'s one transaction."""
     now = timezone.now()
     dead = code in REINSTALL_CODES
     with transaction.atomic():
@@ -690,12 +788,20 @@ def _claim_workspace(
     return _Claims(workspace, [bot, *users], unreadable)
 
 
-def _asked(claims: _Claims) -> list[TokenResult | Answered]:
-    """Slack's answer for each claimed token, beside it; no database."""
-    return [(t, _ask(t)) if isinstance(t, _Spend) else t for t in claims.tokens]
+Asked = tuple[_Spend, tuple[Any, str] | None]  # a claimed token and Slack's answer, if sent
+NEVER_STOPS = threading.Event()  # a run nobody stops
 
 
-def _finished(claims: _Claims, asked: list[TokenResult | Answered], actor: str) -> RefreshOutcome:
+def _asked(claims: _Claims, stop: threading.Event = NEVER_STOPS) -> list[TokenResult | Asked]:
+    """Slack's answer for each claimed token, beside it (None: not sent, the run was stopped
+    first); no database."""
+    return [
+        (t, None if stop.is_set() else _ask(t)) if isinstance(t, _Spend) else t
+        for t in claims.tokens
+    ]
+
+
+def _finished(claims: _Claims, asked: list[TokenResult | Asked], actor: str) -> RefreshOutcome:
     """Write each answer; the workspace's outcome."""
     bot, *users = [_finish(*item, actor) if isinstance(item, tuple) else item for item in asked]
     errors = [r.code for r in [bot, *users] if isinstance(r, RefreshFailed)]
@@ -713,6 +819,7 @@ def _finished(claims: _Claims, asked: list[TokenResult | Answered], actor: str) 
         unreadable=tuple(claims.unreadable),
         discarded=len(discarded),
         discard_problem=problems[0] if problems else "",
+        left=[bot, *users].count(TokenRefresh.STOPPED),
     )
 
 
@@ -816,30 +923,52 @@ def due_workspaces(within_minutes: int) -> list[Workspace]:
     return list(iter_due_workspaces(within_minutes))
 
 
+def count_due(within_minutes: int, shard: Shard = EVERYTHING) -> int:
+    """How many workspaces of ``shard`` have a token due within the window and unclaimed."""
+    keys = _due(within_minutes).values_list("pk", flat=True).iterator(chunk_size=BATCH_SIZE)
+    return sum(1 for pk in keys if shard.holds(pk))
+
+
 def iter_refresh_due(
     *,
     within_minutes: int | None = None,
     actor: str,
     shard: Shard = EVERYTHING,
     concurrency: int = DEFAULT_CONCURRENCY,
+    stop: threading.Event = NEVER_STOPS,
 ) -> Iterator[RefreshOutcome]:
     """Refresh every workspace of ``shard`` due within the window, ``concurrency`` at a time;
     outcomes as they come. Each refresh token is claimed before it is spent, so threads,
-    runners and overlapping shards never spend one twice."""
+    runners and overlapping shards never spend one twice. Slack's 429s are waited out (a 429
+    means Slack did not act: nothing is spent twice), RATE_LIMIT_RETRIES times.
+
+    Once ``stop`` is set, nothing more is claimed or sent to Slack (a claimed token not yet sent
+    is released), and every refresh already sent is finished: its new pair stored. A database
+    error while claiming stops the run the same way, then is raised."""
     minutes = slack_config().token_rotation_minutes if within_minutes is None else within_minutes
-    rotator = slack_api.token_rotator()
+    rotator = slack_api.token_rotator(rate_limit_retries=RATE_LIMIT_RETRIES)
+    lost: list[Error] = []
 
     def claimed() -> Iterator[_Claims]:  # pulled in this thread, as the workers free up
-        for workspace in iter_due_workspaces(minutes, shard):
-            yield _claim_workspace(workspace, rotator, minutes, retry_failed=False, from_page=True)
+        try:
+            for workspace in iter_due_workspaces(minutes, shard):
+                if stop.is_set():
+                    return
+                yield _claim_workspace(
+                    workspace, rotator, minutes, retry_failed=False, from_page=True
+                )
+        except Error as exc:  # a claim spends nothing: finish what is in flight, then raise
+            lost.append(exc)
 
-    def ask(claims: _Claims) -> tuple[_Claims, list[TokenResult | Answered]]:
-        return claims, _asked(claims)
+    def ask(claims: _Claims) -> tuple[_Claims, list[TokenResult | Asked]]:
+        return claims, _asked(claims, stop)
 
     # The threads only wait on Slack; this thread claims and writes, one connection for the run.
     for batch in in_thread_batches(claimed(), ask, threads=concurrency, name="slack-refresh"):
         for claims, asked in batch:
             yield _finished(claims, asked, actor)
+    if lost:
+        raise lost[0]
 
 
 def refresh_due(

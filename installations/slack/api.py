@@ -66,9 +66,19 @@ def _client(token: str | None, retry_handlers: list[RetryHandler]) -> SlackWebCl
     )
 
 
-def single_use_client() -> WebClient:
-    """For calls that spend a single-use credential: no retry that could spend it twice."""
-    return _client(None, [RefusedConnectionRetryHandler(), ShortRateLimitRetryHandler()])
+def single_use_client(*, rate_limit_retries: int = 0) -> WebClient:
+    """For calls that spend a single-use credential: no retry that could spend it twice. A
+    request thread waits for one short Retry-After at most; a command (``rate_limit_retries``)
+    waits out 429s of up to PATIENT_RETRY_AFTER_SECONDS that many times: Slack did not act on a
+    request it answered 429, so sending it again never spends the credential twice."""
+    if not rate_limit_retries:
+        return _client(None, [RefusedConnectionRetryHandler(), ShortRateLimitRetryHandler()])
+    handler = RateLimitRetryHandler(
+        max_wait_seconds=PATIENT_RETRY_AFTER_SECONDS,
+        default_seconds=DEFAULT_RETRY_AFTER_SECONDS,
+        max_retry_count=rate_limit_retries,
+    )
+    return _client(None, [RefusedConnectionRetryHandler(), handler])
 
 
 def idempotent_client(token: str | None = None, *, rate_limit_handler: Any = None) -> WebClient:
@@ -170,12 +180,13 @@ def revoke_all(tokens: Iterable[str], *, label: str) -> int:
     return revoked
 
 
-def token_rotator() -> TokenRotator:
+def token_rotator(*, rate_limit_retries: int = 0) -> TokenRotator:
     """slack_sdk's rotator on a single-use client: a refresh token is never sent twice, and an
-    unusable answer that spent it is ``SpentRefreshAnswer``."""
+    unusable answer that spent it is ``SpentRefreshAnswer``. ``rate_limit_retries``: for a
+    command, how many 429s to wait out (``single_use_client``)."""
     config = slack_config()
     return CheckedTokenRotator(
         client_id=config.client_id,
         client_secret=config.client_secret,
-        client=single_use_client(),
+        client=single_use_client(rate_limit_retries=rate_limit_retries),
     )

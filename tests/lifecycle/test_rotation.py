@@ -246,7 +246,7 @@ def test_the_claim_lease_outlasts_the_http_deadline(settings):
     [
         {"drop": True},
         {"status": 500},
-        {"status": 429, "retry_after": 30},
+        {"status": 429, "retry_after": 60},  # longer than a command waits
         {"error": "fatal_error"},
         {"html": True, "status": 502},
         {"body": ["not", "an", "object"]},
