@@ -92,6 +92,11 @@ def unit(path: Path) -> configparser.ConfigParser:
     return parser
 
 
+# What a refresh run stopped by SIGTERM needs to store the pairs Slack already issued: the
+# slowest refresh at Slack plus the database patience (docs/production.md).
+GRACEFUL_STOP_SECONDS = 180
+
+
 def test_systemd_timers_run_each_job_persistently_with_a_random_delay() -> None:
     systemd = ROOT / "deploy" / "systemd"
     timers = sorted(systemd.glob("*.timer"))
@@ -105,6 +110,7 @@ def test_systemd_timers_run_each_job_persistently_with_a_random_delay() -> None:
     assert started == set(JOBS)
     service = unit(systemd / "slackinstall-job@.service")["Service"]
     assert service["Type"] == "oneshot"  # a oneshot never overlaps itself
+    assert int(service["TimeoutStopSec"]) >= GRACEFUL_STOP_SECONDS
     runner = (systemd / "run-job").read_text()
     for job in JOBS:
         assert job in runner
@@ -122,6 +128,7 @@ def test_kubernetes_cronjobs_forbid_overlap_and_run_real_commands() -> None:
         job = spec["jobTemplate"]["spec"]
         assert job["backoffLimit"] >= 1
         (container,) = job["template"]["spec"]["containers"]
+        assert job["template"]["spec"]["terminationGracePeriodSeconds"] >= GRACEFUL_STOP_SECONDS
         command = container["command"]
         assert command[:2] == ["python", "manage.py"]
         commands.add(command[2])
