@@ -80,14 +80,18 @@ def forget(target_id: str, *, actor: str, revoke: bool = True) -> ForgetOutcome:
         raise ValueError("not a Slack workspace (T…) or org (E…) id")
     outcome = ForgetOutcome()
     rows = _rows_of(target_id)
-    tried: dict[uuid.UUID, datetime] = {}  # each row's install whose tokens were revoked
+    # Rows whose tokens Slack did not confirm revoked, and the install they were of: erased all
+    # the same (best effort). Any other row still holding a token got it after the revocations.
+    kept: dict[uuid.UUID, datetime] = {}
     for _ in range(FORGET_ROUNDS):
         if revoke:
-            _revoke_new_installs(rows, tried, actor, outcome)
+            _revoke_holding(rows, kept, actor, outcome)
         with transaction.atomic():
-            locked = dict(rows.select_for_update().values_list("pk", "installed_at"))
+            locked = dict(rows.select_for_update().order_by("pk").values_list("pk", "installed_at"))
             holding = set(rows.filter(holds_tokens()).values_list("pk", flat=True))
-            arrived = [pk for pk in holding if revoke and tried.get(pk) != locked.get(pk)]
+            arrived = [
+                pk for pk in holding if revoke and (pk not in kept or kept[pk] != locked.get(pk))
+            ]
             if not arrived:
                 erase_workspaces(list(locked), outcome)
                 _erase_identities(target_id, outcome)
@@ -152,34 +156,43 @@ def describe(target: str, outcome: ForgetOutcome) -> str:
     return "\n".join(lines)
 
 
-def _revoke_new_installs(
-    rows: QuerySet[Workspace], tried: dict[uuid.UUID, datetime], actor: str, outcome: ForgetOutcome
+def _revoke_holding(
+    rows: QuerySet[Workspace], kept: dict[uuid.UUID, datetime], actor: str, outcome: ForgetOutcome
 ) -> None:
-    """Revoke the tokens of every row holding some whose install was not revoked yet; first
-    check that this process can read them all (ForgetRefused, before any call to Slack)."""
+    """Revoke the tokens of every row holding some, but those Slack already would not confirm
+    for the same install; first check that this process can read them all (ForgetRefused,
+    before any call to Slack)."""
     due = [
-        ws for ws in rows.filter(holds_tokens()).distinct() if tried.get(ws.pk) != ws.installed_at
+        ws for ws in rows.filter(holds_tokens()).distinct() if kept.get(ws.pk) != ws.installed_at
     ]
     for workspace in due:
         try:
             live_tokens(workspace)
         except EncryptedDataError as exc:
+            done = (
+                f"{outcome.tokens_revoked} token(s) were revoked before this, nothing was erased"
+                if outcome.tokens_revoked
+                else "nothing was revoked or erased"
+            )
             raise ForgetRefused(
                 f"a stored token of {workspace.team_id or workspace.enterprise_id} cannot be "
-                f"decrypted with this server's keys ({exc.key_problem}): nothing was revoked or "
-                "erased; fix TOKEN_ENCRYPTION_KEYS and run it again"
+                f"decrypted with this server's keys ({exc.key_problem}): {done}; fix "
+                "TOKEN_ENCRYPTION_KEYS and run it again"
             ) from None
     for workspace in due:
-        tried[workspace.pk] = workspace.installed_at  # as read: revoking may read the row anew
-        _revoke(workspace, actor, outcome)
+        installed_at = workspace.installed_at  # as read: revoking may read the row anew
+        if not _revoke(workspace, actor, outcome):
+            kept[workspace.pk] = installed_at
 
 
-def _revoke(workspace: Workspace, actor: str, outcome: ForgetOutcome) -> None:
-    """Best effort: a token Slack did not confirm is reported, and erased all the same."""
+def _revoke(workspace: Workspace, actor: str, outcome: ForgetOutcome) -> bool:
+    """Best effort: a token Slack did not confirm is reported, and erased all the same. Whether
+    Slack confirmed every one."""
     result = revoke_workspace(workspace, actor=actor)
     outcome.tokens_revoked += result.tokens_revoked
     if not result.revoked:
         outcome.revoke_problems.append(result.error or "not_revoked")
+    return result.revoked
 
 
 def erase_workspaces(pks: Sequence[uuid.UUID], outcome: ForgetOutcome) -> None:
