@@ -664,7 +664,10 @@ def _store(claim: _Claim, spent: str, rotated: Any, actor: str, *, who: str) -> 
             who,
             claim.workspace_id,
         )
-        return _failed(claim, spent, "save_failed", actor, who=who)
+        failed = _failed(claim, spent, "save_failed", actor, who=who)
+        if isinstance(failed, RefreshFailed):  # the row still holds the spent pair, not ours
+            _revoke_discarded(_issued(claim, rotated), claim, who=who)
+        return failed
     if result is TokenRefresh.REFRESHED:
         return result
     if unstored is None:

@@ -217,6 +217,10 @@ def test_refresh_that_cannot_be_saved_is_retried_then_marked_for_reinstall(
     assert refresh_calls(standin) == [body["refresh_token"]]
     for record in caplog.records:
         assert standin.issued[0]["access_token"] not in record.getMessage()
+    refreshed = standin.issued[-1]  # stored nowhere: revoked, not left live at Slack
+    assert refreshed["refresh_token"] != body["refresh_token"]
+    assert not is_live(standin, refreshed["refresh_token"])
+    assert not is_live(standin, refreshed["access_token"])
 
 
 def test_a_live_claim_is_skipped_and_an_expired_one_is_taken_over(standin, install):
