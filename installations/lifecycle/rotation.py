@@ -91,6 +91,9 @@ SAVE_ATTEMPTS = 3  # a write the database refused (a constraint, a trigger): tri
 # A database out of reach (restarted, failed over, connections refused): a write is tried again
 # for this long, backing off; see ``_retry_pause``.
 SAVE_PATIENCE_SECONDS = 60.0
+# A request thread (an event's refresh, a staff action) waits this long at most: Slack wants its
+# answer within seconds, and every thread of a worker would otherwise wait out the outage.
+REQUEST_SAVE_PATIENCE_SECONDS = 5.0
 SAVE_MAX_PAUSE_SECONDS = 5.0
 # A command waits out Slack's 429 this many times (slack_api.PATIENT_RETRY_AFTER_SECONDS at most
 # each): with the HTTP deadline of each try, well inside CLAIM_LEASE.
@@ -423,15 +426,21 @@ def _ask(spend: _Spend) -> tuple[Any, str]:
 
 
 @sensitive_variables("answer")
-def _finish(spend: _Spend, answer: tuple[Any, str] | None, actor: str) -> TokenResult:
-    """Write what Slack answered: the new pair, or the failure. None: never sent (the run was
-    stopped): the claim is released, the token stays due for the next run."""
+def _finish(
+    spend: _Spend,
+    answer: tuple[Any, str] | None,
+    actor: str,
+    patience: float = SAVE_PATIENCE_SECONDS,
+) -> TokenResult:
+    """Write what Slack answered: the new pair, or the failure, waiting out a database out of
+    reach for ``patience`` seconds. None: never sent (the run was stopped): the claim is
+    released, the token stays due for the next run."""
     if answer is None:
         return _unsent(spend.claim)
     rotated, code = answer
     if code:
-        return _failed(spend.claim, spend.spent, code, actor, who=spend.who)
-    return _store(spend.claim, spend.spent, rotated, actor, who=spend.who)
+        return _failed(spend.claim, spend.spent, code, actor, who=spend.who, patience=patience)
+    return _store(spend.claim, spend.spent, rotated, actor, who=spend.who, patience=patience)
 
 
 def _unsent(claim: _Claim) -> TokenResult:
@@ -442,8 +451,10 @@ def _unsent(claim: _Claim) -> TokenResult:
 
 
 def _spend_here(claimed: _Spend | TokenRefresh, actor: str) -> TokenResult:
-    """Spend a claimed token in this thread: Slack, then the write."""
-    return claimed if isinstance(claimed, TokenRefresh) else _finish(claimed, _ask(claimed), actor)
+    """Spend a claimed token in this (request) thread: Slack, then the write."""
+    if isinstance(claimed, TokenRefresh):
+        return claimed
+    return _finish(claimed, _ask(claimed), actor, REQUEST_SAVE_PATIENCE_SECONDS)
 
 
 def _apply(instance: Row, rotated: Any) -> list[str]:
@@ -606,10 +617,10 @@ def _unreachable(exc: Error) -> bool:
     return isinstance(exc, (OperationalError, InterfaceError))
 
 
-def _retry_pause(exc: Error, attempt: int, started: float) -> float | None:
+def _retry_pause(exc: Error, attempt: int, started: float, patience: float) -> float | None:
     """Seconds to wait before trying a failed write again, or None to give up.
 
-    A database out of reach is tried again for SAVE_PATIENCE_SECONDS, backing off, each try on
+    A database out of reach is tried again for ``patience`` seconds, backing off, each try on
     a new connection (the old one may be dead: even the first query after an outage fails on
     it): a restart or a failover takes seconds, and the new pair Slack issued is the only live
     one. The bound stays well inside CLAIM_LEASE, so while we wait no other runner spends the
@@ -618,15 +629,20 @@ def _retry_pause(exc: Error, attempt: int, started: float) -> float | None:
     (a constraint, a trigger) is tried SAVE_ATTEMPTS times, briefly."""
     if _unreachable(exc) and not connection.in_atomic_block:
         waited = time.monotonic() - started
-        if waited >= SAVE_PATIENCE_SECONDS:
+        if waited >= patience:
             return None
         connection.close()
         backoff: float = 0.1 * 2 ** (attempt - 1)
-        return min(backoff, SAVE_MAX_PAUSE_SECONDS, SAVE_PATIENCE_SECONDS - waited)
+        return min(backoff, SAVE_MAX_PAUSE_SECONDS, patience - waited)
     return 0.05 * attempt if attempt < SAVE_ATTEMPTS else None
 
 
-def _patiently(write: Callable[[], Written], what: str, workspace_id: Any) -> Written:
+def _patiently(
+    write: Callable[[], Written],
+    what: str,
+    workspace_id: Any,
+    patience: float = SAVE_PATIENCE_SECONDS,
+) -> Written:
     """``write()``, tried again after a failure as ``_retry_pause`` says; its last error."""
     started = time.monotonic()
     attempt = 1
@@ -634,7 +650,7 @@ def _patiently(write: Callable[[], Written], what: str, workspace_id: Any) -> Wr
         try:
             return write()
         except Error as exc:
-            pause = _retry_pause(exc, attempt, started)
+            pause = _retry_pause(exc, attempt, started, patience)
             logger.warning(
                 "%s of workspace %s failed (try %d): %s",
                 what, workspace_id, attempt, type(exc).__name__,
@@ -646,7 +662,15 @@ def _patiently(write: Callable[[], Written], what: str, workspace_id: Any) -> Wr
 
 
 @sensitive_variables("spent", "rotated", "unstored")
-def _store(claim: _Claim, spent: str, rotated: Any, actor: str, *, who: str) -> TokenResult:
+def _store(
+    claim: _Claim,
+    spent: str,
+    rotated: Any,
+    actor: str,
+    *,
+    who: str,
+    patience: float = SAVE_PATIENCE_SECONDS,
+) -> TokenResult:
     """Write the new pair, the only live one, whenever the row still holds the spent token, even
     if our lease ran out; a failed write is tried again (``_patiently``). A pair the row no
     longer takes is revoked after the transaction (no Slack call under a row lock). REFRESHED,
@@ -656,6 +680,7 @@ def _store(claim: _Claim, spent: str, rotated: Any, actor: str, *, who: str) -> 
             lambda: _write(claim, spent, rotated, actor, who=who),
             f"saving the refreshed {who} token",
             claim.workspace_id,
+            patience,
         )
     except Error:
         logger.error(
@@ -703,7 +728,15 @@ def _failure_detail(who: str, code: str) -> str:
 
 
 @sensitive_variables("spent")
-def _failed(claim: _Claim, spent: str, code: str, actor: str, *, who: str) -> TokenResult:
+def _failed(
+    claim: _Claim,
+    spent: str,
+    code: str,
+    actor: str,
+    *,
+    who: str,
+    patience: float = SAVE_PATIENCE_SECONDS,
+) -> TokenResult:
     """Record a failed refresh and release the claim; CHANGED_MEANWHILE when the row moved on.
     A refused refresh token marks a reinstall only while the row still holds that token. A
     database out of reach is waited for as by a store (``_patiently``), except after a store
@@ -714,7 +747,7 @@ def _failed(claim: _Claim, spent: str, code: str, actor: str, *, who: str) -> To
 
     if code == "save_failed":
         return record()
-    return _patiently(record, f"recording a failed {who} refresh", claim.workspace_id)
+    return _patiently(record, f"recording a failed {who} refresh", claim.workspace_id, patience)
 
 
 @sensitive_variables("spent")
@@ -804,9 +837,16 @@ def _asked(claims: _Claims, stop: threading.Event = NEVER_STOPS) -> list[TokenRe
     ]
 
 
-def _finished(claims: _Claims, asked: list[TokenResult | Asked], actor: str) -> RefreshOutcome:
-    """Write each answer; the workspace's outcome."""
-    bot, *users = [_finish(*item, actor) if isinstance(item, tuple) else item for item in asked]
+def _finished(
+    claims: _Claims,
+    asked: list[TokenResult | Asked],
+    actor: str,
+    patience: float = SAVE_PATIENCE_SECONDS,
+) -> RefreshOutcome:
+    """Write each answer (``_finish``); the workspace's outcome."""
+    bot, *users = [
+        _finish(*item, actor, patience) if isinstance(item, tuple) else item for item in asked
+    ]
     errors = [r.code for r in [bot, *users] if isinstance(r, RefreshFailed)]
     discarded = [r for r in [bot, *users] if isinstance(r, RefreshDiscarded)]
     problems = [r.problem for r in discarded if r.problem]
@@ -834,11 +874,13 @@ def refresh_workspace(
     retry_failed: bool = True,
 ) -> RefreshOutcome:
     """Refresh the bot token and each current user token due within ``within_minutes`` (None:
-    all now). ``retry_failed=False`` leaves a bot token Slack already refused alone."""
+    all now), for a staff action or a verification: a database out of reach is waited for
+    REQUEST_SAVE_PATIENCE_SECONDS. ``retry_failed=False`` leaves a bot token Slack already
+    refused alone."""
     minutes = FORCE_MINUTES if within_minutes is None else within_minutes
     rotator = slack_api.token_rotator()
     claims = _claim_workspace(workspace, rotator, minutes, retry_failed=retry_failed)
-    return _finished(claims, _asked(claims), actor)
+    return _finished(claims, _asked(claims), actor, REQUEST_SAVE_PATIENCE_SECONDS)
 
 
 @dataclass(frozen=True)

@@ -20,14 +20,16 @@ from typing import Any
 import psycopg
 import pytest
 from django.core.management import call_command
-from django.db import connection
+from django.db import Error, connection
 
 from installations.lifecycle.rotation import (
     CLAIM_LEASE,
     RATE_LIMIT_RETRIES,
+    REQUEST_SAVE_PATIENCE_SECONDS,
     RefreshFailed,
     refresh_due,
     refresh_for_request,
+    refresh_workspace,
 )
 from installations.lifecycle.verification import verify_workspace
 from installations.models import Health, LifecycleEvent, Workspace
@@ -261,3 +263,31 @@ def test_the_claim_lease_outlasts_a_run_waiting_out_rate_limits(settings):
         + RATE_LIMIT_RETRIES * PATIENT_RETRY_AFTER_SECONDS
     )
     assert CLAIM_LEASE > waiting
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_request_thread_does_not_wait_out_a_long_outage(standin, install):
+    """An event's or a staff action's refresh gives up on the database within seconds: Slack
+    wants its answer sooner, and a worker's threads must not all wait out the outage."""
+    workspace, _ = install(rotation=True)
+    make_due(workspace)
+    standin.fail_next("oauth.v2.access", delay=2)
+    outage_over = threading.Event()
+
+    def outage() -> None:
+        with admin_connection() as admin:
+            wait_for(lambda: bool(refresh_calls(standin)), "the refresh called Slack")
+            with database_refusing_connections(admin):
+                time.sleep(REQUEST_SAVE_PATIENCE_SECONDS * 4)
+            outage_over.set()
+
+    thread = threading.Thread(target=outage)
+    thread.start()
+    try:
+        with pytest.raises(Error):
+            refresh_workspace(workspace, actor="staff:t", within_minutes=120)
+        assert not outage_over.is_set()  # it gave up while the database was still away
+    finally:
+        thread.join(60)
+        connection.close()
