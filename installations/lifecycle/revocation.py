@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection
 from datetime import datetime
+from urllib.error import URLError
 
 from django.db import transaction
 from django.db.models import Q
@@ -16,14 +17,36 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from installations.encryption.fields import has_stored_value
+from installations.exceptions import SlackInstallError, SlackRefused
 from installations.lifecycle.saving import EVENT_TIME_RESOLUTION, record_event
 from installations.models import Health, Installation, LifecycleEvent, Workspace
+from installations.slack import api as slack_api
 
 logger = logging.getLogger(__name__)
 
 # What auth.revoke answers for a token already dead at Slack: erasing our copy is then safe.
 ALREADY_DEAD = frozenset({"token_revoked", "invalid_auth", "account_inactive", "token_expired"})
+# What ``revoke_at_slack`` returns when the token is ended; anything else is why it is not.
+REVOKED = "revoked"
+WAS_DEAD = "already_dead"
+ENDED = frozenset({REVOKED, WAS_DEAD})
 HAS_USER_TOKEN = Q(user_token__isnull=False) | Q(user_refresh_token__isnull=False)
+
+
+@sensitive_variables("token")
+def revoke_at_slack(token: str, workspace_id: object) -> str:
+    """auth.revoke ``token``: REVOKED, WAS_DEAD (Slack says it was dead already), or the code of
+    why it was not ended (a refusal, unreachable, rate-limited, ``revoked: false``)."""
+    try:
+        confirmed = slack_api.revoke(token)
+    except SlackRefused as exc:
+        return WAS_DEAD if exc.reason in ALREADY_DEAD else exc.reason
+    except SlackInstallError as exc:  # unreachable, rate-limited, an answer we cannot use
+        return exc.reason
+    except (URLError, OSError) as exc:
+        logger.warning("auth.revoke for %s unreachable: %s", workspace_id, type(exc).__name__)
+        return "slack_unavailable"
+    return REVOKED if confirmed else "not_revoked"
 
 
 def _locked_target(

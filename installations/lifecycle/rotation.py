@@ -45,9 +45,9 @@ from slack_sdk.oauth.token_rotation import TokenRotator
 
 from installations.conf import slack_config
 from installations.encryption.fields import EncryptedDataError, EncryptedTextField, key_problem
-from installations.exceptions import SlackInstallError, SlackRefused
+from installations.exceptions import SlackInstallError
 from installations.lifecycle.job_threads import in_thread_batches
-from installations.lifecycle.revocation import ALREADY_DEAD
+from installations.lifecycle.revocation import ENDED, revoke_at_slack
 from installations.lifecycle.saving import record_event
 from installations.lifecycle.sdk_rows import (
     BOT_FIELDS,
@@ -559,20 +559,8 @@ def _revoke_discarded(tokens: tuple[str, ...], claim: _Claim, *, who: str) -> st
     """auth.revoke each token of a new pair that was not stored, refresh token first, outside
     any transaction; with rotation that ends only these tokens, never a newer install's. Every
     token is tried; the first problem Slack's answers showed ("" when all ended)."""
-    problem = ""
-    for token in tokens:
-        try:
-            ended = slack_api.revoke(token)
-        except SlackRefused as exc:
-            ended = exc.reason in ALREADY_DEAD
-            problem = problem or ("" if ended else exc.reason)
-        except SlackInstallError as exc:
-            problem = problem or exc.reason
-        except (URLError, OSError) as exc:
-            logger.warning("auth.revoke unreachable: %s", type(exc).__name__)
-            problem = problem or "slack_unavailable"
-        else:
-            problem = problem or ("" if ended else "not_revoked")
+    results = [revoke_at_slack(token, claim.workspace_id) for token in tokens]
+    problem = next((result for result in results if result not in ENDED), "")
     if problem:
         logger.error(
             "%s refresh of workspace %s: the new tokens were not stored and Slack did not confirm "

@@ -6,22 +6,22 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.error import URLError
 
 from django.views.decorators.debug import sensitive_variables
 
 from installations.encryption.fields import EncryptedDataError
-from installations.exceptions import SlackInstallError, SlackRefused
 from installations.lifecycle.revocation import (
-    ALREADY_DEAD,
+    ENDED,
+    REVOKED,
+    WAS_DEAD,
     TokensChangedMeanwhile,
     live_tokens,
     mark_revoked_by_staff,
+    revoke_at_slack,
 )
 from installations.lifecycle.rotation import RefreshOutcome, refresh_workspace
 from installations.lifecycle.verification import VerifyOutcome, verify_workspace
 from installations.models import Workspace
-from installations.slack import api as slack_api
 
 __all__ = [
     "EncryptedDataError",
@@ -68,7 +68,7 @@ class _Counts:
     """What auth.revoke answered so far, for a truthful outcome."""
 
     revoked: int = 0  # Slack confirmed it revoked the token
-    already_dead: int = 0  # Slack answered the token was dead already (ALREADY_DEAD)
+    already_dead: int = 0  # Slack answered the token was dead already (WAS_DEAD)
 
 
 @sensitive_variables("tokens", "token", "gone")
@@ -79,21 +79,11 @@ def _revoke_at_slack(
     dead at Slack, the first blocking error). ``counts`` adds up what Slack answered."""
     gone: list[str] = []
     for token in tokens:
-        try:
-            confirmed = slack_api.revoke(token)
-        except SlackRefused as exc:
-            if exc.reason not in ALREADY_DEAD:
-                return gone, exc.reason
-            counts.already_dead += 1
-        except SlackInstallError as exc:  # unreachable, rate-limited, an answer we cannot use
-            return gone, exc.reason
-        except (URLError, OSError) as exc:
-            logger.warning("auth.revoke for %s unreachable: %s", workspace_id, type(exc).__name__)
-            return gone, "slack_unavailable"
-        else:
-            if not confirmed:  # ok, but "revoked": false: the token was not ended
-                return gone, "not_revoked"
-            counts.revoked += 1
+        result = revoke_at_slack(token, workspace_id)
+        if result not in ENDED:
+            return gone, result
+        counts.revoked += result == REVOKED
+        counts.already_dead += result == WAS_DEAD
         gone.append(token)
     return gone, ""
 

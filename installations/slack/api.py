@@ -71,12 +71,10 @@ def single_use_client(*, rate_limit_retries: int = 0) -> WebClient:
     request thread waits for one short Retry-After at most; a command (``rate_limit_retries``)
     waits out 429s of up to PATIENT_RETRY_AFTER_SECONDS that many times: Slack did not act on a
     request it answered 429, so sending it again never spends the credential twice."""
-    if not rate_limit_retries:
-        return _client(None, [RefusedConnectionRetryHandler(), ShortRateLimitRetryHandler()])
-    handler = RateLimitRetryHandler(
-        max_wait_seconds=PATIENT_RETRY_AFTER_SECONDS,
-        default_seconds=DEFAULT_RETRY_AFTER_SECONDS,
-        max_retry_count=rate_limit_retries,
+    handler = (
+        _patient_rate_limit_handler(rate_limit_retries)
+        if rate_limit_retries
+        else ShortRateLimitRetryHandler()
     )
     return _client(None, [RefusedConnectionRetryHandler(), handler])
 
@@ -90,12 +88,16 @@ def idempotent_client(token: str | None = None, *, rate_limit_handler: Any = Non
 def patient_client(*, retries: int = PATIENT_RETRIES) -> WebClient:
     """For commands (slack_verify): waits out 429s of up to PATIENT_RETRY_AFTER_SECONDS,
     ``retries`` times, as Slack asks (docs.slack.dev/apis/web-api/rate-limits)."""
-    handler = RateLimitRetryHandler(
+    return idempotent_client(rate_limit_handler=_patient_rate_limit_handler(retries))
+
+
+def _patient_rate_limit_handler(retries: int) -> RateLimitRetryHandler:
+    """Waits out a 429 of up to PATIENT_RETRY_AFTER_SECONDS, ``retries`` times."""
+    return RateLimitRetryHandler(
         max_wait_seconds=PATIENT_RETRY_AFTER_SECONDS,
         default_seconds=DEFAULT_RETRY_AFTER_SECONDS,
         max_retry_count=retries,
     )
-    return idempotent_client(rate_limit_handler=handler)
 
 
 def _call(method: str, fn: Any, **kwargs: Any) -> SlackResponse:
