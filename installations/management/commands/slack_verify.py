@@ -24,8 +24,9 @@ class Command(BaseCommand):
     help = (
         "Call auth.test for every active installation (a few at a time, waiting out Slack's "
         "rate limits), record health and granted bot scopes, and print a summary. Run it daily "
-        "from cron, and after an incident. Exits 1 when Slack could not be reached for some "
-        "workspaces (their health is then unknown, never dead), or when a stored token cannot "
+        "from cron, and after an incident. Exits 1 when Slack gave no answer about some tokens "
+        "(unreachable, rate-limited, an error of its own, an unusable answer: their health is "
+        "then unknown, never dead), or when a stored token cannot "
         "be decrypted with this process's keys (TOKEN_ENCRYPTION_KEYS; nothing is recorded for "
         "it). Safe to start on several hosts at once (--shard I/N splits the work). The last "
         "line is one summary for monitoring: 'slack_verify: checked=... status=ok|failed'. "
